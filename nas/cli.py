@@ -1,0 +1,235 @@
+"""`python -m nas`: search, draw, evaluate, inspect — the DARTS workflow from the command line.
+
+    python -m nas search --dataset digits --epochs 2 --channels 4 --layers 3 --out runs/s0
+    python -m nas plot-cell --genotype runs/s0/genotype.json --out runs/s0/cell
+    python -m nas evaluate --genotype runs/s0/genotype.json --dataset digits --epochs 5 \
+        --channels 8 --layers 6
+    python -m nas info --space darts
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from nas.data import DATASET_NAMES, DatasetError, load_dataset
+from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
+from nas.spaces import SPACES, make_supernet, space_config
+from nas.strategies import STRATEGIES
+
+
+class CliError(Exception):
+    """Bad input from the command line: printed as one sentence, exit status 2."""
+
+
+def _dataset_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
+    p.add_argument("--dataset", default=default,
+                   help=f"dataset name: {', '.join(DATASET_NAMES)} (default: {default})")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding cifar-10-batches-py/ or cifar-100-python/ "
+                        "(default: $HYPERDARTS_DATA or ~/.cache/hyperdarts-bench/data)")
+    p.add_argument("--download", action="store_true",
+                   help="allow torchvision to download CIFAR into --data-root if it is missing")
+
+
+def _space_args(p: argparse.ArgumentParser, channels: int, layers: int) -> None:
+    p.add_argument("--space", default="darts", help=f"search space: {', '.join(SPACES)}")
+    p.add_argument("--channels", type=int, default=channels,
+                   help=f"initial channels C (default: {channels})")
+    p.add_argument("--layers", type=int, default=layers, help=f"cells (default: {layers})")
+    p.add_argument("--nodes", type=int, default=4,
+                   help="intermediate nodes per cell (default: 4)")
+    p.add_argument("--ops", nargs="+", default=None, metavar="OP",
+                   help="candidate operations (default: the 8 DARTS primitives)")
+
+
+def _space_options(args: argparse.Namespace) -> dict:
+    opts = {"channels": args.channels, "layers": args.layers, "nodes": args.nodes,
+            "multiplier": args.nodes}
+    if args.ops:
+        opts["primitives"] = tuple(args.ops)
+    return opts
+
+
+def _parse_option(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise CliError(f"--set takes KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nas",
+        description="Differentiable architecture search: search a cell with a hypergradient "
+                    "strategy, draw its genotype, train it from scratch.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("search", help="search a cell architecture; writes genotype, α history "
+                                      "and per-epoch metrics to --out",
+                       description="Search a cell with one strategy. Writes config.json, "
+                                   "metrics.jsonl, alphas.json, genotype.json, genotype.txt and "
+                                   "checkpoint.pt to --out after every epoch; rerunning the same "
+                                   "command resumes from the checkpoint.")
+    p.add_argument("--strategy", default="first-order",
+                   help=f"hypergradient strategy: {', '.join(STRATEGIES)} (default: first-order)")
+    _dataset_args(p)
+    _space_args(p, channels=16, layers=8)
+    p.add_argument("--epochs", type=int, default=50, help="search epochs (default: 50)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a strategy option, e.g. --set alpha_lr=6e-4 (repeatable)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: runs/search-<strategy>-<dataset>-s<seed>)")
+
+    p = sub.add_parser("evaluate", help="train a genotype's network from scratch and test it",
+                       description="Build the DARTS evaluation network of a genotype, train it "
+                                   "from scratch with the DARTS schedule and test it.")
+    p.add_argument("--genotype", required=True,
+                   help=f"a name ({', '.join(NAMED_GENOTYPES)}), a genotype.json or text file, "
+                        "a search output folder, or the Genotype(...) text itself")
+    _dataset_args(p)
+    p.add_argument("--channels", type=int, default=36, help="initial channels (default: 36)")
+    p.add_argument("--layers", type=int, default=20, help="cells (default: 20)")
+    p.add_argument("--epochs", type=int, default=600, help="training epochs (default: 600)")
+    p.add_argument("--batch-size", type=int, default=96, help="batch size (default: 96)")
+    p.add_argument("--lr", type=float, default=0.025, help="initial SGD lr (default: 0.025)")
+    p.add_argument("--no-auxiliary", action="store_true", help="drop the auxiliary head")
+    p.add_argument("--drop-path", type=float, default=0.2,
+                   help="final drop-path probability (default: 0.2)")
+    p.add_argument("--cutout", type=int, default=None,
+                   help="cutout length (default: the dataset's, 16 on CIFAR, 0 on digits)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="build the network and print its parameter count without training")
+    p.add_argument("--out", default=None, help="write the result as JSON to this file")
+
+    p = sub.add_parser("plot-cell", help="draw a genotype's normal and reduction cells",
+                       description="Draw the normal and the reduction cell of a genotype as "
+                                   "<out>_normal.{png,pdf} and <out>_reduce.{png,pdf}.")
+    p.add_argument("--genotype", required=True,
+                   help=f"a name ({', '.join(NAMED_GENOTYPES)}), a file, a search folder or text")
+    p.add_argument("--out", default="cell", help="output prefix (default: cell)")
+    p.add_argument("--formats", nargs="+", default=["png", "pdf"], help="(default: png pdf)")
+
+    p = sub.add_parser("info", help="print a supernet's weight and α counts as JSON")
+    _space_args(p, channels=16, layers=8)
+    p.add_argument("--in-channels", type=int, default=3, help="image channels (default: 3)")
+    p.add_argument("--num-classes", type=int, default=10, help="classes (default: 10)")
+    return parser
+
+
+def _progress(prefix: str):
+    def show(r: dict) -> None:
+        parts = [f"{prefix} epoch {r['epoch'] + 1}"]
+        for k in ("train_loss", "train_acc", "val_loss", "val_acc"):
+            if k in r:
+                parts.append(f"{k} {r[k]:.4f}")
+        parts.append(f"{r['epoch_time_s']:.1f}s")
+        print("  ".join(parts), file=sys.stderr, flush=True)
+    return show
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from nas.search import SearchConfig, resolve_device, run_search
+
+    options = dict(_parse_option(s) for s in args.set)
+    config = SearchConfig(space=args.space, strategy=args.strategy, dataset=args.dataset,
+                          epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                          space_options=_space_options(args), strategy_options=options)
+    device = resolve_device(args.device)
+    out = Path(args.out or f"runs/search-{args.strategy}-{args.dataset.replace(':', '_').replace('/', '_')}-s{args.seed}")
+    data = load_dataset(args.dataset, args.data_root, args.download)
+    print(f"searching with {args.strategy} on {args.dataset} ({len(data.train_y)} training images, "
+          f"halved into search-train and search-val) on {device}; writing to {out}",
+          file=sys.stderr, flush=True)
+    result = run_search(config, data=data, device=str(device), out_dir=out,
+                        on_epoch=_progress("search"))
+    print(result.genotype)
+    print(f"wrote {out}/genotype.json; next: python -m nas plot-cell --genotype {out} "
+          f"--out {out}/cell, then python -m nas evaluate --genotype {out} --dataset "
+          f"{args.dataset}", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from nas.evaluate import EvalConfig, EvalNetwork, count_parameters, train_and_test
+    from nas.search import resolve_device
+
+    genotype = resolve_genotype(args.genotype)
+    config = EvalConfig(channels=args.channels, layers=args.layers, epochs=args.epochs,
+                        batch_size=args.batch_size, lr=args.lr, auxiliary=not args.no_auxiliary,
+                        drop_path_prob=args.drop_path, cutout=args.cutout, seed=args.seed)
+    if args.dry_run:
+        if args.dataset.startswith("imagefolder:") or args.dataset == "digits":
+            data = load_dataset(args.dataset, args.data_root, args.download)
+            in_ch, n_cls = data.in_channels, data.num_classes
+        else:  # no need to load CIFAR to count parameters
+            in_ch, n_cls = 3, 100 if args.dataset == "cifar100" else 10
+            if args.dataset not in ("cifar10", "cifar100"):
+                load_dataset(args.dataset)  # raises the unknown-name error
+        net = EvalNetwork(genotype, config.channels, config.layers, n_cls, in_ch, config.auxiliary)
+        total = sum(p.numel() for p in net.parameters())
+        print(json.dumps({"genotype": str(genotype), "params": count_parameters(net),
+                          "params_with_auxiliary": total, "channels": config.channels,
+                          "layers": config.layers, "num_classes": n_cls}))
+        return 0
+    device = resolve_device(args.device)
+    data = load_dataset(args.dataset, args.data_root, args.download)
+    print(f"training {genotype} on {args.dataset} for {config.epochs} epochs on {device}",
+          file=sys.stderr, flush=True)
+    result = train_and_test(genotype, data, config, device=device, on_epoch=_progress("train"))
+    summary = {"dataset": args.dataset, "genotype": str(genotype),
+               **{k: v for k, v in result.items() if k != "history"}}
+    print(json.dumps(summary))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({**summary, "history": result["history"]}, indent=1))
+    return 0
+
+
+def cmd_plot_cell(args: argparse.Namespace) -> int:
+    from nas.plot import plot_genotype
+
+    genotype = resolve_genotype(args.genotype)
+    for path in plot_genotype(genotype, args.out, tuple(args.formats)):
+        print(path)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    config = space_config(args.space, **_space_options(args))
+    net = make_supernet(args.space, config, args.in_channels, args.num_classes)
+    weights = sum(p.numel() for p in net.weight_parameters())
+    alphas = sum(p.numel() for p in net.arch_parameters())
+    print(json.dumps({"space": args.space, "weights": weights, "alphas": alphas,
+                      "alpha_shapes": [list(a.shape) for a in net.arch_parameters()],
+                      "primitives": list(config.primitives), "channels": args.channels,
+                      "layers": args.layers, "nodes": args.nodes,
+                      "in_channels": args.in_channels, "num_classes": args.num_classes}))
+    return 0
+
+
+COMMANDS = {"search": cmd_search, "evaluate": cmd_evaluate, "plot-cell": cmd_plot_cell,
+            "info": cmd_info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (CliError, DatasetError, GenotypeError, ValueError, FloatingPointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; a search resumes from its last finished epoch when rerun",
+              file=sys.stderr)
+        return 130

@@ -1,0 +1,265 @@
+"""The search loop: epochs of `strategy.step` over the DARTS search split.
+
+Each epoch records the mean losses and accuracies of the steps' own forward
+passes (no extra inference pass), the softmaxed α of both cell types, the
+genotype derived from α, the weights' learning rate and the wall time. The
+loop does not know which strategy it runs.
+
+    from nas.search import SearchConfig, run_search
+    result = run_search(SearchConfig(dataset="digits", epochs=5,
+                                     space_options={"channels": 8, "layers": 5}))
+    print(result.genotype)
+
+`Search` holds the whole state (supernet, strategy, batch generators, history)
+and can save and restore it after any epoch, which is how a run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nas.data import Augment, Batches, ImageData, load_dataset, search_split
+from nas.genotype import Genotype
+from nas.spaces import make_supernet, space_config
+from nas.strategies import Strategy, get_strategy, strategy_config
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that determines a search; `space_options`/`strategy_options` go to their configs."""
+
+    space: str = "darts"
+    strategy: str = "first-order"
+    dataset: str = "digits"
+    epochs: int = 50
+    batch_size: int = 64
+    seed: int = 0
+    train_fraction: float = 0.5     # share of the training set used for w; the rest is for α
+    space_options: dict = field(default_factory=dict)
+    strategy_options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
+        # Fail on a bad name or option now, not after the data has loaded.
+        space_config(self.space, **self.space_options)
+        strategy_config(self.strategy, **self._strategy_values())
+
+    def _strategy_values(self) -> dict:
+        return {"epochs": self.epochs, **self.strategy_options}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' → the first CUDA device if there is one, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for but this machine has no CUDA device")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class SearchResult:
+    genotype: Genotype
+    history: list[dict]
+    supernet: torch.nn.Module
+    config: SearchConfig
+
+    @property
+    def final(self) -> dict:
+        return self.history[-1]
+
+
+class Search:
+    """A search in progress: call `run_epoch()` until `done`; `state_dict()` after any epoch."""
+
+    def __init__(self, config: SearchConfig, data: ImageData | None = None,
+                 device: str | torch.device = "cpu", data_root: str | None = None,
+                 download: bool = False):
+        self.config = config
+        self.device = torch.device(device)
+        self.data = data if data is not None else load_dataset(config.dataset, data_root, download)
+        seed_everything(config.seed)
+        self.supernet = make_supernet(config.space, space_config(config.space, **config.space_options),
+                                      self.data.in_channels, self.data.num_classes).to(self.device)
+        self.strategy: Strategy = get_strategy(config.strategy)(
+            self.supernet, strategy_config(config.strategy, **config._strategy_values()))
+        train_idx, val_idx = search_split(len(self.data.train_y), config.seed, config.train_fraction)
+        # The search uses the training augmentation without cutout, as DARTS does.
+        augment = Augment(self.data.augment.crop_padding, self.data.augment.flip, 0)
+        d = self.data
+
+        def batches(idx: torch.Tensor, seed: int) -> Batches:
+            return Batches(d.train_x[idx], d.train_y[idx], config.batch_size, d.mean, d.std,
+                           augment=augment, shuffle=True, drop_last=True, seed=seed,
+                           device=self.device)
+
+        self.train_batches = batches(train_idx, config.seed * 2 + 1)
+        self.val_batches = batches(val_idx, config.seed * 2 + 2)
+        self.history: list[dict] = []
+        self.elapsed = 0.0
+
+    @property
+    def epoch(self) -> int:
+        return len(self.history)
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.config.epochs
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return min(len(self.train_batches), len(self.val_batches))
+
+    def run_epoch(self) -> dict:
+        """One epoch of strategy steps; returns (and appends to `history`) its record."""
+        start = time.perf_counter()
+        self.supernet.train()
+        self.strategy.new_epoch(self.epoch)
+        w_lr = self.strategy.w_lr
+        sums: dict[str, torch.Tensor] = {}
+        steps = 0
+        for train_batch, val_batch in zip(self.train_batches, self.val_batches):
+            metrics = self.strategy.step(train_batch, val_batch)
+            for k, v in metrics.items():
+                sums[k] = v.detach() if k not in sums else sums[k] + v.detach()
+            steps += 1
+        # One host synchronisation per epoch.
+        means = {k: float(v) / steps for k, v in sums.items()}
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        epoch_time = time.perf_counter() - start
+        self.elapsed += epoch_time
+        alphas = self.supernet.softmax_alphas()
+        record = {
+            "epoch": self.epoch,
+            **means,
+            "w_lr": w_lr,
+            "steps": steps,
+            "epoch_time_s": epoch_time,
+            "wall_time_s": self.elapsed,
+            "genotype": str(self.supernet.genotype()),
+            "alpha_normal": alphas["normal"].tolist(),
+            "alpha_reduce": alphas["reduce"].tolist(),
+        }
+        for k in ("train_loss", "val_loss"):
+            if k in means and not np.isfinite(means[k]):
+                raise FloatingPointError(f"the search diverged: {k} is {means[k]} "
+                                         f"at epoch {self.epoch}")
+        self.history.append(record)
+        return record
+
+    def genotype(self) -> Genotype:
+        return self.supernet.genotype()
+
+    def result(self) -> SearchResult:
+        return SearchResult(self.genotype(), list(self.history), self.supernet, self.config)
+
+    # -- checkpoints --------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "config": self.config.to_dict(),
+            "supernet": self.supernet.state_dict(),
+            "strategy": self.strategy.state_dict(),
+            "train_rng": self.train_batches.get_state(),
+            "val_rng": self.val_batches.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "history": self.history,
+            "elapsed": self.elapsed,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["config"] != self.config.to_dict():
+            raise ValueError("the checkpoint belongs to a search with another configuration")
+        self.supernet.load_state_dict(state["supernet"])
+        self.strategy.load_state_dict(state["strategy"])
+        self.train_batches.set_state(state["train_rng"])
+        self.val_batches.set_state(state["val_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.history = list(state["history"])
+        self.elapsed = state["elapsed"]
+
+
+def run_search(config: SearchConfig, *, data: ImageData | None = None,
+               device: str = "cpu", data_root: str | None = None, download: bool = False,
+               out_dir: str | Path | None = None,
+               on_epoch: Callable[[dict], None] | None = None) -> SearchResult:
+    """Run (or resume, when `out_dir` holds a checkpoint of the same config) a whole search.
+
+    With `out_dir`, every epoch atomically rewrites checkpoint.pt, metrics.jsonl,
+    alphas.json and genotype.{json,txt} there, so an interrupted search loses at
+    most the epoch in progress.
+    """
+    search = Search(config, data, resolve_device(device), data_root, download)
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        ckpt = out / "checkpoint.pt"
+        if ckpt.is_file():
+            state = torch.load(ckpt, map_location=search.device, weights_only=False)
+            if state["config"] != config.to_dict():
+                raise ValueError(f"{out} holds a search with another configuration; "
+                                 "choose another output folder or delete that one")
+            search.load_state_dict(state)
+        _write_json(out / "config.json", config.to_dict())
+    while not search.done:
+        record = search.run_epoch()
+        if out is not None:
+            write_search_outputs(search, out)
+        if on_epoch is not None:
+            on_epoch(record)
+    return search.result()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _write_json(path: Path, obj) -> None:
+    _atomic_write(path, json.dumps(obj, indent=1) + "\n")
+
+
+def write_search_outputs(search: Search, out: Path) -> None:
+    """The checkpoint, per-epoch metrics, α history and current genotype, each written atomically."""
+    tmp = out / f".checkpoint.pt.tmp{os.getpid()}"
+    torch.save(search.state_dict(), tmp)
+    tmp.replace(out / "checkpoint.pt")
+    alpha_keys = ("alpha_normal", "alpha_reduce", "genotype")
+    _atomic_write(out / "metrics.jsonl", "".join(
+        json.dumps({k: v for k, v in r.items() if k not in alpha_keys}) + "\n"
+        for r in search.history))
+    _write_json(out / "alphas.json", {
+        "primitives": list(search.supernet.config.primitives),
+        "edges": search.supernet.edge_names(),
+        "epochs": [{"epoch": r["epoch"], "normal": r["alpha_normal"], "reduce": r["alpha_reduce"],
+                    "genotype": r["genotype"]} for r in search.history],
+    })
+    genotype = search.genotype()
+    _atomic_write(out / "genotype.json", json.dumps(genotype.to_dict(), indent=1) + "\n")
+    _atomic_write(out / "genotype.txt", str(genotype) + "\n")

@@ -1,0 +1,186 @@
+"""The DARTS cell search space and its supernet (Liu et al. 2019, `model_search.py`).
+
+A cell has two input nodes (the outputs of the two previous cells), `nodes`
+intermediate nodes, and outputs the channel concatenation of the last
+`multiplier` intermediate nodes. Every intermediate node sums one mixed
+operation per earlier node; a mixed operation is the softmax(α)-weighted sum of
+all candidate operations. Normal and reduction cells have separate α.
+
+BatchNorms inside cells have neither affine parameters (as in DARTS: the
+mixing weights are the only per-operation scale) nor running statistics: the
+search always normalises with batch statistics, so a forward pass never
+mutates a buffer. That makes extra forward passes (unrolled steps, finite
+differences, hypergradients for comparison) free of side effects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from nas.genotype import Genotype, derive_genotype
+from nas.ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, check_primitives, make_op
+
+ALPHA_NAMES = ("alpha_normal", "alpha_reduce")
+
+
+@dataclass(frozen=True)
+class DartsSpaceConfig:
+    """Shape of the DARTS supernet; the defaults are the DARTS CIFAR-10 search setting."""
+
+    channels: int = 16          # C: channels of the first cell's nodes
+    layers: int = 8             # cells; reductions at layers//3 and 2*layers//3
+    nodes: int = 4              # intermediate nodes per cell
+    multiplier: int = 4         # intermediate nodes concatenated into the cell output
+    stem_multiplier: int = 3    # stem output = stem_multiplier * C channels
+    primitives: tuple[str, ...] = field(default=PRIMITIVES)
+    alpha_init_std: float = 1e-3  # α ~ alpha_init_std * N(0, 1); 0 gives zeros
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "primitives", check_primitives(tuple(self.primitives)))
+        for name in ("channels", "layers", "nodes", "multiplier", "stem_multiplier"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.multiplier > self.nodes:
+            raise ValueError(f"multiplier ({self.multiplier}) cannot exceed nodes ({self.nodes})")
+        if self.channels % 2:
+            raise ValueError(f"channels must be even (reductions halve them), got {self.channels}")
+
+    @property
+    def num_edges(self) -> int:
+        return sum(i + 2 for i in range(self.nodes))
+
+
+class MixedOp(nn.Module):
+    """Σ_o softmax(α)_o · o(x) over the candidate operations of one edge.
+
+    `none` contributes exactly zero, so it is skipped rather than multiplied by
+    zero; its α still enters the softmax and so still receives a gradient.
+    """
+
+    def __init__(self, C: int, stride: int, primitives: tuple[str, ...]):
+        super().__init__()
+        self.ops = nn.ModuleList()
+        for p in primitives:
+            op = make_op(p, C, stride, affine=False, track_running_stats=False)
+            if "pool" in p:  # pooling has no scale of its own: normalise it like the convs
+                op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False, track_running_stats=False))
+            self.ops.append(op)
+        self.active = [i for i, p in enumerate(primitives) if p != "none"]
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        out = None
+        for i in self.active:
+            y = weights[i] * self.ops[i](x)
+            out = y if out is None else out + y
+        return out
+
+
+class SearchCell(nn.Module):
+    def __init__(self, nodes: int, multiplier: int, C_pp: int, C_p: int, C: int,
+                 reduction: bool, reduction_prev: bool, primitives: tuple[str, ...]):
+        super().__init__()
+        self.reduction = reduction
+        self.nodes = nodes
+        self.multiplier = multiplier
+        # If the previous cell reduced, cell k-2's output is twice as large as
+        # cell k-1's, so it is reduced first.
+        if reduction_prev:
+            self.preprocess0 = FactorizedReduce(C_pp, C, affine=False, track_running_stats=False)
+        else:
+            self.preprocess0 = ReLUConvBN(C_pp, C, 1, 1, 0, affine=False, track_running_stats=False)
+        self.preprocess1 = ReLUConvBN(C_p, C, 1, 1, 0, affine=False, track_running_stats=False)
+        self.edges = nn.ModuleList()
+        for i in range(nodes):
+            for j in range(i + 2):
+                stride = 2 if reduction and j < 2 else 1
+                self.edges.append(MixedOp(C, stride, primitives))
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """weights: [num_edges, num_ops], the softmaxed α of this cell type."""
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        offset = 0
+        for _ in range(self.nodes):
+            s = None
+            for j, h in enumerate(states):
+                y = self.edges[offset + j](h, weights[offset + j])
+                s = y if s is None else s + y
+            offset += len(states)
+            states.append(s)
+        return torch.cat(states[-self.multiplier:], dim=1)
+
+
+class DartsSupernet(nn.Module):
+    """The DARTS search network: stem, `layers` search cells, global pooling, classifier.
+
+    Weights and α are kept apart: `weight_parameters()` yields everything but
+    α, `arch_parameters()` the two α tensors [num_edges, num_ops].
+    """
+
+    space = "darts"
+
+    def __init__(self, config: DartsSpaceConfig, in_channels: int = 3, num_classes: int = 10):
+        super().__init__()
+        self.config = config
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        C = config.channels
+        C_curr = config.stem_multiplier * C
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False),
+            nn.BatchNorm2d(C_curr, track_running_stats=False),  # affine, as in DARTS
+        )
+        C_pp, C_p, C_curr = C_curr, C_curr, C
+        self.cells = nn.ModuleList()
+        reduction_prev = False
+        for i in range(config.layers):
+            reduction = i in (config.layers // 3, 2 * config.layers // 3)
+            if reduction:
+                C_curr *= 2
+            self.cells.append(SearchCell(config.nodes, config.multiplier, C_pp, C_p, C_curr,
+                                         reduction, reduction_prev, config.primitives))
+            reduction_prev = reduction
+            C_pp, C_p = C_p, config.multiplier * C_curr
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_p, num_classes)
+        shape = (config.num_edges, len(config.primitives))
+        self.alpha_normal = nn.Parameter(config.alpha_init_std * torch.randn(shape))
+        self.alpha_reduce = nn.Parameter(config.alpha_init_std * torch.randn(shape))
+
+    # -- parameters -------------------------------------------------------
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [self.alpha_normal, self.alpha_reduce]
+
+    def named_weight_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        return [(n, p) for n, p in self.named_parameters() if n not in ALPHA_NAMES]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        return [p for _, p in self.named_weight_parameters()]
+
+    # -- forward ----------------------------------------------------------
+    def forward(self, x: torch.Tensor,
+                alphas: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """Logits [N, num_classes]; `alphas` overrides the supernet's own α for this pass."""
+        a_normal, a_reduce = alphas if alphas is not None else self.arch_parameters()
+        w_normal = torch.softmax(a_normal, dim=-1)
+        w_reduce = torch.softmax(a_reduce, dim=-1)
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, w_reduce if cell.reduction else w_normal)
+        return self.classifier(self.global_pooling(s1).flatten(1))
+
+    # -- architecture -----------------------------------------------------
+    def genotype(self) -> Genotype:
+        return derive_genotype(self.alpha_normal, self.alpha_reduce, self.config.primitives,
+                               self.config.nodes, self.config.multiplier)
+
+    def softmax_alphas(self) -> dict[str, torch.Tensor]:
+        """{'normal': [edges, ops], 'reduce': [edges, ops]} probabilities, detached, on the CPU."""
+        return {"normal": torch.softmax(self.alpha_normal.detach().float(), -1).cpu(),
+                "reduce": torch.softmax(self.alpha_reduce.detach().float(), -1).cpu()}
+
+    def edge_names(self) -> list[str]:
+        """'j->i' for every edge, in α's row order (nodes 0, 1 are the inputs)."""
+        return [f"{j}->{i + 2}" for i in range(self.config.nodes) for j in range(i + 2)]

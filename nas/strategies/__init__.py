@@ -1,0 +1,38 @@
+"""The registry of hypergradient strategies: name → class (see STRATEGIES.md)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from torch import nn
+
+from nas.strategies.base import Strategy, StrategyConfig
+from nas.strategies.first_order import FirstOrder
+from nas.strategies.one_level import OneLevel
+
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (OneLevel, FirstOrder)}
+
+
+def get_strategy(name: str) -> type[Strategy]:
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; valid strategies are {', '.join(STRATEGIES)}")
+    return STRATEGIES[name]
+
+
+def strategy_config(name: str, **values) -> StrategyConfig:
+    """The config of strategy `name` with `values` set; an unknown option raises ValueError."""
+    cls = get_strategy(name).Config
+    valid = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - valid)
+    if unknown:
+        raise ValueError(f"strategy {name} has no option(s) {', '.join(unknown)}; "
+                         f"valid options are {', '.join(sorted(valid))}")
+    return cls(**values)
+
+
+def make_strategy(name: str, supernet: nn.Module, **values) -> Strategy:
+    return get_strategy(name)(supernet, strategy_config(name, **values))
+
+
+__all__ = ["STRATEGIES", "Strategy", "StrategyConfig", "get_strategy", "make_strategy",
+           "strategy_config"]

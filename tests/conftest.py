@@ -1,0 +1,29 @@
+"""Shared fixtures: small slices of the digits data that ships with scikit-learn."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from nas.data import ImageData, load_dataset
+
+
+@pytest.fixture(scope="session")
+def digits() -> ImageData:
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
+def tiny_digits(digits: ImageData) -> ImageData:
+    """256 training and 128 test images: two search steps per epoch at batch 64."""
+    return dataclasses.replace(digits, train_x=digits.train_x[:256], train_y=digits.train_y[:256],
+                               test_x=digits.test_x[:128], test_y=digits.test_y[:128])
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_root(tmp_path, monkeypatch):
+    """Never touch the user's data cache: HYPERDARTS_DATA points into the test's temp dir."""
+    monkeypatch.setenv("HYPERDARTS_DATA", str(tmp_path / "data"))
+    torch.manual_seed(0)

@@ -1,0 +1,170 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from nas.data import (
+    Augment,
+    Batches,
+    DatasetError,
+    cutout,
+    load_dataset,
+    random_crop,
+    random_flip,
+    search_split,
+)
+
+
+def test_digits_shapes_and_split(digits):
+    assert digits.train_x.dtype == torch.uint8 and digits.train_x.shape[1:] == (1, 8, 8)
+    assert len(digits.train_y) + len(digits.test_y) == 1797
+    assert digits.num_classes == 10 and digits.in_channels == 1
+    assert int(digits.train_x.max()) == 255
+
+
+def test_search_split_is_disjoint_complete_and_seeded():
+    a_train, a_val = search_split(101, seed=3)
+    assert len(a_train) == 50 and len(a_val) == 51
+    assert sorted(torch.cat([a_train, a_val]).tolist()) == list(range(101))
+    b_train, _ = search_split(101, seed=3)
+    c_train, _ = search_split(101, seed=4)
+    assert torch.equal(a_train, b_train) and not torch.equal(a_train, c_train)
+
+
+def test_random_crop_takes_a_window_of_the_zero_padded_image():
+    x = torch.arange(2 * 3 * 6 * 6, dtype=torch.uint8).view(2, 3, 6, 6) + 1  # no zeros inside
+    g = torch.Generator().manual_seed(0)
+    out = random_crop(x, 2, g)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(2):
+        windows = [padded[i, :, dy:dy + 6, dx:dx + 6] for dy in range(5) for dx in range(5)]
+        assert any(torch.equal(out[i], w) for w in windows)
+    assert torch.equal(random_crop(x, 0, g), x)
+
+
+def test_random_crop_uses_every_offset():
+    x = torch.ones(400, 1, 4, 4, dtype=torch.uint8)
+    out = random_crop(x, 1, torch.Generator().manual_seed(0))
+    # zero (padding) pixels in the window: 0 at the centre offset, 4 at an edge, 7 at a corner
+    zeros = set((out == 0).view(400, -1).sum(1).tolist())
+    assert zeros == {0, 4, 7}
+
+
+def test_random_flip_flips_about_half():
+    x = torch.randn(1000, 1, 2, 3)
+    out = random_flip(x, torch.Generator().manual_seed(0))
+    flipped = torch.stack([torch.equal(o, xi.flip(2)) for o, xi in zip(out, x)])
+    kept = torch.stack([torch.equal(o, xi) for o, xi in zip(out, x)])
+    assert bool((flipped | kept).all())
+    assert 400 < int(flipped.sum()) < 600
+
+
+def test_cutout_zeroes_one_square_at_most_length_wide():
+    x = torch.ones(50, 3, 10, 10)
+    out = cutout(x, 4, torch.Generator().manual_seed(0))
+    for o in out:
+        zero = o[0] == 0
+        assert torch.equal(zero, (o == 0).all(0))  # same square on every channel
+        rows, cols = zero.any(1).nonzero().flatten(), zero.any(0).nonzero().flatten()
+        assert 1 <= len(rows) <= 4 and 1 <= len(cols) <= 4
+        assert int(zero.sum()) == len(rows) * len(cols)  # a rectangle (clipped square)
+
+
+def test_batches_cover_the_split_once_per_pass_and_are_seeded(digits):
+    x, y = digits.train_x[:100], digits.train_y[:100]
+    b = Batches(x, y, 32, digits.mean, digits.std, shuffle=True, seed=1)
+    assert len(b) == 4
+    seen = torch.cat([yb for _, yb in b])
+    assert sorted(seen.tolist()) == sorted(y.tolist())
+    first = [xb for xb, _ in Batches(x, y, 32, digits.mean, digits.std, seed=1,
+                                     augment=Augment(1, True, 2))]
+    again = [xb for xb, _ in Batches(x, y, 32, digits.mean, digits.std, seed=1,
+                                     augment=Augment(1, True, 2))]
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    dropped = Batches(x, y, 32, digits.mean, digits.std, drop_last=True)
+    assert len(dropped) == 3 and all(len(yb) == 32 for _, yb in dropped)
+
+
+def test_batches_normalise_with_the_dataset_statistics(digits):
+    b = Batches(digits.train_x, digits.train_y, 10_000, digits.mean, digits.std, shuffle=False)
+    (xb, _), = list(b)
+    assert abs(float(xb.mean())) < 1e-3 and abs(float(xb.std()) - 1) < 1e-2
+    assert xb.dtype == torch.float32 and xb.device == b.device
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_batches_and_augmentation_stay_on_the_gpu(digits):
+    b = Batches(digits.train_x, digits.train_y, 64, digits.mean, digits.std,
+                augment=Augment(1, True, 2), device="cuda")
+    xb, yb = next(iter(b))
+    assert xb.is_cuda and yb.is_cuda and b.x.is_cuda
+
+
+def test_unknown_and_missing_datasets_say_what_to_do(tmp_path):
+    with pytest.raises(DatasetError, match="valid datasets are digits"):
+        load_dataset("mnist-ish")
+    with pytest.raises(DatasetError, match=r"looked for .*cifar-10-batches-py.*--download"):
+        load_dataset("cifar10", root=tmp_path)
+    with pytest.raises(DatasetError, match="does not exist"):
+        load_dataset(f"imagefolder:{tmp_path / 'nope'}")
+
+
+def _write_fake_cifar100(root, n_train=20, n_test=10):
+    d = root / "cifar-100-python"
+    d.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        data = rng.integers(0, 256, (n, 3 * 32 * 32), dtype=np.uint8)
+        with open(d / split, "wb") as f:
+            pickle.dump({"data": data, "fine_labels": list(rng.integers(0, 100, n)),
+                         "coarse_labels": [0] * n}, f)
+    with open(d / "meta", "wb") as f:
+        pickle.dump({"fine_label_names": [f"c{i}" for i in range(100)]}, f)
+
+
+def test_cifar100_reads_torchvision_format(tmp_path, monkeypatch):
+    import torchvision.datasets.cifar as tv_cifar
+
+    _write_fake_cifar100(tmp_path)
+    # The files are fake, so their md5 sums are too: skip torchvision's integrity checks.
+    monkeypatch.setattr(tv_cifar.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
+    data = load_dataset("cifar100", root=tmp_path)
+    assert data.train_x.shape == (20, 3, 32, 32) and data.test_x.shape == (10, 3, 32, 32)
+    assert data.num_classes == 100 and data.eval_cutout == 16 and data.augment.flip
+
+
+def test_imagefolder_reads_a_class_tree_and_caches_it(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "tree"
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 3), ("test", 2)):
+        for c in ("cat", "ant"):
+            (root / split / c).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(
+                    root / split / c / f"{i}.png")
+    data = load_dataset(f"imagefolder:{root}")
+    assert data.classes == ["ant", "cat"]
+    assert data.train_x.shape == (6, 3, 12, 12) and data.test_x.shape == (4, 3, 12, 12)
+    assert data.train_y.tolist() == [0, 0, 0, 1, 1, 1]
+    first = Image.open(root / "train" / "ant" / "0.png")
+    assert torch.equal(data.train_x[0], torch.from_numpy(np.asarray(first)).permute(2, 0, 1))
+    cached = list((tmp_path / "imagefolder-cache").glob("*.pt"))
+    assert len(cached) == 1
+    again = load_dataset(f"imagefolder:{root}")
+    assert torch.equal(again.train_x, data.train_x)
+
+
+def test_imagefolder_with_mixed_sizes_names_the_file(tmp_path):
+    from PIL import Image
+
+    for split in ("train", "test"):
+        (tmp_path / split / "a").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "train" / "a" / "0.png")
+    Image.new("RGB", (9, 9)).save(tmp_path / "train" / "a" / "1.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "test" / "a" / "0.png")
+    with pytest.raises(DatasetError, match="1.png"):
+        load_dataset(f"imagefolder:{tmp_path}")

@@ -1,0 +1,116 @@
+import json
+
+import pytest
+import torch
+
+from nas.genotype import (
+    DARTS_V1,
+    DARTS_V2,
+    Genotype,
+    GenotypeError,
+    derive_genotype,
+    parse_genotype,
+    resolve_genotype,
+)
+from nas.ops import PRIMITIVES
+
+OPS = PRIMITIVES
+NONE = OPS.index("none")
+
+
+def _alpha_with(choices: dict[int, tuple[int, float]], steps: int = 4) -> torch.Tensor:
+    """α of zeros with alpha[edge, op] = value for each edge in `choices`."""
+    a = torch.zeros(sum(i + 2 for i in range(steps)), len(OPS))
+    for edge, (op, value) in choices.items():
+        a[edge, op] = value
+    return a
+
+
+def test_derive_picks_the_two_strongest_edges_and_their_best_ops():
+    # node 0 has edges 0, 1; node 1 has edges 2, 3, 4; node 2: 5..8; node 3: 9..13
+    a = _alpha_with({0: (4, 3.0), 1: (1, 2.0), 2: (5, 1.0), 3: (6, 4.0), 4: (7, 2.5),
+                     5: (3, 1.0), 8: (2, 2.0), 7: (4, 3.0), 13: (6, 5.0), 9: (7, 1.0)})
+    g = derive_genotype(a, a, OPS, steps=4, multiplier=4)
+    assert g.normal[:2] == (("sep_conv_3x3", 0), ("max_pool_3x3", 1))
+    assert g.normal[2:4] == (("dil_conv_3x3", 1), ("dil_conv_5x5", 2))
+    assert g.normal[4:6] == (("sep_conv_3x3", 2), ("avg_pool_3x3", 3))
+    assert g.normal[6:8] == (("dil_conv_3x3", 4), ("dil_conv_5x5", 0))
+    assert g.normal_concat == (2, 3, 4, 5)
+
+
+def test_none_is_never_chosen_even_when_it_dominates():
+    a = torch.zeros(14, len(OPS))
+    a[:, NONE] = 10.0
+    a[1, OPS.index("sep_conv_5x5")] = 1.0
+    g = derive_genotype(a, a, OPS, 4, 4)
+    assert all(op != "none" for op, _ in g.normal + g.reduce)
+    assert ("sep_conv_5x5", 1) in g.normal[:2]
+
+
+def test_edges_of_a_node_come_from_distinct_predecessors():
+    g = derive_genotype(torch.randn(14, len(OPS)), torch.randn(14, len(OPS)), OPS, 4, 4)
+    for gene in (g.normal, g.reduce):
+        for i in range(4):
+            assert gene[2 * i][1] != gene[2 * i + 1][1]
+
+
+def test_edges_are_ranked_after_the_softmax_within_each_edge_not_by_raw_alpha():
+    # Node 1 (edges 2, 3, 4 from inputs 0, 1, 2). Input 0 has the largest raw α, but its
+    # probability is split between two equal ops; ranked by softmax, inputs 1 and 2 win.
+    a = torch.zeros(14, len(OPS))
+    a[2, OPS.index("sep_conv_3x3")] = 3.0
+    a[2, OPS.index("sep_conv_5x5")] = 3.0
+    a[3, OPS.index("max_pool_3x3")] = 2.9
+    a[4, OPS.index("avg_pool_3x3")] = 2.0
+    probs = torch.softmax(a, -1)
+    assert probs[2].max() < probs[4].max() < probs[3].max()  # the premise
+    g = derive_genotype(a, a, OPS, 4, 4)
+    assert g.normal[2:4] == (("max_pool_3x3", 1), ("avg_pool_3x3", 2))
+
+
+def test_json_and_text_round_trip():
+    for g in (DARTS_V1, DARTS_V2):
+        assert Genotype.from_json(g.to_json()) == g
+        assert parse_genotype(str(g)) == g
+        assert parse_genotype(g.to_json()) == g
+
+
+def test_darts_text_with_range_concat_parses():
+    text = str(DARTS_V2).replace("normal_concat=[2, 3, 4, 5]", "normal_concat=range(2, 6)")
+    assert parse_genotype(text) == DARTS_V2
+
+
+@pytest.mark.parametrize("text, match", [
+    ("Genotype(normal=[('sep_conv_3x3', 0)", "not of the form"),
+    ("Genotype(normal=[('conv_9x9', 0), ('sep_conv_3x3', 1)], normal_concat=[2], "
+     "reduce=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], reduce_concat=[2])", "'conv_9x9'"),
+    ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 2)], normal_concat=[2], "
+     "reduce=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], reduce_concat=[2])", "input 2"),
+    ("Genotype(normal=[('sep_conv_3x3', 0)], normal_concat=[2], "
+     "reduce=[('sep_conv_3x3', 0)], reduce_concat=[2])", "two inputs per node"),
+    ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=[7], "
+     "reduce=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], reduce_concat=[2])", "normal_concat"),
+    ("Genotype(normal=[('none', 0), ('sep_conv_3x3', 1)], normal_concat=[2], "
+     "reduce=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], reduce_concat=[2])", "'none'"),
+    ("os.system('true')", "one call Genotype"),
+    ('{"normal": []}', "lacks the field"),
+])
+def test_malformed_genotypes_raise_one_clear_error(text, match):
+    with pytest.raises(GenotypeError, match=match):
+        parse_genotype(text)
+
+
+def test_resolve_by_name_file_folder_and_text(tmp_path):
+    assert resolve_genotype("DARTS_V2") is DARTS_V2
+    assert resolve_genotype("darts_v1") is DARTS_V1
+    (tmp_path / "genotype.json").write_text(json.dumps(DARTS_V1.to_dict()))
+    assert resolve_genotype(str(tmp_path / "genotype.json")) == DARTS_V1
+    assert resolve_genotype(str(tmp_path)) == DARTS_V1
+    (tmp_path / "g.txt").write_text(str(DARTS_V2))
+    assert resolve_genotype(str(tmp_path / "g.txt")) == DARTS_V2
+    assert resolve_genotype(str(DARTS_V2)) == DARTS_V2
+    with pytest.raises(GenotypeError, match="neither a known genotype name"):
+        resolve_genotype("DARTS_V3")
+    (tmp_path / "bad.txt").write_text("Genotype(")
+    with pytest.raises(GenotypeError, match="bad.txt"):
+        resolve_genotype(str(tmp_path / "bad.txt"))

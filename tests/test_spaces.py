@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from nas.genotype import Genotype
+from nas.spaces import make_supernet, space_config
+
+
+@pytest.fixture
+def small():
+    return make_supernet("darts", space_config("darts", channels=4, layers=3), 1, 10)
+
+
+def test_darts_search_supernet_has_the_published_size():
+    # 1.93M weights (DARTS search network; NASLib asserts 1.930618 MB for it), 2 × 14 × 8 α
+    net = make_supernet("darts", space_config("darts"), 3, 10)
+    assert sum(p.numel() for p in net.weight_parameters()) == 1_930_618
+    assert [tuple(a.shape) for a in net.arch_parameters()] == [(14, 8), (14, 8)]
+
+
+def test_weights_and_alphas_are_disjoint_and_complete(small):
+    w = {id(p) for p in small.weight_parameters()}
+    a = {id(p) for p in small.arch_parameters()}
+    assert not w & a
+    assert w | a == {id(p) for p in small.parameters()}
+
+
+def test_forward_shape_and_alpha_override(small):
+    x = torch.randn(3, 1, 8, 8)
+    y = small(x)
+    assert y.shape == (3, 10)
+    other = tuple(torch.randn_like(a) * 3 for a in small.arch_parameters())
+    assert not torch.allclose(small(x, other), y)
+    assert torch.allclose(small(x), y)  # batch statistics only: no state between passes
+
+
+def test_forward_leaves_no_buffers_to_mutate(small):
+    assert list(small.buffers()) == []
+
+
+def test_reductions_sit_at_one_and_two_thirds():
+    net = make_supernet("darts", space_config("darts", channels=4, layers=8), 3, 10)
+    assert [i for i, c in enumerate(net.cells) if c.reduction] == [2, 5]
+
+
+def test_genotype_follows_alpha(small):
+    with torch.no_grad():
+        small.alpha_normal.zero_()
+        small.alpha_normal[:, 4] = 5.0  # sep_conv_3x3 everywhere
+    g = small.genotype()
+    assert isinstance(g, Genotype)
+    assert {op for op, _ in g.normal} == {"sep_conv_3x3"}
+
+
+def test_custom_operation_set_and_nodes():
+    cfg = space_config("darts", channels=4, layers=3, nodes=3, multiplier=3,
+                       primitives=("none", "skip_connect", "sep_conv_3x3"))
+    net = make_supernet("darts", cfg, 3, 5)
+    assert tuple(net.alpha_normal.shape) == (2 + 3 + 4, 3)
+    assert net(torch.randn(2, 3, 8, 8)).shape == (2, 5)
+    assert len(net.genotype().normal) == 6
+
+
+def test_bad_space_options_are_named():
+    with pytest.raises(ValueError, match="no option.*cells"):
+        space_config("darts", cells=8)
+    with pytest.raises(ValueError, match="unknown search space"):
+        space_config("nasbench")
