@@ -146,7 +146,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                           epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                           space_options=_space_options(args), strategy_options=options)
     device = resolve_device(args.device)
-    out = Path(args.out or f"runs/search-{args.strategy}-{args.dataset.replace(':', '_').replace('/', '_')}-s{args.seed}")
+    slug = args.dataset.replace(":", "_").replace("/", "_")
+    out = Path(args.out or f"runs/search-{args.strategy}-{slug}-s{args.seed}")
     data = load_dataset(args.dataset, args.data_root, args.download)
     print(f"searching with {args.strategy} on {args.dataset} ({len(data.train_y)} training images, "
           f"halved into search-train and search-val) on {device}; writing to {out}",

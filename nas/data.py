@@ -225,7 +225,7 @@ def search_split(n: int, seed: int, train_fraction: float = 0.5) -> tuple[torch.
     if not 0.0 < train_fraction < 1.0:
         raise ValueError(f"train_fraction must lie in (0, 1), got {train_fraction}")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    k = int(math.floor(n * train_fraction))
+    k = math.floor(n * train_fraction)
     return perm[:k], perm[k:]
 
 

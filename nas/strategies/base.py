@@ -54,6 +54,14 @@ def cosine_lr(epoch: int, epochs: int, lr: float, lr_min: float) -> float:
     return lr_min + (lr - lr_min) * (1.0 + math.cos(math.pi * epoch / epochs)) / 2.0
 
 
+def grad(loss: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """d loss / d params, with zeros for parameters the loss does not use.
+
+    (A supernet with fewer than three cells has no normal cell, so its α_normal is unused.)
+    """
+    return list(torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True))
+
+
 def loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean cross-entropy (with graph) and accuracy (detached), both 0-dim tensors on the device."""
     loss = F.cross_entropy(logits, y)
@@ -139,6 +147,5 @@ class Strategy(ABC):
         """SGD step on L_train; gradients are taken for w alone, α's are never formed."""
         x, y = train_batch
         loss, acc = loss_and_accuracy(self.supernet(x), y)
-        grads = torch.autograd.grad(loss, self.weights)
-        self.apply_weight_gradient(list(grads))
+        self.apply_weight_gradient(grad(loss, self.weights))
         return loss.detach(), acc

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from nas.strategies.base import Batch, Strategy
+from nas.strategies.base import Batch, Strategy, grad
 
 
 class FirstOrder(Strategy):
@@ -16,11 +16,11 @@ class FirstOrder(Strategy):
 
     def hypergradient(self, train_batch: Batch, val_batch: Batch) -> list[torch.Tensor]:
         loss, _ = self.val_loss(val_batch)
-        return list(torch.autograd.grad(loss, self.alphas))
+        return grad(loss, self.alphas)
 
     def step(self, train_batch: Batch, val_batch: Batch) -> dict[str, torch.Tensor]:
         val_loss, val_acc = self.val_loss(val_batch)
-        self.apply_alpha_gradient(list(torch.autograd.grad(val_loss, self.alphas)))
+        self.apply_alpha_gradient(grad(val_loss, self.alphas))
         train_loss, train_acc = self.weight_step(train_batch)
         return {"train_loss": train_loss, "train_acc": train_acc,
                 "val_loss": val_loss.detach(), "val_acc": val_acc}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from nas.strategies.base import Batch, Strategy
+from nas.strategies.base import Batch, Strategy, grad
 
 
 class OneLevel(Strategy):
@@ -26,14 +26,14 @@ class OneLevel(Strategy):
 
     def hypergradient(self, train_batch: Batch, val_batch: Batch) -> list[torch.Tensor]:
         loss, _, _ = self._joint(train_batch, val_batch)
-        return list(torch.autograd.grad(loss, self.alphas))
+        return grad(loss, self.alphas)
 
     def step(self, train_batch: Batch, val_batch: Batch) -> dict[str, torch.Tensor]:
         loss, logits, n = self._joint(train_batch, val_batch)
-        grads = torch.autograd.grad(loss, self.alphas + self.weights)
+        grads = grad(loss, self.alphas + self.weights)
         k = len(self.alphas)
-        self.apply_alpha_gradient(list(grads[:k]))
-        self.apply_weight_gradient(list(grads[k:]))
+        self.apply_alpha_gradient(grads[:k])
+        self.apply_weight_gradient(grads[k:])
         yt, yv = train_batch[1], val_batch[1]
         lt, lv = logits[:n], logits[n:]
         return {
