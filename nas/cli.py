@@ -120,6 +120,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="cell", help="output prefix (default: cell)")
     p.add_argument("--formats", nargs="+", default=["png", "pdf"], help="(default: png pdf)")
 
+    p = sub.add_parser("toy", help="every strategy on the DARTS toy bilevel problem",
+                       description="Run strategies on the DARTS toy problem L_train = w² − 2αw + α², "
+                                   "L_val = αw − 2α + 1 with plain gradient descent (α-step first) "
+                                   "until |Δα| and |Δw| fall below --tol, or --max-iter; print per "
+                                   "run the iterations, the final (α, w) and the time per iteration, "
+                                   "and draw the trajectories with --plot.")
+    p.add_argument("--strategies", nargs="+", default=None, metavar="NAME",
+                   help=f"strategies (default: all: {', '.join(STRATEGIES)})")
+    p.add_argument("--xi", nargs="+", type=float, default=[0.0, 0.3, 0.5, 0.7],
+                   help="ξ values for second-order and second-order-exact (default: 0 0.3 0.5 0.7)")
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate of α and w (default: 0.01)")
+    p.add_argument("--tol", type=float, default=1e-4, help="stopping tolerance (default: 1e-4)")
+    p.add_argument("--max-iter", type=int, default=10_000, help="iteration cap (default: 10000)")
+    p.add_argument("--start", nargs=2, type=float, default=[2.0, -2.0], metavar=("ALPHA", "W"),
+                   help="start point (default: 2 -2)")
+    p.add_argument("--neumann-eta", type=float, default=0.25,
+                   help="η of implicit-neumann on the toy (default: 0.25)")
+    p.add_argument("--neumann-k", type=int, default=5, help="K of implicit-neumann (default: 5)")
+    p.add_argument("--cg-damping", type=float, default=0.0,
+                   help="δ of implicit-cg on the toy (default: 0; the toy's Hessian is 2)")
+    p.add_argument("--cg-k", type=int, default=5, help="K of implicit-cg (default: 5)")
+    p.add_argument("--sigma", type=float, default=0.5,
+                   help="σ of the hyperDARTS perturbation (default: 0.5)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--json", action="store_true", help="one JSON object per run")
+    p.add_argument("--trajectory", action="store_true", help="include the trajectories in the JSON")
+    p.add_argument("--plot", default=None, metavar="FILE",
+                   help="draw the trajectories to FILE.png and FILE.pdf")
+
+    p = sub.add_parser("fidelity", help="each strategy's hypergradient against a tight reference",
+                       description="On a small supernet and a fixed batch pair, compare each "
+                                   "strategy's hypergradient with the implicit hypergradient solved "
+                                   "to tight tolerance after the weights are trained close to their "
+                                   "best response: cosine similarity, relative error and time.")
+    p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), metavar="NAME",
+                   help="strategies (default: all)")
+    _dataset_args(p)
+    p.add_argument("--channels", type=int, default=4, help="supernet channels (default: 4)")
+    p.add_argument("--layers", type=int, default=3, help="supernet cells (default: 3)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
+    p.add_argument("--warmup-steps", type=int, default=20,
+                   help="first-order search steps before the point is fixed (default: 20)")
+    p.add_argument("--pretrain-steps", type=int, default=200,
+                   help="gradient steps of w on the fixed training batch (default: 200)")
+    p.add_argument("--reference-k", type=int, default=100,
+                   help="CG iterations of the reference (default: 100)")
+    p.add_argument("--hyper-steps", type=int, default=100,
+                   help="φ-steps fitting hyperDARTS's hypernetwork first (default: 100)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--out", default=None, help="also write the result as JSON to this file")
+
     p = sub.add_parser("info", help="print a supernet's weight and α counts as JSON")
     _space_args(p, channels=16, layers=8)
     p.add_argument("--in-channels", type=int, default=3, help="image channels (default: 3)")
@@ -219,8 +272,66 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_strategies(names: list[str] | None) -> None:
+    for name in names or []:
+        if name not in STRATEGIES:
+            raise CliError(f"unknown strategy {name!r}; valid strategies are {', '.join(STRATEGIES)}")
+
+
+def cmd_toy(args: argparse.Namespace) -> int:
+    from nas.toy import default_runs, plot_trajectories, run_toy
+
+    _check_strategies(args.strategies)
+    options = {"neumann_eta": args.neumann_eta, "neumann_k": args.neumann_k,
+               "cg_damping": args.cg_damping, "cg_k": args.cg_k, "sigma": args.sigma}
+    runs = default_runs(args.strategies, tuple(args.xi), args.lr, args.tol, args.max_iter,
+                        tuple(args.start), options, args.seed)
+    records = []
+    if not args.json:
+        print(f"{'strategy':<28}{'iterations':>11}{'alpha':>9}{'w':>9}{'first g':>9}"
+              f"{'µs/iter':>9}")
+    for run in runs:
+        r = run_toy(run, trajectory=args.trajectory or args.plot is not None)
+        records.append(r)
+        if args.json:
+            out = r if args.trajectory else {k: v for k, v in r.items() if k != "trajectory"}
+            print(json.dumps(out), flush=True)
+        else:
+            stop = "" if r["converged"] else " (cap)"
+            print(f"{r['label']:<28}{r['iterations']:>11}{r['alpha']:>9.4f}{r['w']:>9.4f}"
+                  f"{r['first_hypergradient']:>9.3f}{r['time_per_iter_s'] * 1e6:>9.0f}{stop}",
+                  flush=True)
+    if args.plot:
+        for path in plot_trajectories(records, args.plot):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    from nas.fidelity import FidelityConfig, measure_fidelity
+    from nas.search import resolve_device
+
+    _check_strategies(args.strategies)
+    device = resolve_device(args.device)
+    data = load_dataset(args.dataset, args.data_root, args.download)
+    config = FidelityConfig(strategies=tuple(args.strategies),
+                            space_options={"channels": args.channels, "layers": args.layers},
+                            batch_size=args.batch_size, seed=args.seed,
+                            warmup_steps=args.warmup_steps, pretrain_steps=args.pretrain_steps,
+                            reference_k=args.reference_k, hyper_steps=args.hyper_steps)
+    result = measure_fidelity(config, data, device,
+                              log=None if args.json else (lambda m: print(m, flush=True)))
+    result = {"dataset": args.dataset, "device": str(device), **result}
+    if args.json:
+        print(json.dumps(result))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1))
+    return 0
+
+
 COMMANDS = {"search": cmd_search, "evaluate": cmd_evaluate, "plot-cell": cmd_plot_cell,
-            "info": cmd_info}
+            "info": cmd_info, "toy": cmd_toy, "fidelity": cmd_fidelity}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,11 +8,15 @@ from nas.spaces import make_supernet, space_config
 from nas.strategies import STRATEGIES, get_strategy, make_strategy, strategy_config
 from nas.strategies.base import cosine_lr
 
+SMALL = {"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2}
+# Fewer terms than the defaults keep the implicit strategies quick; the maths is the same.
+FAST = {"implicit-neumann": {"neumann_k": 2}, "implicit-cg": {"cg_k": 2}}
+
 
 @pytest.fixture
 def net():
     torch.manual_seed(0)
-    return make_supernet("darts", space_config("darts", channels=4, layers=3), 1, 10)
+    return make_supernet("darts", space_config("darts", **SMALL), 1, 10)
 
 
 @pytest.fixture
@@ -38,7 +42,7 @@ def _same(a, b):
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
 def test_hypergradient_changes_no_state(name, net, batches):
-    s = make_strategy(name, net)
+    s = make_strategy(name, net, **FAST.get(name, {}))
     s.step(*batches)  # give the optimisers some state
     before = _state(net, s)
     g = s.hypergradient(*batches)
@@ -66,7 +70,7 @@ def test_one_level_hypergradient_is_the_partial_of_the_joint_loss(net, batches):
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
 def test_step_moves_alpha_against_the_hypergradient_and_trains_weights(name, net, batches):
-    s = make_strategy(name, net, alpha_lr=1e-2, alpha_weight_decay=0.0)
+    s = make_strategy(name, net, alpha_lr=1e-2, alpha_weight_decay=0.0, **FAST.get(name, {}))
     g = s.hypergradient(*batches)
     a0 = [a.detach().clone() for a in net.arch_parameters()]
     w0 = [p.detach().clone() for p in net.weight_parameters()]
@@ -91,7 +95,7 @@ def test_first_order_weight_step_is_sgd_on_the_training_loss_only(net, batches):
     with torch.no_grad():
         for a, new in zip(net.arch_parameters(), alphas):
             assert torch.allclose(a, new, atol=1e-8)
-    probe = make_supernet("darts", space_config("darts", channels=4, layers=3), 1, 10)
+    probe = make_supernet("darts", space_config("darts", **SMALL), 1, 10)
     probe.load_state_dict(net.state_dict())
     with torch.no_grad():
         for p, q in zip(probe.weight_parameters(), w0):
@@ -117,3 +121,138 @@ def test_registry_and_config_errors_name_the_valid_choices():
         strategy_config("first-order", alpha_lrr=1e-3)
     with pytest.raises(ValueError, match="w_lr must be positive"):
         strategy_config("first-order", w_lr=0.0)
+
+
+def _cosine(a, b):
+    fa, fb = torch.cat([t.flatten() for t in a]), torch.cat([t.flatten() for t in b])
+    return float(F.cosine_similarity(fa, fb, dim=0))
+
+
+def test_finite_differences_agree_with_double_backward(net, batches):
+    # In float64 and with a small radius. At DARTS's radius (ε = 0.01/‖d‖) the central
+    # difference on a ReLU network also measures the kinks it crosses (ReLU, max-pool), and
+    # on this small supernet agrees only roughly; `python -m nas fidelity` measures that.
+    net = net.double()
+    batches = [(x.double(), y) for x, y in batches]
+    fd = make_strategy("second-order", net, xi=0.1, fd_radius=1e-6)
+    exact = make_strategy("second-order-exact", net, xi=0.1)
+    g_fd, g_exact = fd.hypergradient(*batches), exact.hypergradient(*batches)
+    assert _cosine(g_fd, g_exact) > 0.99
+    # …and the correction is real: both differ from first-order by far more than from each other
+    g_first = make_strategy("first-order", net).hypergradient(*batches)
+    diff = sum(float((a - b).norm()) for a, b in zip(g_exact, g_first))
+    err = sum(float((a - b).norm()) for a, b in zip(g_exact, g_fd))
+    assert err < 0.1 * diff
+
+
+def test_the_finite_difference_divides_by_two_epsilon():
+    # On the smooth toy the DARTS radius is accurate: (g⁺ − g⁻)/(2ε), not (g⁺ − g⁻)/2·ε.
+    from nas.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem
+
+    g = make_strategy("second-order", ToyProblem(), xi=0.5, fd_radius=0.01, w_momentum=0.0,
+                      w_weight_decay=0.0).hypergradient(TRAIN_BATCH, VAL_BATCH)
+    assert float(g[0]) == pytest.approx(2.0, abs=1e-6)
+
+
+def test_the_unrolled_step_includes_momentum_and_weight_decay(net, batches):
+    from nas.strategies.unrolled import virtual_step
+
+    s = make_strategy("second-order", net, w_weight_decay=0.1, w_grad_clip=0.0)
+    s.step(*batches)  # creates the momentum buffers
+    w_before = [w.detach().clone() for w in s.weights]
+    unrolled = virtual_step(s, batches[0], xi=0.05)
+    s.new_epoch(0)
+    for group in s.w_optimizer.param_groups:
+        group["lr"] = 0.05
+    s.weight_step(batches[0])  # the real SGD step from the same point
+    for w, u in zip(s.weights, unrolled):
+        assert torch.allclose(w.detach(), u, atol=1e-6)
+    assert any(not torch.equal(a, b) for a, b in zip(w_before, unrolled))
+
+
+@pytest.mark.parametrize("name", ["hyperdarts-linear", "hyperdarts-mlp"])
+def test_hyperdarts_first_hypergradient_is_first_order(name, net, batches):
+    g_first = make_strategy("first-order", net).hypergradient(*batches)
+    g_hyper = make_strategy(name, net).hypergradient(*batches)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g_first, g_hyper))
+
+
+@pytest.mark.parametrize("name", ["hyperdarts-linear", "hyperdarts-mlp"])
+def test_hyperdarts_trains_its_heads_and_alpha_then_sees_through_them(name, net, batches):
+    s = make_strategy(name, net)
+    head = s.hyper.A if name.endswith("linear") else s.hyper.V
+    before = head.detach().clone()
+    for _ in range(3):
+        s.step(*batches)
+    assert not torch.equal(head, before)
+    # Once the head is non-zero, α's gradient flows through the hypernetwork too.
+    g_hyper = s.hypergradient(*batches)
+    g_first = make_strategy("first-order", net)
+    w_at_alpha = s.current_weights()
+    direct = torch.autograd.grad(
+        F.cross_entropy(torch.func.functional_call(
+            net, dict(zip(g_first.weight_names, w_at_alpha)), (batches[1][0],)), batches[1][1]),
+        net.arch_parameters(), allow_unused=True, materialize_grads=True)
+    assert not all(torch.allclose(a, b, atol=1e-7) for a, b in zip(g_hyper, direct))
+
+
+def test_hypernetwork_head_sizes_follow_the_design():
+    from nas.strategies.hypernet import HyperNet
+
+    full = make_supernet("darts", space_config("darts"), 3, 10)
+    weights = list(full.weight_parameters())
+    n_alpha = sum(a.numel() for a in full.arch_parameters())
+    linear = HyperNet(weights, n_alpha, "linear")
+    assert n_alpha == 224 and linear.A.shape == (linear.total_channels, 224)
+    assert 50_000 < linear.total_channels < 60_000  # Σ C_out ≈ 55k (STRATEGIES.md)
+    mlp = HyperNet(weights, n_alpha, "mlp")
+    assert mlp.U.shape == (112, 224) and mlp.V.shape == (mlp.total_channels, 112)
+
+
+def test_cg_with_no_iterations_is_first_order(net, batches):
+    g_first = make_strategy("first-order", net).hypergradient(*batches)
+    g_cg0 = make_strategy("implicit-cg", net, cg_k=0).hypergradient(*batches)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g_first, g_cg0))
+
+
+def test_implicit_solvers_agree_where_both_converge(net, batches):
+    # With a damping that makes H + δI positive definite, Neumann on (H + δI) and CG solve
+    # the same system; compare them through the solvers on a small explicit matrix.
+    from nas.strategies.implicit_cg import cg_solve
+    from nas.strategies.implicit_neumann import neumann_solve
+
+    torch.manual_seed(0)
+    m = torch.randn(6, 6, dtype=torch.float64)
+    h = m @ m.T / 6 + 0.5 * torch.eye(6, dtype=torch.float64)
+    v = [torch.randn(6, dtype=torch.float64)]
+
+    def hvp(u):
+        return [h @ u[0]]
+
+    exact = torch.linalg.solve(h, v[0])
+    eta = 1.0 / float(torch.linalg.eigvalsh(h).max())
+    assert torch.allclose(neumann_solve(hvp, v, eta, 400)[0], exact, atol=1e-6)
+    assert torch.allclose(cg_solve(hvp, v, 0.0, 6)[0], exact, atol=1e-8)
+    damped = torch.linalg.solve(h + 0.3 * torch.eye(6, dtype=torch.float64), v[0])
+    assert torch.allclose(cg_solve(hvp, v, 0.3, 6)[0], damped, atol=1e-8)
+
+
+def test_cg_stops_at_negative_curvature():
+    from nas.strategies.implicit_cg import cg_solve
+
+    h = torch.diag(torch.tensor([-1.0, 2.0], dtype=torch.float64))
+    x = cg_solve(lambda u: [h @ u[0]], [torch.tensor([1.0, 0.0], dtype=torch.float64)], 0.0, 5)
+    assert torch.equal(x[0], torch.zeros(2, dtype=torch.float64))  # first direction: pᵀHp < 0
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_every_strategy_searches_from_the_command_line(name, tmp_path, capsys):
+    from nas.cli import main
+
+    extra = [f"--set={k}={v}" for k, v in FAST.get(name, {}).items()]
+    code = main(["search", "--strategy", name, "--dataset", "digits", "--epochs", "1",
+                 "--channels", "4", "--layers", "3", "--nodes", "2", "--batch-size", "256",
+                 "--device", "cpu", "--out", str(tmp_path), *extra])
+    assert code == 0
+    assert capsys.readouterr().out.startswith("Genotype(")
+    assert (tmp_path / "genotype.json").is_file()

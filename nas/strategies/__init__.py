@@ -8,9 +8,16 @@ from torch import nn
 
 from nas.strategies.base import Strategy, StrategyConfig
 from nas.strategies.first_order import FirstOrder
+from nas.strategies.hyperdarts import HyperDartsLinear, HyperDartsMLP
+from nas.strategies.implicit_cg import ImplicitCG
+from nas.strategies.implicit_neumann import ImplicitNeumann
 from nas.strategies.one_level import OneLevel
+from nas.strategies.second_order import SecondOrder
+from nas.strategies.second_order_exact import SecondOrderExact
 
-STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (OneLevel, FirstOrder)}
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (
+    OneLevel, FirstOrder, SecondOrder, SecondOrderExact, ImplicitNeumann, ImplicitCG,
+    HyperDartsLinear, HyperDartsMLP)}
 
 
 def get_strategy(name: str) -> type[Strategy]:

@@ -22,6 +22,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -36,7 +37,8 @@ class StrategyConfig:
     w_momentum: float = 0.9
     w_weight_decay: float = 3e-4
     w_grad_clip: float = 5.0        # max global norm of the weights' gradient (0 = off)
-    alpha_lr: float = 3e-4          # Adam on α
+    alpha_optimizer: str = "adam"   # "adam" (DARTS) or "sgd" (plain gradient descent, the toy's)
+    alpha_lr: float = 3e-4
     alpha_beta1: float = 0.5
     alpha_beta2: float = 0.999
     alpha_weight_decay: float = 1e-3
@@ -47,6 +49,8 @@ class StrategyConfig:
         for name in ("w_lr", "alpha_lr"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.alpha_optimizer not in ("adam", "sgd"):
+            raise ValueError(f"alpha_optimizer must be adam or sgd, got {self.alpha_optimizer!r}")
 
 
 def cosine_lr(epoch: int, epochs: int, lr: float, lr_min: float) -> float:
@@ -70,7 +74,13 @@ def loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tens
 
 
 class Strategy(ABC):
-    """Base class: the optimisers, the lr schedule, and the plain weight step."""
+    """Base class: the optimisers, the lr schedule, functional losses and the plain weight step.
+
+    The model is anything with `named_weight_parameters()` and `arch_parameters()`
+    whose forward maps a batch's inputs to outputs; `model.objective(outputs, y)`
+    (if the model has one; cross-entropy otherwise) turns them into (loss, accuracy).
+    The DARTS supernet and the toy problem of `nas.toy` are both such models.
+    """
 
     name: ClassVar[str]
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
@@ -81,15 +91,30 @@ class Strategy(ABC):
         if not isinstance(self.config, self.Config):
             raise TypeError(f"{self.name} takes a {self.Config.__name__}, "
                             f"got {type(self.config).__name__}")
-        c = self.config
-        self.weights = list(supernet.weight_parameters())
+        self.objective = getattr(supernet, "objective", loss_and_accuracy)
+        named = list(supernet.named_weight_parameters())
+        self.weight_names = [n for n, _ in named]
+        self.weights = [p for _, p in named]
         self.alphas = list(supernet.arch_parameters())
-        self.w_optimizer = torch.optim.SGD(self.weights, lr=c.w_lr, momentum=c.w_momentum,
-                                           weight_decay=c.w_weight_decay)
-        self.alpha_optimizer = torch.optim.Adam(self.alphas, lr=c.alpha_lr,
-                                                betas=(c.alpha_beta1, c.alpha_beta2),
-                                                weight_decay=c.alpha_weight_decay)
+        ids = {id(a) for a in self.alphas}
+        self.alpha_names = [n for n, p in supernet.named_parameters() if id(p) in ids]
+        # What the weight step trains: the supernet's weights here; hyperDARTS adds its hypernetwork.
+        self.w_params = list(self.weights)
+        self.w_optimizer = self.make_w_optimizer(self.w_params)
+        c = self.config
+        if c.alpha_optimizer == "adam":
+            self.alpha_optimizer = torch.optim.Adam(self.alphas, lr=c.alpha_lr,
+                                                    betas=(c.alpha_beta1, c.alpha_beta2),
+                                                    weight_decay=c.alpha_weight_decay)
+        else:
+            self.alpha_optimizer = torch.optim.SGD(self.alphas, lr=c.alpha_lr,
+                                                   weight_decay=c.alpha_weight_decay)
         self.epoch = 0
+
+    def make_w_optimizer(self, params: list[torch.Tensor]) -> torch.optim.Optimizer:
+        c = self.config
+        return torch.optim.SGD(params, lr=c.w_lr, momentum=c.w_momentum,
+                               weight_decay=c.w_weight_decay)
 
     # -- schedule ---------------------------------------------------------
     @property
@@ -106,15 +131,24 @@ class Strategy(ABC):
 
     # -- the interface ----------------------------------------------------
     @abstractmethod
+    def alpha_gradient(self, train_batch: Batch, val_batch: Batch
+                       ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """(hypergradient, val_loss, val_acc) at the current state; changes no state."""
+
+    def hypergradient(self, train_batch: Batch, val_batch: Batch) -> list[torch.Tensor]:
+        """This strategy's estimate of dL_val/dα, one tensor per α; changes no state."""
+        return [g.detach() for g in self.alpha_gradient(train_batch, val_batch)[0]]
+
     def step(self, train_batch: Batch, val_batch: Batch) -> dict[str, torch.Tensor]:
-        """One α-step (validation batch) and one weight step (training batch).
+        """One α-step (validation batch), then one weight step (training batch).
 
         Returns 0-dim device tensors among train_loss, train_acc, val_loss, val_acc.
         """
-
-    @abstractmethod
-    def hypergradient(self, train_batch: Batch, val_batch: Batch) -> list[torch.Tensor]:
-        """This strategy's estimate of dL_val/dα, one tensor per α; changes no state."""
+        grads, val_loss, val_acc = self.alpha_gradient(train_batch, val_batch)
+        self.apply_alpha_gradient(grads)
+        train_loss, train_acc = self.weight_step(train_batch)
+        return {"train_loss": train_loss, "train_acc": train_acc,
+                "val_loss": val_loss.detach(), "val_acc": val_acc}
 
     def state_dict(self) -> dict:
         return {"w_optimizer": self.w_optimizer.state_dict(),
@@ -127,9 +161,31 @@ class Strategy(ABC):
         self.new_epoch(state["epoch"])
 
     # -- shared pieces ----------------------------------------------------
+    def loss(self, batch: Batch, weights: list[torch.Tensor] | None = None,
+             alphas: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, accuracy) on `batch`, with the weights and/or α replaced by the given tensors.
+
+        The replacement goes through `torch.func.functional_call`: nothing is copied
+        and no parameter of the model is touched.
+        """
+        x, y = batch
+        if weights is None and alphas is None:
+            out = self.supernet(x)
+        else:
+            params = {}
+            if weights is not None:
+                params.update(zip(self.weight_names, weights))
+            if alphas is not None:
+                params.update(zip(self.alpha_names, alphas))
+            out = functional_call(self.supernet, params, (x,))
+        return self.objective(out, y)
+
     def val_loss(self, val_batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = val_batch
-        return loss_and_accuracy(self.supernet(x), y)
+        return self.loss(val_batch)
+
+    def momentum_buffers(self) -> list[torch.Tensor | None]:
+        """The weight optimiser's momentum buffers (None before its first step)."""
+        return [self.w_optimizer.state.get(p, {}).get("momentum_buffer") for p in self.weights]
 
     def apply_alpha_gradient(self, grads: list[torch.Tensor]) -> None:
         for a, g in zip(self.alphas, grads):
@@ -137,15 +193,19 @@ class Strategy(ABC):
         self.alpha_optimizer.step()
 
     def apply_weight_gradient(self, grads: list[torch.Tensor]) -> None:
-        for p, g in zip(self.weights, grads):
+        """One step of the weights' optimiser with `grads` for `self.w_params`, clipped first."""
+        for p, g in zip(self.w_params, grads):
             p.grad = g
         if self.config.w_grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.weights, self.config.w_grad_clip, foreach=True)
+            nn.utils.clip_grad_norm_(self.w_params, self.config.w_grad_clip, foreach=True)
         self.w_optimizer.step()
 
     def weight_step(self, train_batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """SGD step on L_train; gradients are taken for w alone, α's are never formed."""
-        x, y = train_batch
-        loss, acc = loss_and_accuracy(self.supernet(x), y)
-        self.apply_weight_gradient(grad(loss, self.weights))
+        loss, acc = self.loss(train_batch)
+        self.apply_weight_gradient(grad(loss, self.w_params))
         return loss.detach(), acc
+
+    def current_weights(self) -> list[torch.Tensor]:
+        """The weights the strategy would use at the current α (detached)."""
+        return [w.detach() for w in self.weights]

@@ -1,0 +1,144 @@
+"""Hypergradient fidelity: each strategy's dL_val/dα against a reference, at one point.
+
+The point: a small supernet after a few first-order search steps (so α is no
+longer uniform), whose weights are then trained on one fixed training batch
+close to the best response w*(α) for that batch. At such a point the implicit
+function theorem holds, and the reference is the implicit hypergradient with a
+tightly solved conjugate gradient (many iterations, tiny damping):
+
+    g_ref = ∂_α L_val − ∇²_{αw} L_train · (H + δI)⁻¹ ∇_w L_val.
+
+Each strategy then returns its hypergradient for the same (train, val) batch
+pair without changing any state; we report the cosine similarity and the
+relative error ‖g − g_ref‖ / ‖g_ref‖ and the time it took. hyperDARTS first
+fits its hypernetwork around the point (`hyper_steps` φ-steps at fixed α) —
+without that its hypergradient is first-order's by construction.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from nas.data import Batches, ImageData, search_split
+from nas.search import seed_everything
+from nas.spaces import make_supernet, space_config
+from nas.strategies import STRATEGIES, make_strategy
+from nas.strategies.base import StrategyConfig, grad
+from nas.strategies.implicit import implicit_gradient
+from nas.strategies.implicit_cg import cg_solve
+
+
+@dataclass(frozen=True)
+class FidelityConfig:
+    strategies: tuple[str, ...] = tuple(STRATEGIES)
+    space_options: dict = field(default_factory=lambda: {"channels": 4, "layers": 3})
+    batch_size: int = 64
+    seed: int = 0
+    warmup_steps: int = 20          # first-order search steps before the point is fixed
+    pretrain_steps: int = 200       # gradient steps of w on the fixed training batch
+    pretrain_lr: float = 0.05
+    reference_k: int = 100          # CG iterations of the reference …
+    reference_damping: float = 1e-3
+    reference_tol: float = 1e-5     # … stopping once ‖r‖ ≤ tol·‖v‖
+    hyper_steps: int = 100          # φ-steps that fit hyperDARTS's hypernetwork first
+    repeats: int = 3                # timed hypergradient calls per strategy (median)
+    options: dict = field(default_factory=dict)  # strategy name -> its options
+
+
+def _flat(ts: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([t.reshape(-1) for t in ts])
+
+
+def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torch.device = "cpu",
+                     log=None) -> dict:
+    """Returns {'point': {...}, 'reference': {...}, 'rows': [one dict per strategy]}."""
+    log = log or (lambda msg: None)
+    device = torch.device(device)
+    seed_everything(config.seed)
+    net = make_supernet("darts", space_config("darts", **config.space_options),
+                        data.in_channels, data.num_classes).to(device)
+    train_idx, val_idx = search_split(len(data.train_y), config.seed)
+
+    def batches(idx, seed):
+        return Batches(data.train_x[idx], data.train_y[idx], config.batch_size, data.mean,
+                       data.std, shuffle=True, drop_last=True, seed=seed, device=device)
+
+    # 1. A point in the middle of a search: a few first-order steps.
+    fo = make_strategy("first-order", net)
+    done = 0
+    while done < config.warmup_steps:
+        for tb, vb in zip(batches(train_idx, 1), batches(val_idx, 2)):
+            fo.step(tb, vb)
+            done += 1
+            if done >= config.warmup_steps:
+                break
+    train_batch = next(iter(batches(train_idx, 3)))
+    val_batch = next(iter(batches(val_idx, 4)))
+    # 2. Weights close to the best response for the fixed training batch (plain GD).
+    probe = make_strategy("first-order", net)
+    weights = probe.weights
+    for _ in range(config.pretrain_steps):
+        loss, _ = probe.loss(train_batch)
+        with torch.no_grad():
+            for w, g in zip(weights, grad(loss, weights)):
+                w.sub_(config.pretrain_lr * g)
+    train_loss, _ = probe.loss(train_batch)
+    grad_norm = float(torch.linalg.vector_norm(_flat(grad(train_loss, weights))))
+    log(f"point: train loss {float(train_loss.detach()):.4f}, ‖∇_w L_train‖ {grad_norm:.2e}")
+    # 3. The reference.
+    iters = []
+
+    def tight(hvp, v):
+        def counted(u):
+            iters.append(1)
+            return hvp(u)
+        return cg_solve(counted, v, config.reference_damping, config.reference_k,
+                        config.reference_tol)
+
+    t0 = time.perf_counter()
+    reference = _flat(implicit_gradient(probe, train_batch, val_batch, tight)[0]).detach()
+    ref_time = time.perf_counter() - t0
+    log(f"reference: {len(iters)} CG iterations in {ref_time:.1f}s, ‖g_ref‖ "
+        f"{float(reference.norm()):.3e}")
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    rows = []
+    for name in config.strategies:
+        net.load_state_dict(state)
+        strategy = make_strategy(name, net, **config.options.get(name, {}))
+        if name.startswith("hyperdarts") and config.hyper_steps:
+            for _ in range(config.hyper_steps):
+                strategy.weight_step(train_batch)  # fits φ around α; α itself never moves
+        times = []
+        for _ in range(config.repeats):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t = time.perf_counter()
+            g = _flat(strategy.hypergradient(train_batch, val_batch))
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - t)
+        cos = float(torch.nn.functional.cosine_similarity(g, reference, dim=0))
+        rel = float((g - reference).norm() / reference.norm())
+        row = {"strategy": name, "cosine": cos, "relative_error": rel,
+               "time_s": statistics.median(times), "norm": float(g.norm()),
+               "options": _options(strategy.config)}
+        log(f"{name:<20} cosine {cos:+.4f}  relative error {rel:.4f}  "
+            f"{row['time_s'] * 1e3:.0f} ms")
+        rows.append(row)
+    net.load_state_dict(state)
+    return {"point": {"train_loss": float(train_loss.detach()), "grad_norm": grad_norm,
+                      "warmup_steps": config.warmup_steps, "pretrain_steps": config.pretrain_steps,
+                      "batch_size": config.batch_size, "space_options": config.space_options,
+                      "seed": config.seed},
+            "reference": {"cg_iterations": len(iters), "damping": config.reference_damping,
+                          "time_s": ref_time, "norm": float(reference.norm())},
+            "rows": rows}
+
+
+def _options(config: StrategyConfig) -> dict:
+    base = {f for f in StrategyConfig.__dataclass_fields__}
+    return {k: v for k, v in vars(config).items() if k not in base}

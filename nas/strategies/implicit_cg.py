@@ -1,0 +1,63 @@
+"""Implicit differentiation with K steps of damped conjugate gradient.
+
+Solves (H + δI)x = ∇_w L_val from x = 0. H is indefinite away from a minimum,
+so δ damps it, and an iteration that meets non-positive curvature (pᵀ(H + δI)p
+≤ 0) stops there and keeps its iterate (as Steihaug's truncated CG does). The
+check is done on the device, without a host synchronisation. Cost ≈ 3 + 1.5K
+passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from nas.strategies.base import Batch, Strategy, StrategyConfig
+from nas.strategies.implicit import HVP, Vector, dot, implicit_gradient
+
+
+@dataclass(frozen=True)
+class CGConfig(StrategyConfig):
+    cg_damping: float = 1.0     # δ
+    cg_k: int = 5               # K: conjugate-gradient iterations
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.cg_k < 0 or self.cg_damping < 0:
+            raise ValueError("cg_k and cg_damping must not be negative")
+
+
+def cg_solve(hvp: HVP, v: Vector, damping: float, k: int, tol: float = 0.0) -> Vector:
+    """x ≈ (H + δI)⁻¹ v by k CG iterations; tol > 0 also stops once ‖r‖ ≤ tol·‖v‖ (syncs)."""
+    x = [torch.zeros_like(t) for t in v]
+    r = [t.clone() for t in v]
+    p = [t.clone() for t in v]
+    rs = dot(r, r)
+    v_norm = rs.sqrt()
+    active = torch.ones((), dtype=torch.bool, device=rs.device)
+    for _ in range(k):
+        hp = hvp(p)
+        ap = [h + damping * q for h, q in zip(hp, p)]
+        pap = dot(p, ap)
+        active = active & (pap > 0)
+        a = torch.where(active, rs / pap.abs().clamp_min(1e-30), torch.zeros_like(rs))
+        x = [xi + a * q for xi, q in zip(x, p)]
+        r = [ri - a * q for ri, q in zip(r, ap)]
+        rs_new = dot(r, r)
+        if tol > 0 and float(rs_new.sqrt()) <= tol * float(v_norm):
+            break
+        beta = torch.where(active, rs_new / rs.clamp_min(1e-30), torch.zeros_like(rs))
+        p = [ri + beta * q for ri, q in zip(r, p)]
+        rs = rs_new
+    return x
+
+
+class ImplicitCG(Strategy):
+    name = "implicit-cg"
+    Config = CGConfig
+
+    def alpha_gradient(self, train_batch: Batch, val_batch: Batch):
+        c = self.config
+        return implicit_gradient(self, train_batch, val_batch,
+                                 lambda hvp, v: cg_solve(hvp, v, c.cg_damping, c.cg_k))

@@ -1,0 +1,30 @@
+"""Second-order DARTS with the exact mixed product, by double backward.
+
+The virtual step w'(α) = w − ξ(μ·m + ∇_w L_train(w, α) + λ·w) is built with
+`create_graph=True`, so differentiating L_val(w'(α), α) with respect to α
+gives ∂_α L_val − ξ ∇²_{αw} L_train · ∇_{w'} L_val exactly. Cost: about 4–5
+passes and twice the activation memory of `second-order`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nas.strategies.base import Batch, Strategy, StrategyConfig, grad
+from nas.strategies.unrolled import current_xi, virtual_step
+
+
+@dataclass(frozen=True)
+class SecondOrderExactConfig(StrategyConfig):
+    xi: float | None = None     # unrolling step; None: the weights' current learning rate
+
+
+class SecondOrderExact(Strategy):
+    name = "second-order-exact"
+    Config = SecondOrderExactConfig
+
+    def alpha_gradient(self, train_batch: Batch, val_batch: Batch):
+        xi = current_xi(self, self.config.xi)
+        unrolled = virtual_step(self, train_batch, xi, create_graph=True)
+        val_loss, val_acc = self.loss(val_batch, weights=unrolled)
+        return grad(val_loss, self.alphas), val_loss, val_acc

@@ -1,0 +1,208 @@
+"""The toy bilevel problem of the DARTS paper (Figure 2), solved by every strategy.
+
+    L_train(w, α) = w² − 2αw + α²       L_val(w, α) = αw − 2α + 1
+    start (α, w) = (2, −2);  best response w*(α) = α;  optimum (α, w) = (1, 1)
+
+The toy is a model like the supernet (weights `w`, architecture `alpha`), so
+the very strategy classes that search cells run here unchanged. As in the
+course-project reproduction: plain gradient descent (no momentum) with one
+learning rate for both variables, α-step first, stopping when |Δα| and |Δw|
+both fall below the tolerance in one iteration, or at the iteration cap.
+
+    python -m nas toy                          # every strategy, ξ ∈ {0, 0.3, 0.5, 0.7}
+    python -m nas toy --json --trajectory      # one JSON object per run
+    python -m nas toy --plot toy.png           # trajectories over the contours of L_val
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from nas.strategies import STRATEGIES, make_strategy
+
+# x = 0 asks the toy for L_train, x = 1 for L_val; y is unused.
+TRAIN_BATCH = (torch.tensor([0.0], dtype=torch.float64), None)
+VAL_BATCH = (torch.tensor([1.0], dtype=torch.float64), None)
+XI_STRATEGIES = ("second-order", "second-order-exact")
+
+
+class ToyProblem(nn.Module):
+    """w is a 1×1 matrix (one output channel), so hypernetworks can modulate it like a conv."""
+
+    def __init__(self, alpha: float = 2.0, w: float = -2.0):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor([[w]], dtype=torch.float64))
+        self.alpha = nn.Parameter(torch.tensor([alpha], dtype=torch.float64))
+
+    def named_weight_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        return [("w", self.w)]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        return [self.w]
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [self.alpha]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w, a = self.w.reshape(()), self.alpha.reshape(())
+        return torch.where(x == 0, w * w - 2 * a * w + a * a, a * w - 2 * a + 1)
+
+    @staticmethod
+    def objective(out: torch.Tensor, y) -> tuple[torch.Tensor, torch.Tensor]:
+        return out.mean(), torch.zeros((), dtype=out.dtype)
+
+
+def l_val(alpha, w):
+    return alpha * w - 2 * alpha + 1
+
+
+@dataclass(frozen=True)
+class ToyRun:
+    strategy: str
+    lr: float = 0.01
+    tol: float = 1e-4
+    max_iter: int = 10_000
+    start: tuple[float, float] = (2.0, -2.0)
+    options: dict = field(default_factory=dict)   # strategy options (xi, neumann_k, sigma, …)
+    seed: int = 0
+
+    @property
+    def label(self) -> str:
+        if self.strategy in XI_STRATEGIES:
+            xi = self.options.get("xi")
+            return f"{self.strategy} ξ={xi}" if xi else "first-order (ξ=0)"
+        return self.strategy
+
+
+def run_toy(run: ToyRun, trajectory: bool = False) -> dict:
+    """Iterate one strategy on the toy from `run.start`; returns the run's record."""
+    torch.manual_seed(run.seed)
+    toy = ToyProblem(*run.start)
+    strategy = make_strategy(
+        run.strategy, toy, epochs=1, w_lr=run.lr, w_lr_min=run.lr, w_momentum=0.0,
+        w_weight_decay=0.0, w_grad_clip=0.0, alpha_optimizer="sgd", alpha_lr=run.lr,
+        alpha_weight_decay=0.0, **run.options)
+
+    def point() -> tuple[float, float]:
+        return float(toy.alpha.detach()), float(strategy.current_weights()[0])
+
+    first_hypergradient = float(strategy.hypergradient(TRAIN_BATCH, VAL_BATCH)[0])
+    path = [point()]
+    iterations, converged = 0, False
+    start = time.perf_counter()
+    for iterations in range(1, run.max_iter + 1):  # noqa: B007 (the count is the result)
+        before = path[-1]
+        strategy.step(TRAIN_BATCH, VAL_BATCH)
+        now = point()
+        if trajectory:
+            path.append(now)
+        else:
+            path[-1] = now
+        if not all(map(lambda v: abs(v) < 1e3, now)):
+            break  # diverged
+        if abs(now[0] - before[0]) < run.tol and abs(now[1] - before[1]) < run.tol:
+            converged = True
+            break
+    elapsed = time.perf_counter() - start
+    alpha, w = path[-1]
+    record = {
+        "strategy": run.strategy, "label": run.label, "lr": run.lr, "tol": run.tol,
+        "max_iter": run.max_iter, "start": list(run.start), "options": dict(run.options),
+        "first_hypergradient": first_hypergradient, "iterations": iterations,
+        "converged": converged, "alpha": alpha, "w": w, "l_val": l_val(alpha, w),
+        "time_per_iter_s": elapsed / max(iterations, 1),
+    }
+    if trajectory:
+        record["trajectory"] = [list(p) for p in path]
+    return record
+
+
+def default_runs(strategies: list[str] | None = None, xis: tuple[float, ...] = (0.0, 0.3, 0.5, 0.7),
+                 lr: float = 0.01, tol: float = 1e-4, max_iter: int = 10_000,
+                 start: tuple[float, float] = (2.0, -2.0), options: dict | None = None,
+                 seed: int = 0) -> list[ToyRun]:
+    """The figure's runs: second-order(-exact) for every ξ, every other strategy once.
+
+    `options` maps option names to values and is passed to the strategies that
+    have them (neumann_eta to implicit-neumann, sigma to hyperDARTS, …).
+    """
+    from dataclasses import fields
+
+    from nas.strategies import get_strategy
+
+    options = options or {}
+    strategies = strategies or list(STRATEGIES)
+    runs = []
+    for name in strategies:
+        valid = {f.name for f in fields(get_strategy(name).Config)}
+        opts = {k: v for k, v in options.items() if k in valid}
+        if name in XI_STRATEGIES:
+            for xi in xis:
+                if name == "second-order-exact" and xi == 0:
+                    continue  # identical to second-order at ξ = 0 (first-order)
+                runs.append(ToyRun(name, lr, tol, max_iter, start, {**opts, "xi": xi}, seed))
+        else:
+            runs.append(ToyRun(name, lr, tol, max_iter, start, opts, seed))
+    return runs
+
+
+def plot_trajectories(records: list[dict], path: str | Path) -> list[Path]:
+    """Trajectories over the contours of L_val with the best response w = α (DARTS Figure 2).
+
+    Left: DARTS's ξ sweep (second-order; ξ = 0 is first-order). Right: the other
+    strategies (second-order-exact coincides with second-order and is left out).
+    Writes PNG and PDF next to each other; returns both paths.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    missing = [r["label"] for r in records if "trajectory" not in r]
+    if missing:
+        raise ValueError(f"runs without a trajectory cannot be drawn: {', '.join(missing)}")
+    left = [r for r in records if r["strategy"] == "second-order"]
+    right = [r for r in records if r["strategy"] not in XI_STRATEGIES]
+    pts = np.concatenate([np.asarray(r["trajectory"]) for r in records])
+    a_lo, a_hi = min(-0.5, pts[:, 0].min() - 0.3), max(3.0, pts[:, 0].max() + 0.3)
+    w_lo, w_hi = min(-2.5, pts[:, 1].min() - 0.3), max(3.0, pts[:, 1].max() + 0.3)
+    A, W = np.meshgrid(np.linspace(a_lo, a_hi, 200), np.linspace(w_lo, w_hi, 200))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
+    for ax, group, title in ((axes[0], left, "DARTS: unrolling step ξ"),
+                             (axes[1], right, "other hypergradient strategies")):
+        cs = ax.contour(A, W, l_val(A, W), levels=14, cmap="Greys", linewidths=0.6)
+        ax.clabel(cs, fontsize=6, fmt="%.1f")
+        line = np.linspace(a_lo, a_hi, 2)
+        ax.plot(line, line, ls="--", color="#2c7bb6", lw=1, label="w*(α) = α")
+        colors = plt.cm.tab10(np.linspace(0, 1, 10))
+        for k, r in enumerate(group):
+            t = np.asarray(r["trajectory"])
+            ax.plot(t[:, 0], t[:, 1], color=colors[k % 10], lw=1.4,
+                    label=f"{r['label']} → ({r['alpha']:.2f}, {r['w']:.2f})")
+            ax.plot(t[-1, 0], t[-1, 1], "o", color=colors[k % 10], ms=4)
+        start = records[0]["start"]
+        ax.plot(*start, "k*", ms=9, label=f"start {tuple(start)}")
+        ax.plot(1, 1, "r*", ms=11, label="optimum (1, 1)")
+        ax.set_xlim(a_lo, a_hi)
+        ax.set_ylim(w_lo, w_hi)
+        ax.set_xlabel("architecture α")
+        ax.set_title(title)
+        ax.legend(fontsize=7, loc="upper left", framealpha=0.9)
+    axes[0].set_ylabel("weight w")
+    fig.suptitle("Toy bilevel problem: trajectories over the contours of L_val(w, α)")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix in (".png", ".pdf"):
+        out = path.with_suffix(suffix)
+        fig.savefig(out, dpi=150)
+        written.append(out)
+    plt.close(fig)
+    return written

@@ -1,0 +1,60 @@
+import json
+
+import pytest
+import torch
+
+from nas.cli import main
+from nas.fidelity import FidelityConfig, measure_fidelity
+
+TINY = {"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2}
+
+
+def test_a_strategy_configured_as_the_reference_matches_it(tiny_digits):
+    cfg = FidelityConfig(strategies=("first-order", "implicit-cg", "hyperdarts-linear"),
+                         space_options=TINY, batch_size=16, warmup_steps=2, pretrain_steps=5,
+                         reference_k=8, reference_damping=0.1, reference_tol=0.0,
+                         hyper_steps=2, repeats=1,
+                         options={"implicit-cg": {"cg_k": 8, "cg_damping": 0.1}})
+    result = measure_fidelity(cfg, tiny_digits)
+    rows = {r["strategy"]: r for r in result["rows"]}
+    assert rows["implicit-cg"]["cosine"] == pytest.approx(1.0, abs=1e-4)
+    assert rows["implicit-cg"]["relative_error"] < 1e-3
+    assert rows["first-order"]["cosine"] < 0.9999
+    assert result["reference"]["cg_iterations"] == 8
+    assert all(r["time_s"] > 0 for r in result["rows"])
+    assert rows["implicit-cg"]["options"] == {"cg_damping": 0.1, "cg_k": 8}
+
+
+def test_toy_command_prints_one_json_object_per_run(capsys):
+    assert main(["toy", "--strategies", "first-order", "second-order", "--xi", "0.5",
+                 "--max-iter", "50", "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [r["label"] for r in lines] == ["first-order", "second-order ξ=0.5"]
+    assert lines[1]["first_hypergradient"] == pytest.approx(2.0)
+    assert "trajectory" not in lines[0]
+
+
+def test_toy_and_fidelity_reject_unknown_strategies(capsys):
+    assert main(["toy", "--strategies", "zeroth-order"]) == 2
+    assert main(["fidelity", "--strategies", "zeroth-order"]) == 2
+    assert "valid strategies are" in capsys.readouterr().err
+
+
+def test_fidelity_leaves_the_supernet_as_it_found_the_point(tiny_digits, monkeypatch):
+    import nas.fidelity as fid
+
+    seen = {}
+    real = fid.make_strategy
+
+    def spy(name, net, **kw):
+        seen.setdefault("states", []).append({k: v.clone() for k, v in net.state_dict().items()})
+        return real(name, net, **kw)
+
+    monkeypatch.setattr(fid, "make_strategy", spy)
+    cfg = FidelityConfig(strategies=("hyperdarts-mlp", "first-order"), space_options=TINY,
+                         batch_size=16, warmup_steps=1, pretrain_steps=2, reference_k=2,
+                         hyper_steps=3, repeats=1)
+    measure_fidelity(cfg, tiny_digits)
+    # states[0], [1]: warm-up and probe; [2], [3]: each strategy starts from the same point
+    a, b = seen["states"][2], seen["states"][3]
+    assert all(torch.equal(a[k], b[k]) for k in a)
