@@ -7,7 +7,8 @@
 For every (strategy, batch size) it builds the supernet on random CIFAR-sized
 data, runs `--warmup` steps, then times `--steps` steps and takes the median.
 It also times one plain forward+backward pass of the supernet (w and α
-gradients) on the same batch, and prints the ratio step / pass. Peak memory is
+gradients) on the same batch, and prints the ratio step / pass beside the pass
+count that STRATEGIES.md's cost table expects. Peak memory is
 the CUDA peak allocated on a GPU, and the peak resident set size of a fresh
 process on the CPU (each configuration runs in its own process for that).
 """
@@ -25,6 +26,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+# Passes per step in STRATEGIES.md's cost table (P = one forward+backward on one batch), at the
+# default K = 5 of the implicit strategies; one-level's single pass is on train ∪ val (2 batches).
+EXPECTED_PASSES = {"one-level": 2.0, "first-order": 2.0, "second-order": 5.0,
+                   "second-order-exact": 4.5, "implicit-neumann": 10.5, "implicit-cg": 10.5,
+                   "hyperdarts-linear": 2.0, "hyperdarts-mlp": 2.0}
 
 
 def _sync(device) -> None:
@@ -138,20 +146,22 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(STRATEGIES)}", file=sys.stderr)
         return 2
     if not args.json:
-        print(f"{'strategy':<14}{'batch':>6}{'step s':>10}{'pass s':>10}{'step/pass':>10}"
-              f"{'peak MB':>10}  device")
+        print(f"{'strategy':<20}{'batch':>6}{'step s':>9}{'pass s':>9}{'step/pass':>10}"
+              f"{'expected':>9}{'peak MB':>9}  device")
     for strategy in args.strategies:
         for batch in args.batch:
             r = run_isolated(strategy=strategy, batch=batch, layers=args.layers,
                              channels=args.channels, image_size=args.image_size,
                              steps=args.steps, warmup=args.warmup, device=args.device,
                              threads=args.threads)
+            r["expected_passes"] = EXPECTED_PASSES.get(strategy)
             if args.json:
                 print(json.dumps(r), flush=True)
             else:
-                print(f"{strategy:<14}{batch:>6}{r['step_s']:>10.3f}{r['pass_s']:>10.3f}"
-                      f"{r['step_over_pass']:>10.2f}{r['peak_mem_bytes'] / 2**20:>10.0f}  "
-                      f"{r['device']}", flush=True)
+                expected = r["expected_passes"]
+                print(f"{strategy:<20}{batch:>6}{r['step_s']:>9.3f}{r['pass_s']:>9.3f}"
+                      f"{r['step_over_pass']:>10.2f}{expected if expected else '?':>9}"
+                      f"{r['peak_mem_bytes'] / 2**20:>9.0f}  {r['device']}", flush=True)
     return 0
 
 
