@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gradient steps of w on the fixed training batch (default: 200)")
     p.add_argument("--reference-k", type=int, default=100,
                    help="CG iterations of the reference (default: 100)")
+    p.add_argument("--reference-damping", type=float, default=1e-3,
+                   help="δ of the reference's (H + δI)x = v (default: 1e-3)")
     p.add_argument("--hyper-steps", type=int, default=100,
                    help="φ-steps fitting hyperDARTS's hypernetwork first (default: 100)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -318,7 +320,9 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
                             space_options={"channels": args.channels, "layers": args.layers},
                             batch_size=args.batch_size, seed=args.seed,
                             warmup_steps=args.warmup_steps, pretrain_steps=args.pretrain_steps,
-                            reference_k=args.reference_k, hyper_steps=args.hyper_steps)
+                            reference_k=args.reference_k,
+                            reference_damping=args.reference_damping,
+                            hyper_steps=args.hyper_steps)
     result = measure_fidelity(config, data, device,
                               log=None if args.json else (lambda m: print(m, flush=True)))
     result = {"dataset": args.dataset, "device": str(device), **result}

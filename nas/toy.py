@@ -193,7 +193,7 @@ def plot_trajectories(records: list[dict], path: str | Path) -> list[Path]:
         ax.set_ylim(w_lo, w_hi)
         ax.set_xlabel("architecture α")
         ax.set_title(title)
-        ax.legend(fontsize=7, loc="upper left", framealpha=0.9)
+        ax.legend(fontsize=7, loc="lower left", framealpha=0.9)
     axes[0].set_ylabel("weight w")
     fig.suptitle("Toy bilevel problem: trajectories over the contours of L_val(w, α)")
     fig.tight_layout()
