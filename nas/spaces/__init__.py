@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from torch import nn
 
+from nas.options import build_config
 from nas.spaces.darts import DartsSpaceConfig, DartsSupernet
 
 SPACES: dict[str, tuple[type, type[nn.Module]]] = {
@@ -17,13 +16,7 @@ def space_config(space: str, **values) -> object:
     """The config of `space` with `values` set; unknown names raise ValueError listing the valid ones."""
     if space not in SPACES:
         raise ValueError(f"unknown search space {space!r}; valid spaces are {', '.join(SPACES)}")
-    cls = SPACES[space][0]
-    valid = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - valid)
-    if unknown:
-        raise ValueError(f"the {space} space has no option(s) {', '.join(unknown)}; "
-                         f"valid options are {', '.join(sorted(valid))}")
-    return cls(**values)
+    return build_config(SPACES[space][0], f"the {space} space", values)
 
 
 def make_supernet(space: str, config: object, in_channels: int, num_classes: int) -> nn.Module:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 from torch import nn
 
+from nas.options import build_config
 from nas.strategies.base import Strategy, StrategyConfig
 from nas.strategies.first_order import FirstOrder
 from nas.strategies.hyperdarts import HyperDartsLinear, HyperDartsMLP
@@ -28,13 +27,7 @@ def get_strategy(name: str) -> type[Strategy]:
 
 def strategy_config(name: str, **values) -> StrategyConfig:
     """The config of strategy `name` with `values` set; an unknown option raises ValueError."""
-    cls = get_strategy(name).Config
-    valid = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - valid)
-    if unknown:
-        raise ValueError(f"strategy {name} has no option(s) {', '.join(unknown)}; "
-                         f"valid options are {', '.join(sorted(valid))}")
-    return cls(**values)
+    return build_config(get_strategy(name).Config, f"strategy {name}", values)
 
 
 def make_strategy(name: str, supernet: nn.Module, **values) -> Strategy:
