@@ -1,0 +1,144 @@
+"""Declared grids: strategies × search datasets × seeds, the evaluation datasets, and a profile.
+
+A grid is data, not code: to add one, build a `Grid` (usually from an existing
+profile) and put it in `GRIDS`:
+
+    GRIDS["mine"] = Grid("mine", strategies=("first-order", "hyperdarts-mlp"),
+                         search_datasets=("digits",), seeds=(0, 1, 2), profile=SMOKE)
+
+`Grid.override(...)` applies the command line's `--seeds`, `--strategies`,
+`--datasets`, `--search-epochs`/`--eval-epochs` and `--data-root`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from nas.strategies import STRATEGIES
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes and epochs of the search and of the evaluation of a grid's trials."""
+
+    name: str
+    # search (the supernet and the loop)
+    space: str = "darts"
+    search_channels: int = 16
+    search_layers: int = 8
+    search_nodes: int = 4
+    search_epochs: int = 50
+    search_batch_size: int = 64
+    # evaluation (the discrete network trained from scratch)
+    eval_channels: int = 36
+    eval_layers: int = 20
+    eval_epochs: int = 600
+    eval_batch_size: int = 96
+    eval_auxiliary: bool = True
+    eval_drop_path: float = 0.2
+    # data
+    train_subset: int | None = None     # use only the first N training images (None: all)
+    # resources: a GPU fraction per trial where there are GPUs, CPUs otherwise
+    gpus_per_trial: float = 1.0
+    cpus_per_trial: int = 1
+
+    def space_options(self) -> dict:
+        return {"channels": self.search_channels, "layers": self.search_layers,
+                "nodes": self.search_nodes, "multiplier": self.search_nodes}
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One row of a grid: what a trial searches and evaluates."""
+
+    experiment: str
+    strategy: str
+    search_dataset: str
+    seed: int
+    profile: Profile
+    eval_datasets: tuple[str, ...]
+    strategy_options: dict = field(default_factory=dict)
+    data_root: str | None = None
+
+    @property
+    def trial_id(self) -> str:
+        ds = self.search_dataset.replace(":", "_").replace("/", "_").replace("~", "")
+        return f"{self.strategy}__{ds}__s{self.seed}"
+
+    def key(self) -> dict:
+        """The grid key columns that every results table carries."""
+        return {"experiment": self.experiment, "strategy": self.strategy,
+                "search_dataset": self.search_dataset, "seed": self.seed,
+                "profile": self.profile.name}
+
+
+@dataclass(frozen=True)
+class Grid:
+    name: str
+    strategies: tuple[str, ...]
+    search_datasets: tuple[str, ...]
+    seeds: tuple[int, ...]
+    profile: Profile
+    transfer_datasets: tuple[str, ...] = ()     # evaluated besides the search dataset
+    strategy_options: dict = field(default_factory=dict)  # strategy -> options (e.g. tuned)
+    data_root: str | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.strategies if s not in STRATEGIES]
+        if unknown:
+            raise ValueError(f"unknown strategy {unknown[0]!r}; valid strategies are "
+                             f"{', '.join(STRATEGIES)}")
+        if not (self.strategies and self.search_datasets and self.seeds):
+            raise ValueError(f"grid {self.name!r} needs at least one strategy, dataset and seed")
+
+    def trials(self, experiment: str | None = None) -> list[TrialSpec]:
+        """One trial per (strategy, search dataset, seed), in that nesting order."""
+        experiment = experiment or self.name
+        return [TrialSpec(experiment, s, d, seed, self.profile,
+                          (d, *[t for t in self.transfer_datasets if t != d]),
+                          dict(self.strategy_options.get(s, {})), self.data_root)
+                for s in self.strategies for d in self.search_datasets for seed in self.seeds]
+
+    def override(self, *, strategies=None, datasets=None, seeds=None, search_epochs=None,
+                 eval_epochs=None, data_root=None) -> Grid:
+        """A copy with the given command-line overrides (None leaves a field as it is)."""
+        profile = self.profile
+        if search_epochs is not None:
+            profile = dataclasses.replace(profile, search_epochs=search_epochs)
+        if eval_epochs is not None:
+            profile = dataclasses.replace(profile, eval_epochs=eval_epochs)
+        return dataclasses.replace(
+            self, profile=profile,
+            strategies=tuple(strategies) if strategies else self.strategies,
+            search_datasets=tuple(datasets) if datasets else self.search_datasets,
+            seeds=tuple(seeds) if seeds is not None and len(seeds) else self.seeds,
+            data_root=data_root if data_root is not None else self.data_root)
+
+
+# Minutes on 2 CPU cores: a tiny supernet (2 nodes per cell), one short epoch each.
+SMOKE = Profile("smoke", search_channels=4, search_layers=3, search_nodes=2, search_epochs=1,
+                search_batch_size=128, eval_channels=8, eval_layers=3, eval_epochs=3,
+                eval_batch_size=64, gpus_per_trial=0.25)
+# Real images on a machine without a GPU: a reduced supernet on a subset of CIFAR-10.
+CPU = Profile("cpu", search_channels=8, search_layers=5, search_nodes=4, search_epochs=4,
+              search_batch_size=64, eval_channels=16, eval_layers=8, eval_epochs=6,
+              eval_batch_size=96, train_subset=10_000, gpus_per_trial=0.5)
+# The papers: DARTS search (8 cells, 16 channels, 50 epochs, batch 64) and evaluation
+# (20 cells, 36 channels, 600 epochs, batch 96, cutout 16, drop-path 0.2, auxiliary 0.4).
+FULL = Profile("full", gpus_per_trial=1.0)
+
+ALL = tuple(STRATEGIES)
+OFFLINE_CIFAR10 = "imagefolder:~/.cache/cifar10-jpeg"
+
+GRIDS: dict[str, Grid] = {
+    "smoke": Grid("smoke", ALL, ("digits",), (0,), SMOKE),
+    "cpu": Grid("cpu", ALL, (OFFLINE_CIFAR10,), (0, 1), CPU),
+    "full": Grid("full", ALL, ("cifar10",), (0, 1, 2, 3), FULL, transfer_datasets=("cifar100",)),
+}
+
+
+def get_grid(name: str) -> Grid:
+    if name not in GRIDS:
+        raise ValueError(f"unknown grid {name!r}; valid grids are {', '.join(GRIDS)}")
+    return GRIDS[name]

@@ -1,0 +1,64 @@
+import pandas as pd
+import pytest
+
+from benchmark.grids import GRIDS, SMOKE, Grid, get_grid
+from benchmark.store import KEYS, ResultStore
+from nas.strategies import STRATEGIES
+
+
+def test_shipped_grids_cover_every_strategy():
+    for name in ("smoke", "cpu", "full"):
+        assert set(GRIDS[name].strategies) == set(STRATEGIES)
+    full = GRIDS["full"]
+    assert full.seeds == (0, 1, 2, 3) and full.profile.search_epochs == 50
+    assert full.profile.eval_epochs == 600 and full.trials()[0].eval_datasets == ("cifar10", "cifar100")
+
+
+def test_trials_are_the_product_with_unique_ids():
+    grid = Grid("g", ("first-order", "one-level"), ("digits", "imagefolder:/x/y"), (0, 1), SMOKE)
+    trials = grid.trials()
+    assert len(trials) == 8 and len({t.trial_id for t in trials}) == 8
+    assert trials[0].key() == {"experiment": "g", "strategy": "first-order",
+                               "search_dataset": "digits", "seed": 0, "profile": "smoke"}
+
+
+def test_overrides():
+    grid = get_grid("smoke").override(seeds=[3, 4], strategies=["first-order"], search_epochs=2,
+                                      data_root="/data")
+    assert grid.seeds == (3, 4) and grid.strategies == ("first-order",)
+    assert grid.profile.search_epochs == 2 and grid.data_root == "/data"
+    assert get_grid("smoke").profile.search_epochs == 1  # the declared grid is unchanged
+
+
+def test_bad_names_list_the_valid_choices():
+    with pytest.raises(ValueError, match="valid grids are smoke, cpu, full"):
+        get_grid("huge")
+    with pytest.raises(ValueError, match="valid strategies"):
+        get_grid("smoke").override(strategies=["zeroth-order"])
+
+
+def _rows(strategy, seed, acc):
+    return [{"experiment": "e", "strategy": strategy, "search_dataset": "digits", "seed": seed,
+             "profile": "smoke", "eval_dataset": "digits", "test_acc": acc}]
+
+
+def test_parts_replace_on_retry_and_collect_without_duplicates(tmp_path):
+    store = ResultStore(tmp_path)
+    store.write_part("trials", "a", _rows("first-order", 0, 0.5))
+    store.write_part("trials", "b", _rows("one-level", 0, 0.6))
+    store.write_part("trials", "a", _rows("first-order", 0, 0.7))  # the retry
+    frames = store.collect()
+    df = frames["trials"]
+    assert len(df) == 2
+    assert df.set_index("strategy").loc["first-order", "test_acc"] == 0.7
+    pd.testing.assert_frame_equal(store.read("trials"), df)
+    assert not list(tmp_path.rglob(".*tmp*"))  # no temporary file left behind
+    assert frames["alphas"].empty and list(frames["alphas"].columns) == KEYS["alphas"]
+
+
+def test_rows_without_the_key_are_refused_and_missing_tables_explained(tmp_path):
+    store = ResultStore(tmp_path)
+    with pytest.raises(ValueError, match="key column"):
+        store.write_part("trials", "a", [{"strategy": "x"}])
+    with pytest.raises(FileNotFoundError, match="no trial"):
+        store.read("epochs")
