@@ -1,0 +1,146 @@
+"""One trial of a grid: search → genotype → evaluation on every evaluation dataset.
+
+`run_trial` is the Ray-free core: it calls `on_progress(metrics, state)` after
+every unit of work (each search epoch, each evaluation) with a state from
+which `run_trial(spec, state=state)` resumes, so a crashed or interrupted
+trial loses at most the unit in progress. `trial_rows` turns its result into
+the rows of the three results tables (see results/README.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+import nas
+from benchmark.grids import TrialSpec
+from nas.data import ImageData, load_dataset
+from nas.evaluate import EvalConfig, train_and_test
+from nas.genotype import parse_genotype
+from nas.search import Search, SearchConfig
+
+
+def load_for_trial(name: str, spec: TrialSpec) -> ImageData:
+    data = load_dataset(name, spec.data_root)
+    n = spec.profile.train_subset
+    if n is not None and n < len(data.train_y):
+        data = dataclasses.replace(data, train_x=data.train_x[:n], train_y=data.train_y[:n])
+    return data
+
+
+def search_config(spec: TrialSpec) -> SearchConfig:
+    p = spec.profile
+    return SearchConfig(space=p.space, strategy=spec.strategy, dataset=spec.search_dataset,
+                        epochs=p.search_epochs, batch_size=p.search_batch_size, seed=spec.seed,
+                        space_options=p.space_options(), strategy_options=spec.strategy_options)
+
+
+def eval_config(spec: TrialSpec) -> EvalConfig:
+    p = spec.profile
+    return EvalConfig(channels=p.eval_channels, layers=p.eval_layers, epochs=p.eval_epochs,
+                      batch_size=p.eval_batch_size, auxiliary=p.eval_auxiliary,
+                      drop_path_prob=p.eval_drop_path, seed=spec.seed)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict | None = None,
+              on_progress: Callable[[dict, dict], None] | None = None) -> dict:
+    """Run (or resume from `state`) one trial; returns its final state.
+
+    A search that diverges (a loss becomes NaN or infinite) ends the trial with
+    status "diverged" and the reason, instead of raising.
+    """
+    device = torch.device(device)
+    state = dict(state or {})
+    state.setdefault("evals", {})
+    progress = on_progress or (lambda metrics, st: None)
+    if "genotype" not in state:
+        search = Search(search_config(spec), load_for_trial(spec.search_dataset, spec), device)
+        if "search" in state:
+            search.load_state_dict(state["search"])
+        state.update(primitives=list(search.supernet.config.primitives),
+                     edges=search.supernet.edge_names())
+        while not search.done:
+            try:
+                record = search.run_epoch()
+            except FloatingPointError as e:
+                state.update(status="diverged", reason=str(e), search_history=search.history)
+                progress({"phase": "search", "status": "diverged"}, state)
+                return state
+            state["search"] = search.state_dict()
+            progress({"phase": "search", "epoch": record["epoch"],
+                      **{k: record[k] for k in ("train_acc", "val_acc", "train_loss", "val_loss")
+                         if k in record}}, state)
+        state.update(genotype=str(search.genotype()), search_history=search.history,
+                     search_wall_s=search.elapsed, search_device=device_name(device))
+        state.pop("search", None)  # the supernet is no longer needed
+    genotype = parse_genotype(state["genotype"])
+    for name in spec.eval_datasets:
+        if name in state["evals"]:
+            continue
+        start = time.perf_counter()
+        result = train_and_test(genotype, load_for_trial(name, spec), eval_config(spec),
+                                device=device)
+        result.update(eval_wall_s=time.perf_counter() - start, eval_device=device_name(device))
+        state["evals"][name] = result
+        progress({"phase": "eval", "eval_dataset": name, "test_acc": result["test_acc"]}, state)
+    state["status"] = "finished"
+    return state
+
+
+def git_commit() -> str:
+    try:
+        root = Path(__file__).resolve().parents[1]
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
+    """The rows of trials, epochs and alphas for a finished (or diverged) trial."""
+    key = spec.key()
+    common = {"torch_version": torch.__version__, "nas_version": nas.__version__,
+              "git_commit": git_commit(),
+              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    trials, epochs, alphas = [], [], []
+    for r in state.get("search_history", []):
+        epochs.append({**key, "phase": "search", "eval_dataset": "", "epoch": r["epoch"],
+                       "train_loss": r.get("train_loss"), "train_acc": r.get("train_acc"),
+                       "val_loss": r.get("val_loss"), "val_acc": r.get("val_acc"),
+                       "lr": r["w_lr"], "time_s": r["epoch_time_s"]})
+        for cell in ("normal", "reduce"):
+            for edge, row in zip(state["edges"], r[f"alpha_{cell}"]):
+                for op, weight in zip(state["primitives"], row):
+                    alphas.append({**key, "epoch": r["epoch"], "cell": cell, "edge": edge,
+                                   "op": op, "weight": weight})
+    if state.get("status") == "diverged":
+        trials.append({**key, "eval_dataset": "", "status": "diverged",
+                       "reason": state.get("reason", ""), **common})
+        return {"trials": trials, "epochs": epochs, "alphas": alphas}
+    for name, res in state["evals"].items():
+        trials.append({**key, "eval_dataset": name, "status": "finished", "reason": "",
+                       "genotype": state["genotype"], "test_acc": res["test_acc"],
+                       "test_loss": res["test_loss"], "params": res["params"],
+                       "search_wall_s": state["search_wall_s"],
+                       "search_device": state["search_device"],
+                       "eval_wall_s": res["eval_wall_s"], "eval_device": res["eval_device"],
+                       **common})
+        for h in res["history"]:
+            epochs.append({**key, "phase": "eval", "eval_dataset": name, "epoch": h["epoch"],
+                           "train_loss": h["train_loss"], "train_acc": h["train_acc"],
+                           "val_loss": None, "val_acc": None, "lr": h["lr"],
+                           "time_s": h["epoch_time_s"]})
+    return {"trials": trials, "epochs": epochs, "alphas": alphas}

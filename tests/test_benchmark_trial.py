@@ -1,0 +1,64 @@
+import dataclasses
+import math
+
+import pytest
+
+from benchmark.grids import SMOKE, Grid
+from benchmark.store import ResultStore
+from benchmark.trial import run_trial, trial_rows
+
+TINY = dataclasses.replace(SMOKE, train_subset=256, eval_epochs=1, search_epochs=2,
+                           search_batch_size=64)
+
+
+def _spec(strategy="first-order", profile=TINY, options=None):
+    grid = Grid("t", (strategy,), ("digits",), (0,), profile,
+                strategy_options={strategy: options or {}})
+    return grid.trials()[0]
+
+
+def test_a_trial_searches_evaluates_and_becomes_rows(tmp_path):
+    seen = []
+    spec = _spec()
+    state = run_trial(spec, on_progress=lambda m, s: seen.append(m["phase"]))
+    assert seen == ["search", "search", "eval"]
+    rows = trial_rows(spec, state)
+    (trial,) = rows["trials"]
+    assert trial["status"] == "finished" and 0 <= trial["test_acc"] <= 1 and trial["params"] > 0
+    assert len(rows["epochs"]) == 2 + 1
+    assert len(rows["alphas"]) == 2 * 2 * 5 * 8  # epochs × cells × edges (2 nodes) × ops
+    store = ResultStore(tmp_path)
+    for table, table_rows in rows.items():
+        store.write_part(table, spec.trial_id, table_rows)
+    frames = store.collect()
+    assert frames["trials"]["test_acc"].iloc[0] == pytest.approx(trial["test_acc"])
+    sums = frames["alphas"].groupby(["epoch", "cell", "edge"])["weight"].sum()
+    assert all(math.isclose(v, 1.0, rel_tol=1e-5) for v in sums)
+
+
+def test_a_trial_resumes_from_its_last_state():
+    spec = _spec()
+    states = []
+    full = run_trial(spec, on_progress=lambda m, s: states.append(s.copy()))
+    resumed = run_trial(spec, state=states[0])  # after the first search epoch
+    assert resumed["genotype"] == full["genotype"]
+    assert resumed["evals"]["digits"]["test_acc"] == full["evals"]["digits"]["test_acc"]
+
+
+def test_a_diverging_search_is_recorded_not_raised(monkeypatch):
+    import torch
+
+    from nas.strategies.first_order import FirstOrder
+
+    real = FirstOrder.step
+
+    def nan_step(self, train_batch, val_batch):
+        metrics = real(self, train_batch, val_batch)
+        return {**metrics, "train_loss": torch.tensor(float("nan"))}
+
+    monkeypatch.setattr(FirstOrder, "step", nan_step)
+    spec = _spec()
+    state = run_trial(spec)
+    assert state["status"] == "diverged" and "diverged" in state["reason"]
+    (row,) = trial_rows(spec, state)["trials"]
+    assert row["status"] == "diverged"
