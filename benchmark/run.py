@@ -1,0 +1,147 @@
+"""Run a declared grid of trials on Ray Tune: `python benchmark/run.py --grid smoke`.
+
+Each trial searches with one strategy on one dataset and seed, derives the
+genotype and trains it from scratch on every evaluation dataset. Results go to
+results/<experiment>/{trials,epochs,alphas}.parquet (see results/README.md).
+Rerunning the same command resumes an interrupted grid without rerunning
+finished trials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmark.grids import GRIDS, get_grid  # noqa: E402
+from nas.data import DatasetError, load_dataset  # noqa: E402
+from nas.strategies import STRATEGIES  # noqa: E402
+
+
+class UsageError(Exception):
+    """Bad input: one sentence, exit status 2."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python benchmark/run.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--grid", default="smoke", help=f"grid: {', '.join(GRIDS)} (default: smoke)")
+    p.add_argument("--experiment", default=None, help="experiment name (default: the grid's)")
+    p.add_argument("--results", default=str(ROOT / "results"),
+                   help="results folder (default: results/ of the project)")
+    p.add_argument("--strategies", nargs="+", default=None, metavar="NAME",
+                   help=f"override the grid's strategies: {', '.join(STRATEGIES)}")
+    p.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
+                   help="override the grid's search datasets")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="override the seeds")
+    p.add_argument("--search-epochs", type=int, default=None, help="override search epochs")
+    p.add_argument("--eval-epochs", type=int, default=None, help="override evaluation epochs")
+    p.add_argument("--data-root", default=None, help="folder of cifar-10-batches-py/ etc.")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster to join (default: $RAY_ADDRESS, else a private local instance)")
+    p.add_argument("--num-cpus", type=int, default=None,
+                   help="CPUs of the private local instance (default: all)")
+    p.add_argument("--max-concurrent", type=int, default=None, help="bound on parallel trials")
+    p.add_argument("--max-failures", type=int, default=2,
+                   help="retries of a crashed trial from its last checkpoint (default: 2)")
+    # Tests only: every trial crashes once, right after its first checkpoint, if FILE is absent.
+    p.add_argument("--fail-once-marker", default=None, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def check_datasets(grid, data_root) -> None:
+    names = {d for t in grid.trials() for d in (t.search_dataset, *t.eval_datasets)}
+    for name in sorted(names):
+        try:
+            load_dataset(name, data_root)
+        except DatasetError as e:
+            raise UsageError(str(e)) from None
+
+
+def trial_resources(profile, cluster: dict) -> dict:
+    """A GPU fraction per trial where the cluster has GPUs, else CPUs; never a missing GPU."""
+    if cluster.get("GPU", 0) > 0:
+        return {"cpu": 1, "gpu": min(profile.gpus_per_trial, cluster["GPU"])}
+    return {"cpu": min(profile.cpus_per_trial, max(1, int(cluster.get("CPU", 1))))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    grid = get_grid(args.grid).override(
+        strategies=args.strategies, datasets=args.datasets, seeds=args.seeds,
+        search_epochs=args.search_epochs, eval_epochs=args.eval_epochs, data_root=args.data_root)
+    experiment = args.experiment or grid.name
+    results_dir = Path(args.results).resolve() / experiment
+    check_datasets(grid, grid.data_root)
+    specs = grid.trials(experiment)
+
+    import ray
+    from ray import tune
+
+    from benchmark.store import ResultStore
+    from benchmark.tune_trainable import spec_to_dict, trainable
+
+    address = args.address or os.environ.get("RAY_ADDRESS")
+    try:
+        if address:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
+                     log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise UsageError(f"cannot join the Ray cluster at {address!r} ({e})") from None
+    resources = trial_resources(grid.profile, ray.cluster_resources())
+    storage = results_dir / "ray"
+    param_space = {"spec": tune.grid_search([spec_to_dict(s) for s in specs]),
+                   "results_dir": str(results_dir),
+                   "cpu_threads": resources.get("cpu", 1),
+                   "fail_once_marker": args.fail_once_marker}
+    run_config = tune.RunConfig(
+        name="tune", storage_path=str(storage),
+        failure_config=tune.FailureConfig(max_failures=args.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2), verbose=1)
+    wrapped = tune.with_resources(trainable, resources)
+    path = storage / "tune"
+    start = time.perf_counter()
+    if path.exists() and tune.Tuner.can_restore(str(path)):
+        print(f"resuming {experiment} from {path}", file=sys.stderr)
+        tuner = tune.Tuner.restore(str(path), wrapped, resume_errored=True,
+                                   param_space=param_space)
+    else:
+        tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,
+                           tune_config=tune.TuneConfig(
+                               max_concurrent_trials=args.max_concurrent,
+                               trial_dirname_creator=lambda t: t.trial_id))
+    results = tuner.fit()
+    frames = ResultStore(results_dir).collect()
+    wall = time.perf_counter() - start
+    failed = [r for r in results if r.error is not None]
+    trials = frames["trials"]
+    print(f"\n{len(specs)} trials, {len(failed)} failed, {wall:.0f}s; results in {results_dir}")
+    if not trials.empty:
+        cols = [c for c in ("strategy", "search_dataset", "seed", "eval_dataset", "status",
+                            "test_acc") if c in trials.columns]
+        print(trials[cols].to_string(index=False))
+    for r in failed:
+        print(f"failed: {r.path}: {r.error}", file=sys.stderr)
+    ray.shutdown()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

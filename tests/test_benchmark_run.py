@@ -1,0 +1,53 @@
+"""The Ray Tune driver, on a private local Ray instance (2 CPUs)."""
+
+import shutil
+import tempfile
+
+import pandas as pd
+import pytest
+
+from benchmark import run as run_module
+
+
+@pytest.fixture
+def ray_tmp(tmp_path, monkeypatch):
+    # A private Ray: no stale cluster address, temp files under the test's folder.
+    # Ray's socket paths must stay under 108 bytes, so its temp dir is short, not under tmp_path.
+    short = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_TMPDIR", short)
+    yield tmp_path
+    shutil.rmtree(short, ignore_errors=True)
+
+
+def _argv(tmp_path, *extra):
+    return ["--grid", "smoke", "--strategies", "first-order", "one-level", "--results",
+            str(tmp_path / "results"), "--num-cpus", "2", *extra]
+
+
+def test_a_tiny_grid_end_to_end_with_a_crash_retried_and_a_resume(ray_tmp):
+    marker = ray_tmp / "crashed"
+    assert run_module.main(_argv(ray_tmp, "--fail-once-marker", str(marker))) == 0
+    assert marker.exists()  # a trial did crash after its first checkpoint, and was retried
+    root = ray_tmp / "results" / "smoke"
+    trials = pd.read_parquet(root / "trials.parquet")
+    assert sorted(trials["strategy"]) == ["first-order", "one-level"]
+    assert (trials["status"] == "finished").all() and (trials["test_acc"] > 0.3).all()
+    epochs = pd.read_parquet(root / "epochs.parquet")
+    assert set(epochs["phase"]) == {"search", "eval"}
+    # Resume: nothing reruns, nothing is duplicated.
+    assert run_module.main(_argv(ray_tmp)) == 0
+    again = pd.read_parquet(root / "trials.parquet")
+    pd.testing.assert_frame_equal(again[trials.columns], trials)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--grid", "huge"], "valid grids are"),
+    (["--strategies", "zeroth-order"], "valid strategies are"),
+    (["--datasets", "imagenet"], "valid datasets are"),
+    (["--datasets", "cifar10", "--data-root", "/nonexistent"], "cifar10 was not found"),
+])
+def test_bad_names_exit_2_with_one_sentence(argv, words, capsys):
+    assert run_module.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and words in err and "\n" not in err
