@@ -132,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - start
     failed = [r for r in results if r.error is not None]
     trials = frames["trials"]
-    print(f"\n{len(specs)} trials, {len(failed)} failed, {wall:.0f}s; results in {results_dir}")
+    nodes = {r.metrics.get("node_id") for r in results if r.metrics.get("node_id")}
+    print(f"\n{len(specs)} trials, {len(failed)} failed, {wall:.0f}s on {len(nodes)} Ray node(s); "
+          f"results in {results_dir}")
     if not trials.empty:
         cols = [c for c in ("strategy", "search_dataset", "seed", "eval_dataset", "status",
                             "test_acc") if c in trials.columns]
