@@ -10,6 +10,7 @@ finished trials.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -48,6 +49,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-concurrent", type=int, default=None, help="bound on parallel trials")
     p.add_argument("--max-failures", type=int, default=2,
                    help="retries of a crashed trial from its last checkpoint (default: 2)")
+    p.add_argument("--tune", default=None, metavar="STRATEGY",
+                   help="tune this strategy's own hyperparameters on the grid's first dataset and "
+                        "seed (Optuna TPE + ASHA on search-validation accuracy) instead of running")
+    p.add_argument("--samples", type=int, default=8, help="configurations to try with --tune")
+    p.add_argument("--tuned", default=None, metavar="FOLDER",
+                   help="use the tuned options in FOLDER/<strategy>.json (from --tune)")
     # Tests only: every trial crashes once, right after its first checkpoint, if FILE is absent.
     p.add_argument("--fail-once-marker", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -85,7 +92,19 @@ def run(args: argparse.Namespace) -> int:
     grid = get_grid(args.grid).override(
         strategies=args.strategies, datasets=args.datasets, seeds=args.seeds,
         search_epochs=args.search_epochs, eval_epochs=args.eval_epochs, data_root=args.data_root)
-    experiment = args.experiment or grid.name
+    if args.tuned:
+        from benchmark.tuning import load_tuned
+
+        grid = dataclasses.replace(grid, strategy_options={**grid.strategy_options,
+                                                           **load_tuned(args.tuned)})
+    if args.tune:
+        if args.tune not in STRATEGIES:
+            raise UsageError(f"unknown strategy {args.tune!r}; valid strategies are "
+                             f"{', '.join(STRATEGIES)}")
+        grid = grid.override(strategies=[args.tune])
+        grid = dataclasses.replace(grid, seeds=grid.seeds[:1],
+                                   search_datasets=grid.search_datasets[:1])
+    experiment = args.experiment or (f"tune-{grid.name}-{args.tune}" if args.tune else grid.name)
     results_dir = Path(args.results).resolve() / experiment
     check_datasets(grid, grid.data_root)
     specs = grid.trials(experiment)
@@ -116,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2), verbose=1)
     wrapped = tune.with_resources(trainable, resources)
+    if args.tune:
+        return tune_strategy(args, grid, specs[0], wrapped, param_space, run_config, results_dir)
     path = storage / "tune"
     start = time.perf_counter()
     if path.exists() and tune.Tuner.can_restore(str(path)):
@@ -143,6 +164,37 @@ def run(args: argparse.Namespace) -> int:
         print(f"failed: {r.path}: {r.error}", file=sys.stderr)
     ray.shutdown()
     return 1 if failed else 0
+
+
+def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_dir) -> int:
+    """Search the strategy's own options with OptunaSearch + ASHA; write the best config."""
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    from benchmark.tune_trainable import spec_to_dict
+    from benchmark.tuning import search_space, write_tuned
+
+    search_only = dataclasses.replace(spec, eval_datasets=())
+    param_space = {**param_space, "spec": spec_to_dict(search_only),
+                   "options": search_space(spec.strategy)}
+    tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,
+                       tune_config=tune.TuneConfig(
+                           metric="val_acc", mode="max", num_samples=args.samples,
+                           search_alg=OptunaSearch(seed=spec.seed),
+                           scheduler=ASHAScheduler(max_t=grid.profile.search_epochs + 1,
+                                                   grace_period=1),
+                           max_concurrent_trials=args.max_concurrent))
+    results = tuner.fit()
+    best = results.get_best_result(metric="val_acc", mode="max", scope="all")
+    path = write_tuned(Path(args.results).resolve() / "tuned" / grid.name, spec.strategy,
+                       best.config["options"], float(best.metrics["val_acc"]))
+    print(f"best {spec.strategy} options {best.config['options']} (search-val accuracy "
+          f"{best.metrics['val_acc']:.4f}) written to {path}; run a grid with --tuned "
+          f"{path.parent}")
+    ray.shutdown()
+    return 0
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ def spec_from_dict(d: dict) -> TrialSpec:
 
 def trainable(config: dict) -> None:
     spec = spec_from_dict(config["spec"])
+    if config.get("options"):  # sampled by a tuning run
+        spec = dataclasses.replace(spec, strategy_options={**spec.strategy_options,
+                                                           **config["options"]})
     store = ResultStore(config["results_dir"])
     state = None
     checkpoint = tune.get_checkpoint()
@@ -60,4 +63,5 @@ def trainable(config: dict) -> None:
     final = {"phase": "done", "status": state["status"], "trial_id": spec.trial_id, "done": True,
              "node_id": ray.get_runtime_context().get_node_id()}
     accs = {f"test_acc/{k}": v["test_acc"] for k, v in state.get("evals", {}).items()}
-    tune.report({**final, **accs})
+    history = state.get("search_history") or [{}]
+    tune.report({**final, **accs, "val_acc": history[-1].get("val_acc", 0.0)})

@@ -51,3 +51,25 @@ def test_bad_names_exit_2_with_one_sentence(argv, words, capsys):
     assert run_module.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and words in err and "\n" not in err
+
+
+def test_tuning_writes_a_config_that_a_grid_then_uses(ray_tmp):
+    results = ray_tmp / "results"
+    argv = ["--grid", "smoke", "--results", str(results), "--num-cpus", "2"]
+    assert run_module.main([*argv, "--tune", "first-order", "--samples", "2"]) == 0
+    tuned_dir = results / "tuned" / "smoke"
+    from benchmark.tuning import load_tuned
+
+    tuned = load_tuned(tuned_dir)
+    assert set(tuned) == {"first-order"} and 1e-4 <= tuned["first-order"]["alpha_lr"] <= 3e-3
+    assert run_module.main([*argv, "--strategies", "first-order", "--tuned", str(tuned_dir),
+                            "--experiment", "with-tuned"]) == 0
+    trials = pd.read_parquet(results / "with-tuned" / "trials.parquet")
+    assert list(trials["status"]) == ["finished"]
+
+
+def test_tuning_rejects_an_unknown_strategy_and_a_missing_folder(capsys):
+    assert run_module.main(["--tune", "zeroth-order"]) == 2
+    assert run_module.main(["--tuned", "/nonexistent/tuned"]) == 2
+    err = capsys.readouterr().err
+    assert "valid strategies are" in err and "does not exist" in err

@@ -1,0 +1,53 @@
+"""Tuning a strategy's own hyperparameters: the search spaces, and the tuned configs a grid uses.
+
+`python benchmark/run.py --tune STRATEGY --grid G --samples N` samples N configurations with
+Optuna's TPE (Ray Tune's OptunaSearch), stops poor ones early with ASHA on the search-validation
+accuracy, and writes the best to results/tuned/<grid>/<strategy>.json; `--tuned results/tuned/<grid>`
+then gives every strategy of a grid its tuned options. Every strategy gets the same budget N.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nas.strategies import STRATEGIES
+
+
+def search_space(strategy: str) -> dict:
+    """Ray Tune distributions of the strategy's own options (α's learning rate for all)."""
+    from ray import tune
+
+    space = {"alpha_lr": tune.loguniform(1e-4, 3e-3)}
+    if strategy in ("second-order", "second-order-exact"):
+        space["xi"] = tune.loguniform(1e-3, 1e-1)
+    elif strategy == "implicit-neumann":
+        space.update(neumann_eta=tune.loguniform(1e-3, 1e-1), neumann_k=tune.randint(1, 11))
+    elif strategy == "implicit-cg":
+        space.update(cg_damping=tune.loguniform(1e-2, 10.0), cg_k=tune.randint(1, 11))
+    elif strategy.startswith("hyperdarts"):
+        space["sigma"] = tune.uniform(0.05, 1.0)
+    return space
+
+
+def write_tuned(folder: Path, strategy: str, options: dict, score: float) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{strategy}.json"
+    path.write_text(json.dumps({"strategy": strategy, "options": options,
+                                "val_acc": score}, indent=1) + "\n")
+    return path
+
+
+def load_tuned(folder: str | Path) -> dict[str, dict]:
+    """{strategy: options} from the <strategy>.json files of a tuning folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"the tuned-config folder {folder} does not exist")
+    tuned = {}
+    for path in sorted(folder.glob("*.json")):
+        d = json.loads(path.read_text())
+        if d.get("strategy") in STRATEGIES:
+            tuned[d["strategy"]] = dict(d["options"])
+    if not tuned:
+        raise ValueError(f"{folder} holds no tuned configuration (<strategy>.json)")
+    return tuned
