@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -69,6 +70,20 @@ def check_datasets(grid, data_root) -> None:
             raise UsageError(str(e)) from None
 
 
+def check_address(address: str) -> None:
+    """Fail fast on an address where nothing listens (ray.init would wait for minutes)."""
+    if address in ("auto", "local") or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--address must be HOST:PORT, auto or ray://HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except OSError as e:
+        raise UsageError(f"nothing answers at the Ray address {address} ({e.strerror or e}); "
+                         "start the head with `ray start --head` or fix --address") from None
+
+
 def trial_resources(profile, cluster: dict) -> dict:
     """A GPU fraction per trial where the cluster has GPUs, else CPUs; never a missing GPU."""
     if cluster.get("GPU", 0) > 0:
@@ -116,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
     from benchmark.tune_trainable import spec_to_dict, trainable
 
     address = args.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        check_address(address)
     try:
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)

@@ -46,6 +46,8 @@ def test_a_tiny_grid_end_to_end_with_a_crash_retried_and_a_resume(ray_tmp):
     (["--strategies", "zeroth-order"], "valid strategies are"),
     (["--datasets", "imagenet"], "valid datasets are"),
     (["--datasets", "cifar10", "--data-root", "/nonexistent"], "cifar10 was not found"),
+    (["--address", "127.0.0.1:1"], "nothing answers at the Ray address"),
+    (["--address", "somewhere"], "must be HOST:PORT"),
 ])
 def test_bad_names_exit_2_with_one_sentence(argv, words, capsys):
     assert run_module.main(argv) == 2
