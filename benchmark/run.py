@@ -95,10 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
-    except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except ValueError as e:
+    except (UsageError, ValueError) as e:  # unknown names and bad values raise ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
 

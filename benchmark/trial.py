@@ -10,6 +10,7 @@ the rows of the three results tables (see results/README.md).
 from __future__ import annotations
 
 import dataclasses
+import json
 import platform
 import subprocess
 import time
@@ -132,6 +133,7 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
         return {"trials": trials, "epochs": epochs, "alphas": alphas}
     for name, res in state["evals"].items():
         trials.append({**key, "eval_dataset": name, "status": "finished", "reason": "",
+                       "strategy_options": json.dumps(spec.strategy_options, sort_keys=True),
                        "genotype": state["genotype"], "test_acc": res["test_acc"],
                        "test_loss": res["test_loss"], "params": res["params"],
                        "search_wall_s": state["search_wall_s"],

@@ -10,6 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import ray
 import torch
 from ray import tune
 
@@ -58,8 +59,6 @@ def trainable(config: dict) -> None:
     state = run_trial(spec, device, state, progress)
     for table, rows in trial_rows(spec, state).items():
         store.write_part(table, spec.trial_id, rows)
-    import ray
-
     final = {"phase": "done", "status": state["status"], "trial_id": spec.trial_id, "done": True,
              "node_id": ray.get_runtime_context().get_node_id()}
     accs = {f"test_acc/{k}": v["test_acc"] for k, v in state.get("evals", {}).items()}

@@ -68,6 +68,9 @@ def test_tuning_writes_a_config_that_a_grid_then_uses(ray_tmp):
                             "--experiment", "with-tuned"]) == 0
     trials = pd.read_parquet(results / "with-tuned" / "trials.parquet")
     assert list(trials["status"]) == ["finished"]
+    import json
+
+    assert json.loads(trials["strategy_options"].iloc[0]) == tuned["first-order"]
 
 
 def test_tuning_rejects_an_unknown_strategy_and_a_missing_folder(capsys):
