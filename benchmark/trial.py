@@ -9,7 +9,6 @@ the rows of the three results tables (see results/README.md).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import platform
 import subprocess
@@ -22,17 +21,23 @@ import torch
 
 import nas
 from benchmark.grids import TrialSpec
-from nas.data import ImageData, load_dataset
+from nas.data import ImageData, load_dataset, resized, train_subset
 from nas.evaluate import EvalConfig, train_and_test
 from nas.genotype import parse_genotype
 from nas.search import Search, SearchConfig
 
 
-def load_for_trial(name: str, spec: TrialSpec) -> ImageData:
+def load_for_trial(name: str, spec: TrialSpec, search: bool = False) -> ImageData:
+    """The dataset as the profile asks: resized, and cut to its training (or search) subset."""
+    p = spec.profile
     data = load_dataset(name, spec.data_root)
-    n = spec.profile.train_subset
-    if n is not None and n < len(data.train_y):
-        data = dataclasses.replace(data, train_x=data.train_x[:n], train_y=data.train_y[:n])
+    n = p.train_subset
+    if search and p.search_subset is not None:
+        n = p.search_subset if n is None else min(n, p.search_subset)
+    if n is not None:
+        data = train_subset(data, n)
+    if p.image_size is not None:
+        data = resized(data, p.image_size)
     return data
 
 
@@ -68,7 +73,7 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
     state.setdefault("evals", {})
     progress = on_progress or (lambda metrics, st: None)
     if "genotype" not in state:
-        search = Search(search_config(spec), load_for_trial(spec.search_dataset, spec), device)
+        search = Search(search_config(spec), load_for_trial(spec.search_dataset, spec, search=True), device)
         if "search" in state:
             search.load_state_dict(state["search"])
         state.update(primitives=list(search.supernet.config.primitives),

@@ -13,6 +13,7 @@ Names:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -92,6 +93,44 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool = Fal
             raise DatasetError("imagefolder needs a path: imagefolder:/path/to/tree")
         return _load_imagefolder(Path(path).expanduser())
     raise DatasetError(f"unknown dataset {name!r}; valid datasets are {', '.join(DATASET_NAMES)}")
+
+
+def train_subset(data: ImageData, n: int) -> ImageData:
+    """`data` with a fixed random sample of n training images (the same for every caller, and
+    nested: the sample of n is the start of the sample of any larger n), since stored training
+    sets are often ordered by class."""
+    if n < 1:
+        raise DatasetError(f"a training subset needs at least one image, not {n}")
+    if n >= len(data.train_y):
+        return data
+    keep = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(0))[:n]
+    return dataclasses.replace(data, train_x=data.train_x[keep], train_y=data.train_y[keep])
+
+
+def resized(data: ImageData, size: int) -> ImageData:
+    """`data` with every image resized to size × size (area averaging when shrinking, bilinear
+    when growing); the crop padding and cutout length scale with the side. The normalisation
+    statistics are kept: averaging pixels leaves the channel means unchanged."""
+    if size < 1:
+        raise DatasetError(f"image size must be a positive number of pixels, not {size}")
+    if size == data.image_size:
+        return data
+
+    def resize(x: torch.Tensor) -> torch.Tensor:
+        out = []
+        for chunk in x.split(4096):   # bounded float memory for large datasets
+            f = chunk.float()
+            f = (F.interpolate(f, size=(size, size), mode="area") if size < data.image_size
+                 else F.interpolate(f, size=(size, size), mode="bilinear", align_corners=False))
+            out.append(f.round_().clamp_(0, 255).to(torch.uint8))
+        return torch.cat(out)
+
+    scale = size / data.image_size
+    a = data.augment
+    augment = Augment(crop_padding=round(a.crop_padding * scale), flip=a.flip,
+                      cutout=round(a.cutout * scale))
+    return dataclasses.replace(data, train_x=resize(data.train_x), test_x=resize(data.test_x),
+                               augment=augment, eval_cutout=round(data.eval_cutout * scale))
 
 
 def _load_digits() -> ImageData:
