@@ -124,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     import ray
     from ray import tune
 
+    from benchmark.progress import ProgressPrinter
     from benchmark.store import ResultStore
     from benchmark.tune_trainable import spec_to_dict, trainable
 
@@ -147,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
     run_config = tune.RunConfig(
         name="tune", storage_path=str(storage),
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2), verbose=1)
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2), verbose=0,
+        callbacks=[ProgressPrinter(len(specs) if not args.tune else args.samples)])
     wrapped = tune.with_resources(trainable, resources)
     if args.tune:
         return tune_strategy(args, grid, specs[0], wrapped, param_space, run_config, results_dir)

@@ -62,3 +62,15 @@ def test_rows_without_the_key_are_refused_and_missing_tables_explained(tmp_path)
         store.write_part("trials", "a", [{"strategy": "x"}])
     with pytest.raises(FileNotFoundError, match="no trial"):
         store.read("epochs")
+
+
+def test_progress_lines_say_phase_epoch_and_metric():
+    from benchmark.progress import describe, trial_label
+
+    spec = {"strategy": "implicit-cg", "search_dataset": "imagefolder:~/.cache/cifar10-jpeg", "seed": 1}
+    assert trial_label(spec) == "implicit-cg cifar10-jpeg s1"
+    assert describe({"phase": "search", "epoch": 1, "train_acc": 0.5, "val_acc": 0.25}, 4) == \
+        "search 2/4  train 0.500 val 0.250"
+    assert describe({"phase": "eval", "eval_dataset": "cifar100", "test_acc": 0.7}, 4) == \
+        "eval cifar100  test 0.700"
+    assert describe({"phase": "search", "status": "diverged"}, 4).startswith("diverged")

@@ -25,10 +25,14 @@ def _argv(tmp_path, *extra):
             str(tmp_path / "results"), "--num-cpus", "2", *extra]
 
 
-def test_a_tiny_grid_end_to_end_with_a_crash_retried_and_a_resume(ray_tmp):
+def test_a_tiny_grid_end_to_end_with_a_crash_retried_and_a_resume(ray_tmp, capsys):
     marker = ray_tmp / "crashed"
     assert run_module.main(_argv(ray_tmp, "--fail-once-marker", str(marker))) == 0
     assert marker.exists()  # a trial did crash after its first checkpoint, and was retried
+    live = capsys.readouterr().out  # the live view: a line per unit of work, with the tally
+    assert "first-order digits s0  search 1/1  train " in live
+    assert "crashed; retrying from its last checkpoint" in live
+    assert "one-level digits s0  eval digits  test " in live and "/ 2]" in live
     root = ray_tmp / "results" / "smoke"
     trials = pd.read_parquet(root / "trials.parquet")
     assert sorted(trials["strategy"]) == ["first-order", "one-level"]

@@ -168,3 +168,25 @@ def test_imagefolder_with_mixed_sizes_names_the_file(tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "test" / "a" / "0.png")
     with pytest.raises(DatasetError, match="1.png"):
         load_dataset(f"imagefolder:{tmp_path}")
+
+
+def test_resized_averages_pixels_and_scales_the_augmentation(digits):
+    from nas.data import resized
+
+    small = resized(digits, 4)
+    assert small.train_x.shape[1:] == (1, 4, 4) and small.test_x.shape[0] == digits.test_x.shape[0]
+    block = digits.train_x[0, 0, :2, :2].float().mean().round()
+    assert small.train_x[0, 0, 0, 0] == block                      # area averaging of 2×2 blocks
+    assert small.augment.crop_padding == round(digits.augment.crop_padding / 2)
+    assert resized(digits, 8) is digits
+    with pytest.raises(DatasetError, match="positive"):
+        resized(digits, 0)
+
+
+def test_train_subset_is_a_fixed_nested_random_sample(digits):
+    from nas.data import train_subset
+
+    a, b = train_subset(digits, 100), train_subset(digits, 300)
+    assert torch.equal(a.train_x, b.train_x[:100]) and torch.equal(a.train_y, b.train_y[:100])
+    assert not torch.equal(a.train_y, digits.train_y[:100])       # not the first N
+    assert len(a.train_y.unique()) == 10 and torch.equal(a.test_y, digits.test_y)

@@ -1,0 +1,77 @@
+"""The live view of a grid: one line per reported unit of work, with the grid's tally.
+
+Ray's own table shows the (long, nested) trial config truncated to 20 characters,
+so `run.py` silences it and prints these lines instead:
+
+    19:05:27 [ 2 running,  3 done, 0 failed / 16] first-order cifar10-jpeg s0  search 1/2  train 0.31…
+    19:09:02 [ 2 running,  3 done, 0 failed / 16] first-order cifar10-jpeg s0  eval cifar10-jpeg  test 0.4…
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ray.tune import Callback
+
+
+def trial_label(spec: dict) -> str:
+    """strategy, a short dataset name and the seed of a trial's spec dict."""
+    ds = str(spec.get("search_dataset", "?")).rstrip("/").split("/")[-1].split(":")[-1]
+    return f"{spec.get('strategy', '?')} {ds} s{spec.get('seed', '?')}"
+
+
+def describe(result: dict, search_epochs: int | None) -> str:
+    """What one reported result says: phase, epoch, the metric of that phase."""
+    phase = result.get("phase")
+    if result.get("status") == "diverged":
+        return "diverged (a loss became NaN or infinite)"
+    if phase == "search":
+        of = f"/{search_epochs}" if search_epochs else ""
+        accs = " ".join(f"{k.split('_')[0]} {result[k]:.3f}" for k in ("train_acc", "val_acc")
+                        if isinstance(result.get(k), float))
+        epoch = result.get("epoch")
+        shown = epoch + 1 if isinstance(epoch, int) else "?"  # epochs count from 0 in the records
+        return f"search {shown}{of}  {accs}".rstrip()
+    if phase == "eval":
+        name = str(result.get("eval_dataset", "?")).rstrip("/").split("/")[-1].split(":")[-1]
+        return f"eval {name}  test {result.get('test_acc', float('nan')):.3f}"
+    if phase == "done":
+        return f"done ({result.get('status', '?')})"
+    return str(phase)
+
+
+class ProgressPrinter(Callback):
+    """Prints a line per result and per trial start, completion and failure (to `stream`)."""
+
+    def __init__(self, total: int, stream=None):
+        self.total = total
+        self.stream = stream   # None: sys.stdout at print time (the callback is pickled with the run)
+
+    def _tally(self, trials) -> str:
+        count = {s: sum(1 for t in trials if t.status == s) for s in ("RUNNING", "TERMINATED", "ERROR")}
+        return (f"[{count['RUNNING']:2d} running, {count['TERMINATED']:2d} done, "
+                f"{count['ERROR']} failed / {self.total}]")
+
+    def _print(self, trials, trial, what: str, seconds: float | None = None) -> None:
+        spec = trial.config.get("spec", {})
+        label = trial_label(spec) if isinstance(spec, dict) else trial.trial_id
+        if trial.config.get("options"):
+            label += f" ({trial.trial_id})"
+        tail = f"  {seconds:.0f}s" if seconds is not None else ""
+        print(f"{time.strftime('%H:%M:%S')} {self._tally(trials)} {label}  {what}{tail}",
+              file=self.stream or sys.stdout, flush=True)
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self._print(trials, trial, "started")
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        spec = trial.config.get("spec", {})
+        epochs = spec.get("profile", {}).get("search_epochs") if isinstance(spec, dict) else None
+        self._print(trials, trial, describe(result, epochs), result.get("time_total_s"))
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        self._print(trials, trial, "crashed; retrying from its last checkpoint")
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._print(trials, trial, f"FAILED ({getattr(trial, 'error_file', None) or 'see the trial log'})")
