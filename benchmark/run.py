@@ -154,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tune:
         return tune_strategy(args, grid, specs[0], wrapped, param_space, run_config, results_dir)
     path = storage / "tune"
+    write_manifest(results_dir, grid, specs)
     start = time.perf_counter()
     if path.exists() and tune.Tuner.can_restore(str(path)):
         print(f"resuming {experiment} from {path}", file=sys.stderr)
@@ -180,6 +181,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"failed: {r.path}: {r.error}", file=sys.stderr)
     ray.shutdown()
     return 1 if failed else 0
+
+
+def write_manifest(results_dir: Path, grid, specs) -> None:
+    """results/<experiment>/grid.json: the declared trials, so a report can name the missing ones."""
+    import json
+
+    results_dir.mkdir(parents=True, exist_ok=True)
+    manifest = {"grid": grid.name, "profile": dataclasses.asdict(grid.profile),
+                "trials": [{**s.key(), "trial_id": s.trial_id, "eval_datasets": list(s.eval_datasets)}
+                           for s in specs]}
+    tmp = results_dir / f".grid.json.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    tmp.replace(results_dir / "grid.json")
 
 
 def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_dir) -> int:
