@@ -1,0 +1,1 @@
+"""Tables and figures from the benchmark's parquet results (pandas, seaborn)."""

@@ -1,0 +1,132 @@
+"""Read an experiment folder of the benchmark (see results/README.md) into pandas frames.
+
+The per-trial parts (`parts/<table>/*.parquet`) are read when they exist, since
+they are current while a grid is still running; the joined `<table>.parquet`
+otherwise. `grid.json`, written by `benchmark/run.py` when a grid starts,
+declares the trials, so that the ones without results can be named.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+TABLES = ("trials", "epochs", "alphas")
+TRIAL_KEY = ["strategy", "search_dataset", "seed"]
+
+
+class ReportError(Exception):
+    """Bad input to the report; the message is one sentence that says what to do."""
+
+
+@dataclass
+class Experiment:
+    root: Path
+    trials: pd.DataFrame
+    epochs: pd.DataFrame
+    alphas: pd.DataFrame
+    declared: list[dict] = field(default_factory=list)   # grid.json's trials ([] when absent)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def finished(self) -> pd.DataFrame:
+        """Rows of finished evaluations, with `acc` = test accuracy in percent."""
+        t = self.trials
+        t = t[t["status"] == "finished"].copy()
+        t["acc"] = 100.0 * t["test_acc"].astype(float)
+        return t
+
+    @property
+    def diverged(self) -> pd.DataFrame:
+        return self.trials[self.trials["status"] == "diverged"]
+
+    def missing(self) -> list[str]:
+        """Declared trials (or evaluations) with no row yet: 'trial_id' or 'trial_id: eval ds'."""
+        have = {tuple(r) for r in self.trials[[*TRIAL_KEY, "eval_dataset"]].itertuples(index=False)}
+        ended = {k[:3] for k in have}
+        out = []
+        for d in self.declared:
+            key = (d["strategy"], d["search_dataset"], d["seed"])
+            if key not in ended:
+                out.append(d["trial_id"])
+                continue
+            diverged = any(k[:3] == key and k[3] == "" for k in have)
+            out += [f"{d['trial_id']}: {e}" for e in d.get("eval_datasets", [])
+                    if not diverged and (*key, e) not in have]
+        return out
+
+
+def _read_table(root: Path, table: str) -> pd.DataFrame:
+    parts = sorted((root / "parts" / table).glob("*.parquet"))
+    if parts:
+        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    joined = root / f"{table}.parquet"
+    return pd.read_parquet(joined) if joined.is_file() else pd.DataFrame()
+
+
+def load_experiment(root: str | Path) -> Experiment:
+    """Load an experiment folder; ReportError if it does not exist or holds no trial yet."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise ReportError(f"there is no experiment folder at {root}; run "
+                          f"`python benchmark/run.py --grid NAME` first, or name an existing one")
+    frames = {t: _read_table(root, t) for t in TABLES}
+    declared = []
+    if (root / "grid.json").is_file():
+        declared = json.loads((root / "grid.json").read_text()).get("trials", [])
+    if frames["trials"].empty:
+        state = (f"{len(declared)} trials are declared but none has finished" if declared
+                 else "it has no trials.parquet and no parts/trials/")
+        raise ReportError(f"{root} holds no results yet: {state}")
+    return Experiment(root, frames["trials"], frames["epochs"], frames["alphas"], declared)
+
+
+def find_experiment(name: str | None, results: str | Path) -> Path:
+    """A folder path, a name under `results`, or (None) the experiment most recently written."""
+    results = Path(results)
+    if name:
+        p = Path(name).expanduser()
+        if p.is_dir():
+            return p
+        if (results / name).is_dir():
+            return results / name
+        raise ReportError(f"no experiment {name!r} in {results}; experiments there: "
+                          f"{', '.join(_experiments(results)) or 'none'}")
+    found = _experiments(results)
+    if not found:
+        raise ReportError(f"{results} holds no experiment with results; run "
+                          f"`python benchmark/run.py --grid smoke` first")
+    return max((results / f for f in found), key=_last_written)
+
+
+def _experiments(results: Path) -> list[str]:
+    if not results.is_dir():
+        return []
+    return sorted(p.name for p in results.iterdir() if p.is_dir()
+                  and ((p / "trials.parquet").is_file() or (p / "parts" / "trials").is_dir()))
+
+
+def _last_written(p: Path) -> float:
+    files = [*p.glob("*.parquet"), *p.glob("parts/trials/*.parquet")]
+    return max((f.stat().st_mtime for f in files), default=p.stat().st_mtime)
+
+
+def short_name(dataset: str) -> str:
+    """'imagefolder:~/.cache/cifar10-jpeg' -> 'cifar10-jpeg'; other names unchanged."""
+    return str(dataset).rstrip("/").split(":")[-1].split("/")[-1] or str(dataset)
+
+
+def reference_key(dataset: str) -> str | None:
+    """Which published dataset a measured one corresponds to (cifar10, cifar100), if any."""
+    s = short_name(dataset).lower().replace("-", "").replace("_", "")
+    if s.startswith("cifar100"):
+        return "cifar100"
+    if s.startswith("cifar10"):
+        return "cifar10"
+    return None

@@ -1,0 +1,268 @@
+"""Tables and figures of an experiment of the benchmark, on one page.
+
+    python analysis/report.py                      # the experiment most recently written under results/
+    python analysis/report.py smoke                # results/smoke
+    python analysis/report.py path/to/experiment --edge "1->3" --no-toy
+
+Reads the parquet tables of `benchmark/run.py` (see results/README.md) and
+writes, under <experiment>/report/:
+
+    report.md, report.html     every table and figure, each with one line on what it shows
+    tables/*.md|.tex|.csv      accuracy (with costs and significance) and transferability
+    figures/*.png|.pdf         accuracy bars, transfer scatter, α heatmaps, α of one edge over
+                               the epochs, the found cells, search curves, cost vs accuracy,
+                               the toy problem's trajectories, hypergradient fidelity (if measured)
+
+Published numbers (analysis/reference.csv) sit in their own block of the
+tables and are drawn hatched grey. A grid still running, or with failed or
+diverged trials, gives a report of what is there with the missing trials named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import pandas as pd  # noqa: E402
+
+from analysis import figures  # noqa: E402
+from analysis.load import Experiment, ReportError, find_experiment, load_experiment  # noqa: E402
+from analysis.tables import (  # noqa: E402
+    Table,
+    accuracy_table,
+    load_reference,
+    markdown_blocks,
+    strategy_order,
+    transfer_table,
+    write_table,
+)
+
+REFERENCE = Path(__file__).with_name("reference.csv")
+
+
+def toy_records(exp: Experiment, run: bool) -> list[dict]:
+    """The toy problem's runs: <experiment>/toy.jsonl if present, else run now (and keep them)."""
+    path = exp.root / "toy.jsonl"
+    if path.is_file():
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if not run:
+        return []
+    from nas.toy import default_runs, run_toy
+
+    records = [run_toy(r, trajectory=True) for r in default_runs()]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return records
+
+
+def genotype_of(exp: Experiment, strategy: str) -> tuple[str, int] | None:
+    """The genotype found by the strategy's lowest seed on the first search dataset."""
+    t = exp.trials
+    t = t[(t.strategy == strategy) & (t.status == "finished")].sort_values(["search_dataset", "seed"])
+    if t.empty or "genotype" not in t:
+        return None
+    return str(t.iloc[0]["genotype"]), int(t.iloc[0]["seed"])
+
+
+def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str | None = None,
+          toy: bool = True, log=print) -> list[dict]:
+    """Write tables and figures under `out`; returns the report's blocks in order."""
+    from nas.genotype import GenotypeError, parse_genotype
+    from nas.plot import plot_genotype
+
+    tdir, fdir = out / "tables", out / "figures"
+    blocks: list[dict] = []
+
+    def add_table(table: Table | None, missing_reason: str) -> None:
+        if table is None:
+            blocks.append({"kind": "absent", "title": missing_reason})
+            return
+        write_table(table, tdir)
+        blocks.append({"kind": "table", "title": table.caption, "table": table,
+                       "files": [f"tables/{table.name}.{e}" for e in ("md", "tex", "csv")]})
+
+    def add_figure(name: str, paths: list[Path], title: str, caption: str, absent: str = "") -> None:
+        if paths:
+            blocks.append({"kind": "figure", "title": title, "caption": caption,
+                           "image": f"figures/{name}.png"})
+        elif absent:
+            blocks.append({"kind": "absent", "title": absent})
+
+    log(f"report of {exp.root}: {len(exp.finished)} finished evaluations")
+    add_table(accuracy_table(exp, reference), "")
+    add_table(transfer_table(exp), "Transferability table: this experiment evaluates no transfer "
+                                   "dataset (a grid's transfer_datasets)")
+    add_figure("accuracy", figures.accuracy_bars(exp, reference, fdir / "accuracy"),
+               "Accuracy per strategy",
+               "Test accuracy of each strategy's cells trained from scratch (bars: mean, whiskers: std, "
+               "dots: seeds), published results hatched grey where the dataset matches.")
+    add_figure("transfer", figures.transfer_scatter(exp, reference, fdir / "transfer"),
+               "Transfer", "Accuracy on the search dataset against accuracy on each transfer dataset, "
+               "one point per seed (published cells as hatched squares).",
+               "Transfer scatter: no transfer dataset in this experiment")
+    add_figure("search_curves", figures.search_curves(exp, fdir / "search_curves"), "Search curves",
+               "Supernet accuracy on the training and validation batches over the search epochs "
+               "(mean ± std over seeds).")
+    add_figure("cost", figures.cost_vs_accuracy(exp, fdir / "cost"), "Search cost against accuracy",
+               "Search wall time per trial against test accuracy on the search dataset "
+               "(faint: seeds; solid: mean ± std).")
+    add_figure("alpha_edge", figures.alpha_over_epochs(exp, fdir / "alpha_edge", edge),
+               "α of one edge over the search", "softmax(α) of one edge of the normal cell after each "
+               "search epoch, per strategy (mean ± std over seeds).",
+               "α over the epochs: no α recorded (or no such edge)")
+    for s in strategy_order(exp.alphas.strategy.unique() if not exp.alphas.empty else []):
+        add_figure(f"alphas_{s}", figures.alpha_heatmaps(exp, s, fdir / f"alphas_{s}"),
+                   f"Final α: {s}", f"softmax(α) after the last search epoch of {s}, edges × operations, "
+                   "normal and reduction cells (mean over seeds).")
+    for s in strategy_order(exp.trials.strategy.unique()):
+        found = genotype_of(exp, s)
+        if found is None:
+            continue
+        try:
+            paths = plot_genotype(parse_genotype(found[0]), fdir / f"cell_{s}")
+        except GenotypeError as e:
+            blocks.append({"kind": "absent",
+                           "title": f"Cells of {s}: the recorded genotype is malformed ({e})"})
+            continue
+        for kind in ("normal", "reduce"):
+            add_figure(f"cell_{s}_{kind}", [p for p in paths if p.stem.endswith(kind)],
+                       f"Found {'normal' if kind == 'normal' else 'reduction'} cell: {s}",
+                       f"The {'normal' if kind == 'normal' else 'reduction'} cell derived by {s} "
+                       f"(seed {found[1]}).")
+    records = toy_records(exp, toy)
+    if records:
+        from nas.toy import plot_trajectories
+
+        paths = plot_trajectories(records, fdir / "toy.png")
+        add_figure("toy", paths, "The toy bilevel problem (DARTS, Figure 2)",
+                   "Trajectories of (α, w) on the DARTS toy problem for every strategy, with the "
+                   "validation loss as contours.")
+    add_figure("fidelity", figures.fidelity_bars(exp.root / "fidelity.json", fdir / "fidelity"),
+               "Hypergradient fidelity", "Each strategy's hypergradient against the implicit reference "
+               "(`python -m nas fidelity --out <experiment>/fidelity.json`): cosine, relative error, time.")
+    return blocks
+
+
+def status_lines(exp: Experiment) -> list[str]:
+    lines = []
+    missing = exp.missing()
+    if missing:
+        lines.append(f"**Incomplete:** {len(missing)} declared trial(s) or evaluation(s) have no result "
+                     f"yet (still running, failed, or not started): {', '.join(missing)}.")
+    for r in exp.diverged.itertuples():
+        lines.append(f"**Diverged:** {r.strategy} on {r.search_dataset}, seed {r.seed}: {r.reason}")
+    if not exp.declared:
+        lines.append("(No grid.json: the declared trials are unknown, so missing ones cannot be named.)")
+    return lines
+
+
+def provenance(exp: Experiment) -> str:
+    t = exp.trials
+    parts = [f"{t[['strategy', 'search_dataset', 'seed']].drop_duplicates().shape[0]} trials"]
+    for col, label in (("profile", "profile"), ("torch_version", "torch"), ("git_commit", "commit")):
+        if col in t:
+            vals = sorted({str(v)[:10] if col == "git_commit" else str(v) for v in t[col].dropna()})
+            parts.append(f"{label} {', '.join(vals)}")
+    return "; ".join(parts)
+
+
+def write_markdown(exp: Experiment, blocks: list[dict], out: Path) -> Path:
+    lines = [f"# Experiment `{exp.name}`", "", provenance(exp) + ".", ""]
+    lines += [line + "\n" for line in status_lines(exp)]
+    for b in blocks:
+        if b["kind"] == "table":
+            lines += [f"## {b['title']}", "", markdown_blocks(b["table"]),
+                      "Files: " + ", ".join(f"[{Path(f).suffix[1:]}]({f})" for f in b["files"]), ""]
+        elif b["kind"] == "figure":
+            lines += [f"## {b['title']}", "", b["caption"], "", f"![{b['title']}]({b['image']})", ""]
+        else:
+            lines += [f"*Not available — {b['title']}.*", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def write_html(exp: Experiment, blocks: list[dict], out: Path) -> Path:
+    e = html.escape
+    body = [f"<h1>Experiment <code>{e(exp.name)}</code></h1>", f"<p>{e(provenance(exp))}.</p>"]
+    body += [f"<p>{e(line.replace('**', ''))}</p>" for line in status_lines(exp)]
+    for b in blocks:
+        if b["kind"] == "table":
+            body.append(f"<h2>{e(b['title'])}</h2>")
+            for heading, df in b["table"].blocks:
+                if heading:
+                    body.append(f"<p><em>{e(heading)}</em></p>")
+                body.append(df.to_html(index=False, border=0, classes="t"))
+            body.append(f"<p>{e(b['table'].note)}</p>")
+            body.append("<p>Files: " + ", ".join(f'<a href="{f}">{Path(f).suffix[1:]}</a>'
+                                                  for f in b["files"]) + "</p>")
+        elif b["kind"] == "figure":
+            body += [f"<h2>{e(b['title'])}</h2>", f"<p>{e(b['caption'])}</p>",
+                     f'<img src="{b["image"]}" alt="{e(b["title"])}" style="max-width:100%">']
+        else:
+            body.append(f"<p><em>Not available — {e(b['title'])}.</em></p>")
+    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+             "table.t{border-collapse:collapse;font-size:90%}table.t td,table.t th{padding:2px 8px;"
+             "border-bottom:1px solid #ddd;text-align:right}table.t td:first-child{text-align:left}")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(exp.name)}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+    path = out / "report.html"
+    path.write_text(page)
+    return path
+
+
+def report(experiment: str | Path, out: str | Path | None = None, reference: str | Path | None = REFERENCE,
+           edge: str | None = None, toy: bool = True, log=print) -> Path:
+    """Build the report of one experiment folder; returns the path of report.md."""
+    exp = load_experiment(experiment)
+    out = Path(out) if out else exp.root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    ref = None
+    if reference:
+        if not Path(reference).is_file():
+            raise ReportError(f"the reference table {reference} does not exist")
+        ref = load_reference(reference)
+    blocks = build(exp, out, ref, edge=edge, toy=toy, log=log)
+    write_html(exp, blocks, out)
+    return write_markdown(exp, blocks, out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Tables and figures of a benchmark experiment, on one page "
+                                            "(<experiment>/report/report.md and report.html).")
+    p.add_argument("experiment", nargs="?", default=None,
+                   help="an experiment folder, or its name under --results (default: the experiment "
+                        "written most recently)")
+    p.add_argument("--results", default=str(ROOT / "results"),
+                   help="folder of experiments (default: %(default)s)")
+    p.add_argument("--out", default=None, help="output folder (default: <experiment>/report)")
+    p.add_argument("--reference", default=str(REFERENCE),
+                   help="published numbers to show beside the measured ones (default: %(default)s)")
+    p.add_argument("--no-reference", action="store_true", help="show no published numbers")
+    p.add_argument("--edge", default=None,
+                   help='the normal-cell edge whose α is drawn over the epochs, e.g. "0->2" '
+                        "(default: the first)")
+    p.add_argument("--no-toy", action="store_true",
+                   help="skip the toy problem's figure (else it is read from <experiment>/toy.jsonl, "
+                        "or run, about 20 s, and kept there)")
+    args = p.parse_args(argv)
+    start = time.perf_counter()
+    try:
+        path = report(find_experiment(args.experiment, args.results), args.out,
+                      None if args.no_reference else args.reference, edge=args.edge, toy=not args.no_toy)
+    except ReportError as e:
+        print(f"report: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} and {path.with_suffix('.html').name} in {time.perf_counter() - start:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
