@@ -105,7 +105,8 @@ class Search:
         self.data = data if data is not None else load_dataset(config.dataset, data_root, download)
         seed_everything(config.seed)
         self.supernet = make_supernet(config.space, space_config(config.space, **config.space_options),
-                                      self.data.in_channels, self.data.num_classes).to(self.device)
+                                      self.data.in_channels, self.data.num_classes,
+                                      image_size=self.data.image_size).to(self.device)
         self.strategy: Strategy = get_strategy(config.strategy)(
             self.supernet, strategy_config(config.strategy, **config._strategy_values()))
         train_idx, val_idx = search_split(len(self.data.train_y), config.seed, config.train_fraction)
@@ -163,14 +164,19 @@ class Search:
             "epoch_time_s": epoch_time,
             "wall_time_s": self.elapsed,
             "genotype": str(self.supernet.genotype()),
-            "alpha_normal": alphas["normal"].tolist(),
-            "alpha_reduce": alphas["reduce"].tolist(),
+            **{f"alpha_{k}": v.tolist() for k, v in alphas.items()},   # normal/reduce, or blocks
         }
+        if hasattr(self.supernet, "architectures"):   # spaces whose blocks change (dense-dag)
+            record["architectures"] = [str(a) for a in self.supernet.architectures()]
         for k in ("train_loss", "val_loss"):
             if k in means and not np.isfinite(means[k]):
                 raise FloatingPointError(f"the search diverged: {k} is {means[k]} "
                                          f"at epoch {self.epoch}")
         self.history.append(record)
+        # A space may replace its candidates between epochs (the dense-dag space's stage 2); their
+        # α restart from zero, and so does the α optimiser's state.
+        if getattr(self.supernet, "end_epoch", None) and self.supernet.end_epoch(record["epoch"]):
+            self.strategy.alpha_optimizer.state.clear()
         return record
 
     def genotype(self) -> Genotype:
@@ -250,16 +256,19 @@ def write_search_outputs(search: Search, out: Path) -> None:
     tmp = out / f".checkpoint.pt.tmp{os.getpid()}"
     torch.save(search.state_dict(), tmp)
     tmp.replace(out / "checkpoint.pt")
-    alpha_keys = ("alpha_normal", "alpha_reduce", "genotype")
+    def is_alpha(k: str) -> bool:
+        return k.startswith("alpha_") or k in ("genotype", "architectures")
+
     _atomic_write(out / "metrics.jsonl", "".join(
-        json.dumps({k: v for k, v in r.items() if k not in alpha_keys}) + "\n"
+        json.dumps({k: v for k, v in r.items() if not is_alpha(k)}) + "\n"
         for r in search.history))
     _write_json(out / "alphas.json", {
-        "primitives": list(search.supernet.config.primitives),
+        "primitives": list(getattr(search.supernet.config, "primitives", ())),
         "edges": search.supernet.edge_names(),
-        "epochs": [{"epoch": r["epoch"], "normal": r["alpha_normal"], "reduce": r["alpha_reduce"],
-                    "genotype": r["genotype"]} for r in search.history],
+        "epochs": [{"epoch": r["epoch"], **{k.removeprefix("alpha_"): v for k, v in r.items()
+                                            if is_alpha(k)}} for r in search.history],
     })
     genotype = search.genotype()
-    _atomic_write(out / "genotype.json", json.dumps(genotype.to_dict(), indent=1) + "\n")
+    as_dict = genotype.to_dict() if hasattr(genotype, "to_dict") else {"architecture": str(genotype)}
+    _atomic_write(out / "genotype.json", json.dumps(as_dict, indent=1) + "\n")
     _atomic_write(out / "genotype.txt", str(genotype) + "\n")

@@ -6,9 +6,11 @@ from torch import nn
 
 from nas.options import build_config
 from nas.spaces.darts import DartsSpaceConfig, DartsSupernet
+from nas.spaces.dense_dag import DenseDagConfig, DenseDagSupernet
 
 SPACES: dict[str, tuple[type, type[nn.Module]]] = {
     "darts": (DartsSpaceConfig, DartsSupernet),
+    "dense-dag": (DenseDagConfig, DenseDagSupernet),
 }
 
 
@@ -19,8 +21,15 @@ def space_config(space: str, **values) -> object:
     return build_config(SPACES[space][0], f"the {space} space", values)
 
 
-def make_supernet(space: str, config: object, in_channels: int, num_classes: int) -> nn.Module:
-    """Build the supernet of `space` for images with `in_channels` channels."""
+def make_supernet(space: str, config: object, in_channels: int, num_classes: int,
+                  image_size: int | None = None) -> nn.Module:
+    """Build the supernet of `space` for images with `in_channels` channels (and side
+    `image_size`, which spaces of densely connected layers need)."""
     if space not in SPACES:
         raise ValueError(f"unknown search space {space!r}; valid spaces are {', '.join(SPACES)}")
-    return SPACES[space][1](config, in_channels=in_channels, num_classes=num_classes)
+    cls = SPACES[space][1]
+    if getattr(cls, "needs_image_size", False):
+        if image_size is None:
+            raise ValueError(f"the {space} space needs the image size")
+        return cls(config, in_channels=in_channels, num_classes=num_classes, image_size=image_size)
+    return cls(config, in_channels=in_channels, num_classes=num_classes)

@@ -1,0 +1,306 @@
+"""A search space with few priors: blocks of densely connected layers wired by sampled DAGs.
+
+k blocks share one input (the flattened image) and one output head (the class
+logits). Block b has l layers ("vertices") of width d; vertex 0 is the input
+layer h₀ = act(W_in x + b_in), shared by every block, and vertex j > 0 sums its
+incoming edges, then applies the nonlinearity:
+
+    h_j^b = act( Σ_{i<j, (i,j) ∈ DAG_b} W_ij h_i^b + b_j ),      logits^b = W_out h_{l−1}^b + b_out
+
+The weights W_ij of edge (i, j) are shared by all blocks: a block uses an edge
+only where its DAG has it, by masking. The network's output is the α-weighted
+mix Σ_b softmax(α)_b logits^b. All k blocks run in one batched pass: per
+vertex j, the previous vertices' activations [k, B, j·d] are masked per block
+and multiplied by one stacked weight [d, j·d] (the W_ij side by side), so the
+only Python loop is over the l vertices, never over blocks.
+
+Stage 1 draws k DAGs once from a seeded generator (each edge with probability
+`edge_prob`, optionally only edges that skip at most `max_skip` vertices, then
+repaired so that every vertex is reachable from vertex 0 and reaches vertex
+l − 1). Stage 2 (`resample_every` > 0) resamples the k DAGs after every such
+number of epochs from a distribution over DAGs with independent edge
+probabilities p_ij, updated from the α feedback as
+
+    p_ij ← (1 − η) p_ij + η Σ_b softmax(α)_b [(i, j) ∈ DAG_b],       η = `feedback_rate`,
+
+clipped to [p_min, 1 − p_min]; α is reset to zero for the new blocks, the shared
+weights carry over. The found architecture is the block with the largest α.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh}
+
+
+@dataclass
+class DenseDagConfig:
+    blocks: int = 8                 # k
+    layers: int = 4                 # l vertices (vertex 0 is the input layer)
+    width: int = 64                 # d
+    edge_prob: float = 0.5          # the initial edge probability of the sampler
+    max_skip: int = 0               # longest edge j − i allowed (0: any)
+    dag_seed: int = 0               # the DAG generator's seed (stage 1 and every resample)
+    resample_every: int = 0         # stage 2: resample the DAGs after this many epochs (0: never)
+    feedback_rate: float = 0.5      # η of the edge-probability update
+    p_min: float = 0.05             # edge probabilities stay in [p_min, 1 − p_min]
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        if self.blocks < 1 or self.layers < 2 or self.width < 1:
+            raise ValueError(f"the dense-dag space needs blocks ≥ 1, layers ≥ 2 and width ≥ 1 "
+                             f"(got {self.blocks}, {self.layers}, {self.width})")
+        if not 0.0 <= self.edge_prob <= 1.0:
+            raise ValueError(f"edge_prob must lie in [0, 1], not {self.edge_prob}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; valid: {', '.join(ACTIVATIONS)}")
+
+
+# ---------------------------------------------------------------- DAGs
+
+
+def allowed_edges(layers: int, max_skip: int = 0) -> torch.Tensor:
+    """[l, l] bool: edge (i, j) is allowed when i < j and (max_skip = 0 or j − i ≤ max_skip)."""
+    i = torch.arange(layers)[:, None]
+    j = torch.arange(layers)[None, :]
+    ok = i < j
+    return ok & (j - i <= max_skip) if max_skip > 0 else ok
+
+
+def repair(mask: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """Add the chain edge (j−1, j) wherever a vertex lacks an input, or (i, i+1) an output, so that
+    every vertex is reachable from vertex 0 and reaches vertex l − 1. mask: [..., l, l] bool."""
+    mask = mask & allowed
+    layers = mask.shape[-1]
+    for j in range(1, layers):
+        no_in = ~mask[..., :j, j].any(-1)
+        mask[..., j - 1, j] |= no_in
+    for i in range(layers - 1):
+        no_out = ~mask[..., i, i + 1:].any(-1)
+        mask[..., i, i + 1] |= no_out
+    return mask
+
+
+def sample_dags(probs: torch.Tensor, count: int, generator: torch.Generator,
+                allowed: torch.Tensor) -> torch.Tensor:
+    """`count` DAGs [count, l, l] (bool) with independent edge probabilities `probs` [l, l], repaired."""
+    u = torch.rand((count, *probs.shape), generator=generator)
+    return repair(u < probs, allowed)
+
+
+def chain_dag(layers: int) -> torch.Tensor:
+    return torch.diag(torch.ones(layers - 1, dtype=torch.bool), 1)
+
+
+def complete_dag(layers: int, max_skip: int = 0) -> torch.Tensor:
+    return allowed_edges(layers, max_skip).clone()
+
+
+def dag_edges(mask: torch.Tensor) -> list[tuple[int, int]]:
+    return [(int(i), int(j)) for i, j in mask.nonzero().tolist()]
+
+
+def dag_properties(mask: torch.Tensor) -> dict[str, float]:
+    """depth (edges on the longest path 0 → l−1), edges, longest skip (max j − i), fan-in (mean and
+    max in-degree over the vertices j > 0)."""
+    layers = mask.shape[-1]
+    longest = [0] + [-(10**9)] * (layers - 1)
+    for j in range(1, layers):
+        preds = [i for i in range(j) if mask[i, j]]
+        longest[j] = max((longest[i] + 1 for i in preds), default=-(10**9))
+    edges = dag_edges(mask)
+    indeg = mask[:, 1:].sum(0).float()
+    return {"depth": float(longest[-1]), "edges": float(len(edges)),
+            "longest_skip": float(max((j - i for i, j in edges), default=0)),
+            "mean_fan_in": float(indeg.mean()), "max_fan_in": float(indeg.max())}
+
+
+@dataclass(frozen=True)
+class DagArchitecture:
+    """A found block: its DAG over `layers` vertices (the dense-dag space's "genotype")."""
+
+    layers: int
+    edges: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def from_mask(cls, mask: torch.Tensor) -> DagArchitecture:
+        return cls(int(mask.shape[-1]), tuple(dag_edges(mask)))
+
+    def mask(self) -> torch.Tensor:
+        m = torch.zeros(self.layers, self.layers, dtype=torch.bool)
+        for i, j in self.edges:
+            m[i, j] = True
+        return m
+
+    def __str__(self) -> str:
+        return f"DAG(layers={self.layers}, edges={list(self.edges)})"
+
+
+def parse_dag(text: str) -> DagArchitecture:
+    """Inverse of str(DagArchitecture): 'DAG(layers=4, edges=[(0, 1), (1, 3)])'."""
+    import ast
+
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "DAG"):
+            raise ValueError
+        kw = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+        arch = DagArchitecture(int(kw["layers"]), tuple((int(i), int(j)) for i, j in kw["edges"]))
+    except (SyntaxError, ValueError, KeyError, TypeError):
+        raise ValueError(f"not a DAG architecture: {text[:80]!r} (expected "
+                         "'DAG(layers=L, edges=[(i, j), ...])')") from None
+    if any(not 0 <= i < j < arch.layers for i, j in arch.edges):
+        raise ValueError(f"{text[:80]!r} has an edge that does not go forward "
+                         f"between vertices 0 and {arch.layers - 1}")
+    return arch
+
+
+# ---------------------------------------------------------------- the supernet
+
+
+class DenseDagSupernet(nn.Module):
+    """k masked, weight-sharing blocks mixed by softmax(α); see the module docstring."""
+
+    needs_image_size = True
+
+    def __init__(self, config: DenseDagConfig, in_channels: int, num_classes: int, image_size: int):
+        super().__init__()
+        self.config = c = config
+        self.in_features = in_channels * image_size * image_size
+        d, L = c.width, c.layers
+        self.act = ACTIVATIONS[c.activation]
+        self.inp = nn.Linear(self.in_features, d)
+        # Vertex j's incoming weights side by side: [d, j·d], W_ij = weight[j-1][:, i·d:(i+1)·d].
+        self.edge_weight = nn.ParameterList(
+            [nn.Parameter(torch.empty(d, j * d)) for j in range(1, L)])
+        self.edge_bias = nn.ParameterList([nn.Parameter(torch.zeros(d)) for _ in range(1, L)])
+        self.out = nn.Linear(d, num_classes)
+        for w in self.edge_weight:   # each W_ij as nn.Linear(d, d) would be initialised
+            bound = 1.0 / math.sqrt(d)
+            nn.init.uniform_(w, -bound, bound)
+        self.alpha = nn.Parameter(torch.zeros(c.blocks))
+        allowed = allowed_edges(L, c.max_skip)
+        self.register_buffer("allowed", allowed, persistent=False)
+        self.generator = torch.Generator().manual_seed(c.dag_seed)
+        probs = torch.where(allowed, torch.full((L, L), float(c.edge_prob)), torch.zeros(L, L))
+        self.register_buffer("edge_probs", probs)
+        self.register_buffer("masks", sample_dags(probs, c.blocks, self.generator, allowed))
+        self.register_buffer("resamples", torch.zeros((), dtype=torch.long))
+
+    # -- the interface of a supernet ---------------------------------------
+    def named_weight_parameters(self):
+        return ((n, p) for n, p in self.named_parameters() if n != "alpha")
+
+    def weight_parameters(self):
+        return (p for _, p in self.named_weight_parameters())
+
+    def arch_parameters(self):
+        return [self.alpha]
+
+    def block_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """[k, B, classes]: every block's logits, in one batched pass."""
+        k, d = self.config.blocks, self.config.width
+        h0 = self.act(self.inp(x.flatten(1)))
+        hs = [h0.unsqueeze(0).expand(k, -1, -1)]
+        masks = self.masks.to(h0.dtype)
+        for j in range(1, self.config.layers):
+            prev = torch.cat(hs, dim=-1)                                   # [k, B, j·d]
+            m = masks[:, :j, j].repeat_interleave(d, dim=1).unsqueeze(1)    # [k, 1, j·d]
+            hs.append(self.act(torch.matmul(prev * m, self.edge_weight[j - 1].t())
+                               + self.edge_bias[j - 1]))
+        return self.out(hs[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = F.softmax(self.alpha, dim=0)
+        return torch.einsum("k,kbc->bc", w, self.block_logits(x))
+
+    def softmax_alphas(self) -> dict[str, torch.Tensor]:
+        return {"blocks": F.softmax(self.alpha.detach(), dim=0).cpu()}
+
+    def edge_names(self) -> list[str]:
+        return [f"block{b}" for b in range(self.config.blocks)]
+
+    def genotype(self) -> DagArchitecture:
+        return DagArchitecture.from_mask(self.masks[int(self.alpha.argmax())].cpu())
+
+    def architectures(self) -> list[DagArchitecture]:
+        return [DagArchitecture.from_mask(m.cpu()) for m in self.masks]
+
+    # -- stage 2 -----------------------------------------------------------
+    def end_epoch(self, epoch: int) -> bool:
+        """Called by the search after each epoch (0-based); resamples when stage 2 is due.
+        Returns True when the blocks (and α) were replaced."""
+        c = self.config
+        if c.resample_every <= 0 or (epoch + 1) % c.resample_every != 0:
+            return False
+        self.resample()
+        return True
+
+    @torch.no_grad()
+    def resample(self) -> None:
+        c = self.config
+        w = F.softmax(self.alpha, dim=0).cpu()
+        freq = torch.einsum("k,kij->ij", w, self.masks.float().cpu())
+        probs = (1 - c.feedback_rate) * self.edge_probs.cpu() + c.feedback_rate * freq
+        allowed = self.allowed.cpu()
+        probs = torch.where(allowed, probs.clamp(c.p_min, 1 - c.p_min), torch.zeros_like(probs))
+        self.edge_probs.copy_(probs)
+        self.masks.copy_(sample_dags(probs, c.blocks, self.generator, allowed))
+        self.alpha.zero_()
+        self.resamples += 1
+
+    def get_extra_state(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
+# ---------------------------------------------------------------- one block, standalone
+
+
+class DagNet(nn.Module):
+    """One DAG trained on its own (the found architecture, or any candidate): the same layers as a
+    block of the supernet, with only the DAG's edges."""
+
+    def __init__(self, arch: DagArchitecture, in_features: int, width: int, num_classes: int,
+                 activation: str = "relu"):
+        super().__init__()
+        self.arch = arch
+        self.act = ACTIVATIONS[activation]
+        self.inp = nn.Linear(in_features, width)
+        self.preds = {j: [i for i, jj in arch.edges if jj == j] for j in range(1, arch.layers)}
+        self.edges = nn.ModuleDict({f"{i}_{j}": nn.Linear(width, width, bias=False) for i, j in arch.edges})
+        self.bias = nn.ParameterList([nn.Parameter(torch.zeros(width)) for _ in range(1, arch.layers)])
+        self.out = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hs = [self.act(self.inp(x.flatten(1)))]
+        for j in range(1, self.arch.layers):
+            s = self.bias[j - 1]
+            for i in self.preds[j]:
+                s = s + self.edges[f"{i}_{j}"](hs[i])
+            hs.append(self.act(s))
+        return self.out(hs[-1])
+
+    @classmethod
+    def from_supernet(cls, net: DenseDagSupernet, block: int) -> DagNet:
+        """Block `block` of `net` with the supernet's current (shared) weights."""
+        c = net.config
+        arch = DagArchitecture.from_mask(net.masks[block].cpu())
+        m = cls(arch, net.in_features, c.width, net.out.out_features, c.activation)
+        d = c.width
+        with torch.no_grad():
+            m.inp.load_state_dict(net.inp.state_dict())
+            m.out.load_state_dict(net.out.state_dict())
+            for i, j in arch.edges:
+                m.edges[f"{i}_{j}"].weight.copy_(net.edge_weight[j - 1][:, i * d:(i + 1) * d])
+            for j in range(1, arch.layers):
+                m.bias[j - 1].copy_(net.edge_bias[j - 1])
+        return m

@@ -1,0 +1,107 @@
+"""The dense-DAG space: masked shared weights in one batched pass, DAG generation, every strategy."""
+
+import pytest
+import torch
+
+from nas.search import Search, SearchConfig
+from nas.spaces import make_supernet, space_config
+from nas.spaces.dense_dag import (
+    DagArchitecture,
+    DagNet,
+    allowed_edges,
+    chain_dag,
+    complete_dag,
+    dag_properties,
+    parse_dag,
+    sample_dags,
+)
+from nas.strategies import STRATEGIES, get_strategy, strategy_config
+
+
+def _net(**kw):
+    cfg = space_config("dense-dag", **{"blocks": 5, "layers": 5, "width": 16, **kw})
+    return make_supernet("dense-dag", cfg, 1, 10, image_size=8)
+
+
+def _reachable(mask: torch.Tensor) -> bool:
+    layers = mask.shape[0]
+    fwd = {0}
+    for j in range(1, layers):
+        if any(mask[i, j] and i in fwd for i in range(j)):
+            fwd.add(j)
+    back = {layers - 1}
+    for i in range(layers - 2, -1, -1):
+        if any(mask[i, j] and j in back for j in range(i + 1, layers)):
+            back.add(i)
+    return len(fwd) == layers and len(back) == layers
+
+
+def test_the_batched_masked_pass_equals_each_block_alone():
+    torch.manual_seed(0)
+    net = _net()
+    with torch.no_grad():
+        net.alpha.copy_(torch.randn(5))
+    x = torch.randn(7, 1, 8, 8)
+    alone = torch.stack([DagNet.from_supernet(net, b)(x) for b in range(5)])   # its own masked weights
+    torch.testing.assert_close(net.block_logits(x), alone, rtol=1e-5, atol=1e-6)
+    mix = torch.einsum("k,kbc->bc", torch.softmax(net.alpha, 0), alone)
+    torch.testing.assert_close(net(x), mix, rtol=1e-5, atol=1e-6)
+    assert len({str(a) for a in net.architectures()}) > 1      # the blocks do differ
+
+
+def test_dag_generation_respects_its_constraints_and_is_seeded():
+    allowed = allowed_edges(6, max_skip=2)
+    probs = torch.where(allowed, torch.full((6, 6), 0.3), torch.zeros(6, 6))
+    a = sample_dags(probs, 200, torch.Generator().manual_seed(1), allowed)
+    b = sample_dags(probs, 200, torch.Generator().manual_seed(1), allowed)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, sample_dags(probs, 200, torch.Generator().manual_seed(2), allowed))
+    assert not (a & ~allowed).any()                          # forward edges, skips of at most 2
+    assert all(_reachable(m) for m in a)                     # input reaches every vertex, all reach output
+    assert dag_properties(chain_dag(6)) == {"depth": 5.0, "edges": 5.0, "longest_skip": 1.0,
+                                            "mean_fan_in": 1.0, "max_fan_in": 1.0}
+    full = dag_properties(complete_dag(4))
+    assert full["edges"] == 6 and full["depth"] == 3 and full["longest_skip"] == 3 and full["max_fan_in"] == 3
+    assert torch.equal(_net(dag_seed=3).masks, _net(dag_seed=3).masks)
+
+
+def test_architectures_round_trip_through_text_and_bad_text_is_one_sentence():
+    arch = DagArchitecture.from_mask(complete_dag(4))
+    assert parse_dag(str(arch)) == arch and torch.equal(arch.mask(), complete_dag(4))
+    with pytest.raises(ValueError, match="not a DAG architecture"):
+        parse_dag("DAG(layers=4")
+    with pytest.raises(ValueError, match="does not go forward"):
+        parse_dag("DAG(layers=3, edges=[(2, 1)])")
+
+
+def test_stage_two_resamples_from_alpha_feedback_and_resets_alpha():
+    net = _net(resample_every=1, feedback_rate=1.0, p_min=0.0)
+    with torch.no_grad():
+        net.alpha.copy_(torch.tensor([50.0, 0, 0, 0, 0]))   # all the weight on block 0
+    winner = net.masks[0].clone()
+    assert net.end_epoch(0)
+    # With η = 1 the edge probabilities become block 0's edges (up to 1e-20): every new DAG is it.
+    assert torch.equal(net.edge_probs > 0.5, winner)
+    assert all(torch.equal(m, winner) for m in net.masks)
+    assert torch.all(net.alpha == 0) and int(net.resamples) == 1
+    assert not _net(resample_every=2).end_epoch(0)
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_every_strategy_runs_a_few_steps_on_the_space(strategy, tiny_digits):
+    cfg = SearchConfig(space="dense-dag", strategy=strategy, dataset="digits", epochs=2, batch_size=64,
+                       space_options={"blocks": 4, "layers": 4, "width": 16, "resample_every": 1})
+    search = Search(cfg, tiny_digits)
+    before = [p.detach().clone() for p in search.supernet.weight_parameters()]
+    while not search.done:
+        record = search.run_epoch()
+    assert record["steps"] == 2 and len(record["alpha_blocks"]) == 4
+    assert str(search.genotype()).startswith("DAG(layers=4")
+    assert any(not torch.equal(a, b) for a, b in zip(before, search.supernet.weight_parameters()))
+    assert int(search.supernet.resamples) == 2
+
+
+def test_strategies_see_only_alpha_as_architecture():
+    net = _net()
+    s = get_strategy("first-order")(net, strategy_config("first-order"))
+    assert s.alpha_names == ["alpha"] and "alpha" not in s.weight_names
