@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from nas.data import DATASET_NAMES, DatasetError, load_dataset
@@ -175,6 +176,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--out", default=None, help="also write the result as JSON to this file")
 
+    p = sub.add_parser("study", help="the dense-DAG study: found DAG vs chain and complete, space "
+                                     "size, DAG properties, and which strategy ranks blocks best",
+                       description="Train every candidate DAG standalone (the ground truth), search with "
+                                   "every strategy, and answer the study's four questions as Markdown "
+                                   "tables; rows go to OUT/dags.jsonl and OUT/searches.jsonl (rerunning "
+                                   "skips what is there).")
+    p.add_argument("which", choices=["dense-dag"], help="the study")
+    p.add_argument("--dataset", default="digits",
+                   help=f"dataset: {', '.join(DATASET_NAMES)} (default: digits)")
+    p.add_argument("--data-root", default=None, help="where datasets live")
+    p.add_argument("--strategies", nargs="+", default=list(STRATEGIES), metavar="NAME",
+                   help="strategies (default: all)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    p.add_argument("--sizes", nargs="+", default=["8x4"], metavar="KxL",
+                   help="space sizes, k blocks x l layers (default: 8x4)")
+    p.add_argument("--width", type=int, default=64, help="layer width d (default: 64)")
+    p.add_argument("--edge-prob", type=float, default=0.5, help="edge probability (default: 0.5)")
+    p.add_argument("--max-skip", type=int, default=0, help="longest edge j-i, 0: any (default: 0)")
+    p.add_argument("--resample-every", type=int, default=0,
+                   help="stage 2: resample the DAGs every N epochs from α feedback (default: 0, off)")
+    p.add_argument("--alpha-data", choices=["val", "train"], default="val",
+                   help="α steps on a held-out split, or on the training data (default: val)")
+    p.add_argument("--search-epochs", type=int, default=10, help="search epochs (default: 10)")
+    p.add_argument("--standalone-epochs", type=int, default=20,
+                   help="epochs of each standalone training (default: 20)")
+    p.add_argument("--image-size", type=int, default=None, help="resize images first")
+    p.add_argument("--train-images", type=int, default=None,
+                   help="use a fixed random subset of the training images")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--out", required=True, help="folder for the rows and summary.md")
+
     p = sub.add_parser("info", help="print a supernet's weight and α counts as JSON")
     _space_args(p, channels=16, layers=8)
     p.add_argument("--in-channels", type=int, default=3, help="image channels (default: 3)")
@@ -334,8 +366,37 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    from nas.study import StudyConfig, run_study, summarize
+
+    sizes = []
+    for text in args.sizes:
+        try:
+            k, l = (int(v) for v in text.lower().split("x"))
+        except ValueError:
+            raise CliError(f"a size is KxL (blocks x layers, e.g. 8x4), not {text!r}") from None
+        sizes.append((k, l))
+    config = StudyConfig(dataset=args.dataset, strategies=tuple(args.strategies), seeds=tuple(args.seeds),
+                         sizes=tuple(sizes), width=args.width, edge_prob=args.edge_prob,
+                         max_skip=args.max_skip, resample_every=args.resample_every,
+                         alpha_data=args.alpha_data, search_epochs=args.search_epochs,
+                         standalone_epochs=args.standalone_epochs, image_size=args.image_size,
+                         train_images=args.train_images)
+    from nas.search import resolve_device
+
+    start = time.perf_counter()
+    rows = run_study(config, args.out, resolve_device(args.device), args.data_root,
+                     log=lambda line: print(line, file=sys.stderr, flush=True))
+    wall = time.perf_counter() - start
+    summary = (f"# dense-DAG study on {args.dataset}\n\n{len(rows['searches'])} searches, "
+               f"{len(rows['dags'])} DAGs trained standalone, {wall:.0f} s this run\n\n" + summarize(rows))
+    Path(args.out, "summary.md").write_text(summary)
+    print(summary)
+    return 0
+
+
 COMMANDS = {"search": cmd_search, "evaluate": cmd_evaluate, "plot-cell": cmd_plot_cell,
-            "info": cmd_info, "toy": cmd_toy, "fidelity": cmd_fidelity}
+            "info": cmd_info, "toy": cmd_toy, "fidelity": cmd_fidelity, "study": cmd_study}
 
 
 def main(argv: list[str] | None = None) -> int:

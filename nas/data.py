@@ -8,6 +8,8 @@ fastest CIFAR trainers do: no DataLoader workers, no per-image PIL transforms.
 Names:
   digits               scikit-learn's 8×8 grey digits (ships with scikit-learn; 1,347/450 split)
   cifar10, cifar100    torchvision's format under the data root; downloaded only with download=True
+  fashion-mnist        the idx files (train-images-idx3-ubyte.gz, …) under <root>/fashion-mnist or
+                       /usr/share/datasets/fashion-mnist (Debian's package dataset-fashion-mnist)
   imagefolder:<path>   a tree <path>/train/<class>/*, <path>/test/<class>/* of images
 """
 
@@ -25,7 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-DATASET_NAMES = ("digits", "cifar10", "cifar100", "imagefolder:<path>")
+DATASET_NAMES = ("digits", "cifar10", "cifar100", "fashion-mnist", "imagefolder:<path>")
+FASHION_MNIST_DIRS = ("fashion-mnist", "/usr/share/datasets/fashion-mnist")  # under the root; Debian's
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -87,6 +90,8 @@ def load_dataset(name: str, root: str | Path | None = None, download: bool = Fal
         return _load_digits()
     if name in ("cifar10", "cifar100"):
         return _load_cifar(name, root, download)
+    if name == "fashion-mnist":
+        return _load_fashion_mnist(root)
     if name.startswith("imagefolder:"):
         path = name.split(":", 1)[1]
         if not path:
@@ -131,6 +136,40 @@ def resized(data: ImageData, size: int) -> ImageData:
                       cutout=round(a.cutout * scale))
     return dataclasses.replace(data, train_x=resize(data.train_x), test_x=resize(data.test_x),
                                augment=augment, eval_cutout=round(data.eval_cutout * scale))
+
+
+FASHION_CLASSES = ["t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
+                   "bag", "ankle boot"]
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    import gzip
+
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def _load_fashion_mnist(root: Path) -> ImageData:
+    names = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+    dirs = [root / FASHION_MNIST_DIRS[0], Path(FASHION_MNIST_DIRS[1])]
+    found = next((d for d in dirs if all((d / n).is_file() for n in names)), None)
+    if found is None:
+        raise DatasetError(f"fashion-mnist was not found in {dirs[0]} or {dirs[1]}; install Debian's "
+                           "package dataset-fashion-mnist or put its four idx .gz files in the first")
+    try:
+        trx, try_, tex, tey = (_read_idx(found / n) for n in names)
+    except (OSError, ValueError, IndexError) as e:
+        raise DatasetError(f"the fashion-mnist files in {found} are unreadable ({e})") from None
+    train_x = torch.from_numpy(trx.copy()).unsqueeze(1)
+    mean, std = _channel_stats(train_x)
+    return ImageData("fashion-mnist", train_x, torch.from_numpy(try_.astype(np.int64)),
+                     torch.from_numpy(tex.copy()).unsqueeze(1), torch.from_numpy(tey.astype(np.int64)),
+                     list(FASHION_CLASSES), mean, std, Augment(crop_padding=2, flip=True, cutout=0),
+                     eval_cutout=0)
 
 
 def _load_digits() -> ImageData:

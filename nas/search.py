@@ -44,6 +44,7 @@ class SearchConfig:
     batch_size: int = 64
     seed: int = 0
     train_fraction: float = 0.5     # share of the training set used for w; the rest is for α
+    alpha_data: str = "val"         # "val": α steps on the held-out part; "train": w and α on all of it
     space_options: dict = field(default_factory=dict)
     strategy_options: dict = field(default_factory=dict)
 
@@ -52,6 +53,9 @@ class SearchConfig:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.alpha_data not in ("val", "train"):
+            raise ValueError(f"alpha_data must be 'val' (a train/val split) or 'train' (the same data "
+                             f"for both steps), not {self.alpha_data!r}")
         # Fail on a bad name or option now, not after the data has loaded.
         space_config(self.space, **self.space_options)
         strategy_config(self.strategy, **self._strategy_values())
@@ -109,7 +113,10 @@ class Search:
                                       image_size=self.data.image_size).to(self.device)
         self.strategy: Strategy = get_strategy(config.strategy)(
             self.supernet, strategy_config(config.strategy, **config._strategy_values()))
-        train_idx, val_idx = search_split(len(self.data.train_y), config.seed, config.train_fraction)
+        if config.alpha_data == "train":   # both steps on all the training data, in different orders
+            train_idx = val_idx = torch.arange(len(self.data.train_y))
+        else:
+            train_idx, val_idx = search_split(len(self.data.train_y), config.seed, config.train_fraction)
         # The search uses the training augmentation without cutout, as DARTS does.
         augment = Augment(self.data.augment.crop_padding, self.data.augment.flip, 0)
         d = self.data
@@ -175,7 +182,8 @@ class Search:
         self.history.append(record)
         # A space may replace its candidates between epochs (the dense-dag space's stage 2); their
         # α restart from zero, and so does the α optimiser's state.
-        if getattr(self.supernet, "end_epoch", None) and self.supernet.end_epoch(record["epoch"]):
+        if (not self.done and getattr(self.supernet, "end_epoch", None)
+                and self.supernet.end_epoch(record["epoch"])):
             self.strategy.alpha_optimizer.state.clear()
         return record
 

@@ -98,10 +98,66 @@ def test_every_strategy_runs_a_few_steps_on_the_space(strategy, tiny_digits):
     assert record["steps"] == 2 and len(record["alpha_blocks"]) == 4
     assert str(search.genotype()).startswith("DAG(layers=4")
     assert any(not torch.equal(a, b) for a, b in zip(before, search.supernet.weight_parameters()))
-    assert int(search.supernet.resamples) == 2
+    assert int(search.supernet.resamples) == 1    # after epoch 1, not after the last one
 
 
 def test_strategies_see_only_alpha_as_architecture():
     net = _net()
     s = get_strategy("first-order")(net, strategy_config("first-order"))
     assert s.alpha_names == ["alpha"] and "alpha" not in s.weight_names
+
+
+def test_the_study_answers_its_questions_and_resumes(tmp_path, tiny_digits, monkeypatch):
+    import nas.study as study
+
+    monkeypatch.setattr(study, "load_dataset", lambda name, root=None: tiny_digits)
+    cfg = study.StudyConfig(strategies=("first-order", "hyperdarts-linear"), seeds=(0,), sizes=((4, 4),),
+                            width=8, search_epochs=1, standalone_epochs=1, search_batch=64)
+    rows = study.run_study(cfg, tmp_path, log=lambda line: None)
+    assert len(rows["searches"]) == 2
+    r = rows["searches"][0]
+    assert r["found_acc"] == r["candidate_acc"][r["chosen"]]
+    assert r["regret"] == max(r["candidate_acc"]) - r["found_acc"]
+    trained = {d["dag"]: d for d in rows["dags"]}
+    assert {d["role"] for d in rows["dags"]} >= {"chain", "complete"}
+    assert all(trained[c]["test_acc"] == a for c, a in zip(r["candidates"], r["candidate_acc"]))
+    text = study.summarize(rows)
+    for q in ("### 1.", "### 2.", "### 3.", "### 4."):
+        assert q in text
+    # Rerunning with the same folder trains and searches nothing again.
+    monkeypatch.setattr(study, "train_standalone", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
+    again = study.run_study(cfg, tmp_path, log=lambda line: None)
+    assert len(again["searches"]) == 2
+
+
+def test_fashion_mnist_reads_idx_files_and_a_missing_copy_is_one_sentence(tmp_path):
+    import gzip
+
+    import numpy as np
+
+    from nas.data import DatasetError, load_dataset
+
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+
+    def idx(name, arr):
+        header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in arr.shape)
+        with gzip.open(folder / name, "wb") as f:
+            f.write(header + arr.astype(np.uint8).tobytes())
+
+    rng = np.random.default_rng(0)
+    idx("train-images-idx3-ubyte.gz", rng.integers(0, 256, (12, 28, 28)))
+    idx("train-labels-idx1-ubyte.gz", np.arange(12) % 10)
+    idx("t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (5, 28, 28)))
+    idx("t10k-labels-idx1-ubyte.gz", np.arange(5))
+    data = load_dataset("fashion-mnist", tmp_path)
+    assert data.train_x.shape == (12, 1, 28, 28) and data.test_y.tolist() == [0, 1, 2, 3, 4]
+    assert data.classes[9] == "ankle boot"
+    import nas.data
+
+    nas.data.FASHION_MNIST_DIRS = ("fashion-mnist", str(tmp_path / "nowhere"))
+    try:
+        with pytest.raises(DatasetError, match="dataset-fashion-mnist"):
+            load_dataset("fashion-mnist", tmp_path / "empty")
+    finally:
+        nas.data.FASHION_MNIST_DIRS = ("fashion-mnist", "/usr/share/datasets/fashion-mnist")
