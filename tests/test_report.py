@@ -165,3 +165,19 @@ def test_an_empty_or_absent_folder_ends_in_one_sentence(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("report: ") for line in err)
     assert "no experiment 'nothing-here'" in err[1]
+
+
+def test_the_dense_dag_study_report_draws_its_figures(tmp_path, monkeypatch, tiny_digits):
+    import nas.study as study
+    from analysis import study_report
+
+    monkeypatch.setattr(study, "load_dataset", lambda name, root=None: tiny_digits)
+    cfg = study.StudyConfig(strategies=("first-order", "one-level"), seeds=(0, 1), sizes=((4, 4),),
+                            width=8, search_epochs=1, standalone_epochs=1)
+    study.run_study(cfg, tmp_path / "study", log=lambda line: None)
+    assert study_report.main([str(tmp_path / "study"), "--out", str(tmp_path / "out")]) == 0
+    for f in ("dags", "properties", "strategies"):
+        assert (tmp_path / "out" / f"{f}.png").stat().st_size > 1000
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "## digits" in summary and "### 4. Which strategy ranks the blocks best" in summary
+    assert study_report.main([str(tmp_path / "nothing"), "--out", str(tmp_path / "o2")]) == 2
