@@ -44,14 +44,20 @@ def _space_args(p: argparse.ArgumentParser, channels: int, layers: int) -> None:
                    help="intermediate nodes per cell (default: 4)")
     p.add_argument("--ops", nargs="+", default=None, metavar="OP",
                    help="candidate operations (default: the 8 DARTS primitives)")
+    p.add_argument("--space-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of the space, e.g. --space dense-dag --space-set blocks=16 "
+                        "--space-set layers=6 (repeatable; the DARTS flags above are for --space darts)")
 
 
 def _space_options(args: argparse.Namespace) -> dict:
+    extra = dict(_parse_option(t) for t in args.space_set)
+    if args.space != "darts":
+        return extra
     opts = {"channels": args.channels, "layers": args.layers, "nodes": args.nodes,
             "multiplier": args.nodes}
     if args.ops:
         opts["primitives"] = tuple(args.ops)
-    return opts
+    return {**opts, **extra}
 
 
 def _parse_option(text: str) -> tuple[str, object]:
@@ -211,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     _space_args(p, channels=16, layers=8)
     p.add_argument("--in-channels", type=int, default=3, help="image channels (default: 3)")
     p.add_argument("--num-classes", type=int, default=10, help="classes (default: 10)")
+    p.add_argument("--image-size", type=int, default=32,
+                   help="image side, for spaces of dense layers (default: 32)")
     return parser
 
 
@@ -242,9 +250,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     result = run_search(config, data=data, device=str(device), out_dir=out,
                         on_epoch=_progress("search"))
     print(result.genotype)
-    print(f"wrote {out}/genotype.json; next: python -m nas plot-cell --genotype {out} "
-          f"--out {out}/cell, then python -m nas evaluate --genotype {out} --dataset "
-          f"{args.dataset}", file=sys.stderr)
+    if args.space == "darts":
+        print(f"wrote {out}/genotype.json; next: python -m nas plot-cell --genotype {out} "
+              f"--out {out}/cell, then python -m nas evaluate --genotype {out} --dataset "
+              f"{args.dataset}", file=sys.stderr)
+    else:
+        print(f"wrote {out}/genotype.json (the found {args.space} architecture); `python -m nas "
+              f"study {args.space}` trains candidates standalone", file=sys.stderr)
     return 0
 
 
@@ -294,14 +306,16 @@ def cmd_plot_cell(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    import dataclasses
+
     config = space_config(args.space, **_space_options(args))
-    net = make_supernet(args.space, config, args.in_channels, args.num_classes)
+    net = make_supernet(args.space, config, args.in_channels, args.num_classes, image_size=args.image_size)
     weights = sum(p.numel() for p in net.weight_parameters())
     alphas = sum(p.numel() for p in net.arch_parameters())
     print(json.dumps({"space": args.space, "weights": weights, "alphas": alphas,
                       "alpha_shapes": [list(a.shape) for a in net.arch_parameters()],
-                      "primitives": list(config.primitives), "channels": args.channels,
-                      "layers": args.layers, "nodes": args.nodes,
+                      "options": {k: list(v) if isinstance(v, tuple) else v
+                                  for k, v in dataclasses.asdict(config).items()},
                       "in_channels": args.in_channels, "num_classes": args.num_classes}))
     return 0
 

@@ -63,3 +63,15 @@ def test_search_then_plot_then_evaluate_from_the_command_line(tmp_path):
     result = json.loads(r.stdout)
     assert 0.0 <= result["test_acc"] <= 1.0 and result["params"] > 0
     assert json.loads((out / "eval.json").read_text())["history"]
+
+
+def test_the_dense_dag_space_from_the_command_line(tmp_path, capsys):
+    assert main(["info", "--space", "dense-dag", "--space-set", "blocks=16", "--in-channels", "1",
+                 "--image-size", "8"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["alphas"] == 16 and out["options"]["blocks"] == 16
+    assert main(["search", "--space", "dense-dag", "--space-set", "blocks=3", "--dataset", "digits",
+                 "--epochs", "1", "--out", str(tmp_path / "dd")]) == 0
+    assert (tmp_path / "dd" / "genotype.txt").read_text().startswith("DAG(layers=4")
+    assert main(["info", "--space", "dense-dag", "--space-set", "depth=3"]) == 2
+    assert "depth" in capsys.readouterr().err

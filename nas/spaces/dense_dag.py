@@ -106,6 +106,10 @@ def dag_edges(mask: torch.Tensor) -> list[tuple[int, int]]:
     return [(int(i), int(j)) for i, j in mask.nonzero().tolist()]
 
 
+PROPERTIES_DOC = ("depth: edges on the longest path; edges: count; longest skip: max j − i; "
+                  "fan-in: in-degree of the vertices after the input")
+
+
 def dag_properties(mask: torch.Tensor) -> dict[str, float]:
     """depth (edges on the longest path 0 → l−1), edges, longest skip (max j − i), fan-in (mean and
     max in-degree over the vertices j > 0)."""
