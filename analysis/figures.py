@@ -38,6 +38,16 @@ def _save(fig, prefix: Path) -> list[Path]:
     return paths
 
 
+def _epoch_axis(ax, epochs: int) -> None:
+    """Epochs 1..epochs on the x axis, integer ticks only (MaxNLocator alone falls back to
+    fractions when fewer than two integers fit)."""
+    ax.set_xlim(0.5, epochs + 0.5)
+    if epochs <= 12:
+        ax.set_xticks(range(1, epochs + 1))
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _palette(strategies) -> dict:
     order = strategy_order(strategies)
     return dict(zip(order, sns.color_palette("colorblind", len(order))))
@@ -181,8 +191,7 @@ def alpha_over_epochs(exp: Experiment, prefix: Path, edge: str | None = None,
                          errorbar="sd", legend=ax is axes.flat[0])
             ax.set_title(s)
             ax.set_ylabel("softmax(α)")
-            ax.set_xlim(0.5, a.epoch.max() + 1.5)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            _epoch_axis(ax, int(a.epoch.max()) + 1)
             ax.grid(lw=0.3)
         for ax in list(axes.flat)[len(strategies):]:
             ax.axis("off")
@@ -217,8 +226,7 @@ def search_curves(exp: Experiment, prefix: Path) -> list[Path]:
                          errorbar="sd", marker="o", ms=3, ax=ax, legend=split.startswith("valid"))
             ax.set_title(f"supernet, {split} batches")
             ax.set_ylabel("accuracy (%)")
-            ax.set_xlim(0.5, e.epoch.max() + 0.5)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            _epoch_axis(ax, int(e.epoch.max()))
             ax.grid(lw=0.3)
         if axes[1].get_legend():
             sns.move_legend(axes[1], "center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
