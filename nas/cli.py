@@ -210,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, default=None, help="resize images first")
     p.add_argument("--train-images", type=int, default=None,
                    help="use a fixed random subset of the training images")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a strategy option, given to every strategy that has it, e.g. --set alpha_lr=3e-3")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument("--out", required=True, help="folder for the rows and summary.md")
 
@@ -395,7 +397,7 @@ def cmd_study(args: argparse.Namespace) -> int:
                          max_skip=args.max_skip, resample_every=args.resample_every,
                          alpha_data=args.alpha_data, search_epochs=args.search_epochs,
                          standalone_epochs=args.standalone_epochs, image_size=args.image_size,
-                         train_images=args.train_images)
+                         train_images=args.train_images, options=dict(_parse_option(t) for t in args.set))
     from nas.search import resolve_device
 
     start = time.perf_counter()

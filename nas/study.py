@@ -68,7 +68,7 @@ class StudyConfig:
     standalone_lr: float = 0.05
     image_size: int | None = None                        # resize first (e.g. 14 for fashion-mnist)
     train_images: int | None = None                      # a fixed random subset of the training set
-    strategy_options: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)   # strategy options, given to each strategy that has them
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.strategies if s not in STRATEGIES]
@@ -76,6 +76,17 @@ class StudyConfig:
             raise ValueError(f"unknown strategy {unknown[0]!r}; valid strategies are {', '.join(STRATEGIES)}")
         for k, l in self.sizes:
             DenseDagConfig(blocks=k, layers=l, width=self.width)   # validates
+        known = set().union(set(), *(_options_for(s, self.options) for s in self.strategies))
+        unknown = sorted(set(self.options) - known)
+        if unknown:
+            raise ValueError(f"no strategy of the study has the option {unknown[0]!r}")
+
+
+def _options_for(strategy: str, options: dict) -> dict:
+    from nas.strategies import get_strategy
+
+    valid = {f.name for f in dataclasses.fields(get_strategy(strategy).Config)}
+    return {k: v for k, v in options.items() if k in valid}
 
 
 def study_data(config: StudyConfig, data_root: str | None = None) -> ImageData:
@@ -169,7 +180,7 @@ def run_study(config: StudyConfig, out: str | Path, device: str | torch.device =
                                              epochs=config.search_epochs, batch_size=config.search_batch,
                                              seed=seed, alpha_data=config.alpha_data,
                                              space_options=dataclasses.asdict(space),
-                                             strategy_options=config.strategy_options.get(strategy, {})),
+                                             strategy_options=_options_for(strategy, config.options)),
                                 data, device)
                 while not search.done:
                     search.run_epoch()
