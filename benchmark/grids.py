@@ -122,10 +122,11 @@ class Grid:
 SMOKE = Profile("smoke", search_channels=4, search_layers=3, search_nodes=2, search_epochs=1,
                 search_batch_size=128, eval_channels=8, eval_layers=3, eval_epochs=3,
                 eval_batch_size=64, gpus_per_trial=0.25)
-# Real images on a machine without a GPU, in about 1.6 hours on 2 cores (measured 96 min): CIFAR-10 at 16×16, a
-# reduced supernet (5 cells of 4 nodes, 4 channels) searched on 1,536 images (768 train / 768 val:
-# 2 epochs of 24 steps of 32), the found cell evaluated with 8 cells of 16 channels trained 3 epochs
-# on 4,000 images and tested on all 10,000. The implicit strategies (~11 passes a step) dominate.
+# Real images on a machine without a GPU, in about 1.6 hours on 2 cores (measured: 96 min):
+# CIFAR-10 at 16×16, a reduced supernet (5 cells of 4 nodes, 4 channels) searched on 1,536
+# images (768 train / 768 val: 2 epochs of 24 steps of 32), the found cell evaluated with 8 cells
+# of 16 channels trained 3 epochs on 4,000 images and tested on all 10,000. The implicit
+# strategies (~11 passes a step) dominate.
 CPU = Profile("cpu", search_channels=4, search_layers=5, search_nodes=4, search_epochs=2,
               search_batch_size=32, eval_channels=16, eval_layers=8, eval_epochs=3,
               eval_batch_size=96, train_subset=4_000, search_subset=1_536, image_size=16,
