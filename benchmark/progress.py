@@ -15,10 +15,14 @@ import time
 from ray.tune import Callback
 
 
+def _short(dataset) -> str:
+    """'imagefolder:~/.cache/cifar10-jpeg' -> 'cifar10-jpeg'."""
+    return str(dataset).rstrip("/").split("/")[-1].split(":")[-1]
+
+
 def trial_label(spec: dict) -> str:
     """strategy, a short dataset name and the seed of a trial's spec dict."""
-    ds = str(spec.get("search_dataset", "?")).rstrip("/").split("/")[-1].split(":")[-1]
-    return f"{spec.get('strategy', '?')} {ds} s{spec.get('seed', '?')}"
+    return f"{spec.get('strategy', '?')} {_short(spec.get('search_dataset', '?'))} s{spec.get('seed', '?')}"
 
 
 def describe(result: dict, search_epochs: int | None) -> str:
@@ -34,8 +38,8 @@ def describe(result: dict, search_epochs: int | None) -> str:
         shown = epoch + 1 if isinstance(epoch, int) else "?"  # epochs count from 0 in the records
         return f"search {shown}{of}  {accs}".rstrip()
     if phase == "eval":
-        name = str(result.get("eval_dataset", "?")).rstrip("/").split("/")[-1].split(":")[-1]
-        return f"eval {name}  test {result.get('test_acc', float('nan')):.3f}"
+        acc = result.get("test_acc", float("nan"))
+        return f"eval {_short(result.get('eval_dataset', '?'))}  test {acc:.3f}"
     if phase == "done":
         return f"done ({result.get('status', '?')})"
     return str(phase)

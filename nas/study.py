@@ -146,7 +146,17 @@ def run_study(config: StudyConfig, out: str | Path, device: str | torch.device =
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
+    # Rerunning into the same folder may add seeds, sizes or strategies; anything else changed would
+    # mix rows of two different studies.
+    settings = json.loads(json.dumps(dataclasses.asdict(config)))
+    grows = ("seeds", "sizes", "strategies")
+    if (out / "config.json").is_file():
+        before = json.loads((out / "config.json").read_text())
+        changed = sorted(k for k in settings if k not in grows and before.get(k) != settings[k])
+        if changed:
+            raise ValueError(f"{out} holds a study with other settings ({', '.join(changed)}); "
+                             "use another --out, or the same settings (seeds, sizes and strategies may grow)")
+    (out / "config.json").write_text(json.dumps(settings, indent=1))
     device = torch.device(device)
     data = study_data(config, data_root)
     dag_path, search_path = out / "dags.jsonl", out / "searches.jsonl"

@@ -128,9 +128,14 @@ def test_the_study_answers_its_questions_and_resumes(tmp_path, tiny_digits, monk
     monkeypatch.setattr(study, "train_standalone", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
     again = study.run_study(cfg, tmp_path, log=lambda line: None)
     assert len(again["searches"]) == 2
+    # Other settings into the same folder would mix two studies: refused in one sentence.
+    import dataclasses
+
+    with pytest.raises(ValueError, match="other settings \\(width\\)"):
+        study.run_study(dataclasses.replace(cfg, width=16), tmp_path, log=lambda line: None)
 
 
-def test_fashion_mnist_reads_idx_files_and_a_missing_copy_is_one_sentence(tmp_path):
+def test_fashion_mnist_reads_idx_files_and_a_missing_copy_is_one_sentence(tmp_path, monkeypatch):
     import gzip
 
     import numpy as np
@@ -155,9 +160,6 @@ def test_fashion_mnist_reads_idx_files_and_a_missing_copy_is_one_sentence(tmp_pa
     assert data.classes[9] == "ankle boot"
     import nas.data
 
-    nas.data.FASHION_MNIST_DIRS = ("fashion-mnist", str(tmp_path / "nowhere"))
-    try:
-        with pytest.raises(DatasetError, match="dataset-fashion-mnist"):
-            load_dataset("fashion-mnist", tmp_path / "empty")
-    finally:
-        nas.data.FASHION_MNIST_DIRS = ("fashion-mnist", "/usr/share/datasets/fashion-mnist")
+    monkeypatch.setattr(nas.data, "FASHION_MNIST_DIRS", ("fashion-mnist", str(tmp_path / "nowhere")))
+    with pytest.raises(DatasetError, match="dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", tmp_path / "empty")
