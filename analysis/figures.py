@@ -285,3 +285,32 @@ def fidelity_bars(path: Path, prefix: Path) -> list[Path]:
         axes[2].set_xscale("log")
         fig.tight_layout()
         return _save(fig, prefix)
+
+
+def perf_bars(path: Path, prefix: Path) -> list[Path]:
+    """Step time in passes against the passes each strategy needs, per device and configuration."""
+    from analysis.tables import latest_perf
+
+    df = latest_perf(path)
+    df = df[df.kind == "search"] if not df.empty else df
+    if df.empty:
+        return []
+    df = df.assign(config=[f"{dev.split(' (')[0]}, {a}×{b}, batch {c}" + (f", {s}" if s else "")
+                           for dev, a, b, c, s in zip(df.device, df.layers, df.channels, df.batch,
+                                                      df.speed)],
+                   name=df.strategy + np.where(df.hvp == "finite-difference", " (fd)", ""))
+    order = list(dict.fromkeys(n for s in strategy_order(df.strategy)
+                               for n in df[df.strategy == s].name))
+    with plt.rc_context(PAPER):
+        fig, ax = plt.subplots(figsize=(7.0, 0.35 * len(order) + 1.2))
+        sns.barplot(data=df, y="name", x="step_over_pass", hue="config", order=order, ax=ax,
+                    edgecolor="black", linewidth=0.4)
+        expected = df.drop_duplicates("name").set_index("name").expected_passes
+        ax.scatter([expected[n] for n in order], range(len(order)), marker="|", s=200, color="black",
+                   zorder=5, label="expected passes")
+        ax.set_xlabel("time per step / time of one forward+backward pass")
+        ax.set_ylabel("")
+        ax.grid(axis="x", lw=0.3)
+        ax.legend(fontsize=6, loc="lower right")
+        fig.tight_layout()
+        return _save(fig, prefix)

@@ -40,6 +40,7 @@ from analysis.tables import (  # noqa: E402
     accuracy_table,
     load_reference,
     markdown_blocks,
+    perf_table,
     strategy_order,
     transfer_table,
     write_table,
@@ -72,7 +73,7 @@ def genotype_of(exp: Experiment, strategy: str) -> tuple[str, int] | None:
 
 
 def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str | None = None,
-          toy: bool = True, log=print) -> list[dict]:
+          toy: bool = True, log=print, perf: Path | None = None) -> list[dict]:
     """Write tables and figures under `out`; returns the report's blocks in order."""
     from nas.genotype import GenotypeError, parse_genotype
     from nas.plot import plot_genotype
@@ -147,6 +148,11 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
     add_figure("fidelity", figures.fidelity_bars(exp.root / "fidelity.json", fdir / "fidelity"),
                "Hypergradient fidelity", "Each strategy's hypergradient against the implicit reference "
                "(`python -m nas fidelity --out <experiment>/fidelity.json`): cosine, relative error, time.")
+    if perf is not None and perf.is_file():
+        add_table(perf_table(perf), "")
+        add_figure("perf", figures.perf_bars(perf, fdir / "perf"), "Cost of a step in passes",
+                   "Time per search step divided by the time of one forward+backward pass (bars), and "
+                   "the passes the strategy's maths needs (ticks), from `benchmark/perf.py`.")
     return blocks
 
 
@@ -219,7 +225,7 @@ def write_html(exp: Experiment, blocks: list[dict], out: Path) -> Path:
 
 
 def report(experiment: str | Path, out: str | Path | None = None, reference: str | Path | None = REFERENCE,
-           edge: str | None = None, toy: bool = True, log=print) -> Path:
+           edge: str | None = None, toy: bool = True, log=print, perf: str | Path | None = None) -> Path:
     """Build the report of one experiment folder; returns the path of report.md."""
     exp = load_experiment(experiment)
     out = Path(out) if out else exp.root / "report"
@@ -229,7 +235,7 @@ def report(experiment: str | Path, out: str | Path | None = None, reference: str
         if not Path(reference).is_file():
             raise ReportError(f"the reference table {reference} does not exist")
         ref = load_reference(reference)
-    blocks = build(exp, out, ref, edge=edge, toy=toy, log=log)
+    blocks = build(exp, out, ref, edge=edge, toy=toy, log=log, perf=Path(perf) if perf else None)
     write_html(exp, blocks, out)
     return write_markdown(exp, blocks, out)
 
@@ -252,11 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-toy", action="store_true",
                    help="skip the toy problem's figure (else it is read from <experiment>/toy.jsonl, "
                         "or run, about 20 s, and kept there)")
+    p.add_argument("--perf", default=None,
+                   help="benchmark/perf.py's parquet to add as a speed section (default: "
+                        "<results>/perf/perf.parquet where it exists)")
     args = p.parse_args(argv)
+    perf = args.perf or str(Path(args.results) / "perf" / "perf.parquet")
     start = time.perf_counter()
     try:
         path = report(find_experiment(args.experiment, args.results), args.out,
-                      None if args.no_reference else args.reference, edge=args.edge, toy=not args.no_toy)
+                      None if args.no_reference else args.reference, edge=args.edge, toy=not args.no_toy,
+                      perf=perf)
     except ReportError as e:
         print(f"report: {e}", file=sys.stderr)
         return 2

@@ -255,3 +255,57 @@ def reference_numbers_for(reference: pd.DataFrame, dataset: str) -> pd.DataFrame
     """Published rows for a measured evaluation dataset (cifar10 / cifar100 look-alikes), else none."""
     key = reference_key(dataset)
     return reference[reference.eval_dataset == key] if key else reference.iloc[0:0]
+
+
+# ---------------------------------------------------------------- speed (benchmark/perf.py)
+
+PERF_KEY = ["device", "kind", "strategy", "batch", "layers", "channels", "image_size", "speed", "hvp"]
+
+
+def latest_perf(path: Path) -> pd.DataFrame:
+    """`benchmark/perf.py`'s parquet, the latest measurement of each configuration."""
+    if not Path(path).is_file():
+        return pd.DataFrame()
+    df = pd.read_parquet(path)
+    if df.empty:
+        return df
+    df = df.sort_values("measured_at").drop_duplicates(PERF_KEY, keep="last")
+    return df.reset_index(drop=True)
+
+
+def perf_table(path: Path) -> Table | None:
+    """Time per search step against its passes, peak memory; evaluation images/s."""
+    df = latest_perf(path)
+    if df.empty:
+        return None
+    blocks, numbers = [], []
+    for device, d in df.groupby("device", sort=False):
+        s = d[d.kind == "search"].copy()
+        if not s.empty:
+            s["order"] = s.strategy.map({n: i for i, n in enumerate(strategy_order(s.strategy))})
+            s = s.sort_values(["layers", "channels", "batch", "speed", "order"])
+            show = pd.DataFrame({
+                "strategy": s.strategy + np.where(s.hvp == "finite-difference", " (fd hvp)", ""),
+                "cells × C, batch": [f"{a} × {b}, {c}" for a, b, c in zip(s.layers, s.channels, s.batch)],
+                "speed": s.speed.replace("", "—"),
+                "step s": s.step_s.map("{:.3f}".format), "pass s": s.pass_s.map("{:.3f}".format),
+                "step / pass": s.step_over_pass.map("{:.2f}".format),
+                "expected passes": s.expected_passes.map("{:g}".format),
+                "overhead": s.overhead.map("{:.2f}".format),
+                "peak MB": (s.peak_mem_bytes / 2**20).map("{:.0f}".format)})
+            blocks.append((f"{device}: search steps", show.reset_index(drop=True)))
+        e = d[d.kind == "eval"]
+        if not e.empty:
+            e = e.sort_values(["layers", "channels", "batch", "strategy"])
+            show = pd.DataFrame({
+                "loop": e.strategy, "cells × C, batch": [f"{a} × {b}, {c}" for a, b, c in
+                                                         zip(e.layers, e.channels, e.batch)],
+                "speed": e.speed.replace("", "—"), "step s": e.step_s.map("{:.3f}".format),
+                "images / s": e.images_per_s.map("{:.1f}".format),
+                "peak MB": (e.peak_mem_bytes / 2**20).map("{:.0f}".format)})
+            blocks.append((f"{device}: evaluation network training", show.reset_index(drop=True)))
+        numbers.append(d)
+    note = ("`python benchmark/perf.py`: median time per step after warm-up; pass = one forward+backward "
+            "of the supernet on the same batch; overhead = step / (expected passes × pass). Peak memory: "
+            "CUDA peak allocated on a GPU, peak RSS of the process on a CPU.")
+    return Table("perf", "Speed and memory", blocks, pd.concat(numbers, ignore_index=True), note)

@@ -41,6 +41,10 @@ class Profile:
     train_subset: int | None = None     # use a fixed random N training images (None: all)
     search_subset: int | None = None    # the search uses N of those (None: all)
     image_size: int | None = None       # resize every image to this side first (None: as stored)
+    # nas.speed switches (amp, channels_last, cudnn_benchmark; compile for the evaluation only);
+    # all off by default: none has been measured to help on a GPU here yet (benchmark/perf.py)
+    search_speed: tuple[str, ...] = ()
+    eval_speed: tuple[str, ...] = ()
     # resources: a GPU fraction per trial where there are GPUs, CPUs otherwise
     gpus_per_trial: float = 1.0
     cpus_per_trial: int = 1

@@ -1,16 +1,30 @@
-"""Time per search step and peak memory of each strategy on a DARTS supernet.
+"""Time per search step, peak memory and evaluation throughput, on whatever device is present.
 
-    python benchmark/perf.py                                    # DARTS search config, batch 16 and 64
-    python benchmark/perf.py --strategies first-order --batch 16 --layers 5 --channels 8 --steps 10
-    python benchmark/perf.py --json                             # one JSON object per line
+    python benchmark/perf.py                                  # every strategy, presets darts and small
+    python benchmark/perf.py --preset small --eval            # + the evaluation network's images/s
+    python benchmark/perf.py --strategies first-order second-order --batch 16 --layers 5 \\
+        --channels 8 --steps 10
+    python benchmark/perf.py --speed amp channels-last        # with the GPU switches of nas/speed.py
+    python benchmark/perf.py --json                           # one JSON object per line
 
-For every (strategy, batch size) it builds the supernet on random CIFAR-sized
-data, runs `--warmup` steps, then times `--steps` steps and takes the median.
-It also times one plain forward+backward pass of the supernet (w and α
-gradients) on the same batch, and prints the ratio step / pass beside the pass
-count that STRATEGIES.md's cost table expects. Peak memory is
-the CUDA peak allocated on a GPU, and the peak resident set size of a fresh
-process on the CPU (each configuration runs in its own process for that).
+Search steps. For each strategy and configuration it builds the DARTS supernet on random
+CIFAR-sized data (on the device: no data loading in the timing), runs `--warmup` steps, times
+`--steps` steps and takes the median (`step_s`). It then times one plain forward+backward pass
+of the supernet on the same batch (w and α gradients, `pass_s`) and reports step / pass beside
+the number of passes the strategy's maths needs (`expected_passes`, see EXPECTED_PASSES);
+`overhead` = step_s / (expected_passes × pass_s) is 1 when a step costs exactly its passes.
+Peak memory is the CUDA peak allocated on a GPU and the peak resident set size of a fresh
+process on the CPU (each row runs in its own process for that), so on the CPU it includes
+the ~0.5 GB of the interpreter and torch.
+
+Evaluation throughput (`--eval`): images per second of training the DARTS evaluation network
+(DARTS_V2 cell; presets: the paper's 20 cells × 36 channels at batch 96, or 8 × 16 at 32),
+once with the project's trainer fed by its on-device batches and augmentation
+(`nas.evaluate.Trainer` + `nas.data.Batches`, as `train_and_test` runs it) and once as a plain
+PyTorch loop over pre-made device tensors (forward, loss + auxiliary loss, backward, SGD).
+
+Every row is printed (a table, or `--json` lines) and appended to `--out` (parquet, with the
+device, the versions and the time), so that runs on several machines can be compared.
 """
 
 from __future__ import annotations
@@ -23,16 +37,31 @@ import resource
 import statistics
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-# Passes per step in STRATEGIES.md's cost table (P = one forward+backward on one batch), at the
-# default K = 5 of the implicit strategies; one-level's single pass is on train ∪ val (2 batches).
+# Passes per step (P = one forward+backward on one batch), at the default K = 5 of the implicit
+# strategies. one-level's one pass is on train ∪ val (2 batches). An exact Hessian-vector product
+# (double backward) costs about 2 P, so the implicit strategies need ≈ 1 (val) + 1 (train, with
+# graph) + 2K (products) + 2 (mixed product) + 1 (w step) = 5 + 2K; with finite-difference
+# products 1 + 1 + K + 2 + 1 = 5 + K. STRATEGIES.md's table counted a product as 1.5 P.
 EXPECTED_PASSES = {"one-level": 2.0, "first-order": 2.0, "second-order": 5.0,
-                   "second-order-exact": 4.5, "implicit-neumann": 10.5, "implicit-cg": 10.5,
+                   "second-order-exact": 4.5, "implicit-neumann": 15.0, "implicit-cg": 15.0,
                    "hyperdarts-linear": 2.0, "hyperdarts-mlp": 2.0}
+EXPECTED_PASSES_FD_HVP = 10.0
+
+# (cells, channels, batch, image side) of the search presets; (cells, channels, batch) of the
+# evaluation presets.
+SEARCH_PRESETS = {"darts": (8, 16, 64, 32), "small": (5, 8, 16, 32)}
+EVAL_PRESETS = {"darts": (20, 36, 96, 32), "small": (8, 16, 32, 32)}
+
+
+def expected_passes(strategy: str, hvp: str = "exact") -> float:
+    if strategy.startswith("implicit") and hvp == "finite-difference":
+        return EXPECTED_PASSES_FD_HVP
+    return EXPECTED_PASSES[strategy]
 
 
 def _sync(device) -> None:
@@ -42,77 +71,147 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _environment(dev) -> dict:
+    import torch
+
+    if dev.type == "cuda":
+        name = torch.cuda.get_device_name(dev)
+    else:
+        name = f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return {"device": name, "torch": torch.__version__, "cuda": torch.version.cuda or "",
+            "cudnn": str(torch.backends.cudnn.version() or ""), "python": platform.python_version(),
+            "host": platform.node()}
+
+
+def _peak(dev) -> int:
+    import torch
+
+    if dev.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(dev))
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+
+def _median_time(fn, steps: int, warmup: int, dev) -> float:
+    times = []
+    for i in range(warmup + steps):
+        _sync(dev)
+        t = time.perf_counter()
+        fn()
+        _sync(dev)
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 def measure(strategy: str, batch: int, layers: int, channels: int, image_size: int,
-            steps: int, warmup: int, device: str, threads: int | None) -> dict:
+            steps: int, warmup: int, device: str, threads: int | None,
+            speed: tuple[str, ...] = (), hvp: str = "exact") -> dict:
     """Run in a fresh process: time `steps` strategy steps and `steps` plain passes."""
     import torch
     import torch.nn.functional as F
 
     from nas.search import resolve_device
     from nas.spaces import make_supernet, space_config
+    from nas.speed import Speed
     from nas.strategies import make_strategy
 
     if threads:
         torch.set_num_threads(threads)
     dev = resolve_device(device)
+    sp = Speed.from_names(speed)
+    sp.setup(dev)
     torch.manual_seed(0)
-    net = make_supernet("darts", space_config("darts", channels=channels, layers=layers),
-                        3, 10).to(dev)
-    strat = make_strategy(strategy, net)
-
-    def batch_pair():
-        return [(torch.randn(batch, 3, image_size, image_size, device=dev),
-                 torch.randint(0, 10, (batch,), device=dev)) for _ in range(2)]
-
-    train_b, val_b = batch_pair()
+    net = sp.model(make_supernet("darts", space_config("darts", channels=channels, layers=layers),
+                                 3, 10).to(dev))
+    options = {"hvp": hvp} if strategy.startswith("implicit") else {}
+    strat = make_strategy(strategy, net, **options)
+    strat.speed = sp
+    train_b, val_b = [(torch.randn(batch, 3, image_size, image_size, device=dev),
+                       torch.randint(0, 10, (batch,), device=dev)) for _ in range(2)]
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    step_times = []
-    for i in range(warmup + steps):
-        _sync(dev)
-        t = time.perf_counter()
-        strat.step(train_b, val_b)
-        _sync(dev)
-        if i >= warmup:
-            step_times.append(time.perf_counter() - t)
+    step_s = _median_time(lambda: strat.step(train_b, val_b), steps, warmup, dev)
     params = list(net.parameters())
-    pass_times = []
-    for i in range(warmup + steps):
-        _sync(dev)
-        t = time.perf_counter()
-        loss = F.cross_entropy(net(train_b[0]), train_b[1])
+
+    def one_pass():
+        loss = F.cross_entropy(strat.forward(train_b[0]), train_b[1])
         torch.autograd.grad(loss, params)
-        _sync(dev)
-        if i >= warmup:
-            pass_times.append(time.perf_counter() - t)
+
+    pass_s = _median_time(one_pass, steps, warmup, dev)
+    expected = expected_passes(strategy, hvp)
+    return {"kind": "search", "strategy": strategy, "batch": batch, "layers": layers,
+            "channels": channels, "image_size": image_size, "speed": ",".join(sp.names()),
+            "hvp": hvp if strategy.startswith("implicit") else "", "step_s": step_s,
+            "pass_s": pass_s, "step_over_pass": step_s / pass_s, "expected_passes": expected,
+            "overhead": step_s / (expected * pass_s), "peak_mem_bytes": _peak(dev),
+            "steps": steps, **_environment(dev)}
+
+
+def measure_eval(batch: int, layers: int, channels: int, image_size: int, steps: int,
+                 warmup: int, device: str, threads: int | None, speed: tuple[str, ...] = (),
+                 plain: bool = False) -> dict:
+    """Images/s of training the DARTS_V2 evaluation network: the project's trainer on its
+    batches (plain=False), or a plain loop on fixed device tensors (plain=True)."""
+    import torch
+    import torch.nn.functional as F
+
+    from nas.data import Augment, Batches
+    from nas.evaluate import EvalConfig, EvalNetwork, Trainer
+    from nas.genotype import DARTS_V2
+    from nas.search import resolve_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    dev = resolve_device(device)
+    torch.manual_seed(0)
+    net = EvalNetwork(DARTS_V2, channels, layers, 10, 3, auxiliary=True).to(dev).train()
+    net.drop_path_prob = 0.2 * 0.5      # mid-schedule, so drop path is on
     if dev.type == "cuda":
-        peak = torch.cuda.max_memory_allocated(dev)
-        device_name = torch.cuda.get_device_name(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+    if plain:
+        opt = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4)
+        x = torch.randn(batch, 3, image_size, image_size, device=dev)
+        y = torch.randint(0, 10, (batch,), device=dev)
+
+        def step():
+            logits, aux = net(x)
+            loss = F.cross_entropy(logits, y) + 0.4 * F.cross_entropy(aux, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-        device_name = f"cpu ({platform.processor() or platform.machine()}, " \
-                      f"{torch.get_num_threads()} threads)"
-    step_s, pass_s = statistics.median(step_times), statistics.median(pass_times)
-    return {"strategy": strategy, "batch": batch, "layers": layers, "channels": channels,
-            "image_size": image_size, "step_s": step_s, "pass_s": pass_s,
-            "step_over_pass": step_s / pass_s, "peak_mem_bytes": int(peak),
-            "steps": steps, "device": device_name, "torch": torch.__version__}
+        trainer = Trainer(net, EvalConfig(channels=channels, layers=layers, batch_size=batch,
+                                          speed=speed), dev)
+        n = batch * (warmup + steps + 1)
+        data = Batches(torch.randint(0, 256, (n, 3, image_size, image_size), dtype=torch.uint8),
+                       torch.randint(0, 10, (n,)), batch, (0.49, 0.48, 0.45), (0.25, 0.24, 0.26),
+                       augment=Augment(4, True, 16), shuffle=True, drop_last=True, device=dev)
+        it = iter(data)
+
+        def step():
+            trainer.step(*next(it))
+    step_s = _median_time(step, steps, warmup, dev)
+    return {"kind": "eval", "strategy": "eval-plain-loop" if plain else "eval-trainer",
+            "batch": batch, "layers": layers, "channels": channels, "image_size": image_size,
+            "speed": "" if plain else ",".join(speed), "hvp": "", "step_s": step_s,
+            "images_per_s": batch / step_s, "peak_mem_bytes": _peak(dev), "steps": steps,
+            **_environment(dev)}
 
 
-def _child(conn, kwargs) -> None:
+def _child(conn, fn, kwargs) -> None:
     try:
-        conn.send(("ok", measure(**kwargs)))
+        conn.send(("ok", fn(**kwargs)))
     except BaseException as e:  # report, don't hang the parent
         conn.send(("error", f"{type(e).__name__}: {e}"))
     finally:
         conn.close()
 
 
-def run_isolated(**kwargs) -> dict:
-    """`measure` in a spawned process, so that its peak RSS is its own."""
+def run_isolated(fn=measure, **kwargs) -> dict:
+    """`fn` in a spawned process, so that its peak RSS is its own."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, kwargs))
+    proc = ctx.Process(target=_child, args=(child, fn, kwargs))
     proc.start()
     child.close()
     status, payload = parent.recv()
@@ -122,46 +221,113 @@ def run_isolated(**kwargs) -> dict:
     return payload
 
 
+def append_parquet(rows: list[dict], path: Path) -> None:
+    """Append rows to a parquet file (created if missing)."""
+    import pandas as pd
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = pd.DataFrame(rows)
+    if path.is_file():
+        new = pd.concat([pd.read_parquet(path), new], ignore_index=True)
+    tmp = path.with_suffix(".tmp")
+    new.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def _format(r: dict) -> str:
+    mb = r["peak_mem_bytes"] / 2**20
+    if r["kind"] == "eval":
+        return (f"{r['strategy']:<20}{r['batch']:>6}{r['layers']:>4}×{r['channels']:<4}"
+                f"{r['step_s']:>9.3f}{'':>9}{'':>10}{'':>9}{'':>9}{mb:>9.0f}"
+                f"  {r['images_per_s']:.1f} img/s  {r['speed']}")
+    name = r["strategy"] + (" (fd hvp)" if r["hvp"] == "finite-difference" else "")
+    return (f"{name:<20}{r['batch']:>6}{r['layers']:>4}×{r['channels']:<4}{r['step_s']:>9.3f}"
+            f"{r['pass_s']:>9.3f}{r['step_over_pass']:>10.2f}{r['expected_passes']:>9.1f}"
+            f"{r['overhead']:>9.2f}{mb:>9.0f}  {r['speed']}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    from nas.speed import Speed
     from nas.strategies import STRATEGIES
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--strategies", nargs="+", default=["first-order"],
-                   help=f"strategies to measure: {', '.join(STRATEGIES)} (default: first-order)")
-    p.add_argument("--batch", nargs="+", type=int, default=[16, 64],
-                   help="batch sizes (default: 16 64)")
-    p.add_argument("--layers", type=int, default=8, help="cells (default: 8, DARTS search)")
-    p.add_argument("--channels", type=int, default=16, help="channels (default: 16)")
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--strategies", nargs="+", default=list(STRATEGIES),
+                   help=f"strategies to measure: {', '.join(STRATEGIES)} (default: all); "
+                        "'none' measures no search step")
+    p.add_argument("--preset", nargs="+", choices=list(SEARCH_PRESETS), default=list(SEARCH_PRESETS),
+                   help="configurations: darts = 8 cells, 16 channels, batch 64 (search) and the "
+                        "paper's 20 × 36 at batch 96 (evaluation); small = 5 × 8 at batch 16 and "
+                        "8 × 16 at 32 (default: both; --batch/--layers/--channels replace them)")
+    p.add_argument("--batch", nargs="+", type=int, default=None, help="batch sizes (custom config)")
+    p.add_argument("--layers", type=int, default=None, help="cells (custom config)")
+    p.add_argument("--channels", type=int, default=None, help="channels (custom config)")
     p.add_argument("--image-size", type=int, default=32, help="image side (default: 32)")
     p.add_argument("--steps", type=int, default=5, help="timed steps (default: 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed steps first (default: 1)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--speed", nargs="+", default=[], metavar="SWITCH",
+                   help="nas.speed switches: amp channels-last cudnn-benchmark (compile: the "
+                        "evaluation network only) (default: none)")
+    p.add_argument("--hvp", choices=["exact", "finite-difference"], default="exact",
+                   help="the implicit strategies' Hessian-vector products (default: exact)")
+    p.add_argument("--eval", action="store_true",
+                   help="also measure the evaluation network's training images/s, the "
+                        "project's trainer against a plain loop")
+    p.add_argument("--out", default="results/perf/perf.parquet",
+                   help="append the rows to this parquet file (default: results/perf/perf.parquet; "
+                        "'' writes none)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     args = p.parse_args(argv)
-    unknown = [s for s in args.strategies if s not in STRATEGIES]
-    if unknown:
-        print(f"error: unknown strategy {unknown[0]!r}; valid strategies are "
-              f"{', '.join(STRATEGIES)}", file=sys.stderr)
+    strategies = [] if args.strategies == ["none"] else args.strategies
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    try:
+        if unknown:
+            raise ValueError(f"unknown strategy {unknown[0]!r}; valid strategies are "
+                             f"{', '.join(STRATEGIES)}")
+        speed = Speed.from_names(args.speed).names()
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
+    search_speed = tuple(s for s in speed if s != "compile")
+    custom = args.batch or args.layers or args.channels
+    if custom:
+        d_layers, d_channels, _, _ = SEARCH_PRESETS["darts"]
+        configs = [(args.layers or d_layers, args.channels or d_channels, b)
+                   for b in (args.batch or [SEARCH_PRESETS["darts"][2]])]
+        eval_configs = [(args.layers or d_layers, args.channels or d_channels, b)
+                        for b in (args.batch or [EVAL_PRESETS["darts"][2]])]
+    else:
+        configs = [SEARCH_PRESETS[n][:3] for n in args.preset]
+        eval_configs = [EVAL_PRESETS[n][:3] for n in args.preset]
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if not args.json:
-        print(f"{'strategy':<20}{'batch':>6}{'step s':>9}{'pass s':>9}{'step/pass':>10}"
-              f"{'expected':>9}{'peak MB':>9}  device")
-    for strategy in args.strategies:
-        for batch in args.batch:
-            r = run_isolated(strategy=strategy, batch=batch, layers=args.layers,
-                             channels=args.channels, image_size=args.image_size,
-                             steps=args.steps, warmup=args.warmup, device=args.device,
-                             threads=args.threads)
-            r["expected_passes"] = EXPECTED_PASSES.get(strategy)
-            if args.json:
-                print(json.dumps(r), flush=True)
-            else:
-                expected = r["expected_passes"]
-                print(f"{strategy:<20}{batch:>6}{r['step_s']:>9.3f}{r['pass_s']:>9.3f}"
-                      f"{r['step_over_pass']:>10.2f}{expected if expected else '?':>9}"
-                      f"{r['peak_mem_bytes'] / 2**20:>9.0f}  {r['device']}", flush=True)
+        print(f"{'strategy':<20}{'batch':>6}{'cells×C':>9}{'step s':>9}{'pass s':>9}"
+              f"{'step/pass':>10}{'expected':>9}{'overhead':>9}{'peak MB':>9}  speed", flush=True)
+    rows = []
+    common = {"image_size": args.image_size, "steps": args.steps, "warmup": args.warmup,
+              "device": args.device, "threads": args.threads}
+
+    def emit(r: dict) -> None:
+        r["measured_at"] = stamp
+        rows.append(r)
+        print(json.dumps(r) if args.json else _format(r), flush=True)
+
+    for layers, channels, batch in configs:
+        for strategy in strategies:
+            emit(run_isolated(measure, strategy=strategy, batch=batch, layers=layers,
+                              channels=channels, speed=search_speed, hvp=args.hvp, **common))
+    if args.eval:
+        for layers, channels, batch in eval_configs:
+            for plain in (True, False):
+                emit(run_isolated(measure_eval, batch=batch, layers=layers, channels=channels,
+                                  speed=speed, plain=plain, **common))
+    if args.out and rows:
+        append_parquet(rows, Path(args.out))
+        if not args.json:
+            print(f"appended {len(rows)} rows to {args.out}", file=sys.stderr)
     return 0
 
 

@@ -45,14 +45,15 @@ def search_config(spec: TrialSpec) -> SearchConfig:
     p = spec.profile
     return SearchConfig(space=p.space, strategy=spec.strategy, dataset=spec.search_dataset,
                         epochs=p.search_epochs, batch_size=p.search_batch_size, seed=spec.seed,
-                        space_options=p.space_options(), strategy_options=spec.strategy_options)
+                        space_options=p.space_options(), strategy_options=spec.strategy_options,
+                        speed=p.search_speed)
 
 
 def eval_config(spec: TrialSpec) -> EvalConfig:
     p = spec.profile
     return EvalConfig(channels=p.eval_channels, layers=p.eval_layers, epochs=p.eval_epochs,
                       batch_size=p.eval_batch_size, auxiliary=p.eval_auxiliary,
-                      drop_path_prob=p.eval_drop_path, seed=spec.seed)
+                      drop_path_prob=p.eval_drop_path, seed=spec.seed, speed=p.eval_speed)
 
 
 def device_name(device: torch.device) -> str:

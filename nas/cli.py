@@ -70,6 +70,12 @@ def _parse_option(text: str) -> tuple[str, object]:
         return key.replace("-", "_"), value
 
 
+def _speed_arg(p: argparse.ArgumentParser, names: str) -> None:
+    p.add_argument("--speed", nargs="+", default=[], metavar="SWITCH",
+                   help=f"speed switches, off by default: {names} (amp: bf16 autocast; see "
+                        "nas/speed.py)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m nas",
@@ -93,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a strategy option, e.g. --set alpha_lr=6e-4 (repeatable)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    _speed_arg(p, "amp channels-last cudnn-benchmark")
     p.add_argument("--out", default=None,
                    help="output folder (default: runs/search-<strategy>-<dataset>-s<seed>)")
 
@@ -115,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cutout length (default: the dataset's, 16 on CIFAR, 0 on digits)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    _speed_arg(p, "amp channels-last cudnn-benchmark compile")
     p.add_argument("--dry-run", action="store_true",
                    help="build the network and print its parameter count without training")
     p.add_argument("--out", default=None, help="write the result as JSON to this file")
@@ -241,7 +249,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     options = dict(_parse_option(s) for s in args.set)
     config = SearchConfig(space=args.space, strategy=args.strategy, dataset=args.dataset,
                           epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                          space_options=_space_options(args), strategy_options=options)
+                          space_options=_space_options(args), strategy_options=options,
+                          speed=tuple(args.speed))
     device = resolve_device(args.device)
     slug = args.dataset.replace(":", "_").replace("/", "_")
     out = Path(args.out or f"runs/search-{args.strategy}-{slug}-s{args.seed}")
@@ -269,7 +278,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     genotype = resolve_genotype(args.genotype)
     config = EvalConfig(channels=args.channels, layers=args.layers, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, auxiliary=not args.no_auxiliary,
-                        drop_path_prob=args.drop_path, cutout=args.cutout, seed=args.seed)
+                        drop_path_prob=args.drop_path, cutout=args.cutout, seed=args.seed,
+                        speed=tuple(args.speed))
     if args.dry_run:
         if args.dataset.startswith("imagefolder:") or args.dataset == "digits":
             data = load_dataset(args.dataset, args.data_root, args.download)

@@ -19,6 +19,7 @@ from torch import nn
 from nas.data import Augment, Batches, ImageData
 from nas.genotype import Genotype
 from nas.ops import FactorizedReduce, Identity, ReLUConvBN, make_op
+from nas.speed import Speed
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class EvalConfig:
     drop_path_prob: float = 0.2   # raised linearly from 0 over the epochs
     cutout: int | None = None     # None: the dataset's DARTS default (16 on CIFAR)
     seed: int = 0
+    speed: tuple[str, ...] = ()   # nas.speed switches: amp, channels_last, cudnn_benchmark, compile
 
     def __post_init__(self) -> None:
         for name in ("channels", "layers", "epochs", "batch_size"):
@@ -46,10 +48,14 @@ class EvalConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.drop_path_prob < 1.0:
             raise ValueError(f"drop_path_prob must lie in [0, 1), got {self.drop_path_prob}")
+        object.__setattr__(self, "speed", Speed.from_names(self.speed).names())
 
 
-def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
-    """Zero whole samples of a path with probability drop_prob, scaling the rest by 1/(1 − p)."""
+def drop_path(x: torch.Tensor, drop_prob: float | torch.Tensor) -> torch.Tensor:
+    """Zero whole samples of a path with probability drop_prob, scaling the rest by 1/(1 − p).
+
+    (A 0-dim tensor drop_prob is for `torch.compile`: a float would be compiled in as a constant.)
+    """
     keep = 1.0 - drop_prob
     mask = torch.empty(x.shape[0], 1, 1, 1, device=x.device, dtype=x.dtype).bernoulli_(keep)
     return x * mask / keep
@@ -71,14 +77,15 @@ class Cell(nn.Module):
             make_op(name, C, 2 if reduction and j < 2 else 1, affine=True) for name, j in gene)
         self.multiplier = len(self.concat)
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float | torch.Tensor,
+                drop: bool = True) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for i in range(len(self.ops) // 2):
             s = None
             for k in (2 * i, 2 * i + 1):
                 op = self.ops[k]
                 h = op(states[self.indices[k]])
-                if self.training and drop_prob > 0 and not isinstance(op, Identity):
+                if self.training and drop and not isinstance(op, Identity):
                     h = drop_path(h, drop_prob)
                 s = h if s is None else s + h
             states.append(s)
@@ -115,6 +122,9 @@ class EvalNetwork(nn.Module):
                  stem_multiplier: int = 3):
         super().__init__()
         self.layers = layers
+        # The probability as a float (eager) and as a 0-dim buffer (compiled: no recompilation
+        # when it rises each epoch); set it through `drop_path_prob`.
+        self.register_buffer("_drop_prob", torch.zeros(()), persistent=False)
         self.drop_path_prob = 0.0
         C_curr = stem_multiplier * channels
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False),
@@ -138,11 +148,22 @@ class EvalNetwork(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(C_p, num_classes)
 
+    @property
+    def drop_path_prob(self) -> float:
+        return self._drop_path_prob
+
+    @drop_path_prob.setter
+    def drop_path_prob(self, p: float) -> None:
+        self._drop_path_prob = float(p)
+        self._drop_on = p > 0
+        self._drop_prob.fill_(p)
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         aux = None
+        p = self._drop_prob if torch.compiler.is_compiling() else self._drop_path_prob
         s0 = s1 = self.stem(x)
         for i, cell in enumerate(self.cells):
-            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+            s0, s1 = s1, cell(s0, s1, p, self._drop_on)
             if i == self.aux_index and self.auxiliary_head is not None and self.training:
                 aux = self.auxiliary_head(s1)
         return self.classifier(self.global_pooling(s1).flatten(1)), aux
@@ -159,18 +180,54 @@ def build_network(genotype: Genotype, data: ImageData, config: EvalConfig) -> Ev
 
 
 @torch.no_grad()
-def test(model: nn.Module, batches: Batches) -> tuple[float, float]:
+def test(model: nn.Module, batches: Batches, speed: Speed | None = None) -> tuple[float, float]:
     """(mean loss, accuracy) of `model` in eval mode over `batches`."""
+    speed = speed or Speed()
     model.eval()
     loss_sum = torch.zeros((), device=batches.device)
     correct = torch.zeros((), device=batches.device)
     n = 0
     for x, y in batches:
-        logits, _ = model(x)
+        with speed.autocast(batches.device):
+            logits, _ = model(speed.input(x))
+        logits = logits.float()
         loss_sum += F.cross_entropy(logits, y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
         n += len(y)
     return float(loss_sum) / n, float(correct) / n
+
+
+class Trainer:
+    """One training step of the evaluation network, as `train_and_test` and `benchmark/perf.py`
+    run it: forward (under the speed switches), loss with the auxiliary head, backward,
+    gradient clipping and the SGD step, with nothing read back to the host."""
+
+    def __init__(self, model: EvalNetwork, config: EvalConfig, device: torch.device):
+        self.config = config
+        self.speed = Speed.from_names(config.speed)
+        self.speed.setup(device)
+        self.model = self.speed.model(model)
+        # The compiled forward shares the model's parameters; drop path keeps working (see
+        # EvalNetwork), but its masks then come from the compiler's random stream.
+        self.forward = torch.compile(self.model) if self.speed.compile else self.model
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                         weight_decay=config.weight_decay)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step; returns (loss, logits), detached, on the device."""
+        c = self.config
+        with self.speed.autocast(x.device):
+            logits, aux = self.forward(self.speed.input(x))
+        logits = logits.float()
+        loss = F.cross_entropy(logits, y)
+        if aux is not None:
+            loss = loss + c.auxiliary_weight * F.cross_entropy(aux.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if c.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip, foreach=True)
+        self.optimizer.step()
+        return loss.detach(), logits.detach()
 
 
 def train_and_test(genotype: Genotype, data: ImageData, config: EvalConfig | None = None, *,
@@ -184,14 +241,14 @@ def train_and_test(genotype: Genotype, data: ImageData, config: EvalConfig | Non
     device = torch.device(device)
     torch.manual_seed(config.seed)
     model = build_network(genotype, data, config).to(device)
+    trainer = Trainer(model, config, device)
     cut = data.eval_cutout if config.cutout is None else config.cutout
     augment = Augment(data.augment.crop_padding, data.augment.flip, cut)
     train = Batches(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
                     augment=augment, shuffle=True, seed=config.seed, device=device)
     test_batches = Batches(data.test_x, data.test_y, max(config.batch_size, 256), data.mean,
                            data.std, augment=None, shuffle=False, device=device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    optimizer = trainer.optimizer
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs,
                                                            eta_min=config.lr_min)
     history = []
@@ -205,17 +262,9 @@ def train_and_test(genotype: Genotype, data: ImageData, config: EvalConfig | Non
         n = 0
         t0 = time.perf_counter()
         for x, y in train:
-            logits, aux = model(x)
-            loss = F.cross_entropy(logits, y)
-            if aux is not None:
-                loss = loss + config.auxiliary_weight * F.cross_entropy(aux, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip, foreach=True)
-            optimizer.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
+            loss, logits = trainer.step(x, y)
+            loss_sum += loss * len(y)
+            correct += (logits.argmax(1) == y).sum()
             n += len(y)
         scheduler.step()
         train_loss, train_acc = float(loss_sum) / n, float(correct) / n
@@ -229,7 +278,7 @@ def train_and_test(genotype: Genotype, data: ImageData, config: EvalConfig | Non
         if on_epoch is not None:
             on_epoch(record)
     train_time = time.perf_counter() - start
-    test_loss, test_acc = test(model, test_batches)
+    test_loss, test_acc = test(model, test_batches, trainer.speed)
     return {"test_acc": test_acc, "test_loss": test_loss,
             "train_acc": history[-1]["train_acc"], "params": count_parameters(model),
             "train_time_s": train_time, "history": history, "config": asdict(config)}

@@ -30,6 +30,7 @@ import torch
 from nas.data import Augment, Batches, ImageData, load_dataset, search_split
 from nas.genotype import Genotype
 from nas.spaces import make_supernet, space_config
+from nas.speed import Speed
 from nas.strategies import Strategy, get_strategy, strategy_config
 
 
@@ -47,6 +48,7 @@ class SearchConfig:
     alpha_data: str = "val"         # "val": α steps on the held-out part; "train": w and α on all of it
     space_options: dict = field(default_factory=dict)
     strategy_options: dict = field(default_factory=dict)
+    speed: tuple[str, ...] = ()     # nas.speed switches: amp, channels_last, cudnn_benchmark
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -57,6 +59,10 @@ class SearchConfig:
             raise ValueError(f"alpha_data must be 'val' (a train/val split) or 'train' (the same data "
                              f"for both steps), not {self.alpha_data!r}")
         # Fail on a bad name or option now, not after the data has loaded.
+        object.__setattr__(self, "speed", Speed.from_names(self.speed).names())   # canonical order
+        if "compile" in self.speed:
+            raise ValueError("the compile switch applies to the evaluation network only: the "
+                             "strategies differentiate the supernet through functional_call")
         space_config(self.space, **self.space_options)
         strategy_config(self.strategy, **self._strategy_values())
 
@@ -65,6 +71,15 @@ class SearchConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def matches(self, stored: dict) -> bool:
+        """Whether a stored `to_dict()` describes this search; a key added since it was written
+        (absent there) matches where this config has that key's default."""
+        mine = self.to_dict()
+        defaults = asdict(SearchConfig())
+        stored = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()}
+        return set(stored) <= set(mine) and all(
+            stored[k] == mine[k] if k in stored else mine[k] == defaults[k] for k in mine)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -111,8 +126,12 @@ class Search:
         self.supernet = make_supernet(config.space, space_config(config.space, **config.space_options),
                                       self.data.in_channels, self.data.num_classes,
                                       image_size=self.data.image_size).to(self.device)
+        self.speed = Speed.from_names(config.speed)
+        self.speed.setup(self.device)
+        self.speed.model(self.supernet)
         self.strategy: Strategy = get_strategy(config.strategy)(
             self.supernet, strategy_config(config.strategy, **config._strategy_values()))
+        self.strategy.speed = self.speed
         if config.alpha_data == "train":   # both steps on all the training data, in different orders
             train_idx = val_idx = torch.arange(len(self.data.train_y))
         else:
@@ -207,7 +226,7 @@ class Search:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        if state["config"] != self.config.to_dict():
+        if not self.config.matches(state["config"]):
             raise ValueError("the checkpoint belongs to a search with another configuration")
         self.supernet.load_state_dict(state["supernet"])
         self.strategy.load_state_dict(state["strategy"])
@@ -235,7 +254,7 @@ def run_search(config: SearchConfig, *, data: ImageData | None = None,
         ckpt = out / "checkpoint.pt"
         if ckpt.is_file():
             state = torch.load(ckpt, map_location=search.device, weights_only=False)
-            if state["config"] != config.to_dict():
+            if not config.matches(state["config"]):
                 raise ValueError(f"{out} holds a search with another configuration; "
                                  "choose another output folder or delete that one")
             search.load_state_dict(state)

@@ -46,3 +46,53 @@ def test_training_from_scratch_learns_digits(tiny_digits):
     assert result["test_acc"] > 0.3  # chance is 0.1
     assert result["params"] == count_parameters(
         EvalNetwork(DARTS_V2, 8, 3, 10, 1))
+
+
+def _trained(speed, steps=3, drop=0.0):
+    from nas.evaluate import Trainer
+
+    torch.manual_seed(0)
+    net = EvalNetwork(DARTS_V2, channels=4, layers=3, num_classes=10, in_channels=3).train()
+    net.drop_path_prob = drop
+    trainer = Trainer(net, EvalConfig(channels=4, layers=3, speed=speed), torch.device("cpu"))
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(8, 3, 16, 16, generator=g), torch.randint(0, 10, (8,), generator=g)
+    losses = [float(trainer.step(x, y)[0]) for _ in range(steps)]
+    return losses, [p.detach().clone() for p in net.parameters()]
+
+
+def test_channels_last_training_steps_match_the_plain_ones():
+    l0, p0 = _trained(())
+    l1, p1 = _trained(("channels_last",))
+    assert l0 == pytest.approx(l1, rel=1e-4)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(p0, p1))
+
+
+def test_mixed_precision_training_steps_stay_close():
+    l0, _ = _trained(())
+    l1, p1 = _trained(("amp",))
+    assert l0 == pytest.approx(l1, rel=0.05)      # bf16 rounding, not another computation
+    assert all(p.dtype == torch.float32 for p in p1)
+
+
+def test_compiled_training_matches_eager_and_does_not_recompile_as_drop_path_rises():
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    l0, p0 = _trained(())
+    l1, p1 = _trained(("compile",))
+    assert l0 == pytest.approx(l1, rel=1e-4)
+    assert all(torch.allclose(a, b, rtol=1e-3, atol=1e-5) for a, b in zip(p0, p1))
+    # The drop-path probability is a buffer, so raising it each epoch reuses the compiled graph.
+    from nas.evaluate import Trainer
+
+    net = EvalNetwork(DARTS_V2, channels=4, layers=3, num_classes=10, in_channels=3).train()
+    trainer = Trainer(net, EvalConfig(channels=4, layers=3, speed=("compile",)), torch.device("cpu"))
+    x, y = torch.randn(8, 3, 16, 16), torch.randint(0, 10, (8,))
+    net.drop_path_prob = 0.1
+    trainer.step(x, y)
+    graphs = counters["stats"]["unique_graphs"]
+    for p in (0.12, 0.14, 0.16):
+        net.drop_path_prob = p
+        trainer.step(x, y)
+    assert counters["stats"]["unique_graphs"] == graphs

@@ -22,7 +22,8 @@ def test_a_strategy_configured_as_the_reference_matches_it(tiny_digits):
     assert rows["first-order"]["cosine"] < 0.9999
     assert result["reference"]["cg_iterations"] == 8
     assert all(r["time_s"] > 0 for r in result["rows"])
-    assert rows["implicit-cg"]["options"] == {"cg_damping": 0.1, "cg_k": 8}
+    assert rows["implicit-cg"]["options"] == {"cg_damping": 0.1, "cg_k": 8, "hvp": "exact",
+                                              "fd_radius": 0.01}
 
 
 def test_toy_command_prints_one_json_object_per_run(capsys):

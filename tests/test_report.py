@@ -181,3 +181,30 @@ def test_the_dense_dag_study_report_draws_its_figures(tmp_path, monkeypatch, tin
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "## digits" in summary and "### 4. Which strategy ranks the blocks best" in summary
     assert study_report.main([str(tmp_path / "nothing"), "--out", str(tmp_path / "o2")]) == 2
+
+
+def test_the_report_adds_perf_measurements_latest_first(tmp_path):
+    root = tmp_path / "p"
+    make_experiment(root)
+    base = {"kind": "search", "batch": 16, "layers": 5, "channels": 8, "image_size": 32, "speed": "",
+            "hvp": "", "device": "cpu (x86_64, 2 threads)", "peak_mem_bytes": 2**30, "steps": 2,
+            "images_per_s": np.nan}
+    rows = [dict(base, strategy="first-order", step_s=9.0, pass_s=3.0, expected_passes=2.0,
+                 measured_at="2026-01-01T00:00:00"),
+            dict(base, strategy="first-order", step_s=6.0, pass_s=3.0, expected_passes=2.0,
+                 measured_at="2026-01-02T00:00:00"),   # measured again: this one counts
+            dict(base, strategy="implicit-cg", hvp="finite-difference", step_s=33.0, pass_s=3.0,
+                 expected_passes=10.0, measured_at="2026-01-01T00:00:00"),
+            dict(base, kind="eval", strategy="eval-trainer", step_s=0.5, pass_s=np.nan,
+                 expected_passes=np.nan, images_per_s=32.0, measured_at="2026-01-01T00:00:00")]
+    df = pd.DataFrame(rows)
+    df["step_over_pass"] = df.step_s / df.pass_s
+    df["overhead"] = df.step_over_pass / df.expected_passes
+    df.to_parquet(tmp_path / "perf.parquet")
+    text = report_module.report(root, toy=False, log=lambda *a: None,
+                                perf=tmp_path / "perf.parquet").read_text()
+    assert "## Speed and memory" in text
+    assert "| first-order | 5 × 8, 16 | — | 6.000 | 3.000 | 2.00 | 2 | 1.00 | 1024 |" in text
+    assert "implicit-cg (fd hvp)" in text and "| 1.10 |" in text
+    assert "| eval-trainer | 5 × 8, 16 | — | 0.500 | 32.0 | 1024 |" in text
+    assert (root / "report" / "figures" / "perf.png").stat().st_size > 1000

@@ -67,3 +67,18 @@ def test_bad_names_fail_before_any_work():
         SearchConfig(strategy="zeroth-order")
     with pytest.raises(ValueError, match="no option"):
         SearchConfig(strategy_options={"xi": 0.1})
+
+
+def test_speed_switches_are_part_of_the_config_and_old_checkpoints_still_match():
+    from nas.search import SearchConfig
+
+    c = SearchConfig(speed=("channels-last",))
+    assert c.speed == ("channels_last",)
+    stored = SearchConfig().to_dict()
+    del stored["speed"]                       # a checkpoint written before the switches existed
+    assert SearchConfig().matches(stored)
+    assert not c.matches(stored)
+    with pytest.raises(ValueError, match="evaluation network only"):
+        SearchConfig(speed=("compile",))
+    with pytest.raises(ValueError, match="unknown speed option 'fast'"):
+        SearchConfig(speed=("fast",))

@@ -256,3 +256,80 @@ def test_every_strategy_searches_from_the_command_line(name, tmp_path, capsys):
     assert code == 0
     assert capsys.readouterr().out.startswith("Genotype(")
     assert (tmp_path / "genotype.json").is_file()
+
+
+@pytest.mark.parametrize("name", ["implicit-cg", "implicit-neumann"])
+def test_finite_difference_hessian_products_agree_with_double_backward(name, net, batches):
+    # float64 and a small radius, as for second-order above: the products and the mixed term by
+    # differences of gradients give the hypergradient of the double-backward products.
+    net = net.double()
+    batches = [(x.double(), y) for x, y in batches]
+    opts = {"implicit-cg": {"cg_k": 3}, "implicit-neumann": {"neumann_k": 3}}[name]
+    exact = make_strategy(name, net, **opts).hypergradient(*batches)
+    fd = make_strategy(name, net, hvp="finite-difference", fd_radius=1e-6, **opts).hypergradient(*batches)
+    first = make_strategy("first-order", net).hypergradient(*batches)
+    diff = sum(float((a - b).norm()) for a, b in zip(exact, first))
+    err = sum(float((a - b).norm()) for a, b in zip(exact, fd))
+    assert diff > 0 and err < 0.01 * diff
+
+
+def test_hvp_mode_is_checked():
+    with pytest.raises(ValueError, match="hvp must be one of exact, finite-difference"):
+        strategy_config("implicit-cg", hvp="fd")
+
+
+def _steps(name, speed, batches, n=2):
+    from nas.speed import Speed
+
+    torch.manual_seed(0)
+    net = make_supernet("darts", space_config("darts", **SMALL), 1, 10)
+    s = make_strategy(name, net, **FAST.get(name, {}))
+    s.speed = Speed(**speed)
+    s.speed.model(net)
+    for _ in range(n):
+        s.step(*batches)
+    return [a.detach().clone() for a in s.alphas], [w.detach().clone() for w in s.weights]
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_channels_last_changes_no_result(name, batches):
+    # The memory format reorders the arithmetic only: two steps agree to fp32 rounding.
+    a0, w0 = _steps(name, {}, batches)
+    a1, w1 = _steps(name, {"channels_last": True}, batches)
+    for x, y in zip(a0 + w0, a1 + w1):
+        assert torch.allclose(x, y, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["first-order", "second-order", "hyperdarts-linear"])
+def test_mixed_precision_steps_stay_close_and_keep_alpha_in_fp32(name, batches):
+    # bf16 autocast rounds the activations (8-bit mantissa), so the steps differ, but only by
+    # rounding: α moves the same way, and α and the weights stay fp32.
+    a0, _ = _steps(name, {}, batches)
+    a1, w1 = _steps(name, {"amp": True}, batches)
+    assert all(t.dtype == torch.float32 for t in a1 + w1)
+    moved0 = torch.cat([a.flatten() for a in a0])
+    moved1 = torch.cat([a.flatten() for a in a1])
+    assert float(F.cosine_similarity(moved0, moved1, dim=0)) > 0.95
+
+
+def test_finite_differences_run_in_fp32_under_mixed_precision(net, batches):
+    from nas.speed import Speed
+    from nas.strategies.second_order import finite_difference_mixed
+
+    s = make_strategy("second-order", net)
+    direction = [torch.randn_like(w) for w in s.weights]
+    plain = finite_difference_mixed(s, batches[0], direction, 0.01)
+    s.speed = Speed(amp=True)
+    with s.speed.autocast("cpu"):   # even inside an outer autocast
+        mixed = finite_difference_mixed(s, batches[0], direction, 0.01)
+    for a, b in zip(plain, mixed):
+        assert torch.equal(a, b)
+
+
+def test_speed_options_are_checked():
+    from nas.speed import Speed
+
+    assert Speed.from_names(["amp", "channels-last"]) == Speed(amp=True, channels_last=True)
+    assert Speed.from_names(Speed(compile=True).names()) == Speed(compile=True)
+    with pytest.raises(ValueError, match="unknown speed option 'fp16'; valid options are amp"):
+        Speed.from_names(["fp16"])

@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from nas.speed import Speed
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -84,6 +86,8 @@ class Strategy(ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
+    # Mixed precision and memory format of the forward passes; the search sets its own.
+    speed: Speed = Speed()
 
     def __init__(self, supernet: nn.Module, config: StrategyConfig | None = None):
         self.supernet = supernet
@@ -161,24 +165,33 @@ class Strategy(ABC):
         self.new_epoch(state["epoch"])
 
     # -- shared pieces ----------------------------------------------------
-    def loss(self, batch: Batch, weights: list[torch.Tensor] | None = None,
-             alphas: list[torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(loss, accuracy) on `batch`, with the weights and/or α replaced by the given tensors.
+    def forward(self, x, params: dict[str, torch.Tensor] | None = None,
+                precise: bool = False) -> torch.Tensor:
+        """The model's output on x (fp32), with the named parameters replaced by `params`.
 
-        The replacement goes through `torch.func.functional_call`: nothing is copied
-        and no parameter of the model is touched.
+        The replacement goes through `torch.func.functional_call`: nothing is copied and no
+        parameter of the model is touched. Under `speed.amp` the pass runs in bf16 autocast
+        unless `precise` (the passes of a finite difference).
         """
+        x = self.speed.input(x)
+        with self.speed.autocast(x.device if isinstance(x, torch.Tensor) else "cpu",
+                                 enabled=not precise):
+            out = self.supernet(x) if not params else functional_call(self.supernet, params, (x,))
+        return out.float() if out.dtype == torch.bfloat16 else out
+
+    def loss(self, batch: Batch, weights: list[torch.Tensor] | None = None,
+             alphas: list[torch.Tensor] | None = None,
+             precise: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, accuracy) on `batch`, with the weights and/or α replaced by the given tensors."""
         x, y = batch
-        if weights is None and alphas is None:
-            out = self.supernet(x)
-        else:
-            params = {}
-            if weights is not None:
-                params.update(zip(self.weight_names, weights))
-            if alphas is not None:
-                params.update(zip(self.alpha_names, alphas))
-            out = functional_call(self.supernet, params, (x,))
-        return self.objective(out, y)
+        params = {}
+        if weights is not None:
+            params.update(zip(self.weight_names, weights))
+        if alphas is not None:
+            params.update(zip(self.alpha_names, alphas))
+        out = self.forward(x, params, precise)
+        with self.speed.autocast(out.device, enabled=False):   # the loss in fp32
+            return self.objective(out, y)
 
     def val_loss(self, val_batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         return self.loss(val_batch)

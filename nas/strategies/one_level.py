@@ -20,7 +20,7 @@ class OneLevel(Strategy):
     def _joint(self, train_batch: Batch, val_batch: Batch):
         (xt, yt), (xv, yv) = train_batch, val_batch
         y = None if yt is None else torch.cat([yt, yv])
-        out = self.supernet(torch.cat([xt, xv]))
+        out = self.forward(torch.cat([xt, xv]))
         loss, _ = self.objective(out, y)
         return loss, out.detach(), len(xt)
 

@@ -1,0 +1,73 @@
+"""Switches that make a run faster; each is off unless a profile or option turns it on.
+
+- `amp`: bf16 autocast of the networks' forward passes (and so of their backward). The
+  parameters, α, the softmax of the mixing weights (autocast runs softmax in fp32) and every
+  optimiser state stay fp32. Passes whose result is used as a finite difference (second-order's
+  mixed product and the implicit strategies' finite-difference Hessian-vector products) run in
+  fp32: a difference of two bf16 gradients (8-bit mantissa) would be mostly rounding error.
+- `channels_last`: NHWC memory format for the network's 4-d weights and its inputs.
+- `cudnn_benchmark`: let cuDNN time its convolution algorithms per input shape (CUDA only).
+- `compile`: `torch.compile` the evaluation network's forward (never the supernet: the
+  strategies differentiate through `functional_call` and double backward).
+
+None of them changes what is computed beyond floating-point rounding; `amp` changes the
+rounding most, which is why it is off by default (tests compare search steps with and
+without each switch on the CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, fields
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Speed:
+    amp: bool = False
+    channels_last: bool = False
+    cudnn_benchmark: bool = False
+    compile: bool = False
+
+    @classmethod
+    def from_names(cls, names) -> Speed:
+        """A Speed with the named switches on; an unknown name is an error that lists the valid ones."""
+        valid = [f.name for f in fields(cls)]
+        names = [n.replace("-", "_") for n in (names or ())]
+        unknown = [n for n in names if n not in valid]
+        if unknown:
+            raise ValueError(f"unknown speed option {unknown[0]!r}; valid options are {', '.join(valid)}")
+        return cls(**{n: True for n in names})
+
+    def names(self) -> tuple[str, ...]:
+        """The switches that are on, the inverse of `from_names`."""
+        return tuple(f.name for f in fields(self) if getattr(self, f.name))
+
+    def autocast(self, device: torch.device | str, enabled: bool = True):
+        """bf16 autocast on `device` when `amp` is on and `enabled`; otherwise a no-op context.
+
+        Inside an outer autocast, `enabled=False` switches it off for the block.
+        """
+        if not self.amp:
+            return contextlib.nullcontext()
+        device_type = torch.device(device).type
+        return torch.autocast(device_type, dtype=torch.bfloat16, enabled=enabled)
+
+    def model(self, model: nn.Module) -> nn.Module:
+        """The model with its 4-d parameters in channels-last format (in place) if asked."""
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        return model
+
+    def input(self, x):
+        """An image batch in channels-last format if asked (other tensors pass unchanged)."""
+        if self.channels_last and isinstance(x, torch.Tensor) and x.dim() == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def setup(self, device: torch.device | str) -> None:
+        """Process-wide settings for `device` (cuDNN's autotuner)."""
+        if torch.device(device).type == "cuda":
+            torch.backends.cudnn.benchmark = self.cudnn_benchmark

@@ -1,0 +1,34 @@
+import json
+
+import pandas as pd
+
+from benchmark import perf
+
+
+def test_perf_prints_json_lines_and_appends_parquet(tmp_path, capsys):
+    out = tmp_path / "perf.parquet"
+    args = ["--strategies", "implicit-cg", "--hvp", "finite-difference", "--batch", "2",
+            "--layers", "3", "--channels", "2", "--image-size", "8", "--steps", "1",
+            "--warmup", "0", "--eval", "--json", "--out", str(out)]
+    assert perf.main(args) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    search, plain, trainer = rows
+    assert search["strategy"] == "implicit-cg" and search["hvp"] == "finite-difference"
+    assert search["expected_passes"] == perf.EXPECTED_PASSES_FD_HVP
+    assert search["step_s"] > 0 and search["pass_s"] > 0 and search["peak_mem_bytes"] > 0
+    assert search["overhead"] == search["step_s"] / (search["pass_s"] * search["expected_passes"])
+    assert {"device", "torch", "python"} <= set(search)
+    assert plain["strategy"] == "eval-plain-loop" and trainer["strategy"] == "eval-trainer"
+    assert trainer["images_per_s"] == trainer["batch"] / trainer["step_s"]
+    assert len(pd.read_parquet(out)) == 3
+    again = [*args[:2], "--batch", "2", "--layers", "3", "--channels", "2", "--image-size", "8",
+             "--steps", "1", "--warmup", "0", "--json", "--out", str(out)]
+    assert perf.main(again) == 0
+    assert len(pd.read_parquet(out)) == 4          # appended, not overwritten
+
+
+def test_perf_rejects_an_unknown_strategy_or_switch(capsys):
+    assert perf.main(["--strategies", "third-order", "--out", ""]) == 2
+    assert "unknown strategy 'third-order'" in capsys.readouterr().err
+    assert perf.main(["--speed", "turbo", "--out", ""]) == 2
+    assert "unknown speed option 'turbo'" in capsys.readouterr().err
