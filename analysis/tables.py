@@ -259,7 +259,8 @@ def reference_numbers_for(reference: pd.DataFrame, dataset: str) -> pd.DataFrame
 
 # ---------------------------------------------------------------- speed (benchmark/perf.py)
 
-PERF_KEY = ["device", "kind", "strategy", "batch", "layers", "channels", "image_size", "speed", "hvp"]
+PERF_KEY = ["device", "kind", "strategy", "batch", "layers", "channels", "image_size", "speed", "hvp",
+            "partial_channels"]
 
 
 def latest_perf(path: Path) -> pd.DataFrame:
@@ -269,6 +270,9 @@ def latest_perf(path: Path) -> pd.DataFrame:
     df = pd.read_parquet(path)
     if df.empty:
         return df
+    if "partial_channels" not in df:
+        df["partial_channels"] = 1
+    df["partial_channels"] = df.partial_channels.fillna(1).astype(int)
     df = df.sort_values("measured_at").drop_duplicates(PERF_KEY, keep="last")
     return df.reset_index(drop=True)
 
@@ -285,7 +289,8 @@ def perf_table(path: Path) -> Table | None:
             s["order"] = s.strategy.map({n: i for i, n in enumerate(strategy_order(s.strategy))})
             s = s.sort_values(["layers", "channels", "batch", "speed", "order"])
             show = pd.DataFrame({
-                "strategy": s.strategy + np.where(s.hvp == "finite-difference", " (fd hvp)", ""),
+                "strategy": s.strategy + np.where(s.hvp == "finite-difference", " (fd hvp)", "")
+                + np.where(s.partial_channels > 1, " (pc " + s.partial_channels.astype(str) + ")", ""),
                 "cells × C, batch": [f"{a} × {b}, {c}" for a, b, c in zip(s.layers, s.channels, s.batch)],
                 "speed": s.speed.replace("", "—"),
                 "step s": s.step_s.map("{:.3f}".format), "pass s": s.pass_s.map("{:.3f}".format),

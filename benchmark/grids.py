@@ -30,6 +30,7 @@ class Profile:
     search_nodes: int = 4
     search_epochs: int = 50
     search_batch_size: int = 64
+    search_partial_channels: int = 1    # PC-DARTS's K (1: every channel through every operation)
     # evaluation (the discrete network trained from scratch)
     eval_channels: int = 36
     eval_layers: int = 20
@@ -50,8 +51,11 @@ class Profile:
     cpus_per_trial: int = 1
 
     def space_options(self) -> dict:
-        return {"channels": self.search_channels, "layers": self.search_layers,
-                "nodes": self.search_nodes, "multiplier": self.search_nodes}
+        options = {"channels": self.search_channels, "layers": self.search_layers,
+                   "nodes": self.search_nodes, "multiplier": self.search_nodes}
+        if self.search_partial_channels != 1:
+            options["partial_channels"] = self.search_partial_channels
+        return options
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ def _median_time(fn, steps: int, warmup: int, dev) -> float:
 
 def measure(strategy: str, batch: int, layers: int, channels: int, image_size: int,
             steps: int, warmup: int, device: str, threads: int | None,
-            speed: tuple[str, ...] = (), hvp: str = "exact") -> dict:
+            speed: tuple[str, ...] = (), hvp: str = "exact", partial_channels: int = 1) -> dict:
     """Run in a fresh process: time `steps` strategy steps and `steps` plain passes."""
     import torch
     import torch.nn.functional as F
@@ -121,7 +121,8 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
     sp = Speed.from_names(speed)
     sp.setup(dev)
     torch.manual_seed(0)
-    net = sp.model(make_supernet("darts", space_config("darts", channels=channels, layers=layers),
+    net = sp.model(make_supernet("darts", space_config("darts", channels=channels, layers=layers,
+                                                       partial_channels=partial_channels),
                                  3, 10).to(dev))
     options = {"hvp": hvp} if strategy.startswith("implicit") else {}
     strat = make_strategy(strategy, net, **options)
@@ -141,8 +142,9 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
     expected = expected_passes(strategy, hvp)
     return {"kind": "search", "strategy": strategy, "batch": batch, "layers": layers,
             "channels": channels, "image_size": image_size, "speed": ",".join(sp.names()),
-            "hvp": hvp if strategy.startswith("implicit") else "", "step_s": step_s,
-            "pass_s": pass_s, "step_over_pass": step_s / pass_s, "expected_passes": expected,
+            "hvp": hvp if strategy.startswith("implicit") else "",
+            "partial_channels": partial_channels, "step_s": step_s, "pass_s": pass_s,
+            "step_over_pass": step_s / pass_s, "expected_passes": expected,
             "overhead": step_s / (expected * pass_s), "peak_mem_bytes": _peak(dev),
             "steps": steps, **_environment(dev)}
 
@@ -240,7 +242,8 @@ def _format(r: dict) -> str:
         return (f"{r['strategy']:<20}{r['batch']:>6}{r['layers']:>4}×{r['channels']:<4}"
                 f"{r['step_s']:>9.3f}{'':>9}{'':>10}{'':>9}{'':>9}{mb:>9.0f}"
                 f"  {r['images_per_s']:.1f} img/s  {r['speed']}")
-    name = r["strategy"] + (" (fd hvp)" if r["hvp"] == "finite-difference" else "")
+    name = r["strategy"] + (" (fd hvp)" if r["hvp"] == "finite-difference" else "") \
+        + (f" (pc {r['partial_channels']})" if r.get("partial_channels", 1) > 1 else "")
     return (f"{name:<20}{r['batch']:>6}{r['layers']:>4}×{r['channels']:<4}{r['step_s']:>9.3f}"
             f"{r['pass_s']:>9.3f}{r['step_over_pass']:>10.2f}{r['expected_passes']:>9.1f}"
             f"{r['overhead']:>9.2f}{mb:>9.0f}  {r['speed']}")
@@ -273,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
                         "evaluation network only) (default: none)")
     p.add_argument("--hvp", choices=["exact", "finite-difference"], default="exact",
                    help="the implicit strategies' Hessian-vector products (default: exact)")
+    p.add_argument("--partial-channels", type=int, default=1, metavar="K",
+                   help="PC-DARTS partial channel connections, 1/K of the channels through the "
+                        "operations: the memory remedy (default: 1, off)")
     p.add_argument("--eval", action="store_true",
                    help="also measure the evaluation network's training images/s, the "
                         "project's trainer against a plain loop")
@@ -318,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     for layers, channels, batch in configs:
         for strategy in strategies:
             emit(run_isolated(measure, strategy=strategy, batch=batch, layers=layers,
-                              channels=channels, speed=search_speed, hvp=args.hvp, **common))
+                              channels=channels, speed=search_speed, hvp=args.hvp,
+                              partial_channels=args.partial_channels, **common))
     if args.eval:
         for layers, channels, batch in eval_configs:
             for plain in (True, False):

@@ -65,3 +65,27 @@ def test_bad_space_options_are_named():
         space_config("darts", cells=8)
     with pytest.raises(ValueError, match="unknown search space"):
         space_config("nasbench")
+
+
+def test_partial_channels_bypass_and_shuffle_the_rest():
+    from nas.spaces.darts import MixedOp
+
+    op = MixedOp(4, 1, ("none", "skip_connect", "sep_conv_3x3"), partial_channels=2)
+    x = torch.randn(2, 4, 6, 6)
+    out = op(x, torch.tensor([0.0, 1.0, 0.0]))       # only the skip connection on channels 0, 1
+    # [op0 op1 rest2 rest3] shuffled in 2 groups → [op0 rest2 op1 rest3]
+    assert torch.allclose(out[:, 0], x[:, 0]) and torch.allclose(out[:, 2], x[:, 1])
+    assert torch.equal(out[:, 1], x[:, 2]) and torch.equal(out[:, 3], x[:, 3])
+    reduce = MixedOp(4, 2, ("max_pool_3x3", "skip_connect"), partial_channels=2)
+    assert reduce(torch.randn(2, 4, 7, 7), torch.tensor([0.5, 0.5])).shape == (2, 4, 4, 4)
+
+
+def test_partial_channels_shrink_the_supernet_and_keep_its_interface():
+    full = make_supernet("darts", space_config("darts", channels=8, layers=3), 3, 10)
+    pc = make_supernet("darts", space_config("darts", channels=8, layers=3, partial_channels=4), 3, 10)
+    n = [sum(p.numel() for p in m.weight_parameters()) for m in (full, pc)]
+    assert n[1] < 0.5 * n[0]
+    assert pc(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+    assert [a.shape for a in pc.arch_parameters()] == [a.shape for a in full.arch_parameters()]
+    with pytest.raises(ValueError, match="partial_channels must be a positive divisor of channels"):
+        space_config("darts", channels=8, partial_channels=3)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nas.genotype import Genotype, derive_genotype
@@ -37,6 +38,7 @@ class DartsSpaceConfig:
     stem_multiplier: int = 3    # stem output = stem_multiplier * C channels
     primitives: tuple[str, ...] = field(default=PRIMITIVES)
     alpha_init_std: float = 1e-3  # α ~ alpha_init_std * N(0, 1); 0 gives zeros
+    partial_channels: int = 1     # K of PC-DARTS: edges mix 1/K of the channels (1: all, DARTS)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "primitives", check_primitives(tuple(self.primitives)))
@@ -47,10 +49,19 @@ class DartsSpaceConfig:
             raise ValueError(f"multiplier ({self.multiplier}) cannot exceed nodes ({self.nodes})")
         if self.channels % 2:
             raise ValueError(f"channels must be even (reductions halve them), got {self.channels}")
+        if self.partial_channels < 1 or self.channels % self.partial_channels:
+            raise ValueError(f"partial_channels must be a positive divisor of channels "
+                             f"({self.channels}), got {self.partial_channels}")
 
     @property
     def num_edges(self) -> int:
         return sum(i + 2 for i in range(self.nodes))
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """Interleave `groups` equal channel groups (ShuffleNet): [a0 a1 b0 b1] → [a0 b0 a1 b1]."""
+    n, c, h, w = x.shape
+    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
 class MixedOp(nn.Module):
@@ -58,29 +69,46 @@ class MixedOp(nn.Module):
 
     `none` contributes exactly zero, so it is skipped rather than multiplied by
     zero; its α still enters the softmax and so still receives a gradient.
+
+    With partial channels K > 1 (PC-DARTS, Xu et al. 2020) only the first C/K channels go
+    through the operations; the rest bypass them (max-pooled where the edge reduces), the two
+    parts are concatenated and the channels shuffled, so that each edge's operations see other
+    channels in the next cell. Activations and weights of the operations shrink about K-fold.
+    (PC-DARTS's edge normalisation is not included.)
     """
 
-    def __init__(self, C: int, stride: int, primitives: tuple[str, ...]):
+    def __init__(self, C: int, stride: int, primitives: tuple[str, ...], partial_channels: int = 1):
         super().__init__()
+        self.k = partial_channels
+        self.stride = stride
+        C_op = C // partial_channels
         self.ops = nn.ModuleList()
         for p in primitives:
-            op = make_op(p, C, stride, affine=False, track_running_stats=False)
+            op = make_op(p, C_op, stride, affine=False, track_running_stats=False)
             if "pool" in p:  # pooling has no scale of its own: normalise it like the convs
-                op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False, track_running_stats=False))
+                op = nn.Sequential(op, nn.BatchNorm2d(C_op, affine=False, track_running_stats=False))
             self.ops.append(op)
         self.active = [i for i, p in enumerate(primitives) if p != "none"]
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        if self.k > 1:
+            c = x.shape[1] // self.k
+            x, rest = x[:, :c], x[:, c:]
         out = None
         for i in self.active:
             y = weights[i] * self.ops[i](x)
             out = y if out is None else out + y
-        return out
+        if self.k == 1:
+            return out
+        if self.stride == 2:
+            rest = F.max_pool2d(rest, 2, 2, ceil_mode=True)
+        return channel_shuffle(torch.cat([out, rest], dim=1), self.k)
 
 
 class SearchCell(nn.Module):
     def __init__(self, nodes: int, multiplier: int, C_pp: int, C_p: int, C: int,
-                 reduction: bool, reduction_prev: bool, primitives: tuple[str, ...]):
+                 reduction: bool, reduction_prev: bool, primitives: tuple[str, ...],
+                 partial_channels: int = 1):
         super().__init__()
         self.reduction = reduction
         self.nodes = nodes
@@ -96,7 +124,7 @@ class SearchCell(nn.Module):
         for i in range(nodes):
             for j in range(i + 2):
                 stride = 2 if reduction and j < 2 else 1
-                self.edges.append(MixedOp(C, stride, primitives))
+                self.edges.append(MixedOp(C, stride, primitives, partial_channels))
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """weights: [num_edges, num_ops], the softmaxed α of this cell type."""
@@ -140,7 +168,8 @@ class DartsSupernet(nn.Module):
             if reduction:
                 C_curr *= 2
             self.cells.append(SearchCell(config.nodes, config.multiplier, C_pp, C_p, C_curr,
-                                         reduction, reduction_prev, config.primitives))
+                                         reduction, reduction_prev, config.primitives,
+                                         config.partial_channels))
             reduction_prev = reduction
             C_pp, C_p = C_p, config.multiplier * C_curr
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
