@@ -25,7 +25,8 @@ def spec_to_dict(spec: TrialSpec) -> dict:
 
 def spec_from_dict(d: dict) -> TrialSpec:
     d = dict(d)
-    d["profile"] = Profile(**d["profile"])
+    # (a config that went through JSON holds lists where the profile has tuples)
+    d["profile"] = Profile(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["profile"].items()})
     d["eval_datasets"] = tuple(d["eval_datasets"])
     return TrialSpec(**d)
 

@@ -74,3 +74,14 @@ def test_progress_lines_say_phase_epoch_and_metric():
     assert describe({"phase": "eval", "eval_dataset": "cifar100", "test_acc": 0.7}, 4) == \
         "eval cifar100  test 0.700"
     assert describe({"phase": "search", "status": "diverged"}, 4).startswith("diverged")
+
+
+def test_a_spec_survives_a_json_round_trip_with_its_speed_switches():
+    import json
+
+    from benchmark.grids import CPU
+    from benchmark.tune_trainable import spec_from_dict, spec_to_dict
+
+    spec = get_grid("cpu").trials()[0]
+    back = spec_from_dict(json.loads(json.dumps(spec_to_dict(spec))))
+    assert back == spec and back.profile.eval_speed == CPU.eval_speed == ("channels_last",)
