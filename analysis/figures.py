@@ -298,7 +298,8 @@ def perf_bars(path: Path, prefix: Path) -> list[Path]:
     df = df.assign(config=[f"{dev.split(' (')[0]}, {a}×{b}, batch {c}" + (f", {s}" if s else "")
                            for dev, a, b, c, s in zip(df.device, df.layers, df.channels, df.batch,
                                                       df.speed)],
-                   name=df.strategy + np.where(df.hvp == "finite-difference", " (fd)", ""))
+                   name=df.strategy + np.where(df.hvp == "finite-difference", " (fd)", "")
+                   + np.where(df.partial_channels > 1, " (pc " + df.partial_channels.astype(str) + ")", ""))
     order = list(dict.fromkeys(n for s in strategy_order(df.strategy)
                                for n in df[df.strategy == s].name))
     with plt.rc_context(PAPER):
