@@ -8,8 +8,8 @@ products of L_train; `implicit_neumann.py` and `implicit_cg.py` are the two solv
 The products come from one of two sources (the `hvp` option):
 
 - "exact": double backward through one retained graph of ∇_w L_train. One product costs
-  about two passes (measured 2.3–2.5 P on the CPU), and the retained graph about doubles the
-  activation memory.
+  2–3.5 passes (2.3–2.5 P alone in a micro-benchmark on the CPU; whole steps imply 3–3.5 P, see
+  benchmark/README.md), and the retained graph about doubles the activation memory.
 - "finite-difference": Hu ≈ (∇_w L_train(w + εu) − ∇_w L_train(w)) / ε with ε = fd_radius/‖u‖,
   one pass each, and the mixed product by central differences as second-order DARTS takes it
   (two α-only passes); no graph is retained, so memory is that of a plain pass. All of them
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from nas.strategies.base import Batch, Strategy, StrategyConfig, grad
-from nas.strategies.second_order import finite_difference_mixed
+from nas.strategies.second_order import fd_epsilon, finite_difference_mixed
 
 Vector = list[torch.Tensor]
 HVP = Callable[[Vector], Vector]
@@ -64,8 +64,7 @@ def implicit_gradient(strategy: Strategy, train_batch: Batch, val_batch: Batch,
 
         def hvp(u: Vector) -> Vector:
             with strategy.speed.autocast(u[0].device, enabled=False):
-                norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in u]))
-                eps = radius / norm.clamp_min(1e-12)
+                eps = fd_epsilon(u, radius)
                 shifted = [(p + eps * t).requires_grad_() for p, t in zip(w, u)]
                 g = grad(strategy.loss(train_batch, weights=shifted, precise=True)[0], shifted)
                 return [(gi - g0i) / eps for gi, g0i in zip(g, g0)]

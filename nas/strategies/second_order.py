@@ -28,6 +28,12 @@ class SecondOrderConfig(StrategyConfig):
     fd_radius: float = 0.01     # ε = fd_radius / ‖∇_{w'} L_val‖
 
 
+def fd_epsilon(direction: list[torch.Tensor], radius: float) -> torch.Tensor:
+    """ε = radius / ‖direction‖ (global norm over all tensors), as a 0-dim device tensor."""
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(d) for d in direction]))
+    return radius / norm.clamp_min(1e-12)
+
+
 def finite_difference_mixed(strategy: Strategy, train_batch: Batch, direction: list[torch.Tensor],
                             radius: float) -> list[torch.Tensor]:
     """∇²_{αw} L_train(w, α) · direction by central differences of ∇_α L_train.
@@ -36,8 +42,7 @@ def finite_difference_mixed(strategy: Strategy, train_batch: Batch, direction: l
     would otherwise reach on the CPU): the difference is ~ε·‖d‖ = 1% of the gradient.
     """
     with strategy.speed.autocast(direction[0].device, enabled=False):
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(d) for d in direction]))
-        eps = radius / norm.clamp_min(1e-12)
+        eps = fd_epsilon(direction, radius)
         w = [p.detach() for p in strategy.weights]
         plus = [p + eps * d for p, d in zip(w, direction)]
         minus = [p - eps * d for p, d in zip(w, direction)]
