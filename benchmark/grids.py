@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from nas.search import SearchConfig
+from nas.speed import Speed
 from nas.strategies import STRATEGIES
 
 
@@ -50,6 +52,11 @@ class Profile:
     # resources: a GPU fraction per trial where there are GPUs, CPUs otherwise
     gpus_per_trial: float = 1.0
     cpus_per_trial: int = 1
+
+    def __post_init__(self) -> None:
+        # a bad switch fails when the grid is declared, not inside a Ray trial
+        SearchConfig(space=self.space, strategy="first-order", speed=self.search_speed)
+        Speed.from_names(self.eval_speed)
 
     def space_options(self) -> dict:
         options = {"channels": self.search_channels, "layers": self.search_layers,

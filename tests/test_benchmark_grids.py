@@ -85,3 +85,12 @@ def test_a_spec_survives_a_json_round_trip_with_its_speed_switches():
     spec = get_grid("cpu").trials()[0]
     back = spec_from_dict(json.loads(json.dumps(spec_to_dict(spec))))
     assert back == spec and back.profile.eval_speed == CPU.eval_speed == ("channels_last",)
+
+
+def test_a_profile_checks_its_speed_switches_when_declared():
+    from benchmark.grids import Profile
+
+    with pytest.raises(ValueError, match="evaluation network only"):
+        Profile("x", search_speed=("compile",))
+    with pytest.raises(ValueError, match="unknown speed option 'turbo'"):
+        Profile("x", eval_speed=("turbo",))
