@@ -64,6 +64,7 @@ def _trained(speed, steps=3, drop=0.0):
 def test_channels_last_training_steps_match_the_plain_ones():
     l0, p0 = _trained(())
     l1, p1 = _trained(("channels_last",))
+    assert p1[0].dim() == 4 and p1[0].is_contiguous(memory_format=torch.channels_last)
     assert l0 == pytest.approx(l1, rel=1e-4)
     assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(p0, p1))
 
@@ -72,6 +73,7 @@ def test_mixed_precision_training_steps_stay_close():
     l0, _ = _trained(())
     l1, p1 = _trained(("amp",))
     assert l0 == pytest.approx(l1, rel=0.05)      # bf16 rounding, not another computation
+    assert l0 != l1                               # … but autocast did run
     assert all(p.dtype == torch.float32 for p in p1)
 
 

@@ -282,10 +282,13 @@ def _steps(name, speed, batches, n=2):
     from nas.speed import Speed
 
     torch.manual_seed(0)
-    net = make_supernet("darts", space_config("darts", **SMALL), 1, 10)
+    net = make_supernet("darts", space_config("darts", **SMALL), 3, 10)   # RGB: the stem's 3×3 conv
     s = make_strategy(name, net, **FAST.get(name, {}))
     s.speed = Speed(**speed)
     s.speed.model(net)
+    stem = net.stem[0].weight                       # [C, 3, 3, 3]: its layout tells the formats apart
+    assert stem.is_contiguous(memory_format=torch.channels_last) == s.speed.channels_last
+    batches = [(x.repeat(1, 3, 1, 1), y) for x, y in batches]
     for _ in range(n):
         s.step(*batches)
     return [a.detach().clone() for a in s.alphas], [w.detach().clone() for w in s.weights]
@@ -307,6 +310,7 @@ def test_mixed_precision_steps_stay_close_and_keep_alpha_in_fp32(name, batches):
     a0, _ = _steps(name, {}, batches)
     a1, w1 = _steps(name, {"amp": True}, batches)
     assert all(t.dtype == torch.float32 for t in a1 + w1)
+    assert not all(torch.equal(x, y) for x, y in zip(a0, a1))   # autocast did run in bf16
     moved0 = torch.cat([a.flatten() for a in a0])
     moved1 = torch.cat([a.flatten() for a in a1])
     assert float(F.cosine_similarity(moved0, moved1, dim=0)) > 0.95
