@@ -303,8 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         d_layers, d_channels, _, _ = SEARCH_PRESETS["darts"]
         configs = [(args.layers or d_layers, args.channels or d_channels, b)
                    for b in (args.batch or [SEARCH_PRESETS["darts"][2]])]
-        eval_configs = [(args.layers or d_layers, args.channels or d_channels, b)
-                        for b in (args.batch or [EVAL_PRESETS["darts"][2]])]
+        e_layers, e_channels, e_batch, _ = EVAL_PRESETS["darts"]
+        eval_configs = [(args.layers or e_layers, args.channels or e_channels, b)
+                        for b in (args.batch or [e_batch])]
     else:
         configs = [SEARCH_PRESETS[n][:3] for n in args.preset]
         eval_configs = [EVAL_PRESETS[n][:3] for n in args.preset]
