@@ -25,7 +25,7 @@ def search_space(strategy: str) -> dict:
         space.update(neumann_eta=tune.loguniform(1e-3, 1e-1), neumann_k=tune.randint(1, 11))
     elif strategy == "implicit-cg":
         space.update(cg_damping=tune.loguniform(1e-2, 10.0), cg_k=tune.randint(1, 11))
-    elif strategy.startswith("hyperdarts"):
+    elif strategy.startswith("hyperdarts") or strategy == "first-order-smoothed":
         space["sigma"] = tune.uniform(0.05, 1.0)
     return space
 

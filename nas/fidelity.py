@@ -26,7 +26,7 @@ import torch
 from nas.data import Batches, ImageData, search_split
 from nas.search import seed_everything
 from nas.spaces import make_supernet, space_config
-from nas.strategies import STRATEGIES, make_strategy
+from nas.strategies import SEARCHING, make_strategy
 from nas.strategies.base import StrategyConfig, grad
 from nas.strategies.implicit import implicit_gradient
 from nas.strategies.implicit_cg import cg_solve
@@ -34,7 +34,7 @@ from nas.strategies.implicit_cg import cg_solve
 
 @dataclass(frozen=True)
 class FidelityConfig:
-    strategies: tuple[str, ...] = tuple(STRATEGIES)
+    strategies: tuple[str, ...] = SEARCHING
     space_options: dict = field(default_factory=lambda: {"channels": 4, "layers": 3})
     batch_size: int = 64
     seed: int = 0

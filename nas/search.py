@@ -155,8 +155,13 @@ class Search:
         return len(self.history)
 
     @property
+    def epochs(self) -> int:
+        """Epochs this search runs: the config's, or one record for a strategy that does not search."""
+        return self.config.epochs if self.strategy.searches else 1
+
+    @property
     def done(self) -> bool:
-        return self.epoch >= self.config.epochs
+        return self.epoch >= self.epochs
 
     @property
     def steps_per_epoch(self) -> int:
@@ -170,13 +175,16 @@ class Search:
         w_lr = self.strategy.w_lr
         sums: dict[str, torch.Tensor] = {}
         steps = 0
-        for train_batch, val_batch in zip(self.train_batches, self.val_batches):
+        # A strategy that does not search (the random baseline) takes no step: its record holds
+        # the α it drew and the genotype.
+        pairs = zip(self.train_batches, self.val_batches) if self.strategy.searches else ()
+        for train_batch, val_batch in pairs:
             metrics = self.strategy.step(train_batch, val_batch)
             for k, v in metrics.items():
                 sums[k] = v.detach() if k not in sums else sums[k] + v.detach()
             steps += 1
         # One host synchronisation per epoch.
-        means = {k: float(v) / steps for k, v in sums.items()}
+        means = {k: float(v) / steps for k, v in sums.items()} if steps else {}
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         epoch_time = time.perf_counter() - start

@@ -15,7 +15,7 @@ from nas.spaces.dense_dag import (
     parse_dag,
     sample_dags,
 )
-from nas.strategies import STRATEGIES, get_strategy, strategy_config
+from nas.strategies import SEARCHING, get_strategy, strategy_config
 
 
 def _net(**kw):
@@ -87,7 +87,7 @@ def test_stage_two_resamples_from_alpha_feedback_and_resets_alpha():
     assert not _net(resample_every=2).end_epoch(0)
 
 
-@pytest.mark.parametrize("strategy", list(STRATEGIES))
+@pytest.mark.parametrize("strategy", list(SEARCHING))
 def test_every_strategy_runs_a_few_steps_on_the_space(strategy, tiny_digits):
     cfg = SearchConfig(space="dense-dag", strategy=strategy, dataset="digits", epochs=2, batch_size=64,
                        space_options={"blocks": 4, "layers": 4, "width": 16, "resample_every": 1})

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from nas.spaces import make_supernet, space_config
-from nas.strategies import STRATEGIES, get_strategy, make_strategy, strategy_config
+from nas.strategies import SEARCHING, STRATEGIES, get_strategy, make_strategy, strategy_config
 from nas.strategies.base import cosine_lr
 
 SMALL = {"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2}
@@ -68,7 +68,7 @@ def test_one_level_hypergradient_is_the_partial_of_the_joint_loss(net, batches):
     assert all(torch.allclose(a, b, atol=1e-7) for a, b in zip(g, expected))
 
 
-@pytest.mark.parametrize("name", list(STRATEGIES))
+@pytest.mark.parametrize("name", list(SEARCHING))
 def test_step_moves_alpha_against_the_hypergradient_and_trains_weights(name, net, batches):
     s = make_strategy(name, net, alpha_lr=1e-2, alpha_weight_decay=0.0, **FAST.get(name, {}))
     g = s.hypergradient(*batches)

@@ -86,6 +86,8 @@ class Strategy(ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
+    # False for a baseline that moves no α (the random one): the search loop then runs no steps.
+    searches: ClassVar[bool] = True
     # Mixed precision and memory format of the forward passes; the search sets its own.
     speed: Speed = Speed()
 
