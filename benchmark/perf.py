@@ -251,7 +251,7 @@ def _format(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from nas.speed import Speed
-    from nas.strategies import SEARCHING as STRATEGIES   # the random baseline takes no step
+    from nas.strategies import SEARCHING as STRATEGIES  # the random baseline takes no step
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
