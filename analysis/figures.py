@@ -1,13 +1,24 @@
 """The report's figures (PNG and PDF, sized for a paper column or page), drawn with seaborn/matplotlib.
 
-Every function takes the data, an output prefix and returns the paths written
-(an empty list when the experiment has nothing to draw). Published numbers are
-drawn hatched and grey, apart from the measured ones.
+Every function takes the data, an output prefix and returns the paths written (an empty list
+when the experiment has nothing to draw). The rules every figure keeps:
+
+- the unit is one search (strategy, search dataset, seed): its accuracy is the mean over its
+  repeated trainings from scratch (`Experiment.searches`); each search is a dot, its repeats
+  small faint dots; whiskers are the 95% Student-t interval of the mean over searches, and there
+  are none where n = 1 (the figure says so). n and what the whiskers mean are printed on it;
+- accuracy axes start at 0;
+- the random baseline (no search) is a grey reference: a grey bar and a band across the axes;
+- published numbers share the measured axes only when their `protocol` (analysis/reference.csv)
+  is the measured experiment's (its trials' `protocol`); otherwise they get their own panel,
+  titled "not comparable" (or are left to the table), drawn hatched grey;
+- each strategy has one colour in every figure (`nas.plot.strategy_colors`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import matplotlib
@@ -17,14 +28,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from analysis import stats as st
 from analysis.load import TRIAL_KEY, Experiment, short_name
 from analysis.tables import reference_numbers_for, strategy_order
+from nas.plot import RANDOM_COLOR, op_color, strategy_colors
 
 FORMATS = ("png", "pdf")
 PAPER = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7,
          "ytick.labelsize": 7, "legend.fontsize": 7, "figure.dpi": 100}
+WHISKERS = "whiskers: 95% CI of the mean over searches (Student t)"
+FULL_DARTS = "full DARTS protocol"
 
 
 def _save(fig, prefix: Path) -> list[Path]:
@@ -49,61 +67,262 @@ def _epoch_axis(ax, epochs: int) -> None:
 
 
 def _palette(strategies) -> dict:
-    order = strategy_order(strategies)
-    return dict(zip(order, sns.color_palette("colorblind", len(order))))
+    return strategy_colors(strategies)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def is_baseline(strategy: str) -> bool:
+    """A strategy that does not search (the random genotype): a reference, not a competitor."""
+    from nas.strategies import STRATEGIES
+
+    cls = STRATEGIES.get(strategy)
+    return strategy == "random" or (cls is not None and not getattr(cls, "searches", True))
+
+
+def searches(exp: Experiment) -> pd.DataFrame:
+    """One row per search and evaluation dataset: `acc` = mean over its repeats (%), `repeats`."""
+    s = exp.searches
+    return s if "repeats" in s else s.assign(repeats=1)
+
+
+def ci(values) -> tuple[float, float, float, int]:
+    """(mean, lo, hi, n): the 95% t-interval of the mean; lo = hi = NaN where n < 2."""
+    return st.mean_ci(values)
+
+
+def n_text(ns, repeats=None) -> str:
+    """'n = 3 searches per strategy (2 trainings each); whiskers: …', or the n = 1 wording."""
+    ns = [int(n) for n in ns if n]
+    if not ns:
+        return ""
+    lo, hi = min(ns), max(ns)
+    count = f"{lo}" if lo == hi else f"{lo}–{hi}"
+    trainings = ""
+    if repeats is not None and len(repeats) and max(repeats) > 1:
+        rl, rh = int(min(repeats)), int(max(repeats))
+        trainings = f" ({rl if rl == rh else f'{rl}–{rh}'} trainings each, faint dots)"
+    if hi == 1:
+        return f"n = 1, no interval (one search per strategy{trainings})"
+    text = f"n = {count} searches per strategy{trainings}"
+    return text + f"; {WHISKERS}" + ("; none where n = 1" if lo == 1 else "")
+
+
+def n_caption(exp: Experiment) -> str:
+    """The n sentence of a figure's caption in the report: searches per strategy (and trainings per
+    search), what the whiskers are, or that n = 1 gives none. '' when nothing finished."""
+    s = searches(exp)
+    if s.empty:
+        return ""
+    return n_text(list(s.groupby(["eval_dataset", "strategy"]).size()), s["repeats"]) + "."
+
+
+def _jitter(n: int, width: float = 0.32) -> np.ndarray:
+    return np.zeros(1) if n <= 1 else np.linspace(-width / 2, width / 2, n)
+
+
+def _acc_top(values) -> float:
+    """Top of an accuracy axis that starts at 0: 100, or a round number above small accuracies."""
+    vmax = float(np.nanmax(values)) if len(values) else 100.0
+    return 100.0 if vmax > 60 else float(min(100.0, 10 * math.ceil((vmax + 8) / 10)))
+
+
+def chance_level(dataset: str) -> float | None:
+    """Chance accuracy (%) of the datasets the benchmark knows (10 or 100 classes), else None."""
+    s = short_name(dataset).lower().replace("-", "").replace("_", "")
+    if s.startswith("cifar100"):
+        return 1.0
+    if s.startswith(("cifar10", "digits", "mnist", "fashion", "svhn")):
+        return 10.0
+    return None
+
+
+def measured_protocol(exp: Experiment) -> str | None:
+    """The protocol of the measured experiment, where its trials record one (else None: unknown)."""
+    t = exp.trials
+    if "protocol" not in t:
+        return None
+    values = {str(v) for v in t["protocol"].dropna() if str(v).strip()}
+    return values.pop() if len(values) == 1 else None
+
+
+def _protocol_key(p) -> str:
+    return str(p).split(":")[0].strip().lower()
+
+
+def split_reference(reference: pd.DataFrame | None, dataset: str, protocol: str | None):
+    """Published rows for `dataset`: (comparable, {protocol: rows not comparable}).
+
+    Comparable only when the reference has a `protocol` column and its value names the measured
+    experiment's protocol; without either every published row is not comparable.
+    """
+    if reference is None or reference.empty:
+        return None, {}
+    ref = reference_numbers_for(reference, dataset)
+    if ref is None or ref.empty:
+        return None, {}
+    if "protocol" not in ref:
+        return ref.iloc[0:0], {FULL_DARTS: ref}
+    keys = ref["protocol"].fillna("").map(_protocol_key)
+    same = keys == _protocol_key(protocol) if protocol else pd.Series(False, index=ref.index)
+    apart = {}
+    for p, g in ref[~same].groupby(ref["protocol"].fillna(""), sort=False):
+        apart[_published_title(p)] = g
+    return ref[same], apart
+
+
+def _published_title(protocol: str) -> str:
+    if not protocol or _protocol_key(protocol) in ("darts-full", "darts", "full"):
+        return FULL_DARTS
+    return str(protocol)
+
+
+def _published_panel(ax, ref: pd.DataFrame, protocol_title: str) -> None:
+    """Published accuracies on their own axes (0–100 %), hatched grey, whiskers = published std."""
+    x = np.arange(len(ref))
+    std = ref["test_error_std"].astype(float)
+    ax.bar(x, ref["acc"], color="0.88", edgecolor="0.4", hatch="///", linewidth=0.4, width=0.7)
+    has = ~std.isna()
+    if has.any():
+        ax.errorbar(x[has.to_numpy()], ref["acc"][has], yerr=std[has], fmt="none", ecolor="black",
+                    elinewidth=0.8, capsize=2)
+    ax.set_xticks(x, list(ref["method"]), rotation=40, ha="right", rotation_mode="anchor")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("test accuracy (%), as published")
+    ax.set_title(f"published, {protocol_title}\n(not comparable; whiskers: std as published)",
+                 fontsize=7.5)
+    ax.grid(axis="y", lw=0.3)
+
+
+def _random_reference(ax, values, label_prefix: str = "random genotype (no search)") -> list:
+    """A grey line at the random baseline's mean and a band over its 95% CI, across the axes."""
+    mean, lo, hi, n = ci(values)
+    if n == 0:
+        return []
+    ax.axhline(mean, color=RANDOM_COLOR, lw=1.0, ls="--", zorder=0.5)
+    handles = [Line2D([], [], color=RANDOM_COLOR, lw=1.0, ls="--", label=f"{label_prefix}: mean of n = {n}")]
+    if n > 1 and hi > lo:
+        ax.axhspan(lo, hi, color=RANDOM_COLOR, alpha=0.18, lw=0, zorder=0.4)
+        handles.append(Patch(color=RANDOM_COLOR, alpha=0.3, label="random: 95% CI"))
+    return handles
+
+
+# ---------------------------------------------------------------- accuracy
 
 
 def accuracy_bars(exp: Experiment, reference: pd.DataFrame | None, prefix: Path) -> list[Path]:
-    """Per evaluation dataset: mean test accuracy per strategy (± std, seeds as dots), then the
-    published numbers for that dataset, hatched grey."""
-    f = exp.finished
-    if f.empty:
+    """One row per evaluation dataset: each strategy's mean test accuracy over searches (bar, from
+    0), each search's accuracy (dot: mean of its repeats; faint dots: the repeats), the 95% CI of the
+    mean (whiskers; none where n = 1), n under each bar; the random genotype as a grey bar and
+    band; chance dotted; published numbers in a panel of their own beside it unless their protocol
+    is the measured one."""
+    s = searches(exp)
+    if s.empty:
         return []
-    evals = list(dict.fromkeys(f.sort_values("eval_dataset").eval_dataset))
-    strategies = strategy_order(f.strategy.unique())
-    colors = _palette(strategies)
+    f = exp.finished
+    evals = list(dict.fromkeys(s.sort_values("eval_dataset").eval_dataset))
+    colors = _palette(s.strategy.unique())
+    protocol = measured_protocol(exp)
+    layout = [split_reference(reference, e, protocol) for e in evals]
+    n_pub = max(len(apart) for _, apart in layout)
+    n_strat = max(s[s.eval_dataset == e].strategy.nunique() + (0 if same is None else len(same))
+                  for e, (same, _) in zip(evals, layout))
+    widths = [max(3.0, 0.42 * n_strat + 0.8)]
+    widths += [max(1.8, 0.3 * max(len(r) for _, a in layout for r in a.values()) + 0.8)] * n_pub \
+        if n_pub else []
     with plt.rc_context(PAPER):
-        fig, axes = plt.subplots(1, len(evals), figsize=(3.6 * len(evals), 3.6), squeeze=False)
-        for ax, e in zip(axes[0], evals):
-            g = f[f.eval_dataset == e]
-            stat = g.groupby("strategy")["acc"].agg(["mean", "std"]).reindex(strategies).dropna(how="all")
-            x = np.arange(len(stat))
-            ax.bar(x, stat["mean"], yerr=stat["std"].fillna(0), capsize=2,
-                   color=[colors[s] for s in stat.index], edgecolor="black", linewidth=0.4)
-            for i, s in enumerate(stat.index):
-                seeds = g[g.strategy == s]["acc"]
-                ax.plot(np.full(len(seeds), i), seeds, "k.", ms=3)
-            ticks, labels = list(x), list(stat.index)
-            values = list(g["acc"]) + list(stat["mean"] - stat["std"].fillna(0))
-            ref = reference_numbers_for(reference, e) if reference is not None else None
-            if ref is not None and not ref.empty:
-                xr = np.arange(len(ref)) + len(stat) + 1
-                ax.bar(xr, ref["acc"], yerr=ref["test_error_std"].fillna(0), capsize=2, color="0.85",
-                       edgecolor="0.4", hatch="///", linewidth=0.4)
-                ax.axvline(len(stat), color="0.5", lw=0.6, ls=":")
+        fig, grid = plt.subplots(len(evals), 1 + n_pub, figsize=(sum(widths) + 0.4, 3.7 * len(evals) + 0.5),
+                                 squeeze=False, gridspec_kw={"width_ratios": widths}, layout="constrained")
+        handles = {}
+        for row, e, (same, apart) in zip(grid, evals, layout):
+            ax = row[0]
+            g = s[s.eval_dataset == e]
+            order = strategy_order(g.strategy.unique())
+            order = [x for x in order if is_baseline(x)] + [x for x in order if not is_baseline(x)]
+            ns, values = [], []
+            for i, name in enumerate(order):
+                gs = g[g.strategy == name].sort_values("seed")
+                mean, lo, hi, n = ci(gs["acc"])
+                ns.append(n)
+                base = is_baseline(name)
+                ax.bar(i, mean, width=0.7, color=RANDOM_COLOR if base else colors[name],
+                       alpha=0.55 if base else 0.85, edgecolor="black", linewidth=0.4, zorder=1)
+                if n > 1:
+                    ax.errorbar(i, mean, yerr=[[mean - lo], [hi - mean]], fmt="none", ecolor="black",
+                                elinewidth=1.0, capsize=3, zorder=4)
+                dx = _jitter(n)
+                for x_off, r in zip(dx, gs.itertuples()):
+                    reps = f[(f.strategy == name) & (f.search_dataset == r.search_dataset)
+                             & (f.seed == r.seed) & (f.eval_dataset == e)]["acc"]
+                    if len(reps) > 1:
+                        ax.scatter(np.full(len(reps), i + x_off), reps, s=4, color="black", alpha=0.3,
+                                   lw=0, zorder=3)
+                        values += list(reps)
+                ax.scatter(i + dx, gs["acc"], s=12, color="white", edgecolor="black", lw=0.7, zorder=5)
+                values += list(gs["acc"]) + ([hi] if n > 1 else [])
+            for h in _random_reference(ax, g[g.strategy.map(is_baseline)]["acc"]):
+                handles.setdefault(h.get_label().split(":")[0], h)
+            labels = [f"{x}{' (no search)' if is_baseline(x) else ''}, n={n}" for x, n in zip(order, ns)]
+            ticks = list(range(len(order)))
+            if same is not None and not same.empty:   # same protocol: beside the measured bars
+                xr = np.arange(len(same)) + len(order) + 0.5
+                ax.bar(xr, same["acc"], width=0.7, color="0.88", edgecolor="0.4", hatch="///", lw=0.4)
+                ax.axvline(len(order) - 0.25, color="0.5", lw=0.6, ls=":")
                 ticks += list(xr)
-                labels += list(ref["method"])
-                values += list(ref["acc"])
-                ax.text(xr.mean(), 1.01, "published (hatched)", transform=ax.get_xaxis_transform(),
-                        ha="center", va="bottom", fontsize=7, color="0.3")
-                ax.text((len(stat) - 1) / 2, 1.01, "measured", transform=ax.get_xaxis_transform(),
-                        ha="center", va="bottom", fontsize=7, color="0.3")
-            ax.set_xticks(ticks)
-            ax.set_xticklabels(labels, rotation=45, ha="right", rotation_mode="anchor")
-            bottom = max(0.0, 5 * np.floor((min(values) - 5) / 5))
-            ax.set_ylim(bottom, min(100.0, max(values) + 3))
-            ax.set_ylabel(f"test accuracy (%){'' if bottom == 0 else f', axis from {bottom:g}'}")
-            ax.set_title(f"evaluated on {short_name(e)}", pad=12)
+                labels += [f"{m} (published)" for m in same["method"]]
+                values += list(same["acc"])
+            ax.set_xticks(ticks, labels, rotation=40, ha="right", rotation_mode="anchor")
+            ax.set_xlim(-0.6, max(ticks) + 0.6)
+            ax.set_ylim(0, _acc_top(values))
+            chance = chance_level(e)
+            if chance is not None:
+                ax.axhline(chance, color="0.2", lw=0.8, ls=":", zorder=0.5)
+                handles.setdefault("chance", Line2D([], [], color="0.2", lw=0.8, ls=":",
+                                                    label="chance (1 / classes)"))
+            ax.set_ylabel("test accuracy (%)")
+            ax.set_title(f"measured, evaluated on {short_name(e)}\n{_wrap(n_text(ns, g.repeats))}",
+                         fontsize=7.5)
             ax.grid(axis="y", lw=0.3)
-        fig.tight_layout()
+            for k, pax in enumerate(row[1:]):
+                if k < len(apart):
+                    title, ref = list(apart.items())[k]
+                    _published_panel(pax, ref, title)
+                else:
+                    pax.axis("off")
+        handles = list(handles.values())
+        handles += [Line2D([], [], ls="", marker="o", mfc="white", mec="black", ms=4,
+                           label="one search (mean of its trainings)")]
+        if (s.repeats > 1).any():
+            handles.append(Line2D([], [], ls="", marker="o", color="black", alpha=0.3, ms=2,
+                                  label="one training from scratch (repeat)"))
+        if (s.groupby(["eval_dataset", "strategy"]).size() > 1).any():
+            handles.append(Line2D([], [], color="black", lw=1, marker="_", ms=6,
+                                  label="95% CI of the mean over searches"))
+        fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
         return _save(fig, prefix)
 
 
+def _wrap(text: str, width: int = 62) -> str:
+    """Break a long subtitle at '; ' into lines of about `width` characters."""
+    lines, line = [], ""
+    for part in text.split("; "):
+        candidate = f"{line}; {part}" if line else part
+        if line and len(candidate) > width:
+            lines.append(line + ";")
+            line = part
+        else:
+            line = candidate
+    return "\n".join([*lines, line])
+
+
 def transfer_scatter(exp: Experiment, reference: pd.DataFrame | None, prefix: Path) -> list[Path]:
-    """Search-dataset accuracy against transfer accuracy, one point per seed."""
-    f = exp.finished
+    """Accuracy on the search dataset against accuracy on each transfer dataset: one faint dot per
+    search (means of its repeats), each strategy's mean with 95% CIs on both axes (none where
+    n = 1). Axes from 0. Published cells only where their protocol is the measured one."""
+    s = searches(exp)
     pairs = []
-    for (strategy, sd, seed), g in f.groupby(TRIAL_KEY):
+    for (strategy, sd, seed), g in s.groupby(TRIAL_KEY):
         by = g.set_index("eval_dataset")["acc"]
         for td in by.index:
             if td != sd and sd in by.index:
@@ -114,27 +333,60 @@ def transfer_scatter(exp: Experiment, reference: pd.DataFrame | None, prefix: Pa
     p = pd.DataFrame(pairs)
     panels = list(p.groupby(["search_dataset", "transfer"]))
     colors = _palette(p.strategy.unique())
+    protocol = measured_protocol(exp)
     with plt.rc_context(PAPER):
-        fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.0), squeeze=False)
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels) + 1.8, 3.6), squeeze=False,
+                                 layout="constrained")
+        legend = {}
         for ax, ((sd, td), g) in zip(axes[0], panels):
-            sns.scatterplot(data=g, x="x", y="y", hue="strategy", palette=colors, ax=ax, s=22,
-                            hue_order=strategy_order(g.strategy.unique()), edgecolor="black", linewidth=0.3)
-            if reference is not None:
-                rs, rt = reference_numbers_for(reference, sd), reference_numbers_for(reference, td)
+            ns, values = [], []
+            for name in strategy_order(g.strategy.unique()):
+                gs = g[g.strategy == name]
+                color = RANDOM_COLOR if is_baseline(name) else colors[name]
+                ax.scatter(gs.x, gs.y, s=12, color=color, alpha=0.45, lw=0, zorder=2)
+                mx, xlo, xhi, n = ci(gs.x)
+                my, ylo, yhi, _ = ci(gs.y)
+                ns.append(n)
+                values += [*gs.x, *gs.y]
+                err = n > 1
+                h = ax.errorbar(mx, my, xerr=[[mx - xlo], [xhi - mx]] if err else None,
+                                yerr=[[my - ylo], [yhi - my]] if err else None, fmt="D" if is_baseline(name)
+                                else "o", color=color, mec="black", mew=0.5, ms=5, capsize=2, elinewidth=0.9,
+                                zorder=4, label=f"{name}{' (no search)' if is_baseline(name) else ''}")
+                legend.setdefault(h.get_label(), h)
+            rs, rt = split_reference(reference, sd, protocol)[0], split_reference(reference, td, protocol)[0]
+            shown = False
+            if rs is not None and rt is not None and not rs.empty and not rt.empty:
                 both = rs.merge(rt, on=["method", "search_dataset"], suffixes=("_s", "_t"))
                 for r, marker in zip(both.itertuples(), "sDv^PX<>"):
-                    ax.scatter([r.acc_s], [r.acc_t], marker=marker, facecolor="0.9", edgecolor="0.35",
-                               hatch="////", s=28, lw=0.6, label=f"{r.method} (published)")
+                    h = ax.scatter([r.acc_s], [r.acc_t], marker=marker, facecolor="0.9", edgecolor="0.35",
+                                   hatch="////", s=28, lw=0.6, label=f"{r.method} (published)", zorder=3)
+                    legend.setdefault(h.get_label(), h)
+                    values += [r.acc_s, r.acc_t]
+                    shown = True
+            if reference is not None and not shown:
+                ax.text(0.02, 0.98, "published numbers: another protocol,\nsee the table",
+                        transform=ax.transAxes, ha="left", va="top", fontsize=5.5, color="0.35")
+            top = _acc_top(values)
+            ax.set_xlim(0, top)
+            ax.set_ylim(0, top)
             ax.set_xlabel(f"accuracy on {short_name(sd)} (search dataset, %)")
-            ax.set_ylabel(f"accuracy on {short_name(td)} (%)")
+            ax.set_ylabel(f"accuracy on {short_name(td)} (transfer, %)")
+            ax.set_title(f"searched on {short_name(sd)}, transferred to {short_name(td)}\n"
+                         f"{_wrap(n_text(ns), 58)}", fontsize=7.5)
             ax.grid(lw=0.3)
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-        fig.tight_layout()
+        legend["one search"] = Line2D([], [], ls="", marker="o", color="0.4", alpha=0.45, ms=4,
+                                      label="one search (faint)")
+        fig.legend(handles=list(legend.values()), loc="outside right center", frameon=False)
         return _save(fig, prefix)
 
 
+# ---------------------------------------------------------------- α
+
+
 def alpha_heatmaps(exp: Experiment, strategy: str, prefix: Path) -> list[Path]:
-    """The softmaxed α of the last search epoch (mean over seeds), edges × operations, both cells."""
+    """softmax(α) of the last search epoch (mean over searches), edges × operations, both cells, on a
+    diverging scale centred at the uniform mixture 1/#ops, symmetric about it, its range printed."""
     a = exp.alphas
     if a.empty or strategy not in set(a.strategy):
         return []
@@ -142,123 +394,211 @@ def alpha_heatmaps(exp: Experiment, strategy: str, prefix: Path) -> list[Path]:
     last = a[a.epoch == a.epoch.max()]
     ops = list(dict.fromkeys(last.op))
     edges = list(dict.fromkeys(last.edge))
-    n_seeds = last.seed.nunique()
+    n_searches = last[["search_dataset", "seed"]].drop_duplicates().shape[0]
     means = {cell: (last[last.cell == cell].groupby(["edge", "op"])["weight"].mean().unstack()
                     .reindex(index=edges, columns=ops)) for cell in ("normal", "reduce")}
     uniform = 1.0 / len(ops)
-    dev = max(1e-5, *(float(np.nanmax(np.abs(m.values - uniform))) for m in means.values()))
+    dev = max(1e-5, *(float(np.nanmax(np.abs(m.values - uniform))) for m in means.values()
+                      if np.isfinite(m.values).any()))
     digits = min(5, max(2, int(np.ceil(-np.log10(dev))) + 1))   # enough to tell the cells apart
+    norm = TwoSlopeNorm(vcenter=uniform, vmin=uniform - dev, vmax=uniform + dev)
+    cmap = plt.get_cmap("RdBu_r")
     with plt.rc_context(PAPER):
-        fig, axes = plt.subplots(1, 2, figsize=(7.0, 0.28 * len(edges) + 1.6), sharey=True)
+        fig, axes = plt.subplots(1, 2, figsize=(7.4, 0.28 * len(edges) + 2.0), sharey=True,
+                                 layout="constrained")
         for ax, cell in zip(axes, ("normal", "reduce")):
-            # Diverging around the uniform mixture, so that early, small departures still show.
-            sns.heatmap(means[cell], ax=ax, cmap="RdBu_r", center=uniform, vmin=uniform - dev,
-                        vmax=uniform + dev, annot=True, fmt=f".{digits}f",
-                        annot_kws={"fontsize": 5 if digits < 4 else 4.2}, cbar=cell == "reduce",
-                        cbar_kws={"label": f"softmax(α) within the edge (white: uniform, 1/{len(ops)})"})
+            m = means[cell].to_numpy(dtype=float)
+            mesh = ax.pcolormesh(np.arange(len(ops) + 1), np.arange(len(edges) + 1), m, cmap=cmap,
+                                 norm=norm, edgecolors="white", linewidth=0.3)
+            for (r, c), v in np.ndenumerate(m):
+                if np.isfinite(v):
+                    dark = abs(norm(v) - 0.5) > 0.3
+                    ax.text(c + 0.5, r + 0.5, f"{v:.{digits}f}", ha="center", va="center",
+                            fontsize=5 if digits < 4 else 4.2, color="white" if dark else "black")
+            ax.set_xlim(0, len(ops))
+            ax.set_ylim(len(edges), 0)
             ax.set_title(f"{'normal' if cell == 'normal' else 'reduction'} cell")
             ax.set_xticks(np.arange(len(ops)) + 0.5, ops, rotation=45, ha="right", rotation_mode="anchor")
-            ax.set_yticks(np.arange(len(edges)) + 0.5, edges, rotation=0)
+            ax.set_yticks(np.arange(len(edges)) + 0.5, edges)
             ax.set_xlabel("operation")
             ax.set_ylabel("edge (input→node)" if cell == "normal" else "")
-        fig.suptitle(f"{strategy}: α after search epoch {int(last.epoch.max()) + 1} "
-                     f"(mean of {n_seeds} seed{'s' if n_seeds > 1 else ''})", fontsize=9)
-        fig.tight_layout()
+        frac = f"1/{len(ops)}"
+        cbar = fig.colorbar(mesh, ax=axes, shrink=0.9, pad=0.02)
+        cbar.set_label(f"softmax(α) within the edge\n(white: uniform, {frac} = {uniform:.4g})")
+        low = max(0.0, uniform - dev)   # the scale is symmetric; softmax weights stop at 0
+        cbar.ax.set_ylim(low, uniform + dev)
+        cbar.set_ticks([low, uniform, uniform + dev],
+                       labels=[f"{low:.{digits}f}", frac, f"{uniform + dev:.{digits}f}"])
+        cbar.ax.tick_params(labelsize=6)
+        what = ("α drawn at random (no search)" if is_baseline(strategy)
+                else f"softmax(α) after search epoch {int(last.epoch.max()) + 1}")
+        fig.suptitle(f"{strategy}: {what}, mean over n = {n_searches} search{'es' if n_searches > 1 else ''}"
+                     f"\ncolour scale: softmax(α) − {frac} in [−{dev:.{digits}f}, +{dev:.{digits}f}] "
+                     "(the largest departure from uniform in either cell)", fontsize=8)
         return _save(fig, prefix)
 
 
 def alpha_over_epochs(exp: Experiment, prefix: Path, edge: str | None = None,
                       cell: str = "normal") -> list[Path]:
-    """softmax(α) of one edge over the search epochs, one panel per strategy (mean over seeds)."""
+    """softmax(α) of one edge over the search epochs, one panel per searching strategy: the mean
+    over searches, with the 95% CI as a band where n > 1, and the uniform mixture dotted."""
     a = exp.alphas
     if a.empty:
         return []
-    a = a[a.cell == cell]
-    edge = edge or next(iter(dict.fromkeys(a.edge)))
+    a = a[(a.cell == cell) & ~a.strategy.map(is_baseline)]
+    edge = edge or next(iter(dict.fromkeys(a.edge)), None)
     a = a[a.edge == edge]
     if a.empty:
         return []
     strategies = strategy_order(a.strategy.unique())
+    ops = list(dict.fromkeys(a.op))
+    op_colors = {op: op_color(op) for op in ops}   # the colours of the cell drawings
+    epochs = int(a.epoch.max()) + 1
     cols = min(4, len(strategies))
     rows = -(-len(strategies) // cols)
+    ns, top = [], 1 / len(ops)
     with plt.rc_context(PAPER):
-        fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols + 1.2, 1.7 * rows + 0.4),
-                                 sharex=True, sharey=True, squeeze=False)
-        for ax, s in zip(axes.flat, strategies):
-            g = a[a.strategy == s].copy()
-            g["epoch"] = g["epoch"] + 1
-            sns.lineplot(data=g, x="epoch", y="weight", hue="op", ax=ax, marker="o", ms=3,
-                         errorbar="sd", legend=ax is axes.flat[0])
-            ax.set_title(s)
+        fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols + 1.4, 1.7 * rows + 0.8),
+                                 sharex=True, sharey=True, squeeze=False, layout="constrained")
+        for ax, name in zip(axes.flat, strategies):
+            g = a[a.strategy == name]
+            n = g[["search_dataset", "seed"]].drop_duplicates().shape[0]
+            ns.append(n)
+            for op in ops:
+                stats_ = [ci(g[(g.op == op) & (g.epoch == ep)]["weight"]) for ep in range(epochs)]
+                x = np.arange(1, epochs + 1)
+                mean = np.array([r[0] for r in stats_])
+                top = np.nanmax([top, *mean, *(r[2] for r in stats_)])
+                ax.plot(x, mean, marker="o", ms=2.5, lw=1.0, color=op_colors[op], label=op,
+                        ls="--" if op == "none" else "-")
+                if n > 1:
+                    ax.fill_between(x, [r[1] for r in stats_], [r[2] for r in stats_], color=op_colors[op],
+                                    alpha=0.12, lw=0)
+            ax.axhline(1 / len(ops), color="0.3", lw=0.7, ls=":")
+            ax.set_title(f"{name} (n = {n})")
             ax.set_ylabel("softmax(α)")
-            _epoch_axis(ax, int(a.epoch.max()) + 1)
+            ax.set_xlabel("search epoch")
+            _epoch_axis(ax, epochs)
+            ax.xaxis.set_tick_params(labelbottom=True)   # also above an empty panel
             ax.grid(lw=0.3)
+        axes.flat[0].set_ylim(0, 1.1 * top)   # shared: from 0 to above every value and interval
         for ax in list(axes.flat)[len(strategies):]:
             ax.axis("off")
-        if axes.flat[0].get_legend():
-            handles, labels = axes.flat[0].get_legend_handles_labels()
-            axes.flat[0].get_legend().remove()
-            fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-        fig.suptitle(f"softmax(α) of edge {edge} of the {cell} cell over the search epochs", fontsize=9)
-        fig.tight_layout()
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        handles.append(Line2D([], [], color="0.3", lw=0.7, ls=":"))
+        labels.append(f"uniform, 1/{len(ops)}")
+        fig.legend(handles, labels, loc="outside right center", frameon=False)
+        band = ("; bands: 95% CI of the mean over searches" + ("; none where n = 1" if min(ns) == 1 else "")
+                if max(ns) > 1 else "; n = 1, no interval")
+        fig.suptitle(f"softmax(α) of edge {edge} of the {cell} cell over the search epochs\n"
+                     f"mean over n searches per strategy (n in each title){band}", fontsize=8)
         return _save(fig, prefix)
 
 
+# ---------------------------------------------------------------- search and cost
+
+
 def search_curves(exp: Experiment, prefix: Path) -> list[Path]:
-    """Supernet training and validation accuracy over the search epochs (mean ± std over seeds)."""
+    """Supernet training and validation accuracy over the search epochs: per strategy the mean over
+    searches (line and markers) with the 95% CI (whiskers; none where n = 1). Strategies that do not
+    search (random) have no curve."""
     e = exp.epochs
     if e.empty:
         return []
-    e = e[e.phase == "search"].copy()
+    e = e[(e.phase == "search") & ~e.strategy.map(is_baseline)].copy()
+    for col in ("train_acc", "val_acc"):
+        e[col] = pd.to_numeric(e[col], errors="coerce")
+    e = e.dropna(subset=["train_acc", "val_acc"], how="all")
     if e.empty:
         return []
     e["epoch"] = e["epoch"] + 1
-    long = e.melt(id_vars=[*TRIAL_KEY, "epoch"], value_vars=["train_acc", "val_acc"],
-                  var_name="split", value_name="accuracy")
-    long["accuracy"] = 100 * long["accuracy"].astype(float)
-    long["split"] = long["split"].map({"train_acc": "train (w step)", "val_acc": "validation (α step)"})
-    colors = _palette(long.strategy.unique())
+    per_search = e.groupby([*TRIAL_KEY, "epoch"])[["train_acc", "val_acc"]].mean().reset_index()
+    strategies = strategy_order(per_search.strategy.unique())
+    colors = _palette(strategies)
+    epochs = int(per_search.epoch.max())
+    offsets = dict(zip(strategies, _jitter(len(strategies), 0.36 if epochs == 1 else 0.2)))
+    skipped = sorted({s for s in exp.epochs.strategy.unique() if is_baseline(s)})
+    ns = []
     with plt.rc_context(PAPER):
-        fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.8), sharey=True)
-        for ax, split in zip(axes, ["train (w step)", "validation (α step)"]):
-            sns.lineplot(data=long[long.split == split], x="epoch", y="accuracy", hue="strategy",
-                         hue_order=strategy_order(long.strategy.unique()), palette=colors,
-                         errorbar="sd", marker="o", ms=3, ax=ax, legend=split.startswith("valid"))
-            ax.set_title(f"supernet, {split} batches")
-            ax.set_ylabel("accuracy (%)")
-            _epoch_axis(ax, int(e.epoch.max()))
+        fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.0), sharey=True, layout="constrained")
+        for ax, (col, split) in zip(axes, [("train_acc", "training batches (w step)"),
+                                           ("val_acc", "validation batches (α step)")]):
+            for name in strategies:
+                g = per_search[per_search.strategy == name]
+                rows = [(ep, *ci(100 * g[g.epoch == ep][col])) for ep in sorted(g.epoch.unique())]
+                x = np.array([r[0] for r in rows], float) + offsets[name]
+                mean = np.array([r[1] for r in rows])
+                lo, hi = np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
+                n = max(r[4] for r in rows)
+                if col == "train_acc":
+                    ns.append(n)
+                has = np.isfinite(lo)
+                yerr = np.vstack([mean - lo, hi - mean])[:, has]
+                ax.plot(x, mean, marker="o", ms=3.5, lw=1.2 if len(x) > 1 else 0, color=colors[name],
+                        label=name, zorder=3)
+                if has.any():
+                    ax.errorbar(x[has], mean[has], yerr=yerr, fmt="none", ecolor=colors[name],
+                                elinewidth=0.8, capsize=2, zorder=2)
+            ax.set_title(split)
+            ax.set_ylabel("supernet accuracy (%)" if col == "train_acc" else "")
+            ax.set_xlabel("search epoch" + (" (strategies side by side)" if epochs == 1 else ""))
+            _epoch_axis(ax, epochs)
+            ax.set_ylim(0, 100)
             ax.grid(lw=0.3)
-        if axes[1].get_legend():
-            sns.move_legend(axes[1], "center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-        fig.tight_layout()
+        handles, labels = axes[1].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside right center", frameon=False)
+        note = f"; {', '.join(skipped)}: no search, no curve" if skipped else ""
+        fig.suptitle(_wrap(n_text(ns) + note, 110), fontsize=7.5)
         return _save(fig, prefix)
 
 
 def cost_vs_accuracy(exp: Experiment, prefix: Path) -> list[Path]:
-    """Search wall time against test accuracy on the search dataset (mean ± std per strategy)."""
-    f = exp.finished
-    f = f[f.eval_dataset == f.search_dataset].copy()
-    if f.empty:
+    """Search wall time against test accuracy on the search dataset: one faint dot per search; per
+    strategy the geometric mean of the time and the mean accuracy, each with its 95% CI (the time's
+    on the log scale; none where n = 1). The random genotype (no search) is a grey band."""
+    s = searches(exp)
+    s = s[s.eval_dataset == s.search_dataset].copy()
+    if s.empty:
         return []
-    f["hours"] = f["search_wall_s"] / 3600
-    kinds = {"CPU" if str(d).lower().startswith("cpu") else "GPU" for d in f.search_device}
-    colors = _palette(f.strategy.unique())
+    s["hours"] = s["search_wall_s"].astype(float) / 3600
+    base = s[s.strategy.map(is_baseline)]
+    s = s[~s.strategy.map(is_baseline) & (s.hours > 0)]
+    if s.empty:
+        return []
+    kinds = {"CPU" if str(d).lower().startswith("cpu") else "GPU" for d in s.search_device}
+    colors = _palette(s.strategy.unique())
+    ns = []
     with plt.rc_context(PAPER):
-        fig, ax = plt.subplots(figsize=(4.2, 3.0))
-        for s in strategy_order(f.strategy.unique()):
-            g = f[f.strategy == s]
-            ax.scatter(g.hours, g.acc, color=colors[s], s=10, alpha=0.5)
-            ax.errorbar(g.hours.mean(), g.acc.mean(), xerr=g.hours.std() if len(g) > 1 else None,
-                        yerr=g.acc.std() if len(g) > 1 else None, fmt="o", color=colors[s],
-                        mec="black", mew=0.4, ms=5, capsize=2, label=s)
+        fig, ax = plt.subplots(figsize=(5.6, 3.4), layout="constrained")
+        handles = []
+        for name in strategy_order(s.strategy.unique()):
+            g = s[s.strategy == name]
+            ax.scatter(g.hours, g.acc, color=colors[name], s=10, alpha=0.45, lw=0)
+            lm, llo, lhi, n = ci(np.log(g.hours))
+            my, ylo, yhi, _ = ci(g.acc)
+            ns.append(n)
+            mx = math.exp(lm)
+            err = n > 1
+            handles.append(ax.errorbar(
+                mx, my, xerr=[[mx - math.exp(llo)], [math.exp(lhi) - mx]] if err else None,
+                yerr=[[my - ylo], [yhi - my]] if err else None, fmt="o", color=colors[name],
+                mec="black", mew=0.4, ms=5, capsize=2, elinewidth=0.9, label=name))
+        handles += _random_reference(ax, base["acc"])
         ax.set_xscale("log")
+        lo, hi = ax.get_xlim()
+        decades = math.log10(hi / lo)
+        subs = (1.0,) if decades > 2.5 else (1.0, 2.0, 5.0) if decades > 1 else (1.0, 2.0, 3.0, 5.0, 7.0)
+        ax.xaxis.set_major_locator(LogLocator(subs=subs))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
-        ax.set_xlabel(f"search wall time per trial ({'/'.join(sorted(kinds))}-hours, log)")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(f"search wall time per search ({'/'.join(sorted(kinds))}-hours, log scale)")
         ax.set_ylabel("test accuracy on the search dataset (%)")
+        ax.set_ylim(0, _acc_top([*s.acc, *base.acc]))
         ax.grid(lw=0.3, which="both")
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-        fig.tight_layout()
+        handles.append(Line2D([], [], ls="", marker="o", color="0.4", alpha=0.45, ms=3,
+                              label="one search (faint)"))
+        fig.legend(handles=handles, loc="outside right center", frameon=False)
+        ax.set_title(_wrap(n_text(ns) + "; time: geometric mean", 70), fontsize=7)
         return _save(fig, prefix)
 
 
@@ -272,17 +612,31 @@ def fidelity_bars(path: Path, prefix: Path) -> list[Path]:
     order = strategy_order(rows.strategy)
     colors = _palette(order)
     with plt.rc_context(PAPER):
-        fig, axes = plt.subplots(1, 3, figsize=(7.0, 2.6))
+        fig, axes = plt.subplots(1, 3, figsize=(7.0, 2.6), sharey=True)
+        y = np.arange(len(order))
+        by = rows.set_index("strategy").reindex(order)
         for ax, col, label in zip(axes, ("cosine", "relative_error", "time_s"),
-                                  ("cosine to the reference", "relative error", "seconds per call")):
-            sns.barplot(data=rows, y="strategy", x=col, order=order, palette=colors, hue="strategy",
-                        legend=False, ax=ax, edgecolor="black", linewidth=0.4)
+                                  ("cosine to the reference (−1 to 1)", "relative error",
+                                   "seconds per call (log scale)")):
+            if col == "time_s":   # a log axis has no zero for bars to start from: dots
+                ax.scatter(by[col], y, color=[colors[s] for s in order], edgecolor="black", lw=0.4, s=22,
+                           zorder=3)
+                ax.set_xscale("log")
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            else:
+                ax.barh(y, by[col], color=[colors[s] for s in order], edgecolor="black", linewidth=0.4)
+            if col == "cosine":
+                ax.set_xlim(-1, 1)
+                ax.axvline(0, color="black", lw=0.6)
+            if col == "relative_error":
+                ax.set_xlim(left=0)
             ax.set_xlabel(label)
-            ax.set_ylabel("" if ax is not axes[0] else "strategy")
-            if ax is not axes[0]:
-                ax.set_yticklabels([])
             ax.grid(axis="x", lw=0.3)
-        axes[2].set_xscale("log")
+        axes[0].set_yticks(y, order)
+        axes[0].set_ylim(len(order) - 0.5, -0.5)
+        axes[0].set_ylabel("strategy")
+        fig.suptitle("one measurement per strategy at one point (n = 1, no interval); time: median of the "
+                     "timed calls", fontsize=7.5)
         fig.tight_layout()
         return _save(fig, prefix)
 
@@ -304,14 +658,19 @@ def perf_bars(path: Path, prefix: Path) -> list[Path]:
                                for n in df[df.strategy == s].name))
     with plt.rc_context(PAPER):
         fig, ax = plt.subplots(figsize=(7.0, 0.35 * len(order) + 1.2))
+        # Colours name configurations here, so not the strategies' colours (Set2, not tab10).
         sns.barplot(data=df, y="name", x="step_over_pass", hue="config", order=order, ax=ax,
-                    edgecolor="black", linewidth=0.4)
+                    palette="Set2", edgecolor="black", linewidth=0.4)
         expected = df.drop_duplicates("name").set_index("name").expected_passes
         ax.scatter([expected[n] for n in order], range(len(order)), marker="|", s=200, color="black",
                    zorder=5, label="expected passes")
         ax.set_xlabel("time per step / time of one forward+backward pass")
         ax.set_ylabel("")
         ax.grid(axis="x", lw=0.3)
-        ax.legend(fontsize=6, loc="lower right")
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        steps = sorted({int(v) for v in df.steps.dropna()}) if "steps" in df else []
+        ax.set_title("median time per step after the warm-up"
+                     + (f" ({'/'.join(map(str, steps))} timed steps)" if steps else "")
+                     + "; one measurement per configuration, no interval", fontsize=7.5)
         fig.tight_layout()
         return _save(fig, prefix)

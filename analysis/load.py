@@ -4,6 +4,10 @@ The per-trial parts (`parts/<table>/*.parquet`) are read when they exist, since
 they are current while a grid is still running; the joined `<table>.parquet`
 otherwise. `grid.json`, written by `benchmark/run.py` when a grid starts,
 declares the trials, so that the ones without results can be named.
+
+Each found genotype may be trained from scratch several times (`repeat` 0, 1, …, with training
+seed `eval_seed`); files written before repeats existed get `repeat` = 0 and `eval_seed` = the
+search seed. The unit of the statistics is one search: `Experiment.searches` averages its repeats.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pandas as pd
 
 TABLES = ("trials", "epochs", "alphas")
 TRIAL_KEY = ["strategy", "search_dataset", "seed"]
+SEARCH_KEY = [*TRIAL_KEY, "eval_dataset"]        # one search, evaluated on one dataset
 
 
 class ReportError(Exception):
@@ -39,26 +44,48 @@ class Experiment:
         """Rows of finished evaluations, with `acc` = test accuracy in percent."""
         t = self.trials
         t = t[t["status"] == "finished"].copy()
-        t["acc"] = 100.0 * t["test_acc"].astype(float)
+        t["acc"] = 100.0 * (t["test_acc"].astype(float) if "test_acc" in t else float("nan"))
         return t
+
+    @property
+    def searches(self) -> pd.DataFrame:
+        """One row per search and evaluation dataset (SEARCH_KEY): `acc` = mean test accuracy (%)
+        over its repeated trainings from scratch, `repeats` = how many; the other columns from
+        its first repeat."""
+        f = self.finished.sort_values([*SEARCH_KEY, "repeat"])
+        if f.empty:
+            return f.assign(repeats=pd.Series(dtype=int))
+        g = f.groupby(SEARCH_KEY, sort=False)
+        out = g.first().reset_index()
+        out["acc"] = g["acc"].mean().to_numpy()
+        out["repeats"] = g["acc"].count().to_numpy()
+        return out
 
     @property
     def diverged(self) -> pd.DataFrame:
         return self.trials[self.trials["status"] == "diverged"]
 
     def missing(self) -> list[str]:
-        """Declared trials (or evaluations) with no row yet: 'trial_id' or 'trial_id: eval ds'."""
-        have = {tuple(r) for r in self.trials[[*TRIAL_KEY, "eval_dataset"]].itertuples(index=False)}
+        """Declared trials, evaluations or repeats with no row yet: 'trial_id', 'trial_id: eval ds'
+        or 'trial_id: eval ds repeat r' (repeats from grid.json's profile `eval_repeats`)."""
+        rows = self.trials[[*SEARCH_KEY, "repeat"]].itertuples(index=False)
+        have = {(*r[:4], int(r[4])) for r in rows}
         ended = {k[:3] for k in have}
+        evaluated = {k[:4] for k in have}
         out = []
         for d in self.declared:
             key = (d["strategy"], d["search_dataset"], d["seed"])
             if key not in ended:
                 out.append(d["trial_id"])
                 continue
-            diverged = any(k[:3] == key and k[3] == "" for k in have)
-            out += [f"{d['trial_id']}: {e}" for e in d.get("eval_datasets", [])
-                    if not diverged and (*key, e) not in have]
+            if (*key, "") in evaluated:        # diverged: no evaluation is expected
+                continue
+            for e in d.get("eval_datasets", []):
+                if (*key, e) not in evaluated:
+                    out.append(f"{d['trial_id']}: {e}")
+                    continue
+                out += [f"{d['trial_id']}: {e} repeat {r}" for r in range(int(d.get("eval_repeats", 1)))
+                        if (*key, e, r) not in have]
         return out
 
 
@@ -70,6 +97,20 @@ def _read_table(root: Path, table: str) -> pd.DataFrame:
     return pd.read_parquet(joined) if joined.is_file() else pd.DataFrame()
 
 
+def _with_repeats(df: pd.DataFrame, eval_seed: bool) -> pd.DataFrame:
+    """Files from before repeated evaluations: `repeat` 0 (and `eval_seed` = the search seed)."""
+    if df.empty:
+        return df
+    if "repeat" not in df:
+        df["repeat"] = 0
+    df["repeat"] = df["repeat"].fillna(0).astype(int)
+    if eval_seed:
+        if "eval_seed" not in df:
+            df["eval_seed"] = df["seed"]
+        df["eval_seed"] = df["eval_seed"].fillna(df["seed"]).astype(int)
+    return df
+
+
 def load_experiment(root: str | Path) -> Experiment:
     """Load an experiment folder; ReportError if it does not exist or holds no trial yet."""
     root = Path(root).expanduser()
@@ -77,9 +118,13 @@ def load_experiment(root: str | Path) -> Experiment:
         raise ReportError(f"there is no experiment folder at {root}; run "
                           f"`python benchmark/run.py --grid NAME` first, or name an existing one")
     frames = {t: _read_table(root, t) for t in TABLES}
+    frames["trials"] = _with_repeats(frames["trials"], eval_seed=True)
+    frames["epochs"] = _with_repeats(frames["epochs"], eval_seed=False)
     declared = []
     if (root / "grid.json").is_file():
-        declared = json.loads((root / "grid.json").read_text()).get("trials", [])
+        manifest = json.loads((root / "grid.json").read_text())
+        repeats = int((manifest.get("profile") or {}).get("eval_repeats", 1) or 1)
+        declared = [{"eval_repeats": repeats, **d} for d in manifest.get("trials", [])]
     if frames["trials"].empty:
         state = (f"{len(declared)} trials are declared but none has finished" if declared
                  else "it has no trials.parquet and no parts/trials/")

@@ -8,7 +8,9 @@ Reads the parquet tables of `benchmark/run.py` (see results/README.md) and
 writes, under <experiment>/report/:
 
     report.md, report.html     every table and figure, each with one line on what it shows
-    tables/*.md|.tex|.csv      accuracy (with costs and significance) and transferability
+    tables/*.md|.tex|.csv      accuracy (95% intervals, paired differences from the baselines with
+                               Holm-corrected p, detectable differences, search and training
+                               noise, costs) and transferability
     figures/*.png|.pdf         accuracy bars, transfer scatter, α heatmaps, α of one edge over
                                the epochs, the found cells, search curves, cost vs accuracy,
                                the toy problem's trajectories, hypergradient fidelity (if measured)
@@ -97,31 +99,50 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
             blocks.append({"kind": "absent", "title": absent})
 
     log(f"report of {exp.root}: {len(exp.finished)} finished evaluations")
-    add_table(accuracy_table(exp, reference), "")
+    add_table(accuracy_table(exp, reference), "Accuracy table: no evaluation has finished yet")
     add_table(transfer_table(exp), "Transferability table: this experiment evaluates no transfer "
                                    "dataset (a grid's transfer_datasets)")
     add_figure("accuracy", figures.accuracy_bars(exp, reference, fdir / "accuracy"),
                "Accuracy per strategy",
-               "Test accuracy of each strategy's cells trained from scratch (bars: mean, whiskers: std, "
-               "dots: seeds), published results hatched grey where the dataset matches.")
+               "Test accuracy of each strategy's cells trained from scratch, on an axis from 0: bars are "
+               "the mean over searches, white dots the searches (each the mean of its trainings from "
+               "scratch), faint dots the single trainings, whiskers the 95% Student-t confidence interval "
+               "of the mean over searches (none where n = 1). The random genotype (no search) is the grey "
+               "bar and the grey band (its mean and 95% CI) across the panel; dotted: chance. "
+               + ("" if reference is None else "Published results share the measured axes only when "
+                  "measured with the same protocol; otherwise (the full DARTS protocol: 32×32 CIFAR, 600 "
+                  "epochs) they stand in their own panel, hatched grey, not comparable. ")
+               + figures.n_caption(exp))
     add_figure("transfer", figures.transfer_scatter(exp, reference, fdir / "transfer"),
-               "Transfer", "Accuracy on the search dataset against accuracy on each transfer dataset, "
-               "one point per seed (published cells as hatched squares).",
+               "Transfer", "Accuracy on the search dataset against accuracy on each transfer dataset "
+               "(axes from 0): faint dots are searches (each the mean of its trainings), solid markers "
+               "each strategy's mean with the 95% CI on both axes (none where n = 1). "
+               + ("" if reference is None else "Published cells appear only where their protocol is this "
+                  "experiment's; otherwise see the table. ")
+               + figures.n_caption(exp),
                "Transfer scatter: no transfer dataset in this experiment")
     add_figure("search_curves", figures.search_curves(exp, fdir / "search_curves"), "Search curves",
-               "Supernet accuracy on the training and validation batches over the search epochs "
-               "(mean ± std over seeds).")
+               "Supernet accuracy on the training and validation batches over the search epochs (axis "
+               "from 0): per strategy the mean over searches, whiskers the 95% CI of the mean (none where "
+               "n = 1); the random baseline does not search and has no curve. "
+               f"{figures.n_caption(exp)}")
     add_figure("cost", figures.cost_vs_accuracy(exp, fdir / "cost"), "Search cost against accuracy",
-               "Search wall time per trial against test accuracy on the search dataset "
-               "(faint: seeds; solid: mean ± std).")
+               "Search wall time per search (log scale) against test accuracy on the search dataset "
+               "(axis from 0): faint dots are searches; solid markers per strategy the geometric mean "
+               "time and the mean accuracy, with 95% CIs (the time's on the log scale; none where n = 1). "
+               "The random genotype (no search time) is the grey line and band (mean, 95% CI). "
+               f"{figures.n_caption(exp)}")
     add_figure("alpha_edge", figures.alpha_over_epochs(exp, fdir / "alpha_edge", edge),
                "α of one edge over the search", "softmax(α) of one edge of the normal cell after each "
-               "search epoch, per strategy (mean ± std over seeds).",
+               "search epoch, per strategy: the mean over searches, bands the 95% CI of the mean (none "
+               "where n = 1), dotted the uniform mixture; n in each panel's title.",
                "α over the epochs: no α recorded (or no such edge)")
     for s in strategy_order(exp.alphas.strategy.unique() if not exp.alphas.empty else []):
         add_figure(f"alphas_{s}", figures.alpha_heatmaps(exp, s, fdir / f"alphas_{s}"),
                    f"Final α: {s}", f"softmax(α) after the last search epoch of {s}, edges × operations, "
-                   "normal and reduction cells (mean over seeds).")
+                   "normal and reduction cells, mean over searches (n in the title), on a diverging colour "
+                   "scale centred at the uniform mixture 1/#operations (white) and symmetric about it; the "
+                   "scale's range is printed on the figure.")
     for s in strategy_order(exp.trials.strategy.unique()):
         found = genotype_of(exp, s)
         if found is None:
@@ -136,23 +157,28 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
             add_figure(f"cell_{s}_{kind}", [p for p in paths if p.stem.endswith(kind)],
                        f"Found {'normal' if kind == 'normal' else 'reduction'} cell: {s}",
                        f"The {'normal' if kind == 'normal' else 'reduction'} cell derived by {s} "
-                       f"(seed {found[1]}).")
+                       f"(seed {found[1]}); each edge and its label in its operation's colour.")
     records = toy_records(exp, toy)
     if records:
         from nas.toy import plot_trajectories
 
         paths = plot_trajectories(records, fdir / "toy.png")
         add_figure("toy", paths, "The toy bilevel problem (DARTS, Figure 2)",
-                   "Trajectories of (α, w) on the DARTS toy problem for every strategy, with the "
-                   "validation loss as contours.")
+                   "Trajectories of (α, w) on the DARTS toy problem over the contours of the validation "
+                   "loss, with the best response w*(α) = α dashed: (a) second-order DARTS over the unrolling "
+                   "step ξ (ξ = 0 is first-order), (b) the other strategies; (c) each run's distance to the "
+                   "optimum (1, 1) over the iterations. A run has the same colour in every panel; one "
+                   "deterministic run per strategy and ξ.")
     add_figure("fidelity", figures.fidelity_bars(exp.root / "fidelity.json", fdir / "fidelity"),
                "Hypergradient fidelity", "Each strategy's hypergradient against the implicit reference "
-               "(`python -m nas fidelity --out <experiment>/fidelity.json`): cosine, relative error, time.")
+               "(`python -m nas fidelity --out <experiment>/fidelity.json`): cosine, relative error, time; "
+               "one measurement per strategy (n = 1, no interval).")
     if perf is not None and perf.is_file():
         add_table(perf_table(perf), "")
         add_figure("perf", figures.perf_bars(perf, fdir / "perf"), "Cost of a step in passes",
                    "Time per search step divided by the time of one forward+backward pass (bars), and "
-                   "the passes the strategy's maths needs (ticks), from `benchmark/perf.py`.")
+                   "the passes the strategy's maths needs (ticks), from `benchmark/perf.py`; one measurement "
+                   "(a median over its timed steps) per configuration, no interval.")
     return blocks
 
 
@@ -202,6 +228,7 @@ def write_html(exp: Experiment, blocks: list[dict], out: Path) -> Path:
     for b in blocks:
         if b["kind"] == "table":
             body.append(f"<h2>{e(b['title'])}</h2>")
+            body += [f"<p>{e(line)}</p>" for line in b["table"].text]
             for heading, df in b["table"].blocks:
                 if heading:
                     body.append(f"<p><em>{e(heading)}</em></p>")

@@ -33,6 +33,9 @@ class Profile:
     search_epochs: int = 50
     search_batch_size: int = 64
     search_partial_channels: int = 1    # PC-DARTS's K (1: every channel through every operation)
+    # α's learning rate for every strategy (None: DARTS's 3e-4). A search of a few hundred steps
+    # instead of DARTS's 19,500 needs a larger one for α to leave uniform at all.
+    search_alpha_lr: float | None = None
     # evaluation (the discrete network trained from scratch)
     eval_channels: int = 36
     eval_layers: int = 20
@@ -40,6 +43,11 @@ class Profile:
     eval_batch_size: int = 96
     eval_auxiliary: bool = True
     eval_drop_path: float = 0.2
+    # trainings from scratch of each found genotype, with training seeds seed + 1000·r for repeat
+    # r (the same for every strategy, so repeats pair across strategies like seeds do): they
+    # separate the spread between searches from the spread between trainings
+    eval_repeats: int = 1
+    transfer_repeats: int = 1           # the same on the transfer datasets
     # data
     train_subset: int | None = None     # use a fixed random N training images (None: all)
     search_subset: int | None = None    # the search uses N of those (None: all)
@@ -54,6 +62,9 @@ class Profile:
     cpus_per_trial: int = 1
 
     def __post_init__(self) -> None:
+        for name in ("eval_repeats", "transfer_repeats"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         # a bad switch fails when the grid is declared, not inside a Ray trial
         SearchConfig(space=self.space, strategy="first-order", speed=self.search_speed)
         Speed.from_names(self.eval_speed)
@@ -84,6 +95,12 @@ class TrialSpec:
         ds = self.search_dataset.replace(":", "_").replace("/", "_").replace("~", "")
         return f"{self.strategy}__{ds}__s{self.seed}"
 
+    def repeats(self, dataset: str) -> int:
+        """Trainings of the found genotype on `dataset`: eval_repeats on the search dataset,
+        transfer_repeats on the others."""
+        p = self.profile
+        return p.eval_repeats if dataset == self.search_dataset else p.transfer_repeats
+
     def key(self) -> dict:
         """The grid key columns that every results table carries."""
         return {"experiment": self.experiment, "strategy": self.strategy,
@@ -111,12 +128,13 @@ class Grid:
             raise ValueError(f"grid {self.name!r} needs at least one strategy, dataset and seed")
 
     def trials(self, experiment: str | None = None) -> list[TrialSpec]:
-        """One trial per (strategy, search dataset, seed), in that nesting order."""
+        """One trial per (strategy, search dataset, seed), seed by seed: a grid stopped early
+        holds whole seeds, whose strategies pair."""
         experiment = experiment or self.name
         return [TrialSpec(experiment, s, d, seed, self.profile,
                           (d, *[t for t in self.transfer_datasets if t != d]),
                           dict(self.strategy_options.get(s, {})), self.data_root)
-                for s in self.strategies for d in self.search_datasets for seed in self.seeds]
+                for seed in self.seeds for d in self.search_datasets for s in self.strategies]
 
     def override(self, *, strategies=None, datasets=None, seeds=None, search_epochs=None,
                  eval_epochs=None, data_root=None) -> Grid:
@@ -134,19 +152,26 @@ class Grid:
             data_root=data_root if data_root is not None else self.data_root)
 
 
-# Minutes on 2 CPU cores: a tiny supernet (2 nodes per cell), one short epoch each.
-SMOKE = Profile("smoke", search_channels=4, search_layers=3, search_nodes=2, search_epochs=1,
-                search_batch_size=128, eval_channels=8, eval_layers=3, eval_epochs=3,
-                eval_batch_size=64, gpus_per_trial=0.25)
-# Real images on a machine without a GPU, in about 1.6 hours on 2 cores (measured: 96 min):
-# CIFAR-10 at 16×16, a reduced supernet (5 cells of 4 nodes, 4 channels) searched on 1,536
-# images (768 train / 768 val: 2 epochs of 24 steps of 32), the found cell evaluated with 8 cells
-# of 16 channels trained 3 epochs on 4,000 images and tested on all 10,000. The implicit
-# strategies (~11 passes a step) dominate.
-CPU = Profile("cpu", search_channels=4, search_layers=5, search_nodes=4, search_epochs=2,
-              search_batch_size=32, eval_channels=16, eval_layers=8, eval_epochs=3,
-              eval_batch_size=96, train_subset=4_000, search_subset=1_536, image_size=16,
-              gpus_per_trial=0.5,
+# The README's first command, about 3 minutes on 2 CPU cores: a tiny supernet (3 cells of 2
+# nodes, 4 channels) searched 6 epochs of 10 steps on digits, with α's learning rate raised 100×
+# so that α visibly leaves uniform in 60 steps; each found cell trained twice (two training seeds).
+SMOKE = Profile("smoke", search_channels=4, search_layers=3, search_nodes=2, search_epochs=6,
+                search_batch_size=64, search_alpha_lr=0.03, eval_channels=8, eval_layers=3,
+                eval_epochs=3, eval_batch_size=64, eval_repeats=2, gpus_per_trial=0.25)
+# Real images on a machine without a GPU (2 cores, measured in benchmark/README.md and the README):
+# CIFAR-10 at 16×16. Search: a 5-cell, 4-channel supernet of the DARTS cell (4 nodes, 8 operations)
+# on 2,560 images (1,280 for w, 1,280 for α), 3 epochs of 40 steps of 32, α's learning rate 67×
+# DARTS's (120 steps instead of 19,500). Evaluation: the found cell in 5 cells of 8 channels
+# (no auxiliary head, no drop path: 4 epochs are too few for either), trained 4 epochs on 10,000
+# images and tested on all 10,000, twice (training seeds seed and seed + 1000); transferred to
+# Fashion-MNIST at 16×16 with the same budget, once. Calibrated on DARTS_V2: between-training-seed
+# sd 0.2 points at 20,000 images × 4 epochs (53.1, 53.2, 53.5%); 0.7 points with 6 cells × 12
+# channels on 10,000 images.
+CPU = Profile("cpu", search_channels=4, search_layers=5, search_nodes=4, search_epochs=3,
+              search_batch_size=32, search_alpha_lr=2e-2, eval_channels=8, eval_layers=5,
+              eval_epochs=4, eval_batch_size=96, eval_auxiliary=False, eval_drop_path=0.0,
+              eval_repeats=2, transfer_repeats=1, train_subset=10_000, search_subset=2_560,
+              image_size=16, gpus_per_trial=0.5,
               # measured on the 2-core CPU (benchmark/README.md): 1.4-1.5x the evaluation's
               # images/s; no gain for the search steps, so the search keeps the default layout
               eval_speed=("channels_last",))
@@ -156,10 +181,15 @@ FULL = Profile("full", gpus_per_trial=1.0)
 
 ALL = tuple(STRATEGIES)
 OFFLINE_CIFAR10 = "imagefolder:~/.cache/cifar10-jpeg"
+# The implicit strategies with finite-difference Hessian-vector products (one pass each instead of
+# a double backward; equal to the exact ones to 1% of the correction, tests/test_strategies.py):
+# half the time of the grid's most expensive searches on a CPU.
+FD_PRODUCTS = {s: {"hvp": "finite-difference"} for s in ("implicit-neumann", "implicit-cg")}
 
 GRIDS: dict[str, Grid] = {
-    "smoke": Grid("smoke", ALL, ("digits",), (0,), SMOKE),
-    "cpu": Grid("cpu", ALL, (OFFLINE_CIFAR10,), (0, 1), CPU),
+    "smoke": Grid("smoke", ALL, ("digits",), (0,), SMOKE, strategy_options=FD_PRODUCTS),
+    "cpu": Grid("cpu", ALL, (OFFLINE_CIFAR10,), (0, 1, 2, 3), CPU, transfer_datasets=("fashion-mnist",),
+                strategy_options=FD_PRODUCTS),
     "full": Grid("full", ALL, ("cifar10",), (0, 1, 2, 3), FULL, transfer_datasets=("cifar100",)),
 }
 

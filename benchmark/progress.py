@@ -39,7 +39,9 @@ def describe(result: dict, search_epochs: int | None) -> str:
         return f"search {shown}{of}  {accs}".rstrip()
     if phase == "eval":
         acc = result.get("test_acc", float("nan"))
-        return f"eval {_short(result.get('eval_dataset', '?'))}  test {acc:.3f}"
+        n = result.get("repeats", 1)
+        rep = f" #{result.get('repeat', 0) + 1}/{n}" if isinstance(n, int) and n > 1 else ""
+        return f"eval {_short(result.get('eval_dataset', '?'))}{rep}  test {acc:.3f}"
     if phase == "done":
         return f"done ({result.get('status', '?')})"
     return str(phase)

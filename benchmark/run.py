@@ -56,6 +56,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=8, help="configurations to try with --tune")
     p.add_argument("--tuned", default=None, metavar="FOLDER",
                    help="use the tuned options in FOLDER/<strategy>.json (from --tune)")
+    p.add_argument("--plan", action="store_true",
+                   help="print the declared trials, what the grid can detect (from an earlier run "
+                        "of it, when one exists) and its projected cost; run nothing")
+    p.add_argument("--detect", type=float, default=None, metavar="POINTS",
+                   help="with --plan: the seeds needed to detect a difference of POINTS accuracy "
+                        "points (80%% power, α = 0.05)")
+    p.add_argument("--perf", default=None, metavar="FILE",
+                   help="with --plan: perf.py results to project the cost from when the grid has "
+                        "no earlier run (default: results/perf/perf.parquet)")
     # Tests only: every trial crashes once, right after its first checkpoint, if FILE is absent.
     p.add_argument("--fail-once-marker", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -113,11 +122,27 @@ def run(args: argparse.Namespace) -> int:
         if args.tune not in STRATEGIES:
             raise UsageError(f"unknown strategy {args.tune!r}; valid strategies are "
                              f"{', '.join(STRATEGIES)}")
+        from nas.strategies import get_strategy
+
+        if not get_strategy(args.tune).searches:
+            raise UsageError(f"{args.tune} has no options to tune: it does not search")
         grid = grid.override(strategies=[args.tune])
         grid = dataclasses.replace(grid, seeds=grid.seeds[:1],
                                    search_datasets=grid.search_datasets[:1])
     experiment = args.experiment or (f"tune-{grid.name}-{args.tune}" if args.tune else grid.name)
     results_dir = Path(args.results).resolve() / experiment
+    if args.detect is not None and not args.plan:
+        raise UsageError("--detect goes with --plan")
+    if args.detect is not None and args.detect <= 0:
+        raise UsageError(f"--detect must be a positive number of accuracy points, got {args.detect}")
+    if args.plan:
+        from benchmark.plan import plan
+
+        perf = Path(args.perf) if args.perf else Path(args.results).resolve() / "perf" / "perf.parquet"
+        if args.perf and not perf.is_file():
+            raise UsageError(f"--perf {perf} does not exist")
+        print(plan(grid, results_dir, perf, args.detect, cpus=args.num_cpus or os.cpu_count() or 1))
+        return 0
     check_datasets(grid, grid.data_root)
     specs = grid.trials(experiment)
 
@@ -174,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{len(specs)} trials, {len(failed)} failed, {wall:.0f}s on {len(nodes)} Ray node(s); "
           f"results in {results_dir}")
     if not trials.empty:
-        cols = [c for c in ("strategy", "search_dataset", "seed", "eval_dataset", "status",
+        cols = [c for c in ("strategy", "search_dataset", "seed", "eval_dataset", "repeat", "status",
                             "test_acc") if c in trials.columns]
         print(trials[cols].to_string(index=False))
     for r in failed:

@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 
 GRID_KEY = ["experiment", "strategy", "search_dataset", "seed", "profile"]
 KEYS: dict[str, list[str]] = {
-    "trials": [*GRID_KEY, "eval_dataset"],
-    "epochs": [*GRID_KEY, "phase", "eval_dataset", "epoch"],
+    "trials": [*GRID_KEY, "eval_dataset", "repeat"],
+    "epochs": [*GRID_KEY, "phase", "eval_dataset", "repeat", "epoch"],
     "alphas": [*GRID_KEY, "epoch", "cell", "edge", "op"],
 }
 

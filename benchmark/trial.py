@@ -43,17 +43,35 @@ def load_for_trial(name: str, spec: TrialSpec, search: bool = False) -> ImageDat
 
 def search_config(spec: TrialSpec) -> SearchConfig:
     p = spec.profile
+    options = dict(spec.strategy_options)
+    if p.search_alpha_lr is not None:
+        options.setdefault("alpha_lr", p.search_alpha_lr)    # a grid's (tuned) option wins
     return SearchConfig(space=p.space, strategy=spec.strategy, dataset=spec.search_dataset,
                         epochs=p.search_epochs, batch_size=p.search_batch_size, seed=spec.seed,
-                        space_options=p.space_options(), strategy_options=spec.strategy_options,
+                        space_options=p.space_options(), strategy_options=options,
                         speed=p.search_speed)
 
 
-def eval_config(spec: TrialSpec) -> EvalConfig:
+EVAL_SEED_STRIDE = 1000
+
+
+def eval_seed(spec: TrialSpec, repeat: int) -> int:
+    """The training seed of repeat `repeat`: the search's seed for the first, then + 1000 per
+    repeat; equal across strategies, so that evaluations pair by (seed, repeat)."""
+    return spec.seed + EVAL_SEED_STRIDE * repeat
+
+
+def eval_key(dataset: str, repeat: int) -> str:
+    """The key of one evaluation in a trial's state."""
+    return f"{dataset}#{repeat}"
+
+
+def eval_config(spec: TrialSpec, repeat: int = 0) -> EvalConfig:
     p = spec.profile
     return EvalConfig(channels=p.eval_channels, layers=p.eval_layers, epochs=p.eval_epochs,
                       batch_size=p.eval_batch_size, auxiliary=p.eval_auxiliary,
-                      drop_path_prob=p.eval_drop_path, seed=spec.seed, speed=p.eval_speed)
+                      drop_path_prob=p.eval_drop_path, seed=eval_seed(spec, repeat),
+                      speed=p.eval_speed)
 
 
 def device_name(device: torch.device) -> str:
@@ -95,14 +113,17 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
         state.pop("search", None)  # the supernet is no longer needed
     genotype = parse_genotype(state["genotype"])
     for name in spec.eval_datasets:
-        if name in state["evals"]:
-            continue
-        start = time.perf_counter()
-        result = train_and_test(genotype, load_for_trial(name, spec), eval_config(spec),
-                                device=device)
-        result.update(eval_wall_s=time.perf_counter() - start, eval_device=device_name(device))
-        state["evals"][name] = result
-        progress({"phase": "eval", "eval_dataset": name, "test_acc": result["test_acc"]}, state)
+        repeats = spec.repeats(name)
+        todo = [r for r in range(repeats) if eval_key(name, r) not in state["evals"]]
+        data = load_for_trial(name, spec) if todo else None
+        for r in todo:
+            start = time.perf_counter()
+            result = train_and_test(genotype, data, eval_config(spec, r), device=device)
+            result.update(eval_wall_s=time.perf_counter() - start, eval_device=device_name(device),
+                          eval_dataset=name, repeat=r, eval_seed=eval_seed(spec, r))
+            state["evals"][eval_key(name, r)] = result
+            progress({"phase": "eval", "eval_dataset": name, "repeat": r,
+                      "repeats": repeats, "test_acc": result["test_acc"]}, state)
     state["status"] = "finished"
     return state
 
@@ -124,7 +145,7 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
               "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     trials, epochs, alphas = [], [], []
     for r in state.get("search_history", []):
-        epochs.append({**key, "phase": "search", "eval_dataset": "", "epoch": r["epoch"],
+        epochs.append({**key, "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": r["epoch"],
                        "train_loss": r.get("train_loss"), "train_acc": r.get("train_acc"),
                        "val_loss": r.get("val_loss"), "val_acc": r.get("val_acc"),
                        "lr": r["w_lr"], "time_s": r["epoch_time_s"]})
@@ -134,12 +155,14 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
                     alphas.append({**key, "epoch": r["epoch"], "cell": cell, "edge": edge,
                                    "op": op, "weight": weight})
     if state.get("status") == "diverged":
-        trials.append({**key, "eval_dataset": "", "status": "diverged",
+        trials.append({**key, "eval_dataset": "", "repeat": 0, "status": "diverged",
                        "reason": state.get("reason", ""), **common})
         return {"trials": trials, "epochs": epochs, "alphas": alphas}
-    for name, res in state["evals"].items():
-        trials.append({**key, "eval_dataset": name, "status": "finished", "reason": "",
-                       "strategy_options": json.dumps(spec.strategy_options, sort_keys=True),
+    for res in state["evals"].values():
+        name = res["eval_dataset"]
+        trials.append({**key, "eval_dataset": name, "repeat": res["repeat"],
+                       "eval_seed": res["eval_seed"], "status": "finished", "reason": "",
+                       "strategy_options": json.dumps(search_config(spec).strategy_options, sort_keys=True),
                        "genotype": state["genotype"], "test_acc": res["test_acc"],
                        "test_loss": res["test_loss"], "params": res["params"],
                        "search_wall_s": state["search_wall_s"],
@@ -147,7 +170,8 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
                        "eval_wall_s": res["eval_wall_s"], "eval_device": res["eval_device"],
                        **common})
         for h in res["history"]:
-            epochs.append({**key, "phase": "eval", "eval_dataset": name, "epoch": h["epoch"],
+            epochs.append({**key, "phase": "eval", "eval_dataset": name, "repeat": res["repeat"],
+                           "epoch": h["epoch"],
                            "train_loss": h["train_loss"], "train_acc": h["train_acc"],
                            "val_loss": None, "val_acc": None, "lr": h["lr"],
                            "time_s": h["epoch_time_s"]})

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nas.strategies import STRATEGIES, make_strategy
+from nas.strategies import SEARCHING, make_strategy
 
 # x = 0 asks the toy for L_train, x = 1 for L_val; y is unused.
 TRAIN_BATCH = (torch.tensor([0.0], dtype=torch.float64), None)
@@ -136,7 +136,7 @@ def default_runs(strategies: list[str] | None = None, xis: tuple[float, ...] = (
     from nas.strategies import get_strategy
 
     options = options or {}
-    strategies = strategies or list(STRATEGIES)
+    strategies = strategies or list(SEARCHING)
     runs = []
     for name in strategies:
         valid = {f.name for f in fields(get_strategy(name).Config)}
@@ -151,52 +151,115 @@ def default_runs(strategies: list[str] | None = None, xis: tuple[float, ...] = (
     return runs
 
 
+def _run_key(record: dict) -> str:
+    """What a run is, for its colour and legend entry: second-order at ξ = 0 is first-order."""
+    if record["strategy"] in XI_STRATEGIES and not record.get("options", {}).get("xi"):
+        return "first-order"
+    return record["label"]
+
+
+def run_colors(records: list[dict]) -> dict[str, str]:
+    """One colour per run key, the same in every panel: the project's strategy colours
+    (`nas.plot.strategy_colors`, the report's), second-order's ξ sweep in shades of its colour,
+    light (small ξ) to dark (large ξ)."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    from nas.plot import strategy_colors
+
+    base = strategy_colors([r["strategy"] for r in records])
+    colors = {}
+    for name in XI_STRATEGIES:
+        xis = sorted({r["options"]["xi"] for r in records
+                      if r["strategy"] == name and r.get("options", {}).get("xi")})
+        for k, xi in enumerate(xis):
+            f = 0.45 - 0.9 * k / max(1, len(xis) - 1) if len(xis) > 1 else 0.0   # + lighter, − darker
+            c = [x + (1 - x) * f if f > 0 else x * (1 + f) for x in to_rgb(base[name])]
+            colors.update({_run_key(r): to_hex(c) for r in records
+                           if r["strategy"] == name and r.get("options", {}).get("xi") == xi})
+    for r in records:
+        colors.setdefault(_run_key(r), base.get("first-order" if _run_key(r) == "first-order"
+                                                else r["strategy"], "#444444"))
+    return colors
+
+
 def plot_trajectories(records: list[dict], path: str | Path) -> list[Path]:
     """Trajectories over the contours of L_val with the best response w = α (DARTS Figure 2).
 
-    Left: DARTS's ξ sweep (second-order; ξ = 0 is first-order). Right: the other
-    strategies (second-order-exact coincides with second-order and is left out).
-    Writes PNG and PDF next to each other; returns both paths.
+    (a) DARTS's ξ sweep (second-order; ξ = 0 is first-order); (b) the other strategies
+    (second-order-exact coincides with second-order and is left out); (c) every run's distance to
+    the optimum (1, 1) over the iterations. A run has one colour in all three panels (the report's
+    strategy colours; the ξ sweep in shades of second-order's), and one legend below the panels
+    names each run with its end point and iterations. Writes PNG and PDF next to each other;
+    returns both paths.
     """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.lines import Line2D
 
     missing = [r["label"] for r in records if "trajectory" not in r]
     if missing:
         raise ValueError(f"runs without a trajectory cannot be drawn: {', '.join(missing)}")
     left = [r for r in records if r["strategy"] == "second-order"]
     right = [r for r in records if r["strategy"] not in XI_STRATEGIES]
+    colors = run_colors(records)
+    runs = {}   # key -> record, one per key (first-order and second-order at ξ = 0 are one run)
+    for r in left + right:
+        runs.setdefault(_run_key(r), r)
     pts = np.concatenate([np.asarray(r["trajectory"]) for r in records])
     a_lo, a_hi = min(-0.5, pts[:, 0].min() - 0.3), max(3.0, pts[:, 0].max() + 0.3)
     w_lo, w_hi = min(-2.5, pts[:, 1].min() - 0.3), max(3.0, pts[:, 1].max() + 0.3)
     A, W = np.meshgrid(np.linspace(a_lo, a_hi, 200), np.linspace(w_lo, w_hi, 200))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
-    for ax, group, title in ((axes[0], left, "DARTS: unrolling step ξ"),
-                             (axes[1], right, "other hypergradient strategies")):
-        cs = ax.contour(A, W, l_val(A, W), levels=14, cmap="Greys", linewidths=0.6)
+    start = records[0]["start"]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 5.6), layout="constrained",
+                             gridspec_kw={"width_ratios": [1, 1, 0.95]})
+    for ax, group, title in ((axes[0], left, "(a) DARTS: unrolling step ξ (second-order)"),
+                             (axes[1], right, "(b) the other hypergradient strategies")):
+        cs = ax.contour(A, W, l_val(A, W), levels=14, colors="0.6", linewidths=0.5, linestyles="solid")
         ax.clabel(cs, fontsize=6, fmt="%.1f")
         line = np.linspace(a_lo, a_hi, 2)
-        ax.plot(line, line, ls="--", color="#2c7bb6", lw=1, label="w*(α) = α")
-        colors = plt.cm.tab10(np.linspace(0, 1, 10))
-        for k, r in enumerate(group):
+        ax.plot(line, line, ls="--", color="0.3", lw=0.9)
+        for r in group:
             t = np.asarray(r["trajectory"])
-            ax.plot(t[:, 0], t[:, 1], color=colors[k % 10], lw=1.4,
-                    label=f"{r['label']} → ({r['alpha']:.2f}, {r['w']:.2f})")
-            ax.plot(t[-1, 0], t[-1, 1], "o", color=colors[k % 10], ms=4)
-        start = records[0]["start"]
-        ax.plot(*start, "k*", ms=9, label=f"start {tuple(start)}")
-        ax.plot(1, 1, "r*", ms=11, label="optimum (1, 1)")
+            c = colors[_run_key(r)]
+            ax.plot(t[:, 0], t[:, 1], color=c, lw=1.4)
+            ax.plot(t[-1, 0], t[-1, 1], "o", color=c, mec="black", mew=0.5, ms=5, zorder=4)
+        ax.plot(*start, "k*", ms=10, zorder=5)
+        ax.plot(1, 1, "*", color="black", mfc="white", mec="black", ms=12, zorder=5)
         ax.set_xlim(a_lo, a_hi)
         ax.set_ylim(w_lo, w_hi)
         ax.set_xlabel("architecture α")
+        ax.set_ylabel("weight w")
         ax.set_title(title)
-        ax.legend(fontsize=7, loc="lower left", framealpha=0.9)
-    axes[0].set_ylabel("weight w")
-    fig.suptitle("Toy bilevel problem: trajectories over the contours of L_val(w, α)")
-    fig.tight_layout()
+    ax = axes[2]
+    for key, r in runs.items():
+        t = np.asarray(r["trajectory"])
+        dist = np.hypot(t[:, 0] - 1, t[:, 1] - 1)
+        ax.plot(np.arange(len(t)), np.maximum(dist, 1e-6), color=colors[key], lw=1.2)
+        ax.plot(len(t) - 1, max(dist[-1], 1e-6), "o", color=colors[key], mec="black", mew=0.5, ms=4)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("distance to the optimum, ‖(α, w) − (1, 1)‖")
+    ax.set_title("(c) distance to the optimum over the iterations")
+    ax.grid(lw=0.3)
+
+    def entry(key: str, r: dict) -> str:
+        name = "first-order (= second-order at ξ = 0)" if key == "first-order" and left else key
+        end = "" if r["converged"] else ", stopped without converging"
+        return f"{name} → ({r['alpha']:.2f}, {r['w']:.2f}) in {r['iterations']} it.{end}"
+
+    handles = [Line2D([], [], color=colors[k], lw=1.6, marker="o", mec="black", mew=0.5, ms=4,
+                      label=entry(k, r)) for k, r in runs.items()]
+    handles += [Line2D([], [], ls="--", color="0.3", lw=0.9, label="best response w*(α) = α"),
+                Line2D([], [], color="0.6", lw=0.5, label="contours of L_val(w, α)"),
+                Line2D([], [], ls="", marker="*", color="black", ms=9, label=f"start {tuple(start)}"),
+                Line2D([], [], ls="", marker="*", color="black", mfc="white", ms=10,
+                       label="optimum (1, 1)")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=7.5, frameon=False)
+    fig.suptitle("Toy bilevel problem (DARTS, Figure 2): trajectories over the contours of L_val(w, α); "
+                 "a run has one colour in every panel (dot: where it stopped)", fontsize=10)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     written = []

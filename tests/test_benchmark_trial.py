@@ -42,7 +42,7 @@ def test_a_trial_resumes_from_its_last_state():
     full = run_trial(spec, on_progress=lambda m, s: states.append(s.copy()))
     resumed = run_trial(spec, state=states[0])  # after the first search epoch
     assert resumed["genotype"] == full["genotype"]
-    assert resumed["evals"]["digits"]["test_acc"] == full["evals"]["digits"]["test_acc"]
+    assert resumed["evals"]["digits#0"]["test_acc"] == full["evals"]["digits#0"]["test_acc"]
 
 
 def test_a_diverging_search_is_recorded_not_raised(monkeypatch):
@@ -62,3 +62,37 @@ def test_a_diverging_search_is_recorded_not_raised(monkeypatch):
     assert state["status"] == "diverged" and "diverged" in state["reason"]
     (row,) = trial_rows(spec, state)["trials"]
     assert row["status"] == "diverged"
+
+
+def test_eval_repeats_train_the_genotype_with_paired_seeds_and_land_in_the_parquet(tmp_path):
+    profile = dataclasses.replace(TINY, eval_repeats=2)
+    spec = _spec(profile=profile)
+    seen = []
+    state = run_trial(spec, on_progress=lambda m, s: seen.append((m["phase"], m.get("repeat"))))
+    assert seen[-2:] == [("eval", 0), ("eval", 1)]
+    store = ResultStore(tmp_path)
+    for table, rows in trial_rows(spec, state).items():
+        store.write_part(table, spec.trial_id, rows)
+    trials = store.collect()["trials"].sort_values("repeat")
+    assert list(trials["repeat"]) == [0, 1]
+    assert list(trials["eval_seed"]) == [spec.seed, spec.seed + 1000]   # the same for every strategy
+    assert trials["genotype"].nunique() == 1
+    # other training seeds, other networks: the two trainings differ
+    assert trials["test_loss"].iloc[0] != trials["test_loss"].iloc[1]
+    epochs = store.read("epochs")
+    assert sorted(epochs[epochs.phase == "eval"]["repeat"].unique()) == [0, 1]
+
+
+def test_eval_repeats_must_be_positive():
+    with pytest.raises(ValueError, match="eval_repeats must be at least 1"):
+        dataclasses.replace(TINY, eval_repeats=0)
+
+
+def test_the_random_baseline_takes_no_step_and_is_evaluated_like_the_others():
+    spec = _spec("random")
+    phases = []
+    state = run_trial(spec, on_progress=lambda m, s: phases.append(m["phase"]))
+    assert phases == ["search", "eval"]          # one record of the drawn α, then the evaluation
+    rows = trial_rows(spec, state)
+    assert rows["trials"][0]["status"] == "finished"
+    assert rows["epochs"][0]["train_loss"] is None

@@ -114,3 +114,55 @@ def test_resolve_by_name_file_folder_and_text(tmp_path):
     (tmp_path / "bad.txt").write_text("Genotype(")
     with pytest.raises(GenotypeError, match="bad.txt"):
         resolve_genotype(str(tmp_path / "bad.txt"))
+
+
+# ---------------------------------------------------------------- cell drawings (nas/plot.py)
+
+# Every node fed by both inputs: eight edges leave c_{k-2} and c_{k-1} towards one column.
+FAN_IN = Genotype(normal=[("sep_conv_3x3", 0), ("dil_conv_5x5", 1)] * 4, normal_concat=[2, 3, 4, 5],
+                  reduce=[("max_pool_3x3", 0), ("skip_connect", 1), ("sep_conv_5x5", 2), ("avg_pool_3x3", 1),
+                          ("dil_conv_3x3", 3), ("sep_conv_3x3", 2), ("skip_connect", 4), ("max_pool_3x3", 3)],
+                  reduce_concat=[2, 3, 4, 5])
+
+
+@pytest.mark.parametrize("genotype", [DARTS_V2, DARTS_V1, FAN_IN], ids=["v2", "v1", "fan-in"])
+def test_cell_drawing_renders_node_labels_and_overlaps_no_text(genotype, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from nas.plot import draw_cell, op_color, plot_genotype
+
+    cells = ((genotype.normal, genotype.normal_concat), (genotype.reduce, genotype.reduce_concat))
+    for gene, concat in cells:
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92)
+        draw_cell(gene, concat, "cell", ax)
+        fig.canvas.draw()
+        texts = [t for t in ax.texts if t.get_text()]
+        names = [t.get_text() for t in texts]
+        # Inputs and output as mathtext (rendered c with a subscript), never raw TeX.
+        assert {r"$c_{k-2}$", r"$c_{k-1}$", r"$c_{k}$"} <= set(names)
+        assert not [n for n in names if "_{" in n and not n.startswith("$")]
+        ops = [t for t in texts if t.get_text() in {op for op, _ in gene}]
+        assert len(ops) == len(gene)                                  # one label per edge
+        assert all(t.get_color() == op_color(t.get_text()) for t in ops)
+        boxes = [t.get_window_extent() for t in texts]
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                assert not boxes[i].overlaps(boxes[j]), (names[i], names[j])
+        plt.close(fig)
+    paths = plot_genotype(genotype, tmp_path / "cell")
+    assert [p.name for p in paths] == [f"cell_{k}.{e}" for k in ("normal", "reduce") for e in ("png", "pdf")]
+
+
+def test_strategy_colours_are_fixed_whatever_the_experiment_holds():
+    from nas.plot import RANDOM_COLOR, strategy_colors
+    from nas.strategies import STRATEGIES
+
+    everyone = strategy_colors(list(STRATEGIES))
+    assert strategy_colors(["hyperdarts-mlp"])["hyperdarts-mlp"] == everyone["hyperdarts-mlp"]
+    assert everyone["random"] == RANDOM_COLOR
+    searching = [s for s in STRATEGIES if s != "random"]
+    assert len({everyone[s] for s in searching}) == len(searching)   # all different

@@ -1,5 +1,6 @@
 """analysis/report.py on a synthetic experiment folder whose numbers are known."""
 
+import html
 import json
 import shutil
 from pathlib import Path
@@ -8,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from analysis import report as report_module
 from analysis.load import ReportError, load_experiment
@@ -30,11 +32,16 @@ def _trial_id(strategy, seed):
     return f"{strategy}__cifar10__s{seed}"
 
 
-def make_experiment(root: Path, skip=(), diverge=(), declare_extra=False) -> dict:
-    """Parts for every (strategy, seed) but those in `skip`; returns the accuracies written."""
+def make_experiment(root: Path, skip=(), diverge=(), declare_extra=False, repeats=None,
+                    strategies=STRATEGIES, skip_repeats=()) -> dict:
+    """Parts for every (strategy, seed) but those in `skip`; returns the accuracies written.
+
+    repeats=None writes the old files (no `repeat`, `eval_seed`); repeats=r trains each found cell r
+    times (keys (strategy, seed, ds, repeat), a per-search offset plus training noise), but for the
+    (strategy, seed, repeat) in `skip_repeats`, and declares `eval_repeats` = r in grid.json."""
     rng = np.random.default_rng(0)
     accs = {}
-    for si, strategy in enumerate(STRATEGIES):
+    for si, strategy in enumerate(strategies):
         for seed in SEEDS:
             if (strategy, seed) in skip:
                 continue
@@ -47,13 +54,19 @@ def make_experiment(root: Path, skip=(), diverge=(), declare_extra=False) -> dic
             else:
                 trials = []
                 for ds, base in (("cifar10", 90.0), ("cifar100", 65.0)):
-                    acc = (base + 2 * si + rng.normal(0, 0.5)) / 100
-                    accs[(strategy, seed, ds)] = acc
-                    trials.append({**key, "eval_dataset": ds, "status": "finished", "reason": "",
-                                   "genotype": str(DARTS_V2 if si % 2 else DARTS_V1), "test_acc": acc,
-                                   "test_loss": 0.3, "params": 3.3e6 + si * 1e5,
-                                   "search_wall_s": 3600.0 * (1 + si) + seed, "search_device": "NVIDIA H100",
-                                   "eval_wall_s": 7200.0, "eval_device": "NVIDIA H100", **common})
+                    search = base + 2 * si + rng.normal(0, 0.5)
+                    for r in range(repeats or 1):
+                        if (strategy, seed, r) in skip_repeats:
+                            continue
+                        acc = (search + (rng.normal(0, 0.3) if repeats else 0.0)) / 100
+                        accs[(strategy, seed, ds, r) if repeats else (strategy, seed, ds)] = acc
+                        extra = {"repeat": r, "eval_seed": 1000 * r + seed} if repeats else {}
+                        trials.append({**key, "eval_dataset": ds, "status": "finished", "reason": "",
+                                       "genotype": str(DARTS_V2 if si % 2 else DARTS_V1), "test_acc": acc,
+                                       "test_loss": 0.3, "params": 3.3e6 + si * 1e5,
+                                       "search_wall_s": 3600.0 * (1 + si) + seed,
+                                       "search_device": "NVIDIA H100", "eval_wall_s": 7200.0,
+                                       "eval_device": "NVIDIA H100", **extra, **common})
             epochs = [{**key, "phase": "search", "eval_dataset": "", "epoch": e, "train_loss": 1.0,
                        "train_acc": 0.3 + 0.1 * e, "val_acc": 0.25 + 0.1 * e, "val_loss": 1.1, "lr": 0.025,
                        "time_s": 10.0} for e in range(3)]
@@ -68,11 +81,12 @@ def make_experiment(root: Path, skip=(), diverge=(), declare_extra=False) -> dic
                 (root / "parts" / table).mkdir(parents=True, exist_ok=True)
                 pd.DataFrame(rows).to_parquet(root / "parts" / table / f"{tid}.parquet")
     declared = [{**_key(s, seed), "trial_id": _trial_id(s, seed), "eval_datasets": ["cifar10", "cifar100"]}
-                for s in STRATEGIES for seed in SEEDS]
+                for s in strategies for seed in SEEDS]
     if declare_extra:
         declared.append({**_key("implicit-cg", 0), "trial_id": "implicit-cg__cifar10__s0",
                          "eval_datasets": ["cifar10", "cifar100"]})
-    (root / "grid.json").write_text(json.dumps({"grid": "synth", "trials": declared}))
+    profile = {"name": "cpu", "eval_repeats": repeats} if repeats else {"name": "cpu"}
+    (root / "grid.json").write_text(json.dumps({"grid": "synth", "profile": profile, "trials": declared}))
     # A tiny toy record set (so the report does not run the toy) and a fidelity measurement.
     from nas.toy import ToyRun, run_toy
 
@@ -99,14 +113,59 @@ def test_accuracy_numbers_equal_what_pandas_computes_from_the_parquet(synth):
         g = t[(t.strategy == r.strategy) & (t.eval_dataset == r.eval_dataset)]["acc"]
         assert r.n == len(g) == 3
         assert r.acc_mean == pytest.approx(g.mean()) and r.acc_std == pytest.approx(g.std(ddof=1))
-        base = t[(t.strategy == "first-order") & (t.eval_dataset == r.eval_dataset)]["acc"]
+        assert (r.acc_ci_lo, r.acc_ci_hi) == pytest.approx(
+            stats.t.interval(0.95, len(g) - 1, loc=g.mean(), scale=stats.sem(g)))
+        assert r.repeats_min == r.repeats_max == 1 and np.isnan(r.sd_train)   # old files: one training
+        base = t[(t.strategy == "first-order") & (t.eval_dataset == r.eval_dataset)].set_index("seed")["acc"]
+        mine = t[(t.strategy == r.strategy) & (t.eval_dataset == r.eval_dataset)].set_index("seed")["acc"]
         if r.strategy != "first-order":
-            assert r.p_welch_vs_first_order == pytest.approx(
-                stats.ttest_ind(g, base, equal_var=False).pvalue)
+            res = stats.ttest_rel(mine.sort_index(), base.sort_index())      # paired by seed
+            assert r.vs_first_order_test == "paired" and r.vs_first_order_n == 3
+            assert r.vs_first_order_p == pytest.approx(res.pvalue)
+            assert (r.vs_first_order_diff_lo, r.vs_first_order_diff_hi) == pytest.approx(
+                tuple(res.confidence_interval()))
+    for ds in ("cifar10", "cifar100"):      # Holm over the two comparisons on each evaluation dataset
+        fam = num[(num.eval_dataset == ds) & (num.strategy != "first-order")]
+        assert list(fam.vs_first_order_p_holm) == pytest.approx(
+            multipletests(fam.vs_first_order_p, method="holm")[1])
+    assert num.vs_random_test.eq("").all() and num.vs_random_diff.isna().all()   # no random here
     row = num[(num.strategy == "hyperdarts-mlp") & (num.eval_dataset == "cifar10")].iloc[0]
     assert row.search_hours == pytest.approx((3 * 3600 * 3 + 0 + 1 + 2) / 3 / 3600)
     assert row.params_m == pytest.approx(3.5) and row.search_cost_unit == "GPU-hours"
     assert list(num.strategy.unique()) == list(STRATEGIES)   # the registry's order
+
+
+def test_old_files_get_repeat_0_and_the_search_seed_as_training_seed(synth):
+    exp = load_experiment(synth[0])
+    assert (exp.trials.repeat == 0).all() and (exp.trials.eval_seed == exp.trials.seed).all()
+    assert (exp.epochs.repeat == 0).all()
+    assert len(exp.searches) == len(exp.finished) and (exp.searches.repeats == 1).all()
+
+
+def test_repeats_are_averaged_per_search_and_split_into_search_and_training_noise(tmp_path):
+    root = tmp_path / "rep"
+    strategies = ("first-order", "random", "hyperdarts-mlp")
+    accs = make_experiment(root, repeats=3, strategies=strategies, skip_repeats={("random", 2, 2)})
+    exp = load_experiment(root)
+    s = exp.searches.set_index(["strategy", "seed", "eval_dataset"])
+    assert len(s) == 3 * 3 * 2 and s.loc[("random", 2, "cifar10"), "repeats"] == 2
+    assert s.loc[("hyperdarts-mlp", 1, "cifar10"), "acc"] == pytest.approx(
+        np.mean([100 * accs[("hyperdarts-mlp", 1, "cifar10", r)] for r in range(3)]))
+    assert "random__cifar10__s2: cifar10 repeat 2" in exp.missing()
+    num = accuracy_numbers(exp).set_index(["strategy", "eval_dataset"])
+    r = num.loc[("hyperdarts-mlp", "cifar10")]
+    assert r.n == 3 and r.repeats_min == r.repeats_max == 3 and r.sd_train > 0
+    means = [s.loc[("hyperdarts-mlp", seed, "cifar10"), "acc"] - s.loc[("random", seed, "cifar10"), "acc"]
+             for seed in SEEDS]
+    assert r.vs_random_test == "paired" and r.vs_random_diff == pytest.approx(np.mean(means))
+    rand = num.loc[("random", "cifar10")]
+    assert (rand.repeats_min, rand.repeats_max) == (2, 3)
+    assert num.loc[("random", "cifar10"), "vs_first_order_test"] == ""     # first-order − random instead
+    assert num.loc[("first-order", "cifar10"), "vs_random_test"] == "paired"
+    text = report_module.report(root, toy=False, log=lambda *a: None).read_text()
+    assert "*Search noise and training noise (searched on cifar10)*" in text
+    assert "| first-order | random | 3 |" in text and "| random | first-order |" not in text
+    assert "**Incomplete:** 2 declared" in text and "random__cifar10__s2: cifar100 repeat 2" in text
 
 
 def test_transfer_numbers_pair_the_seeds(synth):
@@ -117,6 +176,9 @@ def test_transfer_numbers_pair_the_seeds(synth):
     assert r.transfer_acc_mean == pytest.approx(np.mean([100 * accs[("second-order", s, "cifar100")]
                                                          for s in SEEDS]))
     assert r.search_rank == 2 and r.transfer_rank == 2   # synthetic accuracies rise with the index
+    x = [100 * accs[("second-order", s, "cifar100")] for s in SEEDS]
+    assert (r.transfer_acc_ci_lo, r.transfer_acc_ci_hi) == pytest.approx(
+        stats.t.interval(0.95, 2, loc=np.mean(x), scale=stats.sem(x)))
 
 
 def test_report_writes_every_table_and_figure(synth):
@@ -137,10 +199,19 @@ def test_report_writes_every_table_and_figure(synth):
         assert f"figures/{f}.png" in text
     mean = np.mean([100 * accs[("first-order", s, "cifar10")] for s in SEEDS])
     std = np.std([100 * accs[("first-order", s, "cifar10")] for s in SEEDS], ddof=1)
-    assert f"| first-order | 3 | {mean:.2f} ± {std:.2f} |" in text
+    lo, hi = stats.t.interval(0.95, 2, loc=mean, scale=std / np.sqrt(3))
+    assert f"| first-order | 3 | 1 | {mean:.2f} [{lo:.2f}, {hi:.2f}] |" in text
+    assert "| hyperdarts-mlp | first-order | 3 | +" in text and "p_Holm" in text
+    csv = pd.read_csv(out / "tables" / "accuracy.csv")
+    for ds in ("cifar10", "cifar100"):      # the sentence on what the grid detects: the CSV's numbers
+        mde = csv[csv.eval_dataset == ds].vs_first_order_mde.dropna()
+        sentence = next(line for line in text.splitlines() if line.startswith(f"On {ds}"))
+        assert f"≥ {mde.min():.2f}–{mde.max():.2f} points (80% power, α = 0.05, two-sided" in sentence
+        assert "n = 3 searches per strategy" in sentence and sentence in html.unescape(
+            (out / "report.html").read_text())
+    assert "(Welch)" not in text.split("## Test accuracy")[1].split("Files:")[0]   # seeds are paired
     assert "Published (not measured here" in text and "DARTS (second order)" in text
     assert (out / "report.html").read_text().count("<img") == len(figs)
-    csv = pd.read_csv(out / "tables" / "accuracy.csv")
     assert csv[(csv.strategy == "first-order") & (csv.eval_dataset == "cifar10")].acc_mean.iloc[0] == \
         pytest.approx(mean)
 
@@ -208,3 +279,193 @@ def test_the_report_adds_perf_measurements_latest_first(tmp_path):
     assert "implicit-cg (fd hvp)" in text and "| 1.10 |" in text
     assert "| eval-trainer | 5 × 8, 16 | — | 0.500 | 32.0 | 1024 |" in text
     assert (root / "report" / "figures" / "perf.png").stat().st_size > 1000
+
+
+# ---------------------------------------------------------------- figures (analysis/figures.py)
+
+
+def _capture_figures(monkeypatch):
+    """Keep every figure analysis.figures saves (they are closed, but stay inspectable)."""
+    from analysis import figures
+
+    saved, save = [], figures._save
+    monkeypatch.setattr(figures, "_save", lambda fig, prefix: saved.append(fig) or save(fig, prefix))
+    return saved
+
+
+def _errorbars(ax):
+    """The ErrorbarContainers of an Axes that draw a whisker (x or y)."""
+    from matplotlib.container import ErrorbarContainer
+
+    return [c for c in ax.containers if isinstance(c, ErrorbarContainer) and (c.has_xerr or c.has_yerr)]
+
+
+def test_figure_with_one_search_per_strategy_draws_no_whiskers_and_says_n_1(tmp_path, monkeypatch):
+    from analysis import figures
+
+    root = tmp_path / "n1"
+    make_experiment(root, skip={(s, seed) for s in STRATEGIES for seed in SEEDS[1:]})
+    exp = load_experiment(root)
+    saved = _capture_figures(monkeypatch)
+    out = tmp_path / "figs"
+    assert figures.accuracy_bars(exp, None, out / "accuracy")
+    assert figures.transfer_scatter(exp, None, out / "transfer")
+    assert figures.search_curves(exp, out / "curves")
+    assert figures.cost_vs_accuracy(exp, out / "cost")
+    assert figures.alpha_over_epochs(exp, out / "edge")
+    assert len(saved) == 5
+    for fig in saved:
+        assert all(not _errorbars(ax) for ax in fig.axes), fig
+        assert all(not ax.collections or not any(c.__class__.__name__ == "FillBetweenPolyCollection"
+                                                 for c in ax.collections) for ax in fig.axes)
+        titles = " ".join([fig.get_suptitle()] + [ax.get_title() for ax in fig.axes])
+        assert "n = 1, no interval" in titles, titles
+    assert "n = 1, no interval" in figures.n_caption(exp)
+
+
+def test_figure_accuracy_whiskers_are_t_intervals_over_searches_on_an_axis_from_0(tmp_path, monkeypatch):
+    from analysis import figures
+
+    root = tmp_path / "rep"
+    accs = make_experiment(root, repeats=2)
+    exp = load_experiment(root)
+    saved = _capture_figures(monkeypatch)
+    figures.accuracy_bars(exp, None, tmp_path / "accuracy")
+    fig = saved[0]
+    measured = [ax for ax in fig.axes if ax.get_title().startswith("measured")]
+    assert len(measured) == 2                                  # cifar10 and cifar100, one row each
+    for ax in measured:
+        assert ax.get_ylim()[0] == 0
+        assert "n = 3 searches per strategy (2 trainings each" in ax.get_title()
+        assert "95% CI of the mean over searches" in ax.get_title()
+    ax = next(ax for ax in measured if "cifar10\n" in ax.get_title())
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    i = labels.index("first-order, n=3")
+    searches = [100 * np.mean([accs[("first-order", s, "cifar10", r)] for r in range(2)]) for s in SEEDS]
+    lo, hi = stats.t.interval(0.95, 2, loc=np.mean(searches), scale=stats.sem(searches))
+    (bar,) = [c for c in _errorbars(ax) if np.isclose(c.lines[2][0].get_segments()[0][0][0], i)]
+    (_, y0), (_, y1) = bar.lines[2][0].get_segments()[0]
+    assert (y0, y1) == pytest.approx((lo, hi))
+    # Each search a dot at the mean of its repeats, each repeat a faint dot.
+    from matplotlib.collections import PathCollection
+
+    dots = np.concatenate([c.get_offsets() for c in ax.collections
+                           if isinstance(c, PathCollection) and c.get_offsets().shape[0] == 3])
+    assert sorted(dots[np.abs(dots[:, 0] - i) < 0.3][:, 1]) == pytest.approx(sorted(searches))
+
+
+def test_figure_published_numbers_get_their_own_panel_unless_the_protocol_matches(tmp_path, monkeypatch):
+    from analysis import figures
+    from analysis.tables import load_reference
+
+    root = tmp_path / "pub"
+    make_experiment(root)
+    exp = load_experiment(root)
+    ref = load_reference(ROOT / "analysis" / "reference.csv")
+    published = set(ref.method)
+    for with_protocol in (False, True):
+        if with_protocol:   # the column another table may carry; the cpu profile is not the protocol
+            ref = ref.assign(protocol="darts-full: CIFAR-10 32x32, 600 epochs")
+        saved = _capture_figures(monkeypatch)
+        figures.accuracy_bars(exp, ref, tmp_path / "accuracy")
+        figures.transfer_scatter(exp, ref, tmp_path / "transfer")
+        acc, transfer = saved[-2:]
+        measured = [ax for ax in acc.axes if ax.get_title().startswith("measured")]
+        apart = [ax for ax in acc.axes if ax.get_title().startswith("published")]
+        assert measured and apart
+        for ax in measured:
+            ticks = {t.get_text().split(",")[0] for t in ax.get_xticklabels()}
+            assert not ticks & published and not any("published" in t for t in ticks)
+        for ax in apart:
+            assert "full DARTS protocol" in ax.get_title() and "not comparable" in ax.get_title()
+            assert {t.get_text() for t in ax.get_xticklabels()} <= published
+            assert ax.get_ylim()[0] == 0
+        labels = {t.get_text() for t in transfer.legends[0].get_texts()}
+        assert not any("(published)" in t for t in labels)
+    # A published row measured with the experiment's own protocol does share its axes.
+    mixed = ref.assign(protocol=["course-reduced: 16x16"] + [""] * (len(ref) - 1))
+    same, apart = figures.split_reference(mixed, "cifar10", "course-reduced: 16x16, 3 epochs")
+    assert list(same.method) == [ref.method.iloc[0]] and figures.FULL_DARTS in apart
+    assert figures.split_reference(ref.drop(columns="protocol"), "cifar10", "x")[0].empty
+
+
+def test_figure_alpha_heatmap_is_diverging_around_uniform_with_its_range_printed(tmp_path, monkeypatch):
+    from matplotlib.colors import TwoSlopeNorm
+
+    from analysis import figures
+    from analysis.load import Experiment
+    from nas.ops import PRIMITIVES
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in (0, 1):
+        for cell in ("normal", "reduce"):
+            for edge in EDGES:
+                w = rng.dirichlet(np.full(len(PRIMITIVES), 50.0))
+                rows += [{**_key("first-order", seed), "epoch": 0, "cell": cell, "edge": edge, "op": op,
+                          "weight": float(x)} for op, x in zip(PRIMITIVES, w)]
+    alphas = pd.DataFrame(rows)
+    exp = Experiment(tmp_path, pd.DataFrame(), pd.DataFrame(), alphas)
+    saved = _capture_figures(monkeypatch)
+    assert figures.alpha_heatmaps(exp, "first-order", tmp_path / "alphas")
+    fig = saved[0]
+    cells = [ax for ax in fig.axes if ax.get_title().endswith(" cell")]
+    meshes = [c for ax in cells for c in ax.collections if isinstance(c.norm, TwoSlopeNorm)]
+    assert len(meshes) == 2 and meshes[0].norm is meshes[1].norm      # one scale for both cells
+    norm = meshes[0].norm
+    dev = alphas.groupby(["cell", "edge", "op"]).weight.mean().sub(0.125).abs().max()
+    assert norm.vcenter == 0.125
+    assert (norm.vmin, norm.vmax) == pytest.approx((0.125 - dev, 0.125 + dev))
+    title = fig.get_suptitle()
+    assert "softmax(α) − 1/8 in [−" in title and "n = 2 searches" in title
+
+
+def test_figure_search_curves_leave_out_random_and_draw_lines(tmp_path, monkeypatch):
+    from analysis import figures
+
+    root = tmp_path / "curves"
+    make_experiment(root, strategies=("first-order", "random"))
+    exp = load_experiment(root)
+    saved = _capture_figures(monkeypatch)
+    assert figures.search_curves(exp, tmp_path / "curves")
+    fig = saved[0]
+    for ax in fig.axes:
+        lines = [line for line in ax.get_lines() if line.get_label() in ("first-order", "random")]
+        assert [line.get_label() for line in lines] == ["first-order"]
+        assert len(lines[0].get_xdata()) == 3 and lines[0].get_linewidth() > 0
+        assert lines[0].get_marker() == "o"
+        assert ax.get_ylim()[0] == 0 and len(_errorbars(ax)) == 1
+    assert "random: no search, no curve" in fig.get_suptitle()
+    # In the accuracy figure random is a grey reference bar and band, first in the panel.
+    figures.accuracy_bars(exp, None, tmp_path / "accuracy")
+    ax = next(ax for ax in saved[-1].axes if ax.get_title().startswith("measured"))
+    assert ax.get_xticklabels()[0].get_text() == "random (no search), n=3"
+    grey = pytest.approx((0.58, 0.58, 0.58), abs=0.01)
+    assert any(p.__class__.__name__ == "Rectangle" and p.get_facecolor()[:3] == grey for p in ax.patches)
+
+
+def test_toy_figure_gives_a_run_one_colour_in_every_panel_and_keeps_legends_off_the_axes(tmp_path,
+                                                                                         monkeypatch):
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from nas.toy import ToyRun, plot_trajectories, run_colors, run_toy
+
+    records = [run_toy(ToyRun(n, max_iter=150, options=o), trajectory=True)
+               for n, o in (("second-order", {"xi": 0.0}), ("second-order", {"xi": 0.5}),
+                            ("first-order", {}), ("one-level", {}))]
+    closed = []
+    monkeypatch.setattr(plt, "close", lambda fig=None: closed.append(fig))
+    plot_trajectories(records, tmp_path / "toy")
+    fig = closed[0]
+    colors = run_colors(records)
+    assert colors["first-order"] != colors["second-order ξ=0.5"] != colors["one-level"]
+
+    def drawn(ax):
+        return {to_hex(line.get_color()) for line in ax.get_lines()} & set(colors.values())
+
+    a, b, c = fig.axes
+    assert drawn(a) == {colors["first-order"], colors["second-order ξ=0.5"]}   # ξ = 0 is first-order
+    assert drawn(b) == {colors["first-order"], colors["one-level"]}
+    assert drawn(c) == drawn(a) | drawn(b)
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1

@@ -1,0 +1,247 @@
+"""`python benchmark/run.py --grid NAME --plan`: what a grid declares, what it can detect, what it costs.
+
+Nothing runs. The plan prints
+
+1. the declared trials (strategies × search datasets × seeds, the evaluation datasets and the
+   repeated trainings of each found genotype) and the steps and images each one processes;
+2. power, from an earlier experiment of the grid when one exists (`results/<experiment>/`): the
+   standard deviation over seeds of each strategy's paired difference from first-order (search
+   means over the repeats), the difference this grid's seeds detect with 80% power at α = 0.05,
+   and, with `--detect D` (accuracy points), the seeds needed to detect D;
+3. the projected cost: from the earlier experiment's measured wall times per search and per
+   evaluation when it exists (the best guide: the same profile and machine), else from the step
+   times and images/s of `benchmark/perf.py` (`results/perf/perf.parquet`), which are measured at
+   their own sizes and are named beside the projection.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.stats import ALPHA, POWER, minimum_detectable_difference, seeds_needed
+from benchmark.grids import Grid
+
+# Training-set sizes of the named datasets, for the images an evaluation processes when a profile
+# does not cut the training set.
+TRAIN_SIZES = {"cifar10": 50_000, "cifar100": 50_000, "fashion-mnist": 60_000, "digits": 1_348,
+               "cifar10-jpeg": 50_000}
+BASELINE = "first-order"
+
+
+def _short(dataset: str) -> str:
+    return str(dataset).rstrip("/").split(":")[-1].split("/")[-1]
+
+
+def train_images(grid: Grid, dataset: str) -> int | None:
+    known = TRAIN_SIZES.get(_short(dataset))
+    n = grid.profile.train_subset
+    if n is None:
+        return known
+    return min(n, known) if known else n
+
+
+def search_steps(grid: Grid, dataset: str) -> int | None:
+    """Steps of one search: epochs × (half the search images // batch), as the search split does."""
+    p = grid.profile
+    n = train_images(grid, dataset)
+    if p.search_subset is not None:
+        n = p.search_subset if n is None else min(n, p.search_subset)
+    if n is None:
+        return None
+    return p.search_epochs * ((n // 2) // p.search_batch_size)
+
+
+def _read_trials(folder: Path) -> pd.DataFrame:
+    parts = sorted((folder / "parts" / "trials").glob("*.parquet"))
+    if parts:
+        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    joined = folder / "trials.parquet"
+    return pd.read_parquet(joined) if joined.is_file() else pd.DataFrame()
+
+
+def earlier_searches(folder: Path) -> pd.DataFrame:
+    """One row per finished search and evaluation dataset: accuracy (points, mean over repeats)
+    and wall times."""
+    t = _read_trials(folder)
+    if t.empty or "test_acc" not in t:
+        return pd.DataFrame()
+    t = t[t["status"] == "finished"].copy()
+    if "repeat" not in t:
+        t["repeat"] = 0
+    t["acc"] = 100.0 * t["test_acc"].astype(float)
+    return (t.groupby(["strategy", "search_dataset", "seed", "eval_dataset"])
+             .agg(acc=("acc", "mean"), search_wall_s=("search_wall_s", "first"),
+                  eval_wall_s=("eval_wall_s", "mean"), search_device=("search_device", "first"))
+             .reset_index())
+
+
+def difference_sd(searches: pd.DataFrame) -> pd.DataFrame:
+    """Per evaluation dataset: the root mean square over strategies of the sd over seeds of the
+    strategy's paired difference from first-order, and the number of strategies and seeds."""
+    rows = []
+    for (sd, ev), g in searches.groupby(["search_dataset", "eval_dataset"]):
+        wide = g.pivot_table(index="seed", columns="strategy", values="acc")
+        if BASELINE not in wide:
+            continue
+        sds = [(wide[s] - wide[BASELINE]).dropna().std(ddof=1) for s in wide if s != BASELINE]
+        sds = [x for x in sds if np.isfinite(x)]
+        if sds:
+            rows.append({"search_dataset": sd, "eval_dataset": ev, "sd": math.sqrt(np.mean(np.square(sds))),
+                         "strategies": len(sds), "seeds": len(wide)})
+    return pd.DataFrame(rows)
+
+
+def _nearest(rows: pd.DataFrame, target: dict) -> pd.Series | None:
+    if rows.empty:
+        return None
+    dist = sum(np.abs(np.log(rows[k].astype(float) / v)) for k, v in target.items())
+    return rows.loc[dist.idxmin()]
+
+
+def perf_projection(grid: Grid, perf: pd.DataFrame) -> tuple[dict, dict, list[str]]:
+    """Seconds per search (by strategy) and per evaluation, from perf.py rows, and notes on
+    the sizes those rows were measured at."""
+    p, notes = grid.profile, []
+    steps = search_steps(grid, grid.search_datasets[0]) or 0
+    search, evals = {}, {}
+    side = p.image_size or 32
+    rows = perf[(perf["kind"] == "search")]
+    for s in grid.strategies:
+        mine = rows[rows["strategy"] == s]
+        hvp = grid.strategy_options.get(s, {}).get("hvp", "exact")
+        if s.startswith("implicit") and "hvp" in mine:
+            mine = mine[mine["hvp"].fillna("exact").replace("", "exact") == hvp]
+        if "speed" in mine:
+            mine = mine[mine["speed"].fillna("") == ",".join(p.search_speed)]
+        row = _nearest(mine, {"layers": p.search_layers, "channels": p.search_channels,
+                              "batch": p.search_batch_size, "image_size": side})
+        if s == "random":
+            search[s] = 0.0
+        elif row is not None:
+            search[s] = float(row["step_s"]) * steps
+    ev = perf[(perf["kind"] == "eval") & (perf["strategy"] == "eval-trainer")]
+    row = _nearest(ev, {"layers": p.eval_layers, "channels": p.eval_channels,
+                        "batch": p.eval_batch_size, "image_size": side})
+    if row is not None:
+        for d in grid.trials()[0].eval_datasets:
+            n = train_images(grid, d)
+            if n:
+                evals[d] = p.eval_epochs * n / float(row["images_per_s"])
+        notes.append(f"evaluation images/s from the perf row at {int(row['layers'])} cells × "
+                     f"{int(row['channels'])} channels, batch {int(row['batch'])}, "
+                     f"{int(row['image_size'])} px on {row['device']}")
+    ref = rows[rows["strategy"] == BASELINE]
+    r0 = _nearest(ref, {"layers": p.search_layers, "channels": p.search_channels,
+                        "batch": p.search_batch_size, "image_size": side})
+    if r0 is not None:
+        notes.append(f"search step times from perf rows at {int(r0['layers'])} cells × "
+                     f"{int(r0['channels'])} channels, batch {int(r0['batch'])}, "
+                     f"{int(r0['image_size'])} px on {r0['device']} (this grid: {p.search_layers} × "
+                     f"{p.search_channels}, batch {p.search_batch_size}, {side} px): a rough guide")
+    return search, evals, notes
+
+
+def slots(grid: Grid, cpus: int, gpus: int) -> int:
+    if gpus > 0:
+        return max(1, int(gpus / grid.profile.gpus_per_trial))
+    return max(1, cpus // grid.profile.cpus_per_trial)
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float | None,
+         cpus: int, gpus: int = 0) -> str:
+    p = grid.profile
+    specs = grid.trials()
+    evals = specs[0].eval_datasets
+    lines = [f"grid {grid.name} (profile {p.name})", ""]
+    trainings = sum(spec.repeats(d) for spec in specs for d in spec.eval_datasets)
+    lines.append(f"declared: {len(grid.strategies)} strategies × {len(grid.search_datasets)} search "
+                 f"dataset(s) × {len(grid.seeds)} seeds = {len(specs)} searches; each found genotype "
+                 f"trained from scratch on {len(evals)} evaluation dataset(s): {trainings} trainings")
+    lines.append(f"  strategies: {', '.join(grid.strategies)}")
+    lines.append(f"  seeds: {', '.join(map(str, grid.seeds))}; search datasets: "
+                 f"{', '.join(grid.search_datasets)}; evaluated on: {', '.join(evals)}")
+    for d in grid.search_datasets:
+        steps = search_steps(grid, d)
+        lines.append(f"  search on {_short(d)}: {p.search_layers} cells × {p.search_channels} channels, "
+                     f"{p.search_nodes} nodes, batch {p.search_batch_size}, {p.search_epochs} epochs = "
+                     f"{steps if steps is not None else '?'} steps"
+                     + (f", images {p.image_size} px" if p.image_size else ""))
+    for d in evals:
+        n = train_images(grid, d)
+        lines.append(f"  evaluation on {_short(d)}: {p.eval_layers} cells × {p.eval_channels} channels, "
+                     f"{p.eval_epochs} epochs on {n if n else '?'} training images, "
+                     f"{specs[0].repeats(d)} training(s) per search (training seeds seed + 1000·r)")
+    options = {s: o for s, o in grid.strategy_options.items() if o and s in grid.strategies}
+    if options:
+        lines.append("  strategy options: " + "; ".join(f"{s} {o}" for s, o in options.items()))
+
+    searches = earlier_searches(experiment_dir)
+    lines += ["", "power (paired by seed against first-order; 80% power, two-sided α = 0.05):"]
+    n = len(grid.seeds)
+    if searches.empty:
+        lines.append(f"  no earlier results in {experiment_dir}: run the grid once (or point --experiment "
+                     "at an earlier run of it) to estimate the between-seed standard deviation")
+    else:
+        sd = difference_sd(searches)
+        if sd.empty:
+            lines.append(f"  {experiment_dir} has no paired first-order results to estimate it from")
+        for r in sd.itertuples():
+            mde = minimum_detectable_difference(r.sd, n, paired=True, power=POWER, alpha=ALPHA)
+            text = (f"  {_short(r.eval_dataset)}: sd of the paired differences {r.sd:.2f} points "
+                    f"(from {r.seeds} seeds × {r.strategies} strategies in {experiment_dir.name}); "
+                    f"with {n} seeds this grid detects ≥ {mde:.2f} points")
+            if detect is not None:
+                need = seeds_needed(detect, r.sd, power=POWER, alpha=ALPHA, paired=True)
+                text += f"; detecting {detect:g} points needs {need} seeds"
+            lines.append(text)
+    if detect is not None and searches.empty:
+        lines.append(f"  --detect {detect:g}: cannot say how many seeds without an earlier experiment")
+
+    lines += ["", "projected cost:"]
+    par = slots(grid, cpus, gpus)
+    unit = f"{gpus} GPU(s)" if gpus else f"{cpus} CPU(s)"
+    search_s: dict[str, float] = {}
+    eval_s: dict[str, float] = {}
+    source = ""
+    if not searches.empty:
+        search_s = searches.groupby("strategy")["search_wall_s"].mean().to_dict()
+        eval_s = searches.groupby("eval_dataset")["eval_wall_s"].mean().to_dict()
+        device = "; ".join(sorted(set(searches["search_device"])))
+        source = f"measured in {experiment_dir.name} on {device}"
+    elif perf_path is not None and perf_path.is_file():
+        s, e, notes = perf_projection(grid, pd.read_parquet(perf_path))
+        search_s, eval_s = s, e
+        source = "from " + "; ".join(notes)
+    if not search_s and not eval_s:
+        lines.append("  no earlier experiment and no perf results (python benchmark/perf.py): "
+                     "cannot project")
+        return "\n".join(lines)
+    total, unknown = 0.0, set()
+    for spec in specs:
+        if spec.strategy in search_s:
+            total += search_s[spec.strategy]
+        else:
+            unknown.add(spec.strategy)
+        for d in spec.eval_datasets:
+            if d in eval_s:
+                total += eval_s[d] * spec.repeats(d)
+            else:
+                unknown.add(f"evaluation on {_short(d)}")
+    lines.append(f"  {_hours(total)} of trial time in all; about {_hours(total / par)} of wall time "
+                 f"with {par} trial(s) at a time on {unit} ({source})")
+    for s in grid.strategies:
+        if s in search_s:
+            lines.append(f"    {s:22s} search {search_s[s]:8.0f} s")
+    for d, sec in eval_s.items():
+        lines.append(f"    evaluation on {_short(d):13s} {sec:8.0f} s each")
+    if unknown:
+        lines.append(f"  not in the source, so not counted: {', '.join(sorted(unknown))}")
+    return "\n".join(lines)

@@ -1,0 +1,324 @@
+"""analysis/stats.py and the accuracy table's statistics, against scipy and statsmodels called directly."""
+
+import ast
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestIndPower, TTestPower
+
+from analysis import stats as st
+from analysis.load import Experiment
+from analysis.tables import BASELINES, accuracy_numbers, accuracy_table, comparisons, detectability, slug
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- intervals
+
+
+def test_mean_ci_is_scipys_student_t_interval():
+    x = np.array([91.2, 92.5, 90.8, 93.1, 91.9])
+    mean, lo, hi, n = st.mean_ci(x)
+    want = stats.t.interval(0.95, df=4, loc=x.mean(), scale=stats.sem(x))
+    assert n == 5 and mean == pytest.approx(x.mean())
+    assert (lo, hi) == pytest.approx(want, rel=1e-12)
+    assert hi - lo == pytest.approx(2 * stats.t.ppf(0.975, 4) * x.std(ddof=1) / math.sqrt(5))
+    lo90, hi90 = st.mean_ci(x, level=0.9)[1:3]
+    assert lo < lo90 < hi90 < hi
+
+
+def test_mean_ci_edge_cases_n_2_1_0_and_no_spread():
+    mean, lo, hi, n = st.mean_ci([90.0, 92.0])            # n = 2: df 1, a wide but finite interval
+    assert (n, mean) == (2, 91.0)
+    assert (lo, hi) == pytest.approx(stats.t.interval(0.95, df=1, loc=91.0, scale=1.0))
+    assert hi - lo == pytest.approx(2 * 12.706204736, rel=1e-6)
+    mean, lo, hi, n = st.mean_ci([90.0])                  # n = 1: the mean, no interval (not zero width)
+    assert (mean, n) == (90.0, 1) and math.isnan(lo) and math.isnan(hi)
+    mean, lo, hi, n = st.mean_ci([])
+    assert n == 0 and all(math.isnan(v) for v in (mean, lo, hi))
+    assert st.mean_ci([88.5, 88.5, 88.5])[:3] == (88.5, 88.5, 88.5)
+    assert st.mean_ci([1.0, np.nan, 3.0])[3] == 2        # NaNs dropped
+
+
+# ---------------------------------------------------------------- differences
+
+
+def test_paired_difference_is_ttest_rel_on_the_seeds_both_have():
+    a = pd.Series({0: 91.0, 1: 93.5, 2: 90.2, 3: 92.8, 7: 99.0})   # seed 7 has no partner
+    b = pd.Series({3: 91.9, 2: 89.0, 1: 92.1, 0: 90.5, 5: 50.0})   # other order, seed 5 unpaired
+    d = st.paired_difference(a, b)
+    x, y = a.loc[[0, 1, 2, 3]].to_numpy(), b.loc[[0, 1, 2, 3]].to_numpy()
+    res = stats.ttest_rel(x, y)
+    assert d.test == "paired" and d.n == 4
+    assert d.diff == pytest.approx((x - y).mean()) and d.p == pytest.approx(res.pvalue)
+    assert (d.lo, d.hi) == pytest.approx(tuple(res.confidence_interval(0.95)))
+    assert d.sd == pytest.approx(np.std(x - y, ddof=1))
+    assert d.mde == pytest.approx(TTestPower().solve_power(nobs=4, alpha=0.05, power=0.8) * d.sd)
+    one = st.paired_difference(a.loc[[0]], b)            # one pair: a difference, nothing else
+    assert one.n == 1 and one.diff == pytest.approx(0.5)
+    assert all(math.isnan(v) for v in (one.lo, one.hi, one.p, one.mde))
+    two = st.paired_difference(a.loc[[0, 1]], b)         # two pairs work
+    assert two.p == pytest.approx(stats.ttest_rel(x[:2], y[:2]).pvalue) and not math.isnan(two.lo)
+
+
+def test_pairing_by_seed_finds_a_constant_offset_that_an_unpaired_test_misses():
+    rng = np.random.default_rng(1)
+    seeds = np.arange(6)
+    seed_effect = rng.normal(0, 4.0, len(seeds))          # seeds differ a lot (split, initialisation)
+    b = pd.Series(85 + seed_effect, index=seeds)
+    a = pd.Series(85 + seed_effect + 1.0 + rng.normal(0, 0.1, len(seeds)), index=seeds)
+    paired = st.compare(a, b)
+    unpaired = st.welch_difference(a.to_numpy(), b.to_numpy())
+    assert paired.test == "paired" and paired.p < 1e-4 and paired.lo > 0
+    assert unpaired.test == "welch" and unpaired.p > 0.5 and unpaired.lo < 0 < unpaired.hi
+    assert unpaired.p == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    assert paired.mde < 0.5 < unpaired.mde
+
+
+def test_without_shared_seeds_the_comparison_falls_back_to_welch():
+    a = pd.Series([90.0, 91.5, 92.0], index=[0, 1, 2])
+    b = pd.Series([88.0, 89.5, 90.5, 89.0], index=[10, 11, 12, 13])
+    d = st.compare(a, b)
+    res = stats.ttest_ind(a, b, equal_var=False)
+    assert d.test == "welch" and (d.n_a, d.n_b, d.n) == (3, 4, 3)
+    assert d.p == pytest.approx(res.pvalue)
+    assert (d.lo, d.hi) == pytest.approx(tuple(res.confidence_interval()))
+    pooled = math.sqrt((2 * a.var() + 3 * b.var()) / 5)
+    assert d.mde == pytest.approx(TTestIndPower().solve_power(nobs1=3, ratio=4 / 3, alpha=0.05, power=0.8)
+                                  * pooled)
+
+
+def test_holm_matches_statsmodels_ignores_nans_and_keeps_the_order():
+    p = [0.01, 0.04, np.nan, 0.03, 0.2, 0.001]
+    adj = st.holm(p)
+    assert math.isnan(adj[2])
+    ok = [0, 1, 3, 4, 5]
+    assert adj[ok] == pytest.approx(multipletests(np.array(p)[ok], method="holm")[1])
+    assert st.holm([0.01, 0.02, 0.03]) == pytest.approx([0.03, 0.04, 0.04])   # by hand: 3p, 2p, max
+    raw = np.array(p)[ok]
+    assert np.all(adj[ok] >= raw) and np.all(adj[ok] <= 1)
+    order = np.argsort(raw)
+    assert np.all(np.diff(adj[ok][order]) >= 0)            # monotone in the raw p-values
+    assert np.all(np.isnan(st.holm([np.nan, np.nan])))
+
+
+# ---------------------------------------------------------------- power
+
+
+def test_minimum_detectable_difference_matches_statsmodels_and_falls_with_n():
+    sd = 1.7
+    mdes = [st.minimum_detectable_difference(sd, n) for n in range(2, 31)]
+    assert np.all(np.diff(mdes) < 0)
+    for n, mde in zip(range(2, 31), mdes):
+        d = TTestPower().solve_power(effect_size=None, nobs=n, alpha=0.05, power=0.8)
+        assert mde == pytest.approx(d * sd, rel=1e-9)
+        assert TTestPower().power(effect_size=mde / sd, nobs=n, alpha=0.05) == pytest.approx(0.8, abs=1e-4)
+    ind = [st.minimum_detectable_difference(sd, n, paired=False) for n in (2, 3, 5, 10)]
+    assert np.all(np.diff(ind) < 0)
+    assert ind[1] == pytest.approx(TTestIndPower().solve_power(nobs1=3, ratio=1, alpha=0.05, power=0.8) * sd)
+    assert math.isnan(st.minimum_detectable_difference(sd, 1))
+    assert math.isnan(st.minimum_detectable_difference(float("nan"), 5))
+    assert st.minimum_detectable_difference(1.0, 3) == pytest.approx(3.2640, abs=1e-3)   # d for n = 3
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_seeds_needed_is_the_smallest_n_whose_mde_is_at_most_the_difference(paired):
+    sd = 1.2
+    for diff in (0.3, 0.8, 1.2, 2.5, 12.0):
+        n = st.seeds_needed(diff, sd, paired=paired)
+        assert n >= 2
+        assert st.minimum_detectable_difference(sd, n, paired=paired) <= diff + 1e-9
+        if n > 2:
+            assert st.minimum_detectable_difference(sd, n - 1, paired=paired) > diff
+    assert st.seeds_needed(0.3, 1.2) > st.seeds_needed(0.8, 1.2) > st.seeds_needed(2.5, 1.2)
+    assert st.seeds_needed(1.0, 1.0) == 10                 # TTestPower gives 9.94 for d = 1
+    with pytest.raises(ValueError):
+        st.seeds_needed(0.0, 1.0)
+
+
+def test_stats_module_does_not_import_pandas_at_import_time():
+    tree = ast.parse((ROOT / "analysis" / "stats.py").read_text())
+    top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    names = {a.name.split(".")[0] for n in top if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module.split(".")[0] for n in top if isinstance(n, ast.ImportFrom) and n.module}
+    assert "pandas" not in names and {"scipy", "statsmodels"} <= names
+
+
+# ---------------------------------------------------------------- variance components
+
+
+def _nested(rng, k, repeats, sd_search, sd_train):
+    rows = []
+    for seed in range(k):
+        search = 90 + rng.normal(0, sd_search)
+        r = repeats if isinstance(repeats, int) else int(rng.choice(repeats))
+        rows += [{"seed": seed, "repeat": j, "acc": search + rng.normal(0, sd_train)} for j in range(r)]
+    return pd.DataFrame(rows)
+
+
+def test_variance_components_recover_known_sds_balanced_and_unbalanced():
+    rng = np.random.default_rng(7)
+    df = _nested(rng, 600, 4, 1.5, 0.7)
+    vc = st.variance_components(df, ["seed"], "acc", "repeat").iloc[0]
+    assert vc.searches == 600 and vc.trainings == 2400 and vc.repeats_min == vc.repeats_max == 4
+    assert vc.sd_search == pytest.approx(1.5, rel=0.08) and vc.sd_train == pytest.approx(0.7, rel=0.04)
+    f = stats.f_oneway(*[g.acc.to_numpy() for _, g in df.groupby("seed")]).statistic
+    assert vc.ms_between / vc.ms_within == pytest.approx(f)          # the ANOVA's mean squares
+    un = st.variance_components(_nested(rng, 600, [2, 3, 5], 0.5, 1.0), ["seed"], "acc", "repeat").iloc[0]
+    assert (un.repeats_min, un.repeats_max) == (2, 5)
+    assert un.sd_search == pytest.approx(0.5, rel=0.15) and un.sd_train == pytest.approx(1.0, rel=0.05)
+
+
+def test_variance_components_per_group_and_without_repeats():
+    rng = np.random.default_rng(3)
+    a = _nested(rng, 300, 3, 2.0, 0.2).assign(strategy="a")
+    b = _nested(rng, 300, 3, 0.2, 2.0).assign(strategy="b")
+    once = _nested(rng, 5, 1, 1.0, 1.0).assign(strategy="once")
+    single = _nested(rng, 1, 4, 1.0, 1.0).assign(strategy="single")
+    vc = st.variance_components(pd.concat([a, b, once, single]), ["seed"], "acc", "repeat",
+                                group_cols=["strategy"]).set_index("strategy")
+    assert vc.loc["a", "sd_search"] == pytest.approx(2.0, rel=0.12)
+    assert vc.loc["a", "sd_train"] == pytest.approx(0.2, rel=0.08)
+    assert vc.loc["b", "sd_search"] < 0.6 and vc.loc["b", "sd_train"] == pytest.approx(2.0, rel=0.08)
+    assert math.isnan(vc.loc["once", "sd_search"]) and math.isnan(vc.loc["once", "sd_train"])
+    assert math.isnan(vc.loc["single", "sd_search"]) and vc.loc["single", "sd_train"] > 0
+
+
+# ---------------------------------------------------------------- the accuracy table
+
+
+def _experiment(groups: dict, repeats=2, datasets=("digits",)) -> tuple[Experiment, pd.DataFrame]:
+    """groups: strategy -> (seeds, offset); accuracy = 85 + seed effect + offset + training noise."""
+    rng = np.random.default_rng(11)
+    seed_effect = {s: rng.normal(0, 3.0) for s in range(20)}
+    rows = []
+    for strategy, (seeds, offset) in groups.items():
+        for seed in seeds:
+            for ds in datasets:
+                for r in range(repeats):
+                    acc = 85 + seed_effect[seed] + offset + rng.normal(0, 0.3)
+                    rows.append({"experiment": "x", "strategy": strategy, "search_dataset": "digits",
+                                 "seed": seed, "profile": "p", "eval_dataset": ds, "repeat": r,
+                                 "eval_seed": seed + 1000 * r, "status": "finished", "reason": "",
+                                 "test_acc": acc / 100, "params": 1e5, "search_wall_s": 60.0,
+                                 "search_device": "cpu", "eval_wall_s": 30.0, "eval_device": "cpu"})
+    trials = pd.DataFrame(rows)
+    return Experiment(Path("x"), trials, pd.DataFrame(), pd.DataFrame()), trials
+
+
+def test_comparisons_follow_the_declared_baselines():
+    names = ["one-level", "first-order", "random", "first-order-smoothed", "hyperdarts-mlp"]
+    assert list(BASELINES) == ["first-order", "random", "first-order-smoothed"]
+    assert comparisons(names) == [
+        ("one-level", "first-order"), ("one-level", "random"), ("first-order", "random"),
+        ("first-order-smoothed", "first-order"), ("first-order-smoothed", "random"),
+        ("hyperdarts-mlp", "first-order"), ("hyperdarts-mlp", "random"),
+        ("hyperdarts-mlp", "first-order-smoothed")]
+    assert comparisons(["first-order", "hyperdarts-mlp"]) == [("hyperdarts-mlp", "first-order")]
+    assert comparisons(["second-order", "hyperdarts-linear"]) == []
+
+
+def test_accuracy_numbers_are_scipy_and_statsmodels_on_the_search_means():
+    seeds = range(5)
+    exp, trials = _experiment({"first-order": (seeds, 0.0), "random": (seeds, -2.0),
+                               "first-order-smoothed": (seeds, 0.0), "hyperdarts-mlp": (seeds, 1.0),
+                               "second-order": ([0, 1], 0.5), "one-level": ([3], 0.0)})
+    num = accuracy_numbers(exp).set_index("strategy")
+    trials["acc"] = 100 * trials.test_acc
+    means = trials.groupby(["strategy", "seed"])["acc"].mean()        # the unit: one search
+    for s in num.index:
+        x = means.loc[s]
+        assert num.loc[s, "n"] == len(x) and num.loc[s, "repeats_min"] == num.loc[s, "repeats_max"] == 2
+        assert num.loc[s, "acc_mean"] == pytest.approx(x.mean())
+        if len(x) > 1:
+            want = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+            assert (num.loc[s, "acc_ci_lo"], num.loc[s, "acc_ci_hi"]) == pytest.approx(want)
+    assert math.isnan(num.loc["one-level", "acc_ci_lo"])                # n = 1: no interval
+    # Every comparison of the family, recomputed directly; Holm over all of them together.
+    raw, where = [], []
+    for s, b in comparisons(num.index):
+        x, y = means.loc[s], means.loc[b]
+        both = x.index.intersection(y.index)
+        col = f"vs_{slug(b)}_"
+        assert num.loc[s, col + "n"] == len(both) and num.loc[s, col + "test"] == "paired"
+        assert num.loc[s, col + "diff"] == pytest.approx((x.loc[both] - y.loc[both]).mean())
+        if len(both) >= 2:
+            res = stats.ttest_rel(x.loc[both], y.loc[both])
+            assert num.loc[s, col + "p"] == pytest.approx(res.pvalue)
+            assert (num.loc[s, col + "diff_lo"], num.loc[s, col + "diff_hi"]) == pytest.approx(
+                tuple(res.confidence_interval(0.95)))
+            sd = np.std((x.loc[both] - y.loc[both]).to_numpy(), ddof=1)
+            assert num.loc[s, col + "mde"] == pytest.approx(
+                TTestPower().solve_power(nobs=len(both), alpha=0.05, power=0.8) * sd)
+            raw.append(res.pvalue)
+            where.append((s, col))
+        else:
+            assert math.isnan(num.loc[s, col + "p_holm"]) and num.loc[s, col + "verdict"] == "not testable"
+    assert len(raw) == 8                                  # one-level's two comparisons have 1 pair
+    adjusted = multipletests(raw, method="holm")[1]
+    for (s, col), p in zip(where, adjusted):
+        assert num.loc[s, col + "p_holm"] == pytest.approx(p)
+    assert num.loc["hyperdarts-mlp", "vs_random_verdict"] == "differs"
+    assert num.loc["hyperdarts-mlp", "vs_random_diff"] == pytest.approx(3.0, abs=0.3)
+    assert num.loc["first-order-smoothed", "vs_first_order_verdict"] == "not detectable"
+    assert math.isnan(num.loc["second-order", "vs_first_order_smoothed_diff"])   # hyperdarts-* only
+    assert num.loc["random", "vs_first_order_test"] == ""       # first-order − random instead
+    # Search noise (seed effects, sd 3) against training noise (sd 0.3), per strategy.
+    assert num.loc["first-order", "sd_train"] == pytest.approx(0.3, rel=0.6)
+    assert num.loc["first-order", "sd_search"] > 1.0
+
+
+def test_disjoint_seeds_use_welch_and_the_table_says_so():
+    exp, trials = _experiment({"first-order": ([0, 1, 2], 0.0), "hyperdarts-linear": ([5, 6, 7], 1.0)},
+                              repeats=1)
+    num = accuracy_numbers(exp).set_index("strategy")
+    trials["acc"] = 100 * trials.test_acc
+    x = trials[trials.strategy == "hyperdarts-linear"].acc
+    y = trials[trials.strategy == "first-order"].acc
+    assert num.loc["hyperdarts-linear", "vs_first_order_test"] == "welch"
+    assert num.loc["hyperdarts-linear", "vs_first_order_p"] == pytest.approx(
+        stats.ttest_ind(x, y, equal_var=False).pvalue)
+    assert num.loc["hyperdarts-linear", "vs_first_order_p_holm"] == num.loc["hyperdarts-linear",
+                                                                               "vs_first_order_p"]
+    assert math.isnan(num.loc["first-order", "sd_train"])              # no repeats
+    table = accuracy_table(exp, None)
+    shown = dict(table.blocks)["Differences on digits (searched on digits)"]
+    assert shown.iloc[0]["n"] == "3 (Welch)"
+    assert "unpaired (Welch)" in table.text[0]
+    assert not any(h and h.startswith("Search noise") for h, _ in table.blocks)    # nothing to split
+
+
+def test_detectability_sentence_states_the_csv_numbers():
+    seeds = range(3)
+    exp, _ = _experiment({"first-order": (seeds, 0.0), "random": (seeds, -1.0),
+                          "hyperdarts-mlp": (seeds, 0.1)}, datasets=("digits", "mnist"))
+    table = accuracy_table(exp, None)
+    num = table.numbers
+    assert len(table.text) == 2 and table.text == detectability(num)
+    for line, ds in zip(table.text, ("digits", "mnist")):
+        fam = num[num.eval_dataset == ds]
+        mdes = pd.concat([fam[f"vs_{slug(b)}_mde"] for b in BASELINES]).dropna()
+        assert len(mdes) == 3
+        assert line.startswith(f"On {ds}")
+        assert f"≥ {mdes.min():.2f}–{mdes.max():.2f} points" in line
+        assert "n = 3 searches per strategy" in line and "paired" in line
+        assert "80% power, α = 0.05, two-sided" in line and "not detectable at this n" in line
+    shown = dict(table.blocks)["Search noise and training noise (searched on digits)"]
+    row = num[(num.strategy == "random") & (num.eval_dataset == "mnist")].iloc[0]
+    assert (shown[(shown.strategy == "random") & (shown["evaluated on"] == "mnist")]
+            ["sd between trainings (pts)"].iloc[0] == f"{row.sd_train:.2f}")
+    assert "n counts searches" in table.note and "Holm" in table.note and "ttest_rel" in table.note
+
+
+def test_a_single_seed_table_says_nothing_is_detectable():
+    exp, _ = _experiment({"first-order": ([0], 0.0), "hyperdarts-mlp": ([0], 1.0)})
+    table = accuracy_table(exp, None)
+    assert "no difference detectable at this n" in table.text[0]
+    shown = dict(table.blocks)["Differences on digits (searched on digits)"]
+    assert shown.iloc[0]["verdict"] == "not testable (n < 2)" and shown.iloc[0]["p_Holm"] == "—"
+    assert shown.iloc[0]["Δ (pts) [95% CI]"].startswith("+") and "[" not in shown.iloc[0]["Δ (pts) [95% CI]"]
