@@ -150,13 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-iter", type=int, default=10_000, help="iteration cap (default: 10000)")
     p.add_argument("--start", nargs=2, type=float, default=[2.0, -2.0], metavar=("ALPHA", "W"),
                    help="start point (default: 2 -2)")
-    p.add_argument("--neumann-eta", type=float, default=0.25,
+    from nas.toy import TOY_OPTIONS
+
+    p.add_argument("--neumann-eta", type=float, default=TOY_OPTIONS["neumann_eta"],
                    help="η of implicit-neumann on the toy (default: 0.25)")
-    p.add_argument("--neumann-k", type=int, default=5, help="K of implicit-neumann (default: 5)")
-    p.add_argument("--cg-damping", type=float, default=0.0,
+    p.add_argument("--neumann-k", type=int, default=TOY_OPTIONS["neumann_k"],
+                   help="K of implicit-neumann (default: 5)")
+    p.add_argument("--cg-damping", type=float, default=TOY_OPTIONS["cg_damping"],
                    help="δ of implicit-cg on the toy (default: 0; the toy's Hessian is 2)")
-    p.add_argument("--cg-k", type=int, default=5, help="K of implicit-cg (default: 5)")
-    p.add_argument("--sigma", type=float, default=0.5,
+    p.add_argument("--cg-k", type=int, default=TOY_OPTIONS["cg_k"], help="K of implicit-cg (default: 5)")
+    p.add_argument("--sigma", type=float, default=TOY_OPTIONS["sigma"],
                    help="σ of the hyperDARTS perturbation (default: 0.5)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--json", action="store_true", help="one JSON object per run")

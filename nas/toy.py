@@ -29,6 +29,10 @@ from nas.strategies import SEARCHING, make_strategy
 TRAIN_BATCH = (torch.tensor([0.0], dtype=torch.float64), None)
 VAL_BATCH = (torch.tensor([1.0], dtype=torch.float64), None)
 XI_STRATEGIES = ("second-order", "second-order-exact")
+# The strategies' options on the toy (the CLI's and the report's defaults): η = 0.25 and no CG
+# damping suit the toy's Hessian ∂²L_train/∂w² = 2 (the supernet defaults, η = the weights' lr and
+# δ = 1, are for an indefinite Hessian and stop the implicit runs short of (1, 1) here).
+TOY_OPTIONS = {"neumann_eta": 0.25, "neumann_k": 5, "cg_damping": 0.0, "cg_k": 5, "sigma": 0.5}
 
 
 class ToyProblem(nn.Module):
@@ -128,14 +132,14 @@ def default_runs(strategies: list[str] | None = None, xis: tuple[float, ...] = (
                  seed: int = 0) -> list[ToyRun]:
     """The figure's runs: second-order(-exact) for every ξ, every other strategy once.
 
-    `options` maps option names to values and is passed to the strategies that
-    have them (neumann_eta to implicit-neumann, sigma to hyperDARTS, …).
+    `options` maps option names to values (over TOY_OPTIONS) and is passed to the strategies
+    that have them (neumann_eta to implicit-neumann, sigma to hyperDARTS, …).
     """
     from dataclasses import fields
 
     from nas.strategies import get_strategy
 
-    options = options or {}
+    options = {**TOY_OPTIONS, **(options or {})}
     strategies = strategies or list(SEARCHING)
     runs = []
     for name in strategies:
