@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -190,8 +191,8 @@ def _published_panel(ax, ref: pd.DataFrame, protocol_title: str) -> None:
     ax.set_xticks(x, list(ref["method"]), rotation=40, ha="right", rotation_mode="anchor")
     ax.set_ylim(0, 100)
     ax.set_ylabel("test accuracy (%), as published")
-    ax.set_title(f"published, {protocol_title}\n(not comparable; whiskers: std as published)",
-                 fontsize=7.5)
+    ax.set_title(textwrap.fill(f"published, {protocol_title}", 44)
+                 + "\n(not comparable; whiskers: std as published)", fontsize=7.5)
     ax.grid(axis="y", lw=0.3)
 
 

@@ -10,7 +10,8 @@ writes, under <experiment>/report/:
     report.md, report.html     every table and figure, each with one line on what it shows
     tables/*.md|.tex|.csv      accuracy (95% intervals, paired differences from the baselines with
                                Holm-corrected p, detectable differences, search and training
-                               noise, costs) and transferability
+                               noise, costs), transferability, and the toy problem's iterations
+                               beside the course project's
     figures/*.png|.pdf         accuracy bars, transfer scatter, α heatmaps, α of one edge over
                                the epochs, the found cells, search curves, cost vs accuracy,
                                the toy problem's trajectories, hypergradient fidelity (if measured)
@@ -42,6 +43,7 @@ from analysis.tables import (  # noqa: E402
     accuracy_table,
     load_reference,
     markdown_blocks,
+    movement_table,
     perf_table,
     strategy_order,
     transfer_table,
@@ -63,6 +65,44 @@ def toy_records(exp: Experiment, run: bool) -> list[dict]:
     records = [run_toy(r, trajectory=True) for r in default_runs()]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return records
+
+
+def toy_table(records: list[dict]) -> Table | None:
+    """The toy runs as a table: measured iterations, end point and time per iteration beside the
+    course project's iterations for the same run (`nas.toy.course_iterations`) and whether they match."""
+    if not records:
+        return None
+    from nas.toy import COURSE_TIME, TABLE_NOTE, course_iterations
+
+    numbers, rows = [], []
+    for r in records:
+        course = course_iterations(r)
+        numbers.append({
+            "run": r["label"], "strategy": r["strategy"], "xi": r.get("options", {}).get("xi"),
+            "lr": r["lr"], "tol": r["tol"], "max_iter": r["max_iter"], "iterations": r["iterations"],
+            "converged": r["converged"], "alpha": r["alpha"], "w": r["w"],
+            "first_hypergradient": r["first_hypergradient"], "us_per_iter": r["time_per_iter_s"] * 1e6,
+            "course_iterations": course, "course_us_per_iter": COURSE_TIME if course is not None else "",
+            "iterations_match": None if course is None else r["iterations"] == course})
+        rows.append({
+            "run": r["label"], "iterations": f"{r['iterations']}" + ("" if r["converged"] else " (cap)"),
+            "end (α, w)": f"({r['alpha']:.3f}, {r['w']:.3f})",
+            "first hypergradient": f"{r['first_hypergradient']:.3f}",
+            "µs/iter (measured)": f"{r['time_per_iter_s'] * 1e6:.0f}",
+            "course project: iterations": "—" if course is None else f"{course}",
+            "course project: µs/iter": "—" if course is None else COURSE_TIME,
+            "same iterations": "—" if course is None else
+            ("yes" if r["iterations"] == course else f"no ({r['iterations'] - course:+d})")})
+    num = pd.DataFrame(numbers)
+    num["course_iterations"] = num["course_iterations"].astype("Int64")
+    num["iterations_match"] = num["iterations_match"].astype("boolean")
+    settings = {(r["lr"], r["tol"], r["max_iter"]) for r in records}
+    how = "; ".join(f"lr {lr:g}, tol {tol:g}, cap {cap:,}" for lr, tol, cap in sorted(settings))
+    note = (f"One deterministic run per strategy and ξ ({how}; start {tuple(records[0]['start'])}, "
+            "α-step first); µs/iter measured on this machine when the runs were made (one run, no "
+            "interval). (cap): stopped at the iteration cap without converging. " + TABLE_NOTE)
+    return Table("toy", "The toy bilevel problem: iterations to stop, measured and the course project's",
+                 [(None, pd.DataFrame(rows))], num, note)
 
 
 def genotype_of(exp: Experiment, strategy: str) -> tuple[str, int] | None:
@@ -100,6 +140,7 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
 
     log(f"report of {exp.root}: {len(exp.finished)} finished evaluations")
     add_table(accuracy_table(exp, reference), "Accuracy table: no evaluation has finished yet")
+    add_table(movement_table(exp), "")
     add_table(transfer_table(exp), "Transferability table: this experiment evaluates no transfer "
                                    "dataset (a grid's transfer_datasets)")
     add_figure("accuracy", figures.accuracy_bars(exp, reference, fdir / "accuracy"),
@@ -111,7 +152,8 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                "bar and the grey band (its mean and 95% CI) across the panel; dotted: chance. "
                + ("" if reference is None else "Published results share the measured axes only when "
                   "measured with the same protocol; otherwise (the full DARTS protocol: 32×32 CIFAR, 600 "
-                  "epochs) they stand in their own panel, hatched grey, not comparable. ")
+                  "epochs; the course project's reduced protocol) they stand in panels of their own, one "
+                  "per protocol, hatched grey, not comparable. ")
                + figures.n_caption(exp))
     add_figure("transfer", figures.transfer_scatter(exp, reference, fdir / "transfer"),
                "Transfer", "Accuracy on the search dataset against accuracy on each transfer dataset "
@@ -169,6 +211,7 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                    "step ξ (ξ = 0 is first-order), (b) the other strategies; (c) each run's distance to the "
                    "optimum (1, 1) over the iterations. A run has the same colour in every panel; one "
                    "deterministic run per strategy and ξ.")
+        add_table(toy_table(records), "")
     add_figure("fidelity", figures.fidelity_bars(exp.root / "fidelity.json", fdir / "fidelity"),
                "Hypergradient fidelity", "Each strategy's hypergradient against the implicit reference "
                "(`python -m nas fidelity --out <experiment>/fidelity.json`): cosine, relative error, time; "

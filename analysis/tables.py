@@ -182,9 +182,20 @@ def transfer_numbers(exp: Experiment) -> pd.DataFrame:
                            key=lambda c: c.map(order) if c.name == "strategy" else c).reset_index(drop=True)
 
 
+REFERENCE_COLUMNS = ("method", "search_dataset", "eval_dataset", "test_error", "test_error_std",
+                     "params_m", "search_gpu_days", "citation", "source", "protocol", "paper_version")
+NOT_STATED = "not stated"
+
+
 def load_reference(path: str | Path) -> pd.DataFrame:
+    """Published results (analysis/reference.csv), one row per (method, search dataset, evaluation
+    dataset, source), with `acc` = 100 − test_error added (rounded to 1e-6, so that 100 − 21.72 is
+    78.28). Empty cells (no std, parameters, search cost or search dataset published) are NaN."""
     ref = pd.read_csv(path)
-    ref["acc"] = 100.0 - ref["test_error"]
+    missing = [c for c in ("method", "eval_dataset", "test_error") if c not in ref]
+    if missing:
+        raise ValueError(f"{path}: the reference table lacks the column(s) {', '.join(missing)}")
+    ref["acc"] = (100.0 - ref["test_error"].astype(float)).round(6)
     return ref
 
 
@@ -265,7 +276,7 @@ def accuracy_table(exp: Experiment, reference: pd.DataFrame | None) -> Table | N
         if not spread.empty:
             blocks.append((f"Search noise and training noise (searched on {short_name(sd)})", spread))
     if reference is not None and not reference.empty:
-        blocks.append(("Published (not measured here; DARTS search and evaluation settings)",
+        blocks.append(("Published (not measured here; each row's protocol and paper version in its columns)",
                        published_frame(reference)))
     devices = sorted(set(num["search_device"]))
     against = "; ".join(f"{b} for {'every strategy' if not p else p + '*'}" for b, p in BASELINES.items())
@@ -332,24 +343,65 @@ def variance_frame(g: pd.DataFrame) -> pd.DataFrame:
         "sd between trainings (pts)": g["sd_train"].map(fmt)}).reset_index(drop=True)
 
 
+def _stated(value, default: str = NOT_STATED) -> str:
+    """A text cell of the reference table: `default` where it is empty (NaN, None, blank)."""
+    if _nan(value):
+        return default
+    text = str(value).strip()
+    return text if text and text.lower() != "nan" else default
+
+
+def _number(value, fmt: str) -> str:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if math.isnan(x) else fmt.format(x)
+
+
 def published_frame(reference: pd.DataFrame) -> pd.DataFrame:
+    """Display rows of the published results, one per row of the reference table: the method,
+    where it was searched and evaluated, accuracy (± std where published), parameters, search cost,
+    the protocol it was measured with and the paper (and version) it comes from.
+
+    Rows are grouped by protocol (in the order the protocols first appear), then by evaluation
+    dataset. Empty cells are '—' (numbers) or 'not stated' (search dataset, protocol, version), so a
+    row with no std, parameters or search cost (the course project's) shows only what is known.
+    """
+    if reference is None or reference.empty:
+        return pd.DataFrame()
+    ref = reference.reset_index(drop=True)
+    protocol = ref["protocol"].map(_stated) if "protocol" in ref else pd.Series(NOT_STATED, index=ref.index)
+    first = {p: i for i, p in reversed(list(enumerate(protocol)))}
+    order = sorted(ref.index, key=lambda i: (first[protocol[i]], str(ref.at[i, "eval_dataset"]), i))
     rows = []
-    for (method, sd), g in reference.groupby(["method", "search_dataset"], sort=False):
-        by = g.set_index("eval_dataset")
-        row = {"method (published)": method, "searched on": sd}
-        for e in ("cifar10", "cifar100"):
-            row[f"{e} acc (%)"] = pm(by.loc[e, "acc"], by.loc[e, "test_error_std"]) if e in by.index else "—"
-        first = g.iloc[0]
-        row["params (M)"] = f"{first['params_m']:.1f}"
-        row["search cost"] = f"{first['search_gpu_days']:g} GPU-days"
-        row["source"] = short_citation(first["citation"])
-        rows.append(row)
+    for i in order:
+        r = ref.loc[i]
+        acc = r["acc"] if "acc" in ref else 100.0 - float(r["test_error"])
+        std = r.get("test_error_std", float("nan"))
+        citation = _stated(r.get("citation"), "")
+        source = ", ".join(x for x in (short_citation(citation) if citation else "",
+                                       _stated(r.get("source"), "")) if x)
+        rows.append({
+            "method (published)": r["method"],
+            "searched on": _stated(r.get("search_dataset")),
+            "evaluated on": r["eval_dataset"],
+            "acc (%)": pm(float(acc), float("nan") if _stated(std, "") == "" else float(std)),
+            "params (M)": _number(r.get("params_m"), "{:.1f}"),
+            "search cost": _number(r.get("search_gpu_days"), "{:g} GPU-days"),
+            "protocol": protocol[i],
+            "paper version": _stated(r.get("paper_version")),
+            "source": source or NOT_STATED})
     return pd.DataFrame(rows)
 
 
 def short_citation(citation: str) -> str:
-    """'Liu, Simonyan, Yang. DARTS: ... ICLR 2019' -> 'Liu et al., ICLR 2019'."""
-    authors, venue = citation.split(". ")[0], citation.split(". ")[-1]
+    """'Liu, Simonyan, Yang. DARTS: ... ICLR 2019' -> 'Liu et al., ICLR 2019'; a citation that is
+    not 'Authors. Title. Venue' (the course project's) is returned as it is."""
+    parts = str(citation).split(". ")
+    if len(parts) < 3:
+        return str(citation).strip()
+    authors, venue = parts[0], parts[-1]
     first = authors.split(",")[0]
     return f"{first} et al., {venue}" if "," in authors else f"{first}, {venue}"
 
@@ -504,3 +556,99 @@ def perf_table(path: Path) -> Table | None:
             "of the supernet on the same batch; overhead = step / (expected passes × pass). Peak memory: "
             "CUDA peak allocated on a GPU, peak RSS of the process on a CPU.")
     return Table("perf", "Speed and memory", blocks, pd.concat(numbers, ignore_index=True), note)
+
+
+# ---------------------------------------------------------------- what the search did
+
+
+def gene_sets(genotype: str) -> dict[tuple[str, int], set]:
+    """{(cell, node): {(input, operation), …}} of a genotype in the DARTS text form."""
+    from nas.genotype import parse_genotype
+
+    g = parse_genotype(genotype)
+    out = {}
+    for cell in ("normal", "reduce"):
+        genes = getattr(g, cell)
+        for node in range(len(genes) // 2):
+            out[(cell, node)] = {(inp, op) for op, inp in genes[2 * node: 2 * node + 2]}
+    return out
+
+
+def gene_difference(a: str, b: str) -> float:
+    """The share of the (input, operation) genes of genotype a that genotype b lacks (0: the same
+    cells, 1: no gene in common), over both cells' nodes."""
+    ga, gb = gene_sets(a), gene_sets(b)
+    total = sum(len(v) for v in ga.values())
+    shared = sum(len(v & gb.get(k, set())) for k, v in ga.items())
+    return 1.0 - shared / total if total else float("nan")
+
+
+def movement_numbers(exp: Experiment) -> pd.DataFrame:
+    """Per (search dataset, strategy): how far α moved and how much the found cells differ.
+
+    `max_weight_*`: the largest softmax weight of each edge after the last search epoch, averaged
+    over the edges of both cells (1/8 = 0.125 for a uniform α over 8 operations), mean and 95%
+    interval over searches (the random baseline's α is drawn, not searched, so it has none).
+    `vs_random` / `vs_first_order`: the share of genes that differ from the genotype of the same
+    seed's random baseline / first-order search, mean over the seeds both have. `distinct`: the
+    number of distinct genotypes among the strategy's searches.
+    """
+    a = exp.alphas
+    if a.empty or "weight" not in a:
+        return pd.DataFrame()
+    last = a[a["epoch"] == a.groupby(TRIAL_KEY)["epoch"].transform("max")]
+    per_edge = last.groupby([*TRIAL_KEY, "cell", "edge"])["weight"].max()
+    per_search = per_edge.groupby(TRIAL_KEY).mean().rename("max_weight").reset_index()
+    f = exp.finished
+    genotypes = (f.drop_duplicates(TRIAL_KEY).set_index(TRIAL_KEY)["genotype"]
+                 if "genotype" in f else pd.Series(dtype=object))
+    rows = []
+    for (sd, strategy), g in per_search.groupby(["search_dataset", "strategy"]):
+        mean, lo, hi, n = st.mean_ci(g["max_weight"])
+        if strategy == "random":
+            mean = lo = hi = float("nan")
+        row = {"search_dataset": sd, "strategy": strategy, "n": n, "max_weight_mean": mean,
+               "max_weight_lo": lo, "max_weight_hi": hi}
+        mine = {s: genotypes.get((strategy, sd, s)) for s in g["seed"]}
+        mine = {s: x for s, x in mine.items() if isinstance(x, str)}
+        for base, col in (("random", "vs_random"), ("first-order", "vs_first_order")):
+            diffs = [gene_difference(x, genotypes[(base, sd, s)]) for s, x in mine.items()
+                     if (base, sd, s) in genotypes.index and isinstance(genotypes[(base, sd, s)], str)]
+            row[col] = float(np.mean(diffs)) if diffs and strategy != base else float("nan")
+            row[f"{col}_n"] = len(diffs) if strategy != base else 0
+        row["distinct"] = len(set(mine.values()))
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    order = {s: i for i, s in enumerate(strategy_order(out["strategy"]))}
+    return out.sort_values(["search_dataset", "strategy"], key=lambda c: c.map(order)
+                           if c.name == "strategy" else c).reset_index(drop=True)
+
+
+def movement_table(exp: Experiment) -> Table | None:
+    num = movement_numbers(exp)
+    if num.empty:
+        return None
+    blocks = []
+    for sd, g in num.groupby("search_dataset", sort=False):
+        frame = pd.DataFrame({
+            "strategy": g["strategy"], "searches": g["n"],
+            "largest softmax(α) per edge [95% CI]": [
+                "— (drawn, not searched)" if s == "random" else ci_text(m, lo, hi, digits=3)
+                for s, m, lo, hi in zip(g.strategy, g.max_weight_mean, g.max_weight_lo, g.max_weight_hi)],
+            "genes ≠ random's (same seed)": [_share(v, n) for v, n in zip(g.vs_random, g.vs_random_n)],
+            "genes ≠ first-order's (same seed)": [_share(v, n) for v, n in zip(g.vs_first_order,
+                                                                                g.vs_first_order_n)],
+            "distinct genotypes": [f"{d} of {n}" for d, n in zip(g.distinct, g.n)]})
+        blocks.append((f"Searched on {short_name(sd)}", frame))
+    note = ("Largest softmax(α) per edge: after the last search epoch, the largest of each edge's 8 "
+            "operation weights, averaged over the edges of the normal and the reduction cell (0.125 = "
+            "uniform, where every search starts; 1 = one operation per edge), mean and 95% Student-t "
+            "interval over searches. Genes ≠: the share of the found cells' (input, operation) pairs "
+            "that the same seed's random or first-order genotype lacks (0% = the same cells), mean over "
+            "the seeds both have (n in parentheses).")
+    return Table("search", "What the search did: how far α moved, how much the found cells differ",
+                 blocks, num, note)
+
+
+def _share(value: float, n: int) -> str:
+    return "—" if _nan(value) else f"{100 * value:.0f}% (n={n})"

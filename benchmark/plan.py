@@ -192,7 +192,10 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     else:
         sd = difference_sd(searches)
         if sd.empty:
-            lines.append(f"  {experiment_dir} has no paired first-order results to estimate it from")
+            seeds = searches["seed"].nunique()
+            lines.append(f"  {experiment_dir} has {seeds} seed(s) with first-order results: the sd over "
+                         "seeds needs at least 2" if seeds < 2 else
+                         f"  {experiment_dir} has no first-order results to pair the strategies with")
         for r in sd.itertuples():
             mde = minimum_detectable_difference(r.sd, n, paired=True, power=POWER, alpha=ALPHA)
             text = (f"  {_short(r.eval_dataset)}: sd of the paired differences {r.sd:.2f} points "

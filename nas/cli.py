@@ -342,7 +342,7 @@ def _check_strategies(names: list[str] | None) -> None:
 
 
 def cmd_toy(args: argparse.Namespace) -> int:
-    from nas.toy import default_runs, plot_trajectories, run_toy
+    from nas.toy import default_runs, plot_trajectories, run_toy, table_footer, table_header, table_row
 
     _check_strategies(args.strategies)
     options = {"neumann_eta": args.neumann_eta, "neumann_k": args.neumann_k,
@@ -351,8 +351,7 @@ def cmd_toy(args: argparse.Namespace) -> int:
                         tuple(args.start), options, args.seed)
     records = []
     if not args.json:
-        print(f"{'strategy':<28}{'iterations':>11}{'alpha':>9}{'w':>9}{'first g':>9}"
-              f"{'µs/iter':>9}")
+        print(table_header())
     for run in runs:
         r = run_toy(run, trajectory=args.trajectory or args.plot is not None)
         records.append(r)
@@ -360,10 +359,9 @@ def cmd_toy(args: argparse.Namespace) -> int:
             out = r if args.trajectory else {k: v for k, v in r.items() if k != "trajectory"}
             print(json.dumps(out), flush=True)
         else:
-            stop = "" if r["converged"] else " (cap)"
-            print(f"{r['label']:<28}{r['iterations']:>11}{r['alpha']:>9.4f}{r['w']:>9.4f}"
-                  f"{r['first_hypergradient']:>9.3f}{r['time_per_iter_s'] * 1e6:>9.0f}{stop}",
-                  flush=True)
+            print(table_row(r), flush=True)
+    if not args.json:
+        print(table_footer())
     if args.plot:
         for path in plot_trajectories(records, args.plot):
             print(f"wrote {path}", file=sys.stderr)

@@ -155,6 +155,70 @@ def default_runs(strategies: list[str] | None = None, xis: tuple[float, ...] = (
     return runs
 
 
+# The course project's reproduction of this figure (the hyperDARTS poster's; ../shared/docs/STRATEGIES.md,
+# "The toy bilevel problem"): second-order DARTS over ξ (ξ = 0 is first-order), plain gradient descent,
+# lr 0.01 for both variables, α-step first, start (2, −2), stop when |Δα| and |Δw| < 1e-4 or at 10,000
+# iterations. Its iterations to stop; its time per iteration is not stated in any source here.
+COURSE_SETTINGS = {"lr": 0.01, "tol": 1e-4, "max_iter": 10_000, "start": (2.0, -2.0)}
+COURSE_ITERATIONS = {0.0: 659, 0.3: 411, 0.5: 296, 0.7: 335}
+COURSE_TIME = "not stated"
+TABLE_NOTE = ("course: the course project's reproduction (hyperDARTS poster) of second-order DARTS over ξ "
+              "(ξ = 0 is first-order) with the same settings (lr 0.01, α-step first, start (2, −2), "
+              "tol 1e-4, cap 10,000); its time per iteration is not stated in any source here. "
+              "'—': no course-project number for this run (another strategy, or other settings).")
+
+
+def course_iterations(record: dict) -> int | None:
+    """The course project's iterations for the run of `record`: first-order, or second-order(-exact)
+    at one of its ξ, with its settings (COURSE_SETTINGS); None for any other run."""
+    same = (record["lr"] == COURSE_SETTINGS["lr"] and record["tol"] == COURSE_SETTINGS["tol"]
+            and record["max_iter"] == COURSE_SETTINGS["max_iter"]
+            and tuple(map(float, record["start"])) == COURSE_SETTINGS["start"])
+    if not same:
+        return None
+    if record["strategy"] == "first-order":
+        xi = 0.0
+    elif record["strategy"] in XI_STRATEGIES and "xi" in record.get("options", {}):
+        xi = float(record["options"]["xi"])
+    else:
+        return None
+    return COURSE_ITERATIONS.get(xi)
+
+
+def table_header() -> str:
+    """The header of the toy table (`python -m nas toy`): the measured run, then the course project's."""
+    return (f"{'strategy':<28}{'iterations':>11}{'alpha':>9}{'w':>9}{'first g':>9}{'µs/iter':>9}"
+            f"{'course it.':>12}{'course µs/iter':>16}{'same it.':>10}")
+
+
+def table_row(record: dict) -> str:
+    """One run of the toy table: measured iterations, end point, first hypergradient, time per
+    iteration, then the course project's iterations and time for the same run and whether the
+    iterations match ('—' where the course project has no such run)."""
+    course = course_iterations(record)
+    if course is None:
+        theirs, time_, same = "—", "—", "—"
+    else:
+        diff = record["iterations"] - course
+        theirs, time_, same = str(course), COURSE_TIME, "yes" if diff == 0 else f"no ({diff:+d})"
+    stop = "" if record["converged"] else " (cap)"
+    return (f"{record['label']:<28}{record['iterations']:>11}{record['alpha']:>9.4f}{record['w']:>9.4f}"
+            f"{record['first_hypergradient']:>9.3f}{record['time_per_iter_s'] * 1e6:>9.0f}"
+            f"{theirs:>12}{time_:>16}{same:>10}{stop}")
+
+
+def table_footer(width: int = 110) -> str:
+    """The note under the toy table on the course project's columns, wrapped at `width`."""
+    import textwrap
+
+    return textwrap.fill(TABLE_NOTE, width, break_on_hyphens=False)
+
+
+def format_table(records: list[dict]) -> str:
+    """The whole toy table: header, one row per run, and the note on the course project's columns."""
+    return "\n".join([table_header(), *map(table_row, records), table_footer()])
+
+
 def _run_key(record: dict) -> str:
     """What a run is, for its colour and legend entry: second-order at ξ = 0 is first-order."""
     if record["strategy"] in XI_STRATEGIES and not record.get("options", {}).get("xi"):

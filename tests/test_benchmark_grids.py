@@ -22,12 +22,65 @@ def test_trials_are_the_product_with_unique_ids():
                                "search_dataset": "digits", "seed": 0, "profile": "smoke"}
 
 
-def test_overrides():
+def test_trials_run_seed_by_seed_so_a_stopped_grid_holds_whole_seeds():
+    grid = Grid("g", ("first-order", "one-level", "random"), ("digits",), (0, 1), SMOKE)
+    assert [(t.seed, t.strategy) for t in grid.trials()[:3]] == [
+        (0, "first-order"), (0, "one-level"), (0, "random")]
+
+
+def test_the_default_grids_hold_the_random_baseline_and_the_hyperdarts_control():
+    for name in ("smoke", "cpu", "full"):
+        assert {"random", "first-order-smoothed"} <= set(GRIDS[name].strategies)
+
+
+def test_repeats_are_per_dataset_and_the_profile_alpha_lr_yields_to_a_grid_option():
+    import dataclasses
+
+    from benchmark.trial import eval_config, search_config
+
+    profile = dataclasses.replace(SMOKE, eval_repeats=3, transfer_repeats=1, search_alpha_lr=0.05)
+    grid = Grid("g", ("first-order", "hyperdarts-mlp"), ("digits",), (2,), profile,
+                transfer_datasets=("fashion-mnist",), strategy_options={"hyperdarts-mlp": {"alpha_lr": 0.01}})
+    fo, hd = grid.trials()
+    assert fo.repeats("digits") == 3 and fo.repeats("fashion-mnist") == 1
+    assert [eval_config(fo, r).seed for r in range(3)] == [2, 1002, 2002]
+    assert search_config(fo).strategy_options == {"alpha_lr": 0.05}
+    assert search_config(hd).strategy_options == {"alpha_lr": 0.01}
+
+
+def test_the_plan_counts_trials_and_projects_power_and_cost_from_an_earlier_run(tmp_path):
+    from benchmark.plan import plan
+    from benchmark.trial import eval_seed  # noqa: F401  (the repeat seeds the plan describes)
+
+    grid = Grid("g", ("first-order", "one-level"), ("digits",), (0, 1, 2), SMOKE)
+    text = plan(grid, tmp_path / "none", None, 1.0, cpus=2)
+    assert "2 strategies × 1 search dataset(s) × 3 seeds = 6 searches" in text
+    assert "12 trainings" in text and "no earlier results" in text and "cannot project" in text
+    # an earlier run: one-level = first-order + 1 + noise of sd 0.5 per seed
+    store = ResultStore(tmp_path / "g")
+    diffs = [0.6, 1.4, 0.5, 1.5]
+    for seed, d in enumerate(diffs):
+        for strategy, acc in (("first-order", 50.0 + seed), ("one-level", 50.0 + seed + d)):
+            store.write_part("trials", f"{strategy}{seed}", [{
+                "experiment": "g", "strategy": strategy, "search_dataset": "digits", "seed": seed,
+                "profile": "smoke", "eval_dataset": "digits", "repeat": 0, "status": "finished",
+                "test_acc": acc / 100, "search_wall_s": 100.0 if strategy == "first-order" else 50.0,
+                "eval_wall_s": 10.0, "search_device": "cpu"}])
+    text = plan(grid, tmp_path / "g", None, 1.0, cpus=2)
+    import numpy as np
+    from statsmodels.stats.power import TTestPower
+
+    sd = float(np.std(diffs, ddof=1))
+    assert f"sd of the paired differences {sd:.2f} points" in text
+    need = TTestPower().solve_power(effect_size=1.0 / sd, alpha=0.05, power=0.8)
+    assert f"detecting 1 points needs {int(np.ceil(need))} seeds" in text
+    # 3 seeds × (100 + 50) s of search + 6 searches × 2 trainings × 10 s = 570 s; 2 at a time
+    assert "10 min of trial time in all; about 5 min of wall time" in text
     grid = get_grid("smoke").override(seeds=[3, 4], strategies=["first-order"], search_epochs=2,
                                       data_root="/data")
     assert grid.seeds == (3, 4) and grid.strategies == ("first-order",)
     assert grid.profile.search_epochs == 2 and grid.data_root == "/data"
-    assert get_grid("smoke").profile.search_epochs == 1  # the declared grid is unchanged
+    assert get_grid("smoke").profile.search_epochs == 6  # the declared grid is unchanged
 
 
 def test_bad_names_list_the_valid_choices():
@@ -39,7 +92,7 @@ def test_bad_names_list_the_valid_choices():
 
 def _rows(strategy, seed, acc):
     return [{"experiment": "e", "strategy": strategy, "search_dataset": "digits", "seed": seed,
-             "profile": "smoke", "eval_dataset": "digits", "test_acc": acc}]
+             "profile": "smoke", "eval_dataset": "digits", "repeat": 0, "test_acc": acc}]
 
 
 def test_parts_replace_on_retry_and_collect_without_duplicates(tmp_path):
@@ -74,6 +127,8 @@ def test_progress_lines_say_phase_epoch_and_metric():
     assert describe({"phase": "eval", "eval_dataset": "cifar100", "test_acc": 0.7}, 4) == \
         "eval cifar100  test 0.700"
     assert describe({"phase": "search", "status": "diverged"}, 4).startswith("diverged")
+    assert describe({"phase": "eval", "eval_dataset": "digits", "repeat": 1, "repeats": 2,
+                     "test_acc": 0.9}, 4) == "eval digits #2/2  test 0.900"
 
 
 def test_a_spec_survives_a_json_round_trip_with_its_speed_switches():

@@ -22,7 +22,7 @@ def ray_tmp(tmp_path, monkeypatch):
 
 def _argv(tmp_path, *extra):
     return ["--grid", "smoke", "--strategies", "first-order", "one-level", "--results",
-            str(tmp_path / "results"), "--num-cpus", "2", *extra]
+            str(tmp_path / "results"), "--num-cpus", "2", "--search-epochs", "2", *extra]
 
 
 def test_a_tiny_grid_end_to_end_with_a_crash_retried_and_a_resume(ray_tmp, capsys):
@@ -30,13 +30,14 @@ def test_a_tiny_grid_end_to_end_with_a_crash_retried_and_a_resume(ray_tmp, capsy
     assert run_module.main(_argv(ray_tmp, "--fail-once-marker", str(marker))) == 0
     assert marker.exists()  # a trial did crash after its first checkpoint, and was retried
     live = capsys.readouterr().out  # the live view: a line per unit of work, with the tally
-    assert "first-order digits s0  search 1/1  train " in live
+    assert "first-order digits s0  search 2/2  train " in live
     assert "crashed; retrying from its last checkpoint" in live
-    assert "one-level digits s0  eval digits  test " in live and "/ 2]" in live
+    assert "one-level digits s0  eval digits #2/2  test " in live and "/ 2]" in live
     root = ray_tmp / "results" / "smoke"
     trials = pd.read_parquet(root / "trials.parquet")
     assert sorted(trials["strategy"]) == ["first-order", "one-level"]
     assert (trials["status"] == "finished").all() and (trials["test_acc"] > 0.3).all()
+    assert sorted(trials["repeat"]) == [0, 0, 1, 1]     # the smoke grid trains each cell twice
     epochs = pd.read_parquet(root / "epochs.parquet")
     assert set(epochs["phase"]) == {"search", "eval"}
     # Resume: nothing reruns, nothing is duplicated.
