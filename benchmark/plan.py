@@ -152,11 +152,15 @@ def slots(grid: Grid, cpus: int, gpus: int) -> int:
 
 
 def _hours(seconds: float) -> str:
+    if seconds >= 100 * 3600:
+        return f"{seconds / 3600:,.0f} h"
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
 def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float | None,
-         cpus: int, gpus: int = 0) -> str:
+         cpus: int, gpus: int = 0, power_dir: Path | None = None) -> str:
+    """The plan's text; `power_dir` (default: `experiment_dir`) is the earlier run whose
+    standard deviations the power analysis uses."""
     p = grid.profile
     specs = grid.trials()
     evals = specs[0].eval_datasets
@@ -184,28 +188,33 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
         lines.append("  strategy options: " + "; ".join(f"{s} {o}" for s, o in options.items()))
 
     searches = earlier_searches(experiment_dir)
+    power_dir = power_dir or experiment_dir
+    power_searches = searches if power_dir == experiment_dir else earlier_searches(power_dir)
     lines += ["", "power (paired by seed against first-order; 80% power, two-sided α = 0.05):"]
     n = len(grid.seeds)
-    if searches.empty:
-        lines.append(f"  no earlier results in {experiment_dir}: run the grid once (or point --experiment "
-                     "at an earlier run of it) to estimate the between-seed standard deviation")
+    if power_dir != experiment_dir:
+        lines.append(f"  standard deviations from {power_dir} (another experiment: its profile's noise, "
+                     "not necessarily this grid's)")
+    if power_searches.empty:
+        lines.append(f"  no earlier results in {power_dir}: run the grid once (or name an earlier "
+                     "experiment with --power-from) to estimate the between-seed standard deviation")
     else:
-        sd = difference_sd(searches)
+        sd = difference_sd(power_searches)
         if sd.empty:
-            seeds = searches["seed"].nunique()
-            lines.append(f"  {experiment_dir} has {seeds} seed(s) with first-order results: the sd over "
+            seeds = power_searches["seed"].nunique()
+            lines.append(f"  {power_dir} has {seeds} seed(s) with first-order results: the sd over "
                          "seeds needs at least 2" if seeds < 2 else
-                         f"  {experiment_dir} has no first-order results to pair the strategies with")
+                         f"  {power_dir} has no first-order results to pair the strategies with")
         for r in sd.itertuples():
             mde = minimum_detectable_difference(r.sd, n, paired=True, power=POWER, alpha=ALPHA)
             text = (f"  {_short(r.eval_dataset)}: sd of the paired differences {r.sd:.2f} points "
-                    f"(from {r.seeds} seeds × {r.strategies} strategies in {experiment_dir.name}); "
+                    f"(from {r.seeds} seeds × {r.strategies} strategies in {power_dir.name}); "
                     f"with {n} seeds this grid detects ≥ {mde:.2f} points")
             if detect is not None:
                 need = seeds_needed(detect, r.sd, power=POWER, alpha=ALPHA, paired=True)
                 text += f"; detecting {detect:g} points needs {need} seeds"
             lines.append(text)
-    if detect is not None and searches.empty:
+    if detect is not None and power_searches.empty:
         lines.append(f"  --detect {detect:g}: cannot say how many seeds without an earlier experiment")
 
     lines += ["", "projected cost:"]

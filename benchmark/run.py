@@ -62,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--detect", type=float, default=None, metavar="POINTS",
                    help="with --plan: the seeds needed to detect a difference of POINTS accuracy "
                         "points (80%% power, α = 0.05)")
+    p.add_argument("--power-from", default=None, metavar="EXPERIMENT",
+                   help="with --plan: take the between-seed standard deviations from this experiment "
+                        "(a name under --results or a folder) instead of the grid's own earlier run")
     p.add_argument("--perf", default=None, metavar="FILE",
                    help="with --plan: perf.py results to project the cost from when the grid has "
                         "no earlier run (default: results/perf/perf.parquet)")
@@ -141,7 +144,14 @@ def run(args: argparse.Namespace) -> int:
         perf = Path(args.perf) if args.perf else Path(args.results).resolve() / "perf" / "perf.parquet"
         if args.perf and not perf.is_file():
             raise UsageError(f"--perf {perf} does not exist")
-        print(plan(grid, results_dir, perf, args.detect, cpus=args.num_cpus or os.cpu_count() or 1))
+        power = None
+        if args.power_from:
+            power = Path(args.power_from).expanduser()
+            power = power if power.is_dir() else Path(args.results).resolve() / args.power_from
+            if not power.is_dir():
+                raise UsageError(f"--power-from {args.power_from}: no such experiment folder")
+        print(plan(grid, results_dir, perf, args.detect, cpus=args.num_cpus or os.cpu_count() or 1,
+                   power_dir=power))
         return 0
     check_datasets(grid, grid.data_root)
     specs = grid.trials(experiment)
