@@ -163,6 +163,22 @@ def run(args: argparse.Namespace) -> int:
     from benchmark.store import ResultStore
     from benchmark.tune_trainable import spec_to_dict, trainable
 
+    # Without Ray's own state (lost, or the result parts copied from another machine), the trials
+    # whose result parts exist are finished: run only the others, if the profile is the same.
+    declared = specs
+    path = results_dir / "ray" / "tune"
+    restorable = not args.tune and path.exists() and tune.Tuner.can_restore(str(path))
+    if not args.tune and not restorable:
+        check_manifest(results_dir, grid)
+        store = ResultStore(results_dir)
+        specs = [s for s in declared if not store.has_part("trials", s.trial_id)]
+        if len(specs) < len(declared):
+            print(f"{len(declared) - len(specs)} of {len(declared)} trials already have results in "
+                  f"{results_dir / 'parts'}; running the other {len(specs)}", file=sys.stderr)
+        if not specs:
+            store.collect()
+            print(f"every trial of {experiment} has its results in {results_dir}; nothing to run")
+            return 0
     address = args.address or os.environ.get("RAY_ADDRESS")
     if address:
         check_address(address)
@@ -188,10 +204,9 @@ def run(args: argparse.Namespace) -> int:
     wrapped = tune.with_resources(trainable, resources)
     if args.tune:
         return tune_strategy(args, grid, specs[0], wrapped, param_space, run_config, results_dir)
-    path = storage / "tune"
-    write_manifest(results_dir, grid, specs)
+    write_manifest(results_dir, grid, declared)
     start = time.perf_counter()
-    if path.exists() and tune.Tuner.can_restore(str(path)):
+    if restorable:
         print(f"resuming {experiment} from {path}", file=sys.stderr)
         tuner = tune.Tuner.restore(str(path), wrapped, resume_errored=True,
                                    param_space=param_space)
@@ -218,12 +233,30 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def check_manifest(results_dir: Path, grid) -> None:
+    """Refuse to add trials to a results folder whose grid.json declares another profile or
+    other strategy options (its rows would not be comparable with the new ones)."""
+    import json
+
+    manifest = results_dir / "grid.json"
+    if not manifest.is_file():
+        return
+    old = json.loads(manifest.read_text())
+    new = json.loads(json.dumps({"profile": dataclasses.asdict(grid.profile),
+                                 "strategy_options": grid.strategy_options}))
+    if old.get("profile") != new["profile"] or (
+            "strategy_options" in old and old["strategy_options"] != new["strategy_options"]):
+        raise UsageError(f"{results_dir} holds results of a {old.get('grid', '?')} grid with another "
+                         "profile or other strategy options; give this run another --experiment")
+
+
 def write_manifest(results_dir: Path, grid, specs) -> None:
     """results/<experiment>/grid.json: the declared trials, so a report can name the missing ones."""
     import json
 
     results_dir.mkdir(parents=True, exist_ok=True)
     manifest = {"grid": grid.name, "profile": dataclasses.asdict(grid.profile),
+                "strategy_options": grid.strategy_options,
                 "trials": [{**s.key(), "trial_id": s.trial_id, "eval_datasets": list(s.eval_datasets)}
                            for s in specs]}
     tmp = results_dir / f".grid.json.tmp{os.getpid()}"

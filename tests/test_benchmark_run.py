@@ -83,3 +83,24 @@ def test_tuning_rejects_an_unknown_strategy_and_a_missing_folder(capsys):
     assert run_module.main(["--tuned", "/nonexistent/tuned"]) == 2
     err = capsys.readouterr().err
     assert "valid strategies are" in err and "does not exist" in err
+
+
+def test_trials_with_result_parts_are_not_rerun_without_rays_state(ray_tmp, capsys):
+    # Parts copied from another machine (no results/<experiment>/ray): the finished trials are
+    # skipped, here all of them, so Ray never starts; another profile in grid.json is refused.
+    from benchmark.grids import get_grid
+    from benchmark.store import ResultStore
+
+    argv = _argv(ray_tmp)
+    root = ray_tmp / "results" / "smoke"
+    grid = get_grid("smoke").override(strategies=["first-order", "one-level"], search_epochs=2)
+    store = ResultStore(root)
+    for spec in grid.trials("smoke"):
+        store.write_part("trials", spec.trial_id, [{**spec.key(), "eval_dataset": "digits", "repeat": 0,
+                                                    "status": "finished", "test_acc": 0.5}])
+    run_module.write_manifest(root, grid, grid.trials("smoke"))
+    assert run_module.main(argv) == 0
+    out = capsys.readouterr()
+    assert "2 of 2 trials already have results" in out.err and "nothing to run" in out.out
+    assert run_module.main([*argv[:-2], "--search-epochs", "3"]) == 2
+    assert "with another profile" in capsys.readouterr().err
