@@ -15,13 +15,11 @@ imports `seeds_needed` from here without it.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import TTestIndPower, TTestPower
 
 LEVEL = 0.95     # confidence level of every interval
 ALPHA = 0.05     # two-sided significance level of the tests and of the power analysis
@@ -89,7 +87,9 @@ def paired_difference(a, b, level: float = LEVEL, power: float = POWER, alpha: f
     two-sided p-value, and `mde` the minimum detectable difference of a paired test with that
     many pairs and the observed sd of the differences (`minimum_detectable_difference`).
     Fewer than 2 shared seeds: the difference (if 1 pair) with NaN interval, p and mde.
-    Differences that are all equal: a zero-width interval, p = 1 if they are all 0, else 0.
+    Differences that are all equal (no spread: e.g. the same genotype on every seed) are not
+    testable either: a t-test on them would claim p = 0 from two identical points; NaN interval,
+    p and mde, sd 0.
     """
     sa, sb = _as_series(a), _as_series(b)
     both = sa.index.intersection(sb.index)
@@ -101,10 +101,10 @@ def paired_difference(a, b, level: float = LEVEL, power: float = POWER, alpha: f
     mean = float(d.mean())
     if n == 1:
         return Difference(mean, NAN, NAN, NAN, 1, NAN, NAN, "paired", 1, 1)
+    if np.all(d == d[0]):
+        return Difference(mean, NAN, NAN, NAN, n, 0.0, NAN, "paired", n, n)
     sd = float(np.std(d, ddof=1))
     mde = minimum_detectable_difference(sd, n, paired=True, power=power, alpha=alpha)
-    if np.all(d == d[0]):
-        return Difference(mean, mean, mean, 1.0 if mean == 0 else 0.0, n, 0.0, mde, "paired", n, n)
     res = stats.ttest_rel(x, y)
     ci = res.confidence_interval(level)
     return Difference(mean, float(ci.low), float(ci.high), float(res.pvalue), n, sd, mde, "paired", n, n)
@@ -115,7 +115,9 @@ def welch_difference(a, b, level: float = LEVEL, power: float = POWER, alpha: fl
 
     The fallback where the two samples share no seed. `mde` is that of an independent two-sample
     t-test (`TTestIndPower`, the actual sample sizes) at the pooled sd of the two samples. Either
-    side with fewer than 2 values: the difference of the means with NaN interval, p and mde.
+    side with fewer than 2 values, or no spread in either: the difference of the means with NaN
+    interval, p and mde. (The power calculation assumes equal variances: optimistic where they
+    differ.)
     """
     x, y = _clean(a), _clean(b)
     na, nb = len(x), len(y)
@@ -126,9 +128,9 @@ def welch_difference(a, b, level: float = LEVEL, power: float = POWER, alpha: fl
     if na < 2 or nb < 2:
         return Difference(mean, NAN, NAN, NAN, n, NAN, NAN, "welch", na, nb)
     sd = math.sqrt(((na - 1) * np.var(x, ddof=1) + (nb - 1) * np.var(y, ddof=1)) / (na + nb - 2))
-    mde = minimum_detectable_difference(sd, na, paired=False, power=power, alpha=alpha, n2=nb)
     if sd == 0:
-        return Difference(mean, mean, mean, 1.0 if mean == 0 else 0.0, n, 0.0, mde, "welch", na, nb)
+        return Difference(mean, NAN, NAN, NAN, n, 0.0, NAN, "welch", na, nb)
+    mde = minimum_detectable_difference(sd, na, paired=False, power=power, alpha=alpha, n2=nb)
     res = stats.ttest_ind(x, y, equal_var=False)
     ci = res.confidence_interval(level)
     return Difference(mean, float(ci.low), float(ci.high), float(res.pvalue), n, sd, mde, "welch", na, nb)
@@ -156,32 +158,49 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
+def t_test_power(effect: float, n: int, paired: bool = True, alpha: float = ALPHA,
+                 n2: int | None = None) -> float:
+    """Power of a two-sided t-test at `alpha` for the standardised effect `effect`.
+
+    paired: a one-sample t-test on n differences (df = n − 1, noncentrality effect·√n); else an
+    independent two-sample t-test with n and n2 values and a common sd (df = n + n2 − 2,
+    noncentrality effect·√(n·n2/(n + n2))). Computed with scipy's noncentral t distribution, the
+    same formula as statsmodels' `TTestPower`/`TTestIndPower`, which return NaN at large effects.
+    """
+    n2 = n if n2 is None else n2
+    if paired:
+        df, nc = n - 1, effect * math.sqrt(n)
+    else:
+        df, nc = n + n2 - 2, effect * math.sqrt(n * n2 / (n + n2))
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    upper = float(stats.nct.sf(crit, df, nc))
+    if math.isnan(upper):
+        upper = 1.0 - float(stats.nct.cdf(crit, df, nc))
+    # the far tail (a significant result of the wrong sign) is below 1e-9 where scipy returns NaN
+    lower = float(np.nan_to_num(stats.nct.cdf(-crit, df, nc), nan=0.0))
+    return upper + lower
+
+
 def minimum_detectable_difference(sd: float, n: int, paired: bool = True, power: float = POWER,
                                   alpha: float = ALPHA, n2: int | None = None) -> float:
     """The smallest true difference a two-sided t-test detects with probability `power` at `alpha`.
 
-    paired: a one-sample t-test on n paired differences whose sd is `sd` (statsmodels
-    `TTestPower`); else an independent two-sample t-test with n and `n2` (default n) values and
-    common sd `sd` (`TTestIndPower`). The standardised effect d solved for `power` times `sd`, in
-    the units of `sd`. NaN when n < 2 (or n2 < 2) or sd is NaN.
+    paired: a one-sample t-test on n paired differences whose sd is `sd`; else an independent
+    two-sample t-test with n and `n2` (default n) values and common sd `sd`. The standardised
+    effect at which `t_test_power` reaches `power` (scipy's `brentq`), times `sd`, in the units of
+    `sd`. Give a corrected `alpha` (e.g. α/m, the first step of Holm's method over m comparisons)
+    for what a corrected test detects. NaN when n < 2 (or n2 < 2) or sd is NaN.
     """
     n2 = n if n2 is None else n2
     if n is None or n < 2 or n2 < 2 or sd is None or math.isnan(sd):
         return NAN
-    if paired:
-        d = TTestPower().solve_power(effect_size=None, nobs=n, alpha=alpha, power=power,
-                                     alternative="two-sided")
-    else:
-        d = TTestIndPower().solve_power(effect_size=None, nobs1=n, ratio=n2 / n, alpha=alpha,
-                                        power=power, alternative="two-sided")
-    return float(np.squeeze(d)) * float(sd)
-
-
-def _power(effect: float, n: int, paired: bool, alpha: float) -> float:
-    if paired:
-        return float(TTestPower().power(effect_size=effect, nobs=n, alpha=alpha, alternative="two-sided"))
-    return float(TTestIndPower().power(effect_size=effect, nobs1=n, ratio=1.0, alpha=alpha,
-                                       alternative="two-sided"))
+    hi = 1.0
+    while t_test_power(hi, n, paired, alpha, n2) < power:
+        hi *= 2.0
+        if hi > 1e6:
+            return NAN
+    d = optimize.brentq(lambda e: t_test_power(e, n, paired, alpha, n2) - power, 0.0, hi, xtol=1e-10)
+    return float(d) * float(sd)
 
 
 def seeds_needed(difference: float, sd: float, power: float = POWER, alpha: float = ALPHA,
@@ -189,9 +208,8 @@ def seeds_needed(difference: float, sd: float, power: float = POWER, alpha: floa
     """The smallest number of seeds (searches per strategy) whose t-test detects `difference`.
 
     Two-sided, at `alpha`, with probability at least `power`, given `sd` (paired: the sd of the
-    per-seed differences, `TTestPower`; else the common sd of two independent groups of that many
-    seeds each, `TTestIndPower`). statsmodels' `solve_power` for the sample size, rounded up, then
-    raised until the power is reached (at least 2), so that
+    per-seed differences; else the common sd of two independent groups of that many seeds each):
+    the smallest n ≥ 2 with `t_test_power` ≥ power, so that
     `minimum_detectable_difference(sd, seeds_needed(d, sd)) <= d`. sd = 0 needs 2 seeds.
     """
     difference, sd = abs(float(difference)), float(sd)
@@ -200,22 +218,13 @@ def seeds_needed(difference: float, sd: float, power: float = POWER, alpha: floa
     if sd == 0:
         return 2
     effect = difference / sd
-    if _power(effect, 2, paired, alpha) >= power:     # (statsmodels' solver fails to converge there)
-        return 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if paired:
-            est = TTestPower().solve_power(effect_size=effect, nobs=None, alpha=alpha, power=power,
-                                           alternative="two-sided")
-        else:
-            est = TTestIndPower().solve_power(effect_size=effect, nobs1=None, ratio=1.0, alpha=alpha,
-                                              power=power, alternative="two-sided")
-    est = float(np.squeeze(est))
-    n = max(2, math.ceil(est - 1e-9)) if math.isfinite(est) else 2
-    while n > 2 and _power(effect, n - 1, paired, alpha) >= power:
+    n = 2
+    while t_test_power(effect, n, paired, alpha) < power:
+        n = n * 2 if n < 64 and t_test_power(effect, n * 2, paired, alpha) < power else n + 1
+        if n > 1_000_000:
+            raise ValueError(f"detecting {difference} at sd {sd} needs more than a million seeds")
+    while n > 2 and t_test_power(effect, n - 1, paired, alpha) >= power:
         n -= 1
-    while _power(effect, n, paired, alpha) < power:
-        n += 1
     return n
 
 

@@ -21,8 +21,10 @@ from analysis.load import TRIAL_KEY, Experiment, reference_key, short_name
 # baselines that would each be compared with the other keep one direction only: strategy = the one
 # listed first, baseline = the later one (first-order − random, not random − first-order).
 BASELINES = {"first-order": "", "random": "", "first-order-smoothed": "hyperdarts-"}
-COMPARISON_FIELDS = ("diff", "diff_lo", "diff_hi", "n", "test", "p", "p_holm", "mde", "verdict")
+COMPARISON_FIELDS = ("diff", "diff_lo", "diff_hi", "n", "test", "p", "p_holm", "mde", "mde_holm",
+                     "verdict")
 VERDICTS = {"differs": "differs", "not detectable": "no difference detectable at this n",
+            "no spread": "not testable (the same difference on every seed)",
             "not significant": "not significant after Holm", "not testable": "not testable (n < 2)"}
 
 
@@ -89,15 +91,29 @@ def comparisons(strategies) -> list[tuple[str, str]]:
             if (s, b) in applies and not ((b, s) in applies and order.index(b) < order.index(s))]
 
 
-def verdict(d: st.Difference, p_holm: float) -> str:
-    """The short reading of one comparison (a key of VERDICTS)."""
+def verdict(d: st.Difference, p_holm: float, mde_holm: float) -> str:
+    """The short reading of one comparison (a key of VERDICTS): 'not detectable' where the
+    interval holds 0 and the difference is below what the Holm-corrected test detects."""
+    if d.n >= 2 and d.sd == 0:
+        return "no spread"
     if _nan(p_holm):
         return "not testable"
     if p_holm < st.ALPHA:
         return "differs"
-    if d.lo <= 0 <= d.hi and abs(d.diff) < d.mde:
+    if d.lo <= 0 <= d.hi and abs(d.diff) < mde_holm:
         return "not detectable"
     return "not significant"
+
+
+def holm_mde(d: st.Difference, m: int) -> float:
+    """What the comparison detects at 80% power after Holm's correction over m comparisons: the
+    minimum detectable difference at α/m (Holm's first step, which a lone true difference among
+    m − 1 null ones must pass)."""
+    if _nan(d.sd) or d.sd == 0 or m < 1:
+        return float("nan")
+    if d.test == "paired":
+        return st.minimum_detectable_difference(d.sd, d.n, paired=True, alpha=st.ALPHA / m)
+    return st.minimum_detectable_difference(d.sd, d.n_a, paired=False, alpha=st.ALPHA / m, n2=d.n_b)
 
 
 # ---------------------------------------------------------------- numbers
@@ -140,11 +156,14 @@ def accuracy_numbers(exp: Experiment) -> pd.DataFrame:
         pairs = comparisons(strategy_order(fam.strategy))
         diffs = [st.compare(by_seed[a], by_seed[b]) for a, b in pairs]
         adjusted = st.holm([d.p for d in diffs])
+        m = sum(not _nan(d.p) for d in diffs)
         for (a, b), d, p_holm in zip(pairs, diffs, adjusted):
             i = fam.index[fam.strategy == a][0]
             pre = f"vs_{slug(b)}_"
+            mde_holm = holm_mde(d, m)
             values = {"diff": d.diff, "diff_lo": d.lo, "diff_hi": d.hi, "n": d.n, "test": d.test,
-                      "p": d.p, "p_holm": p_holm, "mde": d.mde, "verdict": verdict(d, p_holm)}
+                      "p": d.p, "p_holm": p_holm, "mde": d.mde, "mde_holm": mde_holm,
+                      "verdict": verdict(d, p_holm, mde_holm)}
             for c, v in values.items():
                 out.loc[i, pre + c] = v
     for b in BASELINES:
@@ -211,8 +230,9 @@ def detectability(num: pd.DataFrame) -> list[str]:
     detects, from the `vs_*_mde`, `vs_*_n` and `vs_*_test` columns of `accuracy_numbers`."""
     lines = []
     for (sd, ed), fam in num.groupby(["search_dataset", "eval_dataset"], sort=False):
-        rows = [fam[[f"vs_{slug(b)}_{c}" for c in ("n", "test", "mde")]].set_axis(
-            ["n", "test", "mde"], axis=1) for b in BASELINES]
+        fields = ("n", "test", "mde", "mde_holm")
+        rows = [fam[[f"vs_{slug(b)}_{c}" for c in fields]].set_axis(list(fields), axis=1)
+                for b in BASELINES]
         comp = pd.concat(rows)
         comp = comp[comp["test"] != ""]
         where = f"On {short_name(ed)}" + ("" if ed == sd else f" (cells searched on {short_name(sd)})")
@@ -226,18 +246,21 @@ def detectability(num: pd.DataFrame) -> list[str]:
             lines.append(f"{where}, with n = {searches} searches per strategy, fewer than 2 seeds are "
                          "shared with a baseline: no difference detectable at this n.")
             continue
-        lo, hi = tested["mde"].min(), tested["mde"].max()
-        size = f"{lo:.2f}" if round(lo, 2) == round(hi, 2) else f"{lo:.2f}–{hi:.2f}"
+        def span(col: str, tested: pd.DataFrame = tested) -> str:
+            lo, hi = tested[col].min(), tested[col].max()
+            return f"{lo:.2f}" if round(lo, 2) == round(hi, 2) else f"{lo:.2f}–{hi:.2f}"
         kinds = sorted(set(tested["test"]))
         kind = "paired" if kinds == ["paired"] else ("unpaired (Welch)" if kinds == ["welch"]
                                                      else "paired or unpaired (Welch)")
         pairs = _count(int(tested["n"].min()), int(tested["n"].max()))
         spread = (f"range over its {len(tested)} comparisons, each from its own observed sd of "
                   "the differences" if len(tested) > 1 else "from the observed sd of the differences")
+        family = int(comp["mde"].notna().sum())
         lines.append(f"{where}, with n = {pairs} searches per strategy, this grid detects a {kind} "
-                     f"difference of ≥ {size} points ({st.POWER:.0%} power, α = {st.ALPHA:g}, two-sided, "
-                     f"before Holm's correction; {spread}); smaller differences are not detectable "
-                     "at this n.")
+                     f"difference of ≥ {span('mde_holm')} points with {st.POWER:.0%} power after Holm's "
+                     f"correction over its {family} comparisons (≥ {span('mde')} points for a single "
+                     f"comparison at α = {st.ALPHA:g}, two-sided; {spread}, itself uncertain with "
+                     f"n − 1 degrees of freedom); smaller differences are not detectable at this n.")
     return lines
 
 
@@ -292,12 +315,15 @@ def accuracy_table(exp: Experiment, reference: pd.DataFrame | None) -> Table | N
         "Welch's unpaired t-test (scipy.stats.ttest_ind, equal_var=False), marked 'Welch'. "
         "p_Holm: the two-sided p-value corrected by Holm's method (statsmodels multipletests) over "
         "all comparisons on that evaluation dataset. "
-        f"MDE: the smallest true difference the same test detects with {st.POWER:.0%} power at "
-        f"α = {st.ALPHA:g} (two-sided, uncorrected) with that n and the observed sd of the "
-        "differences (statsmodels TTestPower; TTestIndPower for Welch). "
+        f"MDE: the smallest true difference the same test detects with {st.POWER:.0%} power, with "
+        "that n and the observed sd of the differences (noncentral t, scipy.stats.nct; "
+        "equal variances assumed for Welch), at α/m, m the comparisons on that evaluation "
+        f"dataset (Holm's first step; the uncorrected MDE at α = {st.ALPHA:g} is in the CSV). "
         f"Verdict: '{VERDICTS['differs']}' where p_Holm < {st.ALPHA:g}; "
         f"'{VERDICTS['not detectable']}' where the CI includes 0 and |Δ| < MDE; "
-        f"'{VERDICTS['not significant']}' otherwise. "
+        f"'{VERDICTS['no spread']}' where every seed gives the same difference (e.g. the same "
+        f"cell); '{VERDICTS['not significant']}' otherwise. Searches that diverged have no "
+        "accuracy and drop out of the pairing. "
         "Search and training noise (where a found cell was trained more than once): sd of the "
         "search means; sd between searches and between trainings from a one-way "
         "random-effects ANOVA over each strategy's trainings (search = group, repeats within it): "
@@ -322,7 +348,7 @@ def comparison_frame(fam: pd.DataFrame) -> pd.DataFrame:
                          "n": f"{v['n']}" if v["test"] == "paired" else f"{v['n']} (Welch)",
                          "Δ (pts) [95% CI]": ci_text(v["diff"], v["diff_lo"], v["diff_hi"], sign=True),
                          "p_Holm": p_text(v["p_holm"]),
-                         "MDE (pts)": "—" if _nan(v["mde"]) else f"{v['mde']:.2f}",
+                         "MDE after Holm (pts)": "—" if _nan(v["mde_holm"]) else f"{v['mde_holm']:.2f}",
                          "verdict": VERDICTS[v["verdict"]]})
     return pd.DataFrame(rows)
 
