@@ -67,7 +67,8 @@ class Experiment:
 
     def missing(self) -> list[str]:
         """Declared trials, evaluations or repeats with no row yet: 'trial_id', 'trial_id: eval ds'
-        or 'trial_id: eval ds repeat r' (repeats from grid.json's profile `eval_repeats`)."""
+        or 'trial_id: eval ds repeat r' (repeats from grid.json: per trial and dataset where
+        written, else the profile's eval_repeats on the search dataset, transfer_repeats else)."""
         rows = self.trials[[*SEARCH_KEY, "repeat"]].itertuples(index=False)
         have = {(*r[:4], int(r[4])) for r in rows}
         ended = {k[:3] for k in have}
@@ -84,9 +85,18 @@ class Experiment:
                 if (*key, e) not in evaluated:
                     out.append(f"{d['trial_id']}: {e}")
                     continue
-                out += [f"{d['trial_id']}: {e} repeat {r}" for r in range(int(d.get("eval_repeats", 1)))
+                out += [f"{d['trial_id']}: {e} repeat {r}" for r in range(_repeats(d, e))
                         if (*key, e, r) not in have]
         return out
+
+
+def _repeats(declared: dict, dataset: str) -> int:
+    """Trainings declared for one evaluation dataset of a trial: grid.json's per-trial `repeats`
+    where written, else the profile's eval_repeats (search dataset) or transfer_repeats."""
+    if dataset in declared.get("repeats", {}):
+        return int(declared["repeats"][dataset])
+    key = "eval_repeats" if dataset == declared.get("search_dataset") else "transfer_repeats"
+    return int(declared.get(key, declared.get("eval_repeats", 1)))
 
 
 def _read_table(root: Path, table: str) -> pd.DataFrame:
@@ -123,8 +133,9 @@ def load_experiment(root: str | Path) -> Experiment:
     declared = []
     if (root / "grid.json").is_file():
         manifest = json.loads((root / "grid.json").read_text())
-        repeats = int((manifest.get("profile") or {}).get("eval_repeats", 1) or 1)
-        declared = [{"eval_repeats": repeats, **d} for d in manifest.get("trials", [])]
+        profile = manifest.get("profile") or {}
+        repeats = {k: int(profile.get(k, 1) or 1) for k in ("eval_repeats", "transfer_repeats")}
+        declared = [{**repeats, **d} for d in manifest.get("trials", [])]
     if frames["trials"].empty:
         state = (f"{len(declared)} trials are declared but none has finished" if declared
                  else "it has no trials.parquet and no parts/trials/")

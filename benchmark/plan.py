@@ -145,6 +145,18 @@ def perf_projection(grid: Grid, perf: pd.DataFrame) -> tuple[dict, dict, list[st
     return search, evals, notes
 
 
+def same_profile(folder: Path, grid: Grid) -> bool:
+    """Whether the earlier run in `folder` declared this grid's profile (its grid.json)."""
+    import dataclasses
+    import json
+
+    manifest = folder / "grid.json"
+    if not manifest.is_file():
+        return False
+    old = json.loads(manifest.read_text()).get("profile")
+    return old == json.loads(json.dumps(dataclasses.asdict(grid.profile)))
+
+
 def slots(grid: Grid, cpus: int, gpus: int) -> int:
     if gpus > 0:
         return max(1, int(gpus / grid.profile.gpus_per_trial))
@@ -188,9 +200,19 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
         lines.append("  strategy options: " + "; ".join(f"{s} {o}" for s, o in options.items()))
 
     searches = earlier_searches(experiment_dir)
+    if not searches.empty and not same_profile(experiment_dir, grid):
+        lines += ["", f"(the results in {experiment_dir} come from another profile: not used; name them "
+                      "with --power-from to take their standard deviations anyway)"]
+        searches = pd.DataFrame()
     power_dir = power_dir or experiment_dir
     power_searches = searches if power_dir == experiment_dir else earlier_searches(power_dir)
-    lines += ["", "power (paired by seed against first-order; 80% power, two-sided α = 0.05):"]
+    from analysis.tables import comparisons
+
+    family = len(comparisons(grid.strategies))
+    holm_alpha = ALPHA / max(1, family)
+    lines += ["", f"power (paired by seed; 80% power, two-sided α = {ALPHA:g}; after Holm's correction "
+                  f"over the report's {family} comparisons per evaluation dataset, α/{family} at its "
+                  "first step):"]
     n = len(grid.seeds)
     if power_dir != experiment_dir:
         lines.append(f"  standard deviations from {power_dir} (another experiment: its profile's noise, "
@@ -201,19 +223,25 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     else:
         sd = difference_sd(power_searches)
         if sd.empty:
-            seeds = power_searches["seed"].nunique()
+            fo = power_searches[power_searches["strategy"] == BASELINE]
+            seeds = fo["seed"].nunique()
             lines.append(f"  {power_dir} has {seeds} seed(s) with first-order results: the sd over "
                          "seeds needs at least 2" if seeds < 2 else
-                         f"  {power_dir} has no first-order results to pair the strategies with")
+                         f"  {power_dir} has no strategy paired with first-order to take the sd from")
         for r in sd.itertuples():
-            mde = minimum_detectable_difference(r.sd, n, paired=True, power=POWER, alpha=ALPHA)
+            mde = minimum_detectable_difference(r.sd, n, paired=True, power=POWER, alpha=holm_alpha)
+            single = minimum_detectable_difference(r.sd, n, paired=True, power=POWER, alpha=ALPHA)
             text = (f"  {_short(r.eval_dataset)}: sd of the paired differences {r.sd:.2f} points "
-                    f"(from {r.seeds} seeds × {r.strategies} strategies in {power_dir.name}); "
-                    f"with {n} seeds this grid detects ≥ {mde:.2f} points")
+                    f"(from {r.seeds} seeds × {r.strategies} strategies in {power_dir.name}, itself "
+                    f"uncertain with {r.seeds - 1} degrees of freedom); with {n} seeds this grid "
+                    f"detects ≥ {mde:.2f} points after Holm (≥ {single:.2f} for a single comparison)")
             if detect is not None:
-                need = seeds_needed(detect, r.sd, power=POWER, alpha=ALPHA, paired=True)
-                text += f"; detecting {detect:g} points needs {need} seeds"
+                need = seeds_needed(detect, r.sd, power=POWER, alpha=holm_alpha, paired=True)
+                one = seeds_needed(detect, r.sd, power=POWER, alpha=ALPHA, paired=True)
+                text += f"; detecting {detect:g} points needs {need} seeds ({one} for a single comparison)"
             lines.append(text)
+    if detect is not None and not power_searches.empty and difference_sd(power_searches).empty:
+        lines.append(f"  --detect {detect:g}: cannot say how many seeds without an sd over seeds")
     if detect is not None and power_searches.empty:
         lines.append(f"  --detect {detect:g}: cannot say how many seeds without an earlier experiment")
 
@@ -247,8 +275,9 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
                 total += eval_s[d] * spec.repeats(d)
             else:
                 unknown.add(f"evaluation on {_short(d)}")
-    lines.append(f"  {_hours(total)} of trial time in all; about {_hours(total / par)} of wall time "
-                 f"with {par} trial(s) at a time on {unit} ({source})")
+    least = "at least " if unknown else ""
+    lines.append(f"  {least}{_hours(total)} of trial time in all; {least or 'about '}{_hours(total / par)} "
+                 f"of wall time with {par} trial(s) at a time on {unit} ({source})")
     for s in grid.strategies:
         if s in search_s:
             lines.append(f"    {s:22s} search {search_s[s]:8.0f} s")

@@ -134,8 +134,10 @@ def run(args: argparse.Namespace) -> int:
                                    search_datasets=grid.search_datasets[:1])
     experiment = args.experiment or (f"tune-{grid.name}-{args.tune}" if args.tune else grid.name)
     results_dir = Path(args.results).resolve() / experiment
-    if args.detect is not None and not args.plan:
-        raise UsageError("--detect goes with --plan")
+    for flag, value in (("--detect", args.detect), ("--power-from", args.power_from),
+                        ("--perf", args.perf)):
+        if value is not None and not args.plan:
+            raise UsageError(f"{flag} goes with --plan")
     if args.detect is not None and args.detect <= 0:
         raise UsageError(f"--detect must be a positive number of accuracy points, got {args.detect}")
     if args.plan:
@@ -146,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--perf {perf} does not exist")
         power = None
         if args.power_from:
-            power = Path(args.power_from).expanduser()
+            power = Path(args.power_from).expanduser().resolve()
             power = power if power.is_dir() else Path(args.results).resolve() / args.power_from
             if not power.is_dir():
                 raise UsageError(f"--power-from {args.power_from}: no such experiment folder")
@@ -168,8 +170,9 @@ def run(args: argparse.Namespace) -> int:
     declared = specs
     path = results_dir / "ray" / "tune"
     restorable = not args.tune and path.exists() and tune.Tuner.can_restore(str(path))
+    if not args.tune:
+        check_manifest(results_dir, grid, declared)
     if not args.tune and not restorable:
-        check_manifest(results_dir, grid)
         store = ResultStore(results_dir)
         specs = [s for s in declared if not store.has_part("trials", s.trial_id)]
         if len(specs) < len(declared):
@@ -233,21 +236,28 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def check_manifest(results_dir: Path, grid) -> None:
-    """Refuse to add trials to a results folder whose grid.json declares another profile or
-    other strategy options (its rows would not be comparable with the new ones)."""
+def check_manifest(results_dir: Path, grid, specs) -> None:
+    """Refuse to add trials to a results folder whose grid.json declares another profile, other
+    strategy options or other evaluation datasets for the same trials (their rows would not be
+    comparable with the new ones), or that holds result parts without a grid.json."""
     import json
 
     manifest = results_dir / "grid.json"
     if not manifest.is_file():
+        if any((results_dir / "parts").glob("*/*.parquet")):
+            raise UsageError(f"{results_dir} holds result parts but no grid.json to say what produced "
+                             "them; copy its grid.json too, or give this run another --experiment")
         return
     old = json.loads(manifest.read_text())
     new = json.loads(json.dumps({"profile": dataclasses.asdict(grid.profile),
                                  "strategy_options": grid.strategy_options}))
+    evals = {t["trial_id"]: t.get("eval_datasets") for t in old.get("trials", [])}
     if old.get("profile") != new["profile"] or (
-            "strategy_options" in old and old["strategy_options"] != new["strategy_options"]):
+            "strategy_options" in old and old["strategy_options"] != new["strategy_options"]) or any(
+            s.trial_id in evals and evals[s.trial_id] != list(s.eval_datasets) for s in specs):
         raise UsageError(f"{results_dir} holds results of a {old.get('grid', '?')} grid with another "
-                         "profile or other strategy options; give this run another --experiment")
+                         "profile, other strategy options or other evaluation datasets; give this run "
+                         "another --experiment")
 
 
 def write_manifest(results_dir: Path, grid, specs) -> None:
@@ -257,8 +267,8 @@ def write_manifest(results_dir: Path, grid, specs) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     manifest = {"grid": grid.name, "profile": dataclasses.asdict(grid.profile),
                 "strategy_options": grid.strategy_options,
-                "trials": [{**s.key(), "trial_id": s.trial_id, "eval_datasets": list(s.eval_datasets)}
-                           for s in specs]}
+                "trials": [{**s.key(), "trial_id": s.trial_id, "eval_datasets": list(s.eval_datasets),
+                            "repeats": {d: s.repeats(d) for d in s.eval_datasets}} for s in specs]}
     tmp = results_dir / f".grid.json.tmp{os.getpid()}"
     tmp.write_text(json.dumps(manifest, indent=1))
     tmp.replace(results_dir / "grid.json")

@@ -112,6 +112,8 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
                      search_wall_s=search.elapsed, search_device=device_name(device))
         state.pop("search", None)  # the supernet is no longer needed
     genotype = parse_genotype(state["genotype"])
+    for legacy in [k for k in state["evals"] if "#" not in k]:   # a state from before repeats
+        state["evals"][eval_key(legacy, 0)] = state["evals"].pop(legacy)
     for name in spec.eval_datasets:
         repeats = spec.repeats(name)
         todo = [r for r in range(repeats) if eval_key(name, r) not in state["evals"]]
@@ -158,10 +160,12 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
         trials.append({**key, "eval_dataset": "", "repeat": 0, "status": "diverged",
                        "reason": state.get("reason", ""), **common})
         return {"trials": trials, "epochs": epochs, "alphas": alphas}
-    for res in state["evals"].values():
-        name = res["eval_dataset"]
-        trials.append({**key, "eval_dataset": name, "repeat": res["repeat"],
-                       "eval_seed": res["eval_seed"], "status": "finished", "reason": "",
+    for k, res in state["evals"].items():
+        # (a state written before repeats existed keys its evaluations by the dataset alone)
+        name, repeat = res.get("eval_dataset", k), res.get("repeat", 0)
+        trials.append({**key, "eval_dataset": name, "repeat": repeat,
+                       "eval_seed": res.get("eval_seed", eval_seed(spec, repeat)), "status": "finished",
+                       "reason": "",
                        "strategy_options": json.dumps(search_config(spec).strategy_options, sort_keys=True),
                        "genotype": state["genotype"], "test_acc": res["test_acc"],
                        "test_loss": res["test_loss"], "params": res["params"],
@@ -170,7 +174,7 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
                        "eval_wall_s": res["eval_wall_s"], "eval_device": res["eval_device"],
                        **common})
         for h in res["history"]:
-            epochs.append({**key, "phase": "eval", "eval_dataset": name, "repeat": res["repeat"],
+            epochs.append({**key, "phase": "eval", "eval_dataset": name, "repeat": repeat,
                            "epoch": h["epoch"],
                            "train_loss": h["train_loss"], "train_acc": h["train_acc"],
                            "val_loss": None, "val_acc": None, "lr": h["lr"],

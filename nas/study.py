@@ -45,7 +45,7 @@ from nas.spaces.dense_dag import (
     complete_dag,
     dag_properties,
 )
-from nas.strategies import STRATEGIES
+from nas.strategies import SEARCHING, STRATEGIES
 
 PROPERTIES = ("depth", "edges", "longest_skip", "mean_fan_in", "max_fan_in")
 
@@ -53,7 +53,7 @@ PROPERTIES = ("depth", "edges", "longest_skip", "mean_fan_in", "max_fan_in")
 @dataclass
 class StudyConfig:
     dataset: str = "digits"
-    strategies: tuple[str, ...] = tuple(STRATEGIES)
+    strategies: tuple[str, ...] = SEARCHING
     seeds: tuple[int, ...] = (0, 1, 2)
     sizes: tuple[tuple[int, int], ...] = ((8, 4),)      # (k blocks, l layers)
     width: int = 64

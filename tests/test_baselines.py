@@ -104,3 +104,26 @@ def test_the_noise_control_refuses_a_negative_sigma():
 
     with pytest.raises(ValueError, match="sigma must not be negative"):
         strategy_config("first-order-smoothed", sigma=-0.1)
+
+
+def test_the_noise_control_steps_the_weights_at_alpha_plus_sigma_epsilon(batches):
+    # one weight step with σ = 0.5 is plain SGD on L_train(w, α + σε), ε the draw hyperDARTS makes
+    import torch.nn.functional as F
+    from torch.func import functional_call
+
+    torch.manual_seed(0)
+    net = make_supernet("darts", space_config("darts", **SMALL), 1, 10)
+    s = make_strategy("first-order-smoothed", net, sigma=0.5, w_momentum=0.0, w_weight_decay=0.0,
+                      w_grad_clip=0.0)
+    w0 = {n: p.detach().clone() for n, p in zip(s.weight_names, s.weights)}
+    alphas = [a.detach().clone() for a in s.alphas]
+    torch.manual_seed(123)
+    s.weight_step(batches[0])
+    torch.manual_seed(123)
+    noisy = {n: a + 0.5 * torch.randn_like(a) for n, a in zip(s.alpha_names, alphas)}
+    params = {n: w.clone().requires_grad_(True) for n, w in w0.items()}
+    x, y = batches[0]
+    loss = F.cross_entropy(functional_call(net, {**params, **noisy}, (x,)), y)
+    grads = torch.autograd.grad(loss, list(params.values()))
+    for (n, w), g in zip(w0.items(), grads):
+        assert torch.allclose(dict(zip(s.weight_names, s.weights))[n], w - 0.025 * g, atol=1e-6)

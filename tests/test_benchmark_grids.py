@@ -49,6 +49,8 @@ def test_repeats_are_per_dataset_and_the_profile_alpha_lr_yields_to_a_grid_optio
 
 
 def test_the_plan_counts_trials_and_projects_power_and_cost_from_an_earlier_run(tmp_path):
+    import dataclasses
+
     from benchmark.plan import plan
     from benchmark.trial import eval_seed  # noqa: F401  (the repeat seeds the plan describes)
 
@@ -66,6 +68,12 @@ def test_the_plan_counts_trials_and_projects_power_and_cost_from_an_earlier_run(
                 "profile": "smoke", "eval_dataset": "digits", "repeat": 0, "status": "finished",
                 "test_acc": acc / 100, "search_wall_s": 100.0 if strategy == "first-order" else 50.0,
                 "eval_wall_s": 10.0, "search_device": "cpu"}])
+    from benchmark.run import write_manifest
+
+    other = dataclasses.replace(grid, profile=dataclasses.replace(SMOKE, search_epochs=9))
+    write_manifest(tmp_path / "g", other, other.trials())
+    assert "come from another profile: not used" in plan(grid, tmp_path / "g", None, 1.0, cpus=2)
+    write_manifest(tmp_path / "g", grid, grid.trials())
     text = plan(grid, tmp_path / "g", None, 1.0, cpus=2)
     import numpy as np
     from statsmodels.stats.power import TTestPower
@@ -73,7 +81,7 @@ def test_the_plan_counts_trials_and_projects_power_and_cost_from_an_earlier_run(
     sd = float(np.std(diffs, ddof=1))
     assert f"sd of the paired differences {sd:.2f} points" in text
     need = TTestPower().solve_power(effect_size=1.0 / sd, alpha=0.05, power=0.8)
-    assert f"detecting 1 points needs {int(np.ceil(need))} seeds" in text
+    assert f"detecting 1 points needs {int(np.ceil(need))} seeds" in text   # one comparison: no Holm
     # 3 seeds × (100 + 50) s of search + 6 searches × 2 trainings × 10 s = 570 s; 2 at a time
     assert "10 min of trial time in all; about 5 min of wall time" in text
     # the sds of another experiment, named as such; the cost still from the grid's own run (none)

@@ -8,7 +8,7 @@ from benchmark.store import ResultStore
 from benchmark.trial import run_trial, trial_rows
 
 TINY = dataclasses.replace(SMOKE, train_subset=256, eval_epochs=1, search_epochs=2,
-                           search_batch_size=64)
+                           search_batch_size=64, eval_repeats=1)
 
 
 def _spec(strategy="first-order", profile=TINY, options=None):
@@ -96,3 +96,16 @@ def test_the_random_baseline_takes_no_step_and_is_evaluated_like_the_others():
     rows = trial_rows(spec, state)
     assert rows["trials"][0]["status"] == "finished"
     assert rows["epochs"][0]["train_loss"] is None
+
+
+def test_a_state_from_before_repeats_resumes_and_becomes_rows():
+    spec = _spec()
+    state = run_trial(spec)
+    new_keys = ("eval_dataset", "repeat", "eval_seed")
+    old = {k: v for k, v in state["evals"]["digits#0"].items() if k not in new_keys}
+    legacy = {**state, "evals": {"digits": old}}
+    (row,) = trial_rows(spec, legacy)["trials"]       # the rows of a legacy state
+    assert row["eval_dataset"] == "digits" and row["repeat"] == 0 and row["eval_seed"] == spec.seed
+    resumed = run_trial(spec, state=legacy)          # nothing to train again
+    assert list(resumed["evals"]) == ["digits#0"]
+    assert resumed["evals"]["digits#0"]["test_acc"] == state["evals"]["digits#0"]["test_acc"]

@@ -472,3 +472,17 @@ def test_toy_figure_gives_a_run_one_colour_in_every_panel_and_keeps_legends_off_
     assert drawn(b) == {colors["first-order"], colors["one-level"]}
     assert drawn(c) == drawn(a) | drawn(b)
     assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+
+
+def test_missing_expects_transfer_repeats_on_transfer_datasets(tmp_path):
+    from analysis.load import Experiment
+
+    rows = [{"strategy": "first-order", "search_dataset": "c10", "seed": 0, "eval_dataset": e,
+             "repeat": r, "status": "finished", "test_acc": 0.5}
+            for e, r in (("c10", 0), ("c10", 1), ("fmnist", 0))]
+    declared = [{"strategy": "first-order", "search_dataset": "c10", "seed": 0, "trial_id": "t",
+                 "eval_datasets": ["c10", "fmnist"], "eval_repeats": 2, "transfer_repeats": 1}]
+    exp = Experiment(tmp_path, pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame(), declared)
+    assert exp.missing() == []
+    exp.declared[0]["repeats"] = {"c10": 2, "fmnist": 2}      # grid.json's per-trial counts win
+    assert exp.missing() == ["t: fmnist repeat 1"]

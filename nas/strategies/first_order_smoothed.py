@@ -36,8 +36,6 @@ class FirstOrderSmoothed(FirstOrder):
     def weight_step(self, train_batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """SGD on L_train(w, α + σε), one draw of ε per batch (as hyperDARTS's φ-step)."""
         sigma = self.config.sigma
-        if sigma == 0:
-            return super().weight_step(train_batch)
         perturbed = [a.detach() + sigma * torch.randn_like(a) for a in self.alphas]
         loss, acc = self.loss(train_batch, alphas=perturbed)
         self.apply_weight_gradient(grad(loss, self.w_params))
