@@ -134,7 +134,10 @@ def load_experiment(root: str | Path) -> Experiment:
     if (root / "grid.json").is_file():
         manifest = json.loads((root / "grid.json").read_text())
         profile = manifest.get("profile") or {}
-        repeats = {k: int(profile.get(k, 1) or 1) for k in ("eval_repeats", "transfer_repeats")}
+        every = int(profile.get("eval_repeats", 1) or 1)
+        # (a profile from before transfer_repeats repeated every dataset eval_repeats times)
+        repeats = {"eval_repeats": every,
+                   "transfer_repeats": int(profile.get("transfer_repeats", every) or every)}
         declared = [{**repeats, **d} for d in manifest.get("trials", [])]
     if frames["trials"].empty:
         state = (f"{len(declared)} trials are declared but none has finished" if declared

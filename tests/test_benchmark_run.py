@@ -35,7 +35,7 @@ def test_a_tiny_grid_end_to_end_with_a_crash_retried_and_a_resume(ray_tmp, capsy
     assert "one-level digits s0  eval digits #2/2  test " in live and "/ 2]" in live
     root = ray_tmp / "results" / "smoke"
     trials = pd.read_parquet(root / "trials.parquet")
-    assert sorted(trials["strategy"]) == ["first-order", "one-level"]
+    assert sorted(trials["strategy"]) == ["first-order", "first-order", "one-level", "one-level"]
     assert (trials["status"] == "finished").all() and (trials["test_acc"] > 0.3).all()
     assert sorted(trials["repeat"]) == [0, 0, 1, 1]     # the smoke grid trains each cell twice
     epochs = pd.read_parquet(root / "epochs.parquet")
@@ -72,7 +72,7 @@ def test_tuning_writes_a_config_that_a_grid_then_uses(ray_tmp):
     assert run_module.main([*argv, "--strategies", "first-order", "--tuned", str(tuned_dir),
                             "--experiment", "with-tuned"]) == 0
     trials = pd.read_parquet(results / "with-tuned" / "trials.parquet")
-    assert list(trials["status"]) == ["finished"]
+    assert list(trials["status"]) == ["finished", "finished"]    # the smoke grid's two trainings
     import json
 
     assert json.loads(trials["strategy_options"].iloc[0]) == tuned["first-order"]

@@ -297,9 +297,16 @@ def _steps(name, speed, batches, n=2):
 @pytest.mark.parametrize("name", list(STRATEGIES))
 def test_channels_last_changes_no_result(name, batches):
     # The memory format reorders the arithmetic only: two steps agree to fp32 rounding.
+    # second-order's central difference divides a difference of two gradients by 2ε (ε ≈ 0.01/‖d‖),
+    # which amplifies the rounding of the reordered arithmetic, and Adam's first steps move each α
+    # by about lr·sign(g), so a coordinate with a near-zero hypergradient can move differently:
+    # measured up to 4.5e-5 (Adam's lr is 3e-4) on this project's CPU; the weights agree to 1e-4.
+    alpha_atol = 1e-4 if name == "second-order" else 1e-6
     a0, w0 = _steps(name, {}, batches)
     a1, w1 = _steps(name, {"channels_last": True}, batches)
-    for x, y in zip(a0 + w0, a1 + w1):
+    for x, y in zip(a0, a1):
+        assert torch.allclose(x, y, rtol=1e-4, atol=alpha_atol)
+    for x, y in zip(w0, w1):
         assert torch.allclose(x, y, rtol=1e-4, atol=1e-6)
 
 
