@@ -295,7 +295,7 @@ def accuracy_table(exp: Experiment, reference: pd.DataFrame | None) -> Table | N
             frame = comparison_frame(g[g.eval_dataset == e])
             if not frame.empty:
                 blocks.append((f"Differences on {short_name(e)} (searched on {short_name(sd)})", frame))
-        spread = variance_frame(g)
+        spread = variance_frame(g, exp.finished[exp.finished.search_dataset == sd])
         if not spread.empty:
             blocks.append((f"Search noise and training noise (searched on {short_name(sd)})", spread))
     if reference is not None and not reference.empty:
@@ -353,20 +353,38 @@ def comparison_frame(fam: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def variance_frame(g: pd.DataFrame) -> pd.DataFrame:
-    """Display rows of the spread per strategy and evaluation dataset; empty without any repeats."""
-    if (g["repeats_max"] < 2).all():
+def variance_frame(g: pd.DataFrame, trainings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Display rows of the spread per strategy, on the evaluation datasets with repeats, and (from
+    `trainings`, the finished rows) a row per such dataset pooled over strategies; empty
+    without any repeats."""
+    g = g[g["repeats_max"] >= 2]
+    if g.empty:
         return pd.DataFrame()
 
     def fmt(x):
         return "—" if _nan(x) else f"{x:.2f}"
 
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "strategy": g["strategy"], "evaluated on": g["eval_dataset"].map(short_name),
         "searches": g["n"], "repeats": [_count(a, b) for a, b in zip(g.repeats_min, g.repeats_max)],
         "sd of search means (pts)": g["acc_std"].map(fmt),
         "sd between searches (pts)": g["sd_search"].map(fmt),
         "sd between trainings (pts)": g["sd_train"].map(fmt)}).reset_index(drop=True)
+    if trainings is None:
+        return out
+    pooled = []
+    for e in dict.fromkeys(g["eval_dataset"]):
+        t = trainings[trainings.eval_dataset == e]
+        vc = st.variance_components(t, ["strategy", "seed"], "acc", "repeat")
+        if vc.empty:
+            continue
+        v = vc.iloc[0]
+        pooled.append({"strategy": "pooled over strategies", "evaluated on": short_name(e),
+                       "searches": int(v["searches"]),
+                       "repeats": _count(int(v["repeats_min"]), int(v["repeats_max"])),
+                       "sd of search means (pts)": "—", "sd between searches (pts)": "—",
+                       "sd between trainings (pts)": fmt(v["sd_train"])})
+    return pd.concat([out, pd.DataFrame(pooled)], ignore_index=True)
 
 
 def _stated(value, default: str = NOT_STATED) -> str:
@@ -666,14 +684,41 @@ def movement_table(exp: Experiment) -> Table | None:
                                                                                 g.vs_first_order_n)],
             "distinct genotypes": [f"{d} of {n}" for d, n in zip(g.distinct, g.n)]})
         blocks.append((f"Searched on {short_name(sd)}", frame))
+    chance = chance_gene_difference(exp)
     note = ("Largest softmax(α) per edge: after the last search epoch, the largest of each edge's 8 "
             "operation weights, averaged over the edges of the normal and the reduction cell (0.125 = "
             "uniform, where every search starts; 1 = one operation per edge), mean and 95% Student-t "
             "interval over searches. Genes ≠: the share of the found cells' (input, operation) pairs "
             "that the same seed's random or first-order genotype lacks (0% = the same cells), mean over "
-            "the seeds both have (n in parentheses).")
+            "the seeds both have (n in parentheses)."
+            + ("" if _nan(chance) else f" Two cells drawn independently and uniformly from this space "
+               f"differ in {100 * chance:.0f}% of their genes on average (computed for its "
+               "nodes and operations): values near it mean cells as different as random ones."))
     return Table("search", "What the search did: how far α moved, how much the found cells differ",
                  blocks, num, note)
+
+
+def chance_gene_difference(exp: Experiment) -> float:
+    """The expected share of genes of one uniform random DARTS genotype that another lacks: node i
+    of a cell has k = i + 2 inputs and keeps 2 of them, each with one of the m non-`none`
+    operations, so a given gene is in the other cell with probability (2/k)·(1/m); averaged over
+    the nodes. NaN without a DARTS genotype or the operation list."""
+    f = exp.finished
+    if "genotype" not in f or f.empty or exp.alphas.empty or "op" not in exp.alphas:
+        return float("nan")
+    try:
+        steps = len(gene_sets(str(f["genotype"].iloc[0]))) // 2
+    except ValueError:
+        return float("nan")
+    m = exp.alphas["op"].nunique() - int("none" in set(exp.alphas["op"]))
+    return random_gene_difference(steps, m)
+
+
+def random_gene_difference(steps: int, ops: int) -> float:
+    """1 − mean over the nodes i < steps of 2/((i + 2)·ops): see `chance_gene_difference`."""
+    if steps < 1 or ops < 1:
+        return float("nan")
+    return 1.0 - float(np.mean([2.0 / ((i + 2) * ops) for i in range(steps)]))
 
 
 def _share(value: float, n: int) -> str:

@@ -202,3 +202,23 @@ def test_gene_difference_counts_the_input_operation_pairs_a_genotype_does_not_sh
             theirs = {(i, op) for op, i in b[2 * node: 2 * node + 2]}
             lacking += len(mine - theirs)
     assert d == lacking / 16
+
+
+def test_the_chance_gene_difference_is_what_two_random_genotypes_show():
+    import numpy as np
+    import torch
+
+    from analysis.tables import gene_difference, random_gene_difference
+    from nas.spaces import make_supernet, space_config
+    from nas.strategies import make_strategy
+
+    net = make_supernet("darts", space_config("darts", channels=2, layers=3, nodes=4, multiplier=4), 1, 10)
+    cells = []
+    for seed in range(400):
+        torch.manual_seed(seed)
+        make_strategy("random", net)
+        cells.append(str(net.genotype()))
+    diffs = [gene_difference(a, b) for a, b in zip(cells[::2], cells[1::2])]
+    expected = random_gene_difference(4, 7)
+    assert expected == 1 - (2 / 7) * np.mean([1 / 2, 1 / 3, 1 / 4, 1 / 5])
+    assert abs(np.mean(diffs) - expected) < 3 * np.std(diffs) / np.sqrt(len(diffs)) + 1e-3
