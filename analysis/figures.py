@@ -222,7 +222,9 @@ def accuracy_bars(exp: Experiment, reference: pd.DataFrame | None, prefix: Path)
     if s.empty:
         return []
     f = exp.finished
-    evals = list(dict.fromkeys(s.sort_values("eval_dataset").eval_dataset))
+    # the search datasets first, then the transfer datasets, each alphabetically
+    searched = set(s.search_dataset)
+    evals = sorted(dict.fromkeys(s.eval_dataset), key=lambda e: (e not in searched, str(e)))
     colors = _palette(s.strategy.unique())
     protocol = measured_protocol(exp)
     layout = [split_reference(reference, e, protocol) for e in evals]
