@@ -677,3 +677,48 @@ def perf_bars(path: Path, prefix: Path) -> list[Path]:
                      + "; one measurement per configuration, no interval", fontsize=7.5)
         fig.tight_layout()
         return _save(fig, prefix)
+
+
+def noise_bars(exp: Experiment, prefix: Path) -> list[Path]:
+    """Per strategy, on each evaluation dataset whose cells were trained more than once: the sd
+    between searches and the sd between trainings of one cell (points), from the accuracy table's
+    one-way random-effects ANOVA, and the training sd pooled over strategies as a line. No
+    interval: each bar is one estimate from n searches (written on the figure). [] without
+    repeats."""
+    from analysis.tables import accuracy_numbers
+
+    num = accuracy_numbers(exp)
+    num = num[num["repeats_max"] >= 2]
+    if num.empty:
+        return []
+    evals = list(dict.fromkeys(num["eval_dataset"]))
+    fig, axes = plt.subplots(1, len(evals), figsize=(max(5.0, 0.55 * num.strategy.nunique() + 2) * len(evals),
+                                                     3.4), squeeze=False)
+    for ax, e in zip(axes[0], evals):
+        g = num[num.eval_dataset == e]
+        order = strategy_order(g.strategy)
+        g = g.set_index("strategy").loc[order]
+        x = np.arange(len(order))
+        # NaN (fewer than 2 searches) draws no bar, rather than a bar of height 0
+        ax.bar(x - 0.2, g["sd_search"].astype(float), 0.4, color="#4c72b0", label="sd between searches")
+        ax.bar(x + 0.2, g["sd_train"].astype(float), 0.4, color="#dd8452",
+               label="sd between trainings of one cell")
+        t = exp.finished[exp.finished.eval_dataset == e]
+        pooled = st.variance_components(t, ["strategy", "seed"], "acc", "repeat")
+        if not pooled.empty and not math.isnan(pooled["sd_train"].iloc[0]):
+            ax.axhline(pooled["sd_train"].iloc[0], color="#dd8452", ls="--", lw=0.9,
+                       label=f"training sd pooled over strategies ({pooled['sd_train'].iloc[0]:.2f})")
+        ax.set_xticks(x, order, rotation=40, ha="right", rotation_mode="anchor")
+        ax.set_ylabel("standard deviation (accuracy points)")
+        ax.set_ylim(0, None)
+        n = _count_text(int(g["n"].min()), int(g["n"].max()))
+        r = _count_text(int(g["repeats_min"].min()), int(g["repeats_max"].max()))
+        ax.set_title(f"evaluated on {short_name(e)}\nn = {n} searches per strategy, {r} trainings each; "
+                     "one estimate per bar, no interval", fontsize=8)
+        ax.grid(axis="y", lw=0.3)
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    return _save(fig, prefix)
+
+
+def _count_text(lo: int, hi: int) -> str:
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"

@@ -155,6 +155,13 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                   "epochs; the course project's reduced protocol) they stand in panels of their own, one "
                   "per protocol, hatched grey, not comparable. ")
                + figures.n_caption(exp))
+    add_figure("noise", figures.noise_bars(exp, fdir / "noise"), "Search noise and training noise",
+               "Per strategy, the sd between its searches (training noise taken out) and the sd between "
+               "trainings from scratch of one found cell, in accuracy points, from the one-way "
+               "random-effects ANOVA of the accuracy table; dashed: the training sd pooled over every "
+               "strategy's searches. Each bar is one estimate from n searches, with no interval. "
+               + figures.n_caption(exp),
+               "No cell was trained more than once (a profile's eval_repeats).")
     add_figure("transfer", figures.transfer_scatter(exp, reference, fdir / "transfer"),
                "Transfer", "Accuracy on the search dataset against accuracy on each transfer dataset "
                "(axes from 0): faint dots are searches (each the mean of its trainings), solid markers "

@@ -486,3 +486,26 @@ def test_missing_expects_transfer_repeats_on_transfer_datasets(tmp_path):
     assert exp.missing() == []
     exp.declared[0]["repeats"] = {"c10": 2, "fmnist": 2}      # grid.json's per-trial counts win
     assert exp.missing() == ["t: fmnist repeat 1"]
+
+
+def test_noise_figure_draws_the_tables_sds_and_nothing_without_repeats(tmp_path, monkeypatch):
+    from analysis import figures
+    from analysis.tables import accuracy_numbers, strategy_order
+
+    root = tmp_path / "rep"
+    make_experiment(root, repeats=3)
+    exp = load_experiment(root)
+    figs = []
+    monkeypatch.setattr(figures, "_save", lambda fig, prefix: figs.append(fig) or [prefix])
+    assert figures.noise_bars(exp, tmp_path / "noise") == [tmp_path / "noise"]
+    num = accuracy_numbers(exp)
+    first = next(iter(dict.fromkeys(num["eval_dataset"])))
+    g = num[num.eval_dataset == first].set_index("strategy")
+    g = g.loc[strategy_order(g.index)]
+    search, train = figs[0].axes[0].containers[:2]
+    assert [b.get_height() for b in search] == pytest.approx(list(g["sd_search"]))
+    assert [b.get_height() for b in train] == pytest.approx(list(g["sd_train"]))
+    assert "no interval" in figs[0].axes[0].get_title() and "n = 3" in figs[0].axes[0].get_title()
+    one = tmp_path / "one"
+    make_experiment(one)                                 # a single training per cell
+    assert figures.noise_bars(load_experiment(one), tmp_path / "none") == []
