@@ -24,6 +24,7 @@ import pandas as pd
 
 from analysis.stats import ALPHA, POWER, minimum_detectable_difference, seeds_needed
 from benchmark.grids import Grid
+from benchmark.store import manifest_matches
 
 # Training-set sizes of the named datasets, for the images an evaluation processes when a profile
 # does not cut the training set.
@@ -55,28 +56,22 @@ def search_steps(grid: Grid, dataset: str) -> int | None:
     return p.search_epochs * ((n // 2) // p.search_batch_size)
 
 
-def _read_trials(folder: Path) -> pd.DataFrame:
-    parts = sorted((folder / "parts" / "trials").glob("*.parquet"))
-    if parts:
-        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-    joined = folder / "trials.parquet"
-    return pd.read_parquet(joined) if joined.is_file() else pd.DataFrame()
-
-
 def earlier_searches(folder: Path) -> pd.DataFrame:
-    """One row per finished search and evaluation dataset: accuracy (points, mean over repeats)
-    and wall times."""
-    t = _read_trials(folder)
-    if t.empty or "test_acc" not in t:
+    """One row per finished search and evaluation dataset of the experiment in `folder` (the
+    report's `Experiment.searches`: accuracy in points, the mean over repeats), with
+    `eval_wall_s` the mean over its trainings; empty where there is none."""
+    from analysis.load import ReportError, load_experiment
+
+    try:
+        exp = load_experiment(folder)
+    except ReportError:
         return pd.DataFrame()
-    t = t[t["status"] == "finished"].copy()
-    if "repeat" not in t:
-        t["repeat"] = 0
-    t["acc"] = 100.0 * t["test_acc"].astype(float)
-    return (t.groupby(["strategy", "search_dataset", "seed", "eval_dataset"])
-             .agg(acc=("acc", "mean"), search_wall_s=("search_wall_s", "first"),
-                  eval_wall_s=("eval_wall_s", "mean"), search_device=("search_device", "first"))
-             .reset_index())
+    searches = exp.searches
+    if searches.empty:
+        return searches
+    keys = ["strategy", "search_dataset", "seed", "eval_dataset"]
+    wall = exp.finished.groupby(keys)["eval_wall_s"].mean().rename("eval_wall_s").reset_index()
+    return searches.drop(columns="eval_wall_s").merge(wall, on=keys, how="left")
 
 
 def difference_sd(searches: pd.DataFrame) -> pd.DataFrame:
@@ -145,18 +140,6 @@ def perf_projection(grid: Grid, perf: pd.DataFrame) -> tuple[dict, dict, list[st
     return search, evals, notes
 
 
-def same_profile(folder: Path, grid: Grid) -> bool:
-    """Whether the earlier run in `folder` declared this grid's profile (its grid.json)."""
-    import dataclasses
-    import json
-
-    manifest = folder / "grid.json"
-    if not manifest.is_file():
-        return False
-    old = json.loads(manifest.read_text()).get("profile")
-    return old == json.loads(json.dumps(dataclasses.asdict(grid.profile)))
-
-
 def slots(grid: Grid, cpus: int, gpus: int) -> int:
     if gpus > 0:
         return max(1, int(gpus / grid.profile.gpus_per_trial))
@@ -200,7 +183,7 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
         lines.append("  strategy options: " + "; ".join(f"{s} {o}" for s, o in options.items()))
 
     searches = earlier_searches(experiment_dir)
-    if not searches.empty and not same_profile(experiment_dir, grid):
+    if not searches.empty and not manifest_matches(experiment_dir, grid):
         lines += ["", f"(the results in {experiment_dir} come from another profile: not used; name them "
                       "with --power-from to take their standard deviations anyway)"]
         searches = pd.DataFrame()

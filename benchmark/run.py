@@ -240,24 +240,16 @@ def check_manifest(results_dir: Path, grid, specs) -> None:
     """Refuse to add trials to a results folder whose grid.json declares another profile, other
     strategy options or other evaluation datasets for the same trials (their rows would not be
     comparable with the new ones), or that holds result parts without a grid.json."""
-    import json
+    from benchmark.store import manifest_matches
 
-    manifest = results_dir / "grid.json"
-    if not manifest.is_file():
-        if any((results_dir / "parts").glob("*/*.parquet")):
-            raise UsageError(f"{results_dir} holds result parts but no grid.json to say what produced "
-                             "them; copy its grid.json too, or give this run another --experiment")
-        return
-    old = json.loads(manifest.read_text())
-    new = json.loads(json.dumps({"profile": dataclasses.asdict(grid.profile),
-                                 "strategy_options": grid.strategy_options}))
-    evals = {t["trial_id"]: t.get("eval_datasets") for t in old.get("trials", [])}
-    if old.get("profile") != new["profile"] or (
-            "strategy_options" in old and old["strategy_options"] != new["strategy_options"]) or any(
-            s.trial_id in evals and evals[s.trial_id] != list(s.eval_datasets) for s in specs):
-        raise UsageError(f"{results_dir} holds results of a {old.get('grid', '?')} grid with another "
-                         "profile, other strategy options or other evaluation datasets; give this run "
-                         "another --experiment")
+    matches = manifest_matches(results_dir, grid, specs)
+    if matches is None and any((results_dir / "parts").glob("*/*.parquet")):
+        raise UsageError(f"{results_dir} holds result parts but no grid.json to say what produced "
+                         "them; copy its grid.json too, or give this run another --experiment")
+    if matches is False:
+        raise UsageError(f"{results_dir} holds results of a grid with another profile, other "
+                         "strategy options or other evaluation datasets; give this run another "
+                         "--experiment")
 
 
 def write_manifest(results_dir: Path, grid, specs) -> None:

@@ -24,6 +24,24 @@ KEYS: dict[str, list[str]] = {
 }
 
 
+def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
+    """Whether `root`/grid.json declares `grid`'s profile, its strategy options (where recorded)
+    and, for the trials of `specs` it lists, the same evaluation datasets; None without one."""
+    import dataclasses
+    import json
+
+    manifest = Path(root) / "grid.json"
+    if not manifest.is_file():
+        return None
+    old = json.loads(manifest.read_text())
+    new = json.loads(json.dumps({"profile": dataclasses.asdict(grid.profile),
+                                 "strategy_options": grid.strategy_options}))
+    evals = {t["trial_id"]: t.get("eval_datasets") for t in old.get("trials", [])}
+    return (old.get("profile") == new["profile"]
+            and ("strategy_options" not in old or old["strategy_options"] == new["strategy_options"])
+            and all(evals.get(s.trial_id, list(s.eval_datasets)) == list(s.eval_datasets) for s in specs))
+
+
 def write_parquet_atomic(rows: list[dict] | pd.DataFrame, path: Path) -> None:
     """Write `rows` to `path` via a temporary file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -160,13 +160,14 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
         trials.append({**key, "eval_dataset": "", "repeat": 0, "status": "diverged",
                        "reason": state.get("reason", ""), **common})
         return {"trials": trials, "epochs": epochs, "alphas": alphas}
+    options = json.dumps(search_config(spec).strategy_options, sort_keys=True)
     for k, res in state["evals"].items():
         # (a state written before repeats existed keys its evaluations by the dataset alone)
         name, repeat = res.get("eval_dataset", k), res.get("repeat", 0)
         trials.append({**key, "eval_dataset": name, "repeat": repeat,
                        "eval_seed": res.get("eval_seed", eval_seed(spec, repeat)), "status": "finished",
                        "reason": "",
-                       "strategy_options": json.dumps(search_config(spec).strategy_options, sort_keys=True),
+                       "strategy_options": options,
                        "genotype": state["genotype"], "test_acc": res["test_acc"],
                        "test_loss": res["test_loss"], "params": res["params"],
                        "search_wall_s": state["search_wall_s"],
