@@ -11,7 +11,7 @@ Search steps. For each strategy and configuration it builds the DARTS supernet o
 CIFAR-sized data (on the device: no data loading in the timing), runs `--warmup` steps, times
 `--steps` steps and takes the median (`step_s`). It then times one plain forward+backward pass
 of the supernet on the same batch (w and α gradients, `pass_s`) and reports step / pass beside
-the number of passes the strategy's maths needs (`expected_passes`, see EXPECTED_PASSES);
+the number of passes the strategy's maths needs (`expected_passes`: its class's `passes`);
 `overhead` = step_s / (expected_passes × pass_s) is 1 when a step costs exactly its passes.
 Peak memory is the CUDA peak allocated on a GPU and the peak resident set size of a fresh
 process on the CPU (each row runs in its own process for that), so on the CPU it includes
@@ -42,26 +42,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-# Passes per step (P = one forward+backward on one batch), at the default K = 5 of the implicit
-# strategies. one-level's one pass is on train ∪ val (2 batches). An exact Hessian-vector product
-# (double backward) costs about 2 P, so the implicit strategies need ≈ 1 (val) + 1 (train, with
-# graph) + 2K (products) + 2 (mixed product) + 1 (w step) = 5 + 2K; with finite-difference
-# products 1 + 1 + K + 2 + 1 = 5 + K. STRATEGIES.md's table counted a product as 1.5 P.
-EXPECTED_PASSES = {"one-level": 2.0, "first-order": 2.0, "second-order": 5.0,
-                   "second-order-exact": 4.5, "implicit-neumann": 15.0, "implicit-cg": 15.0,
-                   "hyperdarts-linear": 2.0, "hyperdarts-mlp": 2.0, "first-order-smoothed": 2.0}
-EXPECTED_PASSES_FD_HVP = 10.0
-
 # (cells, channels, batch, image side) of the search presets; (cells, channels, batch) of the
 # evaluation presets.
 SEARCH_PRESETS = {"darts": (8, 16, 64, 32), "small": (5, 8, 16, 32)}
 EVAL_PRESETS = {"darts": (20, 36, 96, 32), "small": (8, 16, 32, 32)}
 
 
+def perf_options(strategy: str, hvp: str = "exact") -> dict:
+    """The options a strategy is timed with: `--hvp` for the strategies that have that option."""
+    from dataclasses import fields
+
+    from nas.strategies import get_strategy
+
+    return {"hvp": hvp} if "hvp" in {f.name for f in fields(get_strategy(strategy).Config)} else {}
+
+
 def expected_passes(strategy: str, hvp: str = "exact") -> float:
-    if strategy.startswith("implicit") and hvp == "finite-difference":
-        return EXPECTED_PASSES_FD_HVP
-    return EXPECTED_PASSES[strategy]
+    """Passes per step as the strategy's class counts them (P = one forward+backward on one batch;
+    one-level's one pass is on train ∪ val, 2 batches; an exact Hessian-vector product ≈ 2 P)."""
+    from nas.strategies import get_strategy, strategy_config
+
+    return get_strategy(strategy).passes(strategy_config(strategy, **perf_options(strategy, hvp)))
 
 
 def _sync(device) -> None:
@@ -124,7 +125,7 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
     net = sp.model(make_supernet("darts", space_config("darts", channels=channels, layers=layers,
                                                        partial_channels=partial_channels),
                                  3, 10).to(dev))
-    options = {"hvp": hvp} if strategy.startswith("implicit") else {}
+    options = perf_options(strategy, hvp)
     strat = make_strategy(strategy, net, **options)
     strat.speed = sp
     train_b, val_b = [(torch.randn(batch, 3, image_size, image_size, device=dev),
@@ -142,7 +143,7 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
     expected = expected_passes(strategy, hvp)
     return {"kind": "search", "strategy": strategy, "batch": batch, "layers": layers,
             "channels": channels, "image_size": image_size, "speed": ",".join(sp.names()),
-            "hvp": hvp if strategy.startswith("implicit") else "",
+            "hvp": options.get("hvp", ""),
             "partial_channels": partial_channels, "step_s": step_s, "pass_s": pass_s,
             "step_over_pass": step_s / pass_s, "expected_passes": expected,
             "overhead": step_s / (expected * pass_s), "peak_mem_bytes": _peak(dev),

@@ -24,6 +24,7 @@ import pandas as pd
 
 from analysis.stats import ALPHA, POWER, minimum_detectable_difference, seeds_needed
 from benchmark.grids import Grid
+from benchmark.perf import perf_options
 from benchmark.store import manifest_matches
 
 # Training-set sizes of the named datasets, for the images an evaluation processes when a profile
@@ -108,7 +109,7 @@ def perf_projection(grid: Grid, perf: pd.DataFrame) -> tuple[dict, dict, list[st
     for s in grid.strategies:
         mine = rows[rows["strategy"] == s]
         hvp = grid.strategy_options.get(s, {}).get("hvp", "exact")
-        if s.startswith("implicit") and "hvp" in mine:
+        if "hvp" in mine and "hvp" in perf_options(s):
             mine = mine[mine["hvp"].fillna("exact").replace("", "exact") == hvp]
         if "speed" in mine:
             mine = mine[mine["speed"].fillna("") == ",".join(p.search_speed)]

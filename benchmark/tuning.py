@@ -11,23 +11,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nas.strategies import STRATEGIES
+from nas.strategies import STRATEGIES, get_strategy
+from nas.strategies.base import Range
+
+
+def distribution(r: Range):
+    """The Ray Tune distribution of a strategy's `Range` (integer ranges include `high`)."""
+    from ray import tune
+
+    if r.integer:
+        return (tune.lograndint if r.log else tune.randint)(int(r.low), int(r.high) + 1)
+    return (tune.loguniform if r.log else tune.uniform)(r.low, r.high)
 
 
 def search_space(strategy: str) -> dict:
-    """Ray Tune distributions of the strategy's own options (α's learning rate for all)."""
-    from ray import tune
-
-    space = {"alpha_lr": tune.loguniform(1e-4, 3e-3)}
-    if strategy in ("second-order", "second-order-exact"):
-        space["xi"] = tune.loguniform(1e-3, 1e-1)
-    elif strategy == "implicit-neumann":
-        space.update(neumann_eta=tune.loguniform(1e-3, 1e-1), neumann_k=tune.randint(1, 11))
-    elif strategy == "implicit-cg":
-        space.update(cg_damping=tune.loguniform(1e-2, 10.0), cg_k=tune.randint(1, 11))
-    elif strategy.startswith("hyperdarts") or strategy == "first-order-smoothed":
-        space["sigma"] = tune.uniform(0.05, 1.0)
-    return space
+    """Ray Tune distributions of the strategy's own options: its class's `tunable` ranges."""
+    return {name: distribution(r) for name, r in get_strategy(strategy).tunable.items()}
 
 
 def write_tuned(folder: Path, strategy: str, options: dict, score: float) -> Path:

@@ -109,7 +109,7 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
     for name in config.strategies:
         net.load_state_dict(state)
         strategy = make_strategy(name, net, **config.options.get(name, {}))
-        if name.startswith("hyperdarts") and config.hyper_steps:
+        if strategy.fits_response and config.hyper_steps:
             for _ in range(config.hyper_steps):
                 strategy.weight_step(train_batch)  # fits φ around α; α itself never moves
         times = []

@@ -23,16 +23,18 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nas.strategies import SEARCHING, make_strategy
+from nas.strategies import SEARCHING, STRATEGIES, make_strategy
 
 # x = 0 asks the toy for L_train, x = 1 for L_val; y is unused.
 TRAIN_BATCH = (torch.tensor([0.0], dtype=torch.float64), None)
 VAL_BATCH = (torch.tensor([1.0], dtype=torch.float64), None)
-XI_STRATEGIES = ("second-order", "second-order-exact")
-# The strategies' options on the toy (the CLI's and the report's defaults): η = 0.25 and no CG
-# damping suit the toy's Hessian ∂²L_train/∂w² = 2 (the supernet defaults, η = the weights' lr and
-# δ = 1, are for an indefinite Hessian and stop the implicit runs short of (1, 1) here).
-TOY_OPTIONS = {"neumann_eta": 0.25, "neumann_k": 5, "cg_damping": 0.0, "cg_k": 5, "sigma": 0.5}
+# The strategies that sweep ξ on the toy (their class's `toy_sweep`; at ξ = 0 they are first-order).
+XI_STRATEGIES = tuple(n for n, cls in STRATEGIES.items() if cls.toy_sweep == "xi")
+# The strategies' options on the toy (each class's `toy_options`; the CLI's and the report's
+# defaults): η = 0.25 and no CG damping suit the toy's Hessian ∂²L_train/∂w² = 2 (the supernet
+# defaults, η = the weights' lr and δ = 1, are for an indefinite Hessian and stop the implicit
+# runs short of (1, 1) here).
+TOY_OPTIONS = {k: v for cls in STRATEGIES.values() for k, v in cls.toy_options.items()}
 
 
 class ToyProblem(nn.Module):
@@ -130,7 +132,8 @@ def default_runs(strategies: list[str] | None = None, xis: tuple[float, ...] = (
                  lr: float = 0.01, tol: float = 1e-4, max_iter: int = 10_000,
                  start: tuple[float, float] = (2.0, -2.0), options: dict | None = None,
                  seed: int = 0) -> list[ToyRun]:
-    """The figure's runs: second-order(-exact) for every ξ, every other strategy once.
+    """The figure's runs: a strategy with a `toy_sweep` option (second-order(-exact)'s ξ) for every
+    value of `xis`, every other strategy once.
 
     `options` maps option names to values (over TOY_OPTIONS) and is passed to the strategies
     that have them (neumann_eta to implicit-neumann, sigma to hyperDARTS, …).
@@ -139,17 +142,19 @@ def default_runs(strategies: list[str] | None = None, xis: tuple[float, ...] = (
 
     from nas.strategies import get_strategy
 
-    options = {**TOY_OPTIONS, **(options or {})}
     strategies = strategies or list(SEARCHING)
-    runs = []
+    runs, swept_at_zero = [], set()
     for name in strategies:
-        valid = {f.name for f in fields(get_strategy(name).Config)}
-        opts = {k: v for k, v in options.items() if k in valid}
-        if name in XI_STRATEGIES:
-            for xi in xis:
-                if name == "second-order-exact" and xi == 0:
-                    continue  # identical to second-order at ξ = 0 (first-order)
-                runs.append(ToyRun(name, lr, tol, max_iter, start, {**opts, "xi": xi}, seed))
+        cls = get_strategy(name)
+        valid = {f.name for f in fields(cls.Config)}
+        opts = {**cls.toy_options, **{k: v for k, v in (options or {}).items() if k in valid}}
+        if cls.toy_sweep:
+            for value in xis:
+                if value == 0 and cls.toy_sweep in swept_at_zero:
+                    continue  # at 0 every strategy of this sweep is the same (first-order): run it once
+                runs.append(ToyRun(name, lr, tol, max_iter, start, {**opts, cls.toy_sweep: value}, seed))
+            if 0 in xis:
+                swept_at_zero.add(cls.toy_sweep)
         else:
             runs.append(ToyRun(name, lr, tol, max_iter, start, opts, seed))
     return runs

@@ -10,6 +10,12 @@ it runs.
 Per-step metrics are returned as 0-dim tensors on the device: reading them
 (`.item()`) would synchronise with the device on every step, so the search
 loop accumulates them and reads them once per epoch.
+
+A strategy also describes itself to the tools built on the library, so that
+adding one is one module and one registry line: its `Config`, the ranges the
+tuner samples (`tunable`), its cost per step in passes (`passes`), its options
+on the toy problem (`toy_options`, `toy_sweep`) and whether the fidelity tool
+must fit a response model before comparing it (`fits_response`).
 """
 
 from __future__ import annotations
@@ -55,6 +61,22 @@ class StrategyConfig:
             raise ValueError(f"alpha_optimizer must be adam or sgd, got {self.alpha_optimizer!r}")
 
 
+@dataclass(frozen=True)
+class Range:
+    """Where the tuner samples one option: [low, high], log-uniform if `log`, integers if `integer`."""
+
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.low < self.high:
+            raise ValueError(f"a range needs low < high, got [{self.low}, {self.high}]")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log-uniform range needs low > 0, got {self.low}")
+
+
 def cosine_lr(epoch: int, epochs: int, lr: float, lr_min: float) -> float:
     """lr_min + (lr − lr_min)·(1 + cos(π·epoch/epochs))/2, torch's CosineAnnealingLR in closed form."""
     return lr_min + (lr - lr_min) * (1.0 + math.cos(math.pi * epoch / epochs)) / 2.0
@@ -88,6 +110,15 @@ class Strategy(ABC):
     Config: ClassVar[type[StrategyConfig]] = StrategyConfig
     # False for a baseline that moves no α (the random one): the search loop then runs no steps.
     searches: ClassVar[bool] = True
+    # The options the tuner samples, with their ranges (benchmark/tuning.py); α's lr for every one.
+    tunable: ClassVar[dict[str, Range]] = {"alpha_lr": Range(1e-4, 3e-3, log=True)}
+    # The options the toy problem (studies/toy.py) gives this strategy, and the option it sweeps
+    # over the toy's ξ values (second-order's unrolling step), if any.
+    toy_options: ClassVar[dict[str, object]] = {}
+    toy_sweep: ClassVar[str | None] = None
+    # True where the weight step fits a response model w(α) (hyperDARTS's hypernetwork): the
+    # fidelity tool then takes weight steps at a fixed α before it compares the hypergradient.
+    fits_response: ClassVar[bool] = False
     # Mixed precision and memory format of the forward passes; the search sets its own.
     speed: Speed = Speed()
 
@@ -121,6 +152,12 @@ class Strategy(ABC):
         c = self.config
         return torch.optim.SGD(params, lr=c.w_lr, momentum=c.w_momentum,
                                weight_decay=c.w_weight_decay)
+
+    @classmethod
+    def passes(cls, config: StrategyConfig) -> float:
+        """Forward+backward passes of one batch per step under `config`, as the maths counts them
+        (benchmark/perf.py divides a step's time by them): an α pass and a weight pass here."""
+        return 2.0
 
     # -- schedule ---------------------------------------------------------
     @property

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nas.strategies.base import Batch, StrategyConfig, grad
+from nas.strategies.base import Batch, Range, Strategy, StrategyConfig, grad
 from nas.strategies.first_order import FirstOrder
 
 
@@ -32,6 +32,8 @@ class SmoothedConfig(StrategyConfig):
 class FirstOrderSmoothed(FirstOrder):
     name = "first-order-smoothed"
     Config = SmoothedConfig
+    tunable = {**Strategy.tunable, "sigma": Range(0.05, 1.0)}
+    toy_options = {"sigma": 0.5}
 
     def weight_step(self, train_batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """SGD on L_train(w, α + σε), one draw of ε per batch (as hyperDARTS's φ-step)."""

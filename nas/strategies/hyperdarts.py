@@ -22,7 +22,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from nas.strategies.base import Batch, Strategy, StrategyConfig, grad
+from nas.strategies.base import Batch, Range, Strategy, StrategyConfig, grad
 from nas.strategies.hypernet import HyperNet
 
 
@@ -40,6 +40,9 @@ class HyperDartsConfig(StrategyConfig):
 class _HyperDarts(Strategy):
     Config = HyperDartsConfig
     head: ClassVar[str]
+    tunable = {**Strategy.tunable, "sigma": Range(0.05, 1.0)}
+    toy_options = {"sigma": 0.5}
+    fits_response = True
 
     def __init__(self, supernet: nn.Module, config: HyperDartsConfig | None = None):
         super().__init__(supernet, config)

@@ -46,6 +46,13 @@ class ImplicitConfig(StrategyConfig):
             raise ValueError(f"fd_radius must be positive, got {self.fd_radius}")
 
 
+def implicit_passes(config: ImplicitConfig, products: int) -> float:
+    """Passes of an implicit step with `products` Hessian-vector products: 1 (val) + 1 (train) +
+    the products + 2 (mixed product) + 1 (weight step), an exact product counting 2 passes
+    (double backward) and a finite-difference one 1; 5 + 2K or 5 + K."""
+    return 5.0 + (1.0 if config.hvp == "finite-difference" else 2.0) * products
+
+
 def dot(a: Vector, b: Vector) -> torch.Tensor:
     return sum((x * y).sum() for x, y in zip(a, b))
 

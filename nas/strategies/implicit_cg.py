@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from nas.strategies.base import Batch, Strategy
-from nas.strategies.implicit import HVP, ImplicitConfig, Vector, dot, implicit_gradient
+from nas.strategies.base import Batch, Range, Strategy
+from nas.strategies.implicit import HVP, ImplicitConfig, Vector, dot, implicit_gradient, implicit_passes
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,13 @@ def cg_solve(hvp: HVP, v: Vector, damping: float, k: int, tol: float = 0.0) -> V
 class ImplicitCG(Strategy):
     name = "implicit-cg"
     Config = CGConfig
+    tunable = {**Strategy.tunable, "cg_damping": Range(1e-2, 10.0, log=True),
+               "cg_k": Range(1, 10, integer=True)}
+    toy_options = {"cg_damping": 0.0, "cg_k": 5}   # the toy's Hessian is 2: no damping needed
+
+    @classmethod
+    def passes(cls, config: CGConfig) -> float:
+        return implicit_passes(config, config.cg_k)
 
     def alpha_gradient(self, train_batch: Batch, val_batch: Batch):
         c = self.config

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nas.strategies.base import Batch, Strategy
-from nas.strategies.implicit import HVP, ImplicitConfig, Vector, implicit_gradient
+from nas.strategies.base import Batch, Range, Strategy
+from nas.strategies.implicit import HVP, ImplicitConfig, Vector, implicit_gradient, implicit_passes
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,13 @@ def neumann_solve(hvp: HVP, v: Vector, eta: float, k: int) -> Vector:
 class ImplicitNeumann(Strategy):
     name = "implicit-neumann"
     Config = NeumannConfig
+    tunable = {**Strategy.tunable, "neumann_eta": Range(1e-3, 1e-1, log=True),
+               "neumann_k": Range(1, 10, integer=True)}
+    toy_options = {"neumann_eta": 0.25, "neumann_k": 5}   # η < 1/L on the toy, whose Hessian is 2
+
+    @classmethod
+    def passes(cls, config: NeumannConfig) -> float:
+        return implicit_passes(config, config.neumann_k)
 
     def alpha_gradient(self, train_batch: Batch, val_batch: Batch):
         eta = self.w_lr if self.config.neumann_eta is None else self.config.neumann_eta

@@ -26,6 +26,12 @@ from nas.strategies.base import Batch, Strategy
 class RandomSample(Strategy):
     name = "random"
     searches = False
+    tunable = {}     # nothing to tune: it does not search
+
+    @classmethod
+    def passes(cls, config) -> float:
+        """None: the search takes no step."""
+        return 0.0
 
     def __init__(self, supernet, config=None):
         super().__init__(supernet, config)

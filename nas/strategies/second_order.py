@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nas.strategies.base import Batch, Strategy, StrategyConfig, grad
+from nas.strategies.base import Batch, Range, Strategy, StrategyConfig, grad
 from nas.strategies.unrolled import current_xi, virtual_step
 
 
@@ -54,6 +54,13 @@ def finite_difference_mixed(strategy: Strategy, train_batch: Batch, direction: l
 class SecondOrder(Strategy):
     name = "second-order"
     Config = SecondOrderConfig
+    tunable = {**Strategy.tunable, "xi": Range(1e-3, 1e-1, log=True)}
+    toy_sweep = "xi"
+
+    @classmethod
+    def passes(cls, config: SecondOrderConfig) -> float:
+        """Virtual step, α and w' on val, two mixed-product passes, the weight step."""
+        return 5.0
 
     def alpha_gradient(self, train_batch: Batch, val_batch: Batch):
         xi = current_xi(self, self.config.xi)

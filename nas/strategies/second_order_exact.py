@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nas.strategies.base import Batch, Strategy, StrategyConfig, grad
+from nas.strategies.base import Batch, Range, Strategy, StrategyConfig, grad
 from nas.strategies.unrolled import current_xi, virtual_step
 
 
@@ -22,6 +22,13 @@ class SecondOrderExactConfig(StrategyConfig):
 class SecondOrderExact(Strategy):
     name = "second-order-exact"
     Config = SecondOrderExactConfig
+    tunable = {**Strategy.tunable, "xi": Range(1e-3, 1e-1, log=True)}
+    toy_sweep = "xi"
+
+    @classmethod
+    def passes(cls, config: SecondOrderExactConfig) -> float:
+        """The virtual step with its graph, the val pass, its double backward (≈ 1.5), the weight step."""
+        return 4.5
 
     def alpha_gradient(self, train_batch: Batch, val_batch: Batch):
         xi = current_xi(self, self.config.xi)
