@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-TABLES = ("trials", "epochs", "alphas")
+TABLES = ("trials", "epochs", "alphas", "ground_truth")
 TRIAL_KEY = ["strategy", "search_dataset", "seed"]
 SEARCH_KEY = [*TRIAL_KEY, "eval_dataset"]        # one search, evaluated on one dataset
 
@@ -34,6 +34,8 @@ class Experiment:
     epochs: pd.DataFrame
     alphas: pd.DataFrame
     declared: list[dict] = field(default_factory=list)   # grid.json's trials ([] when absent)
+    ground_truth: pd.DataFrame = field(default_factory=pd.DataFrame)   # spaces with candidates
+    space: str = "darts"                                 # grid.json's profile's space
 
     @property
     def name(self) -> str:
@@ -74,7 +76,13 @@ class Experiment:
         ended = {k[:3] for k in have}
         evaluated = {k[:4] for k in have}
         out = []
+        gt = self.ground_truth
         for d in self.declared:
+            if d.get("kind") == "ground-truth":   # its rows are in ground_truth, not in trials
+                mine = gt.empty or ((gt.search_dataset == d["search_dataset"]) & (gt.seed == d["seed"]))
+                if gt.empty or not mine.any():
+                    out.append(d["trial_id"])
+                continue
             key = (d["strategy"], d["search_dataset"], d["seed"])
             if key not in ended:
                 out.append(d["trial_id"])
@@ -130,10 +138,11 @@ def load_experiment(root: str | Path) -> Experiment:
     frames = {t: _read_table(root, t) for t in TABLES}
     frames["trials"] = _with_repeats(frames["trials"], eval_seed=True)
     frames["epochs"] = _with_repeats(frames["epochs"], eval_seed=False)
-    declared = []
+    declared, space = [], "darts"
     if (root / "grid.json").is_file():
         manifest = json.loads((root / "grid.json").read_text())
         profile = manifest.get("profile") or {}
+        space = profile.get("space", "darts")
         every = int(profile.get("eval_repeats", 1) or 1)
         # (a profile from before transfer_repeats repeated every dataset eval_repeats times)
         repeats = {"eval_repeats": every,
@@ -143,7 +152,8 @@ def load_experiment(root: str | Path) -> Experiment:
         state = (f"{len(declared)} trials are declared but none has finished" if declared
                  else "it has no trials.parquet and no parts/trials/")
         raise ReportError(f"{root} holds no results yet: {state}")
-    return Experiment(root, frames["trials"], frames["epochs"], frames["alphas"], declared)
+    return Experiment(root, frames["trials"], frames["epochs"], frames["alphas"], declared,
+                      frames["ground_truth"], space)
 
 
 def find_experiment(name: str | None, results: str | Path) -> Path:

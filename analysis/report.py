@@ -139,8 +139,16 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
             blocks.append({"kind": "absent", "title": absent})
 
     log(f"report of {exp.root}: {len(exp.finished)} finished evaluations")
+    darts = exp.space == "darts"    # the α, gene and cell views below read DARTS cells
     add_table(accuracy_table(exp, reference), "Accuracy table: no evaluation has finished yet")
-    add_table(movement_table(exp), "")
+    if darts:
+        add_table(movement_table(exp), "")
+    if not exp.ground_truth.empty:
+        from analysis.dense_dag import choice_table, properties_table
+
+        add_table(choice_table(exp), "Choice against the ground truth: no search of a seed whose "
+                                     "ground truth is complete has finished yet")
+        add_table(properties_table(exp), "")
     add_table(transfer_table(exp), "Transferability table: this experiment evaluates no transfer "
                                    "dataset (a grid's transfer_datasets)")
     add_figure("accuracy", figures.accuracy_bars(exp, reference, fdir / "accuracy"),
@@ -181,18 +189,22 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                "time and the mean accuracy, with 95% CIs (the time's on the log scale; none where n = 1). "
                "The random genotype (no search time) is the grey line and band (mean, 95% CI). "
                f"{figures.n_caption(exp)}")
-    add_figure("alpha_edge", figures.alpha_over_epochs(exp, fdir / "alpha_edge", edge),
+    if not darts:
+        blocks.append({"kind": "absent", "title": f"α heatmaps and cell drawings: they draw DARTS "
+                                                   f"cells, and this experiment searched the "
+                                                   f"{exp.space} space"})
+    add_figure("alpha_edge", figures.alpha_over_epochs(exp, fdir / "alpha_edge", edge) if darts else [],
                "α of one edge over the search", "softmax(α) of one edge of the normal cell after each "
                "search epoch, per strategy: the mean over searches, bands the 95% CI of the mean (none "
                "where n = 1), dotted the uniform mixture; n in each panel's title.",
-               "α over the epochs: no α recorded (or no such edge)")
-    for s in strategy_order(exp.alphas.strategy.unique() if not exp.alphas.empty else []):
+               "α over the epochs: no α recorded (or no such edge)" if darts else "")
+    for s in strategy_order(exp.alphas.strategy.unique() if darts and not exp.alphas.empty else []):
         add_figure(f"alphas_{s}", figures.alpha_heatmaps(exp, s, fdir / f"alphas_{s}"),
                    f"Final α: {s}", f"softmax(α) after the last search epoch of {s}, edges × operations, "
                    "normal and reduction cells, mean over searches (n in the title), on a diverging colour "
                    "scale centred at the uniform mixture 1/#operations (white) and symmetric about it; the "
                    "scale's range is printed on the figure.")
-    for s in strategy_order(exp.trials.strategy.unique()):
+    for s in strategy_order(exp.trials.strategy.unique() if darts else []):
         found = genotype_of(exp, s)
         if found is None:
             continue
@@ -312,6 +324,8 @@ def report(experiment: str | Path, out: str | Path | None = None, reference: str
         if not Path(reference).is_file():
             raise ReportError(f"the reference table {reference} does not exist")
         ref = load_reference(reference)
+    if exp.space != "darts":   # the published numbers are all of the DARTS cell space
+        ref = None
     blocks = build(exp, out, ref, edge=edge, toy=toy, log=log, perf=Path(perf) if perf else None)
     write_html(exp, blocks, out)
     return write_markdown(exp, blocks, out)

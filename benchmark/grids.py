@@ -14,72 +14,127 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
+from nas.evaluate import EvalConfig
+from nas.options import build_config
 from nas.search import SearchConfig
-from nas.speed import Speed
+from nas.spaces import get_space
+from nas.spaces.darts import DartsSpaceConfig
+from nas.spaces.dense_dag import DenseDagConfig, StandaloneConfig
 from nas.strategies import STRATEGIES
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Sizes and epochs of the search and of the evaluation of a grid's trials."""
+    """Sizes and epochs of the search and of the evaluation of a grid's trials.
+
+    The supernet's shape and the training of a found architecture are the space's own typed
+    configs (`search_space`: e.g. `DartsSpaceConfig`; `train`: e.g. `EvalConfig`, whose `seed` is
+    set per repeat); None gives the space's defaults, the papers' settings for DARTS.
+    """
 
     name: str
-    # search (the supernet and the loop)
     space: str = "darts"
-    search_channels: int = 16
-    search_layers: int = 8
-    search_nodes: int = 4
+    search_space: Any = None            # the space's Config
+    # the search loop
     search_epochs: int = 50
     search_batch_size: int = 64
-    search_partial_channels: int = 1    # PC-DARTS's K (1: every channel through every operation)
     # α's learning rate for every strategy (None: DARTS's 3e-4). A search of a few hundred steps
     # instead of DARTS's 19,500 needs a larger one for α to leave uniform at all.
     search_alpha_lr: float | None = None
-    # evaluation (the discrete network trained from scratch)
-    eval_channels: int = 36
-    eval_layers: int = 20
-    eval_epochs: int = 600
-    eval_batch_size: int = 96
-    eval_auxiliary: bool = True
-    eval_drop_path: float = 0.2
+    # nas.speed switches of the search (amp, channels_last, cudnn_benchmark); off by default: none
+    # has been measured on a GPU here yet (benchmark/perf.py). The evaluation's are in `train`.
+    search_speed: tuple[str, ...] = ()
+    train: Any = None                   # the space's TrainConfig: a found architecture from scratch
     # trainings from scratch of each found genotype, with training seeds seed + 1000·r for repeat
     # r (the same for every strategy, so repeats pair across strategies like seeds do): they
     # separate the spread between searches from the spread between trainings
     eval_repeats: int = 1
     transfer_repeats: int = 1           # the same on the transfer datasets
+    # the ground truth: per seed and search dataset, every candidate the space lists for that seed
+    # and its reference architectures trained from scratch (spaces with candidates only)
+    ground_truth: bool = False
     # data
     train_subset: int | None = None     # use a fixed random N training images (None: all)
     search_subset: int | None = None    # the search uses N of those (None: all)
     image_size: int | None = None       # resize every image to this side first (None: as stored)
-    # nas.speed switches (amp, channels_last, cudnn_benchmark; compile for the evaluation only);
-    # off by default: none has been measured on a GPU here yet (benchmark/perf.py); the cpu
-    # profile turns on channels_last for the evaluation, measured to help on the CPU
-    search_speed: tuple[str, ...] = ()
-    eval_speed: tuple[str, ...] = ()
     # resources: a GPU fraction per trial where there are GPUs, CPUs otherwise
     gpus_per_trial: float = 1.0
     cpus_per_trial: int = 1
 
     def __post_init__(self) -> None:
+        space = get_space(self.space)
+        for name, cls in (("search_space", space.Config), ("train", space.TrainConfig)):
+            value = getattr(self, name)
+            if value is None:
+                object.__setattr__(self, name, cls())
+            elif not isinstance(value, cls):
+                raise ValueError(f"profile {self.name}: {name} of the {self.space} space is a "
+                                 f"{cls.__name__}, not a {type(value).__name__}")
         for name in ("eval_repeats", "transfer_repeats"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.ground_truth and not space.finite:
+            raise ValueError(f"profile {self.name}: the {self.space} space lists no candidates "
+                             "to train as a ground truth")
         # a bad switch fails when the grid is declared, not inside a Ray trial
-        SearchConfig(space=self.space, strategy="first-order", speed=self.search_speed)
-        Speed.from_names(self.eval_speed)
+        SearchConfig(space=self.space, strategy="first-order", speed=self.search_speed,
+                     space_options=self.space_options())
 
     def space_options(self) -> dict:
-        options = {"channels": self.search_channels, "layers": self.search_layers,
-                   "nodes": self.search_nodes, "multiplier": self.search_nodes}
-        if self.search_partial_channels != 1:
-            options["partial_channels"] = self.search_partial_channels
-        return options
+        """The supernet's options, as `SearchConfig.space_options` takes them."""
+        return dataclasses.asdict(self.search_space)
+
+    def to_dict(self) -> dict:
+        """The JSON form (grid.json, Ray's trial config); `profile_from_dict` reads it back."""
+        return json_ready(dataclasses.asdict(self))
+
+
+def json_ready(obj):
+    """Tuples as lists, as JSON writes them: the form two dicts are compared in."""
+    if isinstance(obj, dict):
+        return {k: json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    return obj
+
+
+# Profile fields from before the space's typed configs (grid.json files written until 6007e16).
+_OLD_SEARCH = {"search_channels": "channels", "search_layers": "layers", "search_nodes": "nodes",
+               "search_partial_channels": "partial_channels"}
+_OLD_TRAIN = {"eval_channels": "channels", "eval_layers": "layers", "eval_epochs": "epochs",
+              "eval_batch_size": "batch_size", "eval_auxiliary": "auxiliary",
+              "eval_drop_path": "drop_path_prob", "eval_speed": "speed"}
+
+
+def _config(cls: type, values: dict, owner: str):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {k: tuple(v) if isinstance(v, list) and k in fields else v for k, v in values.items()}
+    return build_config(cls, owner, values)
+
+
+def profile_from_dict(d: dict) -> Profile:
+    """A Profile from its `to_dict()` form, or from a grid.json of before the typed configs."""
+    d = dict(d)
+    space = get_space(d.get("space", "darts"))
+    if any(k in d for k in (*_OLD_SEARCH, *_OLD_TRAIN)):
+        search = {new: d.pop(old) for old, new in _OLD_SEARCH.items() if old in d}
+        search.setdefault("multiplier", search.get("nodes", 4))
+        train = {new: d.pop(old) for old, new in _OLD_TRAIN.items() if old in d}
+        d["search_space"], d["train"] = search, train
+    d["search_space"] = _config(space.Config, d.get("search_space") or {}, f"the {space.name} space")
+    d["train"] = _config(space.TrainConfig, d.get("train") or {}, f"training in the {space.name} space")
+    return _config(Profile, d, "a profile")
+
+
+GROUND_TRUTH = "ground-truth"   # the `strategy` (and `kind`) of a ground-truth trial
 
 
 @dataclass(frozen=True)
 class TrialSpec:
-    """One row of a grid: what a trial searches and evaluates."""
+    """One row of a grid: what a trial searches and evaluates (kind "search"), or the ground
+    truth of one seed and search dataset (kind "ground-truth", strategy "ground-truth")."""
 
     experiment: str
     strategy: str
@@ -89,11 +144,16 @@ class TrialSpec:
     eval_datasets: tuple[str, ...]
     strategy_options: dict = field(default_factory=dict)
     data_root: str | None = None
+    kind: str = "search"
 
     @property
     def trial_id(self) -> str:
         ds = self.search_dataset.replace(":", "_").replace("/", "_").replace("~", "")
         return f"{self.strategy}__{ds}__s{self.seed}"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("search", GROUND_TRUTH):
+            raise ValueError(f"a trial is a search or a {GROUND_TRUTH}, not {self.kind!r}")
 
     def repeats(self, dataset: str) -> int:
         """Trainings of the found genotype on `dataset`: eval_repeats on the search dataset,
@@ -131,10 +191,17 @@ class Grid:
         """One trial per (strategy, search dataset, seed), seed by seed: a grid stopped early
         holds whole seeds, whose strategies pair."""
         experiment = experiment or self.name
-        return [TrialSpec(experiment, s, d, seed, self.profile,
-                          (d, *[t for t in self.transfer_datasets if t != d]),
-                          dict(self.strategy_options.get(s, {})), self.data_root)
-                for seed in self.seeds for d in self.search_datasets for s in self.strategies]
+        out = []
+        for seed in self.seeds:
+            for d in self.search_datasets:
+                evals = (d, *[t for t in self.transfer_datasets if t != d])
+                if self.profile.ground_truth:   # first: the searches of the seed are scored on it
+                    out.append(TrialSpec(experiment, GROUND_TRUTH, d, seed, self.profile, evals,
+                                         data_root=self.data_root, kind=GROUND_TRUTH))
+                out += [TrialSpec(experiment, s, d, seed, self.profile, evals,
+                                  dict(self.strategy_options.get(s, {})), self.data_root)
+                        for s in self.strategies]
+        return out
 
     def override(self, *, strategies=None, datasets=None, seeds=None, search_epochs=None,
                  eval_epochs=None, data_root=None) -> Grid:
@@ -143,7 +210,8 @@ class Grid:
         if search_epochs is not None:
             profile = dataclasses.replace(profile, search_epochs=search_epochs)
         if eval_epochs is not None:
-            profile = dataclasses.replace(profile, eval_epochs=eval_epochs)
+            profile = dataclasses.replace(profile, train=dataclasses.replace(profile.train,
+                                                                             epochs=eval_epochs))
         return dataclasses.replace(
             self, profile=profile,
             strategies=tuple(strategies) if strategies else self.strategies,
@@ -155,9 +223,10 @@ class Grid:
 # The README's first command, about 3 minutes on 2 CPU cores: a tiny supernet (3 cells of 2
 # nodes, 4 channels) searched 6 epochs of 10 steps on digits, with α's learning rate raised 100×
 # so that α visibly leaves uniform in 60 steps; each found cell trained twice (two training seeds).
-SMOKE = Profile("smoke", search_channels=4, search_layers=3, search_nodes=2, search_epochs=6,
-                search_batch_size=64, search_alpha_lr=0.03, eval_channels=8, eval_layers=3,
-                eval_epochs=3, eval_batch_size=64, eval_repeats=2, gpus_per_trial=0.25)
+SMOKE = Profile("smoke", search_space=DartsSpaceConfig(channels=4, layers=3, nodes=2, multiplier=2),
+                search_epochs=6, search_batch_size=64, search_alpha_lr=0.03,
+                train=EvalConfig(channels=8, layers=3, epochs=3, batch_size=64), eval_repeats=2,
+                gpus_per_trial=0.25)
 # Real images on a machine without a GPU (2 cores, measured in benchmark/README.md and the README):
 # CIFAR-10 at 16×16. Search: a 5-cell, 4-channel supernet of the DARTS cell (4 nodes, 8 operations)
 # on 2,048 images (1,024 for w, 1,024 for α), 3 epochs of 32 steps of 32, α's learning rate 67×
@@ -168,14 +237,16 @@ SMOKE = Profile("smoke", search_channels=4, search_layers=3, search_nodes=2, sea
 # seeds): sd 0.2 points with 5 × 8 on 20,000 images (53.1, 53.2, 53.5%), 0.7 points with 6 cells ×
 # 12 channels on 10,000 images; the chosen 5 × 8 on 10,000 images is measured by the grid's own
 # repeats (the report's sd between trainings).
-CPU = Profile("cpu", search_channels=4, search_layers=5, search_nodes=4, search_epochs=3,
-              search_batch_size=32, search_alpha_lr=2e-2, eval_channels=8, eval_layers=5,
-              eval_epochs=4, eval_batch_size=96, eval_auxiliary=False, eval_drop_path=0.0,
+CPU = Profile("cpu", search_space=DartsSpaceConfig(channels=4, layers=5, nodes=4, multiplier=4),
+              search_epochs=3, search_batch_size=32, search_alpha_lr=2e-2,
+              train=EvalConfig(channels=8, layers=5, epochs=4, batch_size=96, auxiliary=False,
+                               drop_path_prob=0.0,
+                               # measured on the 2-core CPU at 8 × 16 (benchmark/README.md): 1.4-1.5x
+                               # the evaluation's images/s; no gain for the search steps, so the
+                               # search keeps the default layout
+                               speed=("channels_last",)),
               eval_repeats=2, transfer_repeats=1, train_subset=10_000, search_subset=2_048,
-              image_size=16, gpus_per_trial=0.5,
-              # measured on the 2-core CPU at 8 × 16 (benchmark/README.md): 1.4-1.5x the evaluation's
-              # images/s; no gain for the search steps, so the search keeps the default layout
-              eval_speed=("channels_last",))
+              image_size=16, gpus_per_trial=0.5)
 # The papers: DARTS search (8 cells, 16 channels, 50 epochs, batch 64) and evaluation
 # (20 cells, 36 channels, 600 epochs, batch 96, cutout 16, drop-path 0.2, auxiliary 0.4).
 FULL = Profile("full", gpus_per_trial=1.0)
@@ -187,11 +258,23 @@ OFFLINE_CIFAR10 = "imagefolder:~/.cache/cifar10-jpeg"
 # half the time of the grid's most expensive searches on a CPU.
 FD_PRODUCTS = {s: {"hvp": "finite-difference"} for s in ("implicit-neumann", "implicit-cg")}
 
+# The dense-DAG space on digits (the study's stage 1, as `python -m nas study dense-dag` ran it): 8
+# blocks of 4 layers of width 64, each seed drawing its own DAGs; searched 10 epochs of batch 64;
+# every candidate, the chain and the complete DAG of each seed trained 20 epochs from scratch as
+# the ground truth, twice (training seeds seed and seed + 1000); the found block trained the same way.
+DENSE_DAG = Profile("dense-dag", space="dense-dag",
+                    search_space=DenseDagConfig(blocks=8, layers=4, width=64),
+                    search_epochs=10, search_batch_size=64,
+                    train=StandaloneConfig(epochs=20, batch_size=128, lr=0.05), eval_repeats=2,
+                    ground_truth=True,
+                    gpus_per_trial=0.1)
+
 GRIDS: dict[str, Grid] = {
     "smoke": Grid("smoke", ALL, ("digits",), (0,), SMOKE, strategy_options=FD_PRODUCTS),
     "cpu": Grid("cpu", ALL, (OFFLINE_CIFAR10,), (0, 1, 2), CPU, transfer_datasets=("fashion-mnist",),
                 strategy_options=FD_PRODUCTS),
     "full": Grid("full", ALL, ("cifar10",), (0, 1, 2, 3), FULL, transfer_datasets=("cifar100",)),
+    "dense-dag": Grid("dense-dag", ALL, ("digits",), (0, 1, 2), DENSE_DAG),
 }
 
 

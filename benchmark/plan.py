@@ -26,6 +26,7 @@ from analysis.stats import ALPHA, POWER, minimum_detectable_difference, seeds_ne
 from benchmark.grids import Grid
 from benchmark.perf import perf_options
 from benchmark.store import manifest_matches
+from nas.spaces import get_space
 
 # Training-set sizes of the named datasets, for the images an evaluation processes when a profile
 # does not cut the training set.
@@ -105,6 +106,10 @@ def perf_projection(grid: Grid, perf: pd.DataFrame) -> tuple[dict, dict, list[st
     steps = search_steps(grid, grid.search_datasets[0]) or 0
     search, evals = {}, {}
     side = p.image_size or 32
+    if p.space != "darts":
+        return search, evals, [f"perf.py times the DARTS supernet and evaluation network only: no "
+                               f"projection for the {p.space} space"]
+    sp, tr = p.search_space, p.train
     rows = perf[(perf["kind"] == "search")]
     for s in grid.strategies:
         mine = rows[rows["strategy"] == s]
@@ -113,32 +118,41 @@ def perf_projection(grid: Grid, perf: pd.DataFrame) -> tuple[dict, dict, list[st
             mine = mine[mine["hvp"].fillna("exact").replace("", "exact") == hvp]
         if "speed" in mine:
             mine = mine[mine["speed"].fillna("") == ",".join(p.search_speed)]
-        row = _nearest(mine, {"layers": p.search_layers, "channels": p.search_channels,
+        row = _nearest(mine, {"layers": sp.layers, "channels": sp.channels,
                               "batch": p.search_batch_size, "image_size": side})
         if s == "random":
             search[s] = 0.0
         elif row is not None:
             search[s] = float(row["step_s"]) * steps
     ev = perf[(perf["kind"] == "eval") & (perf["strategy"] == "eval-trainer")]
-    row = _nearest(ev, {"layers": p.eval_layers, "channels": p.eval_channels,
-                        "batch": p.eval_batch_size, "image_size": side})
+    row = _nearest(ev, {"layers": tr.layers, "channels": tr.channels,
+                        "batch": tr.batch_size, "image_size": side})
     if row is not None:
         for d in grid.trials()[0].eval_datasets:
             n = train_images(grid, d)
             if n:
-                evals[d] = p.eval_epochs * n / float(row["images_per_s"])
+                evals[d] = tr.epochs * n / float(row["images_per_s"])
         notes.append(f"evaluation images/s from the perf row at {int(row['layers'])} cells × "
                      f"{int(row['channels'])} channels, batch {int(row['batch'])}, "
                      f"{int(row['image_size'])} px on {row['device']}")
     ref = rows[rows["strategy"] == BASELINE]
-    r0 = _nearest(ref, {"layers": p.search_layers, "channels": p.search_channels,
+    r0 = _nearest(ref, {"layers": sp.layers, "channels": sp.channels,
                         "batch": p.search_batch_size, "image_size": side})
     if r0 is not None:
         notes.append(f"search step times from perf rows at {int(r0['layers'])} cells × "
                      f"{int(r0['channels'])} channels, batch {int(r0['batch'])}, "
-                     f"{int(r0['image_size'])} px on {r0['device']} (this grid: {p.search_layers} × "
-                     f"{p.search_channels}, batch {p.search_batch_size}, {side} px): a rough guide")
+                     f"{int(r0['image_size'])} px on {r0['device']} (this grid: {sp.layers} × "
+                     f"{sp.channels}, batch {p.search_batch_size}, {side} px): a rough guide")
     return search, evals, notes
+
+
+def _settings(config, seeded: tuple[str, ...] = ()) -> str:
+    """A space's config in a line: its fields and values (not the operation list or the training
+    seed; the options set from the search seed say so)."""
+    import dataclasses
+
+    return ", ".join(f"{k} = the search seed" if k in seeded else f"{k} {v}"
+                     for k, v in dataclasses.asdict(config).items() if k not in ("primitives", "seed"))
 
 
 def slots(grid: Grid, cpus: int, gpus: int) -> int:
@@ -158,27 +172,33 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     """The plan's text; `power_dir` (default: `experiment_dir`) is the earlier run whose
     standard deviations the power analysis uses."""
     p = grid.profile
-    specs = grid.trials()
+    specs = [s for s in grid.trials() if s.kind == "search"]
     evals = specs[0].eval_datasets
-    lines = [f"grid {grid.name} (profile {p.name})", ""]
+    lines = [f"grid {grid.name} (profile {p.name}, the {p.space} space)", ""]
     trainings = sum(spec.repeats(d) for spec in specs for d in spec.eval_datasets)
     lines.append(f"declared: {len(grid.strategies)} strategies × {len(grid.search_datasets)} search "
                  f"dataset(s) × {len(grid.seeds)} seeds = {len(specs)} searches; each found genotype "
                  f"trained from scratch on {len(evals)} evaluation dataset(s): {trainings} trainings")
+    if p.ground_truth:
+        count = len(grid.seeds) * len(grid.search_datasets)
+        lines.append(f"  and a ground truth per seed and search dataset ({count} "
+                     "trials): every candidate the space draws for the seed and its reference "
+                     "architectures trained from scratch the same way")
     lines.append(f"  strategies: {', '.join(grid.strategies)}")
     lines.append(f"  seeds: {', '.join(map(str, grid.seeds))}; search datasets: "
                  f"{', '.join(grid.search_datasets)}; evaluated on: {', '.join(evals)}")
+    seeded = get_space(p.space).seeded_options
     for d in grid.search_datasets:
         steps = search_steps(grid, d)
-        lines.append(f"  search on {_short(d)}: {p.search_layers} cells × {p.search_channels} channels, "
-                     f"{p.search_nodes} nodes, batch {p.search_batch_size}, {p.search_epochs} epochs = "
+        lines.append(f"  search on {_short(d)}: {_settings(p.search_space, seeded)}; "
+                     f"batch {p.search_batch_size}, {p.search_epochs} epochs = "
                      f"{steps if steps is not None else '?'} steps"
                      + (f", images {p.image_size} px" if p.image_size else ""))
     for d in evals:
         n = train_images(grid, d)
-        lines.append(f"  evaluation on {_short(d)}: {p.eval_layers} cells × {p.eval_channels} channels, "
-                     f"{p.eval_epochs} epochs on {n if n else '?'} training images, "
-                     f"{specs[0].repeats(d)} training(s) per search (training seeds seed + 1000·r)")
+        lines.append(f"  evaluation on {_short(d)}: {_settings(p.train)}; on {n if n else '?'} "
+                     f"training images, {specs[0].repeats(d)} training(s) per search "
+                     "(training seeds seed + 1000·r)")
     options = {s: o for s, o in grid.strategy_options.items() if o and s in grid.strategies}
     if options:
         lines.append("  strategy options: " + "; ".join(f"{s} {o}" for s, o in options.items()))

@@ -42,6 +42,10 @@ def describe(result: dict, search_epochs: int | None) -> str:
         n = result.get("repeats", 1)
         rep = f" #{result.get('repeat', 0) + 1}/{n}" if isinstance(n, int) and n > 1 else ""
         return f"eval {_short(result.get('eval_dataset', '?'))}{rep}  test {acc:.3f}"
+    if phase == "ground-truth":
+        return (f"ground truth {_short(result.get('eval_dataset', '?'))}  "
+                f"{result.get('trained', '?')}/{result.get('of', '?')} trained  "
+                f"test {result.get('test_acc', float('nan')):.3f}")
     if phase == "done":
         return f"done ({result.get('status', '?')})"
     return str(phase)

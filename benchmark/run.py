@@ -257,9 +257,10 @@ def write_manifest(results_dir: Path, grid, specs) -> None:
     import json
 
     results_dir.mkdir(parents=True, exist_ok=True)
-    manifest = {"grid": grid.name, "profile": dataclasses.asdict(grid.profile),
+    manifest = {"grid": grid.name, "profile": grid.profile.to_dict(),
                 "strategy_options": grid.strategy_options,
-                "trials": [{**s.key(), "trial_id": s.trial_id, "eval_datasets": list(s.eval_datasets),
+                "trials": [{**s.key(), "kind": s.kind, "trial_id": s.trial_id,
+                            "eval_datasets": list(s.eval_datasets),
                             "repeats": {d: s.repeats(d) for d in s.eval_datasets}} for s in specs]}
     tmp = results_dir / f".grid.json.tmp{os.getpid()}"
     tmp.write_text(json.dumps(manifest, indent=1))

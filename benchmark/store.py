@@ -21,23 +21,29 @@ KEYS: dict[str, list[str]] = {
     "trials": [*GRID_KEY, "eval_dataset", "repeat"],
     "epochs": [*GRID_KEY, "phase", "eval_dataset", "repeat", "epoch"],
     "alphas": [*GRID_KEY, "epoch", "cell", "edge", "op"],
+    "ground_truth": [*GRID_KEY, "eval_dataset", "repeat", "architecture"],
 }
 
 
 def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
     """Whether `root`/grid.json declares `grid`'s profile, its strategy options (where recorded)
     and, for the trials of `specs` it lists, the same evaluation datasets; None without one."""
-    import dataclasses
     import json
+
+    from benchmark.grids import profile_from_dict
 
     manifest = Path(root) / "grid.json"
     if not manifest.is_file():
         return None
     old = json.loads(manifest.read_text())
-    new = json.loads(json.dumps({"profile": dataclasses.asdict(grid.profile),
+    new = json.loads(json.dumps({"profile": grid.profile.to_dict(),
                                  "strategy_options": grid.strategy_options}))
+    try:   # (a grid.json of before the typed configs is read into today's form)
+        old_profile = profile_from_dict(old.get("profile") or {}).to_dict()
+    except (ValueError, TypeError):
+        old_profile = None
     evals = {t["trial_id"]: t.get("eval_datasets") for t in old.get("trials", [])}
-    return (old.get("profile") == new["profile"]
+    return (old_profile == new["profile"]
             and ("strategy_options" not in old or old["strategy_options"] == new["strategy_options"])
             and all(evals.get(s.trial_id, list(s.eval_datasets)) == list(s.eval_datasets) for s in specs))
 

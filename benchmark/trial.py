@@ -1,4 +1,6 @@
-"""One trial of a grid: search → genotype → evaluation on every evaluation dataset.
+"""One trial of a grid: search → genotype → evaluation on every evaluation dataset; or, for a
+space with a list of candidates, the ground truth of one seed: every candidate and reference
+architecture trained from scratch on every evaluation dataset.
 
 `run_trial` is the Ray-free core: it calls `on_progress(metrics, state)` after
 every unit of work (each search epoch, each evaluation) with a state from
@@ -9,6 +11,7 @@ the rows of the three results tables (see results/README.md).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import subprocess
@@ -22,9 +25,8 @@ import torch
 import nas
 from benchmark.grids import TrialSpec
 from nas.data import ImageData, load_dataset, resized, train_subset
-from nas.evaluate import EvalConfig, train_and_test
-from nas.genotype import parse_genotype
 from nas.search import Search, SearchConfig
+from nas.spaces import get_space, make_supernet, space_config
 
 
 def load_for_trial(name: str, spec: TrialSpec, search: bool = False) -> ImageData:
@@ -41,6 +43,13 @@ def load_for_trial(name: str, spec: TrialSpec, search: bool = False) -> ImageDat
     return data
 
 
+def space_options(spec: TrialSpec) -> dict:
+    """The supernet's options: the profile's, with the space's seeded options (the dense-DAG
+    space's dag_seed) set to the trial's seed, so that every seed draws its own candidates."""
+    p = spec.profile
+    return {**p.space_options(), **{o: spec.seed for o in get_space(p.space).seeded_options}}
+
+
 def search_config(spec: TrialSpec) -> SearchConfig:
     p = spec.profile
     options = dict(spec.strategy_options)
@@ -48,7 +57,7 @@ def search_config(spec: TrialSpec) -> SearchConfig:
         options.setdefault("alpha_lr", p.search_alpha_lr)    # a grid's (tuned) option wins
     return SearchConfig(space=p.space, strategy=spec.strategy, dataset=spec.search_dataset,
                         epochs=p.search_epochs, batch_size=p.search_batch_size, seed=spec.seed,
-                        space_options=p.space_options(), strategy_options=options,
+                        space_options=space_options(spec), strategy_options=options,
                         speed=p.search_speed)
 
 
@@ -66,12 +75,21 @@ def eval_key(dataset: str, repeat: int) -> str:
     return f"{dataset}#{repeat}"
 
 
-def eval_config(spec: TrialSpec, repeat: int = 0) -> EvalConfig:
+def eval_config(spec: TrialSpec, repeat: int = 0):
+    """The space's training config of the profile, with the repeat's training seed."""
+    return dataclasses.replace(spec.profile.train, seed=eval_seed(spec, repeat))
+
+
+def train_architecture(spec: TrialSpec, arch, data: ImageData, repeat: int,
+                       device: torch.device) -> dict:
+    """Train `arch` from scratch as the profile says (repeat `repeat`) and test it."""
     p = spec.profile
-    return EvalConfig(channels=p.eval_channels, layers=p.eval_layers, epochs=p.eval_epochs,
-                      batch_size=p.eval_batch_size, auxiliary=p.eval_auxiliary,
-                      drop_path_prob=p.eval_drop_path, seed=eval_seed(spec, repeat),
-                      speed=p.eval_speed)
+    start = time.perf_counter()
+    result = get_space(p.space).train_and_test(arch, data, space_config(p.space, **space_options(spec)),
+                                               eval_config(spec, repeat), device)
+    result.update(eval_wall_s=time.perf_counter() - start, eval_device=device_name(device),
+                  repeat=repeat, eval_seed=eval_seed(spec, repeat))
+    return result
 
 
 def device_name(device: torch.device) -> str:
@@ -91,12 +109,12 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
     state = dict(state or {})
     state.setdefault("evals", {})
     progress = on_progress or (lambda metrics, st: None)
+    if spec.kind == "ground-truth":
+        return run_ground_truth(spec, device, state, progress)
     if "genotype" not in state:
         search = Search(search_config(spec), load_for_trial(spec.search_dataset, spec, search=True), device)
         if "search" in state:
             search.load_state_dict(state["search"])
-        state.update(primitives=list(search.supernet.config.primitives),
-                     edges=search.supernet.edge_names())
         while not search.done:
             try:
                 record = search.run_epoch()
@@ -111,7 +129,7 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
         state.update(genotype=str(search.genotype()), search_history=search.history,
                      search_wall_s=search.elapsed, search_device=device_name(device))
         state.pop("search", None)  # the supernet is no longer needed
-    genotype = parse_genotype(state["genotype"])
+    genotype = get_space(spec.profile.space).parse(state["genotype"])
     for legacy in [k for k in state["evals"] if "#" not in k]:   # a state from before repeats
         state["evals"][eval_key(legacy, 0)] = state["evals"].pop(legacy)
     for name in spec.eval_datasets:
@@ -119,13 +137,52 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
         todo = [r for r in range(repeats) if eval_key(name, r) not in state["evals"]]
         data = load_for_trial(name, spec) if todo else None
         for r in todo:
-            start = time.perf_counter()
-            result = train_and_test(genotype, data, eval_config(spec, r), device=device)
-            result.update(eval_wall_s=time.perf_counter() - start, eval_device=device_name(device),
-                          eval_dataset=name, repeat=r, eval_seed=eval_seed(spec, r))
+            result = train_architecture(spec, genotype, data, r, device)
+            result["eval_dataset"] = name
             state["evals"][eval_key(name, r)] = result
             progress({"phase": "eval", "eval_dataset": name, "repeat": r,
                       "repeats": repeats, "test_acc": result["test_acc"]}, state)
+    state["status"] = "finished"
+    return state
+
+
+def ground_truth_architectures(spec: TrialSpec) -> dict[str, dict]:
+    """{architecture text: {'roles': [...], 'blocks': [...]}}: the candidates the space lists for
+    this seed (built exactly as the searches of this seed build them) and its references."""
+    p = spec.profile
+    space = get_space(p.space)
+    config = space_config(p.space, **space_options(spec))
+    data = load_for_trial(spec.search_dataset, spec, search=True)
+    net = make_supernet(p.space, config, data.in_channels, data.num_classes, data.image_size)
+    archs: dict[str, dict] = {}
+    for role, arch in space.references(config).items():
+        archs.setdefault(str(arch), {"roles": [], "blocks": []})["roles"].append(role)
+    for b, arch in enumerate(net.candidates()):
+        entry = archs.setdefault(str(arch), {"roles": [], "blocks": []})
+        if "candidate" not in entry["roles"]:
+            entry["roles"].append("candidate")
+        entry["blocks"].append(b)
+    return archs
+
+
+def run_ground_truth(spec: TrialSpec, device: torch.device, state: dict, progress) -> dict:
+    """Train every candidate and reference architecture of the seed on every evaluation dataset
+    (each repeat), one unit of progress per training."""
+    space = get_space(spec.profile.space)
+    if "architectures" not in state:
+        state["architectures"] = ground_truth_architectures(spec)
+    archs = state["architectures"]
+    for name in spec.eval_datasets:
+        todo = [(text, r) for text in archs for r in range(spec.repeats(name))
+                if f"{eval_key(name, r)}|{text}" not in state["evals"]]
+        data = load_for_trial(name, spec) if todo else None
+        for i, (text, r) in enumerate(todo):
+            result = train_architecture(spec, space.parse(text), data, r, device)
+            result.update(eval_dataset=name, architecture=text)
+            state["evals"][f"{eval_key(name, r)}|{text}"] = result
+            progress({"phase": "ground-truth", "eval_dataset": name, "repeat": r,
+                      "trained": i + 1, "of": len(todo),
+                      "test_acc": result["test_acc"]}, state)
     state["status"] = "finished"
     return state
 
@@ -145,17 +202,22 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
     common = {"torch_version": torch.__version__, "nas_version": nas.__version__,
               "git_commit": git_commit(),
               "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if spec.kind == "ground-truth":
+        return {"ground_truth": ground_truth_rows(spec, state, common)}
     trials, epochs, alphas = [], [], []
     for r in state.get("search_history", []):
         epochs.append({**key, "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": r["epoch"],
                        "train_loss": r.get("train_loss"), "train_acc": r.get("train_acc"),
                        "val_loss": r.get("val_loss"), "val_acc": r.get("val_acc"),
                        "lr": r["w_lr"], "time_s": r["epoch_time_s"]})
-        for cell in ("normal", "reduce"):
-            for edge, row in zip(state["edges"], r[f"alpha_{cell}"]):
-                for op, weight in zip(state["primitives"], row):
-                    alphas.append({**key, "epoch": r["epoch"], "cell": cell, "edge": edge,
-                                   "op": op, "weight": weight})
+        if "alpha_rows" in r:
+            alphas += [{**key, "epoch": r["epoch"], **row} for row in r["alpha_rows"]]
+        else:   # a DARTS trial state from before the supernet's alpha_rows (6007e16 and earlier)
+            for cell in ("normal", "reduce"):
+                for edge, row in zip(state["edges"], r[f"alpha_{cell}"]):
+                    for op, weight in zip(state["primitives"], row):
+                        alphas.append({**key, "epoch": r["epoch"], "cell": cell, "edge": edge,
+                                       "op": op, "weight": weight})
     if state.get("status") == "diverged":
         trials.append({**key, "eval_dataset": "", "repeat": 0, "status": "diverged",
                        "reason": state.get("reason", ""), **common})
@@ -181,3 +243,20 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
                            "val_loss": None, "val_acc": None, "lr": h["lr"],
                            "time_s": h["epoch_time_s"]})
     return {"trials": trials, "epochs": epochs, "alphas": alphas}
+
+
+def ground_truth_rows(spec: TrialSpec, state: dict, common: dict) -> list[dict]:
+    """One row of the ground_truth table per trained architecture, dataset and repeat."""
+    space = get_space(spec.profile.space)
+    rows = []
+    for res in state["evals"].values():
+        text = res["architecture"]
+        entry = state["architectures"][text]
+        rows.append({**spec.key(), "eval_dataset": res["eval_dataset"], "repeat": res["repeat"],
+                     "eval_seed": res["eval_seed"], "architecture": text,
+                     "roles": ",".join(entry["roles"]), "blocks": json.dumps(entry["blocks"]),
+                     **space.properties(space.parse(text)),
+                     "test_acc": res["test_acc"], "test_loss": res["test_loss"],
+                     "params": res["params"], "eval_wall_s": res["eval_wall_s"],
+                     "eval_device": res["eval_device"], **common})
+    return rows

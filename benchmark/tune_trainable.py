@@ -14,19 +14,19 @@ import ray
 import torch
 from ray import tune
 
-from benchmark.grids import Profile, TrialSpec
+from benchmark.grids import TrialSpec, profile_from_dict
 from benchmark.store import ResultStore
 from benchmark.trial import run_trial, trial_rows
 
 
 def spec_to_dict(spec: TrialSpec) -> dict:
-    return dataclasses.asdict(spec)
+    return {**dataclasses.asdict(spec), "profile": spec.profile.to_dict()}
 
 
 def spec_from_dict(d: dict) -> TrialSpec:
     d = dict(d)
     # (a config that went through JSON holds lists where the profile has tuples)
-    d["profile"] = Profile(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["profile"].items()})
+    d["profile"] = profile_from_dict(d["profile"])
     d["eval_datasets"] = tuple(d["eval_datasets"])
     return TrialSpec(**d)
 
@@ -62,6 +62,7 @@ def trainable(config: dict) -> None:
         store.write_part(table, spec.trial_id, rows)
     final = {"phase": "done", "status": state["status"], "trial_id": spec.trial_id, "done": True,
              "node_id": ray.get_runtime_context().get_node_id()}
-    accs = {f"test_acc/{k}": v["test_acc"] for k, v in state.get("evals", {}).items()}
+    accs = ({f"test_acc/{k}": v["test_acc"] for k, v in state.get("evals", {}).items()}
+            if spec.kind == "search" else {})
     history = state.get("search_history") or [{}]
     tune.report({**final, **accs, "val_acc": history[-1].get("val_acc", 0.0)})

@@ -1,9 +1,11 @@
 """The search loop: epochs of `strategy.step` over the DARTS search split.
 
 Each epoch records the mean losses and accuracies of the steps' own forward
-passes (no extra inference pass), the softmaxed α of both cell types, the
-genotype derived from α, the weights' learning rate and the wall time. The
-loop does not know which strategy it runs.
+passes (no extra inference pass), the softmaxed α (per named α tensor, and as
+the supernet's tidy `alpha_rows`), the genotype derived from α, the candidates
+where the space lists them, the weights' learning rate and the wall time. The
+loop does not know which strategy it runs, and knows a space only through the
+`Supernet` protocol of nas/spaces/base.py.
 
     from nas.search import SearchConfig, run_search
     result = run_search(SearchConfig(dataset="digits", epochs=5,
@@ -29,7 +31,7 @@ import torch
 
 from nas.data import Augment, Batches, ImageData, load_dataset, search_split
 from nas.genotype import Genotype
-from nas.spaces import make_supernet, space_config
+from nas.spaces import Supernet, make_supernet, space_config
 from nas.speed import Speed
 from nas.strategies import Strategy, get_strategy, strategy_config
 
@@ -123,9 +125,9 @@ class Search:
         self.device = torch.device(device)
         self.data = data if data is not None else load_dataset(config.dataset, data_root, download)
         seed_everything(config.seed)
-        self.supernet = make_supernet(config.space, space_config(config.space, **config.space_options),
-                                      self.data.in_channels, self.data.num_classes,
-                                      image_size=self.data.image_size).to(self.device)
+        self.supernet: Supernet = make_supernet(
+            config.space, space_config(config.space, **config.space_options), self.data.in_channels,
+            self.data.num_classes, image_size=self.data.image_size).to(self.device)
         self.speed = Speed.from_names(config.speed)
         self.speed.setup(self.device)
         self.speed.model(self.supernet)
@@ -199,9 +201,11 @@ class Search:
             "wall_time_s": self.elapsed,
             "genotype": str(self.supernet.genotype()),
             **{f"alpha_{k}": v.tolist() for k, v in alphas.items()},   # normal/reduce, or blocks
+            "alpha_rows": self.supernet.alpha_rows(),
         }
-        if hasattr(self.supernet, "architectures"):   # spaces whose blocks change (dense-dag)
-            record["architectures"] = [str(a) for a in self.supernet.architectures()]
+        candidates = self.supernet.candidates()
+        if candidates:   # spaces with a list of candidates, which may change (dense-dag)
+            record["architectures"] = [str(a) for a in candidates]
         for k in ("train_loss", "val_loss"):
             if k in means and not np.isfinite(means[k]):
                 raise FloatingPointError(f"the search diverged: {k} is {means[k]} "
@@ -209,8 +213,7 @@ class Search:
         self.history.append(record)
         # A space may replace its candidates between epochs (the dense-dag space's stage 2); their
         # α restart from zero, and so does the α optimiser's state.
-        if (not self.done and getattr(self.supernet, "end_epoch", None)
-                and self.supernet.end_epoch(record["epoch"])):
+        if not self.done and self.supernet.end_epoch(record["epoch"]):
             self.strategy.alpha_optimizer.state.clear()
         return record
 
@@ -297,11 +300,13 @@ def write_search_outputs(search: Search, out: Path) -> None:
     _atomic_write(out / "metrics.jsonl", "".join(
         json.dumps({k: v for k, v in r.items() if not is_alpha(k)}) + "\n"
         for r in search.history))
+    rows = search.supernet.alpha_rows()
     _write_json(out / "alphas.json", {
-        "primitives": list(getattr(search.supernet.config, "primitives", ())),
-        "edges": search.supernet.edge_names(),
+        "edges": list(dict.fromkeys(r["edge"] for r in rows)),   # the rows of each α tensor
+        "ops": list(dict.fromkeys(r["op"] for r in rows)),       # and its columns
         "epochs": [{"epoch": r["epoch"], **{k.removeprefix("alpha_"): v for k, v in r.items()
-                                            if is_alpha(k)}} for r in search.history],
+                                            if is_alpha(k) and k != "alpha_rows"}}
+                   for r in search.history],
     })
     genotype = search.genotype()
     as_dict = genotype.to_dict() if hasattr(genotype, "to_dict") else {"architecture": str(genotype)}

@@ -11,7 +11,7 @@ def test_shipped_grids_cover_every_strategy():
         assert set(GRIDS[name].strategies) == set(STRATEGIES)
     full = GRIDS["full"]
     assert full.seeds == (0, 1, 2, 3) and full.profile.search_epochs == 50
-    assert full.profile.eval_epochs == 600 and full.trials()[0].eval_datasets == ("cifar10", "cifar100")
+    assert full.profile.train.epochs == 600 and full.trials()[0].eval_datasets == ("cifar10", "cifar100")
 
 
 def test_trials_are_the_product_with_unique_ids():
@@ -151,13 +151,48 @@ def test_a_spec_survives_a_json_round_trip_with_its_speed_switches():
 
     spec = get_grid("cpu").trials()[0]
     back = spec_from_dict(json.loads(json.dumps(spec_to_dict(spec))))
-    assert back == spec and back.profile.eval_speed == CPU.eval_speed == ("channels_last",)
+    assert back == spec and back.profile.train.speed == CPU.train.speed == ("channels_last",)
 
 
 def test_a_profile_checks_its_speed_switches_when_declared():
     from benchmark.grids import Profile
+    from nas.evaluate import EvalConfig
 
     with pytest.raises(ValueError, match="evaluation network only"):
         Profile("x", search_speed=("compile",))
     with pytest.raises(ValueError, match="unknown speed option 'turbo'"):
-        Profile("x", eval_speed=("turbo",))
+        Profile("x", train=EvalConfig(speed=("turbo",)))
+
+
+def test_a_grid_json_from_before_the_typed_configs_reads_as_todays_profile():
+    from benchmark.grids import CPU, profile_from_dict
+
+    old = {"name": "cpu", "space": "darts", "search_channels": 4, "search_layers": 5, "search_nodes": 4,
+           "search_epochs": 3, "search_batch_size": 32, "search_partial_channels": 1,
+           "search_alpha_lr": 0.02, "eval_channels": 8, "eval_layers": 5, "eval_epochs": 4,
+           "eval_batch_size": 96, "eval_auxiliary": False, "eval_drop_path": 0.0, "eval_repeats": 2,
+           "transfer_repeats": 1, "train_subset": 10000, "search_subset": 2048, "image_size": 16,
+           "search_speed": [], "eval_speed": ["channels_last"], "gpus_per_trial": 0.5,
+           "cpus_per_trial": 1}
+    assert profile_from_dict(old) == CPU
+    assert profile_from_dict(CPU.to_dict()) == CPU
+
+
+@pytest.mark.parametrize("values, words", [
+    (dict(space="darts", search_space="not a config"), "is a DartsSpaceConfig"),
+    (dict(space="darts", ground_truth=True), "lists no candidates"),
+    (dict(space="nowhere"), "valid spaces are"),
+])
+def test_a_profile_is_refused_when_declared_in_one_sentence(values, words):
+    from benchmark.grids import Profile
+
+    with pytest.raises(ValueError, match=words):
+        Profile("x", **values)
+
+
+def test_the_dense_dag_grid_declares_a_ground_truth_per_seed_before_its_searches():
+    grid = get_grid("dense-dag")
+    trials = grid.trials()
+    assert [t.kind for t in trials[:2]] == ["ground-truth", "search"]
+    assert sum(t.kind == "ground-truth" for t in trials) == len(grid.seeds)
+    assert trials[0].trial_id == "ground-truth__digits__s0"

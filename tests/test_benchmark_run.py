@@ -109,3 +109,32 @@ def test_trials_with_result_parts_are_not_rerun_without_rays_state(ray_tmp, caps
     assert "no grid.json" in capsys.readouterr().err
     assert run_module.main([*argv, "--power-from", "x"]) == 2
     assert "--power-from goes with --plan" in capsys.readouterr().err
+
+
+def test_the_dense_dag_grid_runs_its_ground_truth_and_searches_through_the_same_pipeline(ray_tmp):
+    """`--grid dense-dag`: the ground truth of a seed is a declared trial of the grid, stored in
+    the same results folder, and the report scores each search's choice against it."""
+    from analysis.dense_dag import search_scores
+    from analysis.load import load_experiment
+    from analysis.report import report
+
+    argv = ["--grid", "dense-dag", "--strategies", "first-order", "random", "--seeds", "0",
+            "--results", str(ray_tmp / "results"), "--num-cpus", "2", "--search-epochs", "2",
+            "--eval-epochs", "2"]
+    assert run_module.main(argv) == 0
+    root = ray_tmp / "results" / "dense-dag"
+    gt = pd.read_parquet(root / "ground_truth.parquet")
+    assert set(gt["strategy"]) == {"ground-truth"} and set(gt["repeat"]) == {0, 1}
+    roles = set(",".join(gt["roles"]).split(","))
+    assert roles == {"chain", "complete", "candidate"}
+    exp = load_experiment(root)
+    assert exp.space == "dense-dag" and exp.missing() == []
+    found = exp.alphas[exp.alphas.epoch == exp.alphas.epoch.max()]
+    assert set(found.op) <= set(gt.architecture)     # every candidate has its ground truth
+    scores = search_scores(exp)
+    assert sorted(scores.strategy) == ["first-order", "random"]
+    assert ((scores.regret >= 0) & (scores.chosen <= scores.best)).all()
+    text = report(root, toy=False, log=lambda *a: None).read_text()
+    assert "What each strategy chose, against the ground truth" in text
+    assert "DAG properties against ground-truth accuracy" in text
+    assert "Published" not in text      # the published numbers are of the DARTS space

@@ -7,8 +7,8 @@ from benchmark.grids import SMOKE, Grid
 from benchmark.store import ResultStore
 from benchmark.trial import run_trial, trial_rows
 
-TINY = dataclasses.replace(SMOKE, train_subset=256, eval_epochs=1, search_epochs=2,
-                           search_batch_size=64, eval_repeats=1)
+TINY = dataclasses.replace(SMOKE, train_subset=256, train=dataclasses.replace(SMOKE.train, epochs=1),
+                           search_epochs=2, search_batch_size=64, eval_repeats=1)
 
 
 def _spec(strategy="first-order", profile=TINY, options=None):

@@ -21,8 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.genotype import Genotype, derive_genotype
+from nas.data import ImageData
+from nas.evaluate import EvalConfig, train_and_test
+from nas.genotype import Genotype, derive_genotype, parse_genotype
 from nas.ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, check_primitives, make_op
+from nas.spaces.base import SearchSpace, tidy_alphas
 
 ALPHA_NAMES = ("alpha_normal", "alpha_reduce")
 
@@ -182,6 +185,9 @@ class DartsSupernet(nn.Module):
     def arch_parameters(self) -> list[nn.Parameter]:
         return [self.alpha_normal, self.alpha_reduce]
 
+    def named_alphas(self) -> dict[str, nn.Parameter]:
+        return {"normal": self.alpha_normal, "reduce": self.alpha_reduce}
+
     def named_weight_parameters(self) -> list[tuple[str, nn.Parameter]]:
         return [(n, p) for n, p in self.named_parameters() if n not in ALPHA_NAMES]
 
@@ -213,3 +219,36 @@ class DartsSupernet(nn.Module):
     def edge_names(self) -> list[str]:
         """'j->i' for every edge, in α's row order (nodes 0, 1 are the inputs)."""
         return [f"{j}->{i + 2}" for i in range(self.config.nodes) for j in range(i + 2)]
+
+    def alpha_rows(self) -> list[dict]:
+        """One row per cell type, edge and operation: {'cell', 'edge', 'op', 'weight'}."""
+        ops = list(self.config.primitives)
+        return [row for cell, probs in self.softmax_alphas().items()
+                for row in tidy_alphas(cell, probs, self.edge_names(), ops)]
+
+    def candidates(self) -> list:
+        """None listed: the cell space is too large to enumerate."""
+        return []
+
+    def end_epoch(self, epoch: int) -> bool:
+        """The cells never change between epochs."""
+        return False
+
+
+class DartsSpace(SearchSpace):
+    """The DARTS cell space; a found cell is trained in the DARTS evaluation network."""
+
+    name = "darts"
+    Config = DartsSpaceConfig
+    TrainConfig = EvalConfig
+
+    def build(self, config: DartsSpaceConfig, in_channels: int, num_classes: int,
+              image_size: int) -> DartsSupernet:
+        return DartsSupernet(config, in_channels=in_channels, num_classes=num_classes)
+
+    def parse(self, text: str) -> Genotype:
+        return parse_genotype(text)
+
+    def train_and_test(self, arch: Genotype, data: ImageData, space_config: DartsSpaceConfig,
+                       config: EvalConfig, device: torch.device) -> dict:
+        return train_and_test(arch, data, config, device=device)

@@ -30,16 +30,20 @@ weights carry over. The found architecture is the block with the largest α.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas.data import Augment, Batches, ImageData
+from nas.spaces.base import SearchSpace
+
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh}
 
 
-@dataclass
+@dataclass(frozen=True)
 class DenseDagConfig:
     blocks: int = 8                 # k
     layers: int = 4                 # l vertices (vertex 0 is the input layer)
@@ -136,6 +140,9 @@ class DagArchitecture:
     def from_mask(cls, mask: torch.Tensor) -> DagArchitecture:
         return cls(int(mask.shape[-1]), tuple(dag_edges(mask)))
 
+    def to_dict(self) -> dict:
+        return {"layers": self.layers, "edges": [list(e) for e in self.edges]}
+
     def mask(self) -> torch.Tensor:
         m = torch.zeros(self.layers, self.layers, dtype=torch.bool)
         for i, j in self.edges:
@@ -171,7 +178,7 @@ def parse_dag(text: str) -> DagArchitecture:
 class DenseDagSupernet(nn.Module):
     """k masked, weight-sharing blocks mixed by softmax(α); see the module docstring."""
 
-    needs_image_size = True
+    space = "dense-dag"
 
     def __init__(self, config: DenseDagConfig, in_channels: int, num_classes: int, image_size: int):
         super().__init__()
@@ -207,6 +214,9 @@ class DenseDagSupernet(nn.Module):
     def arch_parameters(self):
         return [self.alpha]
 
+    def named_alphas(self) -> dict[str, nn.Parameter]:
+        return {"blocks": self.alpha}
+
     def block_logits(self, x: torch.Tensor) -> torch.Tensor:
         """[k, B, classes]: every block's logits, in one batched pass."""
         k, d = self.config.blocks, self.config.width
@@ -235,6 +245,16 @@ class DenseDagSupernet(nn.Module):
 
     def architectures(self) -> list[DagArchitecture]:
         return [DagArchitecture.from_mask(m.cpu()) for m in self.masks]
+
+    def candidates(self) -> list[DagArchitecture]:
+        """The k blocks α chooses among (they change where stage 2 resamples them)."""
+        return self.architectures()
+
+    def alpha_rows(self) -> list[dict]:
+        """One row per block: cell 'blocks', edge 'block<b>', op its DAG, weight softmax(α)_b."""
+        probs = self.softmax_alphas()["blocks"].tolist()
+        return [{"cell": "blocks", "edge": f"block{b}", "op": str(a), "weight": w}
+                for b, (a, w) in enumerate(zip(self.architectures(), probs))]
 
     # -- stage 2 -----------------------------------------------------------
     def end_epoch(self, epoch: int) -> bool:
@@ -308,3 +328,104 @@ class DagNet(nn.Module):
             for j in range(1, arch.layers):
                 m.bias[j - 1].copy_(net.edge_bias[j - 1])
         return m
+
+
+# ---------------------------------------------------------------- the space
+
+
+@dataclass(frozen=True)
+class StandaloneConfig:
+    """Training one DAG from scratch: SGD with momentum, the lr cosine-annealed per step, no
+    augmentation; tested on the whole test set."""
+
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise ValueError(f"standalone training needs epochs ≥ 1, batch_size ≥ 1 and lr > 0 "
+                             f"(got {self.epochs}, {self.batch_size}, {self.lr})")
+
+
+def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config: StandaloneConfig,
+                     device: torch.device, activation: str = "relu") -> dict:
+    """Train one DAG of `width` from scratch and test it (see StandaloneConfig)."""
+    from nas.search import seed_everything
+
+    seed_everything(config.seed)
+    net = DagNet(arch, data.in_channels * data.image_size ** 2, width, data.num_classes,
+                 activation).to(device)
+    opt = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
+                          weight_decay=config.weight_decay)
+    batches = Batches(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
+                      augment=Augment(), shuffle=True, drop_last=False, seed=config.seed, device=device)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.epochs * len(batches))
+    start = time.perf_counter()
+    history = []
+    net.train()
+    for epoch in range(config.epochs):
+        t0, lr = time.perf_counter(), opt.param_groups[0]["lr"]
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device)
+        n = 0
+        for x, y in batches:
+            logits = net(x)
+            loss = F.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.detach() * len(y)
+            correct += (logits.detach().argmax(1) == y).sum()
+            n += len(y)
+        history.append({"epoch": epoch, "train_loss": float(loss_sum) / n,
+                        "train_acc": float(correct) / n, "lr": lr,
+                        "epoch_time_s": time.perf_counter() - t0})
+    train_time = time.perf_counter() - start
+    net.eval()
+    test = Batches(data.test_x, data.test_y, 1024, data.mean, data.std, augment=Augment(),
+                   shuffle=False, drop_last=False, device=device)
+    correct, loss_sum = 0, 0.0
+    with torch.no_grad():
+        for x, y in test:
+            logits = net(x)
+            correct += int((logits.argmax(1) == y).sum())
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+    return {"test_acc": correct / len(data.test_y), "test_loss": loss_sum / len(data.test_y),
+            "train_acc": history[-1]["train_acc"], "params": sum(p.numel() for p in net.parameters()),
+            "train_time_s": train_time, "history": history, "config": asdict(config)}
+
+
+class DenseDagSpace(SearchSpace):
+    """Blocks of densely connected layers wired by sampled DAGs; a found block is trained alone."""
+
+    name = "dense-dag"
+    Config = DenseDagConfig
+    TrainConfig = StandaloneConfig
+    seeded_options = ("dag_seed",)    # each search seed draws its own k DAGs
+    needs_image_size = True
+    finite = True
+
+    def build(self, config: DenseDagConfig, in_channels: int, num_classes: int,
+              image_size: int) -> DenseDagSupernet:
+        return DenseDagSupernet(config, in_channels, num_classes, image_size)
+
+    def parse(self, text: str) -> DagArchitecture:
+        return parse_dag(text)
+
+    def train_and_test(self, arch: DagArchitecture, data: ImageData, space_config: DenseDagConfig,
+                       config: StandaloneConfig, device: torch.device) -> dict:
+        return train_standalone(arch, data, space_config.width, config, device, space_config.activation)
+
+    def references(self, space_config: DenseDagConfig) -> dict[str, DagArchitecture]:
+        """The chain (a plain MLP of l layers) and the complete DAG (within max_skip)."""
+        L = space_config.layers
+        return {"chain": DagArchitecture.from_mask(chain_dag(L)),
+                "complete": DagArchitecture.from_mask(complete_dag(L, space_config.max_skip))}
+
+    def properties(self, arch: DagArchitecture) -> dict[str, float]:
+        return dag_properties(arch.mask())

@@ -1,0 +1,110 @@
+"""The interface of a search space: what the search loop and the benchmark may ask of one.
+
+A space is one `SearchSpace` subclass in `nas.spaces.SPACES` plus its supernet class, which
+implements the `Supernet` protocol. Nothing outside the space's module knows its shape:
+
+- the supernet keeps its weights and its α apart (`named_weight_parameters`, `arch_parameters`,
+  `named_alphas`), reports α as probabilities (`softmax_alphas`) and as tidy rows for the results
+  tables (`alpha_rows`: one row per (group, row, column) of each α tensor), derives the discrete
+  architecture (`genotype`), lists the finite candidates α chooses among where the space has such
+  a list (`candidates`, the dense-DAG space's blocks), and may change itself between epochs
+  (`end_epoch`, which returns True when its α were replaced);
+- the space parses an architecture from its one-line text form (`parse`; `str(architecture)` and
+  `architecture.to_dict()` are the two written forms), trains one from scratch and tests it
+  (`train_and_test`, with the space's `TrainConfig`), names the architectures that anchor a
+  ground truth besides the candidates (`references`, e.g. the chain and the complete DAG) and
+  describes an architecture by numbers (`properties`, e.g. depth and fan-in).
+
+Adding a space: one module with the config, the supernet and the `SearchSpace` subclass, and one
+line in `nas.spaces.SPACES`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from nas.data import ImageData
+
+
+@runtime_checkable
+class Architecture(Protocol):
+    """A discrete architecture; `str()` gives the one-line form its space's `parse` reads back."""
+
+    def to_dict(self) -> dict: ...
+
+
+@runtime_checkable
+class Supernet(Protocol):
+    """What the search loop, the strategies and the benchmark use of a supernet."""
+
+    space: ClassVar[str]
+    config: Any
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def named_weight_parameters(self) -> Iterable[tuple[str, nn.Parameter]]: ...
+
+    def arch_parameters(self) -> list[nn.Parameter]: ...
+
+    def named_alphas(self) -> dict[str, nn.Parameter]: ...
+
+    def softmax_alphas(self) -> dict[str, torch.Tensor]: ...
+
+    def alpha_rows(self) -> list[dict]: ...
+
+    def genotype(self) -> Architecture: ...
+
+    def candidates(self) -> list[Architecture]: ...
+
+    def end_epoch(self, epoch: int) -> bool: ...
+
+
+def tidy_alphas(name: str, probs: torch.Tensor, rows: list[str], columns: list[str]) -> list[dict]:
+    """The rows {'cell', 'edge', 'op', 'weight'} of one α tensor's probabilities [rows, columns]
+    (the results tables' alphas columns; a 1-D tensor is one column)."""
+    probs = probs.reshape(len(rows), len(columns)).tolist()
+    return [{"cell": name, "edge": r, "op": c, "weight": w}
+            for r, row in zip(rows, probs) for c, w in zip(columns, row)]
+
+
+class SearchSpace(ABC):
+    """One search space: its configs, its supernet and its discrete architectures."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type]           # the supernet's shape (a frozen dataclass)
+    TrainConfig: ClassVar[type]      # how an architecture is trained from scratch
+    # Options of Config that a benchmark sets from the search's seed (the dense-DAG space's DAGs).
+    seeded_options: ClassVar[tuple[str, ...]] = ()
+    # Whether `build` needs the image side (densely connected layers flatten the image).
+    needs_image_size: ClassVar[bool] = False
+    # Whether the supernet chooses among a short list of candidates (`Supernet.candidates`) that
+    # can each be trained: then a benchmark can train them all as a ground truth.
+    finite: ClassVar[bool] = False
+
+    @abstractmethod
+    def build(self, config: Any, in_channels: int, num_classes: int, image_size: int) -> Supernet:
+        """The supernet for images of `in_channels` × `image_size`² and `num_classes` classes."""
+
+    @abstractmethod
+    def parse(self, text: str) -> Architecture:
+        """The architecture of its one-line text form; ValueError (one sentence) otherwise."""
+
+    @abstractmethod
+    def train_and_test(self, arch: Architecture, data: ImageData, space_config: Any,
+                       config: Any, device: torch.device) -> dict:
+        """Train `arch` from scratch on data's training set and test it: a dict with test_acc,
+        test_loss, train_acc, params, train_time_s and history (per epoch: epoch, train_loss,
+        train_acc, lr, epoch_time_s)."""
+
+    def references(self, space_config: Any) -> dict[str, Architecture]:
+        """Architectures that anchor the ground truth beside the candidates, by role."""
+        return {}
+
+    def properties(self, arch: Architecture) -> dict[str, float]:
+        """Numbers that describe an architecture (for the ground truth's correlations)."""
+        return {}
