@@ -12,20 +12,16 @@ when the experiment has nothing to draw). The rules every figure keeps:
 - published numbers share the measured axes only when their `protocol` (analysis/reference.csv)
   is the measured experiment's (its trials' `protocol`); otherwise they get their own panel,
   titled "not comparable" (or are left to the table), drawn hatched grey;
-- each strategy has one colour in every figure (`nas.plot.strategy_colors`).
+- each strategy has one colour in every figure (`analysis.plotting.strategy_colors`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -36,8 +32,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from analysis import stats as st
 from analysis.load import TRIAL_KEY, Experiment, short_name
+from analysis.plotting import RANDOM_COLOR, new_figure, op_color, strategy_colors
 from analysis.tables import reference_numbers_for, strategy_order
-from nas.plot import RANDOM_COLOR, op_color, strategy_colors
 
 FORMATS = ("png", "pdf")
 PAPER = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7,
@@ -53,7 +49,6 @@ def _save(fig, prefix: Path) -> list[Path]:
         path = prefix.with_name(f"{prefix.name}.{fmt}")
         fig.savefig(path, dpi=200, bbox_inches="tight")
         paths.append(path)
-    plt.close(fig)
     return paths
 
 
@@ -234,8 +229,8 @@ def accuracy_bars(exp: Experiment, reference: pd.DataFrame | None, prefix: Path)
     widths = [max(3.0, 0.42 * n_strat + 0.8)]
     widths += [max(1.8, 0.3 * max(len(r) for _, a in layout for r in a.values()) + 0.8)] * n_pub \
         if n_pub else []
-    with plt.rc_context(PAPER):
-        fig, grid = plt.subplots(len(evals), 1 + n_pub, figsize=(sum(widths) + 0.4, 3.7 * len(evals) + 0.5),
+    with matplotlib.rc_context(PAPER):
+        fig, grid = new_figure(len(evals), 1 + n_pub, figsize=(sum(widths) + 0.4, 3.7 * len(evals) + 0.5),
                                  squeeze=False, gridspec_kw={"width_ratios": widths}, layout="constrained")
         handles = {}
         for row, e, (same, apart) in zip(grid, evals, layout):
@@ -337,8 +332,8 @@ def transfer_scatter(exp: Experiment, reference: pd.DataFrame | None, prefix: Pa
     panels = list(p.groupby(["search_dataset", "transfer"]))
     colors = _palette(p.strategy.unique())
     protocol = measured_protocol(exp)
-    with plt.rc_context(PAPER):
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels) + 1.8, 3.6), squeeze=False,
+    with matplotlib.rc_context(PAPER):
+        fig, axes = new_figure(1, len(panels), figsize=(4.4 * len(panels) + 1.8, 3.6), squeeze=False,
                                  layout="constrained")
         legend = {}
         for ax, ((sd, td), g) in zip(axes[0], panels):
@@ -405,9 +400,9 @@ def alpha_heatmaps(exp: Experiment, strategy: str, prefix: Path) -> list[Path]:
                       if np.isfinite(m.values).any()))
     digits = min(5, max(2, int(np.ceil(-np.log10(dev))) + 1))   # enough to tell the cells apart
     norm = TwoSlopeNorm(vcenter=uniform, vmin=uniform - dev, vmax=uniform + dev)
-    cmap = plt.get_cmap("RdBu_r")
-    with plt.rc_context(PAPER):
-        fig, axes = plt.subplots(1, 2, figsize=(7.4, 0.28 * len(edges) + 2.0), sharey=True,
+    cmap = matplotlib.colormaps["RdBu_r"]
+    with matplotlib.rc_context(PAPER):
+        fig, axes = new_figure(1, 2, figsize=(7.4, 0.28 * len(edges) + 2.0), sharey=True,
                                  layout="constrained")
         for ax, cell in zip(axes, ("normal", "reduce")):
             m = means[cell].to_numpy(dtype=float)
@@ -460,8 +455,8 @@ def alpha_over_epochs(exp: Experiment, prefix: Path, edge: str | None = None,
     cols = min(4, len(strategies))
     rows = -(-len(strategies) // cols)
     ns, top = [], 1 / len(ops)
-    with plt.rc_context(PAPER):
-        fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols + 1.4, 1.7 * rows + 0.8),
+    with matplotlib.rc_context(PAPER):
+        fig, axes = new_figure(rows, cols, figsize=(1.9 * cols + 1.4, 1.7 * rows + 0.8),
                                  sharex=True, sharey=True, squeeze=False, layout="constrained")
         for ax, name in zip(axes.flat, strategies):
             g = a[a.strategy == name]
@@ -522,8 +517,8 @@ def search_curves(exp: Experiment, prefix: Path) -> list[Path]:
     offsets = dict(zip(strategies, _jitter(len(strategies), 0.36 if epochs == 1 else 0.2)))
     skipped = sorted({s for s in exp.epochs.strategy.unique() if is_baseline(s)})
     ns = []
-    with plt.rc_context(PAPER):
-        fig, axes = plt.subplots(1, 2, figsize=(7.6, 3.0), sharey=True, layout="constrained")
+    with matplotlib.rc_context(PAPER):
+        fig, axes = new_figure(1, 2, figsize=(7.6, 3.0), sharey=True, layout="constrained")
         for ax, (col, split) in zip(axes, [("train_acc", "training batches (w step)"),
                                            ("val_acc", "validation batches (α step)")]):
             for name in strategies:
@@ -571,8 +566,8 @@ def cost_vs_accuracy(exp: Experiment, prefix: Path) -> list[Path]:
     kinds = {"CPU" if str(d).lower().startswith("cpu") else "GPU" for d in s.search_device}
     colors = _palette(s.strategy.unique())
     ns = []
-    with plt.rc_context(PAPER):
-        fig, ax = plt.subplots(figsize=(5.6, 3.4), layout="constrained")
+    with matplotlib.rc_context(PAPER):
+        fig, ax = new_figure(figsize=(5.6, 3.4), layout="constrained")
         handles = []
         for name in strategy_order(s.strategy.unique()):
             g = s[s.strategy == name]
@@ -605,17 +600,16 @@ def cost_vs_accuracy(exp: Experiment, prefix: Path) -> list[Path]:
         return _save(fig, prefix)
 
 
-def fidelity_bars(path: Path, prefix: Path) -> list[Path]:
-    """`python -m nas fidelity --out` results: cosine and relative error to the reference."""
-    if not path.is_file():
-        return []
-    rows = pd.DataFrame(json.loads(path.read_text())["rows"])
+def fidelity_bars(rows: pd.DataFrame, prefix: Path) -> list[Path]:
+    """The fidelity table (`python -m studies fidelity --out`): cosine and relative error to the
+    reference, from the latest measurement."""
     if rows.empty:
         return []
+    rows = rows[rows.measured_at == rows.measured_at.max()] if "measured_at" in rows else rows
     order = strategy_order(rows.strategy)
     colors = _palette(order)
-    with plt.rc_context(PAPER):
-        fig, axes = plt.subplots(1, 3, figsize=(7.0, 2.6), sharey=True)
+    with matplotlib.rc_context(PAPER):
+        fig, axes = new_figure(1, 3, figsize=(7.0, 2.6), sharey=True)
         y = np.arange(len(order))
         by = rows.set_index("strategy").reindex(order)
         for ax, col, label in zip(axes, ("cosine", "relative_error", "time_s"),
@@ -659,8 +653,8 @@ def perf_bars(path: Path, prefix: Path) -> list[Path]:
                    + np.where(df.partial_channels > 1, " (pc " + df.partial_channels.astype(str) + ")", ""))
     order = list(dict.fromkeys(n for s in strategy_order(df.strategy)
                                for n in df[df.strategy == s].name))
-    with plt.rc_context(PAPER):
-        fig, ax = plt.subplots(figsize=(7.0, 0.35 * len(order) + 1.2))
+    with matplotlib.rc_context(PAPER):
+        fig, ax = new_figure(figsize=(7.0, 0.35 * len(order) + 1.2))
         # Colours name configurations here, so not the strategies' colours (Set2, not tab10).
         sns.barplot(data=df, y="name", x="step_over_pass", hue="config", order=order, ax=ax,
                     palette="Set2", edgecolor="black", linewidth=0.4)
@@ -692,7 +686,7 @@ def noise_bars(exp: Experiment, prefix: Path) -> list[Path]:
     if num.empty:
         return []
     evals = list(dict.fromkeys(num["eval_dataset"]))
-    fig, axes = plt.subplots(1, len(evals), figsize=(max(5.0, 0.55 * num.strategy.nunique() + 2) * len(evals),
+    fig, axes = new_figure(1, len(evals), figsize=(max(5.0, 0.55 * num.strategy.nunique() + 2) * len(evals),
                                                      3.4), squeeze=False)
     for ax, e in zip(axes[0], evals):
         g = num[num.eval_dataset == e]

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-TABLES = ("trials", "epochs", "alphas", "ground_truth")
+from benchmark.store import KEYS, ResultStore
+
+TABLES = tuple(KEYS)           # the benchmark's tables (benchmark/store.py declares them)
 TRIAL_KEY = ["strategy", "search_dataset", "seed"]
 SEARCH_KEY = [*TRIAL_KEY, "eval_dataset"]        # one search, evaluated on one dataset
 
@@ -107,14 +109,6 @@ def _repeats(declared: dict, dataset: str) -> int:
     return int(declared.get(key, declared.get("eval_repeats", 1)))
 
 
-def _read_table(root: Path, table: str) -> pd.DataFrame:
-    parts = sorted((root / "parts" / table).glob("*.parquet"))
-    if parts:
-        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-    joined = root / f"{table}.parquet"
-    return pd.read_parquet(joined) if joined.is_file() else pd.DataFrame()
-
-
 def _with_repeats(df: pd.DataFrame, eval_seed: bool) -> pd.DataFrame:
     """Files from before repeated evaluations: `repeat` 0 (and `eval_seed` = the search seed)."""
     if df.empty:
@@ -135,7 +129,8 @@ def load_experiment(root: str | Path) -> Experiment:
     if not root.is_dir():
         raise ReportError(f"there is no experiment folder at {root}; run "
                           f"`python benchmark/run.py --grid NAME` first, or name an existing one")
-    frames = {t: _read_table(root, t) for t in TABLES}
+    store = ResultStore(root)
+    frames = {t: store.read(t) for t in TABLES}
     frames["trials"] = _with_repeats(frames["trials"], eval_seed=True)
     frames["epochs"] = _with_repeats(frames["epochs"], eval_seed=False)
     declared, space = [], "darts"

@@ -53,26 +53,28 @@ from analysis.tables import (  # noqa: E402
 REFERENCE = Path(__file__).with_name("reference.csv")
 
 
-def toy_records(exp: Experiment, run: bool) -> list[dict]:
-    """The toy problem's runs: <experiment>/toy.jsonl if present, else run now (and keep them)."""
-    path = exp.root / "toy.jsonl"
-    if path.is_file():
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    if not run:
-        return []
-    from nas.toy import default_runs, run_toy
+def toy_records(exp: Experiment) -> list[dict]:
+    """The toy problem's runs from the experiment folder's toy table (written by `python -m studies
+    toy --out <experiment folder>`); [] where there is none."""
+    from benchmark.store import ResultStore
 
-    records = [run_toy(r, trajectory=True) for r in default_runs()]
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    df = ResultStore(exp.root).read("toy")
+    records = []
+    for r in df.to_dict("records"):
+        r["options"] = json.loads(r["options"])
+        r["start"] = [float(v) for v in r["start"]]
+        if r.get("trajectory") is not None:
+            r["trajectory"] = [[float(a), float(w)] for a, w in r["trajectory"]]
+        records.append(r)
     return records
 
 
 def toy_table(records: list[dict]) -> Table | None:
     """The toy runs as a table: measured iterations, end point and time per iteration beside the
-    course project's iterations for the same run (`nas.toy.course_iterations`) and whether they match."""
+    course project's iterations for the same run (`studies.toy.course_iterations`) and whether they match."""
     if not records:
         return None
-    from nas.toy import COURSE_TIME, TABLE_NOTE, course_iterations
+    from studies.toy import COURSE_TIME, TABLE_NOTE, course_iterations
 
     numbers, rows = [], []
     for r in records:
@@ -117,8 +119,8 @@ def genotype_of(exp: Experiment, strategy: str) -> tuple[str, int] | None:
 def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str | None = None,
           toy: bool = True, log=print, perf: Path | None = None) -> list[dict]:
     """Write tables and figures under `out`; returns the report's blocks in order."""
+    from analysis.plotting import plot_genotype
     from nas.genotype import GenotypeError, parse_genotype
-    from nas.plot import plot_genotype
 
     tdir, fdir = out / "tables", out / "figures"
     blocks: list[dict] = []
@@ -219,9 +221,12 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                        f"Found {'normal' if kind == 'normal' else 'reduction'} cell: {s}",
                        f"The {'normal' if kind == 'normal' else 'reduction'} cell derived by {s} "
                        f"(seed {found[1]}); each edge and its label in its operation's colour.")
-    records = toy_records(exp, toy)
+    records = toy_records(exp) if toy else []
+    if toy and not records:
+        blocks.append({"kind": "absent", "title": "The toy bilevel problem: no toy table in this "
+                       f"experiment; run `python -m studies toy --out {exp.root}` to add it"})
     if records:
-        from nas.toy import plot_trajectories
+        from studies.toy import plot_trajectories
 
         paths = plot_trajectories(records, fdir / "toy.png")
         add_figure("toy", paths, "The toy bilevel problem (DARTS, Figure 2)",
@@ -231,11 +236,13 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                    "optimum (1, 1) over the iterations. A run has the same colour in every panel; one "
                    "deterministic run per strategy and ξ.")
         add_table(toy_table(records), "")
-    add_figure("fidelity", figures.fidelity_bars(exp.root / "fidelity.json", fdir / "fidelity"),
+    from benchmark.store import ResultStore
+
+    add_figure("fidelity", figures.fidelity_bars(ResultStore(exp.root).read("fidelity"), fdir / "fidelity"),
                "Hypergradient fidelity", "Each strategy's hypergradient against the implicit reference "
-               "(`python -m nas fidelity --out <experiment>/fidelity.json`): cosine, relative error, time; "
-               "one measurement per strategy (n = 1, no interval).")
-    if perf is not None and perf.is_file():
+               "(`python -m studies fidelity --out <experiment folder>`; the latest run): cosine, relative "
+               "error, time; one measurement per strategy (n = 1, no interval).")
+    if perf is not None and perf.exists():
         add_table(perf_table(perf), "")
         add_figure("perf", figures.perf_bars(perf, fdir / "perf"), "Cost of a step in passes",
                    "Time per search step divided by the time of one forward+backward pass (bars), and "
@@ -347,13 +354,13 @@ def main(argv: list[str] | None = None) -> int:
                    help='the normal-cell edge whose α is drawn over the epochs, e.g. "0->2" '
                         "(default: the first)")
     p.add_argument("--no-toy", action="store_true",
-                   help="skip the toy problem's figure (else it is read from <experiment>/toy.jsonl, "
-                        "or run, about 20 s, and kept there)")
+                   help="leave out the toy problem's section (else it is read from the experiment "
+                        "folder's toy table, written by `python -m studies toy --out FOLDER`)")
     p.add_argument("--perf", default=None,
-                   help="benchmark/perf.py's parquet to add as a speed section (default: "
-                        "<results>/perf/perf.parquet where it exists)")
+                   help="benchmark/perf.py's results (a folder, or one parquet file) to add as a speed "
+                        "section (default: <results>/perf where it exists)")
     args = p.parse_args(argv)
-    perf = args.perf or str(Path(args.results) / "perf" / "perf.parquet")
+    perf = args.perf or str(Path(args.results) / "perf")
     start = time.perf_counter()
     try:
         path = report(find_experiment(args.experiment, args.results), args.out,

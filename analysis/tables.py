@@ -550,10 +550,11 @@ PERF_KEY = ["device", "kind", "strategy", "batch", "layers", "channels", "image_
 
 
 def latest_perf(path: Path) -> pd.DataFrame:
-    """`benchmark/perf.py`'s parquet, the latest measurement of each configuration."""
-    if not Path(path).is_file():
-        return pd.DataFrame()
-    df = pd.read_parquet(path)
+    """`benchmark/perf.py`'s perf table (a results folder or one parquet file), the latest
+    measurement of each configuration."""
+    from benchmark.store import read_results
+
+    df = read_results(path, "perf")
     if df.empty:
         return df
     if "partial_channels" not in df:

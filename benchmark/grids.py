@@ -258,7 +258,7 @@ OFFLINE_CIFAR10 = "imagefolder:~/.cache/cifar10-jpeg"
 # half the time of the grid's most expensive searches on a CPU.
 FD_PRODUCTS = {s: {"hvp": "finite-difference"} for s in ("implicit-neumann", "implicit-cg")}
 
-# The dense-DAG space on digits (the study's stage 1, as `python -m nas study dense-dag` ran it): 8
+# The dense-DAG space on digits (the former dense-DAG study's stage 1 at its default size): 8
 # blocks of 4 layers of width 64, each seed drawing its own DAGs; searched 10 epochs of batch 64;
 # every candidate, the chain and the complete DAG of each seed trained 20 epochs from scratch as
 # the ground truth, twice (training seeds seed and seed + 1000); the found block trained the same way.

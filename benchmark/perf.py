@@ -23,8 +23,9 @@ once with the project's trainer fed by its on-device batches and augmentation
 (`nas.evaluate.Trainer` + `nas.data.Batches`, as `train_and_test` runs it) and once as a plain
 PyTorch loop over pre-made device tensors (forward, loss + auxiliary loss, backward, SGD).
 
-Every row is printed (a table, or `--json` lines) and appended to `--out` (parquet, with the
-device, the versions and the time), so that runs on several machines can be compared.
+Every row is printed (a table, or `--json` lines) and written to the results folder `--out` as one
+part of its perf table (benchmark/store.py; with the device, the versions and the time), so that
+runs on several machines can be compared.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import platform
 import resource
 import statistics
@@ -224,19 +226,6 @@ def run_isolated(fn=measure, **kwargs) -> dict:
     return payload
 
 
-def append_parquet(rows: list[dict], path: Path) -> None:
-    """Append rows to a parquet file (created if missing)."""
-    import pandas as pd
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new = pd.DataFrame(rows)
-    if path.is_file():
-        new = pd.concat([pd.read_parquet(path), new], ignore_index=True)
-    tmp = path.with_suffix(".tmp")
-    new.to_parquet(tmp, index=False)
-    tmp.replace(path)
-
-
 def _format(r: dict) -> str:
     mb = r["peak_mem_bytes"] / 2**20
     if r["kind"] == "eval":
@@ -283,9 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval", action="store_true",
                    help="also measure the evaluation network's training images/s, the "
                         "project's trainer against a plain loop")
-    p.add_argument("--out", default="results/perf/perf.parquet",
-                   help="append the rows to this parquet file (default: results/perf/perf.parquet; "
-                        "'' writes none)")
+    p.add_argument("--out", default="results/perf",
+                   help="results folder the rows go to, as one part of its perf table (default: "
+                        "results/perf; '' writes none)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     args = p.parse_args(argv)
     strategies = [] if args.strategies == ["none"] else args.strategies
@@ -334,9 +323,13 @@ def main(argv: list[str] | None = None) -> int:
                 emit(run_isolated(measure_eval, batch=batch, layers=layers, channels=channels,
                                   speed=speed, plain=plain, **common))
     if args.out and rows:
-        append_parquet(rows, Path(args.out))
+        from benchmark.store import ResultStore
+
+        store = ResultStore(args.out)
+        part = f"{rows[0]['measured_at']}-{platform.node() or 'host'}-{os.getpid()}".replace(":", "")
+        store.write_part("perf", part, rows)
         if not args.json:
-            print(f"appended {len(rows)} rows to {args.out}", file=sys.stderr)
+            print(f"wrote {len(rows)} rows to {store.part_path('perf', part)}", file=sys.stderr)
     return 0
 
 

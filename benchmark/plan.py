@@ -10,7 +10,7 @@ Nothing runs. The plan prints
    and, with `--detect D` (accuracy points), the seeds needed to detect D;
 3. the projected cost: from the earlier experiment's measured wall times per search and per
    evaluation when it exists (the best guide: the same profile and machine), else from the step
-   times and images/s of `benchmark/perf.py` (`results/perf/perf.parquet`), which are measured at
+   times and images/s of `benchmark/perf.py` (`results/perf/`), which are measured at
    their own sizes and are named beside the projection.
 """
 
@@ -25,7 +25,7 @@ import pandas as pd
 from analysis.stats import ALPHA, POWER, minimum_detectable_difference, seeds_needed
 from benchmark.grids import Grid
 from benchmark.perf import perf_options
-from benchmark.store import manifest_matches
+from benchmark.store import manifest_matches, read_results
 from nas.spaces import get_space
 
 # Training-set sizes of the named datasets, for the images an evaluation processes when a profile
@@ -260,8 +260,8 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
         eval_s = searches.groupby("eval_dataset")["eval_wall_s"].mean().to_dict()
         device = "; ".join(sorted(set(searches["search_device"])))
         source = f"measured in {experiment_dir.name} on {device}"
-    elif perf_path is not None and perf_path.is_file():
-        s, e, notes = perf_projection(grid, pd.read_parquet(perf_path))
+    elif perf_path is not None and not (perf := read_results(perf_path, "perf")).empty:
+        s, e, notes = perf_projection(grid, perf)
         search_s, eval_s = s, e
         source = "from " + "; ".join(notes)
     if not search_s and not eval_s:

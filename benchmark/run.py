@@ -65,9 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--power-from", default=None, metavar="EXPERIMENT",
                    help="with --plan: take the between-seed standard deviations from this experiment "
                         "(a name under --results or a folder) instead of the grid's own earlier run")
-    p.add_argument("--perf", default=None, metavar="FILE",
-                   help="with --plan: perf.py results to project the cost from when the grid has "
-                        "no earlier run (default: results/perf/perf.parquet)")
+    p.add_argument("--perf", default=None, metavar="PATH",
+                   help="with --plan: perf.py results (a results folder or a parquet file) to project "
+                        "the cost from when the grid has no earlier run (default: results/perf)")
     # Tests only: every trial crashes once, right after its first checkpoint, if FILE is absent.
     p.add_argument("--fail-once-marker", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -143,8 +143,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plan:
         from benchmark.plan import plan
 
-        perf = Path(args.perf) if args.perf else Path(args.results).resolve() / "perf" / "perf.parquet"
-        if args.perf and not perf.is_file():
+        perf = Path(args.perf) if args.perf else Path(args.results).resolve() / "perf"
+        if args.perf and not perf.exists():
             raise UsageError(f"--perf {perf} does not exist")
         power = None
         if args.power_from:
@@ -254,17 +254,14 @@ def check_manifest(results_dir: Path, grid, specs) -> None:
 
 def write_manifest(results_dir: Path, grid, specs) -> None:
     """results/<experiment>/grid.json: the declared trials, so a report can name the missing ones."""
-    import json
+    from nas.files import write_json
 
-    results_dir.mkdir(parents=True, exist_ok=True)
     manifest = {"grid": grid.name, "profile": grid.profile.to_dict(),
                 "strategy_options": grid.strategy_options,
                 "trials": [{**s.key(), "kind": s.kind, "trial_id": s.trial_id,
                             "eval_datasets": list(s.eval_datasets),
                             "repeats": {d: s.repeats(d) for d in s.eval_datasets}} for s in specs]}
-    tmp = results_dir / f".grid.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    tmp.replace(results_dir / "grid.json")
+    write_json(results_dir / "grid.json", manifest)
 
 
 def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_dir) -> int:

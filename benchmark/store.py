@@ -1,28 +1,39 @@
-"""Parquet results, written so that a crash loses nothing and a retry duplicates nothing.
+"""The results layer: every table this project writes, its key, and how it is written and read.
 
-Each trial writes its own part of each table, `parts/<table>/<trial_id>.parquet`,
-atomically (a temporary name, then a rename) and whole: a retried trial replaces
-its part instead of adding rows. `collect()` joins the parts into
-`<table>.parquet` (again atomically), dropping duplicate keys, keeping the last.
-The tables and their columns are documented in results/README.md.
+Every writer (a grid's trials, the perf harness, the toy problem, the fidelity tool) writes its
+rows as a whole part of a table, `<folder>/parts/<table>/<part>.parquet`, atomically
+(`nas.files.atomic_write`): a retried trial or a rerun replaces its part instead of adding rows,
+and a crash never leaves half a file. Reading joins the parts, dropping duplicate keys (the last
+part written wins); `collect()` also writes the joined `<table>.parquet` for other tools. The
+report reads only these files. The columns are documented in results/README.md.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nas.files import atomic_write
+
 GRID_KEY = ["experiment", "strategy", "search_dataset", "seed", "profile"]
+# The benchmark's tables: one part per trial.
 KEYS: dict[str, list[str]] = {
     "trials": [*GRID_KEY, "eval_dataset", "repeat"],
     "epochs": [*GRID_KEY, "phase", "eval_dataset", "repeat", "epoch"],
     "alphas": [*GRID_KEY, "epoch", "cell", "edge", "op"],
     "ground_truth": [*GRID_KEY, "eval_dataset", "repeat", "architecture"],
 }
+# The studies' and tools' tables: one part per run of the command that writes them.
+OTHER_KEYS: dict[str, list[str]] = {
+    "toy": ["label", "lr", "tol", "max_iter", "seed", "options"],
+    "fidelity": ["strategy", "measured_at"],
+    "perf": ["device", "kind", "strategy", "batch", "layers", "channels", "image_size", "speed",
+             "hvp", "partial_channels", "measured_at"],
+}
+TABLES: dict[str, list[str]] = {**KEYS, **OTHER_KEYS}
 
 
 def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
@@ -49,54 +60,64 @@ def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
 
 
 def write_parquet_atomic(rows: list[dict] | pd.DataFrame, path: Path) -> None:
-    """Write `rows` to `path` via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write `rows` to `path` atomically."""
     table = (pa.Table.from_pandas(rows, preserve_index=False) if isinstance(rows, pd.DataFrame)
              else pa.Table.from_pylist(rows))
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 class ResultStore:
-    """The results folder of one experiment: `results/<experiment>/`."""
+    """A results folder: an experiment's (`results/<experiment>/`) or a tool's (`results/perf/`)."""
 
     def __init__(self, root: str | Path):
-        self.root = Path(root)
+        self.root = Path(root).expanduser()
 
-    def part_path(self, table: str, trial_id: str) -> Path:
-        if table not in KEYS:
-            raise ValueError(f"unknown table {table!r}; tables are {', '.join(KEYS)}")
-        return self.root / "parts" / table / f"{trial_id}.parquet"
+    def part_path(self, table: str, part: str) -> Path:
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
+        return self.root / "parts" / table / f"{part}.parquet"
 
-    def write_part(self, table: str, trial_id: str, rows: list[dict]) -> None:
-        """Replace the trial's part of `table` with `rows` (nothing is written for no rows)."""
-        missing = [k for k in KEYS[table] if rows and k not in rows[0]]
+    def write_part(self, table: str, part: str, rows: list[dict]) -> None:
+        """Replace the part `part` of `table` with `rows` (nothing is written for no rows)."""
+        missing = [k for k in TABLES[table] if rows and k not in rows[0]]
         if missing:
             raise ValueError(f"rows of {table} lack the key column(s) {', '.join(missing)}")
         if rows:
-            write_parquet_atomic(rows, self.part_path(table, trial_id))
+            write_parquet_atomic(rows, self.part_path(table, part))
 
-    def has_part(self, table: str, trial_id: str) -> bool:
-        return self.part_path(table, trial_id).is_file()
+    def has_part(self, table: str, part: str) -> bool:
+        return self.part_path(table, part).is_file()
+
+    def read(self, table: str) -> pd.DataFrame:
+        """The table: its parts joined (duplicate keys dropped, the last part written wins), or the
+        joined <table>.parquet where there are no parts; empty if neither exists."""
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
+        parts = sorted((self.root / "parts" / table).glob("*.parquet"), key=lambda p: p.stat().st_mtime)
+        if parts:
+            df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+            key = [k for k in TABLES[table] if k in df]
+            return df.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
+        joined = self.root / f"{table}.parquet"
+        return pd.read_parquet(joined) if joined.is_file() else pd.DataFrame()
 
     def collect(self) -> dict[str, pd.DataFrame]:
-        """Join every table's parts into <table>.parquet; returns the frames (empty if none)."""
+        """Join the benchmark tables' parts into <table>.parquet; returns the frames (empty if none)."""
         frames = {}
         for table, key in KEYS.items():
-            parts = sorted((self.root / "parts" / table).glob("*.parquet"))
-            if not parts:
+            df = self.read(table) if (self.root / "parts" / table).is_dir() else pd.DataFrame()
+            if df.empty:
                 frames[table] = pd.DataFrame(columns=key)
                 continue
-            df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-            df = df.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
             write_parquet_atomic(df, self.root / f"{table}.parquet")
             frames[table] = df
         return frames
 
-    def read(self, table: str) -> pd.DataFrame:
-        path = self.root / f"{table}.parquet"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} does not exist; no trial of this experiment has "
-                                    "finished yet")
+
+def read_results(path: str | Path, table: str) -> pd.DataFrame:
+    """`table` from a results folder (its parts, or its joined <table>.parquet), or from one parquet
+    file (e.g. a perf.parquet written before the parts); empty if there is none."""
+    path = Path(path).expanduser()
+    if path.is_file():
         return pd.read_parquet(path)
+    return ResultStore(path).read(table)

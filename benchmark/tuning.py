@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from nas.files import write_json
 from nas.strategies import STRATEGIES, get_strategy
 from nas.strategies.base import Range
 
@@ -30,11 +31,8 @@ def search_space(strategy: str) -> dict:
 
 
 def write_tuned(folder: Path, strategy: str, options: dict, score: float) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{strategy}.json"
-    path.write_text(json.dumps({"strategy": strategy, "options": options,
-                                "val_acc": score}, indent=1) + "\n")
-    return path
+    return write_json(Path(folder) / f"{strategy}.json",
+                      {"strategy": strategy, "options": options, "val_acc": score})
 
 
 def load_tuned(folder: str | Path) -> dict[str, dict]:

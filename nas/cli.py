@@ -1,7 +1,7 @@
-"""`python -m nas`: search, draw, evaluate, inspect — the DARTS workflow from the command line.
+"""`python -m nas`: search, evaluate, inspect — the DARTS workflow from the command line.
 
     python -m nas search --dataset digits --epochs 2 --channels 4 --layers 3 --out runs/s0
-    python -m nas plot-cell --genotype runs/s0/genotype.json --out runs/s0/cell
+    python analysis/plotting.py --genotype runs/s0/genotype.json --out runs/s0/cell   # draw it
     python -m nas evaluate --genotype runs/s0/genotype.json --dataset digits --epochs 5 \
         --channels 8 --layers 6
     python -m nas info --space darts
@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from nas.data import DATASET_NAMES, DatasetError, load_dataset
 from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
 from nas.spaces import SPACES, make_supernet, space_config
-from nas.strategies import SEARCHING, STRATEGIES
+from nas.strategies import STRATEGIES
 
 
 class CliError(Exception):
@@ -127,105 +126,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build the network and print its parameter count without training")
     p.add_argument("--out", default=None, help="write the result as JSON to this file")
 
-    p = sub.add_parser("plot-cell", help="draw a genotype's normal and reduction cells",
-                       description="Draw the normal and the reduction cell of a genotype as "
-                                   "<out>_normal.{png,pdf} and <out>_reduce.{png,pdf}.")
-    p.add_argument("--genotype", required=True,
-                   help=f"a name ({', '.join(NAMED_GENOTYPES)}), a file, a search folder or text")
-    p.add_argument("--out", default="cell", help="output prefix (default: cell)")
-    p.add_argument("--formats", nargs="+", default=["png", "pdf"], help="(default: png pdf)")
-
-    p = sub.add_parser("toy", help="every strategy on the DARTS toy bilevel problem",
-                       description="Run strategies on the DARTS toy problem L_train = w² − 2αw + α², "
-                                   "L_val = αw − 2α + 1 with plain gradient descent (α-step first) "
-                                   "until |Δα| and |Δw| fall below --tol, or --max-iter; print per "
-                                   "run the iterations, the final (α, w) and the time per iteration, "
-                                   "and draw the trajectories with --plot.")
-    p.add_argument("--strategies", nargs="+", default=None, metavar="NAME",
-                   help=f"strategies (default: every one that searches: {', '.join(SEARCHING)})")
-    p.add_argument("--xi", nargs="+", type=float, default=[0.0, 0.3, 0.5, 0.7],
-                   help="ξ values for second-order and second-order-exact (default: 0 0.3 0.5 0.7)")
-    p.add_argument("--lr", type=float, default=0.01, help="learning rate of α and w (default: 0.01)")
-    p.add_argument("--tol", type=float, default=1e-4, help="stopping tolerance (default: 1e-4)")
-    p.add_argument("--max-iter", type=int, default=10_000, help="iteration cap (default: 10000)")
-    p.add_argument("--start", nargs=2, type=float, default=[2.0, -2.0], metavar=("ALPHA", "W"),
-                   help="start point (default: 2 -2)")
-    from nas.toy import TOY_OPTIONS
-
-    p.add_argument("--neumann-eta", type=float, default=TOY_OPTIONS["neumann_eta"],
-                   help="η of implicit-neumann on the toy (default: 0.25)")
-    p.add_argument("--neumann-k", type=int, default=TOY_OPTIONS["neumann_k"],
-                   help="K of implicit-neumann (default: 5)")
-    p.add_argument("--cg-damping", type=float, default=TOY_OPTIONS["cg_damping"],
-                   help="δ of implicit-cg on the toy (default: 0; the toy's Hessian is 2)")
-    p.add_argument("--cg-k", type=int, default=TOY_OPTIONS["cg_k"], help="K of implicit-cg (default: 5)")
-    p.add_argument("--sigma", type=float, default=TOY_OPTIONS["sigma"],
-                   help="σ of the hyperDARTS perturbation (default: 0.5)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--json", action="store_true", help="one JSON object per run")
-    p.add_argument("--trajectory", action="store_true", help="include the trajectories in the JSON")
-    p.add_argument("--plot", default=None, metavar="FILE",
-                   help="draw the trajectories to FILE.png and FILE.pdf")
-
-    p = sub.add_parser("fidelity", help="each strategy's hypergradient against a tight reference",
-                       description="On a small supernet and a fixed batch pair, compare each "
-                                   "strategy's hypergradient with the implicit hypergradient solved "
-                                   "to tight tolerance after the weights are trained close to their "
-                                   "best response: cosine similarity, relative error and time.")
-    p.add_argument("--strategies", nargs="+", default=list(SEARCHING), metavar="NAME",
-                   help="strategies (default: every one that searches, not the random baseline)")
-    _dataset_args(p)
-    p.add_argument("--channels", type=int, default=4, help="supernet channels (default: 4)")
-    p.add_argument("--layers", type=int, default=3, help="supernet cells (default: 3)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
-    p.add_argument("--warmup-steps", type=int, default=20,
-                   help="first-order search steps before the point is fixed (default: 20)")
-    p.add_argument("--pretrain-steps", type=int, default=200,
-                   help="gradient steps of w on the fixed training batch (default: 200)")
-    p.add_argument("--reference-k", type=int, default=100,
-                   help="CG iterations of the reference (default: 100)")
-    p.add_argument("--reference-damping", type=float, default=1e-3,
-                   help="δ of the reference's (H + δI)x = v (default: 1e-3)")
-    p.add_argument("--hyper-steps", type=int, default=100,
-                   help="φ-steps fitting hyperDARTS's hypernetwork first (default: 100)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    p.add_argument("--out", default=None, help="also write the result as JSON to this file")
-
-    p = sub.add_parser("study", help="the dense-DAG study: found DAG vs chain and complete, space "
-                                     "size, DAG properties, and which strategy ranks blocks best",
-                       description="Train every candidate DAG standalone (the ground truth), search with "
-                                   "every strategy, and answer the study's four questions as Markdown "
-                                   "tables; rows go to OUT/dags.jsonl and OUT/searches.jsonl (rerunning "
-                                   "skips what is there).")
-    p.add_argument("which", choices=["dense-dag"], help="the study")
-    p.add_argument("--dataset", default="digits",
-                   help=f"dataset: {', '.join(DATASET_NAMES)} (default: digits)")
-    p.add_argument("--data-root", default=None, help="where datasets live")
-    p.add_argument("--strategies", nargs="+", default=list(SEARCHING), metavar="NAME",
-                   help="strategies (default: every one that searches, not the random baseline)")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (default: 0 1 2)")
-    p.add_argument("--sizes", nargs="+", default=["8x4"], metavar="KxL",
-                   help="space sizes, k blocks x l layers (default: 8x4)")
-    p.add_argument("--width", type=int, default=64, help="layer width d (default: 64)")
-    p.add_argument("--edge-prob", type=float, default=0.5, help="edge probability (default: 0.5)")
-    p.add_argument("--max-skip", type=int, default=0, help="longest edge j-i, 0: any (default: 0)")
-    p.add_argument("--resample-every", type=int, default=0,
-                   help="stage 2: resample the DAGs every N epochs from α feedback (default: 0, off)")
-    p.add_argument("--alpha-data", choices=["val", "train"], default="val",
-                   help="α steps on a held-out split, or on the training data (default: val)")
-    p.add_argument("--search-epochs", type=int, default=10, help="search epochs (default: 10)")
-    p.add_argument("--standalone-epochs", type=int, default=20,
-                   help="epochs of each standalone training (default: 20)")
-    p.add_argument("--image-size", type=int, default=None, help="resize images first")
-    p.add_argument("--train-images", type=int, default=None,
-                   help="use a fixed random subset of the training images")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a strategy option, given to every strategy that has it, e.g. --set alpha_lr=3e-3")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    p.add_argument("--out", required=True, help="folder for the rows and summary.md")
-
     p = sub.add_parser("info", help="print a supernet's weight and α counts as JSON")
     _space_args(p, channels=16, layers=8)
     p.add_argument("--in-channels", type=int, default=3, help="image channels (default: 3)")
@@ -265,12 +165,13 @@ def cmd_search(args: argparse.Namespace) -> int:
                         on_epoch=_progress("search"))
     print(result.genotype)
     if args.space == "darts":
-        print(f"wrote {out}/genotype.json; next: python -m nas plot-cell --genotype {out} "
+        print(f"wrote {out}/genotype.json; next: python analysis/plotting.py --genotype {out} "
               f"--out {out}/cell, then python -m nas evaluate --genotype {out} --dataset "
               f"{args.dataset}", file=sys.stderr)
     else:
-        print(f"wrote {out}/genotype.json (the found {args.space} architecture); `python -m nas "
-              f"study {args.space}` trains candidates standalone", file=sys.stderr)
+        print(f"wrote {out}/genotype.json (the found {args.space} architecture); `python "
+              f"benchmark/run.py --grid {args.space}` searches it with a ground truth",
+              file=sys.stderr)
     return 0
 
 
@@ -311,15 +212,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_plot_cell(args: argparse.Namespace) -> int:
-    from nas.plot import plot_genotype
-
-    genotype = resolve_genotype(args.genotype)
-    for path in plot_genotype(genotype, args.out, tuple(args.formats)):
-        print(path)
-    return 0
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -335,98 +227,17 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_strategies(names: list[str] | None) -> None:
-    for name in names or []:
-        if name not in STRATEGIES:
-            raise CliError(f"unknown strategy {name!r}; valid strategies are {', '.join(STRATEGIES)}")
-
-
-def cmd_toy(args: argparse.Namespace) -> int:
-    from nas.toy import default_runs, plot_trajectories, run_toy, table_footer, table_header, table_row
-
-    _check_strategies(args.strategies)
-    options = {"neumann_eta": args.neumann_eta, "neumann_k": args.neumann_k,
-               "cg_damping": args.cg_damping, "cg_k": args.cg_k, "sigma": args.sigma}
-    runs = default_runs(args.strategies, tuple(args.xi), args.lr, args.tol, args.max_iter,
-                        tuple(args.start), options, args.seed)
-    records = []
-    if not args.json:
-        print(table_header())
-    for run in runs:
-        r = run_toy(run, trajectory=args.trajectory or args.plot is not None)
-        records.append(r)
-        if args.json:
-            out = r if args.trajectory else {k: v for k, v in r.items() if k != "trajectory"}
-            print(json.dumps(out), flush=True)
-        else:
-            print(table_row(r), flush=True)
-    if not args.json:
-        print(table_footer())
-    if args.plot:
-        for path in plot_trajectories(records, args.plot):
-            print(f"wrote {path}", file=sys.stderr)
-    return 0
-
-
-def cmd_fidelity(args: argparse.Namespace) -> int:
-    from nas.fidelity import FidelityConfig, measure_fidelity
-    from nas.search import resolve_device
-
-    _check_strategies(args.strategies)
-    device = resolve_device(args.device)
-    data = load_dataset(args.dataset, args.data_root, args.download)
-    config = FidelityConfig(strategies=tuple(args.strategies),
-                            space_options={"channels": args.channels, "layers": args.layers},
-                            batch_size=args.batch_size, seed=args.seed,
-                            warmup_steps=args.warmup_steps, pretrain_steps=args.pretrain_steps,
-                            reference_k=args.reference_k,
-                            reference_damping=args.reference_damping,
-                            hyper_steps=args.hyper_steps)
-    result = measure_fidelity(config, data, device,
-                              log=None if args.json else (lambda m: print(m, flush=True)))
-    result = {"dataset": args.dataset, "device": str(device), **result}
-    if args.json:
-        print(json.dumps(result))
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=1))
-    return 0
-
-
-def cmd_study(args: argparse.Namespace) -> int:
-    from nas.study import StudyConfig, run_study, summarize
-
-    sizes = []
-    for text in args.sizes:
-        try:
-            k, l = (int(v) for v in text.lower().split("x"))
-        except ValueError:
-            raise CliError(f"a size is KxL (blocks x layers, e.g. 8x4), not {text!r}") from None
-        sizes.append((k, l))
-    config = StudyConfig(dataset=args.dataset, strategies=tuple(args.strategies), seeds=tuple(args.seeds),
-                         sizes=tuple(sizes), width=args.width, edge_prob=args.edge_prob,
-                         max_skip=args.max_skip, resample_every=args.resample_every,
-                         alpha_data=args.alpha_data, search_epochs=args.search_epochs,
-                         standalone_epochs=args.standalone_epochs, image_size=args.image_size,
-                         train_images=args.train_images, options=dict(_parse_option(t) for t in args.set))
-    from nas.search import resolve_device
-
-    start = time.perf_counter()
-    rows = run_study(config, args.out, resolve_device(args.device), args.data_root,
-                     log=lambda line: print(line, file=sys.stderr, flush=True))
-    wall = time.perf_counter() - start
-    summary = (f"# dense-DAG study on {args.dataset}\n\n{len(rows['searches'])} searches, "
-               f"{len(rows['dags'])} DAGs trained standalone, {wall:.0f} s this run\n\n" + summarize(rows))
-    Path(args.out, "summary.md").write_text(summary)
-    print(summary)
-    return 0
-
-
-COMMANDS = {"search": cmd_search, "evaluate": cmd_evaluate, "plot-cell": cmd_plot_cell,
-            "info": cmd_info, "toy": cmd_toy, "fidelity": cmd_fidelity, "study": cmd_study}
+COMMANDS = {"search": cmd_search, "evaluate": cmd_evaluate, "info": cmd_info}
+# Commands that left the library (the studies and the plotting are built on it, not in it).
+MOVED = {"toy": "python -m studies toy", "fidelity": "python -m studies fidelity",
+         "plot-cell": "python analysis/plotting.py", "study": "python benchmark/run.py --grid dense-dag"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in MOVED:
+        print(f"error: `python -m nas {argv[0]}` is now `{MOVED[argv[0]]}`", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

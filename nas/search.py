@@ -19,7 +19,6 @@ and can save and restore it after any epoch, which is how a run resumes.
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 from nas.data import Augment, Batches, ImageData, load_dataset, search_split
+from nas.files import atomic_write, write_json
 from nas.genotype import Genotype
 from nas.spaces import Supernet, make_supernet, space_config
 from nas.speed import Speed
@@ -269,7 +269,7 @@ def run_search(config: SearchConfig, *, data: ImageData | None = None,
                 raise ValueError(f"{out} holds a search with another configuration; "
                                  "choose another output folder or delete that one")
             search.load_state_dict(state)
-        _write_json(out / "config.json", config.to_dict())
+        write_json(out / "config.json", config.to_dict())
     while not search.done:
         record = search.run_epoch()
         if out is not None:
@@ -279,29 +279,18 @@ def run_search(config: SearchConfig, *, data: ImageData | None = None,
     return search.result()
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
-def _write_json(path: Path, obj) -> None:
-    _atomic_write(path, json.dumps(obj, indent=1) + "\n")
-
-
 def write_search_outputs(search: Search, out: Path) -> None:
     """The checkpoint, per-epoch metrics, α history and current genotype, each written atomically."""
-    tmp = out / f".checkpoint.pt.tmp{os.getpid()}"
-    torch.save(search.state_dict(), tmp)
-    tmp.replace(out / "checkpoint.pt")
+    state = search.state_dict()
+    atomic_write(out / "checkpoint.pt", lambda tmp: torch.save(state, tmp))
     def is_alpha(k: str) -> bool:
         return k.startswith("alpha_") or k in ("genotype", "architectures")
 
-    _atomic_write(out / "metrics.jsonl", "".join(
+    atomic_write(out / "metrics.jsonl", "".join(
         json.dumps({k: v for k, v in r.items() if not is_alpha(k)}) + "\n"
         for r in search.history))
     rows = search.supernet.alpha_rows()
-    _write_json(out / "alphas.json", {
+    write_json(out / "alphas.json", {
         "edges": list(dict.fromkeys(r["edge"] for r in rows)),   # the rows of each α tensor
         "ops": list(dict.fromkeys(r["op"] for r in rows)),       # and its columns
         "epochs": [{"epoch": r["epoch"], **{k.removeprefix("alpha_"): v for k, v in r.items()
@@ -310,5 +299,5 @@ def write_search_outputs(search: Search, out: Path) -> None:
     })
     genotype = search.genotype()
     as_dict = genotype.to_dict() if hasattr(genotype, "to_dict") else {"architecture": str(genotype)}
-    _atomic_write(out / "genotype.json", json.dumps(as_dict, indent=1) + "\n")
-    _atomic_write(out / "genotype.txt", str(genotype) + "\n")
+    atomic_write(out / "genotype.json", json.dumps(as_dict, indent=1) + "\n")
+    atomic_write(out / "genotype.txt", str(genotype) + "\n")

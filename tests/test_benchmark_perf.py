@@ -1,12 +1,12 @@
 import json
 
-import pandas as pd
-
 from benchmark import perf
 
 
-def test_perf_prints_json_lines_and_appends_parquet(tmp_path, capsys):
-    out = tmp_path / "perf.parquet"
+def test_perf_prints_json_lines_and_writes_one_part_per_run(tmp_path, capsys):
+    from benchmark.store import ResultStore
+
+    out = tmp_path / "perf"
     args = ["--strategies", "implicit-cg", "--hvp", "finite-difference", "--batch", "2",
             "--layers", "3", "--channels", "2", "--image-size", "8", "--steps", "1",
             "--warmup", "0", "--eval", "--json", "--out", str(out)]
@@ -20,11 +20,12 @@ def test_perf_prints_json_lines_and_appends_parquet(tmp_path, capsys):
     assert {"device", "torch", "python"} <= set(search)
     assert plain["strategy"] == "eval-plain-loop" and trainer["strategy"] == "eval-trainer"
     assert trainer["images_per_s"] == trainer["batch"] / trainer["step_s"]
-    assert len(pd.read_parquet(out)) == 3
+    assert len(ResultStore(out).read("perf")) == 3
     again = [*args[:2], "--batch", "2", "--layers", "3", "--channels", "2", "--image-size", "8",
              "--steps", "1", "--warmup", "0", "--json", "--out", str(out)]
     assert perf.main(again) == 0
-    assert len(pd.read_parquet(out)) == 4          # appended, not overwritten
+    assert len(ResultStore(out).read("perf")) == 4          # a second part, nothing overwritten
+    assert len(list((out / "parts" / "perf").glob("*.parquet"))) == 2
 
 
 def test_perf_rejects_an_unknown_strategy_or_switch(capsys):

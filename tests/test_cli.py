@@ -1,10 +1,13 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from nas.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args):
@@ -27,7 +30,8 @@ def test_info_prints_counts_as_json(capsys):
     (["evaluate", "--genotype", "DARTS_V9", "--dry-run"], "known genotype name"),
     (["evaluate", "--genotype", "DARTS_V2", "--dataset", "cifar10", "--data-root", "/nonexistent"],
      "cifar10 was not found"),
-    (["plot-cell", "--genotype", "Genotype(normal=[('x', 0)]"], "not of the form"),
+    (["plot-cell", "--genotype", "DARTS_V1"], "is now `python analysis/plotting.py`"),
+    (["toy"], "is now `python -m studies toy`"),
     (["search", "--device", "tpu"], "unknown device"),
 ])
 def test_bad_input_ends_in_one_sentence_and_status_2(args, words, capsys):
@@ -41,8 +45,12 @@ def test_evaluate_dry_run_counts_parameters(capsys):
     assert json.loads(capsys.readouterr().out)["params"] == 3_349_342
 
 
-def test_plot_cell_writes_both_cells(tmp_path):
-    assert main(["plot-cell", "--genotype", "DARTS_V1", "--out", str(tmp_path / "c")]) == 0
+def test_plot_cell_writes_both_cells(tmp_path, capsys):
+    from analysis.plotting import main as draw
+
+    assert draw(["--genotype", "Genotype(normal=[('x', 0)]"]) == 2
+    assert "not of the form" in capsys.readouterr().err
+    assert draw(["--genotype", "DARTS_V1", "--out", str(tmp_path / "c")]) == 0
     for kind in ("normal", "reduce"):
         for fmt in ("png", "pdf"):
             assert (tmp_path / f"c_{kind}.{fmt}").stat().st_size > 1000
@@ -55,8 +63,10 @@ def test_search_then_plot_then_evaluate_from_the_command_line(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("Genotype(")
     assert "search epoch 1" in r.stderr
-    r = run("plot-cell", "--genotype", str(out), "--out", str(out / "cell"))
+    r = subprocess.run([sys.executable, str(ROOT / "analysis" / "plotting.py"), "--genotype", str(out),
+                        "--out", str(out / "cell")], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
+    assert (out / "cell_normal.png").is_file()
     r = run("evaluate", "--genotype", str(out), "--dataset", "digits", "--epochs", "1",
             "--channels", "4", "--layers", "3", "--device", "cpu", "--out", str(out / "eval.json"))
     assert r.returncode == 0, r.stderr

@@ -107,34 +107,6 @@ def test_strategies_see_only_alpha_as_architecture():
     assert s.alpha_names == ["alpha"] and "alpha" not in s.weight_names
 
 
-def test_the_study_answers_its_questions_and_resumes(tmp_path, tiny_digits, monkeypatch):
-    import nas.study as study
-
-    monkeypatch.setattr(study, "load_dataset", lambda name, root=None: tiny_digits)
-    cfg = study.StudyConfig(strategies=("first-order", "hyperdarts-linear"), seeds=(0,), sizes=((4, 4),),
-                            width=8, search_epochs=1, standalone_epochs=1, search_batch=64)
-    rows = study.run_study(cfg, tmp_path, log=lambda line: None)
-    assert len(rows["searches"]) == 2
-    r = rows["searches"][0]
-    assert r["found_acc"] == r["candidate_acc"][r["chosen"]]
-    assert r["regret"] == max(r["candidate_acc"]) - r["found_acc"]
-    trained = {d["dag"]: d for d in rows["dags"]}
-    assert {d["role"] for d in rows["dags"]} >= {"chain", "complete"}
-    assert all(trained[c]["test_acc"] == a for c, a in zip(r["candidates"], r["candidate_acc"]))
-    text = study.summarize(rows)
-    for q in ("### 1.", "### 2.", "### 3.", "### 4."):
-        assert q in text
-    # Rerunning with the same folder trains and searches nothing again.
-    monkeypatch.setattr(study, "train_standalone", lambda *a, **k: (_ for _ in ()).throw(AssertionError))
-    again = study.run_study(cfg, tmp_path, log=lambda line: None)
-    assert len(again["searches"]) == 2
-    # Other settings into the same folder would mix two studies: refused in one sentence.
-    import dataclasses
-
-    with pytest.raises(ValueError, match="other settings \\(width\\)"):
-        study.run_study(dataclasses.replace(cfg, width=16), tmp_path, log=lambda line: None)
-
-
 def test_fashion_mnist_reads_idx_files_and_a_missing_copy_is_one_sentence(tmp_path, monkeypatch):
     import gzip
 

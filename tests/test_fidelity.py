@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from nas.cli import main
-from nas.fidelity import FidelityConfig, measure_fidelity
+from studies.cli import main
+from studies.fidelity import FidelityConfig, measure_fidelity
 
 TINY = {"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2}
 
@@ -42,7 +42,7 @@ def test_toy_and_fidelity_reject_unknown_strategies(capsys):
 
 
 def test_fidelity_leaves_the_supernet_as_it_found_the_point(tiny_digits, monkeypatch):
-    import nas.fidelity as fid
+    import studies.fidelity as fid
 
     seen = {}
     real = fid.make_strategy
@@ -59,3 +59,17 @@ def test_fidelity_leaves_the_supernet_as_it_found_the_point(tiny_digits, monkeyp
     # states[0], [1]: warm-up and probe; [2], [3]: each strategy starts from the same point
     a, b = seen["states"][2], seen["states"][3]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_toy_out_writes_its_table_where_the_report_reads_it(tmp_path, capsys):
+    from benchmark.store import ResultStore
+
+    assert main(["toy", "--strategies", "first-order", "implicit-neumann", "--max-iter", "40",
+                 "--set", "neumann_k=3", "--out", str(tmp_path)]) == 0
+    toy = ResultStore(tmp_path).read("toy")
+    assert list(toy.label) == ["first-order", "implicit-neumann"]
+    options = json.loads(toy.set_index("label").loc["implicit-neumann", "options"])
+    assert options == {"neumann_eta": 0.25, "neumann_k": 3}      # its toy_options, then --set
+    assert len(toy.trajectory.iloc[0]) == toy.iterations.iloc[0] + 1
+    assert main(["toy", "--strategies", "first-order", "--set", "sigma=0.3"]) == 2
+    assert "no strategy of this run has the option 'sigma'" in capsys.readouterr().err

@@ -132,7 +132,7 @@ def test_cell_drawing_renders_node_labels_and_overlaps_no_text(genotype, tmp_pat
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from nas.plot import draw_cell, op_color, plot_genotype
+    from analysis.plotting import draw_cell, op_color, plot_genotype
 
     cells = ((genotype.normal, genotype.normal_concat), (genotype.reduce, genotype.reduce_concat))
     for gene, concat in cells:
@@ -158,7 +158,7 @@ def test_cell_drawing_renders_node_labels_and_overlaps_no_text(genotype, tmp_pat
 
 
 def test_strategy_colours_are_fixed_whatever_the_experiment_holds():
-    from nas.plot import RANDOM_COLOR, strategy_colors
+    from analysis.plotting import RANDOM_COLOR, strategy_colors
     from nas.strategies import STRATEGIES
 
     everyone = strategy_colors(list(STRATEGIES))

@@ -96,7 +96,7 @@ def test_the_perf_harness_times_every_searching_strategy(name, request):
 
 @pytest.mark.parametrize("name", ALL)
 def test_the_toy_runs_every_searching_strategy_with_its_own_options(name, request):
-    from nas.toy import ToyRun, default_runs, run_toy
+    from studies.toy import ToyRun, default_runs, run_toy
 
     name = _name(name, request)
     cls = get_strategy(name)
@@ -113,7 +113,7 @@ def test_the_toy_runs_every_searching_strategy_with_its_own_options(name, reques
 
 @pytest.mark.parametrize("name", ALL)
 def test_the_fidelity_tool_compares_every_searching_strategy(name, request, tiny_digits):
-    from nas.fidelity import FidelityConfig, measure_fidelity
+    from studies.fidelity import FidelityConfig, measure_fidelity
 
     name = _name(name, request)
     if not get_strategy(name).searches:

@@ -2,7 +2,9 @@
 
 import html
 import json
-import shutil
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -87,13 +89,17 @@ def make_experiment(root: Path, skip=(), diverge=(), declare_extra=False, repeat
                          "eval_datasets": ["cifar10", "cifar100"]})
     profile = {"name": "cpu", "eval_repeats": repeats} if repeats else {"name": "cpu"}
     (root / "grid.json").write_text(json.dumps({"grid": "synth", "profile": profile, "trials": declared}))
-    # A tiny toy record set (so the report does not run the toy) and a fidelity measurement.
-    from nas.toy import ToyRun, run_toy
+    # A tiny toy table and a fidelity measurement, written as their commands write them.
+    from benchmark.store import ResultStore
+    from studies.cli import fidelity_rows, toy_rows
+    from studies.toy import ToyRun, run_toy
 
     toy = [run_toy(ToyRun(s, 0.05, 1e-3, 200, (2.0, -2.0), {}, 0), trajectory=True)
            for s in ("first-order", "one-level")]
-    (root / "toy.jsonl").write_text("".join(json.dumps(r) + "\n" for r in toy))
-    shutil.copy(ROOT / "results" / "examples" / "fidelity.json", root / "fidelity.json")
+    store = ResultStore(root)
+    store.write_part("toy", "toy", toy_rows(toy))
+    fidelity = json.loads((ROOT / "results" / "examples" / "fidelity.json").read_text())
+    store.write_part("fidelity", "f", fidelity_rows(fidelity, "2026-01-01T00:00:00+00:00"))
     return accs
 
 
@@ -237,22 +243,6 @@ def test_an_empty_or_absent_folder_ends_in_one_sentence(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("report: ") for line in err)
     assert "no experiment 'nothing-here'" in err[1]
-
-
-def test_the_dense_dag_study_report_draws_its_figures(tmp_path, monkeypatch, tiny_digits):
-    import nas.study as study
-    from analysis import study_report
-
-    monkeypatch.setattr(study, "load_dataset", lambda name, root=None: tiny_digits)
-    cfg = study.StudyConfig(strategies=("first-order", "one-level"), seeds=(0, 1), sizes=((4, 4),),
-                            width=8, search_epochs=1, standalone_epochs=1)
-    study.run_study(cfg, tmp_path / "study", log=lambda line: None)
-    assert study_report.main([str(tmp_path / "study"), "--out", str(tmp_path / "out")]) == 0
-    for f in ("dags", "properties", "strategies"):
-        assert (tmp_path / "out" / f"{f}.png").stat().st_size > 1000
-    summary = (tmp_path / "out" / "summary.md").read_text()
-    assert "## digits" in summary and "### 4. Which strategy ranks the blocks best" in summary
-    assert study_report.main([str(tmp_path / "nothing"), "--out", str(tmp_path / "o2")]) == 2
 
 
 def test_the_report_adds_perf_measurements_latest_first(tmp_path):
@@ -449,18 +439,24 @@ def test_figure_search_curves_leave_out_random_and_draw_lines(tmp_path, monkeypa
 
 def test_toy_figure_gives_a_run_one_colour_in_every_panel_and_keeps_legends_off_the_axes(tmp_path,
                                                                                          monkeypatch):
-    import matplotlib.pyplot as plt
     from matplotlib.colors import to_hex
 
-    from nas.toy import ToyRun, plot_trajectories, run_colors, run_toy
+    import analysis.plotting
+    from studies.toy import ToyRun, plot_trajectories, run_colors, run_toy
 
     records = [run_toy(ToyRun(n, max_iter=150, options=o), trajectory=True)
                for n, o in (("second-order", {"xi": 0.0}), ("second-order", {"xi": 0.5}),
                             ("first-order", {}), ("one-level", {}))]
-    closed = []
-    monkeypatch.setattr(plt, "close", lambda fig=None: closed.append(fig))
+    made = []
+    real = analysis.plotting.new_figure
+
+    def keep(*a, **k):
+        made.append(real(*a, **k))
+        return made[-1]
+
+    monkeypatch.setattr(analysis.plotting, "new_figure", keep)
     plot_trajectories(records, tmp_path / "toy")
-    fig = closed[0]
+    fig = made[0][0]
     colors = run_colors(records)
     assert colors["first-order"] != colors["second-order ξ=0.5"] != colors["one-level"]
 
@@ -509,3 +505,19 @@ def test_noise_figure_draws_the_tables_sds_and_nothing_without_repeats(tmp_path,
     one = tmp_path / "one"
     make_experiment(one)                                 # a single training per cell
     assert figures.noise_bars(load_experiment(one), tmp_path / "none") == []
+
+
+def test_drawing_never_changes_the_users_matplotlib_backend(tmp_path):
+    """The figures and the cell drawings build their own canvases: a user's backend stays."""
+    code = (
+        "import matplotlib; matplotlib.use('svg')\n"
+        "import analysis.figures, analysis.report\n"
+        "from analysis.plotting import plot_genotype\n"
+        "from nas.genotype import NAMED_GENOTYPES\n"
+        f"plot_genotype(NAMED_GENOTYPES['DARTS_V2'], {str(tmp_path / 'c')!r}, ('png',))\n"
+        "print(matplotlib.get_backend())\n")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "svg" and (tmp_path / "c_normal.png").stat().st_size > 1000

@@ -131,7 +131,7 @@ def _cosine(a, b):
 def test_finite_differences_agree_with_double_backward(net, batches):
     # In float64 and with a small radius. At DARTS's radius (ε = 0.01/‖d‖) the central
     # difference on a ReLU network also measures the kinks it crosses (ReLU, max-pool), and
-    # on this small supernet agrees only roughly; `python -m nas fidelity` measures that.
+    # on this small supernet agrees only roughly; `python -m studies fidelity` measures that.
     net = net.double()
     batches = [(x.double(), y) for x, y in batches]
     fd = make_strategy("second-order", net, xi=0.1, fd_radius=1e-6)
@@ -147,7 +147,7 @@ def test_finite_differences_agree_with_double_backward(net, batches):
 
 def test_the_finite_difference_divides_by_two_epsilon():
     # On the smooth toy the DARTS radius is accurate: (g⁺ − g⁻)/(2ε), not (g⁺ − g⁻)/2·ε.
-    from nas.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem
+    from studies.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem
 
     g = make_strategy("second-order", ToyProblem(), xi=0.5, fd_radius=0.01, w_momentum=0.0,
                       w_weight_decay=0.0).hypergradient(TRAIN_BATCH, VAL_BATCH)

@@ -103,7 +103,7 @@ class Strategy(ABC):
     The model is anything with `named_weight_parameters()` and `arch_parameters()`
     whose forward maps a batch's inputs to outputs; `model.objective(outputs, y)`
     (if the model has one; cross-entropy otherwise) turns them into (loss, accuracy).
-    The DARTS supernet and the toy problem of `nas.toy` are both such models.
+    The DARTS supernet and the toy problem of `studies.toy` are both such models.
     """
 
     name: ClassVar[str]

@@ -5,11 +5,17 @@ Inputs c_{k-2}, c_{k-1} on the left (drawn as mathtext, $c_{k-2}$), intermediate
 in the middle, the output c_{k} on the right; each edge carries its operation's name. Edges bend
 away from the nodes they would cross, and every operation label is placed along its edge where it
 overlaps no other label and no node (checked on the rendered text, not guessed).
+
+    python analysis/plotting.py --genotype runs/s0 --out runs/s0/cell   # <out>_{normal,reduce}.{png,pdf}
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+if __name__ == "__main__":   # run as a script: python analysis/plotting.py --genotype ...
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
@@ -185,20 +191,27 @@ def draw_cell(gene, concat, title: str, ax) -> None:
         placed.append(best[2])
 
 
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=None, layout=None, **subplots_kw):
+    """A figure and its axes built without pyplot: the figure gets its own Agg canvas (for files and
+    measuring text), so no global backend is chosen or changed, and nothing needs closing (the
+    figure is freed with its last reference)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout=layout)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(nrows, ncols, **subplots_kw)
+
+
 def plot_genotype(genotype: Genotype, out_prefix: str | Path,
                   formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
     """Write <prefix>_normal.<fmt> and <prefix>_reduce.<fmt>; returns the paths written."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     out_prefix = Path(out_prefix)
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for kind, gene, concat in (("normal", genotype.normal, genotype.normal_concat),
                                ("reduce", genotype.reduce, genotype.reduce_concat)):
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        fig, ax = new_figure(figsize=(7.5, 4.2))
         # A fixed layout before drawing: the labels are placed in the final coordinates.
         fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92)
         draw_cell(gene, concat, f"{'normal' if kind == 'normal' else 'reduction'} cell", ax)
@@ -206,5 +219,32 @@ def plot_genotype(genotype: Genotype, out_prefix: str | Path,
             path = out_prefix.with_name(f"{out_prefix.name}_{kind}.{fmt}")
             fig.savefig(path, dpi=150, bbox_inches="tight", pad_inches=0.1)
             written.append(path)
-        plt.close(fig)
     return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Draw a genotype's normal and reduction cells from the command line."""
+    import argparse
+
+    from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
+
+    p = argparse.ArgumentParser(prog="python analysis/plotting.py",
+                                description="Draw the normal and the reduction cell of a genotype as "
+                                            "<out>_normal.{png,pdf} and <out>_reduce.{png,pdf}.")
+    p.add_argument("--genotype", required=True,
+                   help=f"a name ({', '.join(NAMED_GENOTYPES)}), a file, a search folder or text")
+    p.add_argument("--out", default="cell", help="output prefix (default: cell)")
+    p.add_argument("--formats", nargs="+", default=["png", "pdf"], help="(default: png pdf)")
+    args = p.parse_args(argv)
+    try:
+        genotype = resolve_genotype(args.genotype)
+    except GenotypeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for path in plot_genotype(genotype, args.out, tuple(args.formats)):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,9 +9,9 @@ course-project reproduction: plain gradient descent (no momentum) with one
 learning rate for both variables, α-step first, stopping when |Δα| and |Δw|
 both fall below the tolerance in one iteration, or at the iteration cap.
 
-    python -m nas toy                          # every strategy, ξ ∈ {0, 0.3, 0.5, 0.7}
-    python -m nas toy --json --trajectory      # one JSON object per run
-    python -m nas toy --plot toy.png           # trajectories over the contours of L_val
+    python -m studies toy                      # every strategy, ξ ∈ {0, 0.3, 0.5, 0.7}
+    python -m studies toy --json --trajectory      # one JSON object per run
+    python -m studies toy --plot toy.png       # trajectories over the contours of L_val
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def run_toy(run: ToyRun, trajectory: bool = False) -> dict:
     alpha, w = path[-1]
     record = {
         "strategy": run.strategy, "label": run.label, "lr": run.lr, "tol": run.tol,
-        "max_iter": run.max_iter, "start": list(run.start), "options": dict(run.options),
+        "max_iter": run.max_iter, "start": list(run.start), "options": dict(run.options), "seed": run.seed,
         "first_hypergradient": first_hypergradient, "iterations": iterations,
         "converged": converged, "alpha": alpha, "w": w, "l_val": l_val(alpha, w),
         "time_per_iter_s": elapsed / max(iterations, 1),
@@ -191,7 +191,7 @@ def course_iterations(record: dict) -> int | None:
 
 
 def table_header() -> str:
-    """The header of the toy table (`python -m nas toy`): the measured run, then the course project's."""
+    """The header of the toy table (`python -m studies toy`): the measured run, then the course project's."""
     return (f"{'strategy':<28}{'iterations':>11}{'alpha':>9}{'w':>9}{'first g':>9}{'µs/iter':>9}"
             f"{'course it.':>12}{'course µs/iter':>16}{'same it.':>10}")
 
@@ -233,11 +233,11 @@ def _run_key(record: dict) -> str:
 
 def run_colors(records: list[dict]) -> dict[str, str]:
     """One colour per run key, the same in every panel: the project's strategy colours
-    (`nas.plot.strategy_colors`, the report's), second-order's ξ sweep in shades of its colour,
+    (`analysis.plotting.strategy_colors`, the report's), second-order's ξ sweep in shades of its colour,
     light (small ξ) to dark (large ξ)."""
     from matplotlib.colors import to_hex, to_rgb
 
-    from nas.plot import strategy_colors
+    from analysis.plotting import strategy_colors
 
     base = strategy_colors([r["strategy"] for r in records])
     colors = {}
@@ -265,12 +265,10 @@ def plot_trajectories(records: list[dict], path: str | Path) -> list[Path]:
     names each run with its end point and iterations. Writes PNG and PDF next to each other;
     returns both paths.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.lines import Line2D
+
+    from analysis.plotting import new_figure
 
     missing = [r["label"] for r in records if "trajectory" not in r]
     if missing:
@@ -286,7 +284,7 @@ def plot_trajectories(records: list[dict], path: str | Path) -> list[Path]:
     w_lo, w_hi = min(-2.5, pts[:, 1].min() - 0.3), max(3.0, pts[:, 1].max() + 0.3)
     A, W = np.meshgrid(np.linspace(a_lo, a_hi, 200), np.linspace(w_lo, w_hi, 200))
     start = records[0]["start"]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 5.6), layout="constrained",
+    fig, axes = new_figure(1, 3, figsize=(14, 5.6), layout="constrained",
                              gridspec_kw={"width_ratios": [1, 1, 0.95]})
     for ax, group, title in ((axes[0], left, "(a) DARTS: unrolling step ξ (second-order)"),
                              (axes[1], right, "(b) the other hypergradient strategies")):
@@ -340,5 +338,4 @@ def plot_trajectories(records: list[dict], path: str | Path) -> list[Path]:
         out = path.with_suffix(suffix)
         fig.savefig(out, dpi=150)
         written.append(out)
-    plt.close(fig)
     return written

@@ -1,0 +1,7 @@
+"""Studies built on the library: the toy bilevel problem and hypergradient fidelity.
+
+    python -m studies toy          # every strategy on the DARTS toy problem
+    python -m studies fidelity     # each strategy's hypergradient against a converged reference
+
+They import `nas` (and the results layer, `benchmark.store`); `nas` never imports them.
+"""

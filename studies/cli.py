@@ -1,0 +1,205 @@
+"""`python -m studies`: the toy bilevel problem and hypergradient fidelity, from the command line.
+
+    python -m studies toy --out results/smoke        # every strategy; rows into that results folder
+    python -m studies toy --strategies second-order --xi 0.3 0.5 --set fd_radius=0.001
+    python -m studies fidelity --dataset digits --out results/smoke
+
+Defaults come from the studies' configs (`ToyRun`, `FidelityConfig`) and the strategies' own
+`toy_options`; `--set KEY=VALUE` overrides an option of every strategy that has it. With `--out`,
+the rows go to that results folder as a part of its `toy` or `fidelity` table (benchmark/store.py),
+where the report reads them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from datetime import datetime, timezone
+
+from nas.data import DATASET_NAMES, DatasetError, load_dataset
+from nas.strategies import SEARCHING, STRATEGIES
+from studies.fidelity import FidelityConfig
+from studies.toy import TOY_OPTIONS, ToyRun
+
+TOY = {f.name: f.default for f in dataclasses.fields(ToyRun) if f.default is not dataclasses.MISSING}
+FID = FidelityConfig()
+
+
+class CliError(Exception):
+    """Bad input: one sentence, exit status 2."""
+
+
+def _parse_option(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise CliError(f"--set takes KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m studies", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("toy", help="every strategy on the DARTS toy bilevel problem",
+                       description="Run strategies on the DARTS toy problem L_train = w² − 2αw + α², "
+                                   "L_val = αw − 2α + 1 with plain gradient descent (α-step first) "
+                                   "until |Δα| and |Δw| fall below --tol, or --max-iter; print per "
+                                   "run the iterations, the final (α, w) and the time per iteration.")
+    p.add_argument("--strategies", nargs="+", default=None, metavar="NAME",
+                   help=f"strategies (default: every one that searches: {', '.join(SEARCHING)})")
+    p.add_argument("--xi", nargs="+", type=float, default=[0.0, 0.3, 0.5, 0.7],
+                   help="values of the option a strategy sweeps on the toy (second-order's ξ; "
+                        "default: 0 0.3 0.5 0.7)")
+    p.add_argument("--lr", type=float, default=TOY["lr"],
+                   help=f"learning rate of α and w (default: {TOY['lr']})")
+    p.add_argument("--tol", type=float, default=TOY["tol"],
+                   help=f"stopping tolerance (default: {TOY['tol']})")
+    p.add_argument("--max-iter", type=int, default=TOY["max_iter"],
+                   help=f"iteration cap (default: {TOY['max_iter']})")
+    p.add_argument("--start", nargs=2, type=float, default=list(TOY["start"]), metavar=("ALPHA", "W"),
+                   help=f"start point (default: {TOY['start'][0]:g} {TOY['start'][1]:g})")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a strategy option for every strategy that has it (defaults: each strategy's "
+                        f"toy_options, {', '.join(f'{k}={v}' for k, v in TOY_OPTIONS.items())})")
+    p.add_argument("--seed", type=int, default=TOY["seed"], help=f"random seed (default: {TOY['seed']})")
+    p.add_argument("--json", action="store_true", help="one JSON object per run")
+    p.add_argument("--trajectory", action="store_true", help="include the trajectories in the JSON")
+    p.add_argument("--plot", default=None, metavar="FILE",
+                   help="draw the trajectories to FILE.png and FILE.pdf")
+    p.add_argument("--out", default=None, metavar="FOLDER",
+                   help="write the runs (with trajectories) to this results folder's toy table, "
+                        "where the report reads them (e.g. results/smoke)")
+
+    p = sub.add_parser("fidelity", help="each strategy's hypergradient against a tight reference",
+                       description="On a small supernet and a fixed batch pair, compare each "
+                                   "strategy's hypergradient with the implicit hypergradient solved "
+                                   "to tight tolerance after the weights are trained close to their "
+                                   "best response: cosine similarity, relative error and time.")
+    p.add_argument("--strategies", nargs="+", default=list(SEARCHING), metavar="NAME",
+                   help="strategies (default: every one that searches, not the random baseline)")
+    p.add_argument("--dataset", default="digits",
+                   help=f"dataset name: {', '.join(DATASET_NAMES)} (default: digits)")
+    p.add_argument("--data-root", default=None, help="where datasets live")
+    p.add_argument("--channels", type=int, default=FID.space_options["channels"],
+                   help=f"supernet channels (default: {FID.space_options['channels']})")
+    p.add_argument("--layers", type=int, default=FID.space_options["layers"],
+                   help=f"supernet cells (default: {FID.space_options['layers']})")
+    for name, text in (("batch_size", "batch size"),
+                       ("warmup_steps", "first-order search steps before the point is fixed"),
+                       ("pretrain_steps", "gradient steps of w on the fixed training batch"),
+                       ("reference_k", "CG iterations of the reference"),
+                       ("reference_damping", "δ of the reference's (H + δI)x = v"),
+                       ("hyper_steps", "weight steps fitting a response model (hyperDARTS) first"),
+                       ("seed", "random seed")):
+        default = getattr(FID, name)
+        p.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default,
+                       help=f"{text} (default: {default:g})")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--out", default=None, metavar="FOLDER",
+                   help="write one row per strategy to this results folder's fidelity table")
+    return parser
+
+
+def _check_strategies(names: list[str] | None) -> None:
+    for name in names or []:
+        if name not in STRATEGIES:
+            raise CliError(f"unknown strategy {name!r}; valid strategies are {', '.join(STRATEGIES)}")
+
+
+def toy_rows(records: list[dict]) -> list[dict]:
+    """Toy records as rows of the toy table (options as JSON text, the key's last column)."""
+    return [{**r, "options": json.dumps(r["options"], sort_keys=True)} for r in records]
+
+
+def fidelity_rows(result: dict, measured_at: str) -> list[dict]:
+    """A fidelity result as rows of the fidelity table: one per strategy, with the reference's
+    and the point's settings beside it."""
+    return [{**r, "options": json.dumps(r["options"], sort_keys=True), "measured_at": measured_at,
+             "dataset": result.get("dataset", ""), "device": result.get("device", ""),
+             **{f"reference_{k}": v for k, v in result["reference"].items()},
+             "point": json.dumps(result["point"])} for r in result["rows"]]
+
+
+def cmd_toy(args: argparse.Namespace) -> int:
+    from studies.toy import default_runs, plot_trajectories, run_toy, table_footer, table_header, table_row
+
+    _check_strategies(args.strategies)
+    options = dict(_parse_option(t) for t in args.set)
+    valid = {f.name for n in (args.strategies or SEARCHING) for f in dataclasses.fields(STRATEGIES[n].Config)}
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise CliError(f"no strategy of this run has the option {unknown[0]!r}")
+    runs = default_runs(args.strategies, tuple(args.xi), args.lr, args.tol, args.max_iter,
+                        tuple(args.start), options, args.seed)
+    keep = args.trajectory or args.plot is not None or args.out is not None
+    records = []
+    if not args.json:
+        print(table_header())
+    for run in runs:
+        r = run_toy(run, trajectory=keep)
+        records.append(r)
+        if args.json:
+            print(json.dumps(r if args.trajectory else {k: v for k, v in r.items() if k != "trajectory"}),
+                  flush=True)
+        else:
+            print(table_row(r), flush=True)
+    if not args.json:
+        print(table_footer())
+    if args.plot:
+        for path in plot_trajectories(records, args.plot):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.out:
+        from benchmark.store import ResultStore
+
+        store = ResultStore(args.out)
+        store.write_part("toy", "toy", toy_rows(records))
+        print(f"wrote {len(records)} runs to {store.part_path('toy', 'toy')}", file=sys.stderr)
+    return 0
+
+
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    from nas.search import resolve_device
+    from studies.fidelity import measure_fidelity
+
+    _check_strategies(args.strategies)
+    device = resolve_device(args.device)
+    data = load_dataset(args.dataset, args.data_root)
+    config = FidelityConfig(strategies=tuple(args.strategies),
+                            space_options={"channels": args.channels, "layers": args.layers},
+                            batch_size=args.batch_size, seed=args.seed,
+                            warmup_steps=args.warmup_steps, pretrain_steps=args.pretrain_steps,
+                            reference_k=args.reference_k, reference_damping=args.reference_damping,
+                            hyper_steps=args.hyper_steps)
+    result = measure_fidelity(config, data, device,
+                              log=None if args.json else (lambda m: print(m, flush=True)))
+    result = {"dataset": args.dataset, "device": str(device), **result}
+    if args.json:
+        print(json.dumps(result))
+    if args.out:
+        from benchmark.store import ResultStore
+
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        rows = fidelity_rows(result, stamp)
+        store = ResultStore(args.out)
+        part = stamp.replace(":", "")
+        store.write_part("fidelity", part, rows)
+        print(f"wrote {len(rows)} rows to {store.part_path('fidelity', part)}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"toy": cmd_toy, "fidelity": cmd_fidelity}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (CliError, DatasetError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
