@@ -186,6 +186,17 @@ class Grid:
                              f"{', '.join(STRATEGIES)}")
         if not (self.strategies and self.search_datasets and self.seeds):
             raise ValueError(f"grid {self.name!r} needs at least one strategy, dataset and seed")
+        # A misspelt or bad option fails here, when the grid is declared, not in every Ray trial.
+        from nas.strategies import strategy_config
+
+        unknown = sorted(set(self.strategy_options) - set(STRATEGIES))
+        if unknown:
+            raise ValueError(f"grid {self.name!r} gives options to the unknown strategy {unknown[0]!r}")
+        for s in self.strategies:
+            options = dict(self.strategy_options.get(s, {}))
+            if self.profile.search_alpha_lr is not None:
+                options.setdefault("alpha_lr", self.profile.search_alpha_lr)
+            strategy_config(s, epochs=self.profile.search_epochs, **options)
 
     def trials(self, experiment: str | None = None) -> list[TrialSpec]:
         """One trial per (strategy, search dataset, seed), seed by seed: a grid stopped early

@@ -15,9 +15,15 @@ import sys
 from pathlib import Path
 
 from nas.data import DATASET_NAMES, DatasetError, load_dataset
+from nas.evaluate import EvalConfig
 from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
+from nas.search import SearchConfig
 from nas.spaces import SPACES, make_supernet, space_config
+from nas.spaces.darts import DartsSpaceConfig
 from nas.strategies import STRATEGIES
+
+# The commands' defaults are the configs' defaults (one place for each).
+SEARCH, SPACE, EVAL = SearchConfig(), DartsSpaceConfig(), EvalConfig()
 
 
 class CliError(Exception):
@@ -35,12 +41,13 @@ def _dataset_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
 
 
 def _space_args(p: argparse.ArgumentParser, channels: int, layers: int) -> None:
-    p.add_argument("--space", default="darts", help=f"search space: {', '.join(SPACES)}")
+    p.add_argument("--space", default=SEARCH.space,
+                   help=f"search space: {', '.join(SPACES)} (default: {SEARCH.space})")
     p.add_argument("--channels", type=int, default=channels,
                    help=f"initial channels C (default: {channels})")
     p.add_argument("--layers", type=int, default=layers, help=f"cells (default: {layers})")
-    p.add_argument("--nodes", type=int, default=4,
-                   help="intermediate nodes per cell (default: 4)")
+    p.add_argument("--nodes", type=int, default=SPACE.nodes,
+                   help=f"intermediate nodes per cell (default: {SPACE.nodes})")
     p.add_argument("--ops", nargs="+", default=None, metavar="OP",
                    help="candidate operations (default: the 8 DARTS primitives)")
     p.add_argument("--space-set", action="append", default=[], metavar="KEY=VALUE",
@@ -88,13 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "metrics.jsonl, alphas.json, genotype.json, genotype.txt and "
                                    "checkpoint.pt to --out after every epoch; rerunning the same "
                                    "command resumes from the checkpoint.")
-    p.add_argument("--strategy", default="first-order",
-                   help=f"hypergradient strategy: {', '.join(STRATEGIES)} (default: first-order)")
+    p.add_argument("--strategy", default=SEARCH.strategy,
+                   help=f"hypergradient strategy: {', '.join(STRATEGIES)} (default: {SEARCH.strategy})")
     _dataset_args(p)
-    _space_args(p, channels=16, layers=8)
-    p.add_argument("--epochs", type=int, default=50, help="search epochs (default: 50)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    _space_args(p, channels=SPACE.channels, layers=SPACE.layers)
+    p.add_argument("--epochs", type=int, default=SEARCH.epochs,
+                   help=f"search epochs (default: {SEARCH.epochs})")
+    p.add_argument("--batch-size", type=int, default=SEARCH.batch_size,
+                   help=f"batch size (default: {SEARCH.batch_size})")
+    p.add_argument("--seed", type=int, default=SEARCH.seed, help=f"random seed (default: {SEARCH.seed})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a strategy option, e.g. --set alpha_lr=6e-4 (repeatable)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
@@ -109,17 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"a name ({', '.join(NAMED_GENOTYPES)}), a genotype.json or text file, "
                         "a search output folder, or the Genotype(...) text itself")
     _dataset_args(p)
-    p.add_argument("--channels", type=int, default=36, help="initial channels (default: 36)")
-    p.add_argument("--layers", type=int, default=20, help="cells (default: 20)")
-    p.add_argument("--epochs", type=int, default=600, help="training epochs (default: 600)")
-    p.add_argument("--batch-size", type=int, default=96, help="batch size (default: 96)")
-    p.add_argument("--lr", type=float, default=0.025, help="initial SGD lr (default: 0.025)")
+    p.add_argument("--channels", type=int, default=EVAL.channels,
+                   help=f"initial channels (default: {EVAL.channels})")
+    p.add_argument("--layers", type=int, default=EVAL.layers, help=f"cells (default: {EVAL.layers})")
+    p.add_argument("--epochs", type=int, default=EVAL.epochs,
+                   help=f"training epochs (default: {EVAL.epochs})")
+    p.add_argument("--batch-size", type=int, default=EVAL.batch_size,
+                   help=f"batch size (default: {EVAL.batch_size})")
+    p.add_argument("--lr", type=float, default=EVAL.lr, help=f"initial SGD lr (default: {EVAL.lr})")
     p.add_argument("--no-auxiliary", action="store_true", help="drop the auxiliary head")
-    p.add_argument("--drop-path", type=float, default=0.2,
-                   help="final drop-path probability (default: 0.2)")
+    p.add_argument("--drop-path", type=float, default=EVAL.drop_path_prob,
+                   help=f"final drop-path probability (default: {EVAL.drop_path_prob})")
     p.add_argument("--cutout", type=int, default=None,
                    help="cutout length (default: the dataset's, 16 on CIFAR, 0 on digits)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=int, default=EVAL.seed, help=f"random seed (default: {EVAL.seed})")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     _speed_arg(p, "amp channels-last cudnn-benchmark compile")
     p.add_argument("--dry-run", action="store_true",
@@ -127,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write the result as JSON to this file")
 
     p = sub.add_parser("info", help="print a supernet's weight and α counts as JSON")
-    _space_args(p, channels=16, layers=8)
+    _space_args(p, channels=SPACE.channels, layers=SPACE.layers)
     p.add_argument("--in-channels", type=int, default=3, help="image channels (default: 3)")
     p.add_argument("--num-classes", type=int, default=10, help="classes (default: 10)")
     p.add_argument("--image-size", type=int, default=32,

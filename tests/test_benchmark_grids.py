@@ -197,3 +197,28 @@ def test_the_dense_dag_grid_declares_a_ground_truth_per_seed_before_its_searches
     assert [t.kind for t in trials[:2]] == ["ground-truth", "search"]
     assert sum(t.kind == "ground-truth" for t in trials) == len(grid.seeds)
     assert trials[0].trial_id == "ground-truth__digits__s0"
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"implicit-cg": {"cg_kk": 3}}, r"strategy implicit-cg has no option\(s\) cg_kk; valid options are"),
+    ({"implicit-cg": {"cg_k": -1}}, "cg_k and cg_damping must not be negative"),
+    ({"third-order": {"xi": 0.1}}, "unknown strategy 'third-order'"),
+])
+def test_a_grid_with_a_bad_option_is_refused_when_declared(options, words):
+    from benchmark.grids import SMOKE, Grid
+
+    with pytest.raises(ValueError, match=words):
+        Grid("g", ("implicit-cg",), ("digits",), (0,), SMOKE, strategy_options=options)
+
+
+def test_run_refuses_a_bad_tuned_option_before_ray_starts(tmp_path, capsys):
+    import json
+
+    from benchmark import run as run_module
+
+    (tmp_path / "implicit-cg.json").write_text(json.dumps({"strategy": "implicit-cg",
+                                                           "options": {"cg_kk": 2}, "val_acc": 0.5}))
+    assert run_module.main(["--grid", "smoke", "--tuned", str(tmp_path), "--results",
+                            str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "has no option(s) cg_kk" in err and not (tmp_path / "r").exists()
