@@ -49,6 +49,7 @@ from analysis.tables import (  # noqa: E402
     transfer_table,
     write_table,
 )
+from nas.files import atomic_write  # noqa: E402
 
 REFERENCE = Path(__file__).with_name("reference.csv")
 
@@ -286,7 +287,7 @@ def write_markdown(exp: Experiment, blocks: list[dict], out: Path) -> Path:
         else:
             lines += [f"*Not available — {b['title']}.*", ""]
     path = out / "report.md"
-    path.write_text("\n".join(lines))
+    atomic_write(path, "\n".join(lines))
     return path
 
 
@@ -316,7 +317,7 @@ def write_html(exp: Experiment, blocks: list[dict], out: Path) -> Path:
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(exp.name)}</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
     path = out / "report.html"
-    path.write_text(page)
+    atomic_write(path, page)
     return path
 
 

@@ -531,9 +531,11 @@ def write_table(table: Table, out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{table.name}.{ext}" for ext in ("md", "tex", "csv")]
-    paths[0].write_text(f"**{table.caption}**\n\n{markdown_blocks(table)}")
-    paths[1].write_text(to_latex(table))
-    table.numbers.to_csv(paths[2], index=False)
+    from nas.files import atomic_write
+
+    atomic_write(paths[0], f"**{table.caption}**\n\n{markdown_blocks(table)}")
+    atomic_write(paths[1], to_latex(table))
+    atomic_write(paths[2], table.numbers.to_csv(index=False))
     return paths
 
 

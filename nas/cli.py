@@ -16,6 +16,7 @@ from pathlib import Path
 
 from nas.data import DATASET_NAMES, DatasetError, load_dataset
 from nas.evaluate import EvalConfig
+from nas.files import write_json
 from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
 from nas.search import SearchConfig
 from nas.spaces import SPACES, make_supernet, space_config
@@ -219,8 +220,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                **{k: v for k, v in result.items() if k != "history"}}
     print(json.dumps(summary))
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({**summary, "history": result["history"]}, indent=1))
+        write_json(args.out, {**summary, "history": result["history"]})
     return 0
 
 

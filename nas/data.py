@@ -257,10 +257,9 @@ def _load_imagefolder(root: Path) -> ImageData:
         if trx.shape[1:] != tex.shape[1:]:
             raise DatasetError(f"{root}: train images are {tuple(trx.shape[1:])} but test images "
                                f"are {tuple(tex.shape[1:])}")
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        torch.save((trx, try_, tex, tey), tmp)
-        tmp.replace(cache)
+        from nas.files import atomic_write
+
+        atomic_write(cache, lambda tmp: torch.save((trx, try_, tex, tey), tmp))
     mean, std = _channel_stats(trx)
     size = trx.shape[-1]
     return ImageData(f"imagefolder:{root}", trx, try_, tex, tey, classes, mean, std,
