@@ -22,7 +22,11 @@ from analysis import stats as st
 from analysis.load import Experiment, short_name
 from analysis.tables import Table, ci_text, strategy_order
 
-PROPERTIES = ("depth", "edges", "longest_skip", "mean_fan_in", "max_fan_in")
+# The ground_truth table's columns that are not the space's `properties` (results/README.md).
+NOT_PROPERTIES = {"experiment", "strategy", "search_dataset", "seed", "profile", "eval_dataset", "repeat",
+                  "eval_seed", "architecture", "roles", "blocks", "test_acc", "test_loss", "params",
+                  "eval_wall_s", "eval_device", "torch_version", "nas_version", "git_commit",
+                  "finished_at", "acc", "trainings"}
 
 
 def ground_truth_accuracy(exp: Experiment) -> pd.DataFrame:
@@ -42,13 +46,15 @@ def search_scores(exp: Experiment) -> pd.DataFrame:
     from scipy import stats
 
     gt = ground_truth_accuracy(exp)
-    a = exp.alphas
-    if gt.empty or a.empty:
+    a, f = exp.alphas, exp.finished
+    if gt.empty or a.empty or f.empty:
         return pd.DataFrame()
+    finished = set(f[["strategy", "search_dataset", "seed"]].itertuples(index=False, name=None))
     rows = []
     for (s, sd, seed), g in a.groupby(["strategy", "search_dataset", "seed"], sort=False):
-        last = g[g.epoch == g.epoch.max()].sort_values("edge", key=lambda e: e.str.removeprefix("block")
-                                                       .astype(int))
+        if (s, sd, seed) not in finished:   # diverged (or not evaluated yet): it chose nothing
+            continue
+        last = g[g.epoch == g.epoch.max()]   # one row per candidate, in the supernet's order
         mine = gt[(gt.search_dataset == sd) & (gt.seed == seed) & (gt.eval_dataset == sd)]
         acc = dict(zip(mine.architecture, mine.acc))
         accs = [acc.get(dag, math.nan) for dag in last.op]
@@ -123,9 +129,14 @@ def bootstrap_spearman(x, y, reps: int = 2000, seed: int = 0) -> tuple[float, fl
 def properties_table(exp: Experiment) -> Table | None:
     """Spearman's ρ between each DAG property and ground-truth accuracy, per evaluation dataset."""
     gt = ground_truth_accuracy(exp)
-    props = [p for p in PROPERTIES if p in gt]
-    if gt.empty or not props:
+    if gt.empty:
         return None
+    props = [c for c in gt.columns if c not in NOT_PROPERTIES and pd.api.types.is_numeric_dtype(gt[c])]
+    if not props:
+        return None
+    # One point per distinct architecture: its accuracy averaged over the seeds that trained it.
+    gt = gt.groupby(["eval_dataset", "architecture"], sort=False).agg(
+        {**{p: "first" for p in props}, "acc": "mean"}).reset_index()
     blocks, numbers = [], []
     for ev, g in gt.groupby("eval_dataset", sort=False):
         frame = []
@@ -140,9 +151,10 @@ def properties_table(exp: Experiment) -> Table | None:
             numbers.append({"eval_dataset": ev, "property": p, "rho": rho, "lo": lo, "hi": hi,
                             "dags": len(g)})
         blocks.append((f"Trained on {short_name(ev)}", pd.DataFrame(frame)))
-    note = ("Over the distinct DAGs trained as the ground truth (every seed's candidates, chain and "
-            "complete DAG; each the mean of its trainings); the interval resamples the DAGs (2,000 "
-            "bootstrap replicates). depth: edges on the longest path; edges: count; longest skip: max "
-            "j − i; fan-in: in-degree of the vertices after the input.")
+    note = ("Over the distinct architectures trained as the ground truth (every seed's candidates and "
+            "references; each the mean of its trainings over repeats and seeds); the interval resamples "
+            "the architectures (2,000 bootstrap replicates). The properties are the space's own "
+            "(dense DAG: depth = edges on the longest path; edges = count; longest_skip = max j − i; "
+            "fan-in = in-degree of the vertices after the input).")
     return Table("dense_dag_properties", "DAG properties against ground-truth accuracy", blocks,
                  pd.DataFrame(numbers), note)

@@ -198,7 +198,7 @@ def measure_eval(batch: int, layers: int, channels: int, image_size: int, steps:
     step_s = _median_time(step, steps, warmup, dev)
     return {"kind": "eval", "strategy": "eval-plain-loop" if plain else "eval-trainer",
             "batch": batch, "layers": layers, "channels": channels, "image_size": image_size,
-            "speed": "" if plain else ",".join(speed), "hvp": "", "step_s": step_s,
+            "speed": "" if plain else ",".join(speed), "hvp": "", "partial_channels": 1, "step_s": step_s,
             "images_per_s": batch / step_s, "peak_mem_bytes": _peak(dev), "steps": steps,
             **_environment(dev)}
 

@@ -27,6 +27,7 @@ from benchmark.grids import Grid
 from benchmark.perf import perf_options
 from benchmark.store import manifest_matches, read_results
 from nas.spaces import get_space
+from nas.strategies import get_strategy
 
 # Training-set sizes of the named datasets, for the images an evaluation processes when a profile
 # does not cut the training set.
@@ -120,7 +121,7 @@ def perf_projection(grid: Grid, perf: pd.DataFrame) -> tuple[dict, dict, list[st
             mine = mine[mine["speed"].fillna("") == ",".join(p.search_speed)]
         row = _nearest(mine, {"layers": sp.layers, "channels": sp.channels,
                               "batch": p.search_batch_size, "image_size": side})
-        if s == "random":
+        if not get_strategy(s).searches:
             search[s] = 0.0
         elif row is not None:
             search[s] = float(row["step_s"]) * steps
@@ -264,6 +265,9 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
         s, e, notes = perf_projection(grid, perf)
         search_s, eval_s = s, e
         source = "from " + "; ".join(notes)
+        if not search_s and not eval_s:
+            lines.append(f"  {'; '.join(notes)}: cannot project")
+            return "\n".join(lines)
     if not search_s and not eval_s:
         lines.append("  no earlier experiment and no perf results (python benchmark/perf.py): "
                      "cannot project")
@@ -279,6 +283,8 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
                 total += eval_s[d] * spec.repeats(d)
             else:
                 unknown.add(f"evaluation on {_short(d)}")
+    if grid.profile.ground_truth:
+        unknown.add("the ground-truth trials")
     least = "at least " if unknown else ""
     lines.append(f"  {least}{_hours(total)} of trial time in all; {least or 'about '}{_hours(total / par)} "
                  f"of wall time with {par} trial(s) at a time on {unit} ({source})")

@@ -1,8 +1,9 @@
 """Run a declared grid of trials on Ray Tune: `python benchmark/run.py --grid smoke`.
 
 Each trial searches with one strategy on one dataset and seed, derives the
-genotype and trains it from scratch on every evaluation dataset. Results go to
-results/<experiment>/{trials,epochs,alphas}.parquet (see results/README.md).
+genotype and trains it from scratch on every evaluation dataset; a grid whose
+space lists candidates may add a ground-truth trial per seed. Results go to
+results/<experiment>/{trials,epochs,alphas,ground_truth}.parquet (see results/README.md).
 Rerunning the same command resumes an interrupted grid without rerunning
 finished trials.
 """
@@ -174,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         check_manifest(results_dir, grid, declared)
     if not args.tune and not restorable:
         store = ResultStore(results_dir)
-        specs = [s for s in declared if not store.has_part("trials", s.trial_id)]
+        specs = [s for s in declared if not store.has_part(result_table(s), s.trial_id)]
         if len(specs) < len(declared):
             print(f"{len(declared) - len(specs)} of {len(declared)} trials already have results in "
                   f"{results_dir / 'parts'}; running the other {len(specs)}", file=sys.stderr)
@@ -206,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
         callbacks=[ProgressPrinter(len(specs) if not args.tune else args.samples)])
     wrapped = tune.with_resources(trainable, resources)
     if args.tune:
-        return tune_strategy(args, grid, specs[0], wrapped, param_space, run_config, results_dir)
+        search = next(s for s in specs if s.kind == "search")
+        return tune_strategy(args, grid, search, wrapped, param_space, run_config, results_dir)
     write_manifest(results_dir, grid, declared)
     start = time.perf_counter()
     if restorable:
@@ -234,6 +236,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"failed: {r.path}: {r.error}", file=sys.stderr)
     ray.shutdown()
     return 1 if failed else 0
+
+
+def result_table(spec) -> str:
+    """The table whose part marks a trial as finished: trials, or ground_truth for a ground truth."""
+    return "ground_truth" if spec.kind == "ground-truth" else "trials"
 
 
 def check_manifest(results_dir: Path, grid, specs) -> None:

@@ -79,7 +79,7 @@ class ResultStore:
 
     def write_part(self, table: str, part: str, rows: list[dict]) -> None:
         """Replace the part `part` of `table` with `rows` (nothing is written for no rows)."""
-        missing = [k for k in TABLES[table] if rows and k not in rows[0]]
+        missing = sorted({k for row in rows for k in TABLES[table] if k not in row})
         if missing:
             raise ValueError(f"rows of {table} lack the key column(s) {', '.join(missing)}")
         if rows:
@@ -94,11 +94,13 @@ class ResultStore:
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
         parts = sorted((self.root / "parts" / table).glob("*.parquet"), key=lambda p: p.stat().st_mtime)
+        joined = self.root / f"{table}.parquet"
+        if table in OTHER_KEYS and joined.is_file():   # a file appended to before the parts: first
+            parts.insert(0, joined)
         if parts:
             df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
             key = [k for k in TABLES[table] if k in df]
             return df.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
-        joined = self.root / f"{table}.parquet"
         return pd.read_parquet(joined) if joined.is_file() else pd.DataFrame()
 
     def collect(self) -> dict[str, pd.DataFrame]:

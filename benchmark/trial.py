@@ -6,7 +6,8 @@ architecture trained from scratch on every evaluation dataset.
 every unit of work (each search epoch, each evaluation) with a state from
 which `run_trial(spec, state=state)` resumes, so a crashed or interrupted
 trial loses at most the unit in progress. `trial_rows` turns its result into
-the rows of the three results tables (see results/README.md).
+the rows of the results tables (trials, epochs, alphas; ground_truth for a ground-truth trial;
+see results/README.md).
 """
 
 from __future__ import annotations

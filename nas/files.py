@@ -3,8 +3,9 @@
 `atomic_write(path, data)` writes to a temporary name in the same folder, then renames it over
 `path` (a rename within a file system is atomic). `data` is text, bytes, or a function that
 writes the temporary path itself (torch.save, pyarrow's write_table). Every writer of results,
-checkpoints and manifests goes through it: the search's outputs here, the results layer
-(`benchmark/store.py`) and the benchmark's grid.json.
+checkpoints, manifests and report pages goes through it: the search's outputs, the results layer
+(`benchmark/store.py`), the benchmark's grid.json, the report's pages and tables (figures are
+written by matplotlib's savefig).
 """
 
 from __future__ import annotations

@@ -80,6 +80,12 @@ class SearchConfig:
         mine = self.to_dict()
         defaults = asdict(SearchConfig())
         stored = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()}
+        try:   # the space's options as its config reads them: a default written out or left out is one
+            options = dict(stored.get("space_options") or {})
+            stored["space_options"] = asdict(space_config(stored.get("space", self.space), **options))
+            mine["space_options"] = asdict(space_config(self.space, **self.space_options))
+        except (ValueError, TypeError):
+            return False
         return set(stored) <= set(mine) and all(
             stored[k] == mine[k] if k in stored else mine[k] == defaults[k] for k in mine)
 

@@ -5,7 +5,7 @@
     python -m studies fidelity --dataset digits --out results/smoke
 
 Defaults come from the studies' configs (`ToyRun`, `FidelityConfig`) and the strategies' own
-`toy_options`; `--set KEY=VALUE` overrides an option of every strategy that has it. With `--out`,
+`toy_options`; `toy --set KEY=VALUE` overrides an option of every strategy that has it. With `--out`,
 the rows go to that results folder as a part of its `toy` or `fidelity` table (benchmark/store.py),
 where the report reads them.
 """
@@ -158,8 +158,10 @@ def cmd_toy(args: argparse.Namespace) -> int:
         from benchmark.store import ResultStore
 
         store = ResultStore(args.out)
-        store.write_part("toy", "toy", toy_rows(records))
-        print(f"wrote {len(records)} runs to {store.part_path('toy', 'toy')}", file=sys.stderr)
+        part = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        store.write_part("toy", part, toy_rows(records))
+        print(f"wrote {len(records)} runs to {store.part_path('toy', part)} (a rerun of the same "
+              "run replaces its row)", file=sys.stderr)
     return 0
 
 

@@ -273,7 +273,8 @@ def plot_trajectories(records: list[dict], path: str | Path) -> list[Path]:
     missing = [r["label"] for r in records if "trajectory" not in r]
     if missing:
         raise ValueError(f"runs without a trajectory cannot be drawn: {', '.join(missing)}")
-    left = [r for r in records if r["strategy"] == "second-order"]
+    # (a) the first strategy that sweeps ξ (second-order; its exact twin coincides and is left out)
+    left = [r for r in records if XI_STRATEGIES and r["strategy"] == XI_STRATEGIES[0]]
     right = [r for r in records if r["strategy"] not in XI_STRATEGIES]
     colors = run_colors(records)
     runs = {}   # key -> record, one per key (first-order and second-order at ξ = 0 are one run)

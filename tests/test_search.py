@@ -82,3 +82,17 @@ def test_speed_switches_are_part_of_the_config_and_old_checkpoints_still_match()
         SearchConfig(speed=("compile",))
     with pytest.raises(ValueError, match="unknown speed option 'fast'"):
         SearchConfig(speed=("fast",))
+
+
+def test_a_checkpoint_whose_space_options_left_out_defaults_still_matches():
+    """Trial states written before the profile's typed configs stored only the DARTS sizes; the
+    same search spelled with every option of the space is the same search."""
+    from dataclasses import asdict
+
+    from nas.spaces.darts import DartsSpaceConfig
+
+    old = SearchConfig(space_options={"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2})
+    new = SearchConfig(space_options=asdict(DartsSpaceConfig(channels=4, layers=3, nodes=2, multiplier=2)))
+    assert new.matches(old.to_dict()) and old.matches(new.to_dict())
+    other = SearchConfig(space_options={"channels": 4, "layers": 3, "nodes": 2, "multiplier": 1})
+    assert not new.matches(other.to_dict())

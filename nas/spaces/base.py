@@ -1,7 +1,9 @@
 """The interface of a search space: what the search loop and the benchmark may ask of one.
 
 A space is one `SearchSpace` subclass in `nas.spaces.SPACES` plus its supernet class, which
-implements the `Supernet` protocol. Nothing outside the space's module knows its shape:
+implements the `Supernet` protocol. The search loop and the benchmark know a space only through
+these (the DARTS-only tools, the perf harness, the fidelity tool and the report's cell views, are
+DARTS by design):
 
 - the supernet keeps its weights and its α apart (`named_weight_parameters`, `arch_parameters`,
   `named_alphas`), reports α as probabilities (`softmax_alphas`) and as tidy rows for the results

@@ -30,7 +30,7 @@ class RandomSample(Strategy):
 
     @classmethod
     def passes(cls, config) -> float:
-        """None: the search takes no step."""
+        """0: the search takes no step."""
         return 0.0
 
     def __init__(self, supernet, config=None):
