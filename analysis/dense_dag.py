@@ -103,7 +103,8 @@ def choice_table(exp: Experiment) -> Table | None:
             "mean of its trainings from scratch for that seed; per strategy the mean over searches "
             "[95% Student-t CI] (none where n = 1). Chosen: the block with the largest α after the "
             "search; regret: best candidate − chosen; τ: Kendall's rank correlation of the final α "
-            "with the candidates' accuracies (undefined where all candidates tie). The random "
+            "with the candidates' accuracies (undefined where all candidates tie); its t interval is not "
+            "clipped to τ's range [−1, 1] and overruns it at small n. The random "
             "baseline chooses a block uniformly: a strategy that does not beat it on regret and τ "
             "has learned nothing about the blocks at this n.")
     return Table("dense_dag_choice", "What each strategy chose, against the ground truth",
