@@ -197,6 +197,12 @@ def git_commit() -> str:
         return "unknown"
 
 
+# The keys of a search epoch's record (nas/search.py) that the epochs table has its own columns
+# for, or that are not metrics.
+SEARCH_RECORD_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "w_lr", "steps",
+                      "epoch_time_s", "wall_time_s", "genotype", "architectures"}
+
+
 def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
     """The rows of trials, epochs and alphas for a finished (or diverged) trial."""
     key = spec.key()
@@ -207,10 +213,13 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
         return {"ground_truth": ground_truth_rows(spec, state, common)}
     trials, epochs, alphas = [], [], []
     for r in state.get("search_history", []):
+        # a strategy's own per-step metrics (implicit-cg's cg_iterations), averaged over the epoch
+        extra = {k: v for k, v in r.items() if k not in SEARCH_RECORD_KEYS and not k.startswith("alpha_")
+                 and isinstance(v, float)}
         epochs.append({**key, "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": r["epoch"],
                        "train_loss": r.get("train_loss"), "train_acc": r.get("train_acc"),
                        "val_loss": r.get("val_loss"), "val_acc": r.get("val_acc"),
-                       "lr": r["w_lr"], "time_s": r["epoch_time_s"]})
+                       "lr": r["w_lr"], "time_s": r["epoch_time_s"], **extra})
         if "alpha_rows" in r:
             alphas += [{**key, "epoch": r["epoch"], **row} for row in r["alpha_rows"]]
         else:   # a DARTS trial state from before the supernet's alpha_rows (6007e16 and earlier)

@@ -90,20 +90,17 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
     grad_norm = float(torch.linalg.vector_norm(_flat(grad(train_loss, weights))))
     log(f"point: train loss {float(train_loss.detach()):.4f}, ‖∇_w L_train‖ {grad_norm:.2e}")
     # 3. The reference.
-    iters = []
+    solve: dict = {}
 
     def tight(hvp, v):
-        def counted(u):
-            iters.append(1)
-            return hvp(u)
-        return cg_solve(counted, v, config.reference_damping, config.reference_k,
-                        config.reference_tol)
+        return cg_solve(hvp, v, config.reference_damping, config.reference_k, config.reference_tol,
+                        info=solve)
 
     t0 = time.perf_counter()
     reference = _flat(implicit_gradient(probe, train_batch, val_batch, tight)[0]).detach()
     ref_time = time.perf_counter() - t0
-    log(f"reference: {len(iters)} CG iterations in {ref_time:.1f}s, ‖g_ref‖ "
-        f"{float(reference.norm()):.3e}")
+    log(f"reference: {solve['iterations']} CG iterations (stopped: {solve['stop']}), relative "
+        f"residual {solve['residual']:.2e}, in {ref_time:.1f}s, ‖g_ref‖ {float(reference.norm()):.3e}")
     state = {k: v.clone() for k, v in net.state_dict().items()}
     rows = []
     for name in config.strategies:
@@ -134,7 +131,8 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
                       "warmup_steps": config.warmup_steps, "pretrain_steps": config.pretrain_steps,
                       "batch_size": config.batch_size, "space_options": config.space_options,
                       "seed": config.seed},
-            "reference": {"cg_iterations": len(iters), "damping": config.reference_damping,
+            "reference": {"cg_iterations": solve["iterations"], "stop": solve["stop"],
+                          "residual": solve["residual"], "damping": config.reference_damping,
                           "time_s": ref_time, "norm": float(reference.norm())},
             "rows": rows}
 

@@ -109,3 +109,10 @@ def test_a_state_from_before_repeats_resumes_and_becomes_rows():
     resumed = run_trial(spec, state=legacy)          # nothing to train again
     assert list(resumed["evals"]) == ["digits#0"]
     assert resumed["evals"]["digits#0"]["test_acc"] == state["evals"]["digits#0"]["test_acc"]
+
+
+def test_a_strategys_own_metrics_land_in_the_epochs_table():
+    spec = _spec("implicit-cg", options={"cg_k": 2, "hvp": "finite-difference"})
+    rows = trial_rows(spec, run_trial(spec))
+    search = [r for r in rows["epochs"] if r["phase"] == "search"]
+    assert search and all(1.0 <= r["cg_iterations"] <= 2.0 for r in search)

@@ -80,7 +80,8 @@ def test_step_moves_alpha_against_the_hypergradient_and_trains_weights(name, net
         moved = (a.detach() - before)[grad.abs() > 1e-4]
         assert torch.allclose(moved, -1e-2 * grad.sign()[grad.abs() > 1e-4], rtol=1e-3)
     assert any(not torch.equal(p, q) for p, q in zip(net.weight_parameters(), w0))
-    assert set(metrics) == {"train_loss", "train_acc", "val_loss", "val_acc"}
+    # the four losses and accuracies, and a strategy's own metrics (implicit-cg's CG iterations)
+    assert set(metrics) - {"cg_iterations"} == {"train_loss", "train_acc", "val_loss", "val_acc"}
     assert all(v.dim() == 0 for v in metrics.values())
 
 
@@ -237,12 +238,40 @@ def test_implicit_solvers_agree_where_both_converge(net, batches):
     assert torch.allclose(cg_solve(hvp, v, 0.3, 6)[0], damped, atol=1e-8)
 
 
-def test_cg_stops_at_negative_curvature():
+def test_cg_stops_at_negative_curvature_and_reports_the_products_it_used():
     from nas.strategies.implicit_cg import cg_solve
 
+    products = []
+
+    def hvp(u):
+        products.append(1)
+        return [h @ u[0]]
+
     h = torch.diag(torch.tensor([-1.0, 2.0], dtype=torch.float64))
-    x = cg_solve(lambda u: [h @ u[0]], [torch.tensor([1.0, 0.0], dtype=torch.float64)], 0.0, 5)
+    info = {}
+    x = cg_solve(hvp, [torch.tensor([1.0, 0.0], dtype=torch.float64)], 0.0, 5, info=info)
     assert torch.equal(x[0], torch.zeros(2, dtype=torch.float64))  # first direction: pᵀHp < 0
+    assert info["stop"] == "negative curvature" and info["iterations"] == len(products) == 1
+    # An indefinite 3×3 system whose first direction has positive curvature: one step, then stop.
+    h = torch.tensor([[2.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, -3.0]], dtype=torch.float64)
+    products.clear()
+    info = {}
+    x = cg_solve(hvp, [torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64)], 0.0, 10, info=info)
+    assert info == {"iterations": 2, "stop": "negative curvature", "residual": info["residual"]}
+    assert len(products) == 2 and torch.count_nonzero(x[0]) > 0
+    # Positive definite: converges to tolerance and says so, with its residual.
+    h = torch.diag(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+    info = {}
+    cg_solve(hvp, [torch.ones(3, dtype=torch.float64)], 0.0, 10, tol=1e-10, info=info)
+    assert info["stop"] == "converged" and info["iterations"] == 3 and info["residual"] <= 1e-10
+
+
+def test_implicit_cg_records_its_iterations_per_step(net, batches):
+    from nas.strategies import make_strategy
+
+    s = make_strategy("implicit-cg", net, cg_k=3, cg_damping=0.0)
+    metrics = s.step(*batches)
+    assert 1 <= float(metrics["cg_iterations"]) <= 3
 
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
