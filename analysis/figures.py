@@ -550,6 +550,79 @@ def search_curves(exp: Experiment, prefix: Path) -> list[Path]:
         return _save(fig, prefix)
 
 
+# The epochs table's standard columns: anything else numeric in a search row is a strategy's own
+# metric or a collapse diagnostic (nas/diagnostics.py), drawn by `collapse_curves`.
+EPOCH_COLUMNS = {"experiment", "strategy", "search_dataset", "seed", "profile", "phase", "eval_dataset",
+                 "repeat", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time_s"}
+DIAGNOSTIC_LABELS = {
+    "alpha_entropy": "mean entropy of softmax(α) (nats)",
+    "dominant_eigenvalue": "dominant eigenvalue of ∇²_α L_val",
+    "discretisation_gap": "discretisation gap (acc. pts)",
+    "param_free_normal": "parameter-free ops, normal cell",
+    "param_free_reduce": "parameter-free ops, reduction cell",
+    "cg_iterations": "CG iterations per step (implicit-cg)",
+}
+
+
+def collapse_curves(exp: Experiment, prefix: Path) -> list[Path]:
+    """The collapse diagnostics and the strategies' own metrics over the search epochs, one panel
+    each: per strategy the mean over searches (line and markers) and the 95% CI (whiskers; none
+    where n = 1). The random baseline (no search) is drawn at its one record."""
+    e = exp.epochs
+    if e.empty:
+        return []
+    e = e[e.phase == "search"].copy()
+    cols = [c for c in e.columns if c not in EPOCH_COLUMNS and not c.endswith("_s")
+            and pd.api.types.is_numeric_dtype(e[c]) and e[c].notna().any()]
+    if not cols:
+        return []
+    cols = [c for c in DIAGNOSTIC_LABELS if c in cols] + sorted(set(cols) - set(DIAGNOSTIC_LABELS))
+    e["epoch"] = e["epoch"] + 1
+    per_search = e.groupby([*TRIAL_KEY, "epoch"])[cols].mean().reset_index()
+    strategies = strategy_order(per_search.strategy.unique())
+    colors = _palette(strategies)
+    epochs = int(per_search.epoch.max())
+    offsets = dict(zip(strategies, _jitter(len(strategies), 0.36 if epochs == 1 else 0.2)))
+    ncols = min(3, len(cols))
+    nrows = math.ceil(len(cols) / ncols)
+    ns = []
+    with matplotlib.rc_context(PAPER):
+        fig, axes = new_figure(nrows, ncols, figsize=(2.6 * ncols + 1.6, 2.3 * nrows + 0.6),
+                               squeeze=False, layout="constrained")
+        for ax, col in zip(axes.flat, cols):
+            for name in strategies:
+                g = per_search[(per_search.strategy == name) & per_search[col].notna()]
+                if g.empty:
+                    continue
+                rows = [(ep, *ci(g[g.epoch == ep][col])) for ep in sorted(g.epoch.unique())]
+                x = np.array([r[0] for r in rows], float) + offsets[name]
+                mean = np.array([r[1] for r in rows])
+                lo, hi = np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
+                ns.append(max(r[4] for r in rows))
+                has = np.isfinite(lo)
+                ax.plot(x, mean, marker="o", ms=3, lw=1.1 if len(x) > 1 else 0, color=colors[name],
+                        label=name, zorder=3)
+                if has.any():
+                    ax.errorbar(x[has], mean[has], yerr=np.vstack([mean - lo, hi - mean])[:, has],
+                                fmt="none", ecolor=colors[name], elinewidth=0.8, capsize=2, zorder=2)
+            ax.set_title(DIAGNOSTIC_LABELS.get(col, col), fontsize=8)
+            ax.set_xlabel("search epoch")
+            _epoch_axis(ax, epochs)
+            if col == "discretisation_gap":
+                ax.axhline(0, color="black", lw=0.6)
+            ax.grid(lw=0.3)
+        for ax in list(axes.flat)[len(cols):]:
+            ax.set_visible(False)
+        handles = {}
+        for ax in axes.flat:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(lab, h)
+        fig.legend(list(handles.values()), list(handles), loc="outside right center", frameon=False)
+        fig.suptitle(_wrap(n_text(ns) + "; measured on one fixed validation batch after the epochs "
+                           "shown", 110), fontsize=7.5)
+        return _save(fig, prefix)
+
+
 def cost_vs_accuracy(exp: Experiment, prefix: Path) -> list[Path]:
     """Search wall time against test accuracy on the search dataset: one faint dot per search; per
     strategy the geometric mean of the time and the mean accuracy, each with its 95% CI (the time's

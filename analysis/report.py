@@ -186,6 +186,16 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                "from 0): per strategy the mean over searches, whiskers the 95% CI of the mean (none where "
                "n = 1); the random baseline does not search and has no curve. "
                f"{figures.n_caption(exp)}")
+    add_figure("collapse", figures.collapse_curves(exp, fdir / "collapse"), "Collapse diagnostics",
+               "Per strategy over the search epochs, on one fixed validation batch (nas/diagnostics.py): "
+               "the mean entropy of softmax(α) (log #ops is uniform), the eigenvalue of largest magnitude "
+               "of the Hessian of the validation loss in α (power iteration; RobustDARTS saw it grow "
+               "before a collapse), the discretisation gap (the mixed supernet's accuracy minus that "
+               "with the derived architecture's one-hot α), the space's counts of the derived "
+               "architecture (DARTS: parameter-free operations, skip and pooling, per cell) and a "
+               "strategy's own metrics (implicit-cg's CG iterations); lines are means over searches, "
+               "whiskers 95% CIs (none where n = 1). " + figures.n_caption(exp),
+               "Collapse diagnostics: none recorded (a profile's search_diagnostics_every is 0)")
     add_figure("cost", figures.cost_vs_accuracy(exp, fdir / "cost"), "Search cost against accuracy",
                "Search wall time per search (log scale) against test accuracy on the search dataset "
                "(axis from 0): faint dots are searches; solid markers per strategy the geometric mean "

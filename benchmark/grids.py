@@ -46,6 +46,9 @@ class Profile:
     # nas.speed switches of the search (amp, channels_last, cudnn_benchmark); off by default: none
     # has been measured on a GPU here yet (benchmark/perf.py). The evaluation's are in `train`.
     search_speed: tuple[str, ...] = ()
+    # collapse diagnostics (nas/diagnostics.py: α entropy, the dominant eigenvalue of the α Hessian,
+    # the discretisation gap, parameter-free operations) after every N-th search epoch (0: off)
+    search_diagnostics_every: int = 0
     train: Any = None                   # the space's TrainConfig: a found architecture from scratch
     # trainings from scratch of each found genotype, with training seeds seed + 1000·r for repeat
     # r (the same for every strategy, so repeats pair across strategies like seeds do): they
@@ -236,6 +239,8 @@ class Grid:
 # so that α visibly leaves uniform in 60 steps; each found cell trained twice (two training seeds).
 SMOKE = Profile("smoke", search_space=DartsSpaceConfig(channels=4, layers=3, nodes=2, multiplier=2),
                 search_epochs=6, search_batch_size=64, search_alpha_lr=0.03,
+                # the collapse diagnostics after epochs 3 and 6: about 2 s each on a CPU core
+                search_diagnostics_every=3,
                 train=EvalConfig(channels=8, layers=3, epochs=3, batch_size=64), eval_repeats=2,
                 gpus_per_trial=0.25)
 # Real images on a machine without a GPU (2 cores, measured in benchmark/README.md and the README):

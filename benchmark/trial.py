@@ -59,7 +59,7 @@ def search_config(spec: TrialSpec) -> SearchConfig:
     return SearchConfig(space=p.space, strategy=spec.strategy, dataset=spec.search_dataset,
                         epochs=p.search_epochs, batch_size=p.search_batch_size, seed=spec.seed,
                         space_options=space_options(spec), strategy_options=options,
-                        speed=p.search_speed)
+                        speed=p.search_speed, diagnostics_every=p.search_diagnostics_every)
 
 
 EVAL_SEED_STRIDE = 1000
@@ -213,9 +213,9 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
         return {"ground_truth": ground_truth_rows(spec, state, common)}
     trials, epochs, alphas = [], [], []
     for r in state.get("search_history", []):
-        # a strategy's own per-step metrics (implicit-cg's cg_iterations), averaged over the epoch
-        extra = {k: v for k, v in r.items() if k not in SEARCH_RECORD_KEYS and not k.startswith("alpha_")
-                 and isinstance(v, float)}
+        # a strategy's own per-step metrics (implicit-cg's cg_iterations, averaged over the epoch)
+        # and the collapse diagnostics (on the epochs they were computed)
+        extra = {k: v for k, v in r.items() if k not in SEARCH_RECORD_KEYS and isinstance(v, float)}
         epochs.append({**key, "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": r["epoch"],
                        "train_loss": r.get("train_loss"), "train_acc": r.get("train_acc"),
                        "val_loss": r.get("val_loss"), "val_acc": r.get("val_acc"),

@@ -51,12 +51,18 @@ class SearchConfig:
     space_options: dict = field(default_factory=dict)
     strategy_options: dict = field(default_factory=dict)
     speed: tuple[str, ...] = ()     # nas.speed switches: amp, channels_last, cudnn_benchmark
+    # collapse diagnostics (nas/diagnostics.py) after every N-th epoch and the last (0: off), with
+    # this many power iterations for the Hessian's dominant eigenvalue (0: no eigenvalue)
+    diagnostics_every: int = 0
+    eigen_iterations: int = 20
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.diagnostics_every < 0 or self.eigen_iterations < 0:
+            raise ValueError("diagnostics_every and eigen_iterations must not be negative")
         if self.alpha_data not in ("val", "train"):
             raise ValueError(f"alpha_data must be 'val' (a train/val split) or 'train' (the same data "
                              f"for both steps), not {self.alpha_data!r}")
@@ -155,6 +161,14 @@ class Search:
 
         self.train_batches = batches(train_idx, config.seed * 2 + 1)
         self.val_batches = batches(val_idx, config.seed * 2 + 2)
+        # The collapse diagnostics' fixed batch: the first validation images, not augmented (its
+        # own Batches: the search's batch generators are not advanced).
+        self.diagnostic_batch = None
+        if config.diagnostics_every > 0:
+            first = val_idx[:config.batch_size]
+            self.diagnostic_batch = next(iter(Batches(d.train_x[first], d.train_y[first], len(first),
+                                                      d.mean, d.std, augment=None, shuffle=False,
+                                                      device=self.device)))
         self.history: list[dict] = []
         self.elapsed = 0.0
 
@@ -212,6 +226,14 @@ class Search:
         candidates = self.supernet.candidates()
         if candidates:   # spaces with a list of candidates, which may change (dense-dag)
             record["architectures"] = [str(a) for a in candidates]
+        every = self.config.diagnostics_every
+        if every > 0 and ((self.epoch + 1) % every == 0 or self.epoch + 1 == self.epochs):
+            from nas.diagnostics import collapse_diagnostics
+
+            t0 = time.perf_counter()
+            record.update(collapse_diagnostics(self.strategy, self.diagnostic_batch,
+                                               self.config.eigen_iterations))
+            record["diagnostics_s"] = time.perf_counter() - t0
         for k in ("train_loss", "val_loss"):
             if k in means and not np.isfinite(means[k]):
                 raise FloatingPointError(f"the search diverged: {k} is {means[k]} "

@@ -521,3 +521,27 @@ def test_drawing_never_changes_the_users_matplotlib_backend(tmp_path):
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "svg" and (tmp_path / "c_normal.png").stat().st_size > 1000
+
+
+def test_the_collapse_figure_draws_one_panel_per_recorded_diagnostic(tmp_path, monkeypatch):
+    from analysis import figures
+    from analysis.load import Experiment
+
+    rows = [{"experiment": "e", "strategy": s, "search_dataset": "d", "seed": seed, "profile": "p",
+             "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": ep, "train_acc": 0.5,
+             "val_acc": 0.5, "lr": 0.1, "time_s": 1.0, "alpha_entropy": 2.0 - 0.1 * ep + 0.01 * seed,
+             "dominant_eigenvalue": 0.3 * (ep + 1), "diagnostics_s": 0.5,
+             "cg_iterations": 3.0 if s == "implicit-cg" else None}
+            for s in ("first-order", "implicit-cg") for seed in (0, 1) for ep in (0, 1)]
+    exp = Experiment(tmp_path, pd.DataFrame(), pd.DataFrame(rows), pd.DataFrame())
+    saved = []
+    real = figures._save
+    monkeypatch.setattr(figures, "_save", lambda fig, prefix: (saved.append(fig), real(fig, prefix))[1])
+    paths = figures.collapse_curves(exp, tmp_path / "collapse")
+    assert paths and all(p.stat().st_size > 1000 for p in paths)
+    titles = [ax.get_title() for ax in saved[0].axes if ax.get_visible()]
+    assert titles == [figures.DIAGNOSTIC_LABELS[c] for c in
+                      ("alpha_entropy", "dominant_eigenvalue", "cg_iterations")]   # not the *_s cost
+    assert figures.collapse_curves(Experiment(tmp_path, pd.DataFrame(), pd.DataFrame(rows).drop(
+        columns=["alpha_entropy", "dominant_eigenvalue", "cg_iterations", "diagnostics_s"]),
+        pd.DataFrame()), tmp_path / "none") == []

@@ -9,8 +9,11 @@ DARTS by design):
   `named_alphas`), reports α as probabilities (`softmax_alphas`) and as tidy rows for the results
   tables (`alpha_rows`: one row per (group, row, column) of each α tensor), derives the discrete
   architecture (`genotype`), lists the finite candidates α chooses among where the space has such
-  a list (`candidates`, the dense-DAG space's blocks), and may change itself between epochs
-  (`end_epoch`, which returns True when its α were replaced);
+  a list (`candidates`, the dense-DAG space's blocks), may change itself between epochs
+  (`end_epoch`, which returns True when its α were replaced), gives the α that select exactly the
+  derived architecture (`discrete_alphas`, one-hot after the softmax; None if it cannot) and
+  describes the derived architecture by numbers (`architecture_stats`, for the collapse
+  diagnostics of `nas/diagnostics.py`);
 - the space parses an architecture from its one-line text form (`parse`; `str(architecture)` and
   `architecture.to_dict()` are the two written forms), trains one from scratch and tests it
   (`train_and_test`, with the space's `TrainConfig`), names the architectures that anchor a
@@ -64,6 +67,10 @@ class Supernet(Protocol):
     def candidates(self) -> list[Architecture]: ...
 
     def end_epoch(self, epoch: int) -> bool: ...
+
+    def discrete_alphas(self) -> list[torch.Tensor] | None: ...
+
+    def architecture_stats(self) -> dict[str, float]: ...
 
 
 def tidy_alphas(name: str, probs: torch.Tensor, rows: list[str], columns: list[str]) -> list[dict]:

@@ -234,6 +234,34 @@ class DartsSupernet(nn.Module):
         """The cells never change between epochs."""
         return False
 
+    def discrete_alphas(self) -> list[torch.Tensor] | None:
+        """α whose softmax is one-hot on the derived cells: each kept edge on its operation, every
+        other edge on `none` (which contributes nothing); None without a `none` operation."""
+        ops = list(self.config.primitives)
+        if "none" not in ops:
+            return None
+        genotype = self.genotype()
+        out = []
+        for gene, alpha in ((genotype.normal, self.alpha_normal), (genotype.reduce, self.alpha_reduce)):
+            a = torch.full_like(alpha.detach(), -1e4)
+            a[:, ops.index("none")] = 0.0
+            offset = 0
+            for i in range(self.config.nodes):
+                for op, j in gene[2 * i:2 * i + 2]:
+                    a[offset + j] = -1e4
+                    a[offset + j, ops.index(op)] = 0.0
+                offset += i + 2
+            out.append(a)
+        return out
+
+    def architecture_stats(self) -> dict[str, float]:
+        """Parameter-free operations (skip connections and pooling) in the derived cells: the
+        signature of DARTS's collapse."""
+        g = self.genotype()
+        free = {"skip_connect", "max_pool_3x3", "avg_pool_3x3"}
+        return {f"param_free_{kind}": float(sum(op in free for op, _ in gene))
+                for kind, gene in (("normal", g.normal), ("reduce", g.reduce))}
+
 
 class DartsSpace(SearchSpace):
     """The DARTS cell space; a found cell is trained in the DARTS evaluation network."""

@@ -246,6 +246,16 @@ class DenseDagSupernet(nn.Module):
     def architectures(self) -> list[DagArchitecture]:
         return [DagArchitecture.from_mask(m.cpu()) for m in self.masks]
 
+    def discrete_alphas(self) -> list[torch.Tensor]:
+        """α one-hot (after the softmax) on the block with the largest α."""
+        a = torch.full_like(self.alpha.detach(), -1e4)
+        a[int(self.alpha.argmax())] = 0.0
+        return [a]
+
+    def architecture_stats(self) -> dict[str, float]:
+        """The chosen block's DAG properties (depth, edges, longest skip, fan-in)."""
+        return dag_properties(self.genotype().mask())
+
     def candidates(self) -> list[DagArchitecture]:
         """The k blocks α chooses among (they change where stage 2 resamples them)."""
         return self.architectures()

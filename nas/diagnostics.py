@@ -1,0 +1,82 @@
+"""Collapse diagnostics of a search in progress (issue 14): why a strategy ends where it does.
+
+- `alpha_entropy`: the mean entropy (nats) of softmax(α) over its rows (a DARTS edge's operations,
+  the dense-DAG space's blocks); log(#ops) is uniform, 0 is one-hot.
+- `dominant_eigenvalue`: the eigenvalue of largest magnitude of the Hessian of the validation
+  loss with respect to α (RobustDARTS, Zela et al. 2020, who saw it grow before DARTS collapses),
+  by power iteration on exact Hessian-vector products (double backward through the α-gradient);
+  each iteration costs about two passes of the supernet on the diagnostic batch.
+- `discretisation_gap`: the supernet's validation accuracy with its mixed α minus its accuracy
+  with α replaced by the derived architecture (`Supernet.discrete_alphas`, one-hot), on the
+  diagnostic batch: how much the final discretisation throws away.
+- the space's own statistics of the derived architecture (`Supernet.architecture_stats`; DARTS:
+  parameter-free operations, skip and pooling, in the normal and the reduction cell).
+
+Everything runs on one fixed validation batch, through the strategy's functional loss: no
+parameter, optimiser state, batch generator or global random state is touched, so a search with
+diagnostics takes exactly the steps of one without.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from nas.strategies.base import Batch, Strategy
+
+
+def alpha_entropy(probs: dict[str, torch.Tensor]) -> float:
+    """Mean entropy (nats) of the rows of each softmaxed α tensor (1-D: one distribution)."""
+    rows = [p.reshape(-1, p.shape[-1]).double() for p in probs.values()]
+    ent = torch.cat([-(r * r.clamp_min(1e-30).log()).sum(-1) for r in rows])
+    return float(ent.mean())
+
+
+def dominant_eigenvalue(strategy: Strategy, batch: Batch, iterations: int = 20,
+                        seed: int = 0) -> float:
+    """The eigenvalue of largest magnitude of ∇²_α L_val at the current α and the weights the
+    strategy uses there (power iteration, `iterations` Hessian-vector products from a seeded
+    random start)."""
+    alphas = [a.detach().requires_grad_() for a in strategy.alphas]
+    loss, _ = strategy.loss(batch, weights=strategy.current_weights(), alphas=alphas, precise=True)
+    g = torch.autograd.grad(loss, alphas, create_graph=True, allow_unused=True, materialize_grads=True)
+    gen = torch.Generator().manual_seed(seed)
+    v = [torch.randn(a.shape, generator=gen, dtype=a.dtype).to(a.device) for a in alphas]
+    norm = math.sqrt(sum(float((x * x).sum()) for x in v))
+    v = [x / norm for x in v]
+    eigenvalue = 0.0
+    for _ in range(iterations):
+        hv = torch.autograd.grad(sum((gi * vi).sum() for gi, vi in zip(g, v)), alphas,
+                                 retain_graph=True, allow_unused=True, materialize_grads=True)
+        eigenvalue = float(sum((h * x).sum() for h, x in zip(hv, v)))    # Rayleigh quotient
+        norm = math.sqrt(sum(float((h * h).sum()) for h in hv))
+        if norm == 0.0:
+            return 0.0
+        v = [h.detach() / norm for h in hv]
+    return eigenvalue
+
+
+def discretisation_gap(strategy: Strategy, batch: Batch) -> float | None:
+    """Accuracy (%) of the mixed supernet minus that with the derived architecture's one-hot α, on
+    `batch`; None where the space cannot express its architecture as α."""
+    discrete = strategy.supernet.discrete_alphas()
+    if discrete is None:
+        return None
+    with torch.no_grad():
+        _, mixed = strategy.loss(batch, weights=strategy.current_weights())
+        _, hard = strategy.loss(batch, weights=strategy.current_weights(), alphas=discrete)
+    return 100.0 * (float(mixed) - float(hard))
+
+
+def collapse_diagnostics(strategy: Strategy, batch: Batch, eigen_iterations: int = 20) -> dict:
+    """Every diagnostic above as one dict of floats (the search's epoch record takes them as is)."""
+    net = strategy.supernet
+    out = {"alpha_entropy": alpha_entropy(net.softmax_alphas())}
+    if eigen_iterations > 0:
+        out["dominant_eigenvalue"] = dominant_eigenvalue(strategy, batch, eigen_iterations)
+    gap = discretisation_gap(strategy, batch)
+    if gap is not None:
+        out["discretisation_gap"] = gap
+    out.update({k: float(v) for k, v in net.architecture_stats().items()})
+    return out

@@ -1,0 +1,90 @@
+"""Collapse diagnostics (nas/diagnostics.py): each number checked against a direct computation, and
+a search with diagnostics takes exactly the steps of one without."""
+
+import math
+
+import pytest
+import torch
+
+from nas.diagnostics import alpha_entropy, collapse_diagnostics, discretisation_gap, dominant_eigenvalue
+from nas.search import Search, SearchConfig
+from nas.spaces import make_supernet, space_config
+from nas.strategies import make_strategy
+
+TINY = {"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2}
+
+
+@pytest.fixture
+def setup():
+    torch.manual_seed(0)
+    net = make_supernet("darts", space_config("darts", **TINY, alpha_init_std=0.5), 1, 10)
+    batch = (torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,)))
+    return net, make_strategy("first-order", net), batch
+
+
+def test_the_eigenvalue_matches_eigvalsh_of_the_alpha_hessian(setup):
+    net, s, batch = setup
+    shapes = [a.shape for a in net.arch_parameters()]
+    sizes = [math.prod(sh) for sh in shapes]
+
+    def loss_of(flat):
+        parts = [p.reshape(sh) for p, sh in zip(flat.split(sizes), shapes)]
+        return s.loss(batch, alphas=parts, precise=True)[0]
+
+    flat = torch.cat([a.detach().reshape(-1) for a in net.arch_parameters()])
+    h = torch.autograd.functional.hessian(loss_of, flat)
+    eig = torch.linalg.eigvalsh(h.double())
+    dominant = float(eig[eig.abs().argmax()])
+    estimate = dominant_eigenvalue(s, batch, iterations=300)
+    assert estimate == pytest.approx(dominant, rel=1e-3)
+
+
+def test_entropy_is_log_ops_at_uniform_and_zero_at_one_hot():
+    uniform = {"normal": torch.full((5, 8), 1 / 8)}
+    assert alpha_entropy(uniform) == pytest.approx(math.log(8))
+    one_hot = {"blocks": torch.tensor([0.0, 1.0, 0.0])}
+    assert alpha_entropy(one_hot) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_discrete_alphas_select_exactly_the_derived_cells(setup):
+    net, s, batch = setup
+    ops = list(net.config.primitives)
+    g = net.genotype()
+    for alpha, gene in zip(net.discrete_alphas(), (g.normal, g.reduce)):
+        w = torch.softmax(alpha, -1)
+        assert torch.equal(w.sum(-1), torch.ones(len(w))) and set(w.unique().tolist()) == {0.0, 1.0}
+        chosen = {(0 if k < 2 else 2) + j: op for k, (op, j) in enumerate(gene)}   # 2 nodes: offsets 0, 2
+        for edge in range(len(w)):
+            assert ops[int(w[edge].argmax())] == chosen.get(edge, "none")
+    gap = discretisation_gap(s, batch)
+    assert -100.0 <= gap <= 100.0
+    free = net.architecture_stats()
+    assert free["param_free_normal"] == sum(op in ("skip_connect", "max_pool_3x3", "avg_pool_3x3")
+                                            for op, _ in g.normal)
+
+
+def test_the_dense_dag_space_has_its_diagnostics():
+    torch.manual_seed(0)
+    net = make_supernet("dense-dag", space_config("dense-dag", blocks=4, width=8), 1, 10, 8)
+    with torch.no_grad():
+        net.alpha.copy_(torch.tensor([0.1, 2.0, -1.0, 0.0]))
+    s = make_strategy("first-order", net)
+    d = collapse_diagnostics(s, (torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))), eigen_iterations=5)
+    assert {"alpha_entropy", "dominant_eigenvalue", "discretisation_gap", "depth", "edges"} <= set(d)
+    assert int(torch.softmax(net.discrete_alphas()[0], 0).argmax()) == 1
+
+
+def test_diagnostics_do_not_change_the_search(tiny_digits):
+    base = dict(dataset="digits", epochs=2, batch_size=64, seed=3, space_options=TINY,
+                strategy="second-order")
+    runs = {}
+    for every in (0, 1):
+        search = Search(SearchConfig(**base, diagnostics_every=every, eigen_iterations=3), tiny_digits)
+        while not search.done:
+            search.run_epoch()
+        runs[every] = search
+    assert str(runs[0].genotype()) == str(runs[1].genotype())
+    assert all(torch.equal(a, b) for a, b in zip(runs[0].supernet.arch_parameters(),
+                                                 runs[1].supernet.arch_parameters()))
+    assert "dominant_eigenvalue" not in runs[0].history[-1]
+    assert all("dominant_eigenvalue" in r and r["diagnostics_s"] > 0 for r in runs[1].history)
