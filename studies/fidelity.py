@@ -140,3 +140,37 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
 def _options(config: StrategyConfig) -> dict:
     base = {f for f in StrategyConfig.__dataclass_fields__}
     return {k: v for k, v in vars(config).items() if k not in base}
+
+
+def unrolled_hypergradient(strategy, train_batches: list, val_batch) -> list[torch.Tensor]:
+    """The exact hypergradient of T = len(train_batches) steps of the strategy's real weight
+    optimiser, by automatic differentiation through all of them: dL_val(w_T(α), α)/dα.
+
+    Each step is the search's weight step as torch runs it: the gradient of L_train on the batch,
+    clipped to the global norm `w_grad_clip` (torch's clip_grad_norm_, differentiably), weight decay
+    added, the momentum buffer updated (starting from the optimiser's current buffers) and
+    w ← w − lr·buf at the current learning rate. Nothing of the model or the optimiser changes.
+    Memory grows with T (every step's graph is kept).
+    """
+    c = strategy.config
+    alphas = [a.detach().requires_grad_() for a in strategy.alphas]
+    w = [p.detach().requires_grad_() for p in strategy.weights]
+    bufs = [None if m is None else m.detach() for m in strategy.momentum_buffers()]
+    lr = strategy.w_lr
+    for batch in train_batches:
+        loss, _ = strategy.loss(batch, weights=w, alphas=alphas, precise=True)
+        g = list(torch.autograd.grad(loss, w, create_graph=True, allow_unused=True,
+                                     materialize_grads=True))
+        if c.w_grad_clip > 0:
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(x) for x in g]))
+            coef = torch.clamp(c.w_grad_clip / (norm + 1e-6), max=1.0)
+            g = [x * coef for x in g]
+        if c.w_weight_decay:
+            g = [x + c.w_weight_decay * wi for x, wi in zip(g, w)]
+        if c.w_momentum:
+            bufs = [x if b is None else c.w_momentum * b + x for b, x in zip(bufs, g)]
+            g = bufs
+        w = [wi - lr * x for wi, x in zip(w, g)]
+    val, _ = strategy.loss(val_batch, weights=w, alphas=alphas, precise=True)
+    return [x.detach() for x in torch.autograd.grad(val, alphas, allow_unused=True,
+                                                    materialize_grads=True)]

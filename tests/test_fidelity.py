@@ -73,3 +73,42 @@ def test_toy_out_writes_its_table_where_the_report_reads_it(tmp_path, capsys):
     assert len(toy.trajectory.iloc[0]) == toy.iterations.iloc[0] + 1
     assert main(["toy", "--strategies", "first-order", "--set", "sigma=0.3"]) == 2
     assert "no strategy of this run has the option 'sigma'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("momentum, steps", [(0.0, 1), (0.0, 7), (0.9, 5)])
+def test_the_unrolled_reference_equals_a_hand_written_unroll_on_the_toy(momentum, steps):
+    """L_train = w² − 2αw + α², L_val = αw − 2α + 1; SGD with momentum μ and lr η, by hand:
+    g = 2w − 2α, b ← μb + g, w ← w − ηb, carrying dw/dα and db/dα along."""
+    from nas.strategies import make_strategy
+    from studies.fidelity import unrolled_hypergradient
+    from studies.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem
+
+    alpha, w0, lr = 0.7, -1.3, 0.1
+    toy = ToyProblem(alpha, w0)
+    s = make_strategy("first-order", toy, epochs=1, w_lr=lr, w_lr_min=lr, w_momentum=momentum,
+                      w_weight_decay=0.0, w_grad_clip=0.0, alpha_optimizer="sgd", alpha_lr=lr)
+    got = float(unrolled_hypergradient(s, [TRAIN_BATCH] * steps, VAL_BATCH)[0])
+    w, dw, b, db = w0, 0.0, None, 0.0
+    for _ in range(steps):
+        g, dg = 2 * w - 2 * alpha, 2 * dw - 2
+        b, db = (g, dg) if b is None else (momentum * b + g, momentum * db + dg)
+        w, dw = w - lr * b, dw - lr * db
+    assert got == pytest.approx(w + alpha * dw - 2, rel=1e-12, abs=1e-12)
+    if momentum == 0.0:   # and the closed form 1 − (1 − 2η)^T of dw_T/dα
+        assert dw == pytest.approx(1 - (1 - 2 * lr) ** steps)
+
+
+def test_the_unrolled_reference_of_one_step_is_second_order_exact(tiny_digits):
+    """One unrolled step without clipping is second-order DARTS with ξ = lr, exactly."""
+    from nas.spaces import make_supernet, space_config
+    from nas.strategies import make_strategy
+    from studies.fidelity import unrolled_hypergradient
+
+    torch.manual_seed(0)
+    net = make_supernet("darts", space_config("darts", **TINY, alpha_init_std=0.3), 1, 10)
+    x, y = tiny_digits.train_x[:16].float() / 16, tiny_digits.train_y[:16]
+    train, val = (x[:8], y[:8]), (x[8:], y[8:])
+    s = make_strategy("second-order-exact", net, w_grad_clip=0.0, w_momentum=0.0)
+    ref = unrolled_hypergradient(s, [train], val)
+    exact = s.hypergradient(train, val)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-7) for a, b in zip(ref, exact))
