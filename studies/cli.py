@@ -92,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("batch_size", "batch size"),
                        ("warmup_steps", "first-order search steps before the point is fixed"),
                        ("pretrain_steps", "gradient steps of w on the fixed training batch"),
-                       ("reference_k", "CG iterations of the reference"),
+                       ("reference_k", "MINRES iterations of the implicit reference at most"),
                        ("reference_damping", "δ of the reference's (H + δI)x = v"),
+                       ("unrolled_steps", "T of the unrolled reference"),
                        ("hyper_steps", "weight steps fitting a response model (hyperDARTS) first"),
                        ("seed", "random seed")):
         default = getattr(FID, name)
@@ -177,7 +178,7 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
                             batch_size=args.batch_size, seed=args.seed,
                             warmup_steps=args.warmup_steps, pretrain_steps=args.pretrain_steps,
                             reference_k=args.reference_k, reference_damping=args.reference_damping,
-                            hyper_steps=args.hyper_steps)
+                            unrolled_steps=args.unrolled_steps, hyper_steps=args.hyper_steps)
     result = measure_fidelity(config, data, device,
                               log=None if args.json else (lambda m: print(m, flush=True)))
     result = {"dataset": args.dataset, "device": str(device), **result}

@@ -29,7 +29,6 @@ from nas.spaces import make_supernet, space_config
 from nas.strategies import SEARCHING, make_strategy
 from nas.strategies.base import StrategyConfig, grad
 from nas.strategies.implicit import implicit_gradient
-from nas.strategies.implicit_cg import cg_solve
 
 
 @dataclass(frozen=True)
@@ -41,9 +40,10 @@ class FidelityConfig:
     warmup_steps: int = 20          # first-order search steps before the point is fixed
     pretrain_steps: int = 200       # gradient steps of w on the fixed training batch
     pretrain_lr: float = 0.05
-    reference_k: int = 100          # CG iterations of the reference …
-    reference_damping: float = 1e-3
+    reference_k: int = 100          # MINRES iterations of the implicit reference at most …
+    reference_damping: float = 0.0  # δ of its (H + δI)x = v (MINRES needs none: H may be indefinite)
     reference_tol: float = 1e-5     # … stopping once ‖r‖ ≤ tol·‖v‖
+    unrolled_steps: int = 5         # T of the unrolled reference (the real weight optimiser's steps)
     hyper_steps: int = 100          # φ-steps that fit hyperDARTS's hypernetwork first
     repeats: int = 3                # timed hypergradient calls per strategy (median)
     options: dict = field(default_factory=dict)  # strategy name -> its options
@@ -89,18 +89,26 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
     train_loss, _ = probe.loss(train_batch)
     grad_norm = float(torch.linalg.vector_norm(_flat(grad(train_loss, weights))))
     log(f"point: train loss {float(train_loss.detach()):.4f}, ‖∇_w L_train‖ {grad_norm:.2e}")
-    # 3. The reference.
+    # 3. The references: the implicit hypergradient with H⁻¹v by MINRES (H is indefinite here, so
+    # CG would stop at the first negative curvature), and T unrolled steps of the real optimiser.
     solve: dict = {}
 
     def tight(hvp, v):
-        return cg_solve(hvp, v, config.reference_damping, config.reference_k, config.reference_tol,
-                        info=solve)
+        return minres_solve(hvp, v, config.reference_damping, config.reference_k, config.reference_tol,
+                            info=solve)
 
     t0 = time.perf_counter()
     reference = _flat(implicit_gradient(probe, train_batch, val_batch, tight)[0]).detach()
     ref_time = time.perf_counter() - t0
-    log(f"reference: {solve['iterations']} CG iterations (stopped: {solve['stop']}), relative "
-        f"residual {solve['residual']:.2e}, in {ref_time:.1f}s, ‖g_ref‖ {float(reference.norm()):.3e}")
+    log(f"implicit reference: {solve['iterations']} MINRES iterations (stopped: {solve['stop']}), "
+        f"relative residual {solve['residual']:.2e}, in {ref_time:.1f}s, ‖g‖ {float(reference.norm()):.3e}")
+    unroll_batches = [b for b, _ in zip(batches(train_idx, 5), range(config.unrolled_steps))]
+    t0 = time.perf_counter()
+    unrolled = _flat(unrolled_hypergradient(probe, unroll_batches, val_batch))
+    unrolled_time = time.perf_counter() - t0
+    log(f"unrolled reference: {len(unroll_batches)} steps in {unrolled_time:.1f}s, ‖g‖ "
+        f"{float(unrolled.norm()):.3e}, cosine to the implicit one "
+        f"{float(torch.nn.functional.cosine_similarity(unrolled, reference, dim=0)):+.4f}")
     state = {k: v.clone() for k, v in net.state_dict().items()}
     rows = []
     for name in config.strategies:
@@ -120,21 +128,63 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
             times.append(time.perf_counter() - t)
         cos = float(torch.nn.functional.cosine_similarity(g, reference, dim=0))
         rel = float((g - reference).norm() / reference.norm())
-        row = {"strategy": name, "cosine": cos, "relative_error": rel,
-               "time_s": statistics.median(times), "norm": float(g.norm()),
+        cos_u = float(torch.nn.functional.cosine_similarity(g, unrolled, dim=0))
+        rel_u = float((g - unrolled).norm() / unrolled.norm())
+        row = {"strategy": name, "cosine": cos, "relative_error": rel, "cosine_unrolled": cos_u,
+               "relative_error_unrolled": rel_u, "time_s": statistics.median(times),
+               "norm": float(g.norm()), "passes": type(strategy).passes(strategy.config),
                "options": _options(strategy.config)}
-        log(f"{name:<20} cosine {cos:+.4f}  relative error {rel:.4f}  "
-            f"{row['time_s'] * 1e3:.0f} ms")
+        log(f"{name:<20} implicit: cosine {cos:+.4f}, relative error {rel:.4f};  unrolled: cosine "
+            f"{cos_u:+.4f}, relative error {rel_u:.4f};  {row['time_s'] * 1e3:.0f} ms")
         rows.append(row)
     net.load_state_dict(state)
     return {"point": {"train_loss": float(train_loss.detach()), "grad_norm": grad_norm,
                       "warmup_steps": config.warmup_steps, "pretrain_steps": config.pretrain_steps,
                       "batch_size": config.batch_size, "space_options": config.space_options,
                       "seed": config.seed},
-            "reference": {"cg_iterations": solve["iterations"], "stop": solve["stop"],
+            "reference": {"solver": "minres", "iterations": solve["iterations"], "stop": solve["stop"],
                           "residual": solve["residual"], "damping": config.reference_damping,
-                          "time_s": ref_time, "norm": float(reference.norm())},
+                          "time_s": ref_time, "norm": float(reference.norm()),
+                          "unrolled_steps": len(unroll_batches), "unrolled_time_s": unrolled_time,
+                          "unrolled_norm": float(unrolled.norm())},
             "rows": rows}
+
+
+def minres_solve(hvp, v: list[torch.Tensor], damping: float, k: int, tol: float,
+                 info: dict | None = None) -> list[torch.Tensor]:
+    """x ≈ (H + δI)⁻¹ v by scipy's MINRES, which needs H symmetric but not definite (in float64 on
+    the host); `info` receives `iterations`, `stop` (scipy's exit: "converged" or "max
+    iterations") and `residual` (‖(H + δI)x − v‖/‖v‖, recomputed with one more product)."""
+    import numpy as np
+    from scipy.sparse.linalg import LinearOperator, minres
+
+    shapes = [t.shape for t in v]
+    sizes = [t.numel() for t in v]
+    like = v[0]
+
+    def to_torch(x):
+        flat = torch.as_tensor(x, dtype=like.dtype, device=like.device)
+        return [p.reshape(sh) for p, sh in zip(flat.split(sizes), shapes)]
+
+    def to_numpy(ts):
+        return torch.cat([t.reshape(-1) for t in ts]).double().cpu().numpy()
+
+    count = [0]
+
+    def matvec(x):
+        count[0] += 1
+        u = to_torch(x)
+        return to_numpy([h + damping * ui for h, ui in zip(hvp(u), u)])
+
+    n = sum(sizes)
+    b = to_numpy(v)
+    x, code = minres(LinearOperator((n, n), matvec=matvec, dtype=np.float64), b, rtol=tol, maxiter=k)
+    iterations = count[0]
+    residual = float(np.linalg.norm(matvec(x) - b) / max(np.linalg.norm(b), 1e-30))
+    if info is not None:
+        info.update(iterations=iterations, stop="converged" if code == 0 else "max iterations",
+                    residual=residual)
+    return to_torch(x)
 
 
 def _options(config: StrategyConfig) -> dict:

@@ -10,20 +10,43 @@ TINY = {"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2}
 
 
 def test_a_strategy_configured_as_the_reference_matches_it(tiny_digits):
+    """With a damping that makes H + δI positive definite, implicit-cg run to convergence and the
+    MINRES reference solve the same system: the same hypergradient."""
     cfg = FidelityConfig(strategies=("first-order", "implicit-cg", "hyperdarts-linear"),
                          space_options=TINY, batch_size=16, warmup_steps=2, pretrain_steps=5,
-                         reference_k=8, reference_damping=0.1, reference_tol=0.0,
-                         hyper_steps=2, repeats=1,
-                         options={"implicit-cg": {"cg_k": 8, "cg_damping": 0.1}})
+                         reference_k=300, reference_damping=50.0, reference_tol=1e-12,
+                         unrolled_steps=2, hyper_steps=2, repeats=1,
+                         options={"implicit-cg": {"cg_k": 60, "cg_damping": 50.0}})
     result = measure_fidelity(cfg, tiny_digits)
     rows = {r["strategy"]: r for r in result["rows"]}
-    assert rows["implicit-cg"]["cosine"] == pytest.approx(1.0, abs=1e-4)
-    assert rows["implicit-cg"]["relative_error"] < 1e-3
+    assert rows["implicit-cg"]["cosine"] == pytest.approx(1.0, abs=1e-5)
+    assert rows["implicit-cg"]["relative_error"] < 1e-4
     assert rows["first-order"]["cosine"] < 0.9999
-    assert result["reference"]["cg_iterations"] == 8
-    assert all(r["time_s"] > 0 for r in result["rows"])
-    assert rows["implicit-cg"]["options"] == {"cg_damping": 0.1, "cg_k": 8, "hvp": "exact",
+    ref = result["reference"]
+    # (the products are float32: the recomputed residual cannot fall much below 1e-7)
+    assert ref["solver"] == "minres" and ref["stop"] == "converged" and ref["residual"] < 1e-6
+    assert ref["unrolled_steps"] == 2 and ref["unrolled_norm"] > 0
+    assert all(r["time_s"] > 0 and -1 <= r["cosine_unrolled"] <= 1 for r in result["rows"])
+    assert rows["implicit-cg"]["passes"] == 5 + 2 * 60
+    assert rows["implicit-cg"]["options"] == {"cg_damping": 50.0, "cg_k": 60, "hvp": "exact",
                                               "fd_radius": 0.01}
+
+
+def test_minres_solves_an_indefinite_system_that_cg_cannot():
+    from nas.strategies.implicit_cg import cg_solve
+    from studies.fidelity import minres_solve
+
+    torch.manual_seed(0)
+    q, _ = torch.linalg.qr(torch.randn(6, 6, dtype=torch.float64))
+    h = q @ torch.diag(torch.tensor([-3.0, -0.5, 0.7, 1.0, 2.0, 5.0], dtype=torch.float64)) @ q.T
+    v = [torch.randn(6, dtype=torch.float64)]
+    info = {}
+    x = minres_solve(lambda u: [h @ u[0]], v, 0.0, 50, 1e-12, info=info)
+    assert torch.allclose(x[0], torch.linalg.solve(h, v[0]), atol=1e-8)
+    assert info["stop"] == "converged" and info["residual"] < 1e-10 and info["iterations"] <= 8
+    cg_info = {}
+    cg_solve(lambda u: [h @ u[0]], v, 0.0, 50, info=cg_info)
+    assert cg_info["stop"] == "negative curvature" or cg_info["residual"] > 1e-6
 
 
 def test_toy_command_prints_one_json_object_per_run(capsys):
