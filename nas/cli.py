@@ -18,6 +18,7 @@ from nas.data import DATASET_NAMES, DatasetError, load_dataset
 from nas.evaluate import EvalConfig
 from nas.files import write_json
 from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
+from nas.options import parse_option
 from nas.search import SearchConfig
 from nas.spaces import SPACES, make_supernet, space_config
 from nas.spaces.darts import DartsSpaceConfig
@@ -57,7 +58,7 @@ def _space_args(p: argparse.ArgumentParser, channels: int, layers: int) -> None:
 
 
 def _space_options(args: argparse.Namespace) -> dict:
-    extra = dict(_parse_option(t) for t in args.space_set)
+    extra = dict(parse_option(t) for t in args.space_set)
     if args.space != "darts":
         return extra
     opts = {"channels": args.channels, "layers": args.layers, "nodes": args.nodes,
@@ -65,16 +66,6 @@ def _space_options(args: argparse.Namespace) -> dict:
     if args.ops:
         opts["primitives"] = tuple(args.ops)
     return {**opts, **extra}
-
-
-def _parse_option(text: str) -> tuple[str, object]:
-    if "=" not in text:
-        raise CliError(f"--set takes KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    try:
-        return key.replace("-", "_"), json.loads(value)
-    except json.JSONDecodeError:
-        return key.replace("-", "_"), value
 
 
 def _speed_arg(p: argparse.ArgumentParser, names: str) -> None:
@@ -162,7 +153,7 @@ def _progress(prefix: str):
 def cmd_search(args: argparse.Namespace) -> int:
     from nas.search import SearchConfig, resolve_device, run_search
 
-    options = dict(_parse_option(s) for s in args.set)
+    options = dict(parse_option(s) for s in args.set)
     config = SearchConfig(space=args.space, strategy=args.strategy, dataset=args.dataset,
                           epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                           space_options=_space_options(args), strategy_options=options,

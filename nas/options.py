@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields
 
 
@@ -16,3 +17,15 @@ def build_config(cls: type, owner: str, values: dict):
         raise ValueError(f"{owner} has no option(s) {', '.join(unknown)}; "
                          f"valid options are {', '.join(sorted(valid))}")
     return cls(**values)
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    """'KEY=VALUE' from a command line (`--set`): VALUE as JSON where it parses (numbers, booleans,
+    lists), else as text; dashes in KEY become underscores. ValueError without '='."""
+    if "=" not in text:
+        raise ValueError(f"--set takes KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), value

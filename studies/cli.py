@@ -19,6 +19,7 @@ import sys
 from datetime import datetime, timezone
 
 from nas.data import DATASET_NAMES, DatasetError, load_dataset
+from nas.options import parse_option
 from nas.strategies import SEARCHING, STRATEGIES
 from studies.fidelity import FidelityConfig
 from studies.toy import TOY_OPTIONS, ToyRun
@@ -29,16 +30,6 @@ FID = FidelityConfig()
 
 class CliError(Exception):
     """Bad input: one sentence, exit status 2."""
-
-
-def _parse_option(text: str) -> tuple[str, object]:
-    if "=" not in text:
-        raise CliError(f"--set takes KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    try:
-        return key.replace("-", "_"), json.loads(value)
-    except json.JSONDecodeError:
-        return key.replace("-", "_"), value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,7 +122,7 @@ def cmd_toy(args: argparse.Namespace) -> int:
     from studies.toy import default_runs, plot_trajectories, run_toy, table_footer, table_header, table_row
 
     _check_strategies(args.strategies)
-    options = dict(_parse_option(t) for t in args.set)
+    options = dict(parse_option(t) for t in args.set)
     valid = {f.name for n in (args.strategies or SEARCHING) for f in dataclasses.fields(STRATEGIES[n].Config)}
     unknown = sorted(set(options) - valid)
     if unknown:
