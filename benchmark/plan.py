@@ -147,15 +147,6 @@ def perf_projection(grid: Grid, perf: pd.DataFrame) -> tuple[dict, dict, list[st
     return search, evals, notes
 
 
-def _settings(config, seeded: tuple[str, ...] = ()) -> str:
-    """A space's config in a line: its fields and values (not the operation list or the training
-    seed; the options set from the search seed say so)."""
-    import dataclasses
-
-    return ", ".join(f"{k} = the search seed" if k in seeded else f"{k} {v}"
-                     for k, v in dataclasses.asdict(config).items() if k not in ("primitives", "seed"))
-
-
 def slots(grid: Grid, cpus: int, gpus: int) -> int:
     if gpus > 0:
         return max(1, int(gpus / grid.profile.gpus_per_trial))
@@ -188,16 +179,18 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     lines.append(f"  strategies: {', '.join(grid.strategies)}")
     lines.append(f"  seeds: {', '.join(map(str, grid.seeds))}; search datasets: "
                  f"{', '.join(grid.search_datasets)}; evaluated on: {', '.join(evals)}")
-    seeded = get_space(p.space).seeded_options
+    space = get_space(p.space)
+    seeded = ", ".join(f"{o} = the search seed" for o in space.seeded_options)
     for d in grid.search_datasets:
         steps = search_steps(grid, d)
-        lines.append(f"  search on {_short(d)}: {_settings(p.search_space, seeded)}; "
+        lines.append(f"  search on {_short(d)}: {space.describe(p.search_space)}"
+                     f"{'; ' + seeded if seeded else ''}; "
                      f"batch {p.search_batch_size}, {p.search_epochs} epochs = "
                      f"{steps if steps is not None else '?'} steps"
                      + (f", images {p.image_size} px" if p.image_size else ""))
     for d in evals:
         n = train_images(grid, d)
-        lines.append(f"  evaluation on {_short(d)}: {_settings(p.train)}; on {n if n else '?'} "
+        lines.append(f"  evaluation on {_short(d)}: {space.describe_training(p.train)}; on {n if n else '?'} "
                      f"training images, {specs[0].repeats(d)} training(s) per search "
                      "(training seeds seed + 1000·r)")
     options = {s: o for s, o in grid.strategy_options.items() if o and s in grid.strategies}

@@ -117,3 +117,15 @@ class SearchSpace(ABC):
     def properties(self, arch: Architecture) -> dict[str, float]:
         """Numbers that describe an architecture (for the ground truth's correlations)."""
         return {}
+
+    def describe(self, config: Any) -> str:
+        """The supernet's config in a few words (the plan prints it): every field by default."""
+        from dataclasses import asdict
+
+        return ", ".join(f"{k} {v}" for k, v in asdict(config).items())
+
+    def describe_training(self, config: Any) -> str:
+        """The training config in a few words: every field but the seed by default."""
+        from dataclasses import asdict
+
+        return ", ".join(f"{k} {v}" for k, v in asdict(config).items() if k != "seed")

@@ -277,6 +277,21 @@ class DartsSpace(SearchSpace):
     def parse(self, text: str) -> Genotype:
         return parse_genotype(text)
 
+    def describe(self, config: DartsSpaceConfig) -> str:
+        ops = "" if config.primitives == PRIMITIVES else f", operations {', '.join(config.primitives)}"
+        pc = f", partial channels 1/{config.partial_channels}" if config.partial_channels > 1 else ""
+        return (f"{config.layers} cells × {config.channels} channels, {config.nodes} nodes "
+                f"({config.multiplier} concatenated){pc}{ops}")
+
+    def describe_training(self, config: EvalConfig) -> str:
+        extras = [f"auxiliary {config.auxiliary_weight}" if config.auxiliary else "no auxiliary head",
+                  f"drop path {config.drop_path_prob}",
+                  "the dataset's cutout" if config.cutout is None else f"cutout {config.cutout}"] + (
+                      [f"speed {', '.join(config.speed)}"]
+                                                            if config.speed else [])
+        return (f"{config.layers} cells × {config.channels} channels, {config.epochs} epochs of batch "
+                f"{config.batch_size}, lr {config.lr}, {', '.join(extras)}")
+
     def train_and_test(self, arch: Genotype, data: ImageData, space_config: DartsSpaceConfig,
                        config: EvalConfig, device: torch.device) -> dict:
         return train_and_test(arch, data, config, device=device)

@@ -439,3 +439,13 @@ class DenseDagSpace(SearchSpace):
 
     def properties(self, arch: DagArchitecture) -> dict[str, float]:
         return dag_properties(arch.mask())
+
+    def describe(self, config: DenseDagConfig) -> str:
+        stage2 = (f", resampled every {config.resample_every} epochs" if config.resample_every else "")
+        skip = f", edges at most {config.max_skip} long" if config.max_skip else ""
+        return (f"{config.blocks} blocks of {config.layers} layers × {config.width} ({config.activation}), "
+                f"edge probability {config.edge_prob}{skip}{stage2}")
+
+    def describe_training(self, config: StandaloneConfig) -> str:
+        return (f"standalone, {config.epochs} epochs of batch {config.batch_size}, SGD lr {config.lr}, "
+                f"momentum {config.momentum}, weight decay {config.weight_decay}")
