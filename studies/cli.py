@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("reference_k", "MINRES iterations of the implicit reference at most"),
                        ("reference_damping", "δ of the reference's (H + δI)x = v"),
                        ("unrolled_steps", "T of the unrolled reference"),
+                       ("eigen_iterations", "power iterations per end of the training Hessian's spectrum"),
                        ("hyper_steps", "weight steps fitting a response model (hyperDARTS) first"),
                        ("seed", "random seed")):
         default = getattr(FID, name)
@@ -115,6 +116,7 @@ def fidelity_rows(result: dict, measured_at: str) -> list[dict]:
     return [{**r, "options": json.dumps(r["options"], sort_keys=True), "measured_at": measured_at,
              "dataset": result.get("dataset", ""), "device": result.get("device", ""),
              **{f"reference_{k}": v for k, v in result["reference"].items()},
+             **{f"hessian_{k}": v for k, v in result.get("hessian", {}).items()},
              "point": json.dumps(result["point"])} for r in result["rows"]]
 
 
@@ -169,7 +171,8 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
                             batch_size=args.batch_size, seed=args.seed,
                             warmup_steps=args.warmup_steps, pretrain_steps=args.pretrain_steps,
                             reference_k=args.reference_k, reference_damping=args.reference_damping,
-                            unrolled_steps=args.unrolled_steps, hyper_steps=args.hyper_steps)
+                            unrolled_steps=args.unrolled_steps, eigen_iterations=args.eigen_iterations,
+                            hyper_steps=args.hyper_steps)
     result = measure_fidelity(config, data, device,
                               log=None if args.json else (lambda m: print(m, flush=True)))
     result = {"dataset": args.dataset, "device": str(device), **result}

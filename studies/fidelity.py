@@ -44,6 +44,7 @@ class FidelityConfig:
     reference_damping: float = 0.0  # δ of its (H + δI)x = v (MINRES needs none: H may be indefinite)
     reference_tol: float = 1e-5     # … stopping once ‖r‖ ≤ tol·‖v‖
     unrolled_steps: int = 5         # T of the unrolled reference (the real weight optimiser's steps)
+    eigen_iterations: int = 30      # power iterations for each end of the training Hessian's spectrum
     hyper_steps: int = 100          # φ-steps that fit hyperDARTS's hypernetwork first
     repeats: int = 3                # timed hypergradient calls per strategy (median)
     options: dict = field(default_factory=dict)  # strategy name -> its options
@@ -89,6 +90,27 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
     train_loss, _ = probe.loss(train_batch)
     grad_norm = float(torch.linalg.vector_norm(_flat(grad(train_loss, weights))))
     log(f"point: train loss {float(train_loss.detach()):.4f}, ‖∇_w L_train‖ {grad_norm:.2e}")
+    # The spectrum of H = ∇²_w L_train at the point: the damping a definite system needs (|λ_min|)
+    # and Neumann's η·λ_max (the series diverges above 2).
+    hessian = {}
+    if config.eigen_iterations > 0:
+        loss, _ = probe.loss(train_batch)
+        g_w = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True,
+                                  materialize_grads=True)
+
+        def hvp_w(u):
+            return [h.detach() for h in torch.autograd.grad(
+                sum((g * x).sum() for g, x in zip(g_w, u)), weights, retain_graph=True,
+                allow_unused=True, materialize_grads=True)]
+
+        lo, hi = extreme_eigenvalues(hvp_w, [w.detach() for w in weights], config.eigen_iterations)
+        eta = probe.w_lr   # implicit-neumann's default η: the weights' learning rate
+        hessian = {"min": lo, "max": hi, "iterations": config.eigen_iterations,
+                   "damping_needed": max(0.0, -lo), "neumann_eta": eta, "eta_times_max": eta * hi}
+        log(f"training Hessian: λ_min {lo:+.3e}, λ_max {hi:+.3e} ({config.eigen_iterations} power "
+            f"iterations each); a definite system needs δ > {max(0.0, -lo):.3e}; Neumann's default "
+            f"η = {eta:g} gives η·λ_max = {eta * hi:.3f} (diverges above 2)")
+        del g_w
     # 3. The references: the implicit hypergradient with H⁻¹v by MINRES (H is indefinite here, so
     # CG would stop at the first negative curvature), and T unrolled steps of the real optimiser.
     solve: dict = {}
@@ -142,6 +164,7 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
                       "warmup_steps": config.warmup_steps, "pretrain_steps": config.pretrain_steps,
                       "batch_size": config.batch_size, "space_options": config.space_options,
                       "seed": config.seed},
+            "hessian": hessian,
             "reference": {"solver": "minres", "iterations": solve["iterations"], "stop": solve["stop"],
                           "residual": solve["residual"], "damping": config.reference_damping,
                           "time_s": ref_time, "norm": float(reference.norm()),
@@ -224,3 +247,28 @@ def unrolled_hypergradient(strategy, train_batches: list, val_batch) -> list[tor
     val, _ = strategy.loss(val_batch, weights=w, alphas=alphas, precise=True)
     return [x.detach() for x in torch.autograd.grad(val, alphas, allow_unused=True,
                                                     materialize_grads=True)]
+
+
+def extreme_eigenvalues(hvp, like: list[torch.Tensor], iterations: int = 50,
+                        seed: int = 0) -> tuple[float, float]:
+    """(λ_min, λ_max) of the symmetric operator `hvp` by power iteration: first on H for the
+    eigenvalue of largest magnitude λ_d, then on H − λ_d·I for the other end of the spectrum."""
+
+    def power(shift: float) -> float:
+        gen = torch.Generator().manual_seed(seed)
+        v = [torch.randn(t.shape, generator=gen, dtype=t.dtype).to(t.device) for t in like]
+        norm = float(torch.sqrt(sum((x * x).sum() for x in v)))
+        v = [x / norm for x in v]
+        value = 0.0
+        for _ in range(iterations):
+            hv = [h - shift * x for h, x in zip(hvp(v), v)]
+            value = float(sum((h * x).sum() for h, x in zip(hv, v))) + shift
+            norm = float(torch.sqrt(sum((h * h).sum() for h in hv)))
+            if norm == 0.0:
+                break
+            v = [h / norm for h in hv]
+        return value
+
+    dominant = power(0.0)
+    other = power(dominant)
+    return min(dominant, other), max(dominant, other)

@@ -135,3 +135,23 @@ def test_the_unrolled_reference_of_one_step_is_second_order_exact(tiny_digits):
     ref = unrolled_hypergradient(s, [train], val)
     exact = s.hypergradient(train, val)
     assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-7) for a, b in zip(ref, exact))
+
+
+def test_extreme_eigenvalues_match_eigvalsh_on_an_indefinite_matrix():
+    from studies.fidelity import extreme_eigenvalues
+
+    torch.manual_seed(1)
+    q, _ = torch.linalg.qr(torch.randn(8, 8, dtype=torch.float64))
+    eig = torch.tensor([-4.0, -1.0, -0.2, 0.1, 0.5, 1.0, 2.0, 9.0], dtype=torch.float64)
+    h = q @ torch.diag(eig) @ q.T
+    lo, hi = extreme_eigenvalues(lambda u: [h @ u[0]], [torch.zeros(8, dtype=torch.float64)], 500)
+    assert lo == pytest.approx(-4.0, rel=1e-6) and hi == pytest.approx(9.0, rel=1e-6)
+
+
+def test_fidelity_reports_the_training_hessians_spectrum(tiny_digits):
+    cfg = FidelityConfig(strategies=("first-order",), space_options=TINY, batch_size=16,
+                         warmup_steps=1, pretrain_steps=2, reference_k=3, unrolled_steps=1,
+                         eigen_iterations=5, hyper_steps=0, repeats=1)
+    h = measure_fidelity(cfg, tiny_digits)["hessian"]
+    assert h["min"] <= h["max"] and h["damping_needed"] == max(0.0, -h["min"])
+    assert h["eta_times_max"] == pytest.approx(h["neumann_eta"] * h["max"])
