@@ -60,9 +60,13 @@ def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
 
 
 def write_parquet_atomic(rows: list[dict] | pd.DataFrame, path: Path) -> None:
-    """Write `rows` to `path` atomically."""
-    table = (pa.Table.from_pandas(rows, preserve_index=False) if isinstance(rows, pd.DataFrame)
-             else pa.Table.from_pylist(rows))
+    """Write `rows` to `path` atomically. Every key of any row is a column (pyarrow's from_pylist
+    would keep only the first row's keys: a metric recorded on some epochs only would vanish)."""
+    if isinstance(rows, pd.DataFrame):
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+    else:
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        table = pa.Table.from_pydict({k: [row.get(k) for row in rows] for k in keys})
     atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 

@@ -222,3 +222,13 @@ def test_run_refuses_a_bad_tuned_option_before_ray_starts(tmp_path, capsys):
                             str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "has no option(s) cg_kk" in err and not (tmp_path / "r").exists()
+
+
+def test_a_column_that_only_later_rows_have_is_kept(tmp_path):
+    """(The collapse diagnostics exist on some epochs only: the first row may lack them.)"""
+    rows = [{**_rows("first-order", 0, 0.5)[0], "repeat": r} for r in (0, 1)]
+    rows[1]["dominant_eigenvalue"] = 0.7
+    store = ResultStore(tmp_path)
+    store.write_part("trials", "a", rows)
+    df = store.read("trials")
+    assert df.dominant_eigenvalue.isna().tolist() == [True, False] and df.dominant_eigenvalue.iloc[1] == 0.7
