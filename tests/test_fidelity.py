@@ -15,7 +15,7 @@ def test_a_strategy_configured_as_the_reference_matches_it(tiny_digits):
     cfg = FidelityConfig(strategies=("first-order", "implicit-cg", "hyperdarts-linear"),
                          space_options=TINY, batch_size=16, warmup_steps=2, pretrain_steps=5,
                          reference_k=300, reference_damping=50.0, reference_tol=1e-12,
-                         unrolled_steps=2, hyper_steps=2, repeats=1,
+                         unrolled_steps=2, eigen_iterations=0, hyper_steps=2, repeats=1,
                          options={"implicit-cg": {"cg_k": 60, "cg_damping": 50.0}})
     result = measure_fidelity(cfg, tiny_digits)
     rows = {r["strategy"]: r for r in result["rows"]}
@@ -77,7 +77,7 @@ def test_fidelity_leaves_the_supernet_as_it_found_the_point(tiny_digits, monkeyp
     monkeypatch.setattr(fid, "make_strategy", spy)
     cfg = FidelityConfig(strategies=("hyperdarts-mlp", "first-order"), space_options=TINY,
                          batch_size=16, warmup_steps=1, pretrain_steps=2, reference_k=2,
-                         hyper_steps=3, repeats=1)
+                         hyper_steps=3, repeats=1, eigen_iterations=0, unrolled_steps=1)
     measure_fidelity(cfg, tiny_digits)
     # states[0], [1]: warm-up and probe; [2], [3]: each strategy starts from the same point
     a, b = seen["states"][2], seen["states"][3]
