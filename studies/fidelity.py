@@ -1,18 +1,20 @@
-"""Hypergradient fidelity: each strategy's dL_val/dα against a reference, at one point.
+"""Hypergradient fidelity: each strategy's dL_val/dα against two references, at one point.
 
 The point: a small supernet after a few first-order search steps (so α is no
 longer uniform), whose weights are then trained on one fixed training batch
-close to the best response w*(α) for that batch. At such a point the implicit
-function theorem holds, and the reference is the implicit hypergradient with a
-tightly solved conjugate gradient (many iterations, tiny damping):
+close to the best response w*(α) for that batch. Two references:
 
-    g_ref = ∂_α L_val − ∇²_{αw} L_train · (H + δI)⁻¹ ∇_w L_val.
+- implicit: g_ref = ∂_α L_val − ∇²_{αw} L_train · (H + δI)⁻¹ ∇_w L_val, the system solved by
+  MINRES (H may be indefinite; δ = 0 by default), with its iterations, its stop and its
+  recomputed relative residual reported: a reference that did not converge says so;
+- unrolled: the exact hypergradient of T steps of the real weight optimiser (autodiff).
 
-Each strategy then returns its hypergradient for the same (train, val) batch
-pair without changing any state; we report the cosine similarity and the
-relative error ‖g − g_ref‖ / ‖g_ref‖ and the time it took. hyperDARTS first
-fits its hypernetwork around the point (`hyper_steps` φ-steps at fixed α) —
-without that its hypergradient is first-order's by construction.
+The training Hessian's extreme eigenvalues at the point are reported beside them (the damping a
+definite system would need; Neumann's η·λ_max). Each strategy then returns its hypergradient for
+the same (train, val) batch pair without changing any state; we report the cosine similarity and
+the relative error ‖g − g_ref‖ / ‖g_ref‖ against each reference, its passes per step and the time
+it took. hyperDARTS first fits its hypernetwork around the point (`hyper_steps` φ-steps at fixed
+α) — without that its hypergradient is first-order's by construction.
 """
 
 from __future__ import annotations
