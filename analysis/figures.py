@@ -673,12 +673,53 @@ def cost_vs_accuracy(exp: Experiment, prefix: Path) -> list[Path]:
         return _save(fig, prefix)
 
 
+def fidelity_vs_cost(rows: pd.DataFrame, prefix: Path) -> list[Path]:
+    """Cosine to each reference (implicit, unrolled) against the strategy's passes per step (log
+    scale), one marker per strategy and point of the search (marker shape = search step), from the
+    latest fidelity measurement; [] without the unrolled columns."""
+    if rows.empty or "cosine_unrolled" not in rows or "passes" not in rows:
+        return []
+    rows = rows[rows.measured_at == rows.measured_at.max()].copy()
+    steps = sorted(rows.search_step.unique()) if "search_step" in rows else [0]
+    if "search_step" not in rows:
+        rows["search_step"] = 0
+    shapes = dict(zip(steps, "os^Dv<>p"))
+    order = strategy_order(rows.strategy)
+    colors = _palette(order)
+    with matplotlib.rc_context(PAPER):
+        fig, axes = new_figure(1, 2, figsize=(7.6, 3.0), sharey=True, layout="constrained")
+        for ax, col, title in ((axes[0], "cosine", "against the implicit reference (MINRES)"),
+                               (axes[1], "cosine_unrolled", "against the unrolled reference")):
+            for r in rows.itertuples():   # the points of the search side by side around each x
+                shift = 1 + 0.05 * (steps.index(r.search_step) - (len(steps) - 1) / 2)
+                ax.scatter(r.passes * shift, getattr(r, col), color=colors[r.strategy],
+                           marker=shapes[r.search_step], edgecolor="black", lw=0.4, s=26, zorder=3)
+            ax.set_xscale("log")
+            ax.set_xticks(sorted(rows.passes.unique()))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_xlabel("passes per step (log scale)")
+            ax.set_title(title, fontsize=8)
+            ax.axhline(0, color="black", lw=0.6)
+            ax.set_ylim(-1, 1)
+            ax.grid(lw=0.3)
+        axes[0].set_ylabel("cosine to the reference")
+        handles = [Line2D([], [], marker="o", ls="", color=colors[s], label=s) for s in order]
+        handles += [Line2D([], [], marker=shapes[t], ls="", color="grey", label=f"after {t} steps")
+                    for t in steps]
+        fig.legend(handles=handles, loc="outside right center", frameon=False)
+        fig.suptitle("one measurement per strategy and point (no interval)", fontsize=7.5)
+        return _save(fig, prefix)
+
+
 def fidelity_bars(rows: pd.DataFrame, prefix: Path) -> list[Path]:
     """The fidelity table (`python -m studies fidelity --out`): cosine and relative error to the
     reference, from the latest measurement."""
     if rows.empty:
         return []
     rows = rows[rows.measured_at == rows.measured_at.max()] if "measured_at" in rows else rows
+    if "search_step" in rows:   # the bars: the last point of the search
+        rows = rows[rows.search_step == rows.search_step.max()]
     order = strategy_order(rows.strategy)
     colors = _palette(order)
     with matplotlib.rc_context(PAPER):

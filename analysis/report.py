@@ -252,7 +252,14 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
     add_figure("fidelity", figures.fidelity_bars(ResultStore(exp.root).read("fidelity"), fdir / "fidelity"),
                "Hypergradient fidelity", "Each strategy's hypergradient against the implicit reference "
                "(`python -m studies fidelity --out <experiment folder>`; the latest run): cosine, relative "
-               "error, time; one measurement per strategy (n = 1, no interval).")
+               "error, time; one measurement per strategy (n = 1, no interval), at the last point measured.")
+    add_figure("fidelity_cost", figures.fidelity_vs_cost(ResultStore(exp.root).read("fidelity"),
+                                                         fdir / "fidelity_cost"),
+               "Hypergradient fidelity against cost",
+               "Each strategy's cosine to the implicit (MINRES) and to the unrolled reference against its "
+               "passes per step, at every point of the search the fidelity tool measured (marker shape); "
+               "one measurement per strategy and point (n = 1, no interval). The references' own "
+               "convergence (MINRES's residual) is in the fidelity table.")
     if perf is not None and perf.exists():
         add_table(perf_table(perf), "")
         add_figure("perf", figures.perf_bars(perf, fdir / "perf"), "Cost of a step in passes",

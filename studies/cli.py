@@ -92,10 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
         default = getattr(FID, name)
         p.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default,
                        help=f"{text} (default: {default:g})")
+    p.add_argument("--points", nargs="+", type=int, default=None, metavar="STEPS",
+                   help="measure at several points of the same search: after each of these numbers "
+                        "of first-order steps (e.g. 0 50 100: start, middle, end; default: "
+                        "--warmup-steps alone)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--json", action="store_true", help="print each point's result as one JSON object")
     p.add_argument("--out", default=None, metavar="FOLDER",
-                   help="write one row per strategy to this results folder's fidelity table")
+                   help="write one row per strategy and point to this results folder's fidelity table")
     return parser
 
 
@@ -114,6 +118,7 @@ def fidelity_rows(result: dict, measured_at: str) -> list[dict]:
     """A fidelity result as rows of the fidelity table: one per strategy, with the reference's
     and the point's settings beside it."""
     return [{**r, "options": json.dumps(r["options"], sort_keys=True), "measured_at": measured_at,
+             "search_step": int(result["point"]["warmup_steps"]),
              "dataset": result.get("dataset", ""), "device": result.get("device", ""),
              **{f"reference_{k}": v for k, v in result["reference"].items()},
              **{f"hessian_{k}": v for k, v in result.get("hessian", {}).items()},
@@ -166,23 +171,28 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     _check_strategies(args.strategies)
     device = resolve_device(args.device)
     data = load_dataset(args.dataset, args.data_root)
-    config = FidelityConfig(strategies=tuple(args.strategies),
-                            space_options={"channels": args.channels, "layers": args.layers},
-                            batch_size=args.batch_size, seed=args.seed,
-                            warmup_steps=args.warmup_steps, pretrain_steps=args.pretrain_steps,
-                            reference_k=args.reference_k, reference_damping=args.reference_damping,
-                            unrolled_steps=args.unrolled_steps, eigen_iterations=args.eigen_iterations,
-                            hyper_steps=args.hyper_steps)
-    result = measure_fidelity(config, data, device,
-                              log=None if args.json else (lambda m: print(m, flush=True)))
-    result = {"dataset": args.dataset, "device": str(device), **result}
-    if args.json:
-        print(json.dumps(result))
+    log = None if args.json else (lambda m: print(m, flush=True))
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    rows = []
+    # Each point is the same seeded first-order search stopped after that many steps.
+    for step in args.points or [args.warmup_steps]:
+        config = FidelityConfig(strategies=tuple(args.strategies),
+                                space_options={"channels": args.channels, "layers": args.layers},
+                                batch_size=args.batch_size, seed=args.seed,
+                                warmup_steps=step, pretrain_steps=args.pretrain_steps,
+                                reference_k=args.reference_k, reference_damping=args.reference_damping,
+                                unrolled_steps=args.unrolled_steps, eigen_iterations=args.eigen_iterations,
+                                hyper_steps=args.hyper_steps)
+        if log:
+            log(f"-- after {step} first-order search steps")
+        result = measure_fidelity(config, data, device, log=log)
+        result = {"dataset": args.dataset, "device": str(device), **result}
+        if args.json:
+            print(json.dumps(result))
+        rows += fidelity_rows(result, stamp)
     if args.out:
         from benchmark.store import ResultStore
 
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        rows = fidelity_rows(result, stamp)
         store = ResultStore(args.out)
         part = stamp.replace(":", "")
         store.write_part("fidelity", part, rows)

@@ -155,3 +155,21 @@ def test_fidelity_reports_the_training_hessians_spectrum(tiny_digits):
     h = measure_fidelity(cfg, tiny_digits)["hessian"]
     assert h["min"] <= h["max"] and h["damping_needed"] == max(0.0, -h["min"])
     assert h["eta_times_max"] == pytest.approx(h["neumann_eta"] * h["max"])
+
+
+def test_fidelity_at_several_points_of_a_search_lands_in_one_table_and_one_figure(tmp_path, capsys):
+    from analysis import figures
+    from benchmark.store import ResultStore
+
+    args = ["fidelity", "--strategies", "first-order", "second-order", "--channels", "4", "--layers", "3",
+            "--batch-size", "16", "--pretrain-steps", "2", "--reference-k", "3", "--unrolled-steps", "1",
+            "--eigen-iterations", "0", "--hyper-steps", "0", "--points", "0", "2", "--device", "cpu",
+            "--out", str(tmp_path)]
+    assert main(args) == 0
+    rows = ResultStore(tmp_path).read("fidelity")
+    assert sorted(zip(rows.search_step, rows.strategy)) == [(0, "first-order"), (0, "second-order"),
+                                                            (2, "first-order"), (2, "second-order")]
+    assert set(rows.passes) == {2.0, 5.0}
+    paths = figures.fidelity_vs_cost(rows, tmp_path / "fc")
+    assert paths and all(p.stat().st_size > 1000 for p in paths)
+    assert figures.fidelity_bars(rows, tmp_path / "fb")
