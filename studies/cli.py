@@ -173,8 +173,13 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset, args.data_root)
     log = None if args.json else (lambda m: print(m, flush=True))
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    rows = []
-    # Each point is the same seeded first-order search stopped after that many steps.
+    store = None
+    if args.out:
+        from benchmark.store import ResultStore
+
+        store = ResultStore(args.out)
+    # Each point is the same seeded first-order search stopped after that many steps; its rows are
+    # written as soon as it is measured (a long run stopped later keeps the points it finished).
     for step in args.points or [args.warmup_steps]:
         config = FidelityConfig(strategies=tuple(args.strategies),
                                 space_options={"channels": args.channels, "layers": args.layers},
@@ -189,14 +194,11 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
         result = {"dataset": args.dataset, "device": str(device), **result}
         if args.json:
             print(json.dumps(result))
-        rows += fidelity_rows(result, stamp)
-    if args.out:
-        from benchmark.store import ResultStore
-
-        store = ResultStore(args.out)
-        part = stamp.replace(":", "")
-        store.write_part("fidelity", part, rows)
-        print(f"wrote {len(rows)} rows to {store.part_path('fidelity', part)}", file=sys.stderr)
+        if store is not None:
+            part = f"{stamp.replace(':', '')}-s{step}"
+            rows = fidelity_rows(result, stamp)
+            store.write_part("fidelity", part, rows)
+            print(f"wrote {len(rows)} rows to {store.part_path('fidelity', part)}", file=sys.stderr)
     return 0
 
 
