@@ -22,12 +22,6 @@ from analysis import stats as st
 from analysis.load import Experiment, short_name
 from analysis.tables import Table, ci_text, strategy_order
 
-# The ground_truth table's columns that are not the space's `properties` (results/README.md).
-NOT_PROPERTIES = {"experiment", "strategy", "search_dataset", "seed", "profile", "eval_dataset", "repeat",
-                  "eval_seed", "architecture", "roles", "blocks", "test_acc", "test_loss", "params",
-                  "eval_wall_s", "eval_device", "torch_version", "nas_version", "git_commit",
-                  "finished_at", "acc", "trainings"}
-
 
 def ground_truth_accuracy(exp: Experiment) -> pd.DataFrame:
     """Mean test accuracy (%) over repeats per (search dataset, seed, eval dataset, architecture)."""
@@ -132,7 +126,10 @@ def properties_table(exp: Experiment) -> Table | None:
     gt = ground_truth_accuracy(exp)
     if gt.empty:
         return None
-    props = [c for c in gt.columns if c not in NOT_PROPERTIES and pd.api.types.is_numeric_dtype(gt[c])]
+    from nas.spaces import get_space
+
+    space = get_space(exp.space)   # its `properties` name the columns the ground truth has for them
+    props = [c for c in space.properties(space.parse(gt.architecture.iloc[0])) if c in gt]
     if not props:
         return None
     # One point per distinct architecture: its accuracy averaged over the seeds that trained it.

@@ -33,6 +33,25 @@ def alpha_entropy(probs: dict[str, torch.Tensor]) -> float:
     return float(ent.mean())
 
 
+def power_iteration(hvp, like: list[torch.Tensor], iterations: int, shift: float = 0.0,
+                    seed: int = 0) -> float:
+    """The eigenvalue of largest magnitude of H − shift·I, plus shift (the Rayleigh quotient after
+    `iterations` products of the symmetric operator `hvp`, from a seeded random start)."""
+    gen = torch.Generator().manual_seed(seed)
+    v = [torch.randn(t.shape, generator=gen, dtype=t.dtype).to(t.device) for t in like]
+    norm = math.sqrt(sum(float((x * x).sum()) for x in v))
+    v = [x / norm for x in v]
+    value = 0.0
+    for _ in range(iterations):
+        hv = [h.detach() - shift * x for h, x in zip(hvp(v), v)]
+        value = float(sum((h * x).sum() for h, x in zip(hv, v))) + shift
+        norm = math.sqrt(sum(float((h * h).sum()) for h in hv))
+        if norm == 0.0:
+            break
+        v = [h / norm for h in hv]
+    return value
+
+
 def dominant_eigenvalue(strategy: Strategy, batch: Batch, iterations: int = 20,
                         seed: int = 0) -> float:
     """The eigenvalue of largest magnitude of ∇²_α L_val at the current α and the weights the
@@ -41,20 +60,12 @@ def dominant_eigenvalue(strategy: Strategy, batch: Batch, iterations: int = 20,
     alphas = [a.detach().requires_grad_() for a in strategy.alphas]
     loss, _ = strategy.loss(batch, weights=strategy.current_weights(), alphas=alphas, precise=True)
     g = torch.autograd.grad(loss, alphas, create_graph=True, allow_unused=True, materialize_grads=True)
-    gen = torch.Generator().manual_seed(seed)
-    v = [torch.randn(a.shape, generator=gen, dtype=a.dtype).to(a.device) for a in alphas]
-    norm = math.sqrt(sum(float((x * x).sum()) for x in v))
-    v = [x / norm for x in v]
-    eigenvalue = 0.0
-    for _ in range(iterations):
-        hv = torch.autograd.grad(sum((gi * vi).sum() for gi, vi in zip(g, v)), alphas,
-                                 retain_graph=True, allow_unused=True, materialize_grads=True)
-        eigenvalue = float(sum((h * x).sum() for h, x in zip(hv, v)))    # Rayleigh quotient
-        norm = math.sqrt(sum(float((h * h).sum()) for h in hv))
-        if norm == 0.0:
-            return 0.0
-        v = [h.detach() / norm for h in hv]
-    return eigenvalue
+
+    def hvp(v):
+        return torch.autograd.grad(sum((gi * vi).sum() for gi, vi in zip(g, v)), alphas,
+                                   retain_graph=True, allow_unused=True, materialize_grads=True)
+
+    return power_iteration(hvp, alphas, iterations, seed=seed)
 
 
 def discretisation_gap(strategy: Strategy, batch: Batch) -> float | None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from nas.data import Batches, ImageData, search_split
+from nas.diagnostics import power_iteration
 from nas.search import seed_everything
 from nas.spaces import make_supernet, space_config
 from nas.strategies import SEARCHING, make_strategy
@@ -256,21 +257,6 @@ def extreme_eigenvalues(hvp, like: list[torch.Tensor], iterations: int = 50,
     """(λ_min, λ_max) of the symmetric operator `hvp` by power iteration: first on H for the
     eigenvalue of largest magnitude λ_d, then on H − λ_d·I for the other end of the spectrum."""
 
-    def power(shift: float) -> float:
-        gen = torch.Generator().manual_seed(seed)
-        v = [torch.randn(t.shape, generator=gen, dtype=t.dtype).to(t.device) for t in like]
-        norm = float(torch.sqrt(sum((x * x).sum() for x in v)))
-        v = [x / norm for x in v]
-        value = 0.0
-        for _ in range(iterations):
-            hv = [h - shift * x for h, x in zip(hvp(v), v)]
-            value = float(sum((h * x).sum() for h, x in zip(hv, v))) + shift
-            norm = float(torch.sqrt(sum((h * h).sum() for h in hv)))
-            if norm == 0.0:
-                break
-            v = [h / norm for h in hv]
-        return value
-
-    dominant = power(0.0)
-    other = power(dominant)
+    dominant = power_iteration(hvp, like, iterations, seed=seed)
+    other = power_iteration(hvp, like, iterations, shift=dominant, seed=seed)
     return min(dominant, other), max(dominant, other)
