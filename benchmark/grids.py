@@ -255,6 +255,8 @@ SMOKE = Profile("smoke", search_space=DartsSpaceConfig(channels=4, layers=3, nod
 # repeats (the report's sd between trainings).
 CPU = Profile("cpu", search_space=DartsSpaceConfig(channels=4, layers=5, nodes=4, multiplier=4),
               search_epochs=3, search_batch_size=32, search_alpha_lr=2e-2,
+              # the collapse diagnostics after every search epoch (issue 14)
+              search_diagnostics_every=1,
               train=EvalConfig(channels=8, layers=5, epochs=4, batch_size=96, auxiliary=False,
                                drop_path_prob=0.0,
                                # measured on the 2-core CPU at 8 × 16 (benchmark/README.md): 1.4-1.5x
