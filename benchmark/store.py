@@ -29,7 +29,7 @@ KEYS: dict[str, list[str]] = {
 # The studies' and tools' tables: one part per run of the command that writes them.
 OTHER_KEYS: dict[str, list[str]] = {
     "toy": ["label", "lr", "tol", "max_iter", "seed", "options"],
-    "fidelity": ["strategy", "search_step", "measured_at"],
+    "fidelity": ["strategy", "options", "search_step", "measured_at"],
     "perf": ["device", "kind", "strategy", "batch", "layers", "channels", "image_size", "speed",
              "hvp", "partial_channels", "measured_at"],
 }

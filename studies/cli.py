@@ -18,7 +18,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from nas.data import DATASET_NAMES, DatasetError, load_dataset
+from nas.data import DATASET_NAMES, DatasetError, load_dataset, resized, train_subset
 from nas.options import parse_option
 from nas.strategies import SEARCHING, STRATEGIES
 from studies.fidelity import FidelityConfig
@@ -84,14 +84,29 @@ def build_parser() -> argparse.ArgumentParser:
                        ("warmup_steps", "first-order search steps before the point is fixed"),
                        ("pretrain_steps", "gradient steps of w on the fixed training batch"),
                        ("reference_k", "MINRES iterations of the implicit reference at most"),
-                       ("reference_damping", "δ of the reference's (H + δI)x = v"),
+                       ("reference_tol", "the reference's relative residual to stop at"),
                        ("unrolled_steps", "T of the unrolled reference"),
-                       ("eigen_iterations", "power iterations per end of the training Hessian's spectrum"),
+                       ("eigen_iterations", "Lanczos steps for the ends of the training Hessian's spectrum"),
                        ("hyper_steps", "weight steps fitting a response model (hyperDARTS) first"),
+                       ("repeats", "timed hypergradient calls per strategy (the median is reported)"),
                        ("seed", "random seed")):
         default = getattr(FID, name)
         p.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default,
                        help=f"{text} (default: {default:g})")
+    p.add_argument("--reference-damping", default=FID.reference_damping, metavar="DELTA",
+                   help="δ of the implicit reference's (H + δI)x = v: 'auto' (2·|λ_min| of the measured "
+                        "spectrum: a positive definite system) or a number (0: H itself, indefinite "
+                        "away from a minimum) (default: auto)")
+    p.add_argument("--alpha-lr", type=float, default=None, metavar="LR",
+                   help="α's learning rate in the first-order search that leads to each point "
+                        "(default: DARTS's 3e-4; the cpu grid's is 0.02)")
+    p.add_argument("--image-size", type=int, default=None, metavar="N",
+                   help="resize the images to N×N first (default: as stored)")
+    p.add_argument("--train-subset", type=int, default=None, metavar="N",
+                   help="a fixed random N training images (default: all)")
+    p.add_argument("--variant", nargs="+", action="append", default=[], metavar="STRATEGY K=V",
+                   help="one more row at each point: STRATEGY with these options, e.g. --variant "
+                        "implicit-cg cg_damping=10 cg_k=20 (repeatable)")
     p.add_argument("--points", nargs="+", type=int, default=None, metavar="STEPS",
                    help="measure at several points of the same search: after each of these numbers "
                         "of first-order steps (e.g. 0 50 100: start, middle, end; default: "
@@ -120,6 +135,7 @@ def fidelity_rows(result: dict, measured_at: str) -> list[dict]:
     return [{**r, "options": json.dumps(r["options"], sort_keys=True), "measured_at": measured_at,
              "search_step": int(result["point"]["warmup_steps"]),
              "dataset": result.get("dataset", ""), "device": result.get("device", ""),
+             "image_size": result.get("image_size"), "train_images": result.get("train_images"),
              **{f"reference_{k}": v for k, v in result["reference"].items()},
              **{f"hessian_{k}": v for k, v in result.get("hessian", {}).items()},
              "point": json.dumps(result["point"])} for r in result["rows"]]
@@ -170,7 +186,26 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
 
     _check_strategies(args.strategies)
     device = resolve_device(args.device)
+    damping = args.reference_damping
+    if damping != "auto":
+        try:
+            damping = float(damping)
+        except ValueError:
+            raise CliError(f"--reference-damping is 'auto' or a number, not {damping!r}") from None
+    variants = []
+    for words in args.variant:
+        _check_strategies(words[:1])
+        options = dict(parse_option(t) for t in words[1:])
+        valid = {f.name for f in dataclasses.fields(STRATEGIES[words[0]].Config)}
+        unknown = sorted(set(options) - valid)
+        if unknown:
+            raise CliError(f"{words[0]} has no option {unknown[0]!r}")
+        variants.append((words[0], options))
     data = load_dataset(args.dataset, args.data_root)
+    if args.train_subset:
+        data = train_subset(data, args.train_subset)
+    if args.image_size:
+        data = resized(data, args.image_size)
     log = None if args.json else (lambda m: print(m, flush=True))
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     store = None
@@ -184,14 +219,17 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
         config = FidelityConfig(strategies=tuple(args.strategies),
                                 space_options={"channels": args.channels, "layers": args.layers},
                                 batch_size=args.batch_size, seed=args.seed,
-                                warmup_steps=step, pretrain_steps=args.pretrain_steps,
-                                reference_k=args.reference_k, reference_damping=args.reference_damping,
+                                warmup_steps=step, warmup_alpha_lr=args.alpha_lr,
+                                pretrain_steps=args.pretrain_steps,
+                                reference_k=args.reference_k, reference_damping=damping,
+                                reference_tol=args.reference_tol, variants=tuple(variants),
                                 unrolled_steps=args.unrolled_steps, eigen_iterations=args.eigen_iterations,
-                                hyper_steps=args.hyper_steps)
+                                hyper_steps=args.hyper_steps, repeats=args.repeats)
         if log:
             log(f"-- after {step} first-order search steps")
         result = measure_fidelity(config, data, device, log=log)
-        result = {"dataset": args.dataset, "device": str(device), **result}
+        result = {"dataset": args.dataset, "device": str(device), "image_size": data.image_size,
+                  "train_images": len(data.train_y), **result}
         if args.json:
             print(json.dumps(result))
         if store is not None:

@@ -5,8 +5,12 @@ longer uniform), whose weights are then trained on one fixed training batch
 close to the best response w*(α) for that batch. Two references:
 
 - implicit: g_ref = ∂_α L_val − ∇²_{αw} L_train · (H + δI)⁻¹ ∇_w L_val, the system solved by
-  MINRES (H may be indefinite; δ = 0 by default), with its iterations, its stop and its
-  recomputed relative residual reported: a reference that did not converge says so;
+  MINRES with δ = max(2·|λ_min|, λ_max/100) by default (H is indefinite away from a minimum and
+  nearly singular: the damping makes the system positive definite with a condition number of at
+  most about 100, so that it converges; the reference is then the hypergradient of the proximal
+  best response argmin_w L_train + δ/2‖w − w₀‖²), with
+  its iterations, its stop and its recomputed relative residual reported: a reference that did
+  not converge says so;
 - unrolled: the exact hypergradient of T steps of the real weight optimiser (autodiff).
 
 The training Hessian's extreme eigenvalues at the point are reported beside them (the damping a
@@ -26,7 +30,6 @@ from dataclasses import dataclass, field
 import torch
 
 from nas.data import Batches, ImageData, search_split
-from nas.diagnostics import power_iteration
 from nas.search import seed_everything
 from nas.spaces import make_supernet, space_config
 from nas.strategies import SEARCHING, make_strategy
@@ -41,16 +44,30 @@ class FidelityConfig:
     batch_size: int = 64
     seed: int = 0
     warmup_steps: int = 20          # first-order search steps before the point is fixed
+    warmup_alpha_lr: float | None = None   # α's learning rate in them (None: DARTS's 3e-4)
     pretrain_steps: int = 200       # gradient steps of w on the fixed training batch
     pretrain_lr: float = 0.05
-    reference_k: int = 100          # MINRES iterations of the implicit reference at most …
-    reference_damping: float = 0.0  # δ of its (H + δI)x = v (MINRES needs none: H may be indefinite)
+    reference_k: int = 300          # MINRES iterations of the implicit reference at most …
+    # δ of its (H + δI)x = v: "auto" = max(2·|λ_min|, λ_max/100) of the measured spectrum
+    # (`auto_damping`: positive definite, condition number ≤ about 100); a number: that δ (0: MINRES
+    # on H itself, indefinite away from a minimum and nearly singular; it may not converge)
+    reference_damping: float | str = "auto"
     reference_tol: float = 1e-5     # … stopping once ‖r‖ ≤ tol·‖v‖
     unrolled_steps: int = 5         # T of the unrolled reference (the real weight optimiser's steps)
-    eigen_iterations: int = 30      # power iterations for each end of the training Hessian's spectrum
+    eigen_iterations: int = 40      # Lanczos steps for the ends of the training Hessian's spectrum
     hyper_steps: int = 100          # φ-steps that fit hyperDARTS's hypernetwork first
     repeats: int = 3                # timed hypergradient calls per strategy (median)
     options: dict = field(default_factory=dict)  # strategy name -> its options
+    # further rows: (strategy, options) pairs measured at the same point beside the defaults, e.g.
+    # implicit-cg at other dampings (their rows have `variant` True)
+    variants: tuple = ()
+
+    def __post_init__(self) -> None:
+        d = self.reference_damping
+        if (d != "auto") if isinstance(d, str) else d < 0:
+            raise ValueError(f"reference_damping is 'auto' or a number ≥ 0, not {d!r}")
+        if d == "auto" and self.eigen_iterations < 1:
+            raise ValueError("reference_damping 'auto' needs the spectrum: eigen_iterations ≥ 1")
 
 
 def _flat(ts: list[torch.Tensor]) -> torch.Tensor:
@@ -72,7 +89,8 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
                        data.std, shuffle=True, drop_last=True, seed=seed, device=device)
 
     # 1. A point in the middle of a search: a few first-order steps.
-    fo = make_strategy("first-order", net)
+    fo = make_strategy("first-order", net, **({} if config.warmup_alpha_lr is None
+                                              else {"alpha_lr": config.warmup_alpha_lr}))
     done = 0
     while done < config.warmup_steps:
         for tb, vb in zip(batches(train_idx, 1), batches(val_idx, 2)):
@@ -106,27 +124,32 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
                 sum((g * x).sum() for g, x in zip(g_w, u)), weights, retain_graph=True,
                 allow_unused=True, materialize_grads=True)]
 
-        lo, hi = extreme_eigenvalues(hvp_w, [w.detach() for w in weights], config.eigen_iterations)
+        spectrum = lanczos_extremes(hvp_w, [w.detach() for w in weights], config.eigen_iterations)
+        lo, hi = spectrum["min"], spectrum["max"]
         eta = probe.w_lr   # implicit-neumann's default η: the weights' learning rate
-        hessian = {"min": lo, "max": hi, "iterations": config.eigen_iterations,
+        hessian = {"min": lo, "max": hi, "iterations": spectrum["products"],
+                   "min_residual": spectrum["min_residual"], "max_residual": spectrum["max_residual"],
                    "damping_needed": max(0.0, -lo), "neumann_eta": eta, "eta_times_max": eta * hi}
-        log(f"training Hessian: λ_min {lo:+.3e}, λ_max {hi:+.3e} ({config.eigen_iterations} power "
-            f"iterations each); a definite system needs δ > {max(0.0, -lo):.3e}; Neumann's default "
-            f"η = {eta:g} gives η·λ_max = {eta * hi:.3f} (diverges above 2)")
+        log(f"training Hessian: λ_min {lo:+.3e}, λ_max {hi:+.3e} ({spectrum['products']} Lanczos steps; "
+            f"relative residuals {spectrum['min_residual']:.1e}, {spectrum['max_residual']:.1e}); a "
+            f"definite system needs δ > {max(0.0, -lo):.3e}; Neumann's default η = {eta:g} gives "
+            f"η·λ_max = {eta * hi:.3f} (diverges above 2)")
         del g_w
     # 3. The references: the implicit hypergradient with H⁻¹v by MINRES (H is indefinite here, so
     # CG would stop at the first negative curvature), and T unrolled steps of the real optimiser.
     solve: dict = {}
+    damping = (auto_damping(hessian["min"], hessian["max"]) if config.reference_damping == "auto"
+               else float(config.reference_damping))
 
     def tight(hvp, v):
-        return minres_solve(hvp, v, config.reference_damping, config.reference_k, config.reference_tol,
-                            info=solve)
+        return minres_solve(hvp, v, damping, config.reference_k, config.reference_tol, info=solve)
 
     t0 = time.perf_counter()
     reference = _flat(implicit_gradient(probe, train_batch, val_batch, tight)[0]).detach()
     ref_time = time.perf_counter() - t0
-    log(f"implicit reference: {solve['iterations']} MINRES iterations (stopped: {solve['stop']}), "
-        f"relative residual {solve['residual']:.2e}, in {ref_time:.1f}s, ‖g‖ {float(reference.norm()):.3e}")
+    log(f"implicit reference: (H + δI)x = v with δ = {damping:.3e} ({config.reference_damping}), "
+        f"{solve['iterations']} MINRES iterations (stopped: {solve['stop']}), relative residual "
+        f"{solve['residual']:.2e}, in {ref_time:.1f}s, ‖g‖ {float(reference.norm()):.3e}")
     unroll_batches = [b for b, _ in zip(batches(train_idx, 5), range(config.unrolled_steps))]
     t0 = time.perf_counter()
     unrolled = _flat(unrolled_hypergradient(probe, unroll_batches, val_batch))
@@ -136,9 +159,11 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
         f"{float(torch.nn.functional.cosine_similarity(unrolled, reference, dim=0)):+.4f}")
     state = {k: v.clone() for k, v in net.state_dict().items()}
     rows = []
-    for name in config.strategies:
+    runs = [(name, config.options.get(name, {}), False) for name in config.strategies]
+    runs += [(name, dict(options), True) for name, options in config.variants]
+    for name, options, variant in runs:
         net.load_state_dict(state)
-        strategy = make_strategy(name, net, **config.options.get(name, {}))
+        strategy = make_strategy(name, net, **options)
         if strategy.fits_response and config.hyper_steps:
             for _ in range(config.hyper_steps):
                 strategy.weight_step(train_batch)  # fits φ around α; α itself never moves
@@ -158,22 +183,36 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
         row = {"strategy": name, "cosine": cos, "relative_error": rel, "cosine_unrolled": cos_u,
                "relative_error_unrolled": rel_u, "time_s": statistics.median(times),
                "norm": float(g.norm()), "passes": type(strategy).passes(strategy.config),
-               "options": _options(strategy.config)}
-        log(f"{name:<20} implicit: cosine {cos:+.4f}, relative error {rel:.4f};  unrolled: cosine "
-            f"{cos_u:+.4f}, relative error {rel_u:.4f};  {row['time_s'] * 1e3:.0f} ms")
+               "options": _options(strategy.config), "variant": variant}
+        info = getattr(strategy, "solve_info", None)
+        if info:   # implicit-cg: the products its CG used in the last call, and why it stopped
+            row.update(solver_iterations=info["iterations"], solver_stop=info["stop"])
+        label = name + (f" {options}" if variant else "")
+        log(f"{label:<20} implicit: cosine {cos:+.4f}, relative error {rel:.4f};  unrolled: cosine "
+            f"{cos_u:+.4f}, relative error {rel_u:.4f};  {row['time_s'] * 1e3:.0f} ms"
+            + (f"; solver: {info['iterations']} iterations ({info['stop']})" if info else ""))
         rows.append(row)
     net.load_state_dict(state)
     return {"point": {"train_loss": float(train_loss.detach()), "grad_norm": grad_norm,
-                      "warmup_steps": config.warmup_steps, "pretrain_steps": config.pretrain_steps,
+                      "warmup_steps": config.warmup_steps,
+                      "warmup_alpha_lr": config.warmup_alpha_lr, "pretrain_steps": config.pretrain_steps,
                       "batch_size": config.batch_size, "space_options": config.space_options,
                       "seed": config.seed},
             "hessian": hessian,
             "reference": {"solver": "minres", "iterations": solve["iterations"], "stop": solve["stop"],
-                          "residual": solve["residual"], "damping": config.reference_damping,
+                          "residual": solve["residual"], "damping": damping,
+                          "damping_rule": str(config.reference_damping),
                           "time_s": ref_time, "norm": float(reference.norm()),
                           "unrolled_steps": len(unroll_batches), "unrolled_time_s": unrolled_time,
                           "unrolled_norm": float(unrolled.norm())},
             "rows": rows}
+
+
+def auto_damping(lam_min: float, lam_max: float) -> float:
+    """The implicit reference's δ: max(2·|λ_min|, λ_max/100) — above |λ_min| with a margin for its
+    estimate, so that H + δI is positive definite, and at least λ_max/100, so that its condition
+    number is at most about 100 and MINRES converges in some hundred products."""
+    return max(2.0 * max(0.0, -lam_min), max(lam_max, 0.0) / 100.0)
 
 
 def minres_solve(hvp, v: list[torch.Tensor], damping: float, k: int, tol: float,
@@ -252,11 +291,59 @@ def unrolled_hypergradient(strategy, train_batches: list, val_batch) -> list[tor
                                                     materialize_grads=True)]
 
 
-def extreme_eigenvalues(hvp, like: list[torch.Tensor], iterations: int = 50,
+def extreme_eigenvalues(hvp, like: list[torch.Tensor], steps: int = 50,
                         seed: int = 0) -> tuple[float, float]:
-    """(λ_min, λ_max) of the symmetric operator `hvp` by power iteration: first on H for the
-    eigenvalue of largest magnitude λ_d, then on H − λ_d·I for the other end of the spectrum."""
+    """(λ_min, λ_max) of the symmetric operator `hvp`: the extreme Ritz values of `steps` Lanczos
+    steps (see `lanczos_extremes`, which also gives their residuals)."""
+    r = lanczos_extremes(hvp, like, steps, seed)
+    return r["min"], r["max"]
 
-    dominant = power_iteration(hvp, like, iterations, seed=seed)
-    other = power_iteration(hvp, like, iterations, shift=dominant, seed=seed)
-    return min(dominant, other), max(dominant, other)
+
+def lanczos_extremes(hvp, like: list[torch.Tensor], steps: int = 50, seed: int = 0) -> dict:
+    """The extreme eigenvalues of the symmetric operator `hvp` by `steps` Lanczos steps with full
+    reorthogonalisation (float64, on the host): {'min', 'max', 'min_residual', 'max_residual',
+    'products'}. A Ritz value θ with Ritz vector y has ‖Hy − θy‖ = |β_m s_m| (the last component of
+    its eigenvector in the tridiagonal matrix times the last off-diagonal): the residual printed
+    is that bound relative to max(|λ_min|, |λ_max|), 0 when the Krylov space is exhausted. Lanczos
+    finds both ends together and far faster than power iteration on a shifted operator, whose
+    rate (λ_d − λ_min)/(λ_d − λ_next) is near 1 on a network's clustered spectrum."""
+    import numpy as np
+
+    shapes = [t.shape for t in like]
+    sizes = [t.numel() for t in like]
+    n = sum(sizes)
+    ref = like[0]
+
+    def apply(q: np.ndarray) -> np.ndarray:
+        flat = torch.as_tensor(q, dtype=ref.dtype, device=ref.device)
+        u = [p.reshape(sh) for p, sh in zip(flat.split(sizes), shapes)]
+        return torch.cat([h.reshape(-1) for h in hvp(u)]).double().cpu().numpy()
+
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal(n)
+    q /= np.linalg.norm(q)
+    basis, alphas, betas = [q], [], []
+    steps = max(1, min(steps, n))
+    for _ in range(steps):
+        w = apply(basis[-1])
+        a = float(basis[-1] @ w)
+        alphas.append(a)
+        w -= a * basis[-1] + (betas[-1] * basis[-2] if betas else 0.0)
+        for v in basis:   # full reorthogonalisation (twice is enough)
+            w -= (v @ w) * v
+        for v in basis:
+            w -= (v @ w) * v
+        b = float(np.linalg.norm(w))
+        if len(alphas) == steps or b < 1e-12 * max(1.0, abs(a)):
+            betas.append(b)
+            break
+        betas.append(b)
+        basis.append(w / b)
+    m = len(alphas)
+    t = np.diag(alphas) + np.diag(betas[:m - 1], 1) + np.diag(betas[:m - 1], -1)
+    theta, s = np.linalg.eigh(t)
+    scale = max(abs(theta[0]), abs(theta[-1]), 1e-30)
+    last = betas[m - 1] if m < n else 0.0
+    return {"min": float(theta[0]), "max": float(theta[-1]),
+            "min_residual": float(abs(last * s[-1, 0]) / scale),
+            "max_residual": float(abs(last * s[-1, -1]) / scale), "products": m}

@@ -77,7 +77,8 @@ def test_fidelity_leaves_the_supernet_as_it_found_the_point(tiny_digits, monkeyp
     monkeypatch.setattr(fid, "make_strategy", spy)
     cfg = FidelityConfig(strategies=("hyperdarts-mlp", "first-order"), space_options=TINY,
                          batch_size=16, warmup_steps=1, pretrain_steps=2, reference_k=2,
-                         hyper_steps=3, repeats=1, eigen_iterations=0, unrolled_steps=1)
+                         hyper_steps=3, repeats=1, eigen_iterations=0, reference_damping=0.0,
+                         unrolled_steps=1)
     measure_fidelity(cfg, tiny_digits)
     # states[0], [1]: warm-up and probe; [2], [3]: each strategy starts from the same point
     a, b = seen["states"][2], seen["states"][3]
@@ -163,7 +164,8 @@ def test_fidelity_at_several_points_of_a_search_lands_in_one_table_and_one_figur
 
     args = ["fidelity", "--strategies", "first-order", "second-order", "--channels", "4", "--layers", "3",
             "--batch-size", "16", "--pretrain-steps", "2", "--reference-k", "3", "--unrolled-steps", "1",
-            "--eigen-iterations", "0", "--hyper-steps", "0", "--points", "0", "2", "--device", "cpu",
+            "--eigen-iterations", "0", "--reference-damping", "0", "--hyper-steps", "0",
+            "--points", "0", "2", "--device", "cpu",
             "--out", str(tmp_path)]
     assert main(args) == 0
     rows = ResultStore(tmp_path).read("fidelity")

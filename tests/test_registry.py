@@ -121,7 +121,8 @@ def test_the_fidelity_tool_compares_every_searching_strategy(name, request, tiny
     cfg = FidelityConfig(strategies=(name,), space_options={"channels": 4, "layers": 3, "nodes": 2,
                                                             "multiplier": 2},
                          batch_size=8, warmup_steps=1, pretrain_steps=1, reference_k=2,
-                         unrolled_steps=1, eigen_iterations=0, hyper_steps=1, repeats=1)
+                         unrolled_steps=1, eigen_iterations=0, reference_damping=0.0, hyper_steps=1,
+                         repeats=1)
     (row,) = measure_fidelity(cfg, tiny_digits)["rows"]
     assert row["strategy"] == name and -1.0 <= row["cosine"] <= 1.0
 
