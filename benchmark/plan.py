@@ -180,7 +180,9 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     lines.append(f"  seeds: {', '.join(map(str, grid.seeds))}; search datasets: "
                  f"{', '.join(grid.search_datasets)}; evaluated on: {', '.join(evals)}")
     space = get_space(p.space)
-    seeded = ", ".join(f"{o} = the search seed" for o in space.seeded_options)
+    seeded = ", ".join(f"{o} = the search seed" if p.space_seeded
+                       else f"{o} = {getattr(p.search_space, o)} for every seed"
+                       for o in space.seeded_options)
     for d in grid.search_datasets:
         steps = search_steps(grid, d)
         lines.append(f"  search on {_short(d)}: {space.describe(p.search_space)}"

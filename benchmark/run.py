@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmark.grids import GRIDS, get_grid  # noqa: E402
 from nas.data import DatasetError, load_dataset  # noqa: E402
+from nas.options import parse_option  # noqa: E402
 from nas.strategies import STRATEGIES  # noqa: E402
 
 
@@ -43,6 +44,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="override the seeds")
     p.add_argument("--search-epochs", type=int, default=None, help="override search epochs")
     p.add_argument("--eval-epochs", type=int, default=None, help="override evaluation epochs")
+    p.add_argument("--space-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of the profile's search space, e.g. --space-set blocks=16 "
+                        "--space-set layers=6 on a dense-dag grid (repeatable; use another "
+                        "--experiment for a changed profile)")
+    p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of the profile's training from scratch, e.g. --train-set "
+                        "init=pytorch on a dense-dag grid (repeatable)")
     p.add_argument("--data-root", default=None, help="folder of cifar-10-batches-py/ etc.")
     p.add_argument("--address", default=None,
                    help="Ray cluster to join (default: $RAY_ADDRESS, else a private local instance)")
@@ -116,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     grid = get_grid(args.grid).override(
         strategies=args.strategies, datasets=args.datasets, seeds=args.seeds,
-        search_epochs=args.search_epochs, eval_epochs=args.eval_epochs, data_root=args.data_root)
+        search_epochs=args.search_epochs, eval_epochs=args.eval_epochs, data_root=args.data_root,
+        space_options=dict(parse_option(t) for t in args.space_set),
+        train_options=dict(parse_option(t) for t in args.train_set))
     if args.tuned:
         from benchmark.tuning import load_tuned
 

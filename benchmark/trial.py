@@ -46,8 +46,11 @@ def load_for_trial(name: str, spec: TrialSpec, search: bool = False) -> ImageDat
 
 def space_options(spec: TrialSpec) -> dict:
     """The supernet's options: the profile's, with the space's seeded options (the dense-DAG
-    space's dag_seed) set to the trial's seed, so that every seed draws its own candidates."""
+    space's dag_seed) set to the trial's seed, so that every seed draws its own candidates (unless
+    the profile's `space_seeded` is False: then every seed searches the same ones)."""
     p = spec.profile
+    if not p.space_seeded:   # every seed searches the profile's own candidates
+        return p.space_options()
     return {**p.space_options(), **{o: spec.seed for o in get_space(p.space).seeded_options}}
 
 

@@ -198,8 +198,24 @@ def test_the_dense_dag_grid_declares_a_ground_truth_per_seed_before_its_searches
     grid = get_grid("dense-dag")
     trials = grid.trials()
     assert [t.kind for t in trials[:2]] == ["ground-truth", "search"]
-    assert sum(t.kind == "ground-truth" for t in trials) == len(grid.seeds)
+    assert sum(t.kind == "ground-truth" for t in trials) == len(grid.seeds) * len(grid.search_datasets)
     assert trials[0].trial_id == "ground-truth__digits__s0"
+
+
+def test_the_stability_grid_searches_the_same_candidates_on_every_seed():
+    from benchmark.trial import space_options
+
+    same = [space_options(t)["dag_seed"] for t in get_grid("dense-dag-stability").trials()]
+    own = {t.seed: space_options(t)["dag_seed"] for t in get_grid("dense-dag").trials()}
+    assert set(same) == {0} and own == {0: 0, 1: 1, 2: 2}
+
+
+def test_space_and_train_options_override_a_profile_and_a_misspelt_one_is_refused():
+    grid = get_grid("dense-dag").override(space_options={"blocks": 16}, train_options={"init": "pytorch"})
+    assert grid.profile.search_space.blocks == 16 and grid.profile.train.init == "pytorch"
+    assert grid.profile.search_space.layers == get_grid("dense-dag").profile.search_space.layers
+    with pytest.raises(ValueError, match="has no option"):
+        get_grid("dense-dag").override(space_options={"blokcs": 16})
 
 
 @pytest.mark.parametrize("options, words", [

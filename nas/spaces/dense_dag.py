@@ -41,6 +41,14 @@ from nas.data import Augment, Batches, ImageData
 from nas.spaces.base import SearchSpace
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh}
+INITS = ("he", "pytorch")
+
+
+def he_std(fan_in: float, activation: str) -> float:
+    """He et al. (2015)'s standard deviation for a layer with `fan_in` inputs: √(2 / fan_in) before
+    a ReLU (or GELU), √(1 / fan_in) before tanh (LeCun's), so that activations keep their scale
+    through depth."""
+    return math.sqrt((1.0 if activation == "tanh" else 2.0) / max(fan_in, 1.0))
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,9 @@ class DenseDagConfig:
     feedback_rate: float = 0.5      # η of the edge-probability update
     p_min: float = 0.05             # edge probabilities stay in [p_min, 1 − p_min]
     activation: str = "relu"
+    # the shared weights' initialisation: "he" (see `init_dense`; the default) or "pytorch"
+    # (nn.Linear's uniform ±1/√fan_in, which starves deep ReLU chains of signal)
+    init: str = "he"
 
     def __post_init__(self) -> None:
         if self.blocks < 1 or self.layers < 2 or self.width < 1:
@@ -64,6 +75,8 @@ class DenseDagConfig:
             raise ValueError(f"edge_prob must lie in [0, 1], not {self.edge_prob}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}; valid: {', '.join(ACTIVATIONS)}")
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; valid: {', '.join(INITS)}")
 
 
 # ---------------------------------------------------------------- DAGs
@@ -192,9 +205,17 @@ class DenseDagSupernet(nn.Module):
             [nn.Parameter(torch.empty(d, j * d)) for j in range(1, L)])
         self.edge_bias = nn.ParameterList([nn.Parameter(torch.zeros(d)) for _ in range(1, L)])
         self.out = nn.Linear(d, num_classes)
-        for w in self.edge_weight:   # each W_ij as nn.Linear(d, d) would be initialised
-            bound = 1.0 / math.sqrt(d)
-            nn.init.uniform_(w, -bound, bound)
+        if c.init == "he":
+            # A vertex j sums the edges of its inputs, about max(1, j·edge_prob) of them in a block
+            # (the blocks share W_ij but differ in fan-in: the expected one is used).
+            nn.init.normal_(self.inp.weight, 0.0, he_std(self.in_features, c.activation))
+            nn.init.zeros_(self.inp.bias)
+            for j, w in enumerate(self.edge_weight, start=1):
+                nn.init.normal_(w, 0.0, he_std(d * max(1.0, j * c.edge_prob), c.activation))
+        else:
+            for w in self.edge_weight:   # each W_ij as nn.Linear(d, d) would be initialised
+                bound = 1.0 / math.sqrt(d)
+                nn.init.uniform_(w, -bound, bound)
         self.alpha = nn.Parameter(torch.zeros(c.blocks))
         allowed = allowed_edges(L, c.max_skip)
         self.register_buffer("allowed", allowed, persistent=False)
@@ -304,8 +325,10 @@ class DagNet(nn.Module):
     block of the supernet, with only the DAG's edges."""
 
     def __init__(self, arch: DagArchitecture, in_features: int, width: int, num_classes: int,
-                 activation: str = "relu"):
+                 activation: str = "relu", init: str = "he"):
         super().__init__()
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
         self.arch = arch
         self.act = ACTIVATIONS[activation]
         self.inp = nn.Linear(in_features, width)
@@ -313,6 +336,13 @@ class DagNet(nn.Module):
         self.edges = nn.ModuleDict({f"{i}_{j}": nn.Linear(width, width, bias=False) for i, j in arch.edges})
         self.bias = nn.ParameterList([nn.Parameter(torch.zeros(width)) for _ in range(1, arch.layers)])
         self.out = nn.Linear(width, num_classes)
+        if init == "he":   # each vertex's fan-in is its in-degree × width (its inputs are summed)
+            nn.init.normal_(self.inp.weight, 0.0, he_std(in_features, activation))
+            nn.init.zeros_(self.inp.bias)
+            for j, preds in self.preds.items():
+                for i in preds:
+                    nn.init.normal_(self.edges[f"{i}_{j}"].weight, 0.0,
+                                    he_std(len(preds) * width, activation))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         hs = [self.act(self.inp(x.flatten(1)))]
@@ -354,8 +384,13 @@ class StandaloneConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     seed: int = 0
+    # "he" (per vertex, for its in-degree × width inputs; the default) or "pytorch" (nn.Linear's
+    # default, under which a 6-layer ReLU chain trains to 0.66 on digits instead of 0.97)
+    init: str = "he"
 
     def __post_init__(self) -> None:
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; valid: {', '.join(INITS)}")
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"standalone training needs epochs ≥ 1, batch_size ≥ 1 and lr > 0 "
                              f"(got {self.epochs}, {self.batch_size}, {self.lr})")
@@ -368,7 +403,7 @@ def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config:
 
     seed_everything(config.seed)
     net = DagNet(arch, data.in_channels * data.image_size ** 2, width, data.num_classes,
-                 activation).to(device)
+                 activation, config.init).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
                           weight_decay=config.weight_decay)
     batches = Batches(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
@@ -443,9 +478,9 @@ class DenseDagSpace(SearchSpace):
     def describe(self, config: DenseDagConfig) -> str:
         stage2 = (f", resampled every {config.resample_every} epochs" if config.resample_every else "")
         skip = f", edges at most {config.max_skip} long" if config.max_skip else ""
-        return (f"{config.blocks} blocks of {config.layers} layers × {config.width} ({config.activation}), "
-                f"edge probability {config.edge_prob}{skip}{stage2}")
+        return (f"{config.blocks} blocks of {config.layers} layers × {config.width} ({config.activation}, "
+                f"{config.init} init), edge probability {config.edge_prob}{skip}{stage2}")
 
     def describe_training(self, config: StandaloneConfig) -> str:
-        return (f"standalone, {config.epochs} epochs of batch {config.batch_size}, SGD lr {config.lr}, "
-                f"momentum {config.momentum}, weight decay {config.weight_decay}")
+        return (f"standalone, {config.init} init, {config.epochs} epochs of batch {config.batch_size}, "
+                f"SGD lr {config.lr}, momentum {config.momentum}, weight decay {config.weight_decay}")
