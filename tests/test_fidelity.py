@@ -14,7 +14,7 @@ def test_a_strategy_configured_as_the_reference_matches_it(tiny_digits):
     MINRES reference solve the same system: the same hypergradient."""
     cfg = FidelityConfig(strategies=("first-order", "implicit-cg", "hyperdarts-linear"),
                          space_options=TINY, batch_size=16, warmup_steps=2, pretrain_steps=5,
-                         reference_k=300, reference_damping=50.0, reference_tol=1e-12,
+                         reference_k=300, reference_damping=50.0, reference_tol=1e-6,
                          unrolled_steps=2, eigen_iterations=0, hyper_steps=2, repeats=1,
                          options={"implicit-cg": {"cg_k": 60, "cg_damping": 50.0}})
     result = measure_fidelity(cfg, tiny_digits)
@@ -24,12 +24,29 @@ def test_a_strategy_configured_as_the_reference_matches_it(tiny_digits):
     assert rows["first-order"]["cosine"] < 0.9999
     ref = result["reference"]
     # (the products are float32: the recomputed residual cannot fall much below 1e-7)
-    assert ref["solver"] == "minres" and ref["stop"] == "converged" and ref["residual"] < 1e-6
+    assert ref["solver"] == "minres" and ref["stop"] == "converged" and ref["residual"] <= 1e-6
     assert ref["unrolled_steps"] == 2 and ref["unrolled_norm"] > 0
     assert all(r["time_s"] > 0 and -1 <= r["cosine_unrolled"] <= 1 for r in result["rows"])
     assert rows["implicit-cg"]["passes"] == 5 + 2 * 60
     assert rows["implicit-cg"]["options"] == {"cg_damping": 50.0, "cg_k": 60, "hvp": "exact",
                                               "fd_radius": 0.01}
+
+
+def test_minres_refines_on_the_true_residual_of_an_inexact_operator():
+    """Products with rounding noise (as float32 Hessian-vector products have) make MINRES's own
+    residual estimate optimistic; the solve restarts on the recomputed residual until it is below
+    tol, and reports the true one."""
+    from studies.fidelity import minres_solve
+
+    torch.manual_seed(0)
+    q, _ = torch.linalg.qr(torch.randn(40, 40, dtype=torch.float64))
+    a = q @ torch.diag(torch.linspace(0.05, 5.0, 40, dtype=torch.float64)) @ q.T
+    v = [torch.randn(40, dtype=torch.float64)]
+    info = {}
+    x = minres_solve(lambda u: [(a @ u[0]).float().double()], v, 0.0, 400, 1e-6, info=info)
+    true = float(torch.linalg.vector_norm(a @ x[0] - v[0]) / torch.linalg.vector_norm(v[0]))
+    assert info["stop"] == "converged" and info["residual"] <= 1e-6
+    assert true == pytest.approx(info["residual"], rel=0.05, abs=1e-7)
 
 
 def test_minres_solves_an_indefinite_system_that_cg_cannot():
