@@ -71,11 +71,61 @@ def _role(gt: pd.DataFrame, role: str) -> float:
     return float(x.acc.iloc[0]) if len(x) else math.nan
 
 
+def _halves(repeats: list[int]) -> list[tuple[list[int], list[int]]]:
+    """Every split of the repeats into two halves of ⌊r/2⌋ (the first repeat always in the first
+    half, so that no split is counted twice; an odd one out is left out of both)."""
+    from itertools import combinations
+
+    repeats = sorted(repeats)
+    h = len(repeats) // 2
+    if h == 0:
+        return []
+    out = []
+    for first in combinations(repeats, h):
+        if first[0] != repeats[0]:
+            continue
+        rest = [r for r in repeats if r not in first][:h]
+        out.append((list(first), rest))
+    return out
+
+
+def noise_ceiling(exp: Experiment) -> pd.DataFrame:
+    """Per (search dataset, seed, evaluation dataset): Kendall's τ between the candidates' mean
+    accuracies over two halves of the training seeds, averaged over every such split: how well
+    the ground truth ranks the seed's candidates against itself, the ceiling of any strategy's τ
+    (a ranking can agree with the truth at most about as well as the truth with its own retraining;
+    it is that of a mean over half the repeats, so a conservative one)."""
+    from scipy import stats
+
+    gt = exp.ground_truth
+    if gt.empty or "roles" not in gt:
+        return pd.DataFrame()
+    gt = gt[gt.roles.str.split(",").map(lambda r: "candidate" in r)]
+    rows = []
+    for (sd, seed, ev), g in gt.groupby(["search_dataset", "seed", "eval_dataset"], sort=False):
+        acc = g.pivot_table(index="architecture", columns="repeat", values="test_acc")
+        taus = []
+        for a, b in _halves(list(acc.columns)):
+            x, y = acc[a].mean(axis=1), acc[b].mean(axis=1)
+            if len(acc) > 2 and x.nunique() > 1 and y.nunique() > 1:
+                taus.append(stats.kendalltau(x, y).statistic)
+        rows.append({"search_dataset": sd, "seed": seed, "eval_dataset": ev,
+                     "candidates": len(acc), "repeats": acc.shape[1],
+                     "split_half_tau": float(np.mean(taus)) if taus else math.nan,
+                     "splits": len(taus)})
+    return pd.DataFrame(rows)
+
+
+NOISE_CEILING = "ground truth vs itself"   # the choice table's row of the noise ceiling
+
+
 def choice_table(exp: Experiment) -> Table | None:
-    """Per strategy: the chosen block's ground-truth accuracy against the candidates and references."""
+    """Per strategy: the chosen block's ground-truth accuracy against the candidates and references,
+    with the ground truth's own split-half τ (its noise ceiling) as a last row."""
     scores = search_scores(exp)
     if scores.empty:
         return None
+    ceiling = noise_ceiling(exp)
     cols = {"chosen": "chosen block", "best": "best candidate", "mean_candidate": "mean candidate",
             "regret": "regret (best − chosen)", "kendall_tau": "Kendall τ (α vs accuracy)",
             "chain": "chain", "complete": "complete DAG"}
@@ -92,7 +142,16 @@ def choice_table(exp: Experiment) -> Table | None:
                 num.update({c: m, f"{c}_lo": lo, f"{c}_hi": hi})
             frame.append(row)
             numbers.append(num)
-        blocks.append((f"Searched on {short_name(sd)}", pd.DataFrame(frame)))
+        c = (ceiling[(ceiling.search_dataset == sd) & (ceiling.eval_dataset == sd)] if len(ceiling)
+             else ceiling)
+        if len(c) and c.split_half_tau.notna().any():
+            m, lo, hi, _ = st.mean_ci(c.split_half_tau.dropna())
+            frame.append({"strategy": f"{NOISE_CEILING} (split-half, {int(c.repeats.min()) // 2} vs "
+                                      f"{int(c.repeats.min()) // 2} trainings)",
+                          "searches": len(c), "Kendall τ (α vs accuracy)": ci_text(m, lo, hi, digits=3)})
+            numbers.append({"search_dataset": sd, "strategy": "noise-ceiling", "searches": len(c),
+                            "kendall_tau": m, "kendall_tau_lo": lo, "kendall_tau_hi": hi})
+        blocks.append((f"Searched on {short_name(sd)}", pd.DataFrame(frame).astype(object).fillna("")))
     note = ("Accuracies in % on the search dataset's test set, each architecture's ground truth the "
             "mean of its trainings from scratch for that seed; per strategy the mean over searches "
             "[95% Student-t CI] (none where n = 1). Chosen: the block with the largest α after the "
@@ -100,7 +159,12 @@ def choice_table(exp: Experiment) -> Table | None:
             "with the candidates' accuracies (undefined where all candidates tie); its t interval is not "
             "clipped to τ's range [−1, 1] and overruns it at small n. The random "
             "baseline chooses a block uniformly: a strategy that does not beat it on regret and τ "
-            "has learned nothing about the blocks at this n.")
+            "has learned nothing about the blocks at this n. Last row, the noise ceiling: Kendall's τ "
+            "between the candidates' mean accuracies over two halves of their trainings (averaged over "
+            "the splits; per seed, then the mean over seeds): the ground truth ranks the candidates "
+            "only this well against its own retraining, so a strategy's τ near it is as good as this "
+            "ground truth can tell. Chain and complete DAG: the references, He-initialised like "
+            "every standalone network.")
     return Table("dense_dag_choice", "What each strategy chose, against the ground truth",
                  blocks, pd.DataFrame(numbers), note)
 
@@ -132,6 +196,9 @@ def properties_table(exp: Experiment) -> Table | None:
     props = [c for c in space.properties(space.parse(gt.architecture.iloc[0])) if c in gt]
     if not props:
         return None
+    # The sampled candidates only: the chain and the complete DAG are references (in the choice
+    # table), not draws from the space; pooling them would let two extreme points carry ρ.
+    gt = gt[gt.roles.str.split(",").map(lambda r: "candidate" in r)]
     # One point per distinct architecture: its accuracy averaged over the seeds that trained it.
     gt = gt.groupby(["eval_dataset", "architecture"], sort=False).agg(
         {**{p: "first" for p in props}, "acc": "mean"}).reset_index()
@@ -149,10 +216,184 @@ def properties_table(exp: Experiment) -> Table | None:
             numbers.append({"eval_dataset": ev, "property": p, "rho": rho, "lo": lo, "hi": hi,
                             "dags": len(g)})
         blocks.append((f"Trained on {short_name(ev)}", pd.DataFrame(frame)))
-    note = ("Over the distinct architectures trained as the ground truth (every seed's candidates and "
-            "references; each the mean of its trainings over repeats and seeds); the interval resamples "
+    note = ("Over the distinct candidate DAGs trained as the ground truth (every seed's sampled blocks; "
+            "the chain and the complete DAG, references, are left out; each the mean of its trainings "
+            "over repeats and seeds); the interval resamples "
             "the architectures (2,000 bootstrap replicates). The properties are the space's own "
             "(dense DAG: depth = edges on the longest path; edges = count; longest_skip = max j − i; "
             "fan-in = in-degree of the vertices after the input).")
     return Table("dense_dag_properties", "DAG properties against ground-truth accuracy", blocks,
+                 pd.DataFrame(numbers), note)
+
+
+def _candidate_accuracy(exp: Experiment) -> pd.DataFrame:
+    """Mean accuracy (%) per (seed, evaluation dataset, architecture) over the candidates' trainings,
+    whichever search dataset's ground truth trained them (a seed draws the same DAGs for every
+    dataset)."""
+    gt = exp.ground_truth
+    if gt.empty or "roles" not in gt:
+        return pd.DataFrame()
+    gt = gt[gt.roles.str.split(",").map(lambda r: "candidate" in r)]
+    out = gt.groupby(["seed", "eval_dataset", "architecture"], sort=False)["test_acc"].mean().reset_index()
+    out["acc"] = 100 * out.pop("test_acc")
+    return out
+
+
+def expected_best_of(accs, k: int) -> float:
+    """E[max] of k candidates drawn without replacement, uniformly, from `accs` (exact: the i-th
+    smallest of n is the best of a k-subset with probability C(i−1, k−1)/C(n, k))."""
+    a = np.sort(np.asarray(accs, float))
+    n = len(a)
+    if not 1 <= k <= n:
+        return math.nan
+    weights = np.array([math.comb(i, k - 1) for i in range(n)], float) / math.comb(n, k)
+    return float(weights @ a)
+
+
+def space_size_table(exp: Experiment) -> Table | None:
+    """How many candidates a space needs: the expected ground-truth accuracy of the best of k
+    blocks drawn at random from a seed's candidates, k = 1 (a random block) … K (the best), beside
+    the chain and the complete DAG (research question 3, within one experiment's space)."""
+    gt = ground_truth_accuracy(exp)
+    if gt.empty or "roles" not in gt:
+        return None
+    blocks, numbers = [], []
+    for sd, g in gt[gt.eval_dataset == gt.search_dataset].groupby("search_dataset", sort=False):
+        per_seed = []
+        for _, x in g.groupby("seed", sort=False):
+            cand = x[x.roles.str.split(",").map(lambda r: "candidate" in r)].acc.to_numpy()
+            ks = sorted({1, *[2 ** i for i in range(1, 8) if 2 ** i < len(cand)], len(cand)})
+            row = {f"best of {k}": expected_best_of(cand, k) for k in ks}
+            row.update(chain=_role(x, "chain"), complete=_role(x, "complete"), K=len(cand))
+            per_seed.append(row)
+        frame = pd.DataFrame(per_seed)
+        cells = {"seeds": len(frame), "candidates per seed": int(frame.K.min())}
+        for col in [c for c in frame.columns if c != "K"]:
+            m, lo, hi, _ = st.mean_ci(frame[col].dropna())
+            cells[col] = ci_text(m, lo, hi)
+            numbers.append({"search_dataset": sd, "column": col, "mean": m, "lo": lo, "hi": hi,
+                            "seeds": len(frame)})
+        blocks.append((f"On {short_name(sd)}", pd.DataFrame([cells])))
+    note = ("Ground-truth test accuracy (%) of the best of k blocks drawn uniformly without replacement "
+            "from a seed's K sampled candidates (exact expectation over the draws; best of 1 = the mean "
+            "candidate, best of K = the best one), per seed, then the mean over seeds [95% Student-t CI]; "
+            "chain and complete DAG: the He-initialised references. Where best of k stops rising, a "
+            "larger space (more blocks of this kind) would not help; a search can only do as well as best "
+            "of K. Other sizes (blocks, layers) are other experiments: `python benchmark/run.py --grid "
+            "dense-dag --space-set blocks=16 --space-set layers=6 --experiment <name>`.")
+    return Table("dense_dag_space_size", "How large a space must be: the best of k candidates", blocks,
+                 pd.DataFrame(numbers), note)
+
+
+def _distance(a: str, b: str, space) -> int:
+    """Edges in one DAG and not the other (Hamming distance of the adjacency matrices)."""
+    ma, mb = space.parse(a).mask(), space.parse(b).mask()
+    if ma.shape != mb.shape:
+        return -1
+    return int((ma ^ mb).sum())
+
+
+def stability_table(exp: Experiment) -> Table | None:
+    """Does a strategy find the same block when only the search seed changes? Per strategy: how
+    many distinct DAGs its searches found, how often the most frequent one, and how far apart the
+    found DAGs are (edges that differ, mean over pairs of searches), beside what a uniform choice
+    among the same candidates gives."""
+    from itertools import combinations
+
+    from nas.spaces import get_space
+
+    f, a = exp.finished, exp.alphas
+    if f.empty or a.empty or "genotype" not in f:
+        return None
+    space = get_space(exp.space)
+    found = f.drop_duplicates(["strategy", "search_dataset", "seed"])
+    blocks, numbers = [], []
+    for sd, g in found.groupby("search_dataset", sort=False):
+        # each seed's candidates (the last search epoch's blocks, the same for every strategy)
+        last = a[(a.search_dataset == sd)]
+        last = last[last.epoch == last.groupby(["strategy", "seed"]).epoch.transform("max")]
+        cands = {seed: sorted(set(x.op)) for seed, x in last.groupby("seed")}
+        shared = len({tuple(c) for c in cands.values()}) == 1
+        seeds = sorted(cands)
+        pairs = list(combinations(seeds, 2))
+        uniform = [_distance(x, y, space) for s, t in pairs for x in cands[s] for y in cands[t]]
+        frame = []
+        for strat in strategy_order(g.strategy.unique()):
+            x = g[g.strategy == strat].set_index("seed").genotype
+            if len(x) < 2:
+                continue
+            d = [_distance(x[s], x[t], space) for s, t in combinations(sorted(x.index), 2)]
+            counts = x.value_counts()
+            m, lo, hi, _ = st.mean_ci(pd.Series(d, dtype=float))
+            frame.append({"strategy": strat, "searches": len(x), "distinct DAGs found": len(counts),
+                          "most frequent (share)": f"{counts.iloc[0] / len(x):.2f}",
+                          "edges that differ between two searches": ci_text(m, lo, hi)})
+            numbers.append({"search_dataset": sd, "strategy": strat, "searches": len(x),
+                            "distinct": len(counts), "modal_share": counts.iloc[0] / len(x),
+                            "distance": m, "distance_lo": lo, "distance_hi": hi, "shared": shared})
+        if not frame:
+            continue
+        if uniform:
+            k = len(next(iter(cands.values())))
+            frame.append({"strategy": "uniform choice", "searches": len(seeds),
+                          "most frequent (share)": f"{1 / k:.2f} (expected)" if shared else "",
+                          "edges that differ between two searches": f"{np.mean(uniform):.2f} (expected)"})
+        title = (f"Searched on {short_name(sd)}: every seed searched the same {len(cands[seeds[0]])} "
+                 "candidates" if shared else
+                 f"Searched on {short_name(sd)}: each seed searched its own candidates")
+        blocks.append((title, pd.DataFrame(frame).astype(object).fillna("")))
+    if not blocks:
+        return None
+    note = ("Per strategy, over its searches (one per seed): the number of distinct DAGs found; the share "
+            "of the searches that found the most frequent one; the edges in which the DAGs found by two "
+            "searches differ (Hamming distance of the adjacency matrices), mean over pairs of searches "
+            "[95% Student-t CI, pairs are not independent: indicative]. Uniform choice: the same for two "
+            "blocks drawn uniformly from the seeds' candidates. Where every seed searches the same "
+            "candidates (`dense-dag-stability`), a stable strategy finds the same block (share 1, "
+            "distance 0); where each seed draws its own, only the distance compares, to the uniform row.")
+    return Table("dense_dag_stability", "Stability: the same search, other seeds", blocks,
+                 pd.DataFrame(numbers), note)
+
+
+def datasets_table(exp: Experiment) -> Table | None:
+    """Does the ranking of the candidates hold across datasets? Per pair of evaluation datasets on
+    which the same candidates were trained: Kendall's τ between their accuracies there, per seed,
+    beside each dataset's noise ceiling (research question 5)."""
+    from itertools import combinations
+
+    from scipy import stats
+
+    acc = _candidate_accuracy(exp)
+    if acc.empty or acc.eval_dataset.nunique() < 2:
+        return None
+    ceiling = noise_ceiling(exp)
+    frame, numbers = [], []
+    for d1, d2 in combinations(list(dict.fromkeys(acc.eval_dataset)), 2):
+        taus = []
+        for _, x in acc.groupby("seed"):
+            p = x.pivot_table(index="architecture", columns="eval_dataset", values="acc")
+            if d1 in p and d2 in p:
+                p = p[[d1, d2]].dropna()
+                if len(p) > 2 and p[d1].nunique() > 1 and p[d2].nunique() > 1:
+                    taus.append(stats.kendalltau(p[d1], p[d2]).statistic)
+        if not taus:
+            continue
+        m, lo, hi, _ = st.mean_ci(pd.Series(taus))
+        row = {"datasets": f"{short_name(d1)} vs {short_name(d2)}", "seeds": len(taus),
+               "Kendall τ between datasets": ci_text(m, lo, hi, digits=3)}
+        for d in (d1, d2):
+            c = ceiling[ceiling.eval_dataset == d].split_half_tau.dropna() if len(ceiling) else []
+            cm, clo, chi, _ = st.mean_ci(pd.Series(c, dtype=float)) if len(c) else (math.nan,) * 4
+            row[f"noise ceiling on {short_name(d)}"] = ci_text(cm, clo, chi, digits=3) if len(c) else "—"
+        frame.append(row)
+        numbers.append({"dataset_1": d1, "dataset_2": d2, "seeds": len(taus), "tau": m, "lo": lo, "hi": hi})
+    if not frame:
+        return None
+    note = ("The same candidates (a seed draws the same DAGs whatever the dataset) trained from scratch on "
+            "two datasets: Kendall's τ between their mean accuracies on the one and on the other, per seed, "
+            "then the mean over seeds [95% Student-t CI]; beside it each dataset's noise ceiling (the "
+            "split-half τ of its own trainings). A τ between datasets near the ceilings: the ranking "
+            "transfers as far as it replicates at all; near 0: what is good on one dataset is not on "
+            "the other.")
+    return Table("dense_dag_datasets", "Does the ranking hold across datasets?", [("", pd.DataFrame(frame))],
                  pd.DataFrame(numbers), note)

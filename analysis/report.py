@@ -127,8 +127,9 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
     blocks: list[dict] = []
 
     def add_table(table: Table | None, missing_reason: str) -> None:
-        if table is None:
-            blocks.append({"kind": "absent", "title": missing_reason})
+        if table is None:   # (an empty reason: nothing to say, e.g. a table that needs 2 seeds)
+            if missing_reason:
+                blocks.append({"kind": "absent", "title": missing_reason})
             return
         write_table(table, tdir)
         blocks.append({"kind": "table", "title": table.caption, "table": table,
@@ -147,11 +148,21 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
     if darts:
         add_table(movement_table(exp), "")
     if not exp.ground_truth.empty:
-        from analysis.dense_dag import choice_table, properties_table
+        from analysis.dense_dag import (
+            choice_table,
+            datasets_table,
+            properties_table,
+            space_size_table,
+            stability_table,
+        )
 
         add_table(choice_table(exp), "Choice against the ground truth: no search of a seed whose "
                                      "ground truth is complete has finished yet")
+        add_table(stability_table(exp), "Stability table: fewer than two searches per strategy so far")
+        add_table(space_size_table(exp), "")
         add_table(properties_table(exp), "")
+        add_table(datasets_table(exp), "Datasets table: the candidates have a ground truth on one "
+                                       "dataset only")
     add_table(transfer_table(exp), "Transferability table: this experiment evaluates no transfer "
                                    "dataset (a grid's transfer_datasets)")
     add_figure("accuracy", figures.accuracy_bars(exp, reference, fdir / "accuracy"),

@@ -119,12 +119,12 @@ def test_the_dense_dag_grid_runs_its_ground_truth_and_searches_through_the_same_
     from analysis.report import report
 
     argv = ["--grid", "dense-dag", "--strategies", "first-order", "random", "--seeds", "0",
-            "--results", str(ray_tmp / "results"), "--num-cpus", "2", "--search-epochs", "2",
-            "--eval-epochs", "2"]
+            "--datasets", "digits", "--results", str(ray_tmp / "results"), "--num-cpus", "2",
+            "--search-epochs", "2", "--eval-epochs", "2"]
     assert run_module.main(argv) == 0
     root = ray_tmp / "results" / "dense-dag"
     gt = pd.read_parquet(root / "ground_truth.parquet")
-    assert set(gt["strategy"]) == {"ground-truth"} and set(gt["repeat"]) == {0, 1}
+    assert set(gt["strategy"]) == {"ground-truth"} and set(gt["repeat"]) == {0, 1, 2, 3}
     roles = set(",".join(gt["roles"]).split(","))
     assert roles == {"chain", "complete", "candidate"}
     exp = load_experiment(root)
@@ -137,4 +137,6 @@ def test_the_dense_dag_grid_runs_its_ground_truth_and_searches_through_the_same_
     text = report(root, toy=False, log=lambda *a: None).read_text()
     assert "What each strategy chose, against the ground truth" in text
     assert "DAG properties against ground-truth accuracy" in text
+    assert "ground truth vs itself (split-half, 2 vs 2 trainings)" in text   # the noise ceiling
+    assert "How large a space must be" in text
     assert "Published" not in text      # the published numbers are of the DARTS space

@@ -1,0 +1,111 @@
+"""The dense-DAG report's tables on made-up results whose answers are known."""
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import dense_dag as dd
+from analysis.load import Experiment
+
+DAGS = ["DAG(layers=3, edges=[(0, 1), (1, 2)])", "DAG(layers=3, edges=[(0, 1), (0, 2), (1, 2)])",
+        "DAG(layers=3, edges=[(0, 2), (0, 1)])", "DAG(layers=3, edges=[(0, 1), (1, 2), (0, 2)])"]
+# distinct edge sets: DAGS[0] = chain; DAGS[1] = complete; DAGS[2] lacks (1, 2); DAGS[3] = DAGS[1]'s set
+CANDIDATES = DAGS[:3]
+
+
+def _gt(accs_by_repeat: dict[str, list[float]], seeds=(0,), dataset="digits", extra=()):
+    rows = []
+    for seed in seeds:
+        for arch, accs in accs_by_repeat.items():
+            for r, a in enumerate(accs):
+                rows.append({"experiment": "x", "strategy": "ground-truth", "search_dataset": dataset,
+                             "seed": seed, "profile": "p", "eval_dataset": dataset, "repeat": r,
+                             "architecture": arch, "test_acc": a, "roles": "candidate"})
+    for arch, role, acc in extra:
+        for seed in seeds:
+            rows.append({"experiment": "x", "strategy": "ground-truth", "search_dataset": dataset,
+                         "seed": seed, "profile": "p", "eval_dataset": dataset, "repeat": 0,
+                         "architecture": arch, "test_acc": acc, "roles": role})
+    from nas.spaces import get_space
+
+    space = get_space("dense-dag")   # the property columns the ground truth stores
+    return pd.DataFrame([{**r, **space.properties(space.parse(r["architecture"]))} for r in rows])
+
+
+def _exp(gt, trials=None, alphas=None):
+    empty = pd.DataFrame()
+    return Experiment(root=None, trials=trials if trials is not None else pd.DataFrame({"status": []}),
+                      epochs=empty, alphas=alphas if alphas is not None else empty,
+                      ground_truth=gt, space="dense-dag")
+
+
+def test_expected_best_of_k_is_the_mean_best_over_every_subset():
+    rng = np.random.default_rng(0)
+    accs = rng.normal(90, 2, 7)
+    for k in range(1, 8):
+        brute = np.mean([max(c) for c in itertools.combinations(accs, k)])
+        assert dd.expected_best_of(accs, k) == pytest.approx(brute, rel=1e-12)
+    assert dd.expected_best_of(accs, 1) == pytest.approx(accs.mean())
+    assert math.isnan(dd.expected_best_of(accs, 8))
+
+
+def test_the_noise_ceiling_is_the_split_half_tau_of_the_ground_truth():
+    assert dd._halves([0, 1, 2, 3]) == [([0, 1], [2, 3]), ([0, 2], [1, 3]), ([0, 3], [1, 2])]
+    # every training ranks the candidates alike: τ = 1
+    same = _gt({CANDIDATES[0]: [0.90] * 4, CANDIDATES[1]: [0.95] * 4, CANDIDATES[2]: [0.92] * 4})
+    assert dd.noise_ceiling(_exp(same)).split_half_tau.tolist() == [pytest.approx(1.0)]
+    # repeats 0, 1 rank them one way, 2, 3 the other: the split {0,1}|{2,3} gives τ = −1, the
+    # two others average both ways into the same half means (τ = 1): the mean over splits is 1/3
+    flip = _gt({CANDIDATES[0]: [0.90, 0.90, 0.95, 0.95], CANDIDATES[1]: [0.95, 0.95, 0.90, 0.90],
+                CANDIDATES[2]: [0.92, 0.92, 0.92, 0.92]})
+    (row,) = dd.noise_ceiling(_exp(flip)).to_dict("records")
+    assert row["splits"] == 3 and row["split_half_tau"] == pytest.approx(1 / 3)
+
+
+def test_the_references_are_left_out_of_the_property_correlations():
+    """Among the candidates more edges do worse (ρ = −1); a poor chain and a strong complete DAG
+    pooled in would turn ρ(edges) positive."""
+    four = {"DAG(layers=4, edges=[(0, 1), (0, 2), (2, 3)])": [0.96],
+            "DAG(layers=4, edges=[(0, 1), (1, 2), (2, 3), (0, 3)])": [0.95],
+            "DAG(layers=4, edges=[(0, 1), (1, 2), (2, 3), (0, 2), (0, 3)])": [0.94],
+            "DAG(layers=4, edges=[(0, 1), (1, 2), (2, 3), (0, 2), (0, 3), (1, 3)])": [0.93]}
+    gt = _gt(four, extra=[("DAG(layers=4, edges=[(0, 1), (1, 2), (2, 3)])", "chain", 0.10),
+                          ("DAG(layers=4, edges=[(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])",
+                           "complete", 0.99)])
+    table = dd.properties_table(_exp(gt))
+    edges = table.numbers.set_index("property").loc["edges"]
+    assert edges["dags"] == 4 and edges["rho"] == pytest.approx(-1.0)
+
+
+def test_stability_counts_the_same_block_found_on_every_seed():
+    seeds = [0, 1, 2]
+    trials = pd.DataFrame([{"experiment": "x", "strategy": s, "search_dataset": "digits", "seed": seed,
+                            "profile": "p", "eval_dataset": "digits", "repeat": 0, "status": "finished",
+                            "test_acc": 0.9,
+                            "genotype": CANDIDATES[1] if s == "steady" else CANDIDATES[seed]}
+                           for s in ("steady", "fickle") for seed in seeds])
+    alphas = pd.DataFrame([{"experiment": "x", "strategy": s, "search_dataset": "digits", "seed": seed,
+                            "profile": "p", "epoch": 1, "cell": "blocks", "edge": f"block{b}", "op": a,
+                            "weight": 1 / 3}
+                           for s in ("steady", "fickle") for seed in seeds
+                           for b, a in enumerate(CANDIDATES)])
+    table = dd.stability_table(_exp(pd.DataFrame(), trials, alphas))
+    n = table.numbers.set_index("strategy")
+    assert n.loc["steady", "distinct"] == 1 and n.loc["steady", "modal_share"] == 1.0
+    assert n.loc["steady", "distance"] == 0.0 and bool(n.loc["steady", "shared"])
+    # chain vs complete: 1 edge; chain vs (0,1),(0,2): 2; complete vs it: 1 → mean 4/3
+    assert n.loc["fickle", "distinct"] == 3 and n.loc["fickle", "distance"] == pytest.approx(4 / 3)
+    title, frame = table.blocks[0]
+    assert "same 3 candidates" in title and frame.strategy.iloc[-1] == "uniform choice"
+
+
+def test_the_ranking_across_datasets_is_compared_per_seed():
+    a = _gt({CANDIDATES[0]: [0.90], CANDIDATES[1]: [0.95], CANDIDATES[2]: [0.92]}, seeds=(0, 1))
+    b = _gt({CANDIDATES[0]: [0.80], CANDIDATES[1]: [0.85], CANDIDATES[2]: [0.82]}, seeds=(0, 1),
+            dataset="fashion-mnist")
+    table = dd.datasets_table(_exp(pd.concat([a, b])))
+    (row,) = table.numbers.to_dict("records")
+    assert row["seeds"] == 2 and row["tau"] == pytest.approx(1.0)
