@@ -108,6 +108,77 @@ def toy_table(records: list[dict]) -> Table | None:
                  [(None, pd.DataFrame(rows))], num, note)
 
 
+def fidelity_table(rows: pd.DataFrame) -> Table | None:
+    """The latest fidelity measurement (`python -m studies fidelity --out`): per point of the search,
+    each strategy's cosine and relative error to both references, its passes per step and, for
+    `--variant` rows, the options that differ; the block's heading states the references'
+    convergence (the implicit one's damping, products and true residual; the unrolled one's T) and
+    the training Hessian's extreme eigenvalues."""
+    if rows.empty:
+        return None
+    rows = rows[rows.measured_at == rows.measured_at.max()] if "measured_at" in rows else rows
+    if "search_step" not in rows:
+        rows = rows.assign(search_step=0)
+    from analysis.tables import strategy_order
+
+    blocks, numbers = [], []
+    order = {s: i for i, s in enumerate(strategy_order(rows.strategy))}
+    for step, g in rows.groupby("search_step", sort=True):
+        r0 = g.iloc[0]
+        heading = (f"After {step} first-order search steps: implicit reference (H + δI)⁻¹ with "
+                   f"δ = {r0.get('reference_damping', float('nan')):.3g} "
+                   f"({r0.get('reference_damping_rule', 'given')}), {r0.get('reference_iterations', '?')} "
+                   f"products, {r0.get('reference_stop', '?')}, true relative residual "
+                   f"{r0.get('reference_residual', float('nan')):.1e}; unrolled reference: "
+                   f"T = {r0.get('reference_unrolled_steps', '?')} steps"
+                   + (f"; cosine between the two {_cos_refs(g):+.3f}" if pd.notna(_cos_refs(g)) else ""))
+        if "hessian_min" in g and pd.notna(r0.get("hessian_min")):
+            heading += (f"; training Hessian λ_min {r0.hessian_min:+.3g}, λ_max {r0.hessian_max:.3g} "
+                        f"(η·λ_max = {r0.hessian_eta_times_max:.2f} for Neumann's default η)")
+        frame = []
+        g = g.assign(_o=g.strategy.map(order), _v=g.get("variant", False)).sort_values(["_v", "_o"])
+        for r in g.itertuples():
+            label = r.strategy
+            if getattr(r, "variant", False):
+                label += " [" + ", ".join(f"{k}={v}" for k, v in json.loads(r.options).items()
+                                          if k in _varied(g, r.strategy)) + "]"
+            its = getattr(r, "solver_iterations", float("nan"))
+            frame.append({"strategy": label, "passes": f"{r.passes:g}",
+                          "cosine (implicit)": f"{r.cosine:+.3f}",
+                          "rel. error (implicit)": f"{r.relative_error:.3f}",
+                          "cosine (unrolled)": f"{r.cosine_unrolled:+.3f}",
+                          "rel. error (unrolled)": f"{r.relative_error_unrolled:.3f}",
+                          "CG products used": "" if pd.isna(its) else
+                          f"{int(its)} ({getattr(r, 'solver_stop', '')})"})
+            numbers.append({"search_step": step, "strategy": r.strategy, "options": r.options,
+                            "variant": bool(getattr(r, "variant", False)), "passes": r.passes,
+                            "cosine": r.cosine, "relative_error": r.relative_error,
+                            "cosine_unrolled": r.cosine_unrolled,
+                            "relative_error_unrolled": r.relative_error_unrolled})
+        blocks.append((heading, pd.DataFrame(frame)))
+    note = ("One measurement per strategy and point (n = 1, no interval): each strategy's hypergradient at "
+            "the same weights and (train, val) batch pair, against the implicit reference (the system "
+            "solved by MINRES to the stated true residual; its damping makes it positive definite) and "
+            "against the exact hypergradient of T unrolled steps of the real weight optimiser. Rows in "
+            "brackets: the same strategy with the options shown (`--variant`). CG products used: the "
+            "Hessian-vector products implicit-cg's conjugate gradient computed, and why it stopped.")
+    return Table("fidelity", "Hypergradient fidelity along a search, against both references", blocks,
+                 pd.DataFrame(numbers), note)
+
+
+def _cos_refs(g: pd.DataFrame) -> float:
+    """The cosine between the two references of one point (the fidelity table's reference_cosine;
+    NaN in a table written before it was stored)."""
+    return float(g["reference_cosine"].iloc[0]) if "reference_cosine" in g else float("nan")
+
+
+def _varied(g: pd.DataFrame, strategy: str) -> set[str]:
+    """The options of `strategy` that differ between its rows at one point."""
+    opts = [json.loads(o) for o in g[g.strategy == strategy].options]
+    keys = set().union(*opts)
+    return {k for k in keys if len({json.dumps(o.get(k)) for o in opts}) > 1}
+
+
 def genotype_of(exp: Experiment, strategy: str) -> tuple[str, int] | None:
     """The genotype found by the strategy's lowest seed on the first search dataset."""
     t = exp.trials
@@ -260,17 +331,20 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
         add_table(toy_table(records), "")
     from benchmark.store import ResultStore
 
-    add_figure("fidelity", figures.fidelity_bars(ResultStore(exp.root).read("fidelity"), fdir / "fidelity"),
+    fidelity = ResultStore(exp.root).read("fidelity")
+    add_table(fidelity_table(fidelity), "")
+    if "variant" in fidelity:   # the figures show every strategy at its defaults
+        fidelity = fidelity[~fidelity.variant.fillna(False).astype(bool)]
+    add_figure("fidelity", figures.fidelity_bars(fidelity, fdir / "fidelity"),
                "Hypergradient fidelity", "Each strategy's hypergradient against the implicit reference "
                "(`python -m studies fidelity --out <experiment folder>`; the latest run): cosine, relative "
                "error, time; one measurement per strategy (n = 1, no interval), at the last point measured.")
-    add_figure("fidelity_cost", figures.fidelity_vs_cost(ResultStore(exp.root).read("fidelity"),
-                                                         fdir / "fidelity_cost"),
+    add_figure("fidelity_cost", figures.fidelity_vs_cost(fidelity, fdir / "fidelity_cost"),
                "Hypergradient fidelity against cost",
                "Each strategy's cosine to the implicit (MINRES) and to the unrolled reference against its "
                "passes per step, at every point of the search the fidelity tool measured (marker shape); "
                "one measurement per strategy and point (n = 1, no interval). The references' own "
-               "convergence (MINRES's residual) is in the fidelity table.")
+               "convergence (MINRES's true residual) is in the fidelity table above.")
     if perf is not None and perf.exists():
         add_table(perf_table(perf), "")
         add_figure("perf", figures.perf_bars(perf, fdir / "perf"), "Cost of a step in passes",

@@ -206,7 +206,8 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
                           "damping_rule": str(config.reference_damping),
                           "time_s": ref_time, "norm": float(reference.norm()),
                           "unrolled_steps": len(unroll_batches), "unrolled_time_s": unrolled_time,
-                          "unrolled_norm": float(unrolled.norm())},
+                          "unrolled_norm": float(unrolled.norm()),
+                          "cosine": float(torch.nn.functional.cosine_similarity(unrolled, reference, dim=0))},
             "rows": rows}
 
 

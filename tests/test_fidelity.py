@@ -182,13 +182,22 @@ def test_fidelity_at_several_points_of_a_search_lands_in_one_table_and_one_figur
     args = ["fidelity", "--strategies", "first-order", "second-order", "--channels", "4", "--layers", "3",
             "--batch-size", "16", "--pretrain-steps", "2", "--reference-k", "3", "--unrolled-steps", "1",
             "--eigen-iterations", "0", "--reference-damping", "0", "--hyper-steps", "0",
-            "--points", "0", "2", "--device", "cpu",
+            "--points", "0", "2", "--device", "cpu", "--variant", "second-order", "xi=0.5",
             "--out", str(tmp_path)]
     assert main(args) == 0
     rows = ResultStore(tmp_path).read("fidelity")
-    assert sorted(zip(rows.search_step, rows.strategy)) == [(0, "first-order"), (0, "second-order"),
-                                                            (2, "first-order"), (2, "second-order")]
+    assert sorted(zip(rows.search_step, rows.strategy, rows.variant)) == [
+        (0, "first-order", False), (0, "second-order", False), (0, "second-order", True),
+        (2, "first-order", False), (2, "second-order", False), (2, "second-order", True)]
     assert set(rows.passes) == {2.0, 5.0}
+    from analysis.report import fidelity_table
+
+    table = fidelity_table(rows)
+    (h0, f0), (h2, _) = table.blocks
+    assert h0.startswith("After 0 first-order search steps") and "true relative residual" in h2
+    assert list(f0.strategy) == ["first-order", "second-order", "second-order [xi=0.5]"]
+    assert len(table.numbers) == 6
+    rows = rows[~rows.variant]
     paths = figures.fidelity_vs_cost(rows, tmp_path / "fc")
     assert paths and all(p.stat().st_size > 1000 for p in paths)
     assert figures.fidelity_bars(rows, tmp_path / "fb")
