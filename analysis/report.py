@@ -41,6 +41,7 @@ from analysis.load import Experiment, ReportError, find_experiment, load_experim
 from analysis.tables import (  # noqa: E402
     Table,
     accuracy_table,
+    collapse_table,
     load_reference,
     markdown_blocks,
     movement_table,
@@ -278,6 +279,8 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                "strategy's own metrics (implicit-cg's CG iterations); lines are means over searches, "
                "whiskers 95% CIs (none where n = 1). " + figures.n_caption(exp),
                "Collapse diagnostics: none recorded (a profile's search_diagnostics_every is 0)")
+    if darts:
+        add_table(collapse_table(exp), "")
     add_figure("cost", figures.cost_vs_accuracy(exp, fdir / "cost"), "Search cost against accuracy",
                "Search wall time per search (log scale) against test accuracy on the search dataset "
                "(axis from 0): faint dots are searches; solid markers per strategy the geometric mean "

@@ -109,3 +109,22 @@ def test_the_ranking_across_datasets_is_compared_per_seed():
     table = dd.datasets_table(_exp(pd.concat([a, b])))
     (row,) = table.numbers.to_dict("records")
     assert row["seeds"] == 2 and row["tau"] == pytest.approx(1.0)
+
+
+def test_the_collapse_table_reads_each_diagnostic_as_a_sequence_over_the_epochs():
+    from analysis.tables import collapse_table
+
+    rows = [{"experiment": "x", "strategy": "first-order", "search_dataset": "digits", "seed": seed,
+             "profile": "p", "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": ep,
+             "param_free_normal": [0.0, 2.0, 6.0][ep] + seed, "param_free_reduce": 1.0,
+             "dominant_eigenvalue": [0.1, 0.5, 0.9][ep], "alpha_entropy": 2.0,
+             "discretisation_gap": 10.0}
+            for seed in (0, 2) for ep in range(3)]
+    exp = Experiment(root=None, trials=pd.DataFrame({"status": []}), epochs=pd.DataFrame(rows),
+                     alphas=pd.DataFrame())
+    table = collapse_table(exp)
+    (_, frame), = table.blocks
+    row = frame.iloc[0]
+    assert row["searches"] == 2 and row["epochs"] == "1 → 2 → 3"
+    assert row["parameter-free ops, normal"] == "1.0 → 3.0 → 7.0"       # the mean over the 2 seeds
+    assert row["dominant eigenvalue of ∇²_α L_val"] == "0.100 → 0.500 → 0.900"
