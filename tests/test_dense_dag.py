@@ -36,9 +36,10 @@ def _reachable(mask: torch.Tensor) -> bool:
     return len(fwd) == layers and len(back) == layers
 
 
-def test_the_batched_masked_pass_equals_each_block_alone():
+@pytest.mark.parametrize("layer", ["dense", "conv"])
+def test_the_batched_masked_pass_equals_each_block_alone(layer):
     torch.manual_seed(0)
-    net = _net()
+    net = _net(layer=layer)
     with torch.no_grad():
         net.alpha.copy_(torch.randn(5))
     x = torch.randn(7, 1, 8, 8)
@@ -148,7 +149,7 @@ def test_he_init_scales_each_vertex_by_its_fan_in_and_keeps_a_deep_chain_trainab
     net = DagNet(arch, 64, 256, 10)
     for j, k in ((1, 1), (2, 2), (3, 3)):
         w = net.edges[f"0_{j}"].weight
-        assert float(w.std()) == pytest.approx((2 / (k * 256)) ** 0.5, rel=0.05)
+        assert float(w.detach().std()) == pytest.approx((2 / (k * 256)) ** 0.5, rel=0.05)
     chain = DagArchitecture(12, tuple((i, i + 1) for i in range(11)))
     x = torch.randn(512, 64)
     scales = {}
@@ -173,3 +174,24 @@ def test_the_supernet_is_he_initialised_unless_asked_otherwise():
     # vertex 3 reads about 3 × 0.5 = 1.5 inputs of width 128
     assert float(he.edge_weight[2].std()) == pytest.approx((2 / (1.5 * 128)) ** 0.5, rel=0.05)
     assert float(old.edge_weight[2].abs().max()) <= 128 ** -0.5
+
+
+def test_the_conv_layer_space_trains_a_found_dag_of_filters(tiny_digits):
+    """The conv variant: edges are 3×3 convolutions (filters), the head pools over space; a search
+    step moves α and the found DAG trains standalone as a small CNN."""
+    from nas.search import Search, SearchConfig
+    from nas.spaces.dense_dag import StandaloneConfig, train_standalone
+
+    search = Search(SearchConfig(space="dense-dag", strategy="first-order", dataset="digits", epochs=1,
+                                 batch_size=32, seed=0,
+                                 space_options=dict(blocks=3, layers=3, width=4, layer="conv")),
+                    tiny_digits, "cpu")
+    search.run_epoch()
+    net = search.supernet
+    assert net.edge_weight[1].shape == (4, 8, 3, 3) and float(net.alpha.detach().abs().sum()) > 0
+    arch = search.genotype()
+    result = train_standalone(arch, tiny_digits, 4, StandaloneConfig(epochs=1, batch_size=64),
+                              torch.device("cpu"), layer="conv")
+    assert 0.0 <= result["test_acc"] <= 1.0
+    convs = 4 * 1 * 9 + 4 + 9 * 16 * len(arch.edges)     # input conv, its bias, the edges' filters
+    assert result["params"] == convs + 4 * (arch.layers - 1) + 4 * 10 + 10

@@ -42,6 +42,7 @@ from nas.spaces.base import SearchSpace
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh}
 INITS = ("he", "pytorch")
+LAYERS = ("dense", "conv")
 
 
 def he_std(fan_in: float, activation: str) -> float:
@@ -63,9 +64,13 @@ class DenseDagConfig:
     feedback_rate: float = 0.5      # η of the edge-probability update
     p_min: float = 0.05             # edge probabilities stay in [p_min, 1 − p_min]
     activation: str = "relu"
-    # the shared weights' initialisation: "he" (see `init_dense`; the default) or "pytorch"
-    # (nn.Linear's uniform ±1/√fan_in, which starves deep ReLU chains of signal)
+    # the shared weights' initialisation: "he" (`he_std`; the default) or "pytorch" (nn.Linear's
+    # uniform ±1/√fan_in, which starves deep ReLU chains of signal)
     init: str = "he"
+    # what an edge is: "dense" (W_ij a width × width matrix on the flattened image's features) or
+    # "conv" (a 3×3 convolution of `width` channels on feature maps at the image's resolution: the
+    # filters of a CNN; the input layer is a 3×3 convolution too, the head averages over space)
+    layer: str = "dense"
 
     def __post_init__(self) -> None:
         if self.blocks < 1 or self.layers < 2 or self.width < 1:
@@ -77,6 +82,8 @@ class DenseDagConfig:
             raise ValueError(f"unknown activation {self.activation!r}; valid: {', '.join(ACTIVATIONS)}")
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; valid: {', '.join(INITS)}")
+        if self.layer not in LAYERS:
+            raise ValueError(f"unknown layer {self.layer!r}; valid: {', '.join(LAYERS)}")
 
 
 # ---------------------------------------------------------------- DAGs
@@ -199,22 +206,27 @@ class DenseDagSupernet(nn.Module):
         self.in_features = in_channels * image_size * image_size
         d, L = c.width, c.layers
         self.act = ACTIVATIONS[c.activation]
-        self.inp = nn.Linear(self.in_features, d)
-        # Vertex j's incoming weights side by side: [d, j·d], W_ij = weight[j-1][:, i·d:(i+1)·d].
+        conv = c.layer == "conv"
+        self.inp = nn.Conv2d(in_channels, d, 3, padding=1) if conv else nn.Linear(self.in_features, d)
+        # Vertex j's incoming weights side by side: [d, j·d] (conv: [d, j·d, 3, 3]), W_ij =
+        # weight[j-1][:, i·d:(i+1)·d].
+        kernel = (3, 3) if conv else ()
         self.edge_weight = nn.ParameterList(
-            [nn.Parameter(torch.empty(d, j * d)) for j in range(1, L)])
+            [nn.Parameter(torch.empty(d, j * d, *kernel)) for j in range(1, L)])
         self.edge_bias = nn.ParameterList([nn.Parameter(torch.zeros(d)) for _ in range(1, L)])
         self.out = nn.Linear(d, num_classes)
+        taps = 9 if conv else 1
         if c.init == "he":
             # A vertex j sums the edges of its inputs, about max(1, j·edge_prob) of them in a block
             # (the blocks share W_ij but differ in fan-in: the expected one is used).
-            nn.init.normal_(self.inp.weight, 0.0, he_std(self.in_features, c.activation))
+            fan_in = self.inp.weight[0].numel()
+            nn.init.normal_(self.inp.weight, 0.0, he_std(fan_in, c.activation))
             nn.init.zeros_(self.inp.bias)
             for j, w in enumerate(self.edge_weight, start=1):
-                nn.init.normal_(w, 0.0, he_std(d * max(1.0, j * c.edge_prob), c.activation))
+                nn.init.normal_(w, 0.0, he_std(d * taps * max(1.0, j * c.edge_prob), c.activation))
         else:
-            for w in self.edge_weight:   # each W_ij as nn.Linear(d, d) would be initialised
-                bound = 1.0 / math.sqrt(d)
+            for w in self.edge_weight:   # each W_ij as nn.Linear(d, d) (or Conv2d) would be
+                bound = 1.0 / math.sqrt(d * taps)
                 nn.init.uniform_(w, -bound, bound)
         self.alpha = nn.Parameter(torch.zeros(c.blocks))
         allowed = allowed_edges(L, c.max_skip)
@@ -240,6 +252,8 @@ class DenseDagSupernet(nn.Module):
 
     def block_logits(self, x: torch.Tensor) -> torch.Tensor:
         """[k, B, classes]: every block's logits, in one batched pass."""
+        if self.config.layer == "conv":
+            return self._conv_block_logits(x)
         k, d = self.config.blocks, self.config.width
         h0 = self.act(self.inp(x.flatten(1)))
         hs = [h0.unsqueeze(0).expand(k, -1, -1)]
@@ -250,6 +264,23 @@ class DenseDagSupernet(nn.Module):
             hs.append(self.act(torch.matmul(prev * m, self.edge_weight[j - 1].t())
                                + self.edge_bias[j - 1]))
         return self.out(hs[-1])
+
+    def _conv_block_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The conv layer: per vertex j, the previous maps of every block [k·B, j·d, H, W], masked
+        per block by channel group, convolved by one stacked weight [d, j·d, 3, 3] (a convolution
+        is linear: masking its input groups sums the edges' convolutions)."""
+        k, d = self.config.blocks, self.config.width
+        h0 = self.act(self.inp(x))                                          # [B, d, H, W]
+        B, _, H, W = h0.shape
+        hs = [h0.unsqueeze(0).expand(k, -1, -1, -1, -1)]
+        masks = self.masks.to(h0.dtype)
+        for j in range(1, self.config.layers):
+            prev = torch.cat(hs, dim=2)                                     # [k, B, j·d, H, W]
+            m = masks[:, :j, j].repeat_interleave(d, dim=1)[:, None, :, None, None]
+            y = F.conv2d((prev * m).reshape(k * B, j * d, H, W), self.edge_weight[j - 1],
+                         self.edge_bias[j - 1], padding=1)
+            hs.append(self.act(y).reshape(k, B, d, H, W))
+        return self.out(hs[-1].mean(dim=(-2, -1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = F.softmax(self.alpha, dim=0)
@@ -325,40 +356,47 @@ class DagNet(nn.Module):
     block of the supernet, with only the DAG's edges."""
 
     def __init__(self, arch: DagArchitecture, in_features: int, width: int, num_classes: int,
-                 activation: str = "relu", init: str = "he"):
+                 activation: str = "relu", init: str = "he", layer: str = "dense",
+                 in_channels: int = 1):
         super().__init__()
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; valid: {', '.join(INITS)}")
-        self.arch = arch
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer {layer!r}; valid: {', '.join(LAYERS)}")
+        self.arch, self.layer = arch, layer
         self.act = ACTIVATIONS[activation]
-        self.inp = nn.Linear(in_features, width)
+        conv = layer == "conv"
+        self.inp = nn.Conv2d(in_channels, width, 3, padding=1) if conv else nn.Linear(in_features, width)
         self.preds = {j: [i for i, jj in arch.edges if jj == j] for j in range(1, arch.layers)}
-        self.edges = nn.ModuleDict({f"{i}_{j}": nn.Linear(width, width, bias=False) for i, j in arch.edges})
+        self.edges = nn.ModuleDict({f"{i}_{j}": nn.Conv2d(width, width, 3, padding=1, bias=False) if conv
+                                    else nn.Linear(width, width, bias=False) for i, j in arch.edges})
         self.bias = nn.ParameterList([nn.Parameter(torch.zeros(width)) for _ in range(1, arch.layers)])
         self.out = nn.Linear(width, num_classes)
-        if init == "he":   # each vertex's fan-in is its in-degree × width (its inputs are summed)
-            nn.init.normal_(self.inp.weight, 0.0, he_std(in_features, activation))
+        if init == "he":   # each vertex's fan-in is its in-degree × width (× 9 taps) inputs, summed
+            nn.init.normal_(self.inp.weight, 0.0, he_std(self.inp.weight[0].numel(), activation))
             nn.init.zeros_(self.inp.bias)
             for j, preds in self.preds.items():
                 for i in preds:
-                    nn.init.normal_(self.edges[f"{i}_{j}"].weight, 0.0,
-                                    he_std(len(preds) * width, activation))
+                    w = self.edges[f"{i}_{j}"].weight
+                    nn.init.normal_(w, 0.0, he_std(len(preds) * w[0].numel(), activation))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        hs = [self.act(self.inp(x.flatten(1)))]
+        conv = self.layer == "conv"
+        hs = [self.act(self.inp(x if conv else x.flatten(1)))]
         for j in range(1, self.arch.layers):
-            s = self.bias[j - 1]
+            s = self.bias[j - 1][:, None, None] if conv else self.bias[j - 1]
             for i in self.preds[j]:
                 s = s + self.edges[f"{i}_{j}"](hs[i])
             hs.append(self.act(s))
-        return self.out(hs[-1])
+        return self.out(hs[-1].mean(dim=(-2, -1)) if conv else hs[-1])
 
     @classmethod
     def from_supernet(cls, net: DenseDagSupernet, block: int) -> DagNet:
         """Block `block` of `net` with the supernet's current (shared) weights."""
         c = net.config
         arch = DagArchitecture.from_mask(net.masks[block].cpu())
-        m = cls(arch, net.in_features, c.width, net.out.out_features, c.activation)
+        m = cls(arch, net.in_features, c.width, net.out.out_features, c.activation, c.init, c.layer,
+                net.inp.weight.shape[1])
         d = c.width
         with torch.no_grad():
             m.inp.load_state_dict(net.inp.state_dict())
@@ -397,13 +435,14 @@ class StandaloneConfig:
 
 
 def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config: StandaloneConfig,
-                     device: torch.device, activation: str = "relu") -> dict:
-    """Train one DAG of `width` from scratch and test it (see StandaloneConfig)."""
+                     device: torch.device, activation: str = "relu", layer: str = "dense") -> dict:
+    """Train one DAG of `width` (`layer`: dense maps or 3×3 convolutions) from scratch and test it
+    (see StandaloneConfig)."""
     from nas.search import seed_everything
 
     seed_everything(config.seed)
     net = DagNet(arch, data.in_channels * data.image_size ** 2, width, data.num_classes,
-                 activation, config.init).to(device)
+                 activation, config.init, layer, data.in_channels).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
                           weight_decay=config.weight_decay)
     batches = Batches(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
@@ -464,7 +503,8 @@ class DenseDagSpace(SearchSpace):
 
     def train_and_test(self, arch: DagArchitecture, data: ImageData, space_config: DenseDagConfig,
                        config: StandaloneConfig, device: torch.device) -> dict:
-        return train_standalone(arch, data, space_config.width, config, device, space_config.activation)
+        return train_standalone(arch, data, space_config.width, config, device, space_config.activation,
+                                space_config.layer)
 
     def references(self, space_config: DenseDagConfig) -> dict[str, DagArchitecture]:
         """The chain (a plain MLP of l layers) and the complete DAG (within max_skip)."""
@@ -478,7 +518,8 @@ class DenseDagSpace(SearchSpace):
     def describe(self, config: DenseDagConfig) -> str:
         stage2 = (f", resampled every {config.resample_every} epochs" if config.resample_every else "")
         skip = f", edges at most {config.max_skip} long" if config.max_skip else ""
-        return (f"{config.blocks} blocks of {config.layers} layers × {config.width} ({config.activation}, "
+        layer = "3×3 conv layers of" if config.layer == "conv" else "layers ×"
+        return (f"{config.blocks} blocks of {config.layers} {layer} {config.width} ({config.activation}, "
                 f"{config.init} init), edge probability {config.edge_prob}{skip}{stage2}")
 
     def describe_training(self, config: StandaloneConfig) -> str:
