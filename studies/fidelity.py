@@ -4,8 +4,8 @@ The point: a small supernet after a few first-order search steps (so α is no
 longer uniform), whose weights are then trained on one fixed training batch
 close to the best response w*(α) for that batch. Two references:
 
-- implicit: g_ref = ∂_α L_val − ∇²_{αw} L_train · (H + δI)⁻¹ ∇_w L_val, the system solved by
-  MINRES with δ = max(2·|λ_min|, λ_max/100) by default (H is indefinite away from a minimum and
+- implicit: g_ref = ∂_α L_val − ∇²_{αw} L_train · (H + δI)⁻¹ ∇_w L_val in float64, the system
+  solved by MINRES with δ = max(2·|λ_min|, λ_max/100) by default (H is indefinite away from a minimum and
   nearly singular: the damping makes the system positive definite with a condition number of at
   most about 100, so that it converges; the reference is then the hypergradient of the proximal
   best response argmin_w L_train + δ/2‖w − w₀‖²), with
@@ -23,6 +23,7 @@ it took. hyperDARTS first fits its hypernetwork around the point (`hyper_steps` 
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -70,6 +71,11 @@ class FidelityConfig:
             raise ValueError("reference_damping 'auto' needs the spectrum: eigen_iterations ≥ 1")
 
 
+def _double(batch):
+    """A batch with its floating-point tensors in float64."""
+    return tuple(t.double() if t.is_floating_point() else t for t in batch)
+
+
 def _flat(ts: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([t.reshape(-1) for t in ts])
 
@@ -113,18 +119,23 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
     log(f"point: train loss {float(train_loss.detach()):.4f}, ‖∇_w L_train‖ {grad_norm:.2e}")
     # The spectrum of H = ∇²_w L_train at the point: the damping a definite system needs (|λ_min|)
     # and Neumann's η·λ_max (the series diverges above 2).
+    # The spectrum and the implicit reference are computed on a float64 copy of the supernet:
+    # near a fitted point float32 Hessian-vector products carry relative errors around 1e-4 (the
+    # cancellations of a softmax near one-hot), enough to stall MINRES's true residual at 1e-3.
+    exact = make_strategy("first-order", copy.deepcopy(net).double())
+    train64, val64 = _double(train_batch), _double(val_batch)
     hessian = {}
     if config.eigen_iterations > 0:
-        loss, _ = probe.loss(train_batch)
-        g_w = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True,
+        loss, _ = exact.loss(train64)
+        g_w = torch.autograd.grad(loss, exact.weights, create_graph=True, allow_unused=True,
                                   materialize_grads=True)
 
         def hvp_w(u):
             return [h.detach() for h in torch.autograd.grad(
-                sum((g * x).sum() for g, x in zip(g_w, u)), weights, retain_graph=True,
+                sum((g * x).sum() for g, x in zip(g_w, u)), exact.weights, retain_graph=True,
                 allow_unused=True, materialize_grads=True)]
 
-        spectrum = lanczos_extremes(hvp_w, [w.detach() for w in weights], config.eigen_iterations)
+        spectrum = lanczos_extremes(hvp_w, [w.detach() for w in exact.weights], config.eigen_iterations)
         lo, hi = spectrum["min"], spectrum["max"]
         eta = probe.w_lr   # implicit-neumann's default η: the weights' learning rate
         hessian = {"min": lo, "max": hi, "iterations": spectrum["products"],
@@ -145,7 +156,7 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
         return minres_solve(hvp, v, damping, config.reference_k, config.reference_tol, info=solve)
 
     t0 = time.perf_counter()
-    reference = _flat(implicit_gradient(probe, train_batch, val_batch, tight)[0]).detach()
+    reference = _flat(implicit_gradient(exact, train64, val64, tight)[0]).detach().float()
     ref_time = time.perf_counter() - t0
     log(f"implicit reference: (H + δI)x = v with δ = {damping:.3e} ({config.reference_damping}), "
         f"{solve['iterations']} products in {solve['rounds']} MINRES run(s) (stopped: {solve['stop']}), "
