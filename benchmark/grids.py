@@ -62,6 +62,9 @@ class Profile:
     # that every seed searches its own candidates (True), or keep the profile's value, so that
     # every seed searches the same candidates (False: the stability question)
     space_seeded: bool = True
+    # False: the trials search and record their epochs and α, and train nothing (`--search-only`:
+    # the search dynamics alone, e.g. the collapse diagnostics)
+    evaluate: bool = True
     # data
     train_subset: int | None = None     # use a fixed random N training images (None: all)
     search_subset: int | None = None    # the search uses N of those (None: all)
@@ -222,11 +225,14 @@ class Grid:
         return out
 
     def override(self, *, strategies=None, datasets=None, seeds=None, search_epochs=None,
-                 eval_epochs=None, data_root=None, space_options=None, train_options=None) -> Grid:
+                 eval_epochs=None, data_root=None, space_options=None, train_options=None,
+                 search_only=False) -> Grid:
         """A copy with the given command-line overrides (None leaves a field as it is);
         `space_options` and `train_options` ({field: value}) replace fields of the profile's
         search space and training configs (`--space-set`, `--train-set`)."""
         profile = self.profile
+        if search_only:
+            profile = dataclasses.replace(profile, evaluate=False)
         for name, options in (("search_space", space_options), ("train", train_options)):
             if options:
                 config = getattr(profile, name)

@@ -169,8 +169,9 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     lines = [f"grid {grid.name} (profile {p.name}, the {p.space} space)", ""]
     trainings = sum(spec.repeats(d) for spec in specs for d in spec.eval_datasets)
     lines.append(f"declared: {len(grid.strategies)} strategies × {len(grid.search_datasets)} search "
-                 f"dataset(s) × {len(grid.seeds)} seeds = {len(specs)} searches; each found genotype "
-                 f"trained from scratch on {len(evals)} evaluation dataset(s): {trainings} trainings")
+                 f"dataset(s) × {len(grid.seeds)} seeds = {len(specs)} searches; "
+                 + (f"each found genotype trained from scratch on {len(evals)} evaluation dataset(s): "
+                    f"{trainings} trainings" if p.evaluate else "search only: no training"))
     if p.ground_truth:
         count = len(grid.seeds) * len(grid.search_datasets)
         lines.append(f"  and a ground truth per seed and search dataset ({count} "
@@ -190,7 +191,7 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
                      f"batch {p.search_batch_size}, {p.search_epochs} epochs = "
                      f"{steps if steps is not None else '?'} steps"
                      + (f", images {p.image_size} px" if p.image_size else ""))
-    for d in evals:
+    for d in evals if p.evaluate else ():
         n = train_images(grid, d)
         lines.append(f"  evaluation on {_short(d)}: {space.describe_training(p.train)}; on {n if n else '?'} "
                      f"training images, {specs[0].repeats(d)} training(s) per search "

@@ -133,6 +133,9 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
         state.update(genotype=str(search.genotype()), search_history=search.history,
                      search_wall_s=search.elapsed, search_device=device_name(device))
         state.pop("search", None)  # the supernet is no longer needed
+    if not spec.profile.evaluate:   # --search-only
+        state["status"] = "searched"
+        return state
     genotype = get_space(spec.profile.space).parse(state["genotype"])
     for legacy in [k for k in state["evals"] if "#" not in k]:   # a state from before repeats
         state["evals"][eval_key(legacy, 0)] = state["evals"].pop(legacy)
@@ -234,6 +237,13 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
     if state.get("status") == "diverged":
         trials.append({**key, "eval_dataset": "", "repeat": 0, "status": "diverged",
                        "reason": state.get("reason", ""), **common})
+        return {"trials": trials, "epochs": epochs, "alphas": alphas}
+    if state.get("status") == "searched":   # a search-only grid: no evaluation
+        trials.append({**key, "eval_dataset": "", "repeat": 0, "status": "searched", "reason": "",
+                       "strategy_options": json.dumps(search_config(spec).strategy_options,
+                                                      sort_keys=True),
+                       "genotype": state["genotype"], "search_wall_s": state["search_wall_s"],
+                       "search_device": state["search_device"], **common})
         return {"trials": trials, "epochs": epochs, "alphas": alphas}
     options = json.dumps(search_config(spec).strategy_options, sort_keys=True)
     for k, res in state["evals"].items():

@@ -45,6 +45,25 @@ def test_a_trial_resumes_from_its_last_state():
     assert resumed["evals"]["digits#0"]["test_acc"] == full["evals"]["digits#0"]["test_acc"]
 
 
+def test_a_search_only_trial_records_its_search_and_trains_nothing(tmp_path):
+    from analysis.load import load_experiment
+
+    grid = Grid("t", ("first-order",), ("digits",), (0,), TINY).override(search_only=True)
+    spec = grid.trials()[0]
+    seen = []
+    state = run_trial(spec, on_progress=lambda m, s: seen.append(m["phase"]))
+    assert seen == ["search", "search"] and state["status"] == "searched" and state["evals"] == {}
+    rows = trial_rows(spec, state)
+    (trial,) = rows["trials"]
+    assert trial["status"] == "searched" and trial["genotype"] == state["genotype"]
+    assert "test_acc" not in trial and len(rows["epochs"]) == 2
+    store = ResultStore(tmp_path)
+    for table, table_rows in rows.items():
+        store.write_part(table, spec.trial_id, table_rows)
+    exp = load_experiment(tmp_path)
+    assert exp.finished.empty and len(exp.epochs) == 2
+
+
 def test_a_diverging_search_is_recorded_not_raised(monkeypatch):
     import torch
 
