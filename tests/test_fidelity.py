@@ -170,8 +170,11 @@ def test_fidelity_reports_the_training_hessians_spectrum(tiny_digits):
     cfg = FidelityConfig(strategies=("first-order",), space_options=TINY, batch_size=16,
                          warmup_steps=1, pretrain_steps=2, reference_k=3, unrolled_steps=1,
                          eigen_iterations=5, hyper_steps=0, repeats=1)
-    h = measure_fidelity(cfg, tiny_digits)["hessian"]
+    result = measure_fidelity(cfg, tiny_digits)
+    h, ref = result["hessian"], result["reference"]
     assert h["min"] <= h["max"] and h["damping_needed"] == max(0.0, -h["min"])
+    # the automatic damping exceeds |λ_min|: a positive definite system, solved by CG
+    assert ref["damping"] == max(2 * h["damping_needed"], h["max"] / 100) and ref["solver"] == "cg"
     assert h["eta_times_max"] == pytest.approx(h["neumann_eta"] * h["max"])
 
 
