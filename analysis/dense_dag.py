@@ -72,29 +72,53 @@ def _role(gt: pd.DataFrame, role: str) -> float:
 
 
 def _halves(repeats: list[int]) -> list[tuple[list[int], list[int]]]:
-    """Every split of the repeats into two halves of ⌊r/2⌋ (the first repeat always in the first
-    half, so that no split is counted twice; an odd one out is left out of both)."""
+    """Every unordered pair of disjoint halves of ⌊r/2⌋ repeats each (with an odd r, every
+    repeat is left out in turn)."""
     from itertools import combinations
 
     repeats = sorted(repeats)
     h = len(repeats) // 2
     if h == 0:
         return []
-    out = []
+    seen, out = set(), []
     for first in combinations(repeats, h):
-        if first[0] != repeats[0]:
-            continue
-        rest = [r for r in repeats if r not in first][:h]
-        out.append((list(first), rest))
+        for second in combinations([r for r in repeats if r not in first], h):
+            key = frozenset((first, second))
+            if key not in seen:
+                seen.add(key)
+                out.append((list(first), list(second)))
     return out
 
 
+def _blocks(row) -> int:
+    """How many of the seed's blocks are this candidate DAG (the ground truth trains a DAG once
+    however many blocks drew it; the strategies' τ and a uniform choice count blocks)."""
+    import json
+
+    try:
+        return max(1, len(json.loads(row))) if isinstance(row, str) and row else 1
+    except ValueError:
+        return 1
+
+
+def _tau_to_r(tau: float) -> float:
+    return math.sin(math.pi * tau / 2)
+
+
+def _r_to_tau(r: float) -> float:
+    return 2 / math.pi * math.asin(max(-1.0, min(1.0, r)))
+
+
 def noise_ceiling(exp: Experiment) -> pd.DataFrame:
-    """Per (search dataset, seed, evaluation dataset): Kendall's τ between the candidates' mean
-    accuracies over two halves of the training seeds, averaged over every such split: how well
-    the ground truth ranks the seed's candidates against itself, the ceiling of any strategy's τ
-    (a ranking can agree with the truth at most about as well as the truth with its own retraining;
-    it is that of a mean over half the repeats, so a conservative one)."""
+    """Per (search dataset, seed, evaluation dataset), over the seed's blocks (a DAG counted once
+    per block that drew it, as the strategies' τ counts them):
+
+    - `split_half_tau`: Kendall's τ between the blocks' mean accuracies over two disjoint halves
+      of the trainings, averaged over the splits: how well the ground truth replicates itself;
+    - `reliability`: that agreement for the mean of all r trainings, by Spearman–Brown from the
+      halves (τ → r = sin(πτ/2), Greiner's relation; R = 2r/(1 + r); negative r taken as 0);
+    - `ceiling_tau`: the τ that a perfect ranking can reach against that mean, τ(√R): a
+      strategy's τ near it is as good as this ground truth can tell, one far below it is not."""
     from scipy import stats
 
     gt = exp.ground_truth
@@ -104,19 +128,26 @@ def noise_ceiling(exp: Experiment) -> pd.DataFrame:
     rows = []
     for (sd, seed, ev), g in gt.groupby(["search_dataset", "seed", "eval_dataset"], sort=False):
         acc = g.pivot_table(index="architecture", columns="repeat", values="test_acc")
+        counts = g.groupby("architecture").blocks.first().map(_blocks) if "blocks" in g else None
+        if counts is not None:   # one row per block
+            acc = acc.loc[acc.index.repeat(counts.reindex(acc.index).fillna(1).astype(int))]
         taus = []
         for a, b in _halves(list(acc.columns)):
             x, y = acc[a].mean(axis=1), acc[b].mean(axis=1)
             if len(acc) > 2 and x.nunique() > 1 and y.nunique() > 1:
                 taus.append(stats.kendalltau(x, y).statistic)
+        half = float(np.mean(taus)) if taus else math.nan
+        r = max(0.0, _tau_to_r(half)) if taus else math.nan
+        reliability = 2 * r / (1 + r) if taus else math.nan
         rows.append({"search_dataset": sd, "seed": seed, "eval_dataset": ev,
-                     "candidates": len(acc), "repeats": acc.shape[1],
-                     "split_half_tau": float(np.mean(taus)) if taus else math.nan,
+                     "blocks": len(acc), "repeats": acc.shape[1], "split_half_tau": half,
+                     "reliability": reliability,
+                     "ceiling_tau": _r_to_tau(math.sqrt(reliability)) if taus else math.nan,
                      "splits": len(taus)})
     return pd.DataFrame(rows)
 
 
-NOISE_CEILING = "ground truth vs itself"   # the choice table's row of the noise ceiling
+NOISE_CEILING = "noise ceiling"   # the choice table's row: what the ground truth can tell
 
 
 def choice_table(exp: Experiment) -> Table | None:
@@ -144,13 +175,16 @@ def choice_table(exp: Experiment) -> Table | None:
             numbers.append(num)
         c = (ceiling[(ceiling.search_dataset == sd) & (ceiling.eval_dataset == sd)] if len(ceiling)
              else ceiling)
-        if len(c) and c.split_half_tau.notna().any():
-            m, lo, hi, _ = st.mean_ci(c.split_half_tau.dropna())
-            frame.append({"strategy": f"{NOISE_CEILING} (split-half, {int(c.repeats.min()) // 2} vs "
-                                      f"{int(c.repeats.min()) // 2} trainings)",
+        if len(c) and c.ceiling_tau.notna().any():
+            m, lo, hi, _ = st.mean_ci(c.ceiling_tau.dropna())
+            half = float(c.split_half_tau.mean())
+            frame.append({"strategy": f"{NOISE_CEILING} (split-half τ {half:.2f} of "
+                                      f"{int(c.repeats.min()) // 2} vs {int(c.repeats.min()) // 2} "
+                                      "trainings)",
                           "searches": len(c), "Kendall τ (α vs accuracy)": ci_text(m, lo, hi, digits=3)})
             numbers.append({"search_dataset": sd, "strategy": "noise-ceiling", "searches": len(c),
-                            "kendall_tau": m, "kendall_tau_lo": lo, "kendall_tau_hi": hi})
+                            "kendall_tau": m, "kendall_tau_lo": lo, "kendall_tau_hi": hi,
+                            "split_half_tau": half})
         blocks.append((f"Searched on {short_name(sd)}", pd.DataFrame(frame).astype(object).fillna("")))
     note = ("Accuracies in % on the search dataset's test set, each architecture's ground truth the "
             "mean of its trainings from scratch for that seed; per strategy the mean over searches "
@@ -159,12 +193,13 @@ def choice_table(exp: Experiment) -> Table | None:
             "with the candidates' accuracies (undefined where all candidates tie); its t interval is not "
             "clipped to τ's range [−1, 1] and overruns it at small n. The random "
             "baseline chooses a block uniformly: a strategy that does not beat it on regret and τ "
-            "has learned nothing about the blocks at this n. Last row, the noise ceiling: Kendall's τ "
-            "between the candidates' mean accuracies over two halves of their trainings (averaged over "
-            "the splits; per seed, then the mean over seeds): the ground truth ranks the candidates "
-            "only this well against its own retraining, so a strategy's τ near it is as good as this "
-            "ground truth can tell. Chain and complete DAG: the references, He-initialised like "
-            "every standalone network.")
+            "has learned nothing about the blocks at this n. Last row, the noise ceiling: the τ a perfect "
+            "ranking of the blocks can reach against this ground truth, from the split-half τ of its "
+            "trainings (two disjoint halves, averaged over the splits) by Spearman–Brown (τ → r = "
+            "sin(πτ/2), R = 2r/(1 + r), ceiling τ(√R)); per seed, then the mean over seeds. A strategy's "
+            "τ near it is as good as this ground truth can tell; where the ceiling is near 0 the ground "
+            "truth cannot rank the blocks at all and no τ means anything. Chain and complete DAG: the "
+            "references, He-initialised like every standalone network.")
     return Table("dense_dag_choice", "What each strategy chose, against the ground truth",
                  blocks, pd.DataFrame(numbers), note)
 
@@ -234,8 +269,10 @@ def _candidate_accuracy(exp: Experiment) -> pd.DataFrame:
     if gt.empty or "roles" not in gt:
         return pd.DataFrame()
     gt = gt[gt.roles.str.split(",").map(lambda r: "candidate" in r)]
-    out = gt.groupby(["seed", "eval_dataset", "architecture"], sort=False)["test_acc"].mean().reset_index()
+    g = gt.groupby(["seed", "eval_dataset", "architecture"], sort=False)
+    out = g["test_acc"].mean().reset_index()
     out["acc"] = 100 * out.pop("test_acc")
+    out["blocks"] = g.blocks.first().map(_blocks).to_numpy() if "blocks" in gt else 1
     return out
 
 
@@ -261,13 +298,15 @@ def space_size_table(exp: Experiment) -> Table | None:
     for sd, g in gt[gt.eval_dataset == gt.search_dataset].groupby("search_dataset", sort=False):
         per_seed = []
         for _, x in g.groupby("seed", sort=False):
-            cand = x[x.roles.str.split(",").map(lambda r: "candidate" in r)].acc.to_numpy()
+            c = x[x.roles.str.split(",").map(lambda r: "candidate" in r)]
+            cand = np.repeat(c.acc.to_numpy(), [_blocks(b) for b in c.blocks] if "blocks" in c
+                             else 1)   # one entry per block, as the search chooses among them
             ks = sorted({1, *[2 ** i for i in range(1, 8) if 2 ** i < len(cand)], len(cand)})
             row = {f"best of {k}": expected_best_of(cand, k) for k in ks}
             row.update(chain=_role(x, "chain"), complete=_role(x, "complete"), K=len(cand))
             per_seed.append(row)
         frame = pd.DataFrame(per_seed)
-        cells = {"seeds": len(frame), "candidates per seed": int(frame.K.min())}
+        cells = {"seeds": len(frame), "blocks per seed": int(frame.K.min())}
         for col in [c for c in frame.columns if c != "K"]:
             m, lo, hi, _ = st.mean_ci(frame[col].dropna())
             cells[col] = ci_text(m, lo, hi)
@@ -275,8 +314,9 @@ def space_size_table(exp: Experiment) -> Table | None:
                             "seeds": len(frame)})
         blocks.append((f"On {short_name(sd)}", pd.DataFrame([cells])))
     note = ("Ground-truth test accuracy (%) of the best of k blocks drawn uniformly without replacement "
-            "from a seed's K sampled candidates (exact expectation over the draws; best of 1 = the mean "
-            "candidate, best of K = the best one), per seed, then the mean over seeds [95% Student-t CI]; "
+            "from a seed's K blocks (a DAG drawn by several blocks counts once per block; exact "
+            "expectation over the draws; best of 1 = the mean block, best of K = the best one), per seed, "
+            "then the mean over seeds [95% Student-t CI]; "
             "chain and complete DAG: the He-initialised references. Where best of k stops rising, a "
             "larger space (more blocks of this kind) would not help; a search can only do as well as best "
             "of K. Other sizes (blocks, layers) are other experiments: `python benchmark/run.py --grid "
@@ -291,6 +331,16 @@ def _distance(a: str, b: str, space) -> int:
     if ma.shape != mb.shape:
         return -1
     return int((ma ^ mb).sum())
+
+
+def expected_modal_share(blocks_per_search: list[list[str]], draws: int = 5000, seed: int = 0) -> float:
+    """The expected share of the most frequent DAG when each search picks one of its blocks
+    uniformly (Monte Carlo over `draws` draws): what a strategy that has learned nothing scores."""
+    rng = np.random.default_rng(seed)
+    picks = [np.asarray(b)[rng.integers(0, len(b), draws)] for b in blocks_per_search]
+    stacked = np.stack(picks, axis=1)            # [draws, searches]
+    shares = [pd.Series(row).value_counts().iloc[0] for row in stacked]
+    return float(np.mean(shares)) / len(blocks_per_search)
 
 
 def stability_table(exp: Experiment) -> Table | None:
@@ -312,8 +362,9 @@ def stability_table(exp: Experiment) -> Table | None:
         # each seed's candidates (the last search epoch's blocks, the same for every strategy)
         last = a[(a.search_dataset == sd)]
         last = last[last.epoch == last.groupby(["strategy", "seed"]).epoch.transform("max")]
-        cands = {seed: sorted(set(x.op)) for seed, x in last.groupby("seed")}
-        shared = len({tuple(c) for c in cands.values()}) == 1
+        # one entry per block (a DAG drawn by two blocks twice), from one strategy's record
+        cands = {seed: list(x[x.strategy == x.strategy.iloc[0]].op) for seed, x in last.groupby("seed")}
+        shared = len({tuple(sorted(c)) for c in cands.values()}) == 1
         seeds = sorted(cands)
         pairs = list(combinations(seeds, 2))
         uniform = [_distance(x, y, space) for s, t in pairs for x in cands[s] for y in cands[t]]
@@ -334,10 +385,12 @@ def stability_table(exp: Experiment) -> Table | None:
         if not frame:
             continue
         if uniform:
-            k = len(next(iter(cands.values())))
+            share = expected_modal_share([cands[s] for s in seeds])
             frame.append({"strategy": "uniform choice", "searches": len(seeds),
-                          "most frequent (share)": f"{1 / k:.2f} (expected)" if shared else "",
+                          "most frequent (share)": f"{share:.2f} (expected)",
                           "edges that differ between two searches": f"{np.mean(uniform):.2f} (expected)"})
+            numbers.append({"search_dataset": sd, "strategy": "uniform choice", "searches": len(seeds),
+                            "modal_share": share, "distance": float(np.mean(uniform)), "shared": shared})
         title = (f"Searched on {short_name(sd)}: every seed searched the same {len(cands[seeds[0]])} "
                  "candidates" if shared else
                  f"Searched on {short_name(sd)}: each seed searched its own candidates")
@@ -347,8 +400,10 @@ def stability_table(exp: Experiment) -> Table | None:
     note = ("Per strategy, over its searches (one per seed): the number of distinct DAGs found; the share "
             "of the searches that found the most frequent one; the edges in which the DAGs found by two "
             "searches differ (Hamming distance of the adjacency matrices), mean over pairs of searches "
-            "[95% Student-t CI, pairs are not independent: indicative]. Uniform choice: the same for two "
-            "blocks drawn uniformly from the seeds' candidates. Where every seed searches the same "
+            "[95% Student-t CI, pairs are not independent: indicative]. Uniform choice: what a strategy "
+            "that picks a block uniformly at random scores (its modal share by Monte Carlo, its distance "
+            "over every pair of blocks of two seeds; a DAG drawn by several blocks counts once per block). "
+            "Where every seed searches the same "
             "candidates (`dense-dag-stability`), a stable strategy finds the same block (share 1, "
             "distance 0); where each seed draws its own, only the distance compares, to the uniform row.")
     return Table("dense_dag_stability", "Stability: the same search, other seeds", blocks,
@@ -367,33 +422,40 @@ def datasets_table(exp: Experiment) -> Table | None:
     if acc.empty or acc.eval_dataset.nunique() < 2:
         return None
     ceiling = noise_ceiling(exp)
+    reliability = ({(r.seed, r.eval_dataset): r.reliability for r in ceiling.itertuples()}
+                   if len(ceiling) else {})
     frame, numbers = [], []
     for d1, d2 in combinations(list(dict.fromkeys(acc.eval_dataset)), 2):
-        taus = []
-        for _, x in acc.groupby("seed"):
+        taus, attainable = [], []
+        for seed, x in acc.groupby("seed"):
             p = x.pivot_table(index="architecture", columns="eval_dataset", values="acc")
             if d1 in p and d2 in p:
                 p = p[[d1, d2]].dropna()
+                reps = x.groupby("architecture").blocks.first().reindex(p.index).fillna(1).astype(int)
+                p = p.loc[p.index.repeat(reps)]          # one row per block, as the ceilings count
                 if len(p) > 2 and p[d1].nunique() > 1 and p[d2].nunique() > 1:
                     taus.append(stats.kendalltau(p[d1], p[d2]).statistic)
+                    r1, r2 = reliability.get((seed, d1), math.nan), reliability.get((seed, d2), math.nan)
+                    attainable.append(_r_to_tau(math.sqrt(r1 * r2)) if r1 == r1 and r2 == r2 else math.nan)
         if not taus:
             continue
         m, lo, hi, _ = st.mean_ci(pd.Series(taus))
         row = {"datasets": f"{short_name(d1)} vs {short_name(d2)}", "seeds": len(taus),
                "Kendall τ between datasets": ci_text(m, lo, hi, digits=3)}
-        for d in (d1, d2):
-            c = ceiling[ceiling.eval_dataset == d].split_half_tau.dropna() if len(ceiling) else []
-            cm, clo, chi, _ = st.mean_ci(pd.Series(c, dtype=float)) if len(c) else (math.nan,) * 4
-            row[f"noise ceiling on {short_name(d)}"] = ci_text(cm, clo, chi, digits=3) if len(c) else "—"
+        a = pd.Series(attainable, dtype=float).dropna()
+        am, alo, ahi, _ = st.mean_ci(a) if len(a) else (math.nan,) * 4
+        row["attainable τ (noise ceiling)"] = ci_text(am, alo, ahi, digits=3) if len(a) else "—"
         frame.append(row)
-        numbers.append({"dataset_1": d1, "dataset_2": d2, "seeds": len(taus), "tau": m, "lo": lo, "hi": hi})
+        numbers.append({"dataset_1": d1, "dataset_2": d2, "seeds": len(taus), "tau": m, "lo": lo, "hi": hi,
+                        "attainable_tau": am})
     if not frame:
         return None
     note = ("The same candidates (a seed draws the same DAGs whatever the dataset) trained from scratch on "
-            "two datasets: Kendall's τ between their mean accuracies on the one and on the other, per seed, "
-            "then the mean over seeds [95% Student-t CI]; beside it each dataset's noise ceiling (the "
-            "split-half τ of its own trainings). A τ between datasets near the ceilings: the ranking "
-            "transfers as far as it replicates at all; near 0: what is good on one dataset is not on "
-            "the other.")
+            "two datasets: Kendall's τ between their mean accuracies on the one and on the other over the "
+            "seed's blocks, per seed, then the mean over seeds [95% Student-t CI]. Attainable τ: what two "
+            "rankings that agree perfectly in truth would show through the noise of these ground truths, "
+            "τ(√(R₁R₂)) from each dataset's Spearman–Brown reliability R (see the choice table's noise "
+            "ceiling). A τ between datasets near it: the ranking transfers as far as it replicates at all; "
+            "near 0 with a high attainable τ: what is good on one dataset is not on the other.")
     return Table("dense_dag_datasets", "Does the ranking hold across datasets?", [("", pd.DataFrame(frame))],
                  pd.DataFrame(numbers), note)

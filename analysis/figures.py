@@ -688,7 +688,7 @@ def fidelity_vs_cost(rows: pd.DataFrame, prefix: Path) -> list[Path]:
     colors = _palette(order)
     with matplotlib.rc_context(PAPER):
         fig, axes = new_figure(1, 2, figsize=(7.6, 3.0), sharey=True, layout="constrained")
-        for ax, col, title in ((axes[0], "cosine", "against the implicit reference (MINRES)"),
+        for ax, col, title in ((axes[0], "cosine", "against the implicit reference"),
                                (axes[1], "cosine_unrolled", "against the unrolled reference")):
             for r in rows.itertuples():   # the points of the search side by side around each x
                 shift = 1 + 0.05 * (steps.index(r.search_step) - (len(steps) - 1) / 2)

@@ -126,7 +126,8 @@ def fidelity_table(rows: pd.DataFrame) -> Table | None:
     order = {s: i for i, s in enumerate(strategy_order(rows.strategy))}
     for step, g in rows.groupby("search_step", sort=True):
         r0 = g.iloc[0]
-        heading = (f"After {step} first-order search steps: implicit reference (H + δI)⁻¹ with "
+        heading = (f"After {step} first-order search steps: implicit reference (H + δI)⁻¹ by "
+                   f"{str(r0.get('reference_solver', 'minres')).upper()} with "
                    f"δ = {r0.get('reference_damping', float('nan')):.3g} "
                    f"({r0.get('reference_damping_rule', 'given')}), {r0.get('reference_iterations', '?')} "
                    f"products, {r0.get('reference_stop', '?')}, true relative residual "
@@ -158,8 +159,9 @@ def fidelity_table(rows: pd.DataFrame) -> Table | None:
                             "relative_error_unrolled": r.relative_error_unrolled})
         blocks.append((heading, pd.DataFrame(frame)))
     note = ("One measurement per strategy and point (n = 1, no interval): each strategy's hypergradient at "
-            "the same weights and (train, val) batch pair, against the implicit reference (the system "
-            "solved by MINRES to the stated true residual; its damping makes it positive definite) and "
+            "the same weights and (train, val) batch pair, against the implicit reference (in float64, the "
+            "damped system solved by CG where positive definite, else MINRES, to the stated true "
+            "residual) and "
             "against the exact hypergradient of T unrolled steps of the real weight optimiser. Rows in "
             "brackets: the same strategy with the options shown (`--variant`). CG products used: the "
             "Hessian-vector products implicit-cg's conjugate gradient computed, and why it stopped.")
@@ -344,10 +346,10 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                "error, time; one measurement per strategy (n = 1, no interval), at the last point measured.")
     add_figure("fidelity_cost", figures.fidelity_vs_cost(fidelity, fdir / "fidelity_cost"),
                "Hypergradient fidelity against cost",
-               "Each strategy's cosine to the implicit (MINRES) and to the unrolled reference against its "
+               "Each strategy's cosine to the implicit and to the unrolled reference against its "
                "passes per step, at every point of the search the fidelity tool measured (marker shape); "
                "one measurement per strategy and point (n = 1, no interval). The references' own "
-               "convergence (MINRES's true residual) is in the fidelity table above.")
+               "convergence (the solver's true residual) is in the fidelity table above.")
     if perf is not None and perf.exists():
         add_table(perf_table(perf), "")
         add_figure("perf", figures.perf_bars(perf, fdir / "perf"), "Cost of a step in passes",

@@ -746,6 +746,11 @@ def collapse_table(exp: Experiment) -> Table | None:
     cols = [c for c in COLLAPSE_COLUMNS if c in e and e[c].notna().any()]
     if e.empty or not cols:
         return None
+    # only the searches diagnosed at every epoch their strategy was (a diverged search, stopped
+    # early, would leave the later epochs' means to the survivors)
+    full = e.groupby(["strategy", "search_dataset"]).epoch.transform("nunique")
+    mine = e.groupby(["strategy", "search_dataset", "seed"]).epoch.transform("nunique")
+    e = e[mine == full]
     blocks, numbers = [], []
     for sd, g in e.groupby("search_dataset", sort=False):
         frame = []
@@ -764,7 +769,8 @@ def collapse_table(exp: Experiment) -> Table | None:
         blocks.append((f"Searched on {short_name(sd)}", pd.DataFrame(frame)))
     note = ("Each strategy's collapse diagnostics after each search epoch at which the profile computes "
             "them (`search_diagnostics_every`), on one fixed validation batch: the mean over its searches "
-            "(no interval; the per-search values are in epochs.parquet and the figure). Parameter-free "
+            "that were diagnosed at every one of these epochs (no interval; the per-search values are in "
+            "epochs.parquet and the figure). Parameter-free "
             "operations: skip connections and poolings among the derived cell's edges (DARTS's collapse "
             "fills the normal cell with skips); dominant eigenvalue of the validation loss's Hessian in α "
             "(power iteration; Zela et al. 2020 read a growing one as the sign of a coming collapse); "

@@ -216,7 +216,8 @@ class Grid:
         for seed in self.seeds:
             for d in self.search_datasets:
                 evals = (d, *[t for t in self.transfer_datasets if t != d])
-                if self.profile.ground_truth:   # first: the searches of the seed are scored on it
+                # first: the searches of the seed are scored on it (a search-only grid trains none)
+                if self.profile.ground_truth and self.profile.evaluate:
                     out.append(TrialSpec(experiment, GROUND_TRUTH, d, seed, self.profile, evals,
                                          data_root=self.data_root, kind=GROUND_TRUTH))
                 out += [TrialSpec(experiment, s, d, seed, self.profile, evals,
@@ -233,6 +234,12 @@ class Grid:
         profile = self.profile
         if search_only:
             profile = dataclasses.replace(profile, evaluate=False)
+        seeded = [o for o in get_space(profile.space).seeded_options
+                  if o in (space_options or {}) and profile.space_seeded]
+        if seeded:
+            raise ValueError(f"{seeded[0]} follows the search seed in profile {profile.name} (each seed "
+                             "draws its own candidates); the dense-dag-stability grid keeps one for "
+                             "every seed")
         for name, options in (("search_space", space_options), ("train", train_options)):
             if options:
                 config = getattr(profile, name)

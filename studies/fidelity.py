@@ -7,7 +7,7 @@ close to the best response w*(α) for that batch. Two references:
 - implicit: g_ref = ∂_α L_val − ∇²_{αw} L_train · (H + δI)⁻¹ ∇_w L_val, in float64, with
   δ = max(2·|λ_min|, λ_max/100) by default (H is indefinite away from a minimum and nearly
   singular: the damping makes the system positive definite with a condition number of at most
-  about 100; the reference is then the hypergradient of the proximal best response
+  about 200; the reference is then the hypergradient of the proximal best response
   argmin_w L_train + δ/2‖w − w₀‖²), solved by CG where δ exceeds the measured |λ_min|, else by
   MINRES; its products, its stop and its recomputed true residual are reported: a reference
   that did not converge says so;
@@ -51,7 +51,7 @@ class FidelityConfig:
     pretrain_lr: float = 0.05
     reference_k: int = 300          # MINRES iterations of the implicit reference at most …
     # δ of its (H + δI)x = v: "auto" = max(2·|λ_min|, λ_max/100) of the measured spectrum
-    # (`auto_damping`: positive definite, condition number ≤ about 100); a number: that δ (0: MINRES
+    # (`auto_damping`: positive definite, condition number ≤ about 200); a number: that δ (0: MINRES
     # on H itself, indefinite away from a minimum and nearly singular; it may not converge)
     reference_damping: float | str = "auto"
     reference_tol: float = 1e-4     # … stopping once the true ‖r‖ ≤ tol·‖v‖
@@ -141,6 +141,7 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
         eta = probe.w_lr   # implicit-neumann's default η: the weights' learning rate
         hessian = {"min": lo, "max": hi, "iterations": spectrum["products"],
                    "min_residual": spectrum["min_residual"], "max_residual": spectrum["max_residual"],
+                   "min_bound": spectrum["min_bound"],
                    "damping_needed": max(0.0, -lo), "neumann_eta": eta, "eta_times_max": eta * hi}
         log(f"training Hessian: λ_min {lo:+.3e}, λ_max {hi:+.3e} ({spectrum['products']} Lanczos steps; "
             f"relative residuals {spectrum['min_residual']:.1e}, {spectrum['max_residual']:.1e}); a "
@@ -155,7 +156,8 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
     solve: dict = {}
     damping = (auto_damping(hessian["min"], hessian["max"]) if config.reference_damping == "auto"
                else float(config.reference_damping))
-    definite = bool(hessian) and damping > -hessian["min"]
+    # θ_min ≥ λ_min (Ritz values lie inside the spectrum): the margin is θ_min's error bound
+    definite = bool(hessian) and damping > -(hessian["min"] - hessian.get("min_bound", 0.0))
     solver = "cg" if definite else "minres"
 
     def tight(hvp, v):
@@ -164,9 +166,11 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
         x = cg_solve(hvp, v, damping, config.reference_k, tol=config.reference_tol, info=solve)
         ax = [h + damping * xi for h, xi in zip(hvp(x), x)]   # the true residual, one more product
         residual = _flat([a - b for a, b in zip(ax, v)]).norm() / _flat(v).norm()
-        solve.update(rounds=1, residual=float(residual))
-        solve["stop"] = ("converged" if solve["residual"] <= config.reference_tol
-                         else solve["stop"])
+        solve.update(rounds=1, residual=float(residual), iterations=solve["iterations"] + 1)
+        if solve["residual"] <= config.reference_tol:
+            solve["stop"] = "converged"
+        elif solve["stop"] == "converged":   # CG's own residual said so, the true one does not
+            solve["stop"] = "not converged (true residual)"
         return x
 
     t0 = time.perf_counter()
@@ -239,7 +243,7 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
 def auto_damping(lam_min: float, lam_max: float) -> float:
     """The implicit reference's δ: max(2·|λ_min|, λ_max/100) — above |λ_min| with a margin for its
     estimate, so that H + δI is positive definite, and at least λ_max/100, so that its condition
-    number is at most about 100 and MINRES converges in some hundred products."""
+    number is at most about 200 and CG converges in some hundred products."""
     return max(2.0 * max(0.0, -lam_min), max(lam_max, 0.0) / 100.0)
 
 
@@ -345,10 +349,12 @@ def extreme_eigenvalues(hvp, like: list[torch.Tensor], steps: int = 50,
 
 def lanczos_extremes(hvp, like: list[torch.Tensor], steps: int = 50, seed: int = 0) -> dict:
     """The extreme eigenvalues of the symmetric operator `hvp` by `steps` Lanczos steps with full
-    reorthogonalisation (float64, on the host): {'min', 'max', 'min_residual', 'max_residual',
-    'products'}. A Ritz value θ with Ritz vector y has ‖Hy − θy‖ = |β_m s_m| (the last component of
-    its eigenvector in the tridiagonal matrix times the last off-diagonal): the residual printed
-    is that bound relative to max(|λ_min|, |λ_max|), 0 when the Krylov space is exhausted. Lanczos
+    reorthogonalisation (float64, on the host): {'min', 'max', 'min_bound', 'max_bound',
+    'min_residual', 'max_residual', 'products'}. A Ritz value θ with Ritz vector y has ‖Hy − θy‖ =
+    |β_m s_m| (the last component of its eigenvector in the tridiagonal matrix times the last
+    off-diagonal): an eigenvalue of H lies within that bound of θ; the residual is the bound
+    relative to |θ| itself; 0 when the Krylov space is exhausted. θ_min ≥ λ_min always (Ritz
+    values lie inside the spectrum). Lanczos
     finds both ends together and far faster than power iteration on a shifted operator, whose
     rate (λ_d − λ_min)/(λ_d − λ_next) is near 1 on a network's clustered spectrum."""
     import numpy as np
@@ -386,8 +392,9 @@ def lanczos_extremes(hvp, like: list[torch.Tensor], steps: int = 50, seed: int =
     m = len(alphas)
     t = np.diag(alphas) + np.diag(betas[:m - 1], 1) + np.diag(betas[:m - 1], -1)
     theta, s = np.linalg.eigh(t)
-    scale = max(abs(theta[0]), abs(theta[-1]), 1e-30)
     last = betas[m - 1] if m < n else 0.0
+    lo_bound, hi_bound = float(abs(last * s[-1, 0])), float(abs(last * s[-1, -1]))
     return {"min": float(theta[0]), "max": float(theta[-1]),
-            "min_residual": float(abs(last * s[-1, 0]) / scale),
-            "max_residual": float(abs(last * s[-1, -1]) / scale), "products": m}
+            "min_residual": lo_bound / max(abs(theta[0]), 1e-30),
+            "max_residual": hi_bound / max(abs(theta[-1]), 1e-30),
+            "min_bound": lo_bound, "max_bound": hi_bound, "products": m}

@@ -216,6 +216,13 @@ def test_space_and_train_options_override_a_profile_and_a_misspelt_one_is_refuse
     assert grid.profile.search_space.layers == get_grid("dense-dag").profile.search_space.layers
     with pytest.raises(ValueError, match="has no option"):
         get_grid("dense-dag").override(space_options={"blokcs": 16})
+    # dag_seed follows the search seed there: a value given would be silently ignored
+    with pytest.raises(ValueError, match="dag_seed follows the search seed"):
+        get_grid("dense-dag").override(space_options={"dag_seed": 3})
+    fixed = get_grid("dense-dag-stability").override(space_options={"dag_seed": 3})
+    assert fixed.profile.search_space.dag_seed == 3
+    # a search-only grid trains nothing, the ground truth included
+    assert {t.kind for t in get_grid("dense-dag").override(search_only=True).trials()} == {"search"}
 
 
 @pytest.mark.parametrize("options, words", [

@@ -56,7 +56,10 @@ def test_the_noise_ceiling_is_the_split_half_tau_of_the_ground_truth():
     assert dd._halves([0, 1, 2, 3]) == [([0, 1], [2, 3]), ([0, 2], [1, 3]), ([0, 3], [1, 2])]
     # every training ranks the candidates alike: τ = 1
     same = _gt({CANDIDATES[0]: [0.90] * 4, CANDIDATES[1]: [0.95] * 4, CANDIDATES[2]: [0.92] * 4})
-    assert dd.noise_ceiling(_exp(same)).split_half_tau.tolist() == [pytest.approx(1.0)]
+    (row,) = dd.noise_ceiling(_exp(same)).to_dict("records")
+    assert row["split_half_tau"] == pytest.approx(1.0) and row["ceiling_tau"] == pytest.approx(1.0)
+    # with an odd number of repeats every one is left out in turn
+    assert len(dd._halves([0, 1, 2])) == 3 and len(dd._halves([0, 1, 2, 3, 4])) == 15
     # repeats 0, 1 rank them one way, 2, 3 the other: the split {0,1}|{2,3} gives τ = −1, the
     # two others average both ways into the same half means (τ = 1): the mean over splits is 1/3
     flip = _gt({CANDIDATES[0]: [0.90, 0.90, 0.95, 0.95], CANDIDATES[1]: [0.95, 0.95, 0.90, 0.90],
@@ -128,3 +131,21 @@ def test_the_collapse_table_reads_each_diagnostic_as_a_sequence_over_the_epochs(
     assert row["searches"] == 2 and row["epochs"] == "1 → 2 → 3"
     assert row["parameter-free ops, normal"] == "1.0 → 3.0 → 7.0"       # the mean over the 2 seeds
     assert row["dominant eigenvalue of ∇²_α L_val"] == "0.100 → 0.500 → 0.900"
+
+
+def test_a_uniform_choice_has_the_modal_share_of_the_exact_enumeration():
+    """Five searches each picking one of the same 8 distinct blocks: the most frequent one's
+    expected share by enumerating all 8⁵ outcomes, against the Monte Carlo estimate."""
+    from collections import Counter
+
+    exact = np.mean([max(Counter(o).values()) for o in itertools.product(range(8), repeat=5)]) / 5
+    assert dd.expected_modal_share([list("abcdefgh")] * 5) == pytest.approx(exact, abs=0.01)
+    assert exact == pytest.approx(0.386, abs=0.001)
+
+
+def test_the_ceiling_follows_spearman_brown_from_the_split_half_tau():
+    half = 0.4
+    r = math.sin(math.pi * half / 2)
+    reliability = 2 * r / (1 + r)
+    assert dd._r_to_tau(math.sqrt(reliability)) > half     # the full mean replicates better
+    assert dd._r_to_tau(dd._tau_to_r(0.3)) == pytest.approx(0.3)

@@ -217,13 +217,14 @@ class DenseDagSupernet(nn.Module):
         self.out = nn.Linear(d, num_classes)
         taps = 9 if conv else 1
         if c.init == "he":
-            # A vertex j sums the edges of its inputs, about max(1, j·edge_prob) of them in a block
-            # (the blocks share W_ij but differ in fan-in: the expected one is used).
+            # A vertex j sums the edges of its inputs, about max(1, allowed inputs × edge_prob) of
+            # them in a block (the blocks share W_ij but differ in fan-in: the expected one is used).
             fan_in = self.inp.weight[0].numel()
             nn.init.normal_(self.inp.weight, 0.0, he_std(fan_in, c.activation))
             nn.init.zeros_(self.inp.bias)
             for j, w in enumerate(self.edge_weight, start=1):
-                nn.init.normal_(w, 0.0, he_std(d * taps * max(1.0, j * c.edge_prob), c.activation))
+                inputs = float(allowed_edges(L, c.max_skip)[:j, j].sum()) * c.edge_prob
+                nn.init.normal_(w, 0.0, he_std(d * taps * max(1.0, inputs), c.activation))
         else:
             for w in self.edge_weight:   # each W_ij as nn.Linear(d, d) (or Conv2d) would be
                 bound = 1.0 / math.sqrt(d * taps)
