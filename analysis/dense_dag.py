@@ -376,7 +376,7 @@ def stability_table(exp: Experiment) -> Table | None:
             d = [_distance(x[s], x[t], space) for s, t in combinations(sorted(x.index), 2)]
             counts = x.value_counts()
             m, lo, hi, _ = st.mean_ci(pd.Series(d, dtype=float))
-            frame.append({"strategy": strat, "searches": len(x), "distinct DAGs found": len(counts),
+            frame.append({"strategy": strat, "searches": len(x), "distinct DAGs found": str(len(counts)),
                           "most frequent (share)": f"{counts.iloc[0] / len(x):.2f}",
                           "edges that differ between two searches": ci_text(m, lo, hi)})
             numbers.append({"search_dataset": sd, "strategy": strat, "searches": len(x),
