@@ -216,7 +216,8 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
                "options": _options(strategy.config), "variant": variant}
         info = getattr(strategy, "solve_info", None)
         if info:   # implicit-cg: the products its CG used in the last call, and why it stopped
-            row.update(solver_iterations=info["iterations"], solver_stop=info["stop"])
+            row.update(solver_iterations=info["iterations"], solver_stop=info["stop"],
+                       solver_residual=info.get("residual", float("nan")))
         label = name + (f" {options}" if variant else "")
         log(f"{label:<20} implicit: cosine {cos:+.4f}, relative error {rel:.4f};  unrolled: cosine "
             f"{cos_u:+.4f}, relative error {rel_u:.4f};  {row['time_s'] * 1e3:.0f} ms"

@@ -227,7 +227,7 @@ def test_space_and_train_options_override_a_profile_and_a_misspelt_one_is_refuse
 
 @pytest.mark.parametrize("options, words", [
     ({"implicit-cg": {"cg_kk": 3}}, r"strategy implicit-cg has no option\(s\) cg_kk; valid options are"),
-    ({"implicit-cg": {"cg_k": -1}}, "cg_k and cg_damping must not be negative"),
+    ({"implicit-cg": {"cg_k": -1}}, "cg_k, cg_damping and cg_tol must not be negative"),
     ({"third-order": {"xi": 0.1}}, "unknown strategy 'third-order'"),
 ])
 def test_a_grid_with_a_bad_option_is_refused_when_declared(options, words):

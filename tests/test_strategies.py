@@ -272,6 +272,10 @@ def test_implicit_cg_records_its_iterations_per_step(net, batches):
     s = make_strategy("implicit-cg", net, cg_k=3, cg_damping=0.0)
     metrics = s.step(*batches)
     assert 1 <= float(metrics["cg_iterations"]) <= 3
+    # with a tolerance it stops once converged: a loose one after the first product
+    s = make_strategy("implicit-cg", net, cg_k=10, cg_damping=100.0, cg_tol=0.9)
+    metrics = s.step(*batches)
+    assert float(metrics["cg_iterations"]) == 1 and s.solve_info["stop"] == "converged"
 
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
