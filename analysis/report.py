@@ -218,7 +218,10 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
 
     log(f"report of {exp.root}: {len(exp.finished)} finished evaluations")
     darts = exp.space == "darts"    # the α, gene and cell views below read DARTS cells
-    add_table(accuracy_table(exp, reference), "Accuracy table: no evaluation has finished yet")
+    search_only = not exp.trials.empty and set(exp.trials.status) == {"searched"}
+    add_table(accuracy_table(exp, reference),
+              "Accuracy table: a search-only experiment (`--search-only`) trains nothing" if search_only
+              else "Accuracy table: no evaluation has finished yet")
     if darts:
         add_table(movement_table(exp), "")
     if not exp.ground_truth.empty:
@@ -257,7 +260,7 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                "random-effects ANOVA of the accuracy table; dashed: the training sd pooled over every "
                "strategy's searches. Each bar is one estimate from n searches, with no interval. "
                + figures.n_caption(exp),
-               "No cell was trained more than once (a profile's eval_repeats).")
+               "No cell was trained more than once (a profile's eval_repeats)")
     add_figure("transfer", figures.transfer_scatter(exp, reference, fdir / "transfer"),
                "Transfer", "Accuracy on the search dataset against accuracy on each transfer dataset "
                "(axes from 0): faint dots are searches (each the mean of its trainings), solid markers "

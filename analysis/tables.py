@@ -128,6 +128,9 @@ def accuracy_numbers(exp: Experiment) -> pd.DataFrame:
     """
     f, s = exp.finished, exp.searches
     keys = ["search_dataset", "strategy", "eval_dataset"]
+    if f.empty:   # nothing evaluated (yet, or a search-only grid)
+        return pd.DataFrame(columns=[*keys, "n", "repeats_min", "repeats_max", "acc_mean", "acc_ci_lo",
+                                     "acc_ci_hi", "acc_std", "sd_search", "sd_train"])
     rows = []
     for key, g in s.groupby(keys, sort=False):
         mean, lo, hi, n = st.mean_ci(g["acc"])
