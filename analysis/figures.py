@@ -690,13 +690,28 @@ def fidelity_vs_cost(rows: pd.DataFrame, prefix: Path) -> list[Path]:
         fig, axes = new_figure(1, 2, figsize=(7.6, 3.0), sharey=True, layout="constrained")
         for ax, col, title in ((axes[0], "cosine", "against the implicit reference"),
                                (axes[1], "cosine_unrolled", "against the unrolled reference")):
-            for r in rows.itertuples():   # the points of the search side by side around each x
-                shift = 1 + 0.05 * (steps.index(r.search_step) - (len(steps) - 1) / 2)
+            # side by side around each x: the strategies of equal cost, and within each its points
+            # of the search (first-order-smoothed's hypergradient is first-order's: not hidden)
+            peers = {s: [t for t in order if rows[rows.strategy == t].passes.iloc[0]
+                         == rows[rows.strategy == s].passes.iloc[0]] for s in order}
+            for r in rows.itertuples():
+                k = len(peers[r.strategy])
+                shift = (1 + 0.07 * (peers[r.strategy].index(r.strategy) - (k - 1) / 2)
+                         + 0.02 * (steps.index(r.search_step) - (len(steps) - 1) / 2))
                 ax.scatter(r.passes * shift, getattr(r, col), color=colors[r.strategy],
                            marker=shapes[r.search_step], edgecolor="black", lw=0.4, s=26, zorder=3)
             ax.set_xscale("log")
-            ax.set_xticks(sorted(rows.passes.unique()))
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ticks = sorted(rows.passes.unique())
+            ax.set_xticks(ticks)
+            # a label per tick, but one for ticks closer than 20% (e.g. 4.5 and 5 passes)
+            labels, last = [], None
+            for t in ticks:
+                close = last is not None and t / last < 1.2
+                labels.append("" if close else f"{t:g}")
+                if close:
+                    labels[-2] = f"{last:g}, {t:g}"
+                last = t
+            ax.set_xticklabels(labels)
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("passes per step (log scale)")
             ax.set_title(title, fontsize=8)
