@@ -145,18 +145,23 @@ def fidelity_table(rows: pd.DataFrame) -> Table | None:
                 label += " [" + ", ".join(f"{k}={v}" for k, v in json.loads(r.options).items()
                                           if k in _varied(g, r.strategy)) + "]"
             its = getattr(r, "solver_iterations", float("nan"))
-            frame.append({"strategy": label, "passes": f"{r.passes:g}",
-                          "cosine (implicit)": f"{r.cosine:+.3f}",
-                          "rel. error (implicit)": f"{r.relative_error:.3f}",
-                          "cosine (unrolled)": f"{r.cosine_unrolled:+.3f}",
-                          "rel. error (unrolled)": f"{r.relative_error_unrolled:.3f}",
+            # (a table written before a column existed has none: "—")
+            vals = {c: getattr(r, c, float("nan")) for c in
+                    ("passes", "cosine", "relative_error", "cosine_unrolled", "relative_error_unrolled")}
+
+            def fmt(v, spec):
+                return "—" if pd.isna(v) else format(v, spec)
+
+            frame.append({"strategy": label, "passes": fmt(vals["passes"], "g"),
+                          "cosine (implicit)": fmt(vals["cosine"], "+.3f"),
+                          "rel. error (implicit)": fmt(vals["relative_error"], ".3f"),
+                          "cosine (unrolled)": fmt(vals["cosine_unrolled"], "+.3f"),
+                          "rel. error (unrolled)": fmt(vals["relative_error_unrolled"], ".3f"),
                           "CG products used": "" if pd.isna(its) else
                           f"{int(its)} ({getattr(r, 'solver_stop', '')})"})
-            numbers.append({"search_step": step, "strategy": r.strategy, "options": r.options,
-                            "variant": bool(getattr(r, "variant", False)), "passes": r.passes,
-                            "cosine": r.cosine, "relative_error": r.relative_error,
-                            "cosine_unrolled": r.cosine_unrolled,
-                            "relative_error_unrolled": r.relative_error_unrolled})
+            numbers.append({"search_step": step, "strategy": r.strategy,
+                            "options": getattr(r, "options", ""),
+                            "variant": bool(getattr(r, "variant", False)), **vals})
         blocks.append((heading, pd.DataFrame(frame)))
     note = ("One measurement per strategy and point (n = 1, no interval): each strategy's hypergradient at "
             "the same weights and (train, val) batch pair, against the implicit reference (in float64, the "

@@ -28,8 +28,8 @@ def test_a_strategy_configured_as_the_reference_matches_it(tiny_digits):
     assert ref["unrolled_steps"] == 2 and ref["unrolled_norm"] > 0
     assert all(r["time_s"] > 0 and -1 <= r["cosine_unrolled"] <= 1 for r in result["rows"])
     assert rows["implicit-cg"]["passes"] == 5 + 2 * 60
-    assert rows["implicit-cg"]["options"] == {"cg_damping": 50.0, "cg_k": 60, "hvp": "exact",
-                                              "fd_radius": 0.01}
+    assert rows["implicit-cg"]["options"] == {"cg_damping": 50.0, "cg_k": 60, "cg_tol": 0.0,
+                                              "hvp": "exact", "fd_radius": 0.01}
 
 
 def test_minres_refines_on_the_true_residual_of_an_inexact_operator():
