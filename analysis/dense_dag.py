@@ -65,9 +65,14 @@ def search_scores(exp: Experiment) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _has_role(gt: pd.DataFrame, role: str) -> pd.Series:
+    """Rows of the ground truth whose architecture has `role` (candidate, chain, complete)."""
+    return gt.roles.str.split(",").map(lambda roles: role in roles)
+
+
 def _role(gt: pd.DataFrame, role: str) -> float:
     """The ground-truth accuracy of the architecture with `role` (chain, complete), NaN if none."""
-    x = gt[gt.roles.str.split(",").map(lambda roles: role in roles)]
+    x = gt[_has_role(gt, role)]
     return float(x.acc.iloc[0]) if len(x) else math.nan
 
 
@@ -124,7 +129,7 @@ def noise_ceiling(exp: Experiment) -> pd.DataFrame:
     gt = exp.ground_truth
     if gt.empty or "roles" not in gt:
         return pd.DataFrame()
-    gt = gt[gt.roles.str.split(",").map(lambda r: "candidate" in r)]
+    gt = gt[_has_role(gt, "candidate")]
     rows = []
     for (sd, seed, ev), g in gt.groupby(["search_dataset", "seed", "eval_dataset"], sort=False):
         acc = g.pivot_table(index="architecture", columns="repeat", values="test_acc")
@@ -233,7 +238,7 @@ def properties_table(exp: Experiment) -> Table | None:
         return None
     # The sampled candidates only: the chain and the complete DAG are references (in the choice
     # table), not draws from the space; pooling them would let two extreme points carry ρ.
-    gt = gt[gt.roles.str.split(",").map(lambda r: "candidate" in r)]
+    gt = gt[_has_role(gt, "candidate")]
     # One point per distinct architecture: its accuracy averaged over the seeds that trained it.
     gt = gt.groupby(["eval_dataset", "architecture"], sort=False).agg(
         {**{p: "first" for p in props}, "acc": "mean"}).reset_index()
@@ -268,7 +273,7 @@ def _candidate_accuracy(exp: Experiment) -> pd.DataFrame:
     gt = exp.ground_truth
     if gt.empty or "roles" not in gt:
         return pd.DataFrame()
-    gt = gt[gt.roles.str.split(",").map(lambda r: "candidate" in r)]
+    gt = gt[_has_role(gt, "candidate")]
     g = gt.groupby(["seed", "eval_dataset", "architecture"], sort=False)
     out = g["test_acc"].mean().reset_index()
     out["acc"] = 100 * out.pop("test_acc")
@@ -298,7 +303,7 @@ def space_size_table(exp: Experiment) -> Table | None:
     for sd, g in gt[gt.eval_dataset == gt.search_dataset].groupby("search_dataset", sort=False):
         per_seed = []
         for _, x in g.groupby("seed", sort=False):
-            c = x[x.roles.str.split(",").map(lambda r: "candidate" in r)]
+            c = x[_has_role(x, "candidate")]
             cand = np.repeat(c.acc.to_numpy(), [_blocks(b) for b in c.blocks] if "blocks" in c
                              else 1)   # one entry per block, as the search chooses among them
             ks = sorted({1, *[2 ** i for i in range(1, 8) if 2 ** i < len(cand)], len(cand)})
