@@ -23,7 +23,7 @@ def parse_option(text: str) -> tuple[str, object]:
     """'KEY=VALUE' from a command line (`--set`): VALUE as JSON where it parses (numbers, booleans,
     lists), else as text; dashes in KEY become underscores. ValueError without '='."""
     if "=" not in text:
-        raise ValueError(f"--set takes KEY=VALUE, got {text!r}")
+        raise ValueError(f"an option is given as KEY=VALUE, not {text!r}")
     key, value = text.split("=", 1)
     try:
         return key.replace("-", "_"), json.loads(value)
