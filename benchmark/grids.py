@@ -58,6 +58,10 @@ class Profile:
     # the ground truth: per seed and search dataset, every candidate the space lists for that seed
     # and its reference architectures trained from scratch (spaces with candidates only)
     ground_truth: bool = False
+    # trainings of each ground-truth architecture per dataset (None: the found genotype's, i.e.
+    # eval_repeats on the search dataset, transfer_repeats on the others). The ground truth's
+    # noise ceiling compares halves of them, so it needs more than a found cell's score does.
+    ground_truth_repeats: int | None = None
     # whether the space's seeded options (the dense-DAG space's dag_seed) follow the search seed, so
     # that every seed searches its own candidates (True), or keep the profile's value, so that
     # every seed searches the same candidates (False: the stability question)
@@ -82,8 +86,8 @@ class Profile:
             elif not isinstance(value, cls):
                 raise ValueError(f"profile {self.name}: {name} of the {self.space} space is a "
                                  f"{cls.__name__}, not a {type(value).__name__}")
-        for name in ("eval_repeats", "transfer_repeats"):
-            if getattr(self, name) < 1:
+        for name in ("eval_repeats", "transfer_repeats", "ground_truth_repeats"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.ground_truth and not space.finite:
             raise ValueError(f"profile {self.name}: the {self.space} space lists no candidates "
@@ -167,8 +171,10 @@ class TrialSpec:
 
     def repeats(self, dataset: str) -> int:
         """Trainings of the found genotype on `dataset`: eval_repeats on the search dataset,
-        transfer_repeats on the others."""
+        transfer_repeats on the others; a ground truth's: ground_truth_repeats where set."""
         p = self.profile
+        if self.kind == GROUND_TRUTH and p.ground_truth_repeats is not None:
+            return p.ground_truth_repeats
         return p.eval_repeats if dataset == self.search_dataset else p.transfer_repeats
 
     def key(self) -> dict:
@@ -227,11 +233,17 @@ class Grid:
 
     def override(self, *, strategies=None, datasets=None, seeds=None, search_epochs=None,
                  eval_epochs=None, data_root=None, space_options=None, train_options=None,
-                 search_only=False) -> Grid:
+                 search_only=False, truth_repeats=None) -> Grid:
         """A copy with the given command-line overrides (None leaves a field as it is);
         `space_options` and `train_options` ({field: value}) replace fields of the profile's
-        search space and training configs (`--space-set`, `--train-set`)."""
+        search space and training configs (`--space-set`, `--train-set`); `truth_repeats` the
+        trainings of each ground-truth architecture (`--truth-repeats`)."""
         profile = self.profile
+        if truth_repeats is not None:
+            if not profile.ground_truth:
+                raise ValueError(f"profile {profile.name} trains no ground truth, so it has no "
+                                 "ground-truth repeats to set")
+            profile = dataclasses.replace(profile, ground_truth_repeats=truth_repeats)
         if search_only:
             profile = dataclasses.replace(profile, evaluate=False)
         seeded = [o for o in get_space(profile.space).seeded_options

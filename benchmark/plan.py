@@ -174,9 +174,12 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
                     f"{trainings} trainings" if p.evaluate else "search only: no training"))
     if p.ground_truth:
         count = len(grid.seeds) * len(grid.search_datasets)
+        truth = [s for s in grid.trials() if s.kind != "search"]
+        times = sorted({truth[0].repeats(d) for d in truth[0].eval_datasets}) if truth else []
         lines.append(f"  and a ground truth per seed and search dataset ({count} "
                      "trials): every candidate the space draws for the seed and its reference "
-                     "architectures trained from scratch the same way")
+                     "architectures trained from scratch the same way, "
+                     f"{'/'.join(map(str, times))} times per evaluation dataset")
     lines.append(f"  strategies: {', '.join(grid.strategies)}")
     lines.append(f"  seeds: {', '.join(map(str, grid.seeds))}; search datasets: "
                  f"{', '.join(grid.search_datasets)}; evaluated on: {', '.join(evals)}")

@@ -55,6 +55,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="run the searches and record their epochs and α (and the collapse "
                         "diagnostics where the profile computes them), train nothing; use another "
                         "--experiment")
+    p.add_argument("--truth-repeats", type=int, default=None, metavar="N",
+                   help="trainings of each ground-truth architecture per dataset (default: the "
+                        "profile's; the noise ceiling compares halves of them); use another "
+                        "--experiment")
     p.add_argument("--data-root", default=None, help="folder of cifar-10-batches-py/ etc.")
     p.add_argument("--address", default=None,
                    help="Ray cluster to join (default: $RAY_ADDRESS, else a private local instance)")
@@ -130,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
         strategies=args.strategies, datasets=args.datasets, seeds=args.seeds,
         search_epochs=args.search_epochs, eval_epochs=args.eval_epochs, data_root=args.data_root,
         space_options=dict(parse_option(t) for t in args.space_set),
-        train_options=dict(parse_option(t) for t in args.train_set), search_only=args.search_only)
+        train_options=dict(parse_option(t) for t in args.train_set), search_only=args.search_only,
+        truth_repeats=args.truth_repeats)
     if args.tuned:
         from benchmark.tuning import load_tuned
 

@@ -225,6 +225,21 @@ def test_space_and_train_options_override_a_profile_and_a_misspelt_one_is_refuse
     assert {t.kind for t in get_grid("dense-dag").override(search_only=True).trials()} == {"search"}
 
 
+def test_truth_repeats_set_the_ground_truths_trainings_and_leave_the_found_blocks(tmp_path):
+    from benchmark.plan import plan
+
+    grid = get_grid("dense-dag").override(truth_repeats=16)
+    truth, search = grid.trials()[:2]
+    assert truth.kind == "ground-truth" and truth.eval_datasets == search.eval_datasets == ("digits",)
+    assert truth.repeats("digits") == 16
+    assert search.repeats("digits") == get_grid("dense-dag").profile.eval_repeats == 4
+    assert "16 times per evaluation dataset" in plan(grid, tmp_path, None, None, cpus=1)
+    with pytest.raises(ValueError, match="trains no ground truth"):
+        get_grid("smoke").override(truth_repeats=4)
+    with pytest.raises(ValueError, match="ground_truth_repeats must be at least 1"):
+        get_grid("dense-dag").override(truth_repeats=0)
+
+
 @pytest.mark.parametrize("options, words", [
     ({"implicit-cg": {"cg_kk": 3}}, r"strategy implicit-cg has no option\(s\) cg_kk; valid options are"),
     ({"implicit-cg": {"cg_k": -1}}, "cg_k, cg_damping and cg_tol must not be negative"),
