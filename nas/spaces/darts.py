@@ -26,6 +26,7 @@ from nas.evaluate import EvalConfig, train_and_test
 from nas.genotype import Genotype, derive_genotype, parse_genotype
 from nas.ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, check_primitives, make_op
 from nas.spaces.base import SearchSpace, tidy_alphas
+from nas.spaces.darts_batched import cell_forward, channel_shuffle
 
 ALPHA_NAMES = ("alpha_normal", "alpha_reduce")
 
@@ -59,12 +60,6 @@ class DartsSpaceConfig:
     @property
     def num_edges(self) -> int:
         return sum(i + 2 for i in range(self.nodes))
-
-
-def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
-    """Interleave `groups` equal channel groups (ShuffleNet): [a0 a1 b0 b1] → [a0 b0 a1 b1]."""
-    n, c, h, w = x.shape
-    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
 class MixedOp(nn.Module):
@@ -129,8 +124,17 @@ class SearchCell(nn.Module):
                 stride = 2 if reduction and j < 2 else 1
                 self.edges.append(MixedOp(C, stride, primitives, partial_channels))
 
+    # the edges batched by the state they read (nas/spaces/darts_batched.py); False: edge by edge
+    batched: bool = True
+
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """weights: [num_edges, num_ops], the softmaxed α of this cell type."""
+        if self.batched:
+            return cell_forward(self, s0, s1, weights)
+        return self.forward_plain(s0, s1, weights)
+
+    def forward_plain(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The reference: every operation of every edge on its own (pt.darts's cell)."""
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         offset = 0
         for _ in range(self.nodes):

@@ -1,0 +1,330 @@
+"""The DARTS search cell's forward pass with the edges that read one state batched.
+
+The plain cell (`SearchCell.forward_plain`, pt.darts's) runs every candidate operation of every
+edge on its own: a cell of 14 edges launches hundreds of small kernels, each with its own ReLU,
+pooling and BatchNorm on the same input. This pass computes the same function from the same
+parameters (the modules of `SearchCell.edges`, read at every call, so `functional_call` and a
+`state_dict` work unchanged) with fewer, larger calls:
+
+- The edges of a cell are taken state by state: as soon as a state exists, every edge that
+  reads it is computed, and its output is added to its target node. (Node i reads states
+  0 … i+1, so it is complete once state i+1's edges are in: the additions happen in the plain
+  cell's order.)
+- What does not depend on an edge's weights is computed once per state: the ReLU at the head of
+  the convolutions (and of FactorizedReduce), each pooling with its weight-free BatchNorm, the
+  identity. All edges that read a state have the same stride.
+- The parametric operations of all edges that read a state run as one call per kind of layer:
+  the first depthwise convolution of every separable and dilated convolution of those edges as
+  grouped convolutions over C·(edges · operations) output channels (one call per kernel size and
+  dilation, or one 5×5 call for every kernel that fits in 5×5, `merge_5x5`), the pointwise
+  convolutions as one grouped 1×1 convolution, the BatchNorms as one call over the concatenated
+  channels (a BatchNorm without affine parameters normalises each channel on its own), and the
+  same for the separable convolutions' second half and for FactorizedReduce's two 1×1
+  convolutions.
+- The mixing by softmax(α) is a weighted sum over the edges' stacked outputs, operation by
+  operation in the plain cell's order; `none` is skipped.
+
+Operations this module does not know (e.g. `conv_7x1_1x7`) run edge by edge as in the plain cell.
+Outputs and gradients equal the plain cell's to float rounding (tests/test_darts_batched.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nas.ops import DilConv, FactorizedReduce, Identity, SepConv, Zero
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """Interleave `groups` equal channel groups (ShuffleNet): [a0 a1 b0 b1] → [a0 b0 a1 b1]."""
+    n, c, h, w = x.shape
+    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+class _Depthwise(torch.autograd.Function):
+    """A depthwise convolution whose backward is computed as forward convolutions.
+
+    On the CPU, PyTorch's own backward of a depthwise convolution is slow for every kernel but
+    3×3 without dilation (the weight gradient of a 5×5 one took 7× its grouped-convolution form
+    below, and a dilated one's input gradient 8× its forward; measured in benchmark/README.md).
+    Here the input gradient is the convolution of the output gradient with the flipped kernel
+    (stride 1; a transposed convolution otherwise) and the weight gradient is one grouped
+    convolution of the padded input with the output gradient, N·C groups, summed over N.
+    Both are differentiable, so double backward (second-order DARTS, exact Hessian-vector
+    products) works through them."""
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu")
+    def forward(ctx, x, weight, stride, padding, dilation):   # groups: x's channels
+        ctx.save_for_backward(x, weight)
+        ctx.conf = (stride, padding, dilation)
+        return F.conv2d(x, weight, None, stride, padding, dilation, groups=x.shape[1])
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")   # under autocast (amp): as the forward ran
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        stride, padding, dilation = ctx.conf
+        n, c, h, w = x.shape
+        m, k = weight.shape[0] // c, weight.shape[-1]   # m outputs per input channel
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            if stride == 1 and dilation * (k - 1) >= padding:
+                # each output channel's part as one depthwise convolution, then summed over the m
+                # outputs of an input channel (a grouped convolution with m inputs per group
+                # instead was 2-3× slower)
+                parts = F.conv2d(grad, weight.flip(-1, -2), None, 1, dilation * (k - 1) - padding,
+                                 dilation, groups=c * m)
+                grad_x = parts if m == 1 else parts.view(n, c, m, h, w).sum(2)
+            else:
+                out_pad = [size - ((o - 1) * stride - 2 * padding + dilation * (k - 1) + 1)
+                           for size, o in zip((h, w), grad.shape[-2:])]
+                grad_x = F.conv_transpose2d(grad, weight, None, stride, padding, out_pad, c,
+                                            dilation)
+        if ctx.needs_input_grad[1]:
+            ho, wo = grad.shape[-2:]
+            xp = F.pad(x, (padding,) * 4).transpose(0, 1).reshape(1, c * n, h + 2 * padding,
+                                                                   w + 2 * padding)
+            g = grad.view(n, c, m, ho, wo).transpose(0, 1).reshape(c * n * m, 1, ho, wo)
+            out = F.conv2d(xp, g, None, dilation, 0, stride, groups=c * n)
+            grad_w = out.view(c, n, m, *out.shape[-2:])[..., :k, :k].sum(1).reshape(c * m, 1, k, k)
+        return grad_x, grad_w, None, None, None
+
+
+def depthwise(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int,
+              dilation: int) -> torch.Tensor:
+    """F.conv2d(x, weight, groups=channels) with the faster backward of `_Depthwise` where
+    PyTorch's own is slow (the CPU, every kernel but 3×3 without dilation)."""
+    if x.device.type != "cpu" or (weight.shape[-1] == 3 and dilation == 1):
+        return F.conv2d(x, weight, None, stride, padding, dilation, groups=x.shape[1])
+    return _Depthwise.apply(x, weight, stride, padding, dilation)
+
+
+def _relu_conv(module: DilConv) -> tuple[nn.Conv2d, nn.Conv2d, nn.BatchNorm2d]:
+    """(depthwise, pointwise, BatchNorm) of a DilConv (its ReLU is shared)."""
+    _, dw, pw, bn = module.op
+    return dw, pw, bn
+
+
+def _kind(op: nn.Module) -> str:
+    if isinstance(op, Zero):
+        return "none"
+    if isinstance(op, Identity):
+        return "identity"
+    if isinstance(op, FactorizedReduce):
+        return "reduce"
+    if isinstance(op, SepConv):
+        return "sep"
+    if isinstance(op, DilConv):
+        return "dil"
+    if (isinstance(op, nn.Sequential) and len(op) == 2
+            and isinstance(op[0], (nn.MaxPool2d, nn.AvgPool2d))
+            and isinstance(op[1], nn.BatchNorm2d) and not op[1].affine):
+        return "pool"
+    return "other"
+
+
+def _batch_norm(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
+    """The weight-free, statistics-free BatchNorm of the supernet, over every channel of x."""
+    return F.batch_norm(x, None, None, None, None, True, 0.0, bn.eps)
+
+
+def _to_group_major(z: torch.Tensor, groups: int) -> torch.Tensor:
+    """[N, C·G, H, W] with channel c·G + g (a depthwise convolution's order) → channel g·C + c."""
+    n, cg, h, w = z.shape
+    return z.view(n, cg // groups, groups, h, w).transpose(1, 2).reshape(n, cg, h, w)
+
+
+def _as_5x5(weight: torch.Tensor, dilation: int) -> torch.Tensor:
+    """A depthwise kernel of 3×3 (dilation 1 or 2) or 5×5 (dilation 1) as the 5×5 kernel of a
+    dilation-1 convolution with padding 2 that computes the same thing."""
+    k = weight.shape[-1]
+    if dilation == 1:
+        pad = (5 - k) // 2
+        return F.pad(weight, (pad, pad, pad, pad))
+    out = weight.new_zeros(*weight.shape[:2], 5, 5)
+    out[:, :, ::2, ::2] = weight
+    return out
+
+
+def _int(v) -> int:
+    return v[0] if isinstance(v, (tuple, list)) else v
+
+
+def _fits_5x5(dw: nn.Conv2d) -> bool:
+    k, d = dw.kernel_size[0], dw.dilation[0]
+    return dw.kernel_size[0] == dw.kernel_size[1] and ((d == 1 and k in (3, 5)) or (d == 2 and k == 3))
+
+
+def depthwise_many(x: torch.Tensor, convs: list[nn.Conv2d], merge_5x5: bool) -> torch.Tensor:
+    """Every depthwise convolution in `convs` applied to the same x: [N, C·G, H', W'] in group-major
+    order (G = len(convs), channel g·C + c is convs[g]'s channel c). One grouped call per
+    (kernel, dilation, padding), or one 5×5 call for all that fit in 5×5 when `merge_5x5`."""
+    signature = {}
+    for g, conv in enumerate(convs):
+        key = ("5x5", conv.stride) if merge_5x5 and _fits_5x5(conv) else (
+            conv.kernel_size, conv.dilation, conv.padding, conv.stride)
+        signature.setdefault(key, []).append(g)
+    parts, order = [], []
+    for key, members in signature.items():
+        first = convs[members[0]]
+        if key[0] == "5x5":
+            weights = [_as_5x5(convs[g].weight, convs[g].dilation[0]) for g in members]
+            dilation, padding = 1, 2
+        else:
+            weights = [convs[g].weight for g in members]
+            dilation, padding = first.dilation, first.padding
+        c = x.shape[1]
+        weight = torch.stack(weights, dim=1).reshape(c * len(members), 1, *weights[0].shape[-2:])
+        z = depthwise(x, weight, first.stride[0], _int(padding), _int(dilation))
+        parts.append(_to_group_major(z, len(members)))
+        order += members
+    out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+    if order != sorted(order):   # back to the order of `convs`
+        c = x.shape[1]
+        n, _, h, w = out.shape
+        inverse = torch.tensor(order, device=out.device).argsort()
+        out = out.view(n, len(convs), c, h, w)[:, inverse].reshape(n, len(convs) * c, h, w)
+    return out
+
+
+def depthwise_grouped(x: torch.Tensor, convs: list[nn.Conv2d], merge_5x5: bool) -> torch.Tensor:
+    """convs[g] applied to x's channel group g ([N, C·G, H, W], group-major): one grouped call
+    per run of equal convolutions, or one 5×5 call for all when every kernel fits in 5×5."""
+    if merge_5x5 and all(_fits_5x5(c) for c in convs) and len({c.stride for c in convs}) == 1:
+        weight = torch.cat([_as_5x5(c.weight, c.dilation[0]) for c in convs])
+        return depthwise(x, weight, convs[0].stride[0], 2, 1)
+    c = x.shape[1] // len(convs)
+    outs, start = [], 0
+    while start < len(convs):
+        end = start + 1
+        key = lambda m: (m.kernel_size, m.dilation, m.padding, m.stride)   # noqa: E731
+        while end < len(convs) and key(convs[end]) == key(convs[start]):
+            end += 1
+        first = convs[start]
+        weight = torch.cat([m.weight for m in convs[start:end]])
+        outs.append(depthwise(x[:, start * c:end * c], weight, first.stride[0],
+                              first.padding[0], first.dilation[0]))
+        start = end
+    return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+
+
+def pointwise_grouped(z: torch.Tensor, convs: list[nn.Conv2d]) -> torch.Tensor:
+    """convs[g] (a 1×1 convolution) applied to z's channel group g: one batched matrix product
+    (on the CPU 2–5× faster, forward and backward, than the grouped 1×1 convolution)."""
+    g = len(convs)
+    n, _, h, w = z.shape
+    weight = torch.stack([c.weight.flatten(1) for c in convs])          # [G, C_out, C_in]
+    y = torch.matmul(weight, z.reshape(n, g, weight.shape[2], h * w))    # [N, G, C_out, H·W]
+    return y.view(n, g * weight.shape[1], h, w)
+
+
+def _edge_kinds(edges: list[nn.Module]) -> list[str]:
+    kinds = [_kind(op) for op in edges[0].ops]
+    for e in edges[1:]:
+        if [_kind(op) for op in e.ops] != kinds:
+            raise ValueError("edges that read the same state hold different operations")
+    return kinds
+
+
+def edges_forward(x: torch.Tensor, mixed_ops: list[nn.Module], weights: torch.Tensor,
+                  merge_5x5: bool = True) -> torch.Tensor:
+    """The outputs of the MixedOps `mixed_ops` (all reading x, with one stride) stacked:
+    [N, E, C, H', W'], edge e mixed with weights[e] (softmax(α) of its row)."""
+    E = len(mixed_ops)
+    kinds = _edge_kinds(mixed_ops)
+    ops_of = lambda i: [m.ops[i] for m in mixed_ops]   # noqa: E731
+    n, c = x.shape[:2]
+    need_relu = any(k in ("sep", "dil", "reduce") for k in kinds)
+    rx = F.relu(x) if need_relu else None
+    outputs: dict[int, torch.Tensor] = {}    # primitive index → [N, E, C, H', W'] or [N, 1, C, ...]
+
+    # the convolutions: stage 1 of every sep and dil op of every edge in one batch
+    conv_ops = [i for i, k in enumerate(kinds) if k in ("sep", "dil")]
+    if conv_ops:
+        stage1 = [(i, e, m.ops[i].op[0] if kinds[i] == "sep" else m.ops[i])
+                  for i in conv_ops for e, m in enumerate(mixed_ops)]
+        dws, pws, bns = zip(*[_relu_conv(module) for _, _, module in stage1])
+        z = depthwise_many(rx, list(dws), merge_5x5)
+        y = _batch_norm(pointwise_grouped(z, list(pws)), bns[0])
+        sep_ops = [i for i in conv_ops if kinds[i] == "sep"]
+        dil_ops = [i for i in conv_ops if kinds[i] == "dil"]
+        h, w = y.shape[-2:]
+        y = y.view(n, len(conv_ops), E, c, h, w)
+        # conv_ops lists sep and dil in primitive order; their slots in y
+        slot = {i: s for s, i in enumerate(conv_ops)}
+        if sep_ops:
+            # stage 2 of the separable convolutions: their own inputs, one batch again
+            sep_slots = [slot[i] for i in sep_ops]
+            contiguous = sep_slots == list(range(sep_slots[0], sep_slots[0] + len(sep_slots)))
+            u = (y[:, sep_slots[0]:sep_slots[-1] + 1] if contiguous else y[:, sep_slots]).reshape(
+                n, len(sep_ops) * E * c, h, w)
+            stage2 = [m.ops[i].op[1] for i in sep_ops for m in mixed_ops]
+            dws2, pws2, bns2 = zip(*[_relu_conv(module) for module in stage2])
+            z2 = depthwise_grouped(F.relu(u), list(dws2), merge_5x5)
+            y2 = _batch_norm(pointwise_grouped(z2, list(pws2)), bns2[0]).view(
+                n, len(sep_ops), E, c, *z2.shape[-2:])
+            for s, i in enumerate(sep_ops):
+                outputs[i] = y2[:, s]
+        for i in dil_ops:
+            outputs[i] = y[:, slot[i]]
+
+    for i, k in enumerate(kinds):
+        if k == "pool":
+            op = mixed_ops[0].ops[i]
+            outputs[i] = _batch_norm(op[0](x), op[1]).unsqueeze(1)   # the same on every edge
+        elif k == "identity":
+            outputs[i] = x.unsqueeze(1)
+        elif k == "reduce":
+            frs = ops_of(i)
+            shifted = rx[:, :, 1:, 1:]
+            if x.shape[-1] % 2 or x.shape[-2] % 2:
+                shifted = F.pad(shifted, (0, 1, 0, 1))
+            a = F.conv2d(rx, torch.cat([f.conv_1.weight for f in frs]), None, 2)
+            b = F.conv2d(shifted, torch.cat([f.conv_2.weight for f in frs]), None, 2)
+            h, w = a.shape[-2:]
+            half = a.shape[1] // E
+            both = torch.stack([a.view(n, E, half, h, w), b.view(n, E, half, h, w)], dim=2)
+            outputs[i] = _batch_norm(both.reshape(n, E * 2 * half, h, w), frs[0].bn).view(
+                n, E, 2 * half, h, w)
+        elif k == "other":
+            outputs[i] = torch.stack([m.ops[i](x) for m in mixed_ops], dim=1)
+
+    out = None
+    for i in mixed_ops[0].active:
+        y = outputs[i] * weights[:, i].view(1, E, 1, 1, 1)
+        out = y if out is None else out + y
+    if out.shape[1] != E:   # only shared operations: broadcast to every edge
+        out = out.expand(n, E, *out.shape[2:])
+    return out
+
+
+def cell_forward(cell: nn.Module, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor,
+                 merge_5x5: bool = True) -> torch.Tensor:
+    """`SearchCell.forward` with the edges batched by the state they read (see the module)."""
+    states = [cell.preprocess0(s0), cell.preprocess1(s1)]
+    nodes = cell.nodes
+    offsets = [sum(k + 2 for k in range(i)) for i in range(nodes)]
+    acc: list[torch.Tensor | None] = [None] * nodes
+    for j in range(nodes + 1):
+        x = states[j]
+        targets = list(range(max(0, j - 1), nodes))
+        ids = [offsets[i] + j for i in targets]
+        mixed_ops = [cell.edges[e] for e in ids]
+        k = mixed_ops[0].k
+        part = x if k == 1 else x[:, :x.shape[1] // k]
+        out = edges_forward(part, mixed_ops, weights[ids], merge_5x5)
+        if k > 1:
+            rest = x[:, x.shape[1] // k:]
+            if mixed_ops[0].stride == 2:
+                rest = F.max_pool2d(rest, 2, 2, ceil_mode=True)
+        for t, i in enumerate(targets):
+            y = out[:, t]
+            if k > 1:
+                y = channel_shuffle(torch.cat([y, rest], dim=1), k)
+            acc[i] = y if acc[i] is None else acc[i] + y
+        if j >= 1:
+            states.append(acc[j - 1])
+    return torch.cat(states[-cell.multiplier:], dim=1)

@@ -1,0 +1,126 @@
+"""The batched DARTS cell (nas/spaces/darts_batched.py) computes the plain cell's function: the same
+outputs and gradients for the same weights and α, to float64 rounding, on every configuration the
+supernet takes; its depthwise convolution's hand-written backward (and double backward) equals
+autograd's."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nas.spaces.darts import DartsSpaceConfig, DartsSupernet, SearchCell
+from nas.spaces.darts_batched import _Depthwise, depthwise_many, pointwise_grouped
+
+
+def _pass(net, x, batched: bool, monkeypatch):
+    monkeypatch.setattr(SearchCell, "batched", batched)
+    net.zero_grad()
+    y = net(x)
+    (y.square().sum() + y.sum()).backward()
+    return y.detach().clone(), {n: p.grad.clone() for n, p in net.named_parameters()}
+
+
+@pytest.mark.parametrize("options, side", [
+    ({"channels": 8, "layers": 5}, 16),
+    ({"channels": 8, "layers": 5}, 15),                            # odd sizes: FactorizedReduce pads
+    ({"channels": 8, "layers": 3, "partial_channels": 4}, 16),     # PC-DARTS
+    ({"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2}, 12),
+    ({"channels": 8, "layers": 3,                                   # ops the batched pass runs
+      "primitives": ("none", "conv_7x1_1x7", "sep_conv_7x7", "skip_connect", "avg_pool_3x3")}, 16),
+    ({"channels": 6, "layers": 3, "primitives": ("max_pool_3x3", "skip_connect")}, 12),  # no conv
+])
+def test_the_batched_cell_equals_the_plain_one(options, side, monkeypatch):
+    torch.manual_seed(0)
+    net = DartsSupernet(DartsSpaceConfig(**options), 3, 10).double()
+    with torch.no_grad():   # α away from uniform, so that a wrong mixing weight shows
+        for a in net.arch_parameters():
+            a.normal_()
+    x = torch.randn(3, 3, side, side, dtype=torch.double)
+    y0, g0 = _pass(net, x, False, monkeypatch)
+    y1, g1 = _pass(net, x, True, monkeypatch)
+    assert torch.allclose(y0, y1, rtol=1e-10, atol=1e-12)
+    assert g0.keys() == g1.keys()
+    for name in g0:
+        assert torch.allclose(g0[name], g1[name], rtol=1e-9, atol=1e-12), name
+
+
+def test_the_batched_cell_is_used_and_can_be_switched_off(monkeypatch):
+    import nas.spaces.darts_batched as batched
+
+    calls = []
+    real = batched.edges_forward
+    monkeypatch.setattr(batched, "edges_forward", lambda *a, **k: calls.append(1) or real(*a, **k))
+    net = DartsSupernet(DartsSpaceConfig(channels=4, layers=3, nodes=2, multiplier=2), 3, 10)
+    net(torch.randn(2, 3, 8, 8))
+    assert len(calls) == 3 * 3     # per cell, one call per state that edges read (2 inputs + 1 node)
+    monkeypatch.setattr(SearchCell, "batched", False)
+    net(torch.randn(2, 3, 8, 8))
+    assert len(calls) == 9
+
+
+@pytest.mark.parametrize("k, dilation, stride, multiplier", [
+    (5, 1, 1, 1), (3, 2, 1, 1), (5, 2, 1, 3), (3, 2, 2, 2), (5, 1, 2, 1), (3, 1, 1, 4)])
+def test_the_depthwise_backward_and_double_backward_equal_autograds(k, dilation, stride, multiplier):
+    torch.manual_seed(0)
+    c, side = 3, 7
+    x = torch.randn(2, c, side, side, dtype=torch.double, requires_grad=True)
+    w = torch.randn(c * multiplier, 1, k, k, dtype=torch.double, requires_grad=True)
+    pad = dilation * (k - 1) // 2
+
+    def mine(x, w):
+        return _Depthwise.apply(x, w, stride, pad, dilation)
+
+    def theirs(x, w):
+        return F.conv2d(x, w, None, stride, pad, dilation, groups=c)
+
+    assert torch.allclose(mine(x, w), theirs(x, w))
+    gy = torch.randn_like(theirs(x, w))
+    for f in (mine, theirs):   # the same gradients …
+        gx, gw = torch.autograd.grad(f(x, w), (x, w), gy, create_graph=True)
+        # … and the same second derivatives (a Hessian-vector product through the backward)
+        hx, hw = torch.autograd.grad((gx.square().sum() + gw.square().sum()), (x, w))
+        if f is mine:
+            first = (gx, gw, hx, hw)
+    for a, b in zip(first, (gx, gw, hx, hw)):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert torch.autograd.gradcheck(mine, (x, w))
+    assert torch.autograd.gradgradcheck(mine, (x, w))
+
+
+def test_depthwise_many_and_pointwise_grouped_equal_one_convolution_each():
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 9, 9, dtype=torch.double)
+    convs = [torch.nn.Conv2d(4, 4, k, stride=s, padding=d * (k - 1) // 2, dilation=d, groups=4,
+                             bias=False).double()
+             for k, d, s in ((3, 1, 1), (5, 1, 1), (3, 2, 1), (5, 2, 1), (3, 1, 1))]
+    want = torch.cat([c(x) for c in convs], dim=1)
+    for merge in (False, True):
+        assert torch.allclose(depthwise_many(x, convs, merge), want, atol=1e-12)
+    pws = [torch.nn.Conv2d(4, 4, 1, bias=False).double() for _ in convs]
+    want = torch.cat([p(want[:, 4 * g:4 * g + 4]) for g, p in enumerate(pws)], dim=1)
+    assert torch.allclose(pointwise_grouped(torch.cat([c(x) for c in convs], 1), pws), want,
+                          atol=1e-12)
+
+
+def test_a_search_epoch_with_the_batched_cell_ends_where_the_plain_one_does(monkeypatch):
+    """The smoke grid's first-order search on digits, first epoch (10 steps): α agrees to float
+    rounding. (Later epochs drift apart as they do between 1 and 2 threads: that search amplifies
+    rounding, tests/test_behaviour.py.)"""
+    from benchmark.grids import GRIDS
+    from benchmark.trial import load_for_trial, search_config
+    from nas.search import Search
+
+    (spec,) = [t for t in GRIDS["smoke"].trials() if t.strategy == "first-order" and t.seed == 0]
+    data = load_for_trial(spec.search_dataset, spec, search=True)
+    alphas = []
+    for batched in (False, True):
+        monkeypatch.setattr(SearchCell, "batched", batched)
+        search = Search(search_config(spec), data, "cpu")
+        start = [a.detach().clone() for a in search.supernet.arch_parameters()]
+        search.run_epoch()
+        alphas.append([a.detach().clone() for a in search.supernet.arch_parameters()])
+    moved = max((a - b).abs().max() for a, b in zip(alphas[0], start))
+    assert moved > 1e-2   # α has moved, so agreement is not trivial
+    for a, b in zip(*alphas):
+        assert torch.allclose(a, b, atol=1e-5, rtol=0)
