@@ -108,18 +108,21 @@ def _median_time(fn, steps: int, warmup: int, dev) -> float:
 
 def measure(strategy: str, batch: int, layers: int, channels: int, image_size: int,
             steps: int, warmup: int, device: str, threads: int | None,
-            speed: tuple[str, ...] = (), hvp: str = "exact", partial_channels: int = 1) -> dict:
+            speed: tuple[str, ...] = (), hvp: str = "exact", partial_channels: int = 1,
+            cell: str = "batched") -> dict:
     """Run in a fresh process: time `steps` strategy steps and `steps` plain passes."""
     import torch
     import torch.nn.functional as F
 
     from nas.search import resolve_device
     from nas.spaces import make_supernet, space_config
+    from nas.spaces.darts import SearchCell
     from nas.speed import Speed
     from nas.strategies import make_strategy
 
     if threads:
         torch.set_num_threads(threads)
+    SearchCell.batched = cell == "batched"
     dev = resolve_device(device)
     sp = Speed.from_names(speed)
     sp.setup(dev)
@@ -146,7 +149,7 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
     return {"kind": "search", "strategy": strategy, "batch": batch, "layers": layers,
             "channels": channels, "image_size": image_size, "speed": ",".join(sp.names()),
             "hvp": options.get("hvp", ""),
-            "partial_channels": partial_channels, "step_s": step_s, "pass_s": pass_s,
+            "partial_channels": partial_channels, "cell": cell, "step_s": step_s, "pass_s": pass_s,
             "step_over_pass": step_s / pass_s, "expected_passes": expected,
             "overhead": step_s / (expected * pass_s), "peak_mem_bytes": _peak(dev),
             "steps": steps, **_environment(dev)}
@@ -229,12 +232,13 @@ def run_isolated(fn=measure, **kwargs) -> dict:
 def _format(r: dict) -> str:
     mb = r["peak_mem_bytes"] / 2**20
     if r["kind"] == "eval":
-        return (f"{r['strategy']:<20}{r['batch']:>6}{r['layers']:>4}×{r['channels']:<4}"
+        return (f"{r['strategy']:<28}{r['batch']:>6}{r['layers']:>4}×{r['channels']:<4}"
                 f"{r['step_s']:>9.3f}{'':>9}{'':>10}{'':>9}{'':>9}{mb:>9.0f}"
                 f"  {r['images_per_s']:.1f} img/s  {r['speed']}")
     name = r["strategy"] + (" (fd hvp)" if r["hvp"] == "finite-difference" else "") \
-        + (f" (pc {r['partial_channels']})" if r.get("partial_channels", 1) > 1 else "")
-    return (f"{name:<20}{r['batch']:>6}{r['layers']:>4}×{r['channels']:<4}{r['step_s']:>9.3f}"
+        + (f" (pc {r['partial_channels']})" if r.get("partial_channels", 1) > 1 else "") \
+        + (" (plain)" if r.get("cell") == "plain" else "")
+    return (f"{name:<28}{r['batch']:>6}{r['layers']:>4}×{r['channels']:<4}{r['step_s']:>9.3f}"
             f"{r['pass_s']:>9.3f}{r['step_over_pass']:>10.2f}{r['expected_passes']:>9.1f}"
             f"{r['overhead']:>9.2f}{mb:>9.0f}  {r['speed']}")
 
@@ -269,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--partial-channels", type=int, default=1, metavar="K",
                    help="PC-DARTS partial channel connections, 1/K of the channels through the "
                         "operations: the memory remedy (default: 1, off)")
+    p.add_argument("--cell", choices=["batched", "plain", "both"], default="batched",
+                   help="the supernet's cell: batched (the edges that read one state together, "
+                        "nas/spaces/darts_batched.py), plain (edge by edge, pt.darts's), or both, "
+                        "alternating per strategy (default: batched)")
     p.add_argument("--eval", action="store_true",
                    help="also measure the evaluation network's training images/s, the "
                         "project's trainer against a plain loop")
@@ -301,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         eval_configs = [EVAL_PRESETS[n][:3] for n in args.preset]
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if not args.json:
-        print(f"{'strategy':<20}{'batch':>6}{'cells×C':>9}{'step s':>9}{'pass s':>9}"
+        print(f"{'strategy':<28}{'batch':>6}{'cells×C':>9}{'step s':>9}{'pass s':>9}"
               f"{'step/pass':>10}{'expected':>9}{'overhead':>9}{'peak MB':>9}  speed", flush=True)
     rows = []
     common = {"image_size": args.image_size, "steps": args.steps, "warmup": args.warmup,
@@ -314,9 +322,10 @@ def main(argv: list[str] | None = None) -> int:
 
     for layers, channels, batch in configs:
         for strategy in strategies:
-            emit(run_isolated(measure, strategy=strategy, batch=batch, layers=layers,
-                              channels=channels, speed=search_speed, hvp=args.hvp,
-                              partial_channels=args.partial_channels, **common))
+            for cell in (("plain", "batched") if args.cell == "both" else (args.cell,)):
+                emit(run_isolated(measure, strategy=strategy, batch=batch, layers=layers,
+                                  channels=channels, speed=search_speed, hvp=args.hvp,
+                                  partial_channels=args.partial_channels, cell=cell, **common))
     if args.eval:
         for layers, channels, batch in eval_configs:
             for plain in (True, False):
