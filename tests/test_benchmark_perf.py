@@ -33,3 +33,29 @@ def test_perf_rejects_an_unknown_strategy_or_switch(capsys):
     assert "unknown strategy 'third-order'" in capsys.readouterr().err
     assert perf.main(["--speed", "turbo", "--out", ""]) == 2
     assert "unknown speed option 'turbo'" in capsys.readouterr().err
+
+
+def test_perf_times_the_plain_cell_beside_the_batched_one(capsys, monkeypatch):
+    """--cell both: one row per cell, plain first, each measured with that cell switched on (the
+    measuring process records which cell its supernet ran)."""
+    from nas.spaces import darts_batched
+
+    args = ["--strategies", "first-order", "--batch", "2", "--layers", "3", "--channels", "2",
+            "--image-size", "8", "--steps", "1", "--warmup", "0", "--json", "--out", "",
+            "--cell", "both"]
+    assert perf.main(args) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["cell"] for r in rows] == ["plain", "batched"]
+    assert all(r["strategy"] == "first-order" and r["step_s"] > 0 for r in rows)
+    seen = []
+    from nas.spaces.darts import SearchCell
+
+    monkeypatch.setattr(SearchCell, "batched", True)   # restored after: measure() sets it
+    monkeypatch.setattr(perf, "run_isolated", lambda fn, **kw: fn(**kw))   # in this process
+    real = darts_batched.cell_forward
+    monkeypatch.setattr("nas.spaces.darts.cell_forward",
+                        lambda *a, **k: seen.append(1) or real(*a, **k))
+    assert perf.main([*args[:-1], "plain"]) == 0
+    assert seen == []
+    assert perf.main([*args[:-1], "batched"]) == 0
+    assert seen
