@@ -649,7 +649,10 @@ def movement_numbers(exp: Experiment) -> pd.DataFrame:
     last = a[a["epoch"] == a.groupby(TRIAL_KEY)["epoch"].transform("max")]
     per_edge = last.groupby([*TRIAL_KEY, "cell", "edge"])["weight"].max()
     per_search = per_edge.groupby(TRIAL_KEY).mean().rename("max_weight").reset_index()
-    f = exp.finished
+    # every search's genotype: finished trials, and a search-only experiment's "searched" ones
+    f = exp.trials
+    if "genotype" in f:
+        f = f[f["genotype"].map(lambda x: isinstance(x, str) and x != "")]
     genotypes = (f.drop_duplicates(TRIAL_KEY).set_index(TRIAL_KEY)["genotype"]
                  if "genotype" in f else pd.Series(dtype=object))
     rows = []

@@ -545,3 +545,28 @@ def test_the_collapse_figure_draws_one_panel_per_recorded_diagnostic(tmp_path, m
     assert figures.collapse_curves(Experiment(tmp_path, pd.DataFrame(), pd.DataFrame(rows).drop(
         columns=["alpha_entropy", "dominant_eigenvalue", "cg_iterations", "diagnostics_s"]),
         pd.DataFrame()), tmp_path / "none") == []
+
+
+def test_a_search_only_experiment_counts_its_searches_genotypes(tmp_path):
+    """Search-only trials ("searched") have genotypes but no accuracy: the movement table compares
+    them all the same."""
+    from analysis.load import Experiment
+    from analysis.tables import movement_numbers
+
+    g1 = "Genotype(normal=[('skip_connect', 0), ('sep_conv_3x3', 1)], normal_concat=[2], " \
+         "reduce=[('max_pool_3x3', 0), ('sep_conv_3x3', 1)], reduce_concat=[2])"
+    g2 = g1.replace("('skip_connect', 0)", "('dil_conv_3x3', 0)")
+    key = {"search_dataset": "digits", "eval_dataset": "", "repeat": 0, "status": "searched"}
+    trials = pd.DataFrame([{**key, "strategy": s, "seed": seed, "genotype": g}
+                           for s, seed, g in (("first-order", 0, g1), ("one-level", 0, g2),
+                                              ("one-level", 1, g2))])
+    alphas = pd.DataFrame([{"strategy": s, "search_dataset": "digits", "seed": seed, "epoch": 0,
+                            "cell": "normal", "edge": "0->2", "op": op, "weight": w}
+                           for s, seed in (("first-order", 0), ("one-level", 0), ("one-level", 1))
+                           for op, w in (("a", 0.75), ("b", 0.25))])
+    exp = Experiment(tmp_path, trials, pd.DataFrame(), alphas)
+    out = movement_numbers(exp).set_index("strategy")
+    assert out.loc["one-level", "distinct"] == 1 and out.loc["first-order", "distinct"] == 1
+    # g2 lacks one of g1's four genes: one-level differs from first-order's cell by 25% (seed 0)
+    assert out.loc["one-level", "vs_first_order"] == pytest.approx(0.25)
+    assert out.loc["one-level", "vs_first_order_n"] == 1
