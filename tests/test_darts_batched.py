@@ -69,7 +69,7 @@ def test_the_depthwise_backward_and_double_backward_equal_autograds(k, dilation,
     pad = dilation * (k - 1) // 2
 
     def mine(x, w):
-        return _Depthwise.apply(x, w, stride, pad, dilation)
+        return _Depthwise.apply(x, w, (stride, pad, dilation))
 
     def theirs(x, w):
         return F.conv2d(x, w, None, stride, pad, dilation, groups=c)

@@ -43,54 +43,114 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
+def _conv(x, weight, conf):
+    stride, padding, dilation = conf
+    return F.conv2d(x, weight, None, stride, padding, dilation, groups=x.shape[1])
+
+
+def _input_grad(grad, weight, conf, shape):
+    """The gradient with respect to the input (of shape `shape`) of `_conv(·, weight)` given the
+    output's gradient: the transposed convolution, as a forward one where the stride is 1."""
+    stride, padding, dilation = conf
+    n, c, h, w = shape
+    m, k = weight.shape[0] // c, weight.shape[-1]   # m outputs per input channel
+    if stride == 1 and dilation * (k - 1) >= padding:
+        # each output channel's part as one depthwise convolution, then summed over the m outputs
+        # of an input channel (a grouped convolution with m inputs per group was 2-3× slower)
+        parts = F.conv2d(grad, weight.flip(-1, -2), None, 1, dilation * (k - 1) - padding,
+                         dilation, groups=c * m)
+        return parts if m == 1 else parts.view(n, c, m, h, w).sum(2)
+    out_pad = [size - ((o - 1) * stride - 2 * padding + dilation * (k - 1) + 1)
+               for size, o in zip((h, w), grad.shape[-2:])]
+    return F.conv_transpose2d(grad, weight, None, stride, padding, out_pad, c, dilation)
+
+
+def _weight_grad(x, grad, conf, k):
+    """The gradient with respect to the k×k weight of `_conv(x, ·)` given the output's gradient:
+    one grouped convolution of the padded input with the output gradient (N·C groups), summed
+    over the batch."""
+    stride, padding, dilation = conf
+    n, c, h, w = x.shape
+    m = grad.shape[1] // c
+    ho, wo = grad.shape[-2:]
+    xp = F.pad(x, (padding,) * 4).transpose(0, 1).reshape(1, c * n, h + 2 * padding, w + 2 * padding)
+    g = grad.reshape(n, c, m, ho, wo).transpose(0, 1).reshape(c * n * m, 1, ho, wo)
+    out = F.conv2d(xp, g, None, dilation, 0, stride, groups=c * n)
+    return out.view(c, n, m, *out.shape[-2:])[..., :k, :k].sum(1).reshape(c * m, 1, k, k)
+
+
 class _Depthwise(torch.autograd.Function):
     """A depthwise convolution whose backward is computed as forward convolutions.
 
     On the CPU, PyTorch's own backward of a depthwise convolution is slow for every kernel but
-    3×3 without dilation (the weight gradient of a 5×5 one took 7× its grouped-convolution form
-    below, and a dilated one's input gradient 8× its forward; measured in benchmark/README.md).
-    Here the input gradient is the convolution of the output gradient with the flipped kernel
-    (stride 1; a transposed convolution otherwise) and the weight gradient is one grouped
-    convolution of the padded input with the output gradient, N·C groups, summed over N.
-    Both are differentiable, so double backward (second-order DARTS, exact Hessian-vector
-    products) works through them."""
+    3×3 without dilation (the weight gradient of a 5×5 one took 5-7× its grouped-convolution
+    form, and a dilated one's input gradient 8× its forward; measured in benchmark/README.md).
+    The convolution y = conv(x, w), its input gradient convᵀ(g, w) and its weight gradient
+    corr(x, g) are bilinear, and each one's derivatives are the other two: the three Functions
+    here call each other in their backwards, so a double backward (second-order DARTS, exact
+    Hessian-vector products) runs on the fast forms too."""
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cpu")
-    def forward(ctx, x, weight, stride, padding, dilation):   # groups: x's channels
+    def forward(ctx, x, weight, conf):
         ctx.save_for_backward(x, weight)
-        ctx.conf = (stride, padding, dilation)
-        return F.conv2d(x, weight, None, stride, padding, dilation, groups=x.shape[1])
+        ctx.conf = conf
+        return _conv(x, weight, conf)
 
     @staticmethod
     @torch.amp.custom_bwd(device_type="cpu")   # under autocast (amp): as the forward ran
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        stride, padding, dilation = ctx.conf
-        n, c, h, w = x.shape
-        m, k = weight.shape[0] // c, weight.shape[-1]   # m outputs per input channel
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
-            if stride == 1 and dilation * (k - 1) >= padding:
-                # each output channel's part as one depthwise convolution, then summed over the m
-                # outputs of an input channel (a grouped convolution with m inputs per group
-                # instead was 2-3× slower)
-                parts = F.conv2d(grad, weight.flip(-1, -2), None, 1, dilation * (k - 1) - padding,
-                                 dilation, groups=c * m)
-                grad_x = parts if m == 1 else parts.view(n, c, m, h, w).sum(2)
-            else:
-                out_pad = [size - ((o - 1) * stride - 2 * padding + dilation * (k - 1) + 1)
-                           for size, o in zip((h, w), grad.shape[-2:])]
-                grad_x = F.conv_transpose2d(grad, weight, None, stride, padding, out_pad, c,
-                                            dilation)
+            grad_x = _DepthwiseInput.apply(grad, weight, ctx.conf, tuple(x.shape))
         if ctx.needs_input_grad[1]:
-            ho, wo = grad.shape[-2:]
-            xp = F.pad(x, (padding,) * 4).transpose(0, 1).reshape(1, c * n, h + 2 * padding,
-                                                                   w + 2 * padding)
-            g = grad.view(n, c, m, ho, wo).transpose(0, 1).reshape(c * n * m, 1, ho, wo)
-            out = F.conv2d(xp, g, None, dilation, 0, stride, groups=c * n)
-            grad_w = out.view(c, n, m, *out.shape[-2:])[..., :k, :k].sum(1).reshape(c * m, 1, k, k)
-        return grad_x, grad_w, None, None, None
+            grad_w = _DepthwiseWeight.apply(x, grad, ctx.conf, weight.shape[-1])
+        return grad_x, grad_w, None
+
+
+class _DepthwiseInput(torch.autograd.Function):
+    """convᵀ(g, w): `_Depthwise`'s input gradient."""
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu")
+    def forward(ctx, grad, weight, conf, shape):
+        ctx.save_for_backward(grad, weight)
+        ctx.conf = conf
+        return _input_grad(grad, weight, conf, shape)
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
+    def backward(ctx, gg):
+        grad, weight = ctx.saved_tensors
+        d_grad = d_weight = None
+        if ctx.needs_input_grad[0]:
+            d_grad = _Depthwise.apply(gg, weight, ctx.conf)
+        if ctx.needs_input_grad[1]:
+            d_weight = _DepthwiseWeight.apply(gg, grad, ctx.conf, weight.shape[-1])
+        return d_grad, d_weight, None, None
+
+
+class _DepthwiseWeight(torch.autograd.Function):
+    """corr(x, g): `_Depthwise`'s weight gradient."""
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu")
+    def forward(ctx, x, grad, conf, k):
+        ctx.save_for_backward(x, grad)
+        ctx.conf = conf
+        return _weight_grad(x, grad, conf, k)
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
+    def backward(ctx, gw):
+        x, grad = ctx.saved_tensors
+        d_x = d_grad = None
+        if ctx.needs_input_grad[0]:
+            d_x = _DepthwiseInput.apply(grad, gw, ctx.conf, tuple(x.shape))
+        if ctx.needs_input_grad[1]:
+            d_grad = _Depthwise.apply(x, gw, ctx.conf)
+        return d_x, d_grad, None, None
 
 
 def depthwise(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int,
@@ -99,7 +159,7 @@ def depthwise(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int,
     PyTorch's own is slow (the CPU, every kernel but 3×3 without dilation)."""
     if x.device.type != "cpu" or (weight.shape[-1] == 3 and dilation == 1):
         return F.conv2d(x, weight, None, stride, padding, dilation, groups=x.shape[1])
-    return _Depthwise.apply(x, weight, stride, padding, dilation)
+    return _Depthwise.apply(x, weight, (stride, padding, dilation))
 
 
 def _relu_conv(module: DilConv) -> tuple[nn.Conv2d, nn.Conv2d, nn.BatchNorm2d]:
