@@ -312,24 +312,23 @@ def edges_forward(x: torch.Tensor, mixed_ops: list[nn.Module], weights: torch.Te
         sep_ops = [i for i in conv_ops if kinds[i] == "sep"]
         dil_ops = [i for i in conv_ops if kinds[i] == "dil"]
         h, w = y.shape[-2:]
-        y = y.view(n, len(conv_ops), E, c, h, w)
-        # conv_ops lists sep and dil in primitive order; their slots in y
+        # one piece per operation (unbind, not indexing: the backward of each index into y would
+        # fill a zero tensor of y's whole size; unbind's stacks the pieces' gradients once)
+        ys = y.view(n, len(conv_ops), E, c, h, w).unbind(1)
+        # conv_ops lists sep and dil in primitive order; their slots in ys
         slot = {i: s for s, i in enumerate(conv_ops)}
         if sep_ops:
             # stage 2 of the separable convolutions: their own inputs, one batch again
-            sep_slots = [slot[i] for i in sep_ops]
-            contiguous = sep_slots == list(range(sep_slots[0], sep_slots[0] + len(sep_slots)))
-            u = (y[:, sep_slots[0]:sep_slots[-1] + 1] if contiguous else y[:, sep_slots]).reshape(
-                n, len(sep_ops) * E * c, h, w)
+            u = torch.stack([ys[slot[i]] for i in sep_ops], dim=1).view(n, len(sep_ops) * E * c, h, w)
             stage2 = [m.ops[i].op[1] for i in sep_ops for m in mixed_ops]
             dws2, pws2, bns2 = zip(*[_relu_conv(module) for module in stage2])
             z2 = depthwise_grouped(F.relu(u), list(dws2), merge_5x5)
             y2 = _batch_norm(pointwise_grouped(z2, list(pws2)), bns2[0]).view(
-                n, len(sep_ops), E, c, *z2.shape[-2:])
+                n, len(sep_ops), E, c, *z2.shape[-2:]).unbind(1)
             for s, i in enumerate(sep_ops):
-                outputs[i] = y2[:, s]
+                outputs[i] = y2[s]
         for i in dil_ops:
-            outputs[i] = y[:, slot[i]]
+            outputs[i] = ys[slot[i]]
 
     for i, k in enumerate(kinds):
         if k == "pool":
@@ -380,8 +379,7 @@ def cell_forward(cell: nn.Module, s0: torch.Tensor, s1: torch.Tensor, weights: t
             rest = x[:, x.shape[1] // k:]
             if mixed_ops[0].stride == 2:
                 rest = F.max_pool2d(rest, 2, 2, ceil_mode=True)
-        for t, i in enumerate(targets):
-            y = out[:, t]
+        for y, i in zip(out.unbind(1), targets):
             if k > 1:
                 y = channel_shuffle(torch.cat([y, rest], dim=1), k)
             acc[i] = y if acc[i] is None else acc[i] + y
