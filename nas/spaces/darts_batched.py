@@ -17,10 +17,12 @@ parameters (the modules of `SearchCell.edges`, read at every call, so `functiona
   the first depthwise convolution of every separable and dilated convolution of those edges as
   grouped convolutions over C·(edges · operations) output channels (one call per kernel size and
   dilation, or one 5×5 call for every kernel that fits in 5×5, `merge_5x5`), the pointwise
-  convolutions as one grouped 1×1 convolution, the BatchNorms as one call over the concatenated
+  convolutions as one batched matrix product, the BatchNorms as one call over the concatenated
   channels (a BatchNorm without affine parameters normalises each channel on its own), and the
   same for the separable convolutions' second half and for FactorizedReduce's two 1×1
   convolutions.
+- On the CPU the depthwise convolutions' backward (and double backward) is hand-written
+  (`_Depthwise`): PyTorch's own is slow there for every kernel but 3×3 without dilation.
 - The mixing by softmax(α) is a weighted sum over the edges' stacked outputs, operation by
   operation in the plain cell's order; `none` is skipped.
 
@@ -209,8 +211,9 @@ def _as_5x5(weight: torch.Tensor, dilation: int) -> torch.Tensor:
     return out
 
 
-def _int(v) -> int:
-    return v[0] if isinstance(v, (tuple, list)) else v
+def _signature(conv: nn.Conv2d) -> tuple:
+    """What makes two depthwise convolutions one call: kernel, dilation, padding and stride."""
+    return conv.kernel_size, conv.dilation, conv.padding, conv.stride
 
 
 def _fits_5x5(dw: nn.Conv2d) -> bool:
@@ -224,8 +227,7 @@ def depthwise_many(x: torch.Tensor, convs: list[nn.Conv2d], merge_5x5: bool) -> 
     (kernel, dilation, padding), or one 5×5 call for all that fit in 5×5 when `merge_5x5`."""
     signature = {}
     for g, conv in enumerate(convs):
-        key = ("5x5", conv.stride) if merge_5x5 and _fits_5x5(conv) else (
-            conv.kernel_size, conv.dilation, conv.padding, conv.stride)
+        key = ("5x5", conv.stride) if merge_5x5 and _fits_5x5(conv) else _signature(conv)
         signature.setdefault(key, []).append(g)
     parts, order = [], []
     for key, members in signature.items():
@@ -235,10 +237,10 @@ def depthwise_many(x: torch.Tensor, convs: list[nn.Conv2d], merge_5x5: bool) -> 
             dilation, padding = 1, 2
         else:
             weights = [convs[g].weight for g in members]
-            dilation, padding = first.dilation, first.padding
+            dilation, padding = first.dilation[0], first.padding[0]
         c = x.shape[1]
         weight = torch.stack(weights, dim=1).reshape(c * len(members), 1, *weights[0].shape[-2:])
-        z = depthwise(x, weight, first.stride[0], _int(padding), _int(dilation))
+        z = depthwise(x, weight, first.stride[0], padding, dilation)
         parts.append(_to_group_major(z, len(members)))
         order += members
     out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
@@ -260,8 +262,7 @@ def depthwise_grouped(x: torch.Tensor, convs: list[nn.Conv2d], merge_5x5: bool) 
     outs, start = [], 0
     while start < len(convs):
         end = start + 1
-        key = lambda m: (m.kernel_size, m.dilation, m.padding, m.stride)   # noqa: E731
-        while end < len(convs) and key(convs[end]) == key(convs[start]):
+        while end < len(convs) and _signature(convs[end]) == _signature(convs[start]):
             end += 1
         first = convs[start]
         weight = torch.cat([m.weight for m in convs[start:end]])
@@ -281,10 +282,19 @@ def pointwise_grouped(z: torch.Tensor, convs: list[nn.Conv2d]) -> torch.Tensor:
     return y.view(n, g * weight.shape[1], h, w)
 
 
+def _op_kinds(edge: nn.Module) -> list[str]:
+    """The kind of each of a MixedOp's operations, found once and kept on it (a step's forward
+    asks at every state)."""
+    kinds = edge.__dict__.get("_batched_kinds")
+    if kinds is None:
+        kinds = edge.__dict__["_batched_kinds"] = [_kind(op) for op in edge.ops]
+    return kinds
+
+
 def _edge_kinds(edges: list[nn.Module]) -> list[str]:
-    kinds = [_kind(op) for op in edges[0].ops]
+    kinds = _op_kinds(edges[0])
     for e in edges[1:]:
-        if [_kind(op) for op in e.ops] != kinds:
+        if _op_kinds(e) != kinds:
             raise ValueError("edges that read the same state hold different operations")
     return kinds
 
