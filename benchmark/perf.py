@@ -15,7 +15,9 @@ the number of passes the strategy's maths needs (`expected_passes`: its class's 
 `overhead` = step_s / (expected_passes × pass_s) is 1 when a step costs exactly its passes.
 Peak memory is the CUDA peak allocated on a GPU and the peak resident set size of a fresh
 process on the CPU (each row runs in its own process for that), so on the CPU it includes
-the ~0.5 GB of the interpreter and torch.
+the ~0.5 GB of the interpreter and torch. `saved MB` is what one forward of the supernet keeps
+for its backward (distinct storages, `saved_bytes`): the part of the memory that the cell's
+design decides, without the allocator's cache or the interpreter.
 
 Evaluation throughput (`--eval`): images per second of training the DARTS evaluation network
 (DARTS_V2 cell; presets: the paper's 20 cells × 36 channels at batch 96, or 8 × 16 at 32),
@@ -94,6 +96,26 @@ def _peak(dev) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
 
 
+def saved_bytes(fn) -> int:
+    """Bytes of the distinct tensors that autograd keeps for the backward while `fn()` runs (one
+    forward: what its backward will need), counted by storage, so views and tensors kept by
+    several operations count once. Independent of the allocator and of the machine's load."""
+    import torch
+
+    kept = {}
+
+    def pack(t):
+        if t.layout == torch.strided:
+            storage = t.untyped_storage()
+            kept[storage.data_ptr()] = storage   # held: an address is not reused while counted
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    del out
+    return sum(s.nbytes() for s in kept.values())
+
+
 def _median_time(fn, steps: int, warmup: int, dev) -> float:
     times = []
     for i in range(warmup + steps):
@@ -122,7 +144,8 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
 
     if threads:
         torch.set_num_threads(threads)
-    SearchCell.batched = cell == "batched"
+    SearchCell.batched = cell != "plain"
+    SearchCell.recompute = cell != "batched-keep"
     dev = resolve_device(device)
     sp = Speed.from_names(speed)
     sp.setup(dev)
@@ -145,6 +168,7 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
         torch.autograd.grad(loss, params)
 
     pass_s = _median_time(one_pass, steps, warmup, dev)
+    saved = saved_bytes(lambda: strat.forward(train_b[0]))
     expected = expected_passes(strategy, hvp)
     return {"kind": "search", "strategy": strategy, "batch": batch, "layers": layers,
             "channels": channels, "image_size": image_size, "speed": ",".join(sp.names()),
@@ -152,7 +176,7 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
             "partial_channels": partial_channels, "cell": cell, "step_s": step_s, "pass_s": pass_s,
             "step_over_pass": step_s / pass_s, "expected_passes": expected,
             "overhead": step_s / (expected * pass_s), "peak_mem_bytes": _peak(dev),
-            "steps": steps, **_environment(dev)}
+            "saved_bytes": saved, "steps": steps, **_environment(dev)}
 
 
 def measure_eval(batch: int, layers: int, channels: int, image_size: int, steps: int,
@@ -233,14 +257,15 @@ def _format(r: dict) -> str:
     mb = r["peak_mem_bytes"] / 2**20
     if r["kind"] == "eval":
         return (f"{r['strategy']:<28}{r['batch']:>6}{r['layers']:>4}×{r['channels']:<4}"
-                f"{r['step_s']:>9.3f}{'':>9}{'':>10}{'':>9}{'':>9}{mb:>9.0f}"
+                f"{r['step_s']:>9.3f}{'':>9}{'':>10}{'':>9}{'':>9}{mb:>9.0f}{'':>9}"
                 f"  {r['images_per_s']:.1f} img/s  {r['speed']}")
     name = r["strategy"] + (" (fd hvp)" if r["hvp"] == "finite-difference" else "") \
         + (f" (pc {r['partial_channels']})" if r.get("partial_channels", 1) > 1 else "") \
-        + (" (plain)" if r.get("cell") == "plain" else "")
+        + (" (plain)" if r.get("cell") == "plain" else "") \
+        + (" (keep)" if r.get("cell") == "batched-keep" else "")
     return (f"{name:<28}{r['batch']:>6}{r['layers']:>4}×{r['channels']:<4}{r['step_s']:>9.3f}"
             f"{r['pass_s']:>9.3f}{r['step_over_pass']:>10.2f}{r['expected_passes']:>9.1f}"
-            f"{r['overhead']:>9.2f}{mb:>9.0f}  {r['speed']}")
+            f"{r['overhead']:>9.2f}{mb:>9.0f}{r.get('saved_bytes', 0) / 2**20:>9.0f}  {r['speed']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,10 +298,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--partial-channels", type=int, default=1, metavar="K",
                    help="PC-DARTS partial channel connections, 1/K of the channels through the "
                         "operations: the memory remedy (default: 1, off)")
-    p.add_argument("--cell", choices=["batched", "plain", "both"], default="batched",
+    p.add_argument("--cell", choices=["batched", "batched-keep", "plain", "both"],
+                   default="batched",
                    help="the supernet's cell: batched (the edges that read one state together, "
-                        "nas/spaces/darts_batched.py), plain (edge by edge, pt.darts's), or both, "
-                        "alternating per strategy (default: batched)")
+                        "nas/spaces/darts_batched.py), batched-keep (the same, keeping the "
+                        "depthwise outputs for the backward instead of computing them again: "
+                        "faster, more memory), plain (edge by edge, pt.darts's), or both (plain "
+                        "and batched), alternating per strategy (default: batched)")
     p.add_argument("--eval", action="store_true",
                    help="also measure the evaluation network's training images/s, the "
                         "project's trainer against a plain loop")
@@ -310,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if not args.json:
         print(f"{'strategy':<28}{'batch':>6}{'cells×C':>9}{'step s':>9}{'pass s':>9}"
-              f"{'step/pass':>10}{'expected':>9}{'overhead':>9}{'peak MB':>9}  speed", flush=True)
+              f"{'step/pass':>10}{'expected':>9}{'overhead':>9}{'peak MB':>9}{'saved MB':>9}  speed",
+              flush=True)
     rows = []
     common = {"image_size": args.image_size, "steps": args.steps, "warmup": args.warmup,
               "device": args.device, "threads": args.threads}

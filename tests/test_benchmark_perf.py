@@ -16,6 +16,7 @@ def test_perf_prints_json_lines_and_writes_one_part_per_run(tmp_path, capsys):
     assert search["strategy"] == "implicit-cg" and search["hvp"] == "finite-difference"
     assert search["expected_passes"] == 10.0    # 5 + K with K = 5 one-pass products
     assert search["step_s"] > 0 and search["pass_s"] > 0 and search["peak_mem_bytes"] > 0
+    assert search["saved_bytes"] > 0
     assert search["overhead"] == search["step_s"] / (search["pass_s"] * search["expected_passes"])
     assert {"device", "torch", "python"} <= set(search)
     assert plain["strategy"] == "eval-plain-loop" and trainer["strategy"] == "eval-trainer"
@@ -26,6 +27,21 @@ def test_perf_prints_json_lines_and_writes_one_part_per_run(tmp_path, capsys):
     assert perf.main(again) == 0
     assert len(ResultStore(out).read("perf")) == 4          # a second part, nothing overwritten
     assert len(list((out / "parts" / "perf").glob("*.parquet"))) == 2
+
+
+def test_saved_bytes_counts_each_kept_storage_once():
+    """4 float64 values = 32 bytes: x * y keeps x and y; sin keeps x again (counted once) and a
+    view of y (counted once); exp keeps its output, a new storage; a forward under no_grad keeps
+    nothing."""
+    import torch
+
+    x = torch.zeros(4, dtype=torch.double, requires_grad=True)
+    y = torch.zeros(4, dtype=torch.double, requires_grad=True)
+    assert perf.saved_bytes(lambda: x * y) == 64
+    assert perf.saved_bytes(lambda: (x * y, x.sin(), y[1:].sin())) == 64
+    assert perf.saved_bytes(lambda: (x * y, x.exp())) == 96
+    with torch.no_grad():
+        assert perf.saved_bytes(lambda: x * y) == 0
 
 
 def test_perf_rejects_an_unknown_strategy_or_switch(capsys):
@@ -50,12 +66,17 @@ def test_perf_times_the_plain_cell_beside_the_batched_one(capsys, monkeypatch):
     seen = []
     from nas.spaces.darts import SearchCell
 
-    monkeypatch.setattr(SearchCell, "batched", True)   # restored after: measure() sets it
+    monkeypatch.setattr(SearchCell, "batched", True)   # restored after: measure() sets them
+    monkeypatch.setattr(SearchCell, "recompute", True)
     monkeypatch.setattr(perf, "run_isolated", lambda fn, **kw: fn(**kw))   # in this process
     real = darts_batched.cell_forward
     monkeypatch.setattr("nas.spaces.darts.cell_forward",
                         lambda *a, **k: seen.append(1) or real(*a, **k))
     assert perf.main([*args[:-1], "plain"]) == 0
     assert seen == []
+    capsys.readouterr()
+    assert perf.main([*args[:-1], "batched-keep"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["cell"] == "batched-keep" and seen and not SearchCell.recompute
     assert perf.main([*args[:-1], "batched"]) == 0
     assert seen

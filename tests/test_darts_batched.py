@@ -10,15 +10,21 @@ import torch
 import torch.nn.functional as F
 
 from nas.spaces.darts import DartsSpaceConfig, DartsSupernet, SearchCell
-from nas.spaces.darts_batched import _Depthwise, depthwise_many, pointwise_grouped
+from nas.spaces.darts_batched import _BatchNorm, _Depthwise, depthwise_many, pointwise_grouped
 
 
 def _pass(net, x, batched: bool, monkeypatch):
+    """Output, gradient and a Hessian-vector product (through the double backward, as exact
+    second-order DARTS and the implicit strategies take them) of every parameter and α."""
     monkeypatch.setattr(SearchCell, "batched", batched)
-    net.zero_grad()
+    names, params = zip(*net.named_parameters())
     y = net(x)
-    (y.square().sum() + y.sum()).backward()
-    return y.detach().clone(), {n: p.grad.clone() for n, p in net.named_parameters()}
+    grads = torch.autograd.grad(y.square().sum() + y.sum(), params, create_graph=True)
+    g = torch.Generator().manual_seed(1)
+    vs = [torch.randn(p.shape, generator=g, dtype=p.dtype) for p in params]
+    hvp = torch.autograd.grad(sum((a * v).sum() for a, v in zip(grads, vs)), params,
+                              allow_unused=True)
+    return y.detach(), {n: (a.detach(), h) for n, a, h in zip(names, grads, hvp)}
 
 
 @pytest.mark.parametrize("options, side", [
@@ -30,7 +36,9 @@ def _pass(net, x, batched: bool, monkeypatch):
       "primitives": ("none", "conv_7x1_1x7", "sep_conv_7x7", "skip_connect", "avg_pool_3x3")}, 16),
     ({"channels": 6, "layers": 3, "primitives": ("max_pool_3x3", "skip_connect")}, 12),  # no conv
 ])
-def test_the_batched_cell_equals_the_plain_one(options, side, monkeypatch):
+@pytest.mark.parametrize("recompute", [True, False])
+def test_the_batched_cell_equals_the_plain_one(options, side, recompute, monkeypatch):
+    monkeypatch.setattr(SearchCell, "recompute", recompute)
     torch.manual_seed(0)
     net = DartsSupernet(DartsSpaceConfig(**options), 3, 10).double()
     with torch.no_grad():   # α away from uniform, so that a wrong mixing weight shows
@@ -41,8 +49,33 @@ def test_the_batched_cell_equals_the_plain_one(options, side, monkeypatch):
     y1, g1 = _pass(net, x, True, monkeypatch)
     assert torch.allclose(y0, y1, rtol=1e-10, atol=1e-12)
     assert g0.keys() == g1.keys()
+    assert {"alpha_normal", "alpha_reduce"} <= g0.keys()
     for name in g0:
-        assert torch.allclose(g0[name], g1[name], rtol=1e-9, atol=1e-12), name
+        (a0, h0), (a1, h1) = g0[name], g1[name]
+        assert torch.allclose(a0, a1, rtol=1e-9, atol=1e-12), name
+        if h0 is None or h1 is None:
+            assert h0 is None or not h0.any(), name
+            assert h1 is None or not h1.any(), name
+        else:
+            assert torch.allclose(h0, h1, rtol=1e-8, atol=1e-10), name
+
+
+def test_the_batched_cell_keeps_less_for_the_backward_when_it_recomputes(monkeypatch):
+    """What one forward keeps for its backward (distinct storages): the batched cell with the
+    depthwise outputs recomputed keeps less than with them kept, which keeps less than the plain
+    cell (BatchNorms keep their outputs, the stage-2 ReLU lives in its convolution)."""
+    from benchmark.perf import saved_bytes
+
+    torch.manual_seed(0)
+    net = DartsSupernet(DartsSpaceConfig(channels=8, layers=3), 3, 10)
+    x = torch.randn(4, 3, 16, 16)
+    kept = {}
+    for name, batched, recompute in (("plain", False, True), ("keep", True, False),
+                                     ("recompute", True, True)):
+        monkeypatch.setattr(SearchCell, "batched", batched)
+        monkeypatch.setattr(SearchCell, "recompute", recompute)
+        kept[name] = saved_bytes(lambda: net(x))
+    assert kept["recompute"] < 0.7 * kept["keep"] < 0.7 * kept["plain"]
 
 
 def test_the_batched_cell_is_used_and_can_be_switched_off(monkeypatch):
@@ -59,9 +92,11 @@ def test_the_batched_cell_is_used_and_can_be_switched_off(monkeypatch):
     assert len(calls) == 9
 
 
-@pytest.mark.parametrize("k, dilation, stride, multiplier", [
-    (5, 1, 1, 1), (3, 2, 1, 1), (5, 2, 1, 3), (3, 2, 2, 2), (5, 1, 2, 1), (3, 1, 1, 4)])
-def test_the_depthwise_backward_and_double_backward_equal_autograds(k, dilation, stride, multiplier):
+@pytest.mark.parametrize("k, dilation, stride, multiplier, relu", [
+    (5, 1, 1, 1, False), (3, 2, 1, 1, False), (5, 2, 1, 3, False), (3, 2, 2, 2, False),
+    (5, 1, 2, 1, False), (3, 1, 1, 4, False), (5, 1, 1, 1, True), (3, 2, 2, 2, True)])
+def test_the_depthwise_backward_and_double_backward_equal_autograds(k, dilation, stride, multiplier,
+                                                                     relu):
     torch.manual_seed(0)
     c, side = 3, 7
     x = torch.randn(2, c, side, side, dtype=torch.double, requires_grad=True)
@@ -69,10 +104,10 @@ def test_the_depthwise_backward_and_double_backward_equal_autograds(k, dilation,
     pad = dilation * (k - 1) // 2
 
     def mine(x, w):
-        return _Depthwise.apply(x, w, (stride, pad, dilation))
+        return _Depthwise.apply(x, w, (stride, pad, dilation), relu)
 
     def theirs(x, w):
-        return F.conv2d(x, w, None, stride, pad, dilation, groups=c)
+        return F.conv2d(F.relu(x) if relu else x, w, None, stride, pad, dilation, groups=c)
 
     assert torch.allclose(mine(x, w), theirs(x, w))
     gy = torch.randn_like(theirs(x, w))
@@ -86,6 +121,33 @@ def test_the_depthwise_backward_and_double_backward_equal_autograds(k, dilation,
         assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
     assert torch.autograd.gradcheck(mine, (x, w))
     assert torch.autograd.gradgradcheck(mine, (x, w))
+
+
+def test_the_batch_norm_that_keeps_its_output_has_batch_norms_derivatives():
+    """`_BatchNorm` keeps y and invstd instead of x: its output, gradient (both the fused kernel
+    and the differentiable form taken under create_graph) and second derivatives are
+    F.batch_norm's."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 5, 5, dtype=torch.double, requires_grad=True)
+    gy, v = torch.randn_like(x), torch.randn_like(x)
+
+    def mine(x):
+        return _BatchNorm.apply(x, 1e-5)[0]
+
+    def theirs(x):
+        return F.batch_norm(x, None, None, training=True, eps=1e-5)
+
+    out = []
+    for f in (mine, theirs):
+        y = f(x)
+        (plain,) = torch.autograd.grad(y, x, gy, retain_graph=True)   # no graph: the fused kernel
+        (g,) = torch.autograd.grad(y.pow(3), x, gy, create_graph=True)
+        (h,) = torch.autograd.grad(g, x, v)
+        out.append((y, plain, g, h))
+    for a, b in zip(*out):
+        assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert torch.autograd.gradcheck(mine, (x,))
+    assert torch.autograd.gradgradcheck(mine, (x,))
 
 
 def test_depthwise_many_and_pointwise_grouped_equal_one_convolution_each():

@@ -126,6 +126,9 @@ class SearchCell(nn.Module):
 
     # the edges batched by the state they read (nas/spaces/darts_batched.py); False: edge by edge
     batched: bool = True
+    # batched cell: the depthwise outputs computed again in the backward, not kept (less memory,
+    # ~10% more time per pass on the CPU; benchmark/README.md)
+    recompute: bool = True
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """weights: [num_edges, num_ops], the softmaxed α of this cell type."""

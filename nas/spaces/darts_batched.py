@@ -25,12 +25,21 @@ parameters (the modules of `SearchCell.edges`, read at every call, so `functiona
   (`_Depthwise`): PyTorch's own is slow there for every kernel but 3×3 without dilation.
 - The mixing by softmax(α) is a weighted sum over the edges' stacked outputs, operation by
   operation in the plain cell's order; `none` is skipped.
+- Memory: what the backward keeps is cut to what it cannot recompute cheaply. The BatchNorms
+  keep their output, not their input (`_BatchNorm`), the ReLU before a separable convolution's
+  second depthwise convolution is inside it (`_Depthwise(relu=True)` keeps the BatchNorm output
+  it reads), and the depthwise outputs that the pointwise convolutions read are computed again
+  in the backward (`_RecomputedPointwise`): at 8 cells × 16 channels the tensors one forward
+  keeps for its backward fall from 1522 to 563 MiB per 16 images (the plain cell's: 1864).
 
 Operations this module does not know (e.g. `conv_7x1_1x7`) run edge by edge as in the plain cell.
 Outputs and gradients equal the plain cell's to float rounding (tests/test_darts_batched.py).
 """
 
 from __future__ import annotations
+
+from contextlib import nullcontext
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -94,10 +103,10 @@ class _Depthwise(torch.autograd.Function):
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cpu")
-    def forward(ctx, x, weight, conf):
+    def forward(ctx, x, weight, conf, relu=False):
         ctx.save_for_backward(x, weight)
-        ctx.conf = conf
-        return _conv(x, weight, conf)
+        ctx.conf, ctx.relu = conf, relu
+        return _conv(F.relu(x) if relu else x, weight, conf)
 
     @staticmethod
     @torch.amp.custom_bwd(device_type="cpu")   # under autocast (amp): as the forward ran
@@ -106,13 +115,15 @@ class _Depthwise(torch.autograd.Function):
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
             grad_x = _DepthwiseInput.apply(grad, weight, ctx.conf, tuple(x.shape))
+            if ctx.relu:
+                grad_x = torch.ops.aten.threshold_backward(grad_x, x, 0.0)
         if ctx.needs_input_grad[1]:
-            grad_w = _DepthwiseWeight.apply(x, grad, ctx.conf, weight.shape[-1])
-        return grad_x, grad_w, None
+            grad_w = _DepthwiseWeight.apply(x, grad, ctx.conf, weight.shape[-1], ctx.relu)
+        return grad_x, grad_w, None, None
 
 
 class _DepthwiseInput(torch.autograd.Function):
-    """convᵀ(g, w): `_Depthwise`'s input gradient."""
+    """convᵀ(g, w): `_Depthwise`'s input gradient (before the ReLU's mask, where it has one)."""
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cpu")
@@ -129,19 +140,20 @@ class _DepthwiseInput(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             d_grad = _Depthwise.apply(gg, weight, ctx.conf)
         if ctx.needs_input_grad[1]:
-            d_weight = _DepthwiseWeight.apply(gg, grad, ctx.conf, weight.shape[-1])
+            d_weight = _DepthwiseWeight.apply(gg, grad, ctx.conf, weight.shape[-1], False)
         return d_grad, d_weight, None, None
 
 
 class _DepthwiseWeight(torch.autograd.Function):
-    """corr(x, g): `_Depthwise`'s weight gradient."""
+    """corr(x, g) (of relu(x) if `relu`): `_Depthwise`'s weight gradient. With the ReLU inside,
+    a double backward's graph keeps x (kept anyway), not relu(x)."""
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cpu")
-    def forward(ctx, x, grad, conf, k):
+    def forward(ctx, x, grad, conf, k, relu):
         ctx.save_for_backward(x, grad)
-        ctx.conf = conf
-        return _weight_grad(x, grad, conf, k)
+        ctx.conf, ctx.relu = conf, relu
+        return _weight_grad(F.relu(x) if relu else x, grad, conf, k)
 
     @staticmethod
     @torch.amp.custom_bwd(device_type="cpu")
@@ -150,18 +162,23 @@ class _DepthwiseWeight(torch.autograd.Function):
         d_x = d_grad = None
         if ctx.needs_input_grad[0]:
             d_x = _DepthwiseInput.apply(grad, gw, ctx.conf, tuple(x.shape))
+            if ctx.relu:
+                d_x = torch.ops.aten.threshold_backward(d_x, x, 0.0)
         if ctx.needs_input_grad[1]:
-            d_grad = _Depthwise.apply(x, gw, ctx.conf)
-        return d_x, d_grad, None, None
+            d_grad = _Depthwise.apply(x, gw, ctx.conf, ctx.relu)
+        return d_x, d_grad, None, None, None
 
 
 def depthwise(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int,
-              dilation: int) -> torch.Tensor:
-    """F.conv2d(x, weight, groups=channels) with the faster backward of `_Depthwise` where
-    PyTorch's own is slow (the CPU, every kernel but 3×3 without dilation)."""
+              dilation: int, relu: bool = False) -> torch.Tensor:
+    """F.conv2d(x, weight, groups=channels) (of relu(x) if `relu`) with the faster backward of
+    `_Depthwise` where PyTorch's own is slow (the CPU, every kernel but 3×3 without dilation);
+    there the ReLU is part of the Function, which keeps x and not relu(x) (x is a BatchNorm's
+    output, kept anyway)."""
     if x.device.type != "cpu" or (weight.shape[-1] == 3 and dilation == 1):
-        return F.conv2d(x, weight, None, stride, padding, dilation, groups=x.shape[1])
-    return _Depthwise.apply(x, weight, (stride, padding, dilation))
+        return F.conv2d(F.relu(x) if relu else x, weight, None, stride, padding, dilation,
+                        groups=x.shape[1])
+    return _Depthwise.apply(x, weight, (stride, padding, dilation), relu)
 
 
 def _relu_conv(module: DilConv) -> tuple[nn.Conv2d, nn.Conv2d, nn.BatchNorm2d]:
@@ -188,9 +205,52 @@ def _kind(op: nn.Module) -> str:
     return "other"
 
 
+class _BatchNorm(torch.autograd.Function):
+    """The supernet's BatchNorm (training mode, no affine parameters, no running statistics) with
+    a backward that reads its output y instead of its input x.
+
+    Without affine parameters y = (x − mean)·invstd is the normalised input, and the input gradient
+    invstd·(dy − mean(dy) − y·mean(dy·y)) needs only y and invstd. PyTorch's BatchNorm keeps x,
+    which nothing else needs (it is a pointwise convolution's output), while y is kept anyway by
+    what reads it (the mixing, the next ReLU): one activation-sized tensor fewer per BatchNorm.
+    invstd is returned as a second output so that a double backward (exact Hessian-vector
+    products) sees its dependence on x: d invstd / dx = −invstd²·y / M, M values per channel."""
+
+    @staticmethod
+    def forward(ctx, x, eps):
+        y, _, invstd = torch.native_batch_norm(x, None, None, None, None, True, 0.0, eps)
+        ctx.save_for_backward(y, invstd)
+        ctx.set_materialize_grads(False)
+        return y, invstd
+
+    @staticmethod
+    def backward(ctx, dy, dinvstd):
+        y, invstd = ctx.saved_tensors
+        dx = None
+        shape = (1, -1) + (1,) * (y.dim() - 2)
+        dims = [0] + list(range(2, y.dim()))
+        if dy is not None:
+            if torch.is_grad_enabled():   # create_graph: differentiable operations, arranged
+                # so that the graph keeps dy and y only (no activation-sized intermediate)
+                s = invstd.view(shape)
+                dx = dy * s - y * (s * (dy * y).mean(dims, keepdim=True)) \
+                    - s * dy.mean(dims, keepdim=True)
+            else:                         # one fused kernel: x̂ = (y − 0)·1, weight invstd
+                ones = torch.ones_like(invstd)
+                dx = torch.ops.aten.native_batch_norm_backward(
+                    dy, y, invstd, None, None, torch.zeros_like(invstd), ones, True, 0.0,
+                    [True, False, False])[0]
+        if dinvstd is not None:
+            m = y.numel() // y.shape[1]
+            part = y * (-(invstd * invstd) * dinvstd / m).view(shape)
+            dx = part if dx is None else dx + part
+        return (None if dx is None else dx.to(y.dtype)), None
+
+
 def _batch_norm(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
-    """The weight-free, statistics-free BatchNorm of the supernet, over every channel of x."""
-    return F.batch_norm(x, None, None, None, None, True, 0.0, bn.eps)
+    """The weight-free, statistics-free BatchNorm of the supernet, over every channel of x
+    (`_BatchNorm`: its backward keeps the output, not the input)."""
+    return _BatchNorm.apply(x, bn.eps)[0]
 
 
 def _to_group_major(z: torch.Tensor, groups: int) -> torch.Tensor:
@@ -211,75 +271,190 @@ def _as_5x5(weight: torch.Tensor, dilation: int) -> torch.Tensor:
     return out
 
 
-def _signature(conv: nn.Conv2d) -> tuple:
-    """What makes two depthwise convolutions one call: kernel, dilation, padding and stride."""
-    return conv.kernel_size, conv.dilation, conv.padding, conv.stride
+def _spec(conv: nn.Conv2d) -> tuple[int, int, int, int]:
+    """What a depthwise convolution computes besides its weight: (kernel, dilation, padding,
+    stride), square; equal specs make one grouped call."""
+    return conv.kernel_size[0], conv.dilation[0], conv.padding[0], conv.stride[0]
 
 
-def _fits_5x5(dw: nn.Conv2d) -> bool:
-    k, d = dw.kernel_size[0], dw.dilation[0]
-    return dw.kernel_size[0] == dw.kernel_size[1] and ((d == 1 and k in (3, 5)) or (d == 2 and k == 3))
+def _fits_5x5(spec: tuple[int, int, int, int]) -> bool:
+    k, d = spec[:2]
+    return (d == 1 and k in (3, 5)) or (d == 2 and k == 3)
+
+
+def _square(convs: list[nn.Conv2d]) -> None:
+    for c in convs:
+        if len(set(c.kernel_size)) + len(set(c.dilation)) + len(set(c.padding)) \
+                + len(set(c.stride)) != 4:
+            raise ValueError(f"the batched cell takes square depthwise convolutions, not {c}")
 
 
 def depthwise_many(x: torch.Tensor, convs: list[nn.Conv2d], merge_5x5: bool) -> torch.Tensor:
     """Every depthwise convolution in `convs` applied to the same x: [N, C·G, H', W'] in group-major
     order (G = len(convs), channel g·C + c is convs[g]'s channel c). One grouped call per
     (kernel, dilation, padding), or one 5×5 call for all that fit in 5×5 when `merge_5x5`."""
+    _square(convs)
+    return _depthwise_many(x, *[c.weight for c in convs],
+                           specs=tuple(_spec(c) for c in convs), merge_5x5=merge_5x5)
+
+
+def _depthwise_many(x: torch.Tensor, *weights: torch.Tensor, specs: tuple,
+                    merge_5x5: bool) -> torch.Tensor:
+    """`depthwise_many` from the weights and specs."""
     signature = {}
-    for g, conv in enumerate(convs):
-        key = ("5x5", conv.stride) if merge_5x5 and _fits_5x5(conv) else _signature(conv)
+    for g, spec in enumerate(specs):
+        key = ("5x5", spec[3]) if merge_5x5 and _fits_5x5(spec) else spec
         signature.setdefault(key, []).append(g)
     parts, order = [], []
+    c = x.shape[1]
     for key, members in signature.items():
-        first = convs[members[0]]
+        k, dilation, padding, stride = specs[members[0]]
         if key[0] == "5x5":
-            weights = [_as_5x5(convs[g].weight, convs[g].dilation[0]) for g in members]
+            group = [_as_5x5(weights[g], specs[g][1]) for g in members]
             dilation, padding = 1, 2
         else:
-            weights = [convs[g].weight for g in members]
-            dilation, padding = first.dilation[0], first.padding[0]
-        c = x.shape[1]
-        weight = torch.stack(weights, dim=1).reshape(c * len(members), 1, *weights[0].shape[-2:])
-        z = depthwise(x, weight, first.stride[0], padding, dilation)
+            group = [weights[g] for g in members]
+        weight = torch.stack(group, dim=1).reshape(c * len(members), 1, *group[0].shape[-2:])
+        z = depthwise(x, weight, stride, padding, dilation)
         parts.append(_to_group_major(z, len(members)))
         order += members
     out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
     if order != sorted(order):   # back to the order of `convs`
-        c = x.shape[1]
         n, _, h, w = out.shape
         inverse = torch.tensor(order, device=out.device).argsort()
-        out = out.view(n, len(convs), c, h, w)[:, inverse].reshape(n, len(convs) * c, h, w)
+        out = out.view(n, len(specs), c, h, w)[:, inverse].reshape(n, len(specs) * c, h, w)
     return out
 
 
-def depthwise_grouped(x: torch.Tensor, convs: list[nn.Conv2d], merge_5x5: bool) -> torch.Tensor:
-    """convs[g] applied to x's channel group g ([N, C·G, H, W], group-major): one grouped call
-    per run of equal convolutions, or one 5×5 call for all when every kernel fits in 5×5."""
-    if merge_5x5 and all(_fits_5x5(c) for c in convs) and len({c.stride for c in convs}) == 1:
-        weight = torch.cat([_as_5x5(c.weight, c.dilation[0]) for c in convs])
-        return depthwise(x, weight, convs[0].stride[0], 2, 1)
-    c = x.shape[1] // len(convs)
+def depthwise_grouped(x: torch.Tensor, convs: list[nn.Conv2d], merge_5x5: bool,
+                      relu: bool = False) -> torch.Tensor:
+    """convs[g] applied to x's (or relu(x)'s) channel group g ([N, C·G, H, W], group-major): one
+    grouped call per run of equal convolutions, or one 5×5 call for all when every kernel fits
+    in 5×5."""
+    _square(convs)
+    return _depthwise_grouped(x, *[c.weight for c in convs],
+                              specs=tuple(_spec(c) for c in convs), merge_5x5=merge_5x5, relu=relu)
+
+
+def _depthwise_grouped(x: torch.Tensor, *weights: torch.Tensor, specs: tuple, merge_5x5: bool,
+                       relu: bool = False) -> torch.Tensor:
+    """`depthwise_grouped` from the weights and specs."""
+    if merge_5x5 and all(_fits_5x5(s) for s in specs) and len({s[3] for s in specs}) == 1:
+        weight = torch.cat([_as_5x5(w, s[1]) for w, s in zip(weights, specs)])
+        return depthwise(x, weight, specs[0][3], 2, 1, relu)
+    if relu:
+        x = F.relu(x)
+    c = x.shape[1] // len(specs)
     outs, start = [], 0
-    while start < len(convs):
+    while start < len(specs):
         end = start + 1
-        while end < len(convs) and _signature(convs[end]) == _signature(convs[start]):
+        while end < len(specs) and specs[end] == specs[start]:
             end += 1
-        first = convs[start]
-        weight = torch.cat([m.weight for m in convs[start:end]])
-        outs.append(depthwise(x[:, start * c:end * c], weight, first.stride[0],
-                              first.padding[0], first.dilation[0]))
+        _, dilation, padding, stride = specs[start]
+        outs.append(depthwise(x[:, start * c:end * c], torch.cat(weights[start:end]), stride,
+                              padding, dilation))
         start = end
     return outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+
+
+def _pointwise(weight: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """[G, C_out, C_in] weights applied to z's G channel groups: [N, G·C_out, H, W]."""
+    g, c_out, c_in = weight.shape
+    n, _, h, w = z.shape
+    return torch.matmul(weight, z.reshape(n, g, c_in, h * w)).view(n, g * c_out, h, w)
 
 
 def pointwise_grouped(z: torch.Tensor, convs: list[nn.Conv2d]) -> torch.Tensor:
     """convs[g] (a 1×1 convolution) applied to z's channel group g: one batched matrix product
     (on the CPU 2–5× faster, forward and backward, than the grouped 1×1 convolution)."""
-    g = len(convs)
-    n, _, h, w = z.shape
-    weight = torch.stack([c.weight.flatten(1) for c in convs])          # [G, C_out, C_in]
-    y = torch.matmul(weight, z.reshape(n, g, weight.shape[2], h * w))    # [N, G, C_out, H·W]
-    return y.view(n, g * weight.shape[1], h, w)
+    return _pointwise(torch.stack([c.weight.flatten(1) for c in convs]), z)
+
+
+def _recomputed_z(z: torch.Tensor, producer, inputs: list[torch.Tensor]):
+    """Saved-tensor hooks under which what an operation keeps of z (a view of its storage) is
+    kept as the recipe producer(*inputs) and computed again when unpacked. Autograd gives the
+    unpacked tensor z's place in the graph back, so derivatives through it are unchanged."""
+    storage = z.untyped_storage().data_ptr()
+
+    def pack(t):
+        if t.layout != torch.strided or t.untyped_storage().data_ptr() != storage:
+            return t
+        return (t.size(), t.stride(), t.storage_offset())
+
+    def unpack(packed):
+        if isinstance(packed, torch.Tensor):
+            return packed
+        size, stride, offset = packed
+        with torch.no_grad():
+            return producer(*inputs).as_strided(size, stride, offset)
+
+    return torch.autograd.graph.saved_tensors_hooks(pack, unpack)
+
+
+class _RecomputedPointwise(torch.autograd.Function):
+    """pointwise(W, z) with z = producer(x, *weights) (the depthwise convolutions before it)
+    computed again in the backward instead of kept.
+
+    A pointwise convolution's weight gradient needs its input z, the depthwise convolutions'
+    output: kept, that is one activation-sized tensor per separable or dilated convolution
+    until the backward. Recomputing it costs one depthwise forward (a small part of a pass) and
+    keeps x, which is kept anyway (the state's ReLU, or a BatchNorm's output). Under
+    create_graph (a double backward will follow) the recomputation is part of the new graph, so
+    second derivatives are exact, and the new graph does not keep z either: the weight
+    gradient's product is given z through saved-tensor hooks that compute it again when that
+    double backward needs it (`_recomputed_z`)."""
+
+    @staticmethod
+    def forward(ctx, producer, pw, x, *weights):
+        ctx.producer = producer
+        ctx.save_for_backward(pw, x, *weights)
+        with torch.no_grad():
+            return _pointwise(pw, producer(x, *weights))
+
+    @staticmethod
+    def backward(ctx, gy):
+        pw, x, *weights = ctx.saved_tensors
+        needs = ctx.needs_input_grad[2:]
+        create = torch.is_grad_enabled()     # a double backward will follow
+        inputs = [x, *weights]
+        if not create:
+            inputs = [t.detach().requires_grad_(need) for t, need in zip(inputs, needs)]
+        with torch.enable_grad():
+            z = ctx.producer(*inputs)
+        g, c_out, c_in = pw.shape
+        n, _, h, w = z.shape
+        gy = gy.reshape(n, g, c_out, h * w)
+        grad_pw = None
+        if ctx.needs_input_grad[1]:
+            with _recomputed_z(z, ctx.producer, inputs) if create else nullcontext():
+                grad_pw = torch.matmul(gy, z.reshape(n, g, c_in, h * w).transpose(-1, -2)).sum(0)
+        grads = [None] * len(inputs)
+        wanted = [t for t, need in zip(inputs, needs) if need]
+        if wanted:
+            gz = torch.matmul(pw.transpose(1, 2), gy).view(z.shape)
+            found = iter(torch.autograd.grad(z, wanted, gz, create_graph=create))
+            grads = [next(found) if need else None for need in needs]
+        return (None, grad_pw, *grads)
+
+
+def conv_pointwise(x: torch.Tensor, dws: list[nn.Conv2d], pws: list[nn.Conv2d], merge_5x5: bool,
+                   grouped: bool, relu: bool = False, recompute: bool = True) -> torch.Tensor:
+    """pointwise_grouped(depthwise_grouped(x, dws, …, relu), pws) (`grouped`) or
+    pointwise_grouped(depthwise_many(x, dws, …), pws) (x is shared: no ReLU), with the depthwise
+    output recomputed in the backward (`_RecomputedPointwise`) if `recompute`, else kept."""
+    if not recompute:
+        z = depthwise_grouped(x, dws, merge_5x5, relu) if grouped else depthwise_many(x, dws, merge_5x5)
+        return pointwise_grouped(z, pws)
+    _square(dws)
+    specs = tuple(_spec(c) for c in dws)
+    if grouped:
+        producer = partial(_depthwise_grouped, specs=specs, merge_5x5=merge_5x5, relu=relu)
+    else:
+        if relu:
+            raise ValueError("depthwise_many reads a shared input: apply its ReLU once, before")
+        producer = partial(_depthwise_many, specs=specs, merge_5x5=merge_5x5)
+    pw = torch.stack([c.weight.flatten(1) for c in pws])
+    return _RecomputedPointwise.apply(producer, pw, x, *[c.weight for c in dws])
 
 
 def _op_kinds(edge: nn.Module) -> list[str]:
@@ -300,7 +475,7 @@ def _edge_kinds(edges: list[nn.Module]) -> list[str]:
 
 
 def edges_forward(x: torch.Tensor, mixed_ops: list[nn.Module], weights: torch.Tensor,
-                  merge_5x5: bool = True) -> torch.Tensor:
+                  merge_5x5: bool = True, recompute: bool = True) -> torch.Tensor:
     """The outputs of the MixedOps `mixed_ops` (all reading x, with one stride) stacked:
     [N, E, C, H', W'], edge e mixed with weights[e] (softmax(α) of its row)."""
     E = len(mixed_ops)
@@ -317,8 +492,8 @@ def edges_forward(x: torch.Tensor, mixed_ops: list[nn.Module], weights: torch.Te
         stage1 = [(i, e, m.ops[i].op[0] if kinds[i] == "sep" else m.ops[i])
                   for i in conv_ops for e, m in enumerate(mixed_ops)]
         dws, pws, bns = zip(*[_relu_conv(module) for _, _, module in stage1])
-        z = depthwise_many(rx, list(dws), merge_5x5)
-        y = _batch_norm(pointwise_grouped(z, list(pws)), bns[0])
+        y = _batch_norm(conv_pointwise(rx, list(dws), list(pws), merge_5x5, grouped=False,
+                                      recompute=recompute), bns[0])
         sep_ops = [i for i in conv_ops if kinds[i] == "sep"]
         dil_ops = [i for i in conv_ops if kinds[i] == "dil"]
         h, w = y.shape[-2:]
@@ -328,13 +503,18 @@ def edges_forward(x: torch.Tensor, mixed_ops: list[nn.Module], weights: torch.Te
         # conv_ops lists sep and dil in primitive order; their slots in ys
         slot = {i: s for s, i in enumerate(conv_ops)}
         if sep_ops:
-            # stage 2 of the separable convolutions: their own inputs, one batch again
-            u = torch.stack([ys[slot[i]] for i in sep_ops], dim=1).view(n, len(sep_ops) * E * c, h, w)
+            # stage 2 of the separable convolutions: their own inputs, one batch again (a slice
+            # of y where the separable convolutions come first, as in DARTS: no copy to keep)
+            if sep_ops == conv_ops[:len(sep_ops)]:
+                u = y[:, :len(sep_ops) * E * c]
+            else:
+                u = torch.stack([ys[slot[i]] for i in sep_ops], dim=1).view(
+                    n, len(sep_ops) * E * c, h, w)
             stage2 = [m.ops[i].op[1] for i in sep_ops for m in mixed_ops]
             dws2, pws2, bns2 = zip(*[_relu_conv(module) for module in stage2])
-            z2 = depthwise_grouped(F.relu(u), list(dws2), merge_5x5)
-            y2 = _batch_norm(pointwise_grouped(z2, list(pws2)), bns2[0]).view(
-                n, len(sep_ops), E, c, *z2.shape[-2:]).unbind(1)
+            y2 = _batch_norm(conv_pointwise(u, list(dws2), list(pws2), merge_5x5, grouped=True,
+                                            relu=True, recompute=recompute), bns2[0])
+            y2 = y2.view(n, len(sep_ops), E, c, *y2.shape[-2:]).unbind(1)
             for s, i in enumerate(sep_ops):
                 outputs[i] = y2[s]
         for i in dil_ops:
@@ -384,7 +564,8 @@ def cell_forward(cell: nn.Module, s0: torch.Tensor, s1: torch.Tensor, weights: t
         mixed_ops = [cell.edges[e] for e in ids]
         k = mixed_ops[0].k
         part = x if k == 1 else x[:, :x.shape[1] // k]
-        out = edges_forward(part, mixed_ops, weights[ids], merge_5x5)
+        out = edges_forward(part, mixed_ops, weights[ids], merge_5x5,
+                            getattr(cell, "recompute", True))
         if k > 1:
             rest = x[:, x.shape[1] // k:]
             if mixed_ops[0].stride == 2:
