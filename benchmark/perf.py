@@ -145,7 +145,7 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
     if threads:
         torch.set_num_threads(threads)
     SearchCell.batched = cell != "plain"
-    SearchCell.recompute = cell != "batched-keep"
+    SearchCell.recompute = "none" if cell == "batched-keep" else "separable"
     dev = resolve_device(device)
     sp = Speed.from_names(speed)
     sp.setup(dev)

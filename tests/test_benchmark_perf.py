@@ -67,7 +67,7 @@ def test_perf_times_the_plain_cell_beside_the_batched_one(capsys, monkeypatch):
     from nas.spaces.darts import SearchCell
 
     monkeypatch.setattr(SearchCell, "batched", True)   # restored after: measure() sets them
-    monkeypatch.setattr(SearchCell, "recompute", True)
+    monkeypatch.setattr(SearchCell, "recompute", "separable")
     monkeypatch.setattr(perf, "run_isolated", lambda fn, **kw: fn(**kw))   # in this process
     real = darts_batched.cell_forward
     monkeypatch.setattr("nas.spaces.darts.cell_forward",
@@ -77,6 +77,6 @@ def test_perf_times_the_plain_cell_beside_the_batched_one(capsys, monkeypatch):
     capsys.readouterr()
     assert perf.main([*args[:-1], "batched-keep"]) == 0
     (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert row["cell"] == "batched-keep" and seen and not SearchCell.recompute
+    assert row["cell"] == "batched-keep" and seen and SearchCell.recompute == "none"
     assert perf.main([*args[:-1], "batched"]) == 0
     assert seen

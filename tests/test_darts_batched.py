@@ -35,8 +35,10 @@ def _pass(net, x, batched: bool, monkeypatch):
     ({"channels": 8, "layers": 3,                                   # ops the batched pass runs
       "primitives": ("none", "conv_7x1_1x7", "sep_conv_7x7", "skip_connect", "avg_pool_3x3")}, 16),
     ({"channels": 6, "layers": 3, "primitives": ("max_pool_3x3", "skip_connect")}, 12),  # no conv
+    ({"channels": 4, "layers": 3, "primitives": ("dil_conv_3x3", "sep_conv_3x3", "skip_connect")},
+     12),                                   # a dilated convolution before the separable one
 ])
-@pytest.mark.parametrize("recompute", [True, False])
+@pytest.mark.parametrize("recompute", ["separable", "all", "none"])
 def test_the_batched_cell_equals_the_plain_one(options, side, recompute, monkeypatch):
     monkeypatch.setattr(SearchCell, "recompute", recompute)
     torch.manual_seed(0)
@@ -70,12 +72,68 @@ def test_the_batched_cell_keeps_less_for_the_backward_when_it_recomputes(monkeyp
     net = DartsSupernet(DartsSpaceConfig(channels=8, layers=3), 3, 10)
     x = torch.randn(4, 3, 16, 16)
     kept = {}
-    for name, batched, recompute in (("plain", False, True), ("keep", True, False),
-                                     ("recompute", True, True)):
+    for name, batched, recompute in (("plain", False, "none"), ("none", True, "none"),
+                                     ("separable", True, "separable"), ("all", True, "all")):
         monkeypatch.setattr(SearchCell, "batched", batched)
         monkeypatch.setattr(SearchCell, "recompute", recompute)
         kept[name] = saved_bytes(lambda: net(x))
-    assert kept["recompute"] < 0.7 * kept["keep"] < 0.7 * kept["plain"]
+    assert kept["none"] < 0.7 * kept["plain"]
+    assert kept["separable"] < 0.9 * kept["none"]
+    assert kept["all"] < 0.7 * kept["separable"]
+    monkeypatch.setattr(SearchCell, "recompute", "separable")
+    with net.for_double_backward():          # every cell recomputes everything, then back
+        assert saved_bytes(lambda: net(x)) == kept["all"]
+        with net.for_double_backward():
+            pass
+        assert all(c.recompute == "all" for c in net.cells)
+    assert all(c.recompute == "separable" for c in net.cells)
+    assert saved_bytes(lambda: net(x)) == kept["separable"]
+
+
+def test_a_double_backward_graph_does_not_keep_what_it_recomputes(monkeypatch):
+    """With recompute "all", the graph of a create_graph backward does not keep the depthwise
+    outputs either (saved-tensor hooks): it keeps less than with them kept, and the Hessian-vector
+    product through it is the same."""
+    from benchmark.perf import saved_bytes
+
+    torch.manual_seed(0)
+    net = DartsSupernet(DartsSpaceConfig(channels=8, layers=3), 3, 10).double()
+    x = torch.randn(4, 3, 16, 16, dtype=torch.double)
+    params = list(net.parameters())
+    v = [torch.randn_like(p) for p in params]
+    kept, hvps = {}, {}
+    for recompute in ("none", "all"):
+        monkeypatch.setattr(SearchCell, "recompute", recompute)
+        loss = net(x).square().sum()
+        grads = []
+        kept[recompute] = saved_bytes(lambda: grads.extend(
+            torch.autograd.grad(loss, params, create_graph=True)))
+        hvps[recompute] = torch.autograd.grad(sum((g * u).sum() for g, u in zip(grads, v)),
+                                              params)
+    assert kept["all"] < 0.85 * kept["none"]
+    for a, b in zip(hvps["none"], hvps["all"]):
+        assert torch.allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("recompute", ["none", "separable", "all"])
+def test_the_batched_cell_runs_under_bf16_autocast(recompute, monkeypatch):
+    """amp: forward under CPU bf16 autocast, backward and double backward outside it (as the
+    strategies run them); the gradients stay close to fp32's."""
+    monkeypatch.setattr(SearchCell, "recompute", recompute)
+    torch.manual_seed(0)
+    net = DartsSupernet(DartsSpaceConfig(channels=4, layers=3), 3, 10)
+    x = torch.randn(4, 3, 12, 12)
+    params = list(net.parameters())
+    out = {}
+    for amp in (False, True):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            y = net(x)
+        grads = torch.autograd.grad(y.float().square().mean(), params, create_graph=True)
+        hvp = torch.autograd.grad(sum(g.sum() for g in grads), params, allow_unused=True)
+        assert all(g.dtype == torch.float32 for g in grads)
+        out[amp] = torch.cat([g.flatten() for g in grads])
+        assert all(h is None or torch.isfinite(h).all() for h in hvp)
+    assert torch.nn.functional.cosine_similarity(out[False], out[True], dim=0) > 0.98
 
 
 def test_the_batched_cell_is_used_and_can_be_switched_off(monkeypatch):
@@ -186,3 +244,23 @@ def test_a_search_epoch_with_the_batched_cell_ends_where_the_plain_one_does(monk
     assert moved > 1e-2   # α has moved, so agreement is not trivial
     for a, b in zip(*alphas):
         assert torch.allclose(a, b, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("strategy, hinted", [("second-order-exact", True), ("implicit-neumann", True),
+                                              ("first-order", False), ("second-order", False)])
+def test_the_strategies_that_differentiate_twice_ask_the_supernet_to_keep_less(strategy, hinted,
+                                                                              monkeypatch):
+    """Exact Hessian-vector products: their train forward (and second-order-exact's val forward)
+    run under `for_double_backward`; the strategies without a double backward do not ask."""
+    from nas.strategies import make_strategy
+
+    calls = []
+    real = DartsSupernet.for_double_backward
+    monkeypatch.setattr(DartsSupernet, "for_double_backward",
+                        lambda self: calls.append(1) or real(self))
+    torch.manual_seed(0)
+    net = DartsSupernet(DartsSpaceConfig(channels=4, layers=3), 3, 10)
+    batch = (torch.randn(4, 3, 8, 8), torch.randint(0, 10, (4,)))
+    make_strategy(strategy, net).step(batch, batch)
+    assert bool(calls) == hinted
+    assert all(c.recompute == "separable" for c in net.cells)

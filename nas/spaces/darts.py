@@ -15,6 +15,8 @@ differences, hypergradients for comparison) free of side effects.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from dataclasses import dataclass, field
 
 import torch
@@ -126,9 +128,10 @@ class SearchCell(nn.Module):
 
     # the edges batched by the state they read (nas/spaces/darts_batched.py); False: edge by edge
     batched: bool = True
-    # batched cell: the depthwise outputs computed again in the backward, not kept (less memory,
-    # ~10% more time per pass on the CPU; benchmark/README.md)
-    recompute: bool = True
+    # batched cell, the depthwise outputs that the backward computes again instead of keeping:
+    # "separable" (the separable convolutions' second ones: ~1% of a pass), "all" (~11%; what
+    # DartsSupernet.for_double_backward sets) or "none" (benchmark/README.md, "The batched cell")
+    recompute: str = "separable"
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """weights: [num_edges, num_ops], the softmaxed α of this cell type."""
@@ -200,6 +203,25 @@ class DartsSupernet(nn.Module):
 
     def weight_parameters(self) -> list[nn.Parameter]:
         return [p for _, p in self.named_weight_parameters()]
+
+    @contextmanager
+    def for_double_backward(self):
+        """The forwards in this block will be differentiated twice (exact Hessian-vector
+        products), so their graph stays alive through a larger backward graph: the batched cells
+        recompute every depthwise output instead of keeping it (`SearchCell.recompute = "all"`,
+        unless it is "none"), less memory for ~11% more time per pass."""
+        before = [(c, c.__dict__.get("recompute")) for c in self.cells]
+        for c, _ in before:
+            if c.recompute != "none":
+                c.recompute = "all"
+        try:
+            yield
+        finally:
+            for c, value in before:   # back to the cell's own setting, or the class's
+                if value is None:
+                    c.__dict__.pop("recompute", None)
+                else:
+                    c.recompute = value
 
     # -- forward ----------------------------------------------------------
     def forward(self, x: torch.Tensor,

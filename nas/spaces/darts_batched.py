@@ -25,12 +25,15 @@ parameters (the modules of `SearchCell.edges`, read at every call, so `functiona
   (`_Depthwise`): PyTorch's own is slow there for every kernel but 3×3 without dilation.
 - The mixing by softmax(α) is a weighted sum over the edges' stacked outputs, operation by
   operation in the plain cell's order; `none` is skipped.
-- Memory: what the backward keeps is cut to what it cannot recompute cheaply. The BatchNorms
-  keep their output, not their input (`_BatchNorm`), the ReLU before a separable convolution's
-  second depthwise convolution is inside it (`_Depthwise(relu=True)` keeps the BatchNorm output
-  it reads), and the depthwise outputs that the pointwise convolutions read are computed again
-  in the backward (`_RecomputedPointwise`): at 8 cells × 16 channels the tensors one forward
-  keeps for its backward fall from 1522 to 563 MiB per 16 images (the plain cell's: 1864).
+- Memory: the BatchNorms keep their output, not their input (`_BatchNorm`); the ReLU before a
+  separable convolution's second depthwise convolution is inside it (`_Depthwise(relu=True)`
+  keeps the BatchNorm output it reads); and depthwise outputs that the pointwise convolutions
+  read are computed again in the backward instead of kept (`_RecomputedPointwise`), as
+  `SearchCell.recompute` says: "separable" (the default: the separable convolutions' second
+  ones, which cost little to recompute), "all" (every one: what `for_double_backward` sets for
+  the exact Hessian-vector products, whose double backward keeps a larger graph alive; under
+  create_graph the new graph does not keep them either) or "none". What one forward keeps for
+  its backward, and what that costs, are in benchmark/README.md ("The batched cell").
 
 Operations this module does not know (e.g. `conv_7x1_1x7`) run edge by edge as in the plain cell.
 Outputs and gradients equal the plain cell's to float rounding (tests/test_darts_batched.py).
@@ -370,7 +373,7 @@ def pointwise_grouped(z: torch.Tensor, convs: list[nn.Conv2d]) -> torch.Tensor:
     return _pointwise(torch.stack([c.weight.flatten(1) for c in convs]), z)
 
 
-def _recomputed_z(z: torch.Tensor, producer, inputs: list[torch.Tensor]):
+def _recomputed_z(z: torch.Tensor, producer, inputs: list[torch.Tensor], autocast):
     """Saved-tensor hooks under which what an operation keeps of z (a view of its storage) is
     kept as the recipe producer(*inputs) and computed again when unpacked. Autograd gives the
     unpacked tensor z's place in the graph back, so derivatives through it are unchanged."""
@@ -385,7 +388,7 @@ def _recomputed_z(z: torch.Tensor, producer, inputs: list[torch.Tensor]):
         if isinstance(packed, torch.Tensor):
             return packed
         size, stride, offset = packed
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             return producer(*inputs).as_strided(size, stride, offset)
 
     return torch.autograd.graph.saved_tensors_hooks(pack, unpack)
@@ -408,6 +411,8 @@ class _RecomputedPointwise(torch.autograd.Function):
     def forward(ctx, producer, pw, x, *weights):
         ctx.producer = producer
         ctx.save_for_backward(pw, x, *weights)
+        device = x.device.type   # the backward computes under the forward's autocast (amp)
+        ctx.autocast = (device, torch.get_autocast_dtype(device), torch.is_autocast_enabled(device))
         with torch.no_grad():
             return _pointwise(pw, producer(x, *weights))
 
@@ -419,19 +424,24 @@ class _RecomputedPointwise(torch.autograd.Function):
         inputs = [x, *weights]
         if not create:
             inputs = [t.detach().requires_grad_(need) for t, need in zip(inputs, needs)]
-        with torch.enable_grad():
+        device, dtype, enabled = ctx.autocast
+        autocast = torch.autocast(device, dtype=dtype, enabled=enabled)
+        with torch.enable_grad(), autocast:
             z = ctx.producer(*inputs)
         g, c_out, c_in = pw.shape
         n, _, h, w = z.shape
         gy = gy.reshape(n, g, c_out, h * w)
         grad_pw = None
         if ctx.needs_input_grad[1]:
-            with _recomputed_z(z, ctx.producer, inputs) if create else nullcontext():
+            with _recomputed_z(z, ctx.producer, inputs, autocast) if create else nullcontext(), \
+                    autocast:
                 grad_pw = torch.matmul(gy, z.reshape(n, g, c_in, h * w).transpose(-1, -2)).sum(0)
+            grad_pw = grad_pw.to(pw.dtype)
         grads = [None] * len(inputs)
         wanted = [t for t, need in zip(inputs, needs) if need]
         if wanted:
-            gz = torch.matmul(pw.transpose(1, 2), gy).view(z.shape)
+            with autocast:
+                gz = torch.matmul(pw.transpose(1, 2), gy).view(z.shape)
             found = iter(torch.autograd.grad(z, wanted, gz, create_graph=create))
             grads = [next(found) if need else None for need in needs]
         return (None, grad_pw, *grads)
@@ -474,10 +484,15 @@ def _edge_kinds(edges: list[nn.Module]) -> list[str]:
     return kinds
 
 
+RECOMPUTE = ("none", "separable", "all")
+
+
 def edges_forward(x: torch.Tensor, mixed_ops: list[nn.Module], weights: torch.Tensor,
-                  merge_5x5: bool = True, recompute: bool = True) -> torch.Tensor:
+                  merge_5x5: bool = True, recompute: str = "separable") -> torch.Tensor:
     """The outputs of the MixedOps `mixed_ops` (all reading x, with one stride) stacked:
     [N, E, C, H', W'], edge e mixed with weights[e] (softmax(α) of its row)."""
+    if recompute not in RECOMPUTE:
+        raise ValueError(f"recompute must be one of {', '.join(RECOMPUTE)}, got {recompute!r}")
     E = len(mixed_ops)
     kinds = _edge_kinds(mixed_ops)
     ops_of = lambda i: [m.ops[i] for m in mixed_ops]   # noqa: E731
@@ -493,7 +508,7 @@ def edges_forward(x: torch.Tensor, mixed_ops: list[nn.Module], weights: torch.Te
                   for i in conv_ops for e, m in enumerate(mixed_ops)]
         dws, pws, bns = zip(*[_relu_conv(module) for _, _, module in stage1])
         y = _batch_norm(conv_pointwise(rx, list(dws), list(pws), merge_5x5, grouped=False,
-                                      recompute=recompute), bns[0])
+                                      recompute=recompute == "all"), bns[0])
         sep_ops = [i for i in conv_ops if kinds[i] == "sep"]
         dil_ops = [i for i in conv_ops if kinds[i] == "dil"]
         h, w = y.shape[-2:]
@@ -504,7 +519,8 @@ def edges_forward(x: torch.Tensor, mixed_ops: list[nn.Module], weights: torch.Te
         slot = {i: s for s, i in enumerate(conv_ops)}
         if sep_ops:
             # stage 2 of the separable convolutions: their own inputs, one batch again (a slice
-            # of y where the separable convolutions come first, as in DARTS: no copy to keep)
+            # of y where the separable convolutions come first, as in DARTS: no copy kept for
+            # the backward, which still fills a zero tensor of y's size for the slice's gradient)
             if sep_ops == conv_ops[:len(sep_ops)]:
                 u = y[:, :len(sep_ops) * E * c]
             else:
@@ -513,7 +529,7 @@ def edges_forward(x: torch.Tensor, mixed_ops: list[nn.Module], weights: torch.Te
             stage2 = [m.ops[i].op[1] for i in sep_ops for m in mixed_ops]
             dws2, pws2, bns2 = zip(*[_relu_conv(module) for module in stage2])
             y2 = _batch_norm(conv_pointwise(u, list(dws2), list(pws2), merge_5x5, grouped=True,
-                                            relu=True, recompute=recompute), bns2[0])
+                                            relu=True, recompute=recompute != "none"), bns2[0])
             y2 = y2.view(n, len(sep_ops), E, c, *y2.shape[-2:]).unbind(1)
             for s, i in enumerate(sep_ops):
                 outputs[i] = y2[s]
@@ -565,7 +581,7 @@ def cell_forward(cell: nn.Module, s0: torch.Tensor, s1: torch.Tensor, weights: t
         k = mixed_ops[0].k
         part = x if k == 1 else x[:, :x.shape[1] // k]
         out = edges_forward(part, mixed_ops, weights[ids], merge_5x5,
-                            getattr(cell, "recompute", True))
+                            getattr(cell, "recompute", "separable"))
         if k > 1:
             rest = x[:, x.shape[1] // k:]
             if mixed_ops[0].stride == 2:

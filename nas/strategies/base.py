@@ -20,6 +20,8 @@ must fit a response model before comparing it (`fits_response`).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -204,6 +206,13 @@ class Strategy(ABC):
         self.new_epoch(state["epoch"])
 
     # -- shared pieces ----------------------------------------------------
+    def double_backward(self):
+        """A context for the forwards whose graph a double backward will go through: the
+        supernet may keep less for their backward at some cost in time (its
+        `for_double_backward`, where it has one)."""
+        hint = getattr(self.supernet, "for_double_backward", None)
+        return hint() if hint is not None else nullcontext()
+
     def forward(self, x, params: dict[str, torch.Tensor] | None = None,
                 precise: bool = False) -> torch.Tensor:
         """The model's output on x (fp32), with the named parameters replaced by `params`.

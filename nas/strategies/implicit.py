@@ -80,7 +80,8 @@ def implicit_gradient(strategy: Strategy, train_batch: Batch, val_batch: Batch,
         mixed = finite_difference_mixed(strategy, train_batch, p, radius)
         return [da - m for da, m in zip(d_alpha, mixed)], val_loss, val_acc
 
-    train_loss, _ = strategy.loss(train_batch)
+    with strategy.double_backward():
+        train_loss, _ = strategy.loss(train_batch)
     g_w = torch.autograd.grad(train_loss, weights, create_graph=True, allow_unused=True,
                               materialize_grads=True)
 

@@ -33,5 +33,6 @@ class SecondOrderExact(Strategy):
     def alpha_gradient(self, train_batch: Batch, val_batch: Batch):
         xi = current_xi(self, self.config.xi)
         unrolled = virtual_step(self, train_batch, xi, create_graph=True)
-        val_loss, val_acc = self.loss(val_batch, weights=unrolled)
+        with self.double_backward():   # kept while the train pass's double backward runs
+            val_loss, val_acc = self.loss(val_batch, weights=unrolled)
         return grad(val_loss, self.alphas), val_loss, val_acc

@@ -9,6 +9,8 @@ computes it, but as plain tensors: the model is neither copied nor edited.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 
 from nas.strategies.base import Batch, Strategy
@@ -22,7 +24,8 @@ def current_xi(strategy: Strategy, xi: float | None) -> float:
 def virtual_step(strategy: Strategy, train_batch: Batch, xi: float,
                  create_graph: bool = False) -> list[torch.Tensor]:
     """w' as a list of tensors; with create_graph, w' stays a differentiable function of α."""
-    loss, _ = strategy.loss(train_batch)
+    with strategy.double_backward() if create_graph else nullcontext():
+        loss, _ = strategy.loss(train_batch)
     grads = torch.autograd.grad(loss, strategy.weights, create_graph=create_graph,
                                 allow_unused=True, materialize_grads=True)
     mu, wd = strategy.config.w_momentum, strategy.config.w_weight_decay
