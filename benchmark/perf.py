@@ -145,7 +145,7 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
     if threads:
         torch.set_num_threads(threads)
     SearchCell.batched = cell != "plain"
-    SearchCell.recompute = "none" if cell == "batched-keep" else "separable"
+    SearchCell.recompute = {"batched-keep": "none", "batched-all": "all"}.get(cell, "separable")
     dev = resolve_device(device)
     sp = Speed.from_names(speed)
     sp.setup(dev)
@@ -262,7 +262,8 @@ def _format(r: dict) -> str:
     name = r["strategy"] + (" (fd hvp)" if r["hvp"] == "finite-difference" else "") \
         + (f" (pc {r['partial_channels']})" if r.get("partial_channels", 1) > 1 else "") \
         + (" (plain)" if r.get("cell") == "plain" else "") \
-        + (" (keep)" if r.get("cell") == "batched-keep" else "")
+        + (" (keep)" if r.get("cell") == "batched-keep" else "") \
+        + (" (recompute all)" if r.get("cell") == "batched-all" else "")
     return (f"{name:<28}{r['batch']:>6}{r['layers']:>4}×{r['channels']:<4}{r['step_s']:>9.3f}"
             f"{r['pass_s']:>9.3f}{r['step_over_pass']:>10.2f}{r['expected_passes']:>9.1f}"
             f"{r['overhead']:>9.2f}{mb:>9.0f}{r.get('saved_bytes', 0) / 2**20:>9.0f}  {r['speed']}")
@@ -298,13 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--partial-channels", type=int, default=1, metavar="K",
                    help="PC-DARTS partial channel connections, 1/K of the channels through the "
                         "operations: the memory remedy (default: 1, off)")
-    p.add_argument("--cell", choices=["batched", "batched-keep", "plain", "both"],
-                   default="batched",
+    p.add_argument("--cell", nargs="+", choices=["batched", "batched-all", "batched-keep", "plain",
+                                                  "both"], default=["batched"],
                    help="the supernet's cell: batched (the edges that read one state together, "
-                        "nas/spaces/darts_batched.py), batched-keep (the same, keeping the "
-                        "depthwise outputs for the backward instead of computing them again: "
-                        "faster, more memory), plain (edge by edge, pt.darts's), or both (plain "
-                        "and batched), alternating per strategy (default: batched)")
+                        "nas/spaces/darts_batched.py; SearchCell.recompute 'separable'), "
+                        "batched-all (recomputing every depthwise output in the backward, as the "
+                        "exact Hessian-vector products' forwards do), batched-keep (recomputing "
+                        "none), plain (edge by edge, pt.darts's); several alternate per strategy, "
+                        "in the order given; both = plain batched (default: batched)")
     p.add_argument("--eval", action="store_true",
                    help="also measure the evaluation network's training images/s, the "
                         "project's trainer against a plain loop")
@@ -351,7 +353,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for layers, channels, batch in configs:
         for strategy in strategies:
-            for cell in (("plain", "batched") if args.cell == "both" else (args.cell,)):
+            cells = [c for name in args.cell for c in (("plain", "batched") if name == "both"
+                                                        else (name,))]
+            for cell in cells:
                 emit(run_isolated(measure, strategy=strategy, batch=batch, layers=layers,
                                   channels=channels, speed=search_speed, hvp=args.hvp,
                                   partial_channels=args.partial_channels, cell=cell, **common))

@@ -78,5 +78,9 @@ def test_perf_times_the_plain_cell_beside_the_batched_one(capsys, monkeypatch):
     assert perf.main([*args[:-1], "batched-keep"]) == 0
     (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert row["cell"] == "batched-keep" and seen and SearchCell.recompute == "none"
+    assert perf.main([*args[:-1], "batched-keep", "batched-all"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["cell"] for r in rows] == ["batched-keep", "batched-all"]
+    assert SearchCell.recompute == "all"      # the last row's setting
     assert perf.main([*args[:-1], "batched"]) == 0
     assert seen
