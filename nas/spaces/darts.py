@@ -16,7 +16,6 @@ differences, hypergradients for comparison) free of side effects.
 from __future__ import annotations
 
 from contextlib import contextmanager
-
 from dataclasses import dataclass, field
 
 import torch

@@ -231,7 +231,7 @@ class _BatchNorm(torch.autograd.Function):
         y, invstd = ctx.saved_tensors
         dx = None
         shape = (1, -1) + (1,) * (y.dim() - 2)
-        dims = [0] + list(range(2, y.dim()))
+        dims = [0, *range(2, y.dim())]
         if dy is not None:
             if torch.is_grad_enabled():   # create_graph: differentiable operations, arranged
                 # so that the graph keeps dy and y only (no activation-sized intermediate)
@@ -311,7 +311,7 @@ def _depthwise_many(x: torch.Tensor, *weights: torch.Tensor, specs: tuple,
     parts, order = [], []
     c = x.shape[1]
     for key, members in signature.items():
-        k, dilation, padding, stride = specs[members[0]]
+        _, dilation, padding, stride = specs[members[0]]
         if key[0] == "5x5":
             group = [_as_5x5(weights[g], specs[g][1]) for g in members]
             dilation, padding = 1, 2

@@ -20,10 +20,9 @@ must fit a response model before comparing it (`fits_response`).
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import math
 from abc import ABC, abstractmethod
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import ClassVar
 
