@@ -93,6 +93,13 @@ def _weight_grad(x, grad, conf, k):
     return out.view(c, n, m, *out.shape[-2:])[..., :k, :k].sum(1).reshape(c * m, 1, k, k)
 
 
+def _input_gradient(grad, weight, conf, x, relu: bool):
+    """The gradient with respect to x of conv(relu(x) if relu else x, weight): convᵀ(grad, weight),
+    masked where the ReLU cut (shared by `_Depthwise` and `_DepthwiseWeight`, whose x it is)."""
+    g = _DepthwiseInput.apply(grad, weight, conf, tuple(x.shape))
+    return torch.ops.aten.threshold_backward(g, x, 0.0) if relu else g
+
+
 class _Depthwise(torch.autograd.Function):
     """A depthwise convolution whose backward is computed as forward convolutions.
 
@@ -117,9 +124,7 @@ class _Depthwise(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
-            grad_x = _DepthwiseInput.apply(grad, weight, ctx.conf, tuple(x.shape))
-            if ctx.relu:
-                grad_x = torch.ops.aten.threshold_backward(grad_x, x, 0.0)
+            grad_x = _input_gradient(grad, weight, ctx.conf, x, ctx.relu)
         if ctx.needs_input_grad[1]:
             grad_w = _DepthwiseWeight.apply(x, grad, ctx.conf, weight.shape[-1], ctx.relu)
         return grad_x, grad_w, None, None
@@ -164,9 +169,7 @@ class _DepthwiseWeight(torch.autograd.Function):
         x, grad = ctx.saved_tensors
         d_x = d_grad = None
         if ctx.needs_input_grad[0]:
-            d_x = _DepthwiseInput.apply(grad, gw, ctx.conf, tuple(x.shape))
-            if ctx.relu:
-                d_x = torch.ops.aten.threshold_backward(d_x, x, 0.0)
+            d_x = _input_gradient(grad, gw, ctx.conf, x, ctx.relu)
         if ctx.needs_input_grad[1]:
             d_grad = _Depthwise.apply(x, gw, ctx.conf, ctx.relu)
         return d_x, d_grad, None, None, None
