@@ -13,11 +13,18 @@
 None of them changes what is computed beyond floating-point rounding; `amp` changes the
 rounding most, which is why it is off by default (tests compare search steps with and
 without each switch on the CPU).
+
+One setting is not a switch: on the CPU, `setup` makes the C allocator keep freed memory for
+reuse (`keep_freed_memory`). It changes no number, only how often the kernel hands the
+process fresh pages.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import os
+import sys
 from dataclasses import dataclass, fields
 
 import torch
@@ -68,6 +75,38 @@ class Speed:
         return x
 
     def setup(self, device: torch.device | str) -> None:
-        """Process-wide settings for `device` (cuDNN's autotuner)."""
+        """Process-wide settings for `device`: cuDNN's autotuner on CUDA, the C allocator's
+        policy on the CPU (`keep_freed_memory`)."""
         if torch.device(device).type == "cuda":
             torch.backends.cudnn.benchmark = self.cudnn_benchmark
+        else:
+            keep_freed_memory()
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4    # glibc's malloc.h
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc's malloc keep the memory a process frees and hand it out again, instead of
+    giving it back to the kernel; True where it applied (Linux with glibc), False elsewhere.
+
+    glibc serves a request over its mmap threshold (at most 32 MiB) with a fresh mapping and
+    unmaps it when freed, so the next tensor of that size costs a page fault per 4 KiB page,
+    each one zeroed by the kernel. A supernet at the DARTS search size allocates many such
+    tensors: at 8 cells × 16 channels, batch 64, one exact Hessian-vector product faulted in
+    20.6 GiB and took 27.8 s, 17.1 s without (benchmark/README.md, "Where the exact products'
+    time goes"). With mmap off and no trimming (up to 2 GiB free at the heap's top) the heap
+    keeps what it has, so the process does not shrink after a peak, and the heap's holes can
+    raise the peak RSS itself (at batch 64 first-order 6,957 → 7,525 MiB, one-level 9,192 →
+    12,167 MiB). `HYPERDARTS_KEEP_FREED_MEMORY=0` in the environment leaves glibc's default.
+    """
+    if os.environ.get("HYPERDARTS_KEEP_FREED_MEMORY", "1") == "0":
+        return False
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):   # not glibc (e.g. musl has no mallopt)
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
