@@ -94,11 +94,11 @@ def keep_freed_memory() -> bool:
     unmaps it when freed, so the next tensor of that size costs a page fault per 4 KiB page,
     each one zeroed by the kernel. A supernet at the DARTS search size allocates many such
     tensors: at 8 cells × 16 channels, batch 64, one exact Hessian-vector product faulted in
-    20.6 GiB and took 27.8 s, 17.1 s without (benchmark/README.md, "Where the exact products'
-    time goes"). With mmap off and no trimming (up to 2 GiB free at the heap's top) the heap
-    keeps what it has, so the process does not shrink after a peak, and the heap's holes can
-    raise the peak RSS itself (at batch 64 first-order 6,957 → 7,525 MiB, one-level 9,192 →
-    12,167 MiB). `HYPERDARTS_KEEP_FREED_MEMORY=0` in the environment leaves glibc's default.
+    20.6 GiB and took 27.8 s, 17.1 s with the same policy set through GLIBC_TUNABLES
+    (benchmark/README.md, "Where the exact products' time goes"). With mmap off and no
+    trimming (up to 2 GiB free at the heap's top) the heap keeps what it has, so the process
+    does not shrink after a peak, and the heap's holes may raise the peak RSS itself.
+    `HYPERDARTS_KEEP_FREED_MEMORY=0` in the environment leaves glibc's default.
     """
     if os.environ.get("HYPERDARTS_KEEP_FREED_MEMORY", "1") == "0":
         return False
