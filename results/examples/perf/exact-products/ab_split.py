@@ -1,5 +1,8 @@
 """Old (fused) against new (split) _RecomputedPointwise, alternating in one process:
-pass time (separable), HVP time (all), and bytes the create graph keeps, at 8x16 batch B."""
+pass time (separable), HVP time (all), and bytes the create graph keeps, at 8x16 batch B.
+
+Run with split-recomputed-pointwise.diff applied to nas/spaces/darts_batched.py and the old module at
+/work/scratch/old_batched.py (`git show b594799:nas/spaces/darts_batched.py > /work/scratch/old_batched.py`)."""
 import sys, time, statistics, resource, importlib.util, torch
 import nas.spaces.darts_batched as new
 spec = importlib.util.spec_from_file_location("old_batched", "/work/scratch/old_batched.py")
