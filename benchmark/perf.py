@@ -351,10 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(r)
         print(json.dumps(r) if args.json else _format(r), flush=True)
 
+    cells = [c for name in args.cell for c in (("plain", "batched") if name == "both" else (name,))]
     for layers, channels, batch in configs:
         for strategy in strategies:
-            cells = [c for name in args.cell for c in (("plain", "batched") if name == "both"
-                                                        else (name,))]
             for cell in cells:
                 emit(run_isolated(measure, strategy=strategy, batch=batch, layers=layers,
                                   channels=channels, speed=search_speed, hvp=args.hvp,

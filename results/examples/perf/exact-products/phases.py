@@ -32,7 +32,6 @@ soe = make("second-order-exact")
 # one weight step so the momentum buffers exist
 soe.weight_step(tb)
 neu = make("implicit-neumann")
-neu.w_optimizer.load_state_dict(soe.w_optimizer.state_dict()) if False else None
 neu.weight_step(tb)
 
 def one_pass(s, mode=None):
