@@ -43,8 +43,9 @@ class Profile:
     # α's learning rate for every strategy (None: DARTS's 3e-4). A search of a few hundred steps
     # instead of DARTS's 19,500 needs a larger one for α to leave uniform at all.
     search_alpha_lr: float | None = None
-    # nas.speed switches of the search (amp, channels_last, cudnn_benchmark); off by default: none
-    # has been measured on a GPU here yet (benchmark/perf.py). The evaluation's are in `train`.
+    # nas.speed switches of the search (amp, channels_last, cudnn_benchmark, keep_activations); off
+    # by default: none has been measured on a GPU here yet (benchmark/perf.py). The evaluation's
+    # are in `train`.
     search_speed: tuple[str, ...] = ()
     # collapse diagnostics (nas/diagnostics.py: α entropy, the dominant eigenvalue of the α Hessian,
     # the discretisation gap, parameter-free operations) after every N-th search epoch (0: off)

@@ -9,9 +9,11 @@
 
 Search steps. For each strategy and configuration it builds the DARTS supernet on random
 CIFAR-sized data (on the device: no data loading in the timing), runs `--warmup` steps, times
-`--steps` steps and takes the median (`step_s`). It then times one plain forward+backward pass
-of the supernet on the same batch (w and α gradients, `pass_s`) and reports step / pass beside
-the number of passes the strategy's maths needs (`expected_passes`: its class's `passes`);
+`--steps` steps and takes the median (`step_s`; their range is `step_min_s`–`step_max_s`, printed
+when there are several: one step right after the warm-up can be far from the next ones). It then
+times one plain forward+backward pass of the supernet on the same batch (w and α gradients,
+`pass_s`) and reports step / pass beside the number of passes the strategy's maths needs
+(`expected_passes`: its class's `passes`);
 `overhead` = step_s / (expected_passes × pass_s) is 1 when a step costs exactly its passes.
 Peak memory is the CUDA peak allocated on a GPU and the peak resident set size of a fresh
 process on the CPU (each row runs in its own process for that), so on the CPU it includes
@@ -116,7 +118,8 @@ def saved_bytes(fn) -> int:
     return sum(s.nbytes() for s in kept.values())
 
 
-def _median_time(fn, steps: int, warmup: int, dev) -> float:
+def _times(fn, steps: int, warmup: int, dev) -> list[float]:
+    """Seconds of each of `steps` calls of fn after `warmup` untimed ones."""
     times = []
     for i in range(warmup + steps):
         _sync(dev)
@@ -125,7 +128,12 @@ def _median_time(fn, steps: int, warmup: int, dev) -> float:
         _sync(dev)
         if i >= warmup:
             times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return times
+
+
+def _step_times(times: list[float]) -> dict:
+    """A row's step columns: the median and the range of the timed steps."""
+    return {"step_s": statistics.median(times), "step_min_s": min(times), "step_max_s": max(times)}
 
 
 def measure(strategy: str, batch: int, layers: int, channels: int, image_size: int,
@@ -160,20 +168,21 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
                        torch.randint(0, 10, (batch,), device=dev)) for _ in range(2)]
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    step_s = _median_time(lambda: strat.step(train_b, val_b), steps, warmup, dev)
+    step_times = _times(lambda: strat.step(train_b, val_b), steps, warmup, dev)
+    step_s = statistics.median(step_times)
     params = list(net.parameters())
 
     def one_pass():
         loss = F.cross_entropy(strat.forward(train_b[0]), train_b[1])
         torch.autograd.grad(loss, params)
 
-    pass_s = _median_time(one_pass, steps, warmup, dev)
+    pass_s = statistics.median(_times(one_pass, steps, warmup, dev))
     saved = saved_bytes(lambda: strat.forward(train_b[0]))
     expected = expected_passes(strategy, hvp)
     return {"kind": "search", "strategy": strategy, "batch": batch, "layers": layers,
             "channels": channels, "image_size": image_size, "speed": ",".join(sp.names()),
             "hvp": options.get("hvp", ""),
-            "partial_channels": partial_channels, "cell": cell, "step_s": step_s, "pass_s": pass_s,
+            "partial_channels": partial_channels, "cell": cell, **_step_times(step_times), "pass_s": pass_s,
             "step_over_pass": step_s / pass_s, "expected_passes": expected,
             "overhead": step_s / (expected * pass_s), "peak_mem_bytes": _peak(dev),
             "saved_bytes": saved, "steps": steps, **_environment(dev)}
@@ -222,10 +231,12 @@ def measure_eval(batch: int, layers: int, channels: int, image_size: int, steps:
 
         def step():
             trainer.step(*next(it))
-    step_s = _median_time(step, steps, warmup, dev)
+    step_times = _times(step, steps, warmup, dev)
+    step_s = statistics.median(step_times)
     return {"kind": "eval", "strategy": "eval-plain-loop" if plain else "eval-trainer",
             "batch": batch, "layers": layers, "channels": channels, "image_size": image_size,
-            "speed": "" if plain else ",".join(speed), "hvp": "", "partial_channels": 1, "step_s": step_s,
+            "speed": "" if plain else ",".join(speed), "hvp": "", "partial_channels": 1,
+            **_step_times(step_times),
             "images_per_s": batch / step_s, "peak_mem_bytes": _peak(dev), "steps": steps,
             **_environment(dev)}
 
@@ -254,6 +265,11 @@ def run_isolated(fn=measure, **kwargs) -> dict:
 
 
 def _format(r: dict) -> str:
+    return _format_row(r) + (f"  ({r['steps']}: {r['step_min_s']:.3f}–{r['step_max_s']:.3f} s)"
+                             if r["steps"] > 1 else "")
+
+
+def _format_row(r: dict) -> str:
     mb = r["peak_mem_bytes"] / 2**20
     if r["kind"] == "eval":
         return (f"{r['strategy']:<28}{r['batch']:>6}{r['layers']:>4}×{r['channels']:<4}"
@@ -292,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--speed", nargs="+", default=[], metavar="SWITCH",
-                   help="nas.speed switches: amp channels-last cudnn-benchmark (compile: the "
+                   help="nas.speed switches: amp channels-last cudnn-benchmark keep-activations "
+                        "(the search only; the same cells as --cell batched-keep) (compile: the "
                         "evaluation network only) (default: none)")
     p.add_argument("--hvp", choices=["exact", "finite-difference"], default="exact",
                    help="the implicit strategies' Hessian-vector products (default: exact)")
@@ -340,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if not args.json:
         print(f"{'strategy':<28}{'batch':>6}{'cells×C':>9}{'step s':>9}{'pass s':>9}"
-              f"{'step/pass':>10}{'expected':>9}{'overhead':>9}{'peak MB':>9}{'saved MB':>9}  speed",
+              f"{'step/pass':>10}{'expected':>9}{'overhead':>9}{'peak MB':>9}{'saved MB':>9}  speed"
+              f"  (steps: range)",
               flush=True)
     rows = []
     common = {"image_size": args.image_size, "steps": args.steps, "warmup": args.warmup,

@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a strategy option, e.g. --set alpha_lr=6e-4 (repeatable)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    _speed_arg(p, "amp channels-last cudnn-benchmark")
+    _speed_arg(p, "amp channels-last cudnn-benchmark keep-activations")
     p.add_argument("--out", default=None,
                    help="output folder (default: runs/search-<strategy>-<dataset>-s<seed>)")
 

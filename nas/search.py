@@ -50,7 +50,8 @@ class SearchConfig:
     alpha_data: str = "val"         # "val": α steps on the held-out part; "train": w and α on all of it
     space_options: dict = field(default_factory=dict)
     strategy_options: dict = field(default_factory=dict)
-    speed: tuple[str, ...] = ()     # nas.speed switches: amp, channels_last, cudnn_benchmark
+    # nas.speed switches: amp, channels_last, cudnn_benchmark, keep_activations
+    speed: tuple[str, ...] = ()
     # collapse diagnostics (nas/diagnostics.py) after every N-th epoch and the last (0: off), with
     # this many power iterations for the Hessian's dominant eigenvalue (0: no eigenvalue)
     diagnostics_every: int = 0

@@ -9,6 +9,13 @@
 - `cudnn_benchmark`: let cuDNN time its convolution algorithms per input shape (CUDA only).
 - `compile`: `torch.compile` the evaluation network's forward (never the supernet: the
   strategies differentiate through `functional_call` and double backward).
+- `keep_activations`: the batched DARTS search cells keep every depthwise output for the
+  backward instead of computing it again there (`SearchCell.recompute = "none"`), in the
+  forwards of the exact Hessian-vector products too (`DartsSupernet.for_double_backward` leaves
+  "none" alone). Time for memory: at 8 cells × 16 channels, batch 64, on the CPU, the exact
+  products' strategies went from 1.15–1.16× their passes to 0.97–0.99× and their peak from
+  14.8–16.4 to 17.7–20.8 GB (benchmark/README.md, "Where the exact products' time goes"). For
+  a device with the memory.
 
 None of them changes what is computed beyond floating-point rounding; `amp` changes the
 rounding most, which is why it is off by default (tests compare search steps with and
@@ -37,6 +44,7 @@ class Speed:
     channels_last: bool = False
     cudnn_benchmark: bool = False
     compile: bool = False
+    keep_activations: bool = False
 
     @classmethod
     def from_names(cls, names) -> Speed:
@@ -63,9 +71,14 @@ class Speed:
         return torch.autocast(device_type, dtype=torch.bfloat16, enabled=enabled)
 
     def model(self, model: nn.Module) -> nn.Module:
-        """The model with its 4-d parameters in channels-last format (in place) if asked."""
+        """The model with its 4-d parameters in channels-last format (in place) and its batched
+        search cells keeping every activation (`SearchCell.recompute`), as asked."""
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
+        if self.keep_activations:
+            for m in model.modules():
+                if hasattr(m, "recompute"):
+                    m.recompute = "none"
         return model
 
     def input(self, x):

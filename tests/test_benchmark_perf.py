@@ -17,6 +17,7 @@ def test_perf_prints_json_lines_and_writes_one_part_per_run(tmp_path, capsys):
     assert search["expected_passes"] == 10.0    # 5 + K with K = 5 one-pass products
     assert search["step_s"] > 0 and search["pass_s"] > 0 and search["peak_mem_bytes"] > 0
     assert search["saved_bytes"] > 0
+    assert search["step_min_s"] == search["step_s"] == search["step_max_s"]   # one timed step
     assert search["overhead"] == search["step_s"] / (search["pass_s"] * search["expected_passes"])
     assert {"device", "torch", "python"} <= set(search)
     assert plain["strategy"] == "eval-plain-loop" and trainer["strategy"] == "eval-trainer"
@@ -27,6 +28,20 @@ def test_perf_prints_json_lines_and_writes_one_part_per_run(tmp_path, capsys):
     assert perf.main(again) == 0
     assert len(ResultStore(out).read("perf")) == 4          # a second part, nothing overwritten
     assert len(list((out / "parts" / "perf").glob("*.parquet"))) == 2
+
+
+def test_perf_times_each_step_after_the_warm_up_and_reports_their_range():
+    import torch
+
+    calls = []
+    times = perf._times(lambda: calls.append(1), steps=3, warmup=2, dev=torch.device("cpu"))
+    assert len(calls) == 5 and len(times) == 3
+    assert perf._step_times([3.0, 1.0, 2.5]) == {"step_s": 2.5, "step_min_s": 1.0, "step_max_s": 3.0}
+    row = {"kind": "eval", "strategy": "eval-trainer", "batch": 8, "layers": 5, "channels": 8,
+           "step_s": 2.5, "step_min_s": 1.0, "step_max_s": 3.0, "images_per_s": 3.2,
+           "peak_mem_bytes": 2**20, "speed": "", "steps": 3}
+    assert perf._format(row).endswith("(3: 1.000–3.000 s)")
+    assert "–" not in perf._format({**row, "steps": 1})
 
 
 def test_saved_bytes_counts_each_kept_storage_once():

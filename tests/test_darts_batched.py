@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from nas.spaces.darts import DartsSpaceConfig, DartsSupernet, SearchCell
 from nas.spaces.darts_batched import _BatchNorm, _Depthwise, depthwise_many, pointwise_grouped
+from nas.speed import Speed
 
 
 def _pass(net, x, batched: bool, monkeypatch):
@@ -88,6 +89,10 @@ def test_the_batched_cell_keeps_less_for_the_backward_when_it_recomputes(monkeyp
         assert all(c.recompute == "all" for c in net.cells)
     assert all(c.recompute == "separable" for c in net.cells)
     assert saved_bytes(lambda: net(x)) == kept["separable"]
+    Speed(keep_activations=True).model(net)   # the switch: keep everything, double backward too
+    assert saved_bytes(lambda: net(x)) == kept["none"]
+    with net.for_double_backward():
+        assert saved_bytes(lambda: net(x)) == kept["none"]
 
 
 def test_a_double_backward_graph_does_not_keep_what_it_recomputes(monkeypatch):

@@ -343,6 +343,16 @@ def test_channels_last_changes_no_result(name, batches):
         assert torch.allclose(x, y, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["first-order", "second-order-exact", "implicit-neumann"])
+def test_keeping_every_activation_changes_no_result(name, batches):
+    # keep_activations keeps the depthwise outputs that the cells otherwise compute again in the
+    # backward (and, for the exact products, in the double backward): the same arithmetic
+    a0, w0 = _steps(name, {}, batches)
+    a1, w1 = _steps(name, {"keep_activations": True}, batches)
+    for x, y in zip(a0 + w0, a1 + w1):
+        assert torch.allclose(x, y, rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("name", ["first-order", "second-order", "hyperdarts-linear"])
 def test_mixed_precision_steps_stay_close_and_keep_alpha_in_fp32(name, batches):
     # bf16 autocast rounds the activations (8-bit mantissa), so the steps differ, but only by
