@@ -4,6 +4,7 @@ Ray's own table shows the (long, nested) trial config truncated to 20 characters
 so `run.py` silences it and prints these lines instead:
 
     19:05:27 [ 2 running,  3 done, 0 failed / 16] first-order cifar10-jpeg s0  search 1/2  train 0.31…
+    19:08:40 [ 2 running,  3 done, 0 failed / 16] first-order cifar10-jpeg s0  eval cifar10-jpeg  epoch 4/4…
     19:09:02 [ 2 running,  3 done, 0 failed / 16] first-order cifar10-jpeg s0  eval cifar10-jpeg  test 0.4…
 """
 
@@ -38,10 +39,14 @@ def describe(result: dict, search_epochs: int | None) -> str:
         shown = epoch + 1 if isinstance(epoch, int) else "?"  # epochs count from 0 in the records
         return f"search {shown}{of}  {accs}".rstrip()
     if phase == "eval":
-        acc = result.get("test_acc", float("nan"))
         n = result.get("repeats", 1)
         rep = f" #{result.get('repeat', 0) + 1}/{n}" if isinstance(n, int) and n > 1 else ""
-        return f"eval {_short(result.get('eval_dataset', '?'))}{rep}  test {acc:.3f}"
+        what = f"eval {_short(result.get('eval_dataset', '?'))}{rep}"
+        if "test_acc" not in result and isinstance(result.get("epoch"), int):   # an epoch of it
+            train = result.get("train_acc")
+            train = f"  train {train:.3f}" if isinstance(train, float) else ""
+            return f"{what}  epoch {result['epoch'] + 1}/{result.get('epochs', '?')}{train}"
+        return f"{what}  test {result.get('test_acc', float('nan')):.3f}"
     if phase == "ground-truth":
         return (f"ground truth {_short(result.get('eval_dataset', '?'))}  "
                 f"{result.get('trained', '?')}/{result.get('of', '?')} trained  "

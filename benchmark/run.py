@@ -113,6 +113,33 @@ def check_address(address: str) -> None:
                          "start the head with `ray start --head` or fix --address") from None
 
 
+def lock_experiment(results_dir: Path):
+    """An exclusive lock on `results_dir`/.driver.lock, held while the returned file is open (the
+    driver's lifetime): a second driver on the same experiment is refused in one sentence. The
+    kernel releases the lock when the process ends, however it ends (kill -9 included), so a
+    crashed driver leaves nothing to clean up. (No lock where `fcntl` is missing: Windows.)"""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    results_dir.mkdir(parents=True, exist_ok=True)
+    f = open(results_dir / ".driver.lock", "a+")   # noqa: SIM115 (open for the driver's life)
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "a process that did not say which"
+        f.close()
+        raise UsageError(f"another driver is running experiment {results_dir.name} ({holder}); "
+                         "wait for it to finish, or give this run another --experiment") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    f.flush()
+    return f
+
+
 def trial_resources(profile, cluster: dict) -> dict:
     """A GPU fraction per trial where the cluster has GPUs, else CPUs; never a missing GPU."""
     if cluster.get("GPU", 0) > 0:
@@ -189,7 +216,10 @@ def run(args: argparse.Namespace) -> int:
     # whose result parts exist are finished: run only the others, if the profile is the same.
     declared = specs
     path = results_dir / "ray" / "tune"
-    restorable = not args.tune and path.exists() and tune.Tuner.can_restore(str(path))
+    # Ray's saved run resumes the trials it was given; only where those are this run's trials
+    # (otherwise the trials without result parts run afresh, each from its own checkpoint file)
+    restorable = (not args.tune and path.exists() and tune.Tuner.can_restore(str(path))
+                  and manifest_trial_ids(results_dir) == {s.trial_id for s in declared})
     if not args.tune:
         check_manifest(results_dir, grid, declared)
     if not args.tune and not restorable:
@@ -205,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
     address = args.address or os.environ.get("RAY_ADDRESS")
     if address:
         check_address(address)
+    created = not results_dir.exists()
+    lock = lock_experiment(results_dir)   # noqa: F841 (held until this function returns)
     try:
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
@@ -212,6 +244,10 @@ def run(args: argparse.Namespace) -> int:
             ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
                      log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
+        if created:   # a refused run leaves nothing behind
+            import shutil
+
+            shutil.rmtree(results_dir, ignore_errors=True)
         raise UsageError(f"cannot join the Ray cluster at {address!r} ({e})") from None
     resources = trial_resources(grid.profile, ray.cluster_resources())
     storage = results_dir / "ray"
@@ -278,15 +314,33 @@ def check_manifest(results_dir: Path, grid, specs) -> None:
                          "--experiment")
 
 
+def manifest_trial_ids(results_dir: Path) -> set[str]:
+    """The trial ids that results_dir/grid.json declares (none without one)."""
+    import json
+
+    manifest = results_dir / "grid.json"
+    if not manifest.is_file():
+        return set()
+    return {t["trial_id"] for t in json.loads(manifest.read_text()).get("trials", [])}
+
+
 def write_manifest(results_dir: Path, grid, specs) -> None:
-    """results/<experiment>/grid.json: the declared trials, so a report can name the missing ones."""
+    """results/<experiment>/grid.json: the declared trials, so a report can name the missing ones;
+    those of earlier runs of the experiment stay (a run of some strategies or seeds adds to it)."""
+    import json
+
     from nas.files import write_json
 
+    trials = [{**s.key(), "kind": s.kind, "trial_id": s.trial_id,
+               "eval_datasets": list(s.eval_datasets),
+               "repeats": {d: s.repeats(d) for d in s.eval_datasets}} for s in specs]
+    old = results_dir / "grid.json"
+    if old.is_file():
+        new_ids = {t["trial_id"] for t in trials}
+        trials = [t for t in json.loads(old.read_text()).get("trials", [])
+                  if t["trial_id"] not in new_ids] + trials
     manifest = {"grid": grid.name, "profile": grid.profile.to_dict(),
-                "strategy_options": grid.strategy_options,
-                "trials": [{**s.key(), "kind": s.kind, "trial_id": s.trial_id,
-                            "eval_datasets": list(s.eval_datasets),
-                            "repeats": {d: s.repeats(d) for d in s.eval_datasets}} for s in specs]}
+                "strategy_options": grid.strategy_options, "trials": trials}
     write_json(results_dir / "grid.json", manifest)
 
 

@@ -85,12 +85,16 @@ def eval_config(spec: TrialSpec, repeat: int = 0):
 
 
 def train_architecture(spec: TrialSpec, arch, data: ImageData, repeat: int,
-                       device: torch.device) -> dict:
-    """Train `arch` from scratch as the profile says (repeat `repeat`) and test it."""
+                       device: torch.device, resume: dict | None = None,
+                       on_checkpoint: Callable[[dict], None] | None = None) -> dict:
+    """Train `arch` from scratch as the profile says (repeat `repeat`) and test it; from the
+    epoch after `resume` where given, with `on_checkpoint` called after every epoch (the space's
+    `train_and_test`)."""
     p = spec.profile
-    start = time.perf_counter()
+    start = time.perf_counter() - (resume["elapsed"] if resume else 0.0)
     result = get_space(p.space).train_and_test(arch, data, space_config(p.space, **space_options(spec)),
-                                               eval_config(spec, repeat), device)
+                                               eval_config(spec, repeat), device, resume=resume,
+                                               on_checkpoint=on_checkpoint)
     result.update(eval_wall_s=time.perf_counter() - start, eval_device=device_name(device),
                   repeat=repeat, eval_seed=eval_seed(spec, repeat))
     return result
@@ -139,16 +143,30 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
     genotype = get_space(spec.profile.space).parse(state["genotype"])
     for legacy in [k for k in state["evals"] if "#" not in k]:   # a state from before repeats
         state["evals"][eval_key(legacy, 0)] = state["evals"].pop(legacy)
+    # an evaluation in progress: its last epoch's checkpoint, by eval_key (dropped when it ends)
+    partial = state.setdefault("eval_partial", {})
     for name in spec.eval_datasets:
         repeats = spec.repeats(name)
         todo = [r for r in range(repeats) if eval_key(name, r) not in state["evals"]]
         data = load_for_trial(name, spec) if todo else None
         for r in todo:
-            result = train_architecture(spec, genotype, data, r, device)
+            key = eval_key(name, r)
+
+            def checkpoint(st: dict, key=key, r=r, name=name, repeats=repeats) -> None:
+                partial[key] = st
+                last = st["history"][-1]
+                progress({"phase": "eval", "eval_dataset": name, "repeat": r, "repeats": repeats,
+                          "epoch": last["epoch"], "epochs": st["config"]["epochs"],
+                          "train_acc": last["train_acc"], "train_loss": last["train_loss"]}, state)
+
+            result = train_architecture(spec, genotype, data, r, device, resume=partial.get(key),
+                                        on_checkpoint=checkpoint)
+            partial.pop(key, None)
             result["eval_dataset"] = name
-            state["evals"][eval_key(name, r)] = result
+            state["evals"][key] = result
             progress({"phase": "eval", "eval_dataset": name, "repeat": r,
                       "repeats": repeats, "test_acc": result["test_acc"]}, state)
+    state.pop("eval_partial", None)
     state["status"] = "finished"
     return state
 
@@ -218,6 +236,8 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
     if spec.kind == "ground-truth":
         return {"ground_truth": ground_truth_rows(spec, state, common)}
     trials, epochs, alphas = [], [], []
+    # the epochs in effect (a profile's, or --search-epochs / --eval-epochs)
+    common["search_epochs"] = spec.profile.search_epochs
     for r in state.get("search_history", []):
         # a strategy's own per-step metrics (implicit-cg's cg_iterations, averaged over the epoch)
         # and the collapse diagnostics (on the epochs they were computed)
@@ -258,6 +278,7 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
                        "search_wall_s": state["search_wall_s"],
                        "search_device": state["search_device"],
                        "eval_wall_s": res["eval_wall_s"], "eval_device": res["eval_device"],
+                       "eval_epochs": res.get("config", {}).get("epochs", len(res["history"])),
                        **common})
         for h in res["history"]:
             epochs.append({**key, "phase": "eval", "eval_dataset": name, "repeat": repeat,

@@ -1,5 +1,12 @@
 """The Ray Tune trainable: one grid trial, reporting and checkpointing after every unit of work.
 
+A unit of work is a search epoch, an evaluation epoch or an evaluation's test. Each one's state
+goes to Ray as the trial's checkpoint and, atomically, to `<results>/checkpoints/<trial id>.pt`
+beside the result parts. Ray records a trial's latest checkpoint in its experiment state, which
+the driver saves every few seconds, so after a kill -9 of the driver Ray may offer an older one:
+the trial starts from whichever of the two has done more units (`units` in the state), and no
+finished epoch is done again. The file goes when the trial's rows are written.
+
 It lives in an importable module (not in run.py) so that Ray workers can import it.
 """
 
@@ -17,6 +24,7 @@ from ray import tune
 from benchmark.grids import TrialSpec, profile_from_dict
 from benchmark.store import ResultStore
 from benchmark.trial import run_trial, trial_rows
+from nas.files import atomic_write
 
 
 def spec_to_dict(spec: TrialSpec) -> dict:
@@ -31,17 +39,27 @@ def spec_from_dict(d: dict) -> TrialSpec:
     return TrialSpec(**d)
 
 
+def own_checkpoint(results_dir: str | Path, trial_id: str) -> Path:
+    """The trial's own checkpoint file (see the module's docstring)."""
+    return Path(results_dir) / "checkpoints" / f"{trial_id}.pt"
+
+
 def trainable(config: dict) -> None:
     spec = spec_from_dict(config["spec"])
     if config.get("options"):  # sampled by a tuning run
         spec = dataclasses.replace(spec, strategy_options={**spec.strategy_options,
                                                            **config["options"]})
     store = ResultStore(config["results_dir"])
+    own = own_checkpoint(config["results_dir"], spec.trial_id)
     state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
             state = torch.load(Path(d) / "state.pt", weights_only=False, map_location="cpu")
+    if own.is_file():
+        mine = torch.load(own, weights_only=False, map_location="cpu")
+        if state is None or mine.get("units", 0) > state.get("units", 0):
+            state = mine
     use_gpu = torch.cuda.is_available() and os.environ.get("CUDA_VISIBLE_DEVICES", "") != ""
     device = torch.device("cuda" if use_gpu else "cpu")
     if not use_gpu and config.get("cpu_threads"):
@@ -49,6 +67,8 @@ def trainable(config: dict) -> None:
     marker = Path(config["fail_once_marker"]) if config.get("fail_once_marker") else None
 
     def progress(metrics: dict, st: dict) -> None:
+        st["units"] = st.get("units", 0) + 1
+        atomic_write(own, lambda tmp: torch.save(st, tmp))
         with tempfile.TemporaryDirectory() as d:
             torch.save(st, Path(d) / "state.pt")
             tune.report({**metrics, "trial_id": spec.trial_id, "done": False},
@@ -60,6 +80,7 @@ def trainable(config: dict) -> None:
     state = run_trial(spec, device, state, progress)
     for table, rows in trial_rows(spec, state).items():
         store.write_part(table, spec.trial_id, rows)
+    own.unlink(missing_ok=True)
     final = {"phase": "done", "status": state["status"], "trial_id": spec.trial_id, "done": True,
              "node_id": ray.get_runtime_context().get_node_id()}
     accs = ({f"test_acc/{k}": v["test_acc"] for k, v in state.get("evals", {}).items()}

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas.checkpoint import cpu_copy, rng_state, set_rng_state
 from nas.data import Augment, Batches, ImageData
 from nas.genotype import Genotype
 from nas.ops import FactorizedReduce, Identity, ReLUConvBN, make_op
@@ -232,13 +233,23 @@ class Trainer:
 
 def train_and_test(genotype: Genotype, data: ImageData, config: EvalConfig | None = None, *,
                    device: str | torch.device = "cpu",
-                   on_epoch: Callable[[dict], None] | None = None) -> dict:
+                   on_epoch: Callable[[dict], None] | None = None,
+                   resume: dict | None = None,
+                   on_checkpoint: Callable[[dict], None] | None = None) -> dict:
     """Train the network of `genotype` from scratch on data's training set; test on its test set.
 
     Returns {'test_acc', 'test_loss', 'train_acc', 'params', 'train_time_s', 'history', 'config'}.
+    After every epoch `on_checkpoint` (if given) receives the state to resume from (CPU copies of
+    the model, the optimiser, the schedule, the data's and the global random states, the history);
+    given back as `resume`, the training goes on from the epoch after it and ends as the
+    uninterrupted one would have, to the same numbers on the same device (not under `compile`,
+    whose drop-path masks come from the compiler's own random stream).
     """
     config = config or EvalConfig()
     device = torch.device(device)
+    if resume is not None and resume.get("config") != asdict(config):
+        raise ValueError("the evaluation checkpoint belongs to a training with another "
+                         "configuration")
     torch.manual_seed(config.seed)
     model = build_network(genotype, data, config).to(device)
     trainer = Trainer(model, config, device)
@@ -251,9 +262,16 @@ def train_and_test(genotype: Genotype, data: ImageData, config: EvalConfig | Non
     optimizer = trainer.optimizer
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs,
                                                            eta_min=config.lr_min)
-    history = []
-    start = time.perf_counter()
-    for epoch in range(config.epochs):
+    history, first, elapsed = [], 0, 0.0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        train.set_state(resume["batches"])
+        set_rng_state(resume["rng"])
+        history, first, elapsed = list(resume["history"]), resume["epoch"], resume["elapsed"]
+    start = time.perf_counter() - elapsed
+    for epoch in range(first, config.epochs):
         model.train()
         model.drop_path_prob = config.drop_path_prob * epoch / config.epochs
         lr = optimizer.param_groups[0]["lr"]
@@ -277,6 +295,12 @@ def train_and_test(genotype: Genotype, data: ImageData, config: EvalConfig | Non
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
+        if on_checkpoint is not None:
+            on_checkpoint(cpu_copy({
+                "config": asdict(config), "epoch": epoch + 1, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "batches": train.get_state(), "rng": rng_state(), "history": history,
+                "elapsed": time.perf_counter() - start}))
     train_time = time.perf_counter() - start
     test_loss, test_acc = test(model, test_batches, trainer.speed)
     return {"test_acc": test_acc, "test_loss": test_loss,

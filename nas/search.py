@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nas.checkpoint import rng_state, set_rng_state
 from nas.data import Augment, Batches, ImageData, load_dataset, search_split
 from nas.files import atomic_write, write_json
 from nas.genotype import Genotype
@@ -260,7 +261,7 @@ class Search:
             "strategy": self.strategy.state_dict(),
             "train_rng": self.train_batches.get_state(),
             "val_rng": self.val_batches.get_state(),
-            "torch_rng": torch.get_rng_state(),
+            "rng": rng_state(),
             "history": self.history,
             "elapsed": self.elapsed,
         }
@@ -272,7 +273,10 @@ class Search:
         self.strategy.load_state_dict(state["strategy"])
         self.train_batches.set_state(state["train_rng"])
         self.val_batches.set_state(state["val_rng"])
-        torch.set_rng_state(state["torch_rng"])
+        if "rng" in state:
+            set_rng_state(state["rng"])
+        else:                                  # a checkpoint from before nas.rng: CPU only
+            torch.set_rng_state(state["torch_rng"])
         self.history = list(state["history"])
         self.elapsed = state["elapsed"]
 

@@ -225,6 +225,24 @@ def test_space_and_train_options_override_a_profile_and_a_misspelt_one_is_refuse
     assert {t.kind for t in get_grid("dense-dag").override(search_only=True).trials()} == {"search"}
 
 
+def test_an_option_of_the_wrong_type_is_refused_in_one_sentence_and_a_whole_number_is_taken():
+    from nas.strategies import strategy_config
+
+    with pytest.raises(ValueError, match="training in the darts space's option lr must be a number, "
+                                         "got 'abc'"):
+        get_grid("smoke").override(train_options={"lr": "abc"})
+    with pytest.raises(ValueError, match="option channels must be an integer, got 'x'"):
+        get_grid("smoke").override(space_options={"channels": "x"})
+    with pytest.raises(ValueError, match="option auxiliary must be true or false, got 1"):
+        get_grid("smoke").override(train_options={"auxiliary": 1})
+    grid = get_grid("smoke").override(space_options={"channels": 6.0}, train_options={"lr": 1,
+                                                                                      "cutout": None})
+    assert grid.profile.search_space.channels == 6 and type(grid.profile.search_space.channels) is int
+    assert grid.profile.train.lr == 1 and grid.profile.train.cutout is None
+    with pytest.raises(ValueError, match="option xi must be a number or null, got 'big'"):
+        strategy_config("second-order", xi="big")
+
+
 def test_truth_repeats_set_the_ground_truths_trainings_and_leave_the_found_blocks(tmp_path):
     from benchmark.plan import plan
 

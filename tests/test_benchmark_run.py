@@ -140,3 +140,91 @@ def test_the_dense_dag_grid_runs_its_ground_truth_and_searches_through_the_same_
     assert "noise ceiling (split-half τ" in text and "of 2 vs 2 trainings)" in text
     assert "How large a space must be" in text
     assert "Published" not in text      # the published numbers are of the DARTS space
+
+
+def test_a_driver_killed_during_an_evaluation_resumes_from_that_evaluations_epoch(ray_tmp):
+    """kill -9 of the whole run (driver and Ray) in the middle of an evaluation; the same command
+    again finishes the grid: the evaluation goes on from its last finished epoch, and every row is
+    there once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(run_module.__file__).resolve().parents[1]
+    argv = [sys.executable, "benchmark/run.py", "--grid", "smoke", "--strategies", "first-order",
+            "--results", str(ray_tmp / "results"), "--num-cpus", "1", "--search-epochs", "1",
+            "--eval-epochs", "6"]
+    first = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, start_new_session=True)
+    seen = []
+    try:
+        for line in first.stdout:
+            seen.append(line)
+            if "eval digits #1/2  epoch 3/6" in line:
+                os.killpg(first.pid, signal.SIGKILL)
+                break
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=60)
+    assert any("epoch 3/6" in line for line in seen), "".join(seen)
+    results = ray_tmp / "results" / "smoke"
+    assert not (results / "trials.parquet").exists()         # killed before any trial ended
+    again = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout + again.stderr
+    resumed = [int(line.split("epoch ")[1].split("/")[0]) for line in again.stdout.splitlines()
+               if "eval digits #1/2  epoch" in line]
+    # epoch 3 was finished and checkpointed before its line was printed: the rerun starts after it
+    # (or later, where the killed run finished another epoch in the instant before the kill)
+    assert resumed and resumed[0] >= 4 and resumed == list(range(resumed[0], 7)), again.stdout
+    trials = pd.read_parquet(results / "trials.parquet")
+    assert sorted(trials["repeat"]) == [0, 1] and (trials["status"] == "finished").all()
+    epochs = pd.read_parquet(results / "epochs.parquet")
+    evals = epochs[epochs["phase"] == "eval"]
+    assert sorted(evals.groupby("repeat")["epoch"].apply(list).tolist()) == [list(range(6))] * 2
+    assert not (results / "checkpoints").exists() or not any((results / "checkpoints").iterdir())
+
+
+def test_a_second_driver_on_a_running_experiment_is_refused_and_a_killed_drivers_lock_goes(
+        ray_tmp, capsys):
+    import os
+    import subprocess
+    import sys
+
+    results = ray_tmp / "results" / "smoke"
+    held = run_module.lock_experiment(results)
+    assert run_module.main(_argv(ray_tmp)) == 2
+    err = capsys.readouterr().err
+    assert f"another driver is running experiment smoke (pid {os.getpid()} on " in err
+    assert "give this run another --experiment" in err and len(err.strip().splitlines()) == 1
+    assert not (results / "grid.json").exists() and not (results / "ray").exists()
+    held.close()
+    # a driver killed with -9 while holding the lock leaves none behind
+    code = ("import sys, time; from pathlib import Path; from benchmark.run import lock_experiment; "
+            "f = lock_experiment(Path(sys.argv[1])); print('locked', flush=True); time.sleep(120)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(results)], stdout=subprocess.PIPE,
+                              text=True, cwd=os.path.dirname(os.path.dirname(run_module.__file__)))
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(run_module.UsageError, match="another driver"):
+        run_module.lock_experiment(results)
+    holder.kill()
+    holder.wait(timeout=30)
+    run_module.lock_experiment(results).close()
+
+
+def test_the_manifest_keeps_the_trials_of_earlier_runs(tmp_path):
+    import json
+
+    from benchmark.grids import get_grid
+
+    grid = get_grid("smoke")
+    first = grid.override(strategies=["first-order"])
+    second = grid.override(strategies=["one-level"])
+    run_module.write_manifest(tmp_path, first, first.trials("smoke"))
+    run_module.write_manifest(tmp_path, second, second.trials("smoke"))
+    ids = [t["trial_id"] for t in json.loads((tmp_path / "grid.json").read_text())["trials"]]
+    assert sorted(ids) == sorted([*(s.trial_id for s in first.trials("smoke")),
+                                  *(s.trial_id for s in second.trials("smoke"))])
+    assert run_module.manifest_trial_ids(tmp_path) == set(ids)

@@ -21,10 +21,11 @@ def test_a_trial_searches_evaluates_and_becomes_rows(tmp_path):
     seen = []
     spec = _spec()
     state = run_trial(spec, on_progress=lambda m, s: seen.append(m["phase"]))
-    assert seen == ["search", "search", "eval"]
+    assert seen == ["search", "search", "eval", "eval"]   # the evaluation's one epoch, then its test
     rows = trial_rows(spec, state)
     (trial,) = rows["trials"]
     assert trial["status"] == "finished" and 0 <= trial["test_acc"] <= 1 and trial["params"] > 0
+    assert trial["search_epochs"] == 2 and trial["eval_epochs"] == 1     # TINY's, as run
     assert len(rows["epochs"]) == 2 + 1
     assert len(rows["alphas"]) == 2 * 2 * 5 * 8  # epochs × cells × edges (2 nodes) × ops
     store = ResultStore(tmp_path)
@@ -36,13 +37,49 @@ def test_a_trial_searches_evaluates_and_becomes_rows(tmp_path):
     assert all(math.isclose(v, 1.0, rel_tol=1e-5) for v in sums)
 
 
+def _stored(state):
+    """The state as the trainable's checkpoint holds it (torch.save, then torch.load)."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=False)
+
+
 def test_a_trial_resumes_from_its_last_state():
     spec = _spec()
     states = []
-    full = run_trial(spec, on_progress=lambda m, s: states.append(s.copy()))
+    full = run_trial(spec, on_progress=lambda m, s: states.append(_stored(s)))
+    assert states[0]["evals"] == {}
     resumed = run_trial(spec, state=states[0])  # after the first search epoch
     assert resumed["genotype"] == full["genotype"]
     assert resumed["evals"]["digits#0"]["test_acc"] == full["evals"]["digits#0"]["test_acc"]
+
+
+def test_a_trial_resumes_in_the_middle_of_an_evaluation_from_its_last_epoch():
+    """A crash during an evaluation costs at most the epoch in progress: the resumed trial trains
+    the remaining epochs only and ends with the uninterrupted trial's numbers."""
+    profile = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, epochs=3))
+    spec = _spec(profile=profile)
+    reports = []
+    full = run_trial(spec, on_progress=lambda m, s: reports.append((m, _stored(s))))
+    eval_epochs = [(m, s) for m, s in reports if m["phase"] == "eval" and "test_acc" not in m]
+    assert [m["epoch"] for m, _ in eval_epochs] == [0, 1, 2]
+    assert all(m["epochs"] == 3 for m, _ in eval_epochs)
+    crashed = eval_epochs[0][1]             # the checkpoint after the evaluation's first epoch
+    assert crashed["eval_partial"]["digits#0"]["epoch"] == 1 and crashed["evals"] == {}
+    seen = []
+    resumed = run_trial(spec, state=crashed, on_progress=lambda m, s: seen.append(m))
+    assert [m.get("epoch") for m in seen if m["phase"] == "eval" and "test_acc" not in m] == [1, 2]
+    assert "eval_partial" not in resumed
+    assert resumed["evals"]["digits#0"]["test_acc"] == full["evals"]["digits#0"]["test_acc"]
+    assert [h["train_loss"] for h in resumed["evals"]["digits#0"]["history"]] == \
+        [h["train_loss"] for h in full["evals"]["digits#0"]["history"]]
+    rows = trial_rows(spec, resumed)
+    assert [r["epoch"] for r in rows["epochs"] if r["phase"] == "eval"] == [0, 1, 2]
 
 
 def test_a_search_only_trial_records_its_search_and_trains_nothing(tmp_path):
@@ -87,8 +124,10 @@ def test_eval_repeats_train_the_genotype_with_paired_seeds_and_land_in_the_parqu
     profile = dataclasses.replace(TINY, eval_repeats=2)
     spec = _spec(profile=profile)
     seen = []
-    state = run_trial(spec, on_progress=lambda m, s: seen.append((m["phase"], m.get("repeat"))))
-    assert seen[-2:] == [("eval", 0), ("eval", 1)]
+    state = run_trial(spec, on_progress=lambda m, s: seen.append(
+        (m["phase"], m.get("repeat"), "test_acc" in m)))
+    # each training's one epoch, then its test
+    assert seen[-4:] == [("eval", 0, False), ("eval", 0, True), ("eval", 1, False), ("eval", 1, True)]
     store = ResultStore(tmp_path)
     for table, rows in trial_rows(spec, state).items():
         store.write_part(table, spec.trial_id, rows)
@@ -111,7 +150,8 @@ def test_the_random_baseline_takes_no_step_and_is_evaluated_like_the_others():
     spec = _spec("random")
     phases = []
     state = run_trial(spec, on_progress=lambda m, s: phases.append(m["phase"]))
-    assert phases == ["search", "eval"]          # one record of the drawn α, then the evaluation
+    # one record of the drawn α, then the evaluation (its one epoch, then its test)
+    assert phases == ["search", "eval", "eval"]
     rows = trial_rows(spec, state)
     assert rows["trials"][0]["status"] == "finished"
     assert rows["epochs"][0]["train_loss"] is None

@@ -195,3 +195,26 @@ def test_the_conv_layer_space_trains_a_found_dag_of_filters(tiny_digits):
     assert 0.0 <= result["test_acc"] <= 1.0
     convs = 4 * 1 * 9 + 4 + 9 * 16 * len(arch.edges)     # input conv, its bias, the edges' filters
     assert result["params"] == convs + 4 * (arch.layers - 1) + 4 * 10 + 10
+
+
+def test_a_standalone_training_resumes_from_an_epochs_checkpoint(tiny_digits):
+    import io
+
+    from nas.spaces.dense_dag import DagArchitecture, StandaloneConfig, chain_dag, train_standalone
+
+    arch = DagArchitecture.from_mask(chain_dag(3))
+    cfg = StandaloneConfig(epochs=3, batch_size=64)
+    saved = []
+
+    def keep(st):
+        buf = io.BytesIO()
+        torch.save(st, buf)
+        buf.seek(0)
+        saved.append(torch.load(buf, weights_only=False))
+
+    full = train_standalone(arch, tiny_digits, 8, cfg, torch.device("cpu"), on_checkpoint=keep)
+    torch.manual_seed(7)
+    resumed = train_standalone(arch, tiny_digits, 8, cfg, torch.device("cpu"), resume=saved[1])
+    assert [h["epoch"] for h in resumed["history"]] == [0, 1, 2]
+    assert resumed["test_acc"] == full["test_acc"] and resumed["test_loss"] == full["test_loss"]
+    assert resumed["history"][-1]["train_loss"] == full["history"][-1]["train_loss"]

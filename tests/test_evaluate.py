@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -46,6 +48,40 @@ def test_training_from_scratch_learns_digits(tiny_digits):
     assert result["test_acc"] > 0.3  # chance is 0.1
     assert result["params"] == count_parameters(
         EvalNetwork(DARTS_V2, 8, 3, 10, 1))
+
+
+def _through_a_file(state):
+    """What a checkpoint becomes after torch.save and torch.load (as the grid's trials store it)."""
+    import io
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=False)
+
+
+def test_a_training_resumed_from_an_epochs_checkpoint_ends_as_the_uninterrupted_one(tiny_digits):
+    # drop path and cutout on: the resumed epochs draw their masks from the restored random states
+    cfg = EvalConfig(channels=4, layers=3, epochs=3, batch_size=64, drop_path_prob=0.3, cutout=4,
+                     auxiliary=False)
+    saved = []
+    full = train_and_test(DARTS_V2, tiny_digits, cfg,
+                          on_checkpoint=lambda st: saved.append(_through_a_file(st)))
+    assert [st["epoch"] for st in saved] == [1, 2, 3]
+    torch.manual_seed(123)                   # the process's random state moved on meanwhile
+    epochs = []
+    resumed = train_and_test(DARTS_V2, tiny_digits, cfg, resume=saved[0],
+                             on_epoch=lambda r: epochs.append(r["epoch"]))
+    assert epochs == [1, 2]                  # the finished epoch is not redone
+    for key in ("test_acc", "test_loss", "train_acc"):
+        assert resumed[key] == full[key]
+    for a, b in zip(resumed["history"], full["history"]):
+        assert a["train_loss"] == b["train_loss"] and a["lr"] == b["lr"]
+    finished = train_and_test(DARTS_V2, tiny_digits, cfg, resume=saved[-1],
+                              on_epoch=lambda r: epochs.append(r["epoch"]))
+    assert epochs == [1, 2] and finished["test_acc"] == full["test_acc"]   # only the test left
+    with pytest.raises(ValueError, match="belongs to a training with another configuration"):
+        train_and_test(DARTS_V2, tiny_digits, dataclasses.replace(cfg, lr=0.1), resume=saved[0])
 
 
 def _trained(speed, steps=3, drop=0.0):

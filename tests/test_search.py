@@ -56,6 +56,25 @@ def test_resume_from_a_checkpoint_continues_exactly(tiny_digits, tmp_path):
     assert resumed.final["train_loss"] == pytest.approx(straight.final["train_loss"], rel=1e-6)
 
 
+def test_the_checkpoint_keeps_every_global_random_state_and_old_ones_still_load(tiny_digits):
+    import random
+
+    import numpy as np
+    import torch
+
+    s = Search(_config(epochs=1), data=tiny_digits)
+    random.random(), np.random.rand(), torch.rand(3)     # away from what a new Search seeds
+    state = s.state_dict()
+    assert set(state["rng"]) == {"python", "numpy", "torch", "cuda"}
+    draws = (random.random(), float(np.random.rand()), float(torch.rand(())))
+    Search(_config(epochs=1), data=tiny_digits).load_state_dict(state)
+    assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == draws
+    old = {k: v for k, v in state.items() if k != "rng"}     # written before nas.checkpoint
+    old["torch_rng"] = state["rng"]["torch"]
+    Search(_config(epochs=1), data=tiny_digits).load_state_dict(old)
+    assert float(torch.rand(())) == draws[2]
+
+
 def test_a_folder_of_another_search_is_refused(tiny_digits, tmp_path):
     run_search(_config(epochs=1), data=tiny_digits, out_dir=tmp_path)
     with pytest.raises(ValueError, match="another configuration"):

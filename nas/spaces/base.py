@@ -27,7 +27,7 @@ line in `nas.spaces.SPACES`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
@@ -105,10 +105,12 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def train_and_test(self, arch: Architecture, data: ImageData, space_config: Any,
-                       config: Any, device: torch.device) -> dict:
+                       config: Any, device: torch.device, resume: dict | None = None,
+                       on_checkpoint: Callable[[dict], None] | None = None) -> dict:
         """Train `arch` from scratch on data's training set and test it: a dict with test_acc,
         test_loss, train_acc, params, train_time_s and history (per epoch: epoch, train_loss,
-        train_acc, lr, epoch_time_s)."""
+        train_acc, lr, epoch_time_s). After every epoch `on_checkpoint` (if given) receives a
+        state that, passed back as `resume`, goes on from the next epoch to the same result."""
 
     def references(self, space_config: Any) -> dict[str, Architecture]:
         """Architectures that anchor the ground truth beside the candidates, by role."""

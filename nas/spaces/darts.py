@@ -321,5 +321,7 @@ class DartsSpace(SearchSpace):
                 f"{config.batch_size}, lr {config.lr}, {', '.join(extras)}")
 
     def train_and_test(self, arch: Genotype, data: ImageData, space_config: DartsSpaceConfig,
-                       config: EvalConfig, device: torch.device) -> dict:
-        return train_and_test(arch, data, config, device=device)
+                       config: EvalConfig, device: torch.device, resume: dict | None = None,
+                       on_checkpoint=None) -> dict:
+        return train_and_test(arch, data, config, device=device, resume=resume,
+                              on_checkpoint=on_checkpoint)

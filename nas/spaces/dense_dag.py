@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas.checkpoint import cpu_copy, rng_state, set_rng_state
 from nas.data import Augment, Batches, ImageData
 from nas.spaces.base import SearchSpace
 
@@ -436,11 +438,16 @@ class StandaloneConfig:
 
 
 def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config: StandaloneConfig,
-                     device: torch.device, activation: str = "relu", layer: str = "dense") -> dict:
+                     device: torch.device, activation: str = "relu", layer: str = "dense", *,
+                     resume: dict | None = None,
+                     on_checkpoint: Callable[[dict], None] | None = None) -> dict:
     """Train one DAG of `width` (`layer`: dense maps or 3×3 convolutions) from scratch and test it
-    (see StandaloneConfig)."""
+    (see StandaloneConfig). `resume` / `on_checkpoint`: as `nas.evaluate.train_and_test`'s."""
     from nas.search import seed_everything
 
+    if resume is not None and resume.get("config") != asdict(config):
+        raise ValueError("the evaluation checkpoint belongs to a training with another "
+                         "configuration")
     seed_everything(config.seed)
     net = DagNet(arch, data.in_channels * data.image_size ** 2, width, data.num_classes,
                  activation, config.init, layer, data.in_channels).to(device)
@@ -449,10 +456,17 @@ def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config:
     batches = Batches(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
                       augment=Augment(), shuffle=True, drop_last=False, seed=config.seed, device=device)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.epochs * len(batches))
-    start = time.perf_counter()
-    history = []
+    history, first, elapsed = [], 0, 0.0
+    if resume is not None:
+        net.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        sched.load_state_dict(resume["scheduler"])
+        batches.set_state(resume["batches"])
+        set_rng_state(resume["rng"])
+        history, first, elapsed = list(resume["history"]), resume["epoch"], resume["elapsed"]
+    start = time.perf_counter() - elapsed
     net.train()
-    for epoch in range(config.epochs):
+    for epoch in range(first, config.epochs):
         t0, lr = time.perf_counter(), opt.param_groups[0]["lr"]
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device)
@@ -470,6 +484,12 @@ def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config:
         history.append({"epoch": epoch, "train_loss": float(loss_sum) / n,
                         "train_acc": float(correct) / n, "lr": lr,
                         "epoch_time_s": time.perf_counter() - t0})
+        if on_checkpoint is not None:
+            on_checkpoint(cpu_copy({
+                "config": asdict(config), "epoch": epoch + 1, "model": net.state_dict(),
+                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "batches": batches.get_state(), "rng": rng_state(), "history": history,
+                "elapsed": time.perf_counter() - start}))
     train_time = time.perf_counter() - start
     net.eval()
     test = Batches(data.test_x, data.test_y, 1024, data.mean, data.std, augment=Augment(),
@@ -503,9 +523,10 @@ class DenseDagSpace(SearchSpace):
         return parse_dag(text)
 
     def train_and_test(self, arch: DagArchitecture, data: ImageData, space_config: DenseDagConfig,
-                       config: StandaloneConfig, device: torch.device) -> dict:
+                       config: StandaloneConfig, device: torch.device, resume: dict | None = None,
+                       on_checkpoint=None) -> dict:
         return train_standalone(arch, data, space_config.width, config, device, space_config.activation,
-                                space_config.layer)
+                                space_config.layer, resume=resume, on_checkpoint=on_checkpoint)
 
     def references(self, space_config: DenseDagConfig) -> dict[str, DagArchitecture]:
         """The chain (a plain MLP of l layers) and the complete DAG (within max_skip)."""
