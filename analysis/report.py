@@ -460,8 +460,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("experiment", nargs="?", default=None,
                    help="an experiment folder, or its name under --results (default: the experiment "
                         "written most recently)")
-    p.add_argument("--results", default=str(ROOT / "results"),
-                   help="folder of experiments (default: %(default)s)")
+    from benchmark.store import default_results_dir
+
+    p.add_argument("--results", default=str(default_results_dir()),
+                   help="folder of experiments (default: results/ of the project, or ./results "
+                        "where the project is installed)")
     p.add_argument("--out", default=None, help="output folder (default: <experiment>/report)")
     p.add_argument("--reference", default=str(REFERENCE),
                    help="published numbers to show beside the measured ones (default: %(default)s)")

@@ -327,9 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval", action="store_true",
                    help="also measure the evaluation network's training images/s, the "
                         "project's trainer against a plain loop")
-    p.add_argument("--out", default="results/perf",
+    from benchmark.store import default_results_dir
+
+    p.add_argument("--out", default=str(default_results_dir() / "perf"),
                    help="results folder the rows go to, as one part of its perf table (default: "
-                        "results/perf; '' writes none)")
+                        "results/perf of the project, or ./results/perf where it is installed; '' "
+                        "writes none)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     args = p.parse_args(argv)
     strategies = [] if args.strategies == ["none"] else args.strategies

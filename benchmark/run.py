@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmark.grids import GRIDS, get_grid  # noqa: E402
+from benchmark.store import default_results_dir  # noqa: E402
 from nas.data import DatasetError, load_dataset  # noqa: E402
 from nas.options import parse_option  # noqa: E402
 from nas.strategies import STRATEGIES  # noqa: E402
@@ -35,8 +36,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python benchmark/run.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--grid", default="smoke", help=f"grid: {', '.join(GRIDS)} (default: smoke)")
     p.add_argument("--experiment", default=None, help="experiment name (default: the grid's)")
-    p.add_argument("--results", default=str(ROOT / "results"),
-                   help="results folder (default: results/ of the project)")
+    p.add_argument("--results", default=str(default_results_dir()),
+                   help="results folder (default: results/ of the project, or ./results where the "
+                        "project is installed)")
     p.add_argument("--strategies", nargs="+", default=None, metavar="NAME",
                    help=f"override the grid's strategies: {', '.join(STRATEGIES)}")
     p.add_argument("--datasets", nargs="+", default=None, metavar="NAME",

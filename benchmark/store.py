@@ -36,6 +36,14 @@ OTHER_KEYS: dict[str, list[str]] = {
 TABLES: dict[str, list[str]] = {**KEYS, **OTHER_KEYS}
 
 
+
+def default_results_dir() -> Path:
+    """Where results go unless a command is told otherwise: results/ of the project in a source
+    checkout (a pyproject.toml beside the packages), ./results of the current directory for an
+    installed copy (never inside site-packages)."""
+    root = Path(__file__).resolve().parents[1]
+    return root / "results" if (root / "pyproject.toml").is_file() else Path.cwd() / "results"
+
 def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
     """Whether `root`/grid.json declares `grid`'s profile, its strategy options (where recorded)
     and, for the trials of `specs` it lists, the same evaluation datasets; None without one."""
