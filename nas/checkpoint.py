@@ -1,4 +1,4 @@
-"""What a checkpoint holds beside a model's own state: the random states, and copies.
+"""Checkpoints: the random states, copies that later steps cannot change, and a training's state.
 
 A search or a training that resumes from a checkpoint must draw the same random numbers as the
 run that was not interrupted: the data's own generators are saved by their owners (`Batches`);
@@ -6,6 +6,8 @@ run that was not interrupted: the data's own generators are saved by their owner
 library draws: Python's, NumPy's, torch's CPU generator and, where CUDA has been used, every
 CUDA device's generator (drop-path masks on a GPU come from CUDA's). `cpu_copy` makes a state
 that later steps cannot change (a model's `state_dict()` holds the live tensors).
+`training_state` / `restore_training` are a training from scratch's checkpoint after an epoch
+(the evaluation network's, `nas.evaluate.train_and_test`, and the dense-DAG space's standalone one).
 """
 
 from __future__ import annotations
@@ -50,3 +52,35 @@ def cpu_copy(obj):
     if isinstance(obj, (list, tuple)):
         return type(obj)(cpu_copy(v) for v in obj)
     return obj
+
+
+def training_state(config, epoch: int, model, optimizer, scheduler, batches, history: list,
+                   elapsed: float) -> dict:
+    """What a training from scratch resumes from after `epoch` epochs: CPU copies of the model,
+    the optimiser, the schedule, the training batches' and the global random states, the history
+    (the evaluation's and the dense-DAG space's standalone training)."""
+    from dataclasses import asdict
+
+    return cpu_copy({"config": asdict(config), "epoch": epoch, "model": model.state_dict(),
+                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                     "batches": batches.get_state(), "rng": rng_state(), "history": history,
+                     "elapsed": elapsed})
+
+
+def check_training_state(state: dict | None, config) -> None:
+    """ValueError where `state` was written by a training with another configuration."""
+    from dataclasses import asdict
+
+    if state is not None and state.get("config") != asdict(config):
+        raise ValueError("the evaluation checkpoint belongs to a training with another "
+                         "configuration")
+
+
+def restore_training(state: dict, model, optimizer, scheduler, batches) -> tuple[list, int, float]:
+    """Put a `training_state` back; returns (history, the next epoch, seconds trained so far)."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    batches.set_state(state["batches"])
+    set_rng_state(state["rng"])
+    return list(state["history"]), state["epoch"], state["elapsed"]

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.checkpoint import cpu_copy, rng_state, set_rng_state
+from nas.checkpoint import check_training_state, restore_training, training_state
 from nas.data import Augment, Batches, ImageData
 from nas.genotype import Genotype
 from nas.ops import FactorizedReduce, Identity, ReLUConvBN, make_op
@@ -247,9 +247,7 @@ def train_and_test(genotype: Genotype, data: ImageData, config: EvalConfig | Non
     """
     config = config or EvalConfig()
     device = torch.device(device)
-    if resume is not None and resume.get("config") != asdict(config):
-        raise ValueError("the evaluation checkpoint belongs to a training with another "
-                         "configuration")
+    check_training_state(resume, config)
     torch.manual_seed(config.seed)
     model = build_network(genotype, data, config).to(device)
     trainer = Trainer(model, config, device)
@@ -264,12 +262,7 @@ def train_and_test(genotype: Genotype, data: ImageData, config: EvalConfig | Non
                                                            eta_min=config.lr_min)
     history, first, elapsed = [], 0, 0.0
     if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        train.set_state(resume["batches"])
-        set_rng_state(resume["rng"])
-        history, first, elapsed = list(resume["history"]), resume["epoch"], resume["elapsed"]
+        history, first, elapsed = restore_training(resume, model, optimizer, scheduler, train)
     start = time.perf_counter() - elapsed
     for epoch in range(first, config.epochs):
         model.train()
@@ -296,11 +289,8 @@ def train_and_test(genotype: Genotype, data: ImageData, config: EvalConfig | Non
         if on_epoch is not None:
             on_epoch(record)
         if on_checkpoint is not None:
-            on_checkpoint(cpu_copy({
-                "config": asdict(config), "epoch": epoch + 1, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "batches": train.get_state(), "rng": rng_state(), "history": history,
-                "elapsed": time.perf_counter() - start}))
+            on_checkpoint(training_state(config, epoch + 1, model, optimizer, scheduler, train,
+                                         history, time.perf_counter() - start))
     train_time = time.perf_counter() - start
     test_loss, test_acc = test(model, test_batches, trainer.speed)
     return {"test_acc": test_acc, "test_loss": test_loss,

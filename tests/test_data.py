@@ -93,6 +93,7 @@ def test_batches_normalise_with_the_dataset_statistics(digits):
     assert xb.dtype == torch.float32 and xb.device == b.device
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_batches_and_augmentation_stay_on_the_gpu(digits):
     b = Batches(digits.train_x, digits.train_y, 64, digits.mean, digits.std,

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.checkpoint import cpu_copy, rng_state, set_rng_state
+from nas.checkpoint import check_training_state, restore_training, training_state
 from nas.data import Augment, Batches, ImageData
 from nas.spaces.base import SearchSpace
 
@@ -445,9 +445,7 @@ def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config:
     (see StandaloneConfig). `resume` / `on_checkpoint`: as `nas.evaluate.train_and_test`'s."""
     from nas.search import seed_everything
 
-    if resume is not None and resume.get("config") != asdict(config):
-        raise ValueError("the evaluation checkpoint belongs to a training with another "
-                         "configuration")
+    check_training_state(resume, config)
     seed_everything(config.seed)
     net = DagNet(arch, data.in_channels * data.image_size ** 2, width, data.num_classes,
                  activation, config.init, layer, data.in_channels).to(device)
@@ -458,12 +456,7 @@ def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config:
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.epochs * len(batches))
     history, first, elapsed = [], 0, 0.0
     if resume is not None:
-        net.load_state_dict(resume["model"])
-        opt.load_state_dict(resume["optimizer"])
-        sched.load_state_dict(resume["scheduler"])
-        batches.set_state(resume["batches"])
-        set_rng_state(resume["rng"])
-        history, first, elapsed = list(resume["history"]), resume["epoch"], resume["elapsed"]
+        history, first, elapsed = restore_training(resume, net, opt, sched, batches)
     start = time.perf_counter() - elapsed
     net.train()
     for epoch in range(first, config.epochs):
@@ -485,11 +478,8 @@ def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config:
                         "train_acc": float(correct) / n, "lr": lr,
                         "epoch_time_s": time.perf_counter() - t0})
         if on_checkpoint is not None:
-            on_checkpoint(cpu_copy({
-                "config": asdict(config), "epoch": epoch + 1, "model": net.state_dict(),
-                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "batches": batches.get_state(), "rng": rng_state(), "history": history,
-                "elapsed": time.perf_counter() - start}))
+            on_checkpoint(training_state(config, epoch + 1, net, opt, sched, batches, history,
+                                         time.perf_counter() - start))
     train_time = time.perf_counter() - start
     net.eval()
     test = Batches(data.test_x, data.test_y, 1024, data.mean, data.std, augment=Augment(),
