@@ -62,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "profile's; the noise ceiling compares halves of them); use another "
                         "--experiment")
     p.add_argument("--data-root", default=None, help="folder of cifar-10-batches-py/ etc.")
+    p.add_argument("--download", action="store_true",
+                   help="download a missing CIFAR-10/100 into the data root first (torchvision; "
+                        "on a cluster the data root must be a folder every node sees)")
     p.add_argument("--address", default=None,
                    help="Ray cluster to join (default: $RAY_ADDRESS, else a private local instance)")
     p.add_argument("--num-cpus", type=int, default=None,
@@ -92,11 +95,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def check_datasets(grid, data_root) -> None:
+def check_datasets(grid, data_root, download: bool = False) -> None:
+    """Every dataset of the grid loads (downloaded first, once, where `download` and it is missing:
+    torchvision's CIFAR, with its progress), before Ray starts."""
     names = {d for t in grid.trials() for d in (t.search_dataset, *t.eval_datasets)}
     for name in sorted(names):
         try:
-            load_dataset(name, data_root)
+            load_dataset(name, data_root, download=download)
         except DatasetError as e:
             raise UsageError(str(e)) from None
 
@@ -204,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
         print(plan(grid, results_dir, perf, args.detect, cpus=args.num_cpus or os.cpu_count() or 1,
                    power_dir=power))
         return 0
-    check_datasets(grid, grid.data_root)
+    check_datasets(grid, grid.data_root, args.download)
     specs = grid.trials(experiment)
 
     import ray

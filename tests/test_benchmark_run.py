@@ -228,3 +228,15 @@ def test_the_manifest_keeps_the_trials_of_earlier_runs(tmp_path):
     assert sorted(ids) == sorted([*(s.trial_id for s in first.trials("smoke")),
                                   *(s.trial_id for s in second.trials("smoke"))])
     assert run_module.manifest_trial_ids(tmp_path) == set(ids)
+
+
+def test_download_is_an_option_of_the_grid_and_reaches_the_loader_before_ray(monkeypatch):
+    from benchmark.grids import get_grid
+
+    calls = []
+    monkeypatch.setattr(run_module, "load_dataset",
+                        lambda name, root, download=False: calls.append((name, root, download)))
+    grid = get_grid("full")
+    run_module.check_datasets(grid, "/data", run_module.parse_args(["--download"]).download)
+    assert sorted(calls) == [("cifar10", "/data", True), ("cifar100", "/data", True)]
+    assert run_module.parse_args([]).download is False
