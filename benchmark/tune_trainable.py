@@ -50,7 +50,9 @@ def trainable(config: dict) -> None:
         spec = dataclasses.replace(spec, strategy_options={**spec.strategy_options,
                                                            **config["options"]})
     store = ResultStore(config["results_dir"])
-    own = own_checkpoint(config["results_dir"], spec.trial_id)
+    # a tuning run's samples share the grid trial's id: each keeps its own file under Ray's id
+    own = own_checkpoint(config["results_dir"], spec.trial_id if not config.get("options")
+                         else f"{spec.trial_id}__{tune.get_context().get_trial_id()}")
     state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
