@@ -106,6 +106,28 @@ def check_datasets(grid, data_root, download: bool = False) -> None:
             raise UsageError(str(e)) from None
 
 
+HANDSHAKE_WAIT_S = 5
+
+
+def speaks_http2(host: str, port: int, timeout: float) -> bool:
+    """Whether the server at host:port answers an HTTP/2 client preface with the SETTINGS frame
+    that every HTTP/2 server (a gRPC server such as Ray's GCS) sends first."""
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(preface)
+            head = b""
+            while len(head) < 9:
+                chunk = s.recv(9 - len(head))
+                if not chunk:
+                    return False
+                head += chunk
+    except OSError:
+        return False
+    return head[3] == 4   # the frame's type: SETTINGS
+
+
 def check_address(address: str) -> None:
     """Fail fast on an address where nothing listens (ray.init would wait for minutes)."""
     if address in ("auto", "local") or address.startswith("ray://"):
@@ -118,6 +140,12 @@ def check_address(address: str) -> None:
     except OSError as e:
         raise UsageError(f"nothing answers at the Ray address {address} ({e.strerror or e}); "
                          "start the head with `ray start --head` or fix --address") from None
+    # Ray's GCS speaks gRPC: a listener that does not (another service on that port) would make
+    # ray.init wait for a minute before failing
+    if not speaks_http2(host, int(port), HANDSHAKE_WAIT_S):
+        raise UsageError(f"something answers at {address} but not Ray (no HTTP/2 handshake, which "
+                         f"gRPC starts with, within {HANDSHAKE_WAIT_S} s); give the head's GCS port "
+                         "(6379 unless `ray start --head --port` said otherwise)")
 
 
 def lock_experiment(results_dir: Path):

@@ -240,3 +240,47 @@ def test_download_is_an_option_of_the_grid_and_reaches_the_loader_before_ray(mon
     run_module.check_datasets(grid, "/data", run_module.parse_args(["--download"]).download)
     assert sorted(calls) == [("cifar10", "/data", True), ("cifar100", "/data", True)]
     assert run_module.parse_args([]).download is False
+
+
+def test_an_address_where_something_other_than_ray_listens_is_refused_within_seconds(tmp_path, capsys):
+    import socket
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held = []
+    threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()
+    port = server.getsockname()[1]
+    start = time.perf_counter()
+    try:
+        assert run_module.main(["--address", f"127.0.0.1:{port}", "--strategies", "first-order",
+                                "--results", str(tmp_path)]) == 2
+    finally:
+        server.close()
+    assert time.perf_counter() - start < 30
+    err = capsys.readouterr().err
+    assert f"something answers at 127.0.0.1:{port} but not Ray" in err
+    assert not any(tmp_path.iterdir())                  # a refused run writes nothing
+
+
+def test_a_server_that_opens_with_http2_settings_counts_as_ray():
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer():
+        conn, _ = server.accept()
+        conn.sendall(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))   # an empty SETTINGS frame, as gRPC's
+        conn.recv(64)
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        assert run_module.speaks_http2("127.0.0.1", server.getsockname()[1], 5)
+    finally:
+        server.close()
