@@ -91,7 +91,7 @@ def search_rows(dev, size: dict, isolated: bool) -> list[dict]:
         for switches in ((), SEARCH_SWITCHES):
             kwargs = dict(strategy=strategy, batch=batch, layers=layers, channels=channels,
                           image_size=side, steps=size["steps"], warmup=size["warmup"],
-                          device=dev.type, threads=None, speed=switches)
+                          device=str(dev), threads=None, speed=switches)
             start = time.perf_counter()
             try:
                 row = run_isolated(measure, **kwargs) if isolated else measure(**kwargs)
@@ -117,7 +117,7 @@ def eval_rows(dev, size: dict, compile_too: bool, isolated: bool) -> list[dict]:
     rows = []
     for switches in variants:
         kwargs = dict(batch=batch, layers=layers, channels=channels, image_size=side,
-                      steps=size["steps"] + 2, warmup=size["warmup"] + 1, device=dev.type,
+                      steps=size["steps"] + 2, warmup=size["warmup"] + 1, device=str(dev),
                       threads=None, speed=switches)
         start = time.perf_counter()
         try:
@@ -189,7 +189,8 @@ def projection(rows: list[dict], out: Path) -> list[str]:
 
 def markdown(rows: list[dict], projected: list[str], tiny: bool) -> str:
     dev = next(r for r in rows if r["check"] == "device")
-    lines = ["# GPU acceptance check" + (" (tiny sizes: the times say nothing about a GPU)" if tiny else ""),
+    lines = ["# GPU acceptance check" + (" (tiny sizes, in one process: the times say nothing about "
+                                         "a GPU, and the peaks are that process's)" if tiny else ""),
              "", f"device: {dev['name']}" + (f", {dev['memory_gib']:.1f} GiB" if dev.get("memory_gib")
                                               else "") + f"; torch {dev['torch']}, CUDA "
              f"{dev['cuda'] or '—'}, cuDNN {dev.get('cudnn') or '—'}", ""]

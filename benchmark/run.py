@@ -251,10 +251,14 @@ def run(args: argparse.Namespace) -> int:
     # whose result parts exist are finished: run only the others, if the profile is the same.
     declared = specs
     path = results_dir / "ray" / "tune"
-    # Ray's saved run resumes the trials it was given; only where those are this run's trials
-    # (otherwise the trials without result parts run afresh, each from its own checkpoint file)
-    restorable = (not args.tune and path.exists() and tune.Tuner.can_restore(str(path))
-                  and manifest_trial_ids(results_dir) == {s.trial_id for s in declared})
+    # Ray's saved run resumes the trials it was given (ray/trials.json); only where those are this
+    # run's trials, or the ones of them still without results (otherwise the trials without
+    # result parts run afresh, each from its own checkpoint file)
+    given = ray_trial_ids(results_dir)
+    unfinished = {s.trial_id for s in declared
+                  if not ResultStore(results_dir).has_part(result_table(s), s.trial_id)}
+    restorable = (not args.tune and bool(given) and path.exists() and tune.Tuner.can_restore(str(path))
+                  and given in ({s.trial_id for s in declared}, unfinished))
     if not args.tune:
         check_manifest(results_dir, grid, declared)
     if not args.tune and not restorable:
@@ -306,6 +310,9 @@ def run(args: argparse.Namespace) -> int:
         tuner = tune.Tuner.restore(str(path), wrapped, resume_errored=True,
                                    param_space=param_space)
     else:
+        from nas.files import write_json
+
+        write_json(results_dir / "ray" / "trials.json", sorted(s.trial_id for s in specs))
         tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,
                            tune_config=tune.TuneConfig(
                                max_concurrent_trials=args.max_concurrent,
@@ -347,6 +354,14 @@ def check_manifest(results_dir: Path, grid, specs) -> None:
         raise UsageError(f"{results_dir} holds results of a grid with another profile, other "
                          "strategy options or other evaluation datasets; give this run another "
                          "--experiment")
+
+
+def ray_trial_ids(results_dir: Path) -> set[str]:
+    """The trial ids that the grid's saved Ray run was given (ray/trials.json; none without one)."""
+    import json
+
+    given = results_dir / "ray" / "trials.json"
+    return set(json.loads(given.read_text())) if given.is_file() else set()
 
 
 def manifest_trial_ids(results_dir: Path) -> set[str]:

@@ -5,7 +5,9 @@ goes to Ray as the trial's checkpoint and, atomically, to `<results>/checkpoints
 beside the result parts. Ray records a trial's latest checkpoint in its experiment state, which
 the driver saves every few seconds, so after a kill -9 of the driver Ray may offer an older one:
 the trial starts from whichever of the two has done more units (`units` in the state), and no
-finished epoch is done again. The file goes when the trial's rows are written.
+finished epoch is done again. The file goes when the trial's rows are written (the `trials`
+part last: it marks the trial finished). A tuning run's samples keep no file (they share the
+grid trial's id and are never restored).
 
 It lives in an importable module (not in run.py) so that Ray workers can import it.
 """
@@ -50,15 +52,14 @@ def trainable(config: dict) -> None:
         spec = dataclasses.replace(spec, strategy_options={**spec.strategy_options,
                                                            **config["options"]})
     store = ResultStore(config["results_dir"])
-    # a tuning run's samples share the grid trial's id: each keeps its own file under Ray's id
-    own = own_checkpoint(config["results_dir"], spec.trial_id if not config.get("options")
-                         else f"{spec.trial_id}__{tune.get_context().get_trial_id()}")
+    # a tuning run's samples share the grid trial's id and are never restored: no file for them
+    own = None if config.get("options") else own_checkpoint(config["results_dir"], spec.trial_id)
     state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
             state = torch.load(Path(d) / "state.pt", weights_only=False, map_location="cpu")
-    if own.is_file():
+    if own is not None and own.is_file():
         mine = torch.load(own, weights_only=False, map_location="cpu")
         if state is None or mine.get("units", 0) > state.get("units", 0):
             state = mine
@@ -70,7 +71,8 @@ def trainable(config: dict) -> None:
 
     def progress(metrics: dict, st: dict) -> None:
         st["units"] = st.get("units", 0) + 1
-        atomic_write(own, lambda tmp: torch.save(st, tmp))
+        if own is not None:
+            atomic_write(own, lambda tmp: torch.save(st, tmp))
         with tempfile.TemporaryDirectory() as d:
             torch.save(st, Path(d) / "state.pt")
             tune.report({**metrics, "trial_id": spec.trial_id, "done": False},
@@ -80,9 +82,13 @@ def trainable(config: dict) -> None:
             raise RuntimeError("injected failure (tests)")
 
     state = run_trial(spec, device, state, progress)
-    for table, rows in trial_rows(spec, state).items():
-        store.write_part(table, spec.trial_id, rows)
-    own.unlink(missing_ok=True)
+    # the part of `trials` (or `ground_truth`) marks the trial finished, so it is written last: a
+    # kill between the parts leaves the trial to be run again, not rows missing
+    tables = trial_rows(spec, state)
+    for table in sorted(tables, key=lambda t: t in ("trials", "ground_truth")):
+        store.write_part(table, spec.trial_id, tables[table])
+    if own is not None:
+        own.unlink(missing_ok=True)
     final = {"phase": "done", "status": state["status"], "trial_id": spec.trial_id, "done": True,
              "node_id": ray.get_runtime_context().get_node_id()}
     accs = ({f"test_acc/{k}": v["test_acc"] for k, v in state.get("evals", {}).items()}

@@ -77,7 +77,9 @@ def check_training_state(state: dict | None, config) -> None:
 
 
 def restore_training(state: dict, model, optimizer, scheduler, batches) -> tuple[list, int, float]:
-    """Put a `training_state` back; returns (history, the next epoch, seconds trained so far)."""
+    """Put a `training_state` back; returns (history, the next epoch, seconds trained so far).
+    `state` itself is not changed (the optimiser would otherwise adopt its tensors and step them)."""
+    state = cpu_copy(state)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])

@@ -13,9 +13,10 @@
   backward instead of computing it again there (`SearchCell.recompute = "none"`), in the
   forwards of the exact Hessian-vector products too (`DartsSupernet.for_double_backward` leaves
   "none" alone). Time for memory: at 8 cells × 16 channels, batch 64, on the CPU, the exact
-  products' strategies went from 1.15–1.16× their passes to 0.97–0.99× and their peak from
-  14.8–16.4 to 17.7–20.8 GB (benchmark/README.md, "Where the exact products' time goes"). For
-  a device with the memory.
+  products' strategies went from 1.15–1.16× their passes to 0.97–0.99× and their peak RSS from
+  14,643–16,461 to 17,708–20,829 MiB (benchmark/README.md, "Where the exact products' time
+  goes"; measured as `perf.py --cell batched-keep`, the same cells). For a device with the
+  memory.
 
 None of them changes what is computed beyond floating-point rounding; `amp` changes the
 rounding most, which is why it is off by default (tests compare search steps with and

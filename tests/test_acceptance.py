@@ -23,7 +23,7 @@ def test_the_tiny_acceptance_check_runs_every_step_and_writes_its_table(tmp_path
     (trial,) = rows[rows["check"] == "full trial (shortened)"].itertuples()
     assert trial.dataset == "digits" and trial.detail.startswith("finished")
     table = (out / "acceptance.md").read_text()
-    assert "tiny sizes: the times say nothing about a GPU" in table
+    assert "tiny sizes, in one process: the times say nothing about a GPU" in table
     assert "| implicit-neumann | amp,channels_last,cudnn_benchmark |" in table
     assert "- 1 GPU(s): " in table and "- 8 GPU(s): " in table and "wall time" in table
     assert table in capsys.readouterr().out

@@ -11,7 +11,16 @@ pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 
-def _step(name, device):
+@pytest.fixture
+def no_tf32():
+    """fp32 matmuls and convolutions on the GPU, as on the CPU (TF32 rounds to 10 mantissa bits)."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def _hypergradient(name, device):
     torch.manual_seed(0)
     net = make_supernet("darts", space_config("darts", channels=4, layers=3, nodes=2, multiplier=2),
                         3, 10).to(device)
@@ -19,17 +28,16 @@ def _step(name, device):
     g = torch.Generator().manual_seed(1)
     batches = [(torch.randn(8, 3, 16, 16, generator=g).to(device),
                 torch.randint(0, 10, (8,), generator=g).to(device)) for _ in range(2)]
-    s.step(*batches)
-    return [a.detach().cpu() for a in s.alphas], [w.detach().cpu() for w in s.weights]
+    return [h.detach().cpu() for h in s.hypergradient(*batches)]
 
 
 @pytest.mark.parametrize("name", ["first-order", "second-order", "second-order-exact",
                                   "implicit-neumann", "hyperdarts-linear"])
-def test_a_search_step_on_the_gpu_matches_the_cpu(name):
-    a0, w0 = _step(name, "cpu")
-    a1, w1 = _step(name, "cuda")
-    for x, y in zip(a0 + w0, a1 + w1):
-        assert torch.allclose(x, y, rtol=1e-3, atol=1e-4)
+def test_a_hypergradient_on_the_gpu_matches_the_cpus(name, no_tf32):
+    # the α gradient itself, not a step: Adam's first step moves α by about lr·sign(g), which
+    # rounding can flip where g is near 0
+    for x, y in zip(_hypergradient(name, "cpu"), _hypergradient(name, "cuda")):
+        assert torch.allclose(x, y, rtol=1e-3, atol=1e-6)
 
 
 def test_the_evaluation_trains_on_the_gpu_with_every_switch():
