@@ -168,8 +168,8 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
                        torch.randint(0, 10, (batch,), device=dev)) for _ in range(2)]
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    step_times = _times(lambda: strat.step(train_b, val_b), steps, warmup, dev)
-    step_s = statistics.median(step_times)
+    timed = _step_times(_times(lambda: strat.step(train_b, val_b), steps, warmup, dev))
+    step_s = timed["step_s"]
     params = list(net.parameters())
 
     def one_pass():
@@ -182,7 +182,7 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
     return {"kind": "search", "strategy": strategy, "batch": batch, "layers": layers,
             "channels": channels, "image_size": image_size, "speed": ",".join(sp.names()),
             "hvp": options.get("hvp", ""),
-            "partial_channels": partial_channels, "cell": cell, **_step_times(step_times), "pass_s": pass_s,
+            "partial_channels": partial_channels, "cell": cell, **timed, "pass_s": pass_s,
             "step_over_pass": step_s / pass_s, "expected_passes": expected,
             "overhead": step_s / (expected * pass_s), "peak_mem_bytes": _peak(dev),
             "saved_bytes": saved, "steps": steps, **_environment(dev)}
@@ -231,12 +231,12 @@ def measure_eval(batch: int, layers: int, channels: int, image_size: int, steps:
 
         def step():
             trainer.step(*next(it))
-    step_times = _times(step, steps, warmup, dev)
-    step_s = statistics.median(step_times)
+    timed = _step_times(_times(step, steps, warmup, dev))
+    step_s = timed["step_s"]
     return {"kind": "eval", "strategy": "eval-plain-loop" if plain else "eval-trainer",
             "batch": batch, "layers": layers, "channels": channels, "image_size": image_size,
             "speed": "" if plain else ",".join(speed), "hvp": "", "partial_channels": 1,
-            **_step_times(step_times),
+            **timed,
             "images_per_s": batch / step_s, "peak_mem_bytes": _peak(dev), "steps": steps,
             **_environment(dev)}
 

@@ -254,16 +254,15 @@ def run(args: argparse.Namespace) -> int:
     # Ray's saved run resumes the trials it was given (ray/trials.json); only where those are this
     # run's trials, or the ones of them still without results (otherwise the trials without
     # result parts run afresh, each from its own checkpoint file)
+    store = ResultStore(results_dir)
+    unfinished = [s for s in declared if not store.has_part(result_table(s), s.trial_id)]
     given = ray_trial_ids(results_dir)
-    unfinished = {s.trial_id for s in declared
-                  if not ResultStore(results_dir).has_part(result_table(s), s.trial_id)}
     restorable = (not args.tune and bool(given) and path.exists() and tune.Tuner.can_restore(str(path))
-                  and given in ({s.trial_id for s in declared}, unfinished))
+                  and given in ({s.trial_id for s in declared}, {s.trial_id for s in unfinished}))
     if not args.tune:
         check_manifest(results_dir, grid, declared)
     if not args.tune and not restorable:
-        store = ResultStore(results_dir)
-        specs = [s for s in declared if not store.has_part(result_table(s), s.trial_id)]
+        specs = unfinished
         if len(specs) < len(declared):
             print(f"{len(declared) - len(specs)} of {len(declared)} trials already have results in "
                   f"{results_dir / 'parts'}; running the other {len(specs)}", file=sys.stderr)
@@ -362,16 +361,6 @@ def ray_trial_ids(results_dir: Path) -> set[str]:
 
     given = results_dir / "ray" / "trials.json"
     return set(json.loads(given.read_text())) if given.is_file() else set()
-
-
-def manifest_trial_ids(results_dir: Path) -> set[str]:
-    """The trial ids that results_dir/grid.json declares (none without one)."""
-    import json
-
-    manifest = results_dir / "grid.json"
-    if not manifest.is_file():
-        return set()
-    return {t["trial_id"] for t in json.loads(manifest.read_text()).get("trials", [])}
 
 
 def write_manifest(results_dir: Path, grid, specs) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -71,10 +72,10 @@ def trainable(config: dict) -> None:
 
     def progress(metrics: dict, st: dict) -> None:
         st["units"] = st.get("units", 0) + 1
-        if own is not None:
-            atomic_write(own, lambda tmp: torch.save(st, tmp))
         with tempfile.TemporaryDirectory() as d:
-            torch.save(st, Path(d) / "state.pt")
+            torch.save(st, Path(d) / "state.pt")     # serialised once, copied to the own file
+            if own is not None:
+                atomic_write(own, lambda tmp: shutil.copyfile(Path(d) / "state.pt", tmp))
             tune.report({**metrics, "trial_id": spec.trial_id, "done": False},
                         checkpoint=tune.Checkpoint.from_directory(d))
         if marker is not None and not marker.exists():  # tests: crash once, after a checkpoint

@@ -11,13 +11,9 @@ from dataclasses import fields
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a text"}
 
 
-def _check_type(cls: type, owner: str, key: str, value) -> object:
-    """value as the field `key` of cls declares it (an int where a float is declared; a whole
-    float where an int is), or ValueError in one sentence; fields of other types pass."""
-    try:
-        hint = typing.get_type_hints(cls).get(key)
-    except (NameError, TypeError):            # an annotation that does not resolve: unchecked
-        return value
+def _check_type(hint, owner: str, key: str, value) -> object:
+    """value as the field `key` declares it (its type `hint`; an int where a float is declared, a
+    whole float where an int is), or ValueError in one sentence; fields of other types pass."""
     args = typing.get_args(hint) if isinstance(hint, types.UnionType) or \
         typing.get_origin(hint) is typing.Union else (hint,)
     if value is None and type(None) in args:
@@ -50,7 +46,11 @@ def build_config(cls: type, owner: str, values: dict):
     if unknown:
         raise ValueError(f"{owner} has no option(s) {', '.join(unknown)}; "
                          f"valid options are {', '.join(sorted(valid))}")
-    return cls(**{k: _check_type(cls, owner, k, v) for k, v in values.items()})
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):            # annotations that do not resolve: unchecked
+        hints = {}
+    return cls(**{k: _check_type(hints.get(k), owner, k, v) for k, v in values.items()})
 
 
 def parse_option(text: str) -> tuple[str, object]:
