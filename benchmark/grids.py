@@ -13,6 +13,8 @@ profile) and put it in `GRIDS`:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +148,15 @@ def profile_from_dict(d: dict) -> Profile:
 GROUND_TRUTH = "ground-truth"   # the `strategy` (and `kind`) of a ground-truth trial
 
 
+def dataset_id(dataset: str) -> str:
+    """A file-name-safe, unique name of a dataset: the name itself where it is already safe
+    (`digits`, `cifar10`), else its safe reading plus a short hash of the name."""
+    if re.fullmatch(r"[A-Za-z0-9._-]+", dataset):
+        return dataset
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", dataset).strip("_.")
+    return f"{safe}-{hashlib.sha1(dataset.encode()).hexdigest()[:6]}"
+
+
 @dataclass(frozen=True)
 class TrialSpec:
     """One row of a grid: what a trial searches and evaluates (kind "search"), or the ground
@@ -163,6 +174,14 @@ class TrialSpec:
 
     @property
     def trial_id(self) -> str:
+        """`strategy__dataset__sSEED`; a dataset named by a path (`imagefolder:~/data/x`) reads
+        `imagefolder_data_x-<6 hex digits of its name's hash>`, so that two paths that read alike
+        once made file-name safe (`~/data/x`, `/data/x`) still give two ids."""
+        return f"{self.strategy}__{dataset_id(self.search_dataset)}__s{self.seed}"
+
+    @property
+    def legacy_trial_id(self) -> str:
+        """The id this trial had before the ids named paths apart (for results written then)."""
         ds = self.search_dataset.replace(":", "_").replace("/", "_").replace("~", "")
         return f"{self.strategy}__{ds}__s{self.seed}"
 

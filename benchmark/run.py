@@ -255,6 +255,12 @@ def run(args: argparse.Namespace) -> int:
     # run's trials, or the ones of them still without results (otherwise the trials without
     # result parts run afresh, each from its own checkpoint file)
     store = ResultStore(results_dir)
+    if not args.tune and results_dir.is_dir():
+        lock = lock_experiment(results_dir)   # held until this function returns
+        moved = migrate_trial_ids(results_dir, declared)
+        if moved:
+            print(f"renamed {moved} result file(s) in {results_dir} from the trial ids of an earlier "
+                  "version (dataset paths are now told apart by a hash)", file=sys.stderr)
     unfinished = [s for s in declared if not store.has_part(result_table(s), s.trial_id)]
     given = ray_trial_ids(results_dir)
     restorable = (not args.tune and bool(given) and path.exists() and tune.Tuner.can_restore(str(path))
@@ -274,7 +280,8 @@ def run(args: argparse.Namespace) -> int:
     if address:
         check_address(address)
     created = not results_dir.exists()
-    lock = lock_experiment(results_dir)   # noqa: F841 (held until this function returns)
+    if created or args.tune:
+        lock = lock_experiment(results_dir)   # noqa: F841 (held until this function returns)
     try:
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
@@ -353,6 +360,54 @@ def check_manifest(results_dir: Path, grid, specs) -> None:
         raise UsageError(f"{results_dir} holds results of a grid with another profile, other "
                          "strategy options or other evaluation datasets; give this run another "
                          "--experiment")
+
+
+def migrate_trial_ids(results_dir: Path, specs) -> int:
+    """Rename the result parts, own checkpoint files and grid.json entries that an earlier version
+    wrote under a trial's legacy id (before ids told dataset paths apart) to its id; returns how
+    many files moved. A part moves only where its rows are that trial's (strategy, dataset, seed),
+    a checkpoint only where no other declared trial had the same legacy id."""
+    import json
+    from collections import Counter
+
+    import pandas as pd
+
+    from benchmark.store import KEYS, ResultStore
+    from nas.files import write_json
+
+    store = ResultStore(results_dir)
+    legacy = Counter(s.legacy_trial_id for s in specs)
+    moved, renamed = 0, {}
+    for s in specs:
+        old, new = s.legacy_trial_id, s.trial_id
+        if old == new:
+            continue
+        for table in KEYS:
+            src, dst = store.part_path(table, old), store.part_path(table, new)
+            if not src.is_file() or dst.is_file():
+                continue
+            rows = pd.read_parquet(src, columns=["strategy", "search_dataset", "seed"])
+            if rows.empty or not ((rows.strategy == s.strategy) & (rows.search_dataset == s.search_dataset)
+                                  & (rows.seed == s.seed)).all():
+                continue
+            os.replace(src, dst)
+            moved += 1
+            renamed[old] = (s, new)
+        own = results_dir / "checkpoints"
+        if legacy[old] == 1 and (own / f"{old}.pt").is_file() and not (own / f"{new}.pt").exists():
+            os.replace(own / f"{old}.pt", own / f"{new}.pt")
+            moved += 1
+            renamed[old] = (s, new)
+    manifest = results_dir / "grid.json"
+    if renamed and manifest.is_file():
+        m = json.loads(manifest.read_text())
+        for t in m.get("trials", []):
+            s, new = renamed.get(t.get("trial_id"), (None, None))
+            if s is not None and (t.get("strategy"), t.get("search_dataset"), t.get("seed")) == (
+                    s.strategy, s.search_dataset, s.seed):
+                t["trial_id"] = new
+        write_json(manifest, m)
+    return moved
 
 
 def ray_trial_ids(results_dir: Path) -> set[str]:

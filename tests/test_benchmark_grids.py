@@ -24,6 +24,18 @@ def test_trials_are_the_product_with_unique_ids():
                                "search_dataset": "digits", "seed": 0, "profile": "smoke"}
 
 
+def test_datasets_whose_paths_read_alike_once_made_file_safe_get_distinct_ids():
+    grid = Grid("g", ("first-order",), ("imagefolder:~/data/cifar", "imagefolder:/data/cifar",
+                                        "imagefolder:/data_cifar", "digits"), (0,), SMOKE)
+    ids = [t.trial_id for t in grid.trials()]
+    assert len(set(ids)) == 4
+    assert ids[3] == "first-order__digits__s0"          # a plain name keeps its id
+    assert ids[0].startswith("first-order__imagefolder_data_cifar-") and "~" not in ids[0]
+    # the ids of before were the same for the first two: that is what a rerun migrates from
+    legacy = [t.legacy_trial_id for t in grid.trials()]
+    assert legacy[0] == legacy[1] and legacy[3] == ids[3]
+
+
 def test_trials_run_seed_by_seed_so_a_stopped_grid_holds_whole_seeds():
     grid = Grid("g", ("first-order", "one-level", "random"), ("digits",), (0, 1), SMOKE)
     assert [(t.seed, t.strategy) for t in grid.trials()[:3]] == [

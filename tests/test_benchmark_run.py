@@ -217,6 +217,38 @@ def test_a_second_driver_on_a_running_experiment_is_refused_and_a_killed_drivers
     run_module.lock_experiment(results).close()
 
 
+def test_results_under_the_ids_of_before_move_to_the_trial_whose_rows_they_hold(tmp_path):
+    import json
+
+    from benchmark.grids import SMOKE, Grid
+    from benchmark.store import ResultStore
+
+    grid = Grid("g", ("first-order",), ("imagefolder:~/data/cifar", "imagefolder:/data/cifar"),
+                (0,), SMOKE)
+    home, root = grid.trials("g")
+    assert home.legacy_trial_id == root.legacy_trial_id != root.trial_id
+    store = ResultStore(tmp_path)
+    rows = [{**root.key(), "eval_dataset": root.search_dataset, "repeat": 0, "test_acc": 0.5}]
+    store.write_part("trials", root.legacy_trial_id, rows)
+    store.write_part("epochs", root.legacy_trial_id, [{**root.key(), "phase": "search", "eval_dataset": "",
+                                                          "repeat": 0, "epoch": 0}])
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / f"{root.legacy_trial_id}.pt").write_text("ambiguous")
+    run_module.write_manifest(tmp_path, grid, [root])
+    manifest = json.loads((tmp_path / "grid.json").read_text())
+    manifest["trials"][0]["trial_id"] = root.legacy_trial_id      # as the version before wrote it
+    (tmp_path / "grid.json").write_text(json.dumps(manifest))
+
+    assert run_module.migrate_trial_ids(tmp_path, [home, root]) == 2
+    assert store.has_part("trials", root.trial_id) and store.has_part("epochs", root.trial_id)
+    assert not store.has_part("trials", home.trial_id) and not store.has_part("trials", root.legacy_trial_id)
+    # two declared trials had that legacy id, and a checkpoint file does not say whose it is
+    assert (tmp_path / "checkpoints" / f"{root.legacy_trial_id}.pt").is_file()
+    ids = [t["trial_id"] for t in json.loads((tmp_path / "grid.json").read_text())["trials"]]
+    assert ids == [root.trial_id]
+    assert run_module.migrate_trial_ids(tmp_path, [home, root]) == 0   # nothing left to move
+
+
 def test_the_manifest_keeps_the_trials_of_earlier_runs(tmp_path):
     import json
 
