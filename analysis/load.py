@@ -12,13 +12,13 @@ search seed. The unit of the statistics is one search: `Experiment.searches` ave
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from benchmark.store import KEYS, ResultStore
+from nas.files import read_json
 
 TABLES = tuple(KEYS)           # the benchmark's tables (benchmark/store.py declares them)
 TRIAL_KEY = ["strategy", "search_dataset", "seed"]
@@ -135,7 +135,8 @@ def load_experiment(root: str | Path) -> Experiment:
     frames["epochs"] = _with_repeats(frames["epochs"], eval_seed=False)
     declared, space = [], "darts"
     if (root / "grid.json").is_file():
-        manifest = json.loads((root / "grid.json").read_text())
+        manifest = read_json(root / "grid.json", "restore it from a copy, or delete it (the report "
+                             "then cannot name the trials that have no results yet)")
         profile = manifest.get("profile") or {}
         space = profile.get("space", "darts")
         every = int(profile.get("eval_repeats", 1) or 1)

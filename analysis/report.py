@@ -50,7 +50,7 @@ from analysis.tables import (  # noqa: E402
     transfer_table,
     write_table,
 )
-from nas.files import atomic_write  # noqa: E402
+from nas.files import FileError, atomic_write  # noqa: E402
 
 REFERENCE = Path(__file__).with_name("reference.csv")
 
@@ -485,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         path = report(find_experiment(args.experiment, args.results), args.out,
                       None if args.no_reference else args.reference, edge=args.edge, toy=not args.no_toy,
                       perf=perf)
-    except ReportError as e:
+    except (ReportError, FileError) as e:
         print(f"report: {e}", file=sys.stderr)
         return 2
     print(f"wrote {path} and {path.with_suffix('.html').name} in {time.perf_counter() - start:.0f}s")

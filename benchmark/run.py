@@ -367,13 +367,10 @@ def migrate_trial_ids(results_dir: Path, specs) -> int:
     wrote under a trial's legacy id (before ids told dataset paths apart) to its id; returns how
     many files moved. A part moves only where its rows are that trial's (strategy, dataset, seed),
     a checkpoint only where no other declared trial had the same legacy id."""
-    import json
     from collections import Counter
 
-    import pandas as pd
-
-    from benchmark.store import KEYS, ResultStore
-    from nas.files import write_json
+    from benchmark.store import GRID_JSON_HINT, KEYS, ResultStore, read_parquet
+    from nas.files import read_json, write_json
 
     store = ResultStore(results_dir)
     legacy = Counter(s.legacy_trial_id for s in specs)
@@ -386,7 +383,7 @@ def migrate_trial_ids(results_dir: Path, specs) -> int:
             src, dst = store.part_path(table, old), store.part_path(table, new)
             if not src.is_file() or dst.is_file():
                 continue
-            rows = pd.read_parquet(src, columns=["strategy", "search_dataset", "seed"])
+            rows = read_parquet(src, columns=["strategy", "search_dataset", "seed"])
             if rows.empty or not ((rows.strategy == s.strategy) & (rows.search_dataset == s.search_dataset)
                                   & (rows.seed == s.seed)).all():
                 continue
@@ -400,7 +397,7 @@ def migrate_trial_ids(results_dir: Path, specs) -> int:
             renamed[old] = (s, new)
     manifest = results_dir / "grid.json"
     if renamed and manifest.is_file():
-        m = json.loads(manifest.read_text())
+        m = read_json(manifest, GRID_JSON_HINT)
         for t in m.get("trials", []):
             s, new = renamed.get(t.get("trial_id"), (None, None))
             if s is not None and (t.get("strategy"), t.get("search_dataset"), t.get("seed")) == (
@@ -412,18 +409,18 @@ def migrate_trial_ids(results_dir: Path, specs) -> int:
 
 def ray_trial_ids(results_dir: Path) -> set[str]:
     """The trial ids that the grid's saved Ray run was given (ray/trials.json; none without one)."""
-    import json
+    from nas.files import read_json
 
     given = results_dir / "ray" / "trials.json"
-    return set(json.loads(given.read_text())) if given.is_file() else set()
+    hint = "delete it (the grid then runs its unfinished trials from their own checkpoints)"
+    return set(read_json(given, hint)) if given.is_file() else set()
 
 
 def write_manifest(results_dir: Path, grid, specs) -> None:
     """results/<experiment>/grid.json: the declared trials, so a report can name the missing ones;
     those of earlier runs of the experiment stay (a run of some strategies or seeds adds to it)."""
-    import json
-
-    from nas.files import write_json
+    from benchmark.store import GRID_JSON_HINT
+    from nas.files import read_json, write_json
 
     trials = [{**s.key(), "kind": s.kind, "trial_id": s.trial_id,
                "eval_datasets": list(s.eval_datasets),
@@ -431,7 +428,7 @@ def write_manifest(results_dir: Path, grid, specs) -> None:
     old = results_dir / "grid.json"
     if old.is_file():
         new_ids = {t["trial_id"] for t in trials}
-        trials = [t for t in json.loads(old.read_text()).get("trials", [])
+        trials = [t for t in read_json(old, GRID_JSON_HINT).get("trials", [])
                   if t["trial_id"] not in new_ids] + trials
     manifest = {"grid": grid.name, "profile": grid.profile.to_dict(),
                 "strategy_options": grid.strategy_options, "trials": trials}

@@ -10,13 +10,14 @@ report reads only these files. The columns are documented in results/README.md.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nas.files import atomic_write
+from nas.files import FileError, atomic_write, read_json
 
 GRID_KEY = ["experiment", "strategy", "search_dataset", "seed", "profile"]
 # The benchmark's tables: one part per trial.
@@ -35,6 +36,9 @@ OTHER_KEYS: dict[str, list[str]] = {
 }
 TABLES: dict[str, list[str]] = {**KEYS, **OTHER_KEYS}
 
+# what to do about a grid.json that cannot be read, where the benchmark needs it
+GRID_JSON_HINT = ("restore it from a copy (the rows in parts/ are intact), or give this run another "
+                  "--experiment")
 
 
 def default_results_dir() -> Path:
@@ -54,7 +58,7 @@ def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
     manifest = Path(root) / "grid.json"
     if not manifest.is_file():
         return None
-    old = json.loads(manifest.read_text())
+    old = read_json(manifest, GRID_JSON_HINT)
     new = json.loads(json.dumps({"profile": grid.profile.to_dict(),
                                  "strategy_options": grid.strategy_options}))
     try:   # (a grid.json of before the typed configs is read into today's form)
@@ -65,6 +69,19 @@ def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
     return (old_profile == new["profile"]
             and ("strategy_options" not in old or old["strategy_options"] == new["strategy_options"])
             and all(evals.get(s.trial_id, list(s.eval_datasets)) == list(s.eval_datasets) for s in specs))
+
+
+def read_parquet(path: str | Path, **kwargs) -> pd.DataFrame:
+    """A parquet file; FileError in one sentence, naming the file, where it cannot be read."""
+    try:
+        return pd.read_parquet(path, **kwargs)
+    except (pa.ArrowException, OSError) as e:
+        reason = re.sub(r"^Could not open Parquet input source '.*?': ", "",
+                        str(e).split("\n")[0]).split(". ")[0].rstrip(".")
+        fix = ("restore it from a copy, or delete it and run the same `benchmark/run.py` command "
+               "again (its trial then runs again)" if Path(path).parent.parent.name == "parts"
+               else "restore it from a copy")
+        raise FileError(f"{path} is not a readable parquet file ({reason}); {fix}") from None
 
 
 def write_parquet_atomic(rows: list[dict] | pd.DataFrame, path: Path) -> None:
@@ -110,10 +127,10 @@ class ResultStore:
         if table in OTHER_KEYS and joined.is_file():   # a file appended to before the parts: first
             parts.insert(0, joined)
         if parts:
-            df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+            df = pd.concat([read_parquet(p) for p in parts], ignore_index=True)
             key = [k for k in TABLES[table] if k in df]
             return df.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
-        return pd.read_parquet(joined) if joined.is_file() else pd.DataFrame()
+        return read_parquet(joined) if joined.is_file() else pd.DataFrame()
 
     def collect(self) -> dict[str, pd.DataFrame]:
         """Join the benchmark tables' parts into <table>.parquet; returns the frames (empty if none)."""
@@ -133,5 +150,5 @@ def read_results(path: str | Path, table: str) -> pd.DataFrame:
     file (e.g. a perf.parquet written before the parts); empty if there is none."""
     path = Path(path).expanduser()
     if path.is_file():
-        return pd.read_parquet(path)
+        return read_parquet(path)
     return ResultStore(path).read(table)

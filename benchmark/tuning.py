@@ -8,10 +8,9 @@ then gives every strategy of a grid its tuned options. Every strategy gets the s
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from nas.files import write_json
+from nas.files import read_json, write_json
 from nas.strategies import STRATEGIES, get_strategy
 from nas.strategies.base import Range
 
@@ -42,7 +41,7 @@ def load_tuned(folder: str | Path) -> dict[str, dict]:
         raise ValueError(f"the tuned-config folder {folder} does not exist")
     tuned = {}
     for path in sorted(folder.glob("*.json")):
-        d = json.loads(path.read_text())
+        d = read_json(path, "run the tuning again, or delete it")
         if d.get("strategy") in STRATEGIES:
             tuned[d["strategy"]] = dict(d["options"])
     if not tuned:

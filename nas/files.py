@@ -33,6 +33,22 @@ def atomic_write(path: str | Path, data: str | bytes | Callable[[Path], None]) -
     return path
 
 
+class FileError(ValueError):
+    """A file this project wrote cannot be read back (cut short, edited, or not what its name
+    says); the message is one sentence that names the file."""
+
+
+def read_json(path: str | Path, hint: str = "restore it from a copy or delete it"):
+    """The JSON object in `path`; FileError naming the file where it is not valid JSON."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        where = f"line {e.lineno}: {e.msg}" if isinstance(e, json.JSONDecodeError) else "not text"
+        raise FileError(f"{path} is not valid JSON ({where}): it was cut short or edited; "
+                        f"{hint}") from None
+
+
 def write_json(path: str | Path, obj, indent: int | None = 1) -> Path:
     """`obj` as JSON (with a final newline), atomically."""
     return atomic_write(path, json.dumps(obj, indent=indent) + "\n")

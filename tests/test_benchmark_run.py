@@ -107,6 +107,10 @@ def test_trials_with_result_parts_are_not_rerun_without_rays_state(ray_tmp, caps
     assert "2 of 2 trials already have results" in out.err and "nothing to run" in out.out
     assert run_module.main([*argv[:-2], "--search-epochs", "3"]) == 2
     assert "with another profile" in capsys.readouterr().err
+    (root / "grid.json").write_text((root / "grid.json").read_text()[:30])   # cut short
+    assert run_module.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{root / 'grid.json'} is not valid JSON" in err and len(err.strip().splitlines()) == 1
     (root / "grid.json").unlink()                 # parts without the declaration that made them
     assert run_module.main(argv) == 2
     assert "no grid.json" in capsys.readouterr().err

@@ -245,6 +245,28 @@ def test_an_empty_or_absent_folder_ends_in_one_sentence(tmp_path, capsys):
     assert "no experiment 'nothing-here'" in err[1]
 
 
+def test_a_cut_short_part_or_grid_json_ends_in_one_sentence_naming_the_file(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    make_experiment(exp)
+    part = sorted((exp / "parts" / "epochs").glob("*.parquet"))[0]
+    good = part.read_bytes()
+    part.write_bytes(good[: len(good) // 2])
+    assert report_module.main([str(exp), "--no-toy"]) == 2
+    part.write_bytes(b"")
+    assert report_module.main([str(exp), "--no-toy"]) == 2
+    part.write_bytes(good)
+    manifest = (exp / "grid.json").read_text()
+    (exp / "grid.json").write_text(manifest[:40])
+    assert report_module.main([str(exp), "--no-toy"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("report: ") for line in err)
+    assert all(str(part) in line and "not a readable parquet file" in line for line in err[:2])
+    assert "delete it and run the same `benchmark/run.py` command" in err[0]
+    assert str(exp / "grid.json") in err[2] and "is not valid JSON" in err[2]
+    (exp / "grid.json").write_text(manifest)          # repaired, the report runs
+    assert report_module.main([str(exp), "--no-toy"]) == 0
+
+
 def test_the_report_adds_perf_measurements_latest_first(tmp_path):
     root = tmp_path / "p"
     make_experiment(root)
