@@ -90,9 +90,46 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--perf", default=None, metavar="PATH",
                    help="with --plan: perf.py results (a results folder or a parquet file) to project "
                         "the cost from when the grid has no earlier run (default: results/perf)")
+    p.add_argument("--log", action="append", choices=LOGGERS, default=[], metavar="TOOL",
+                   help="also log every trial's metrics for TOOL: tensorboard (event files in "
+                        "<experiment>/ray/tune/<trial>/, for `tensorboard --logdir` there) or mlflow "
+                        "(to $MLFLOW_TRACKING_URI, else MLflow's default store in the current folder; needs "
+                        "`pip install mlflow`); "
+                        "repeatable. Without it Ray writes no TensorBoard files")
     # Tests only: every trial crashes once, right after its first checkpoint, if FILE is absent.
     p.add_argument("--fail-once-marker", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
+
+
+LOGGERS = ("tensorboard", "mlflow")
+LOGGER_PACKAGE = {"tensorboard": "tensorboardX", "mlflow": "mlflow"}
+
+
+def logger_callbacks(tools: list[str], experiment: str) -> list:
+    """Ray Tune's callbacks for the trials' metrics: its CSV and JSON files (always; Ray's own
+    analysis reads them) and the loggers asked for. Ray's automatic loggers, which add TensorBoard
+    files (and warn where tensorboardX is missing), are switched off."""
+    import importlib.util
+
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    missing = [t for t in dict.fromkeys(tools) if importlib.util.find_spec(LOGGER_PACKAGE[t]) is None]
+    if missing:
+        raise UsageError(f"--log {missing[0]} needs the {LOGGER_PACKAGE[missing[0]]} package: "
+                         f"`pip install {LOGGER_PACKAGE[missing[0]].lower()}`, or leave out --log "
+                         f"{missing[0]}")
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    callbacks = [CSVLoggerCallback(), JsonLoggerCallback()]
+    if "tensorboard" in tools:
+        from ray.tune.logger import TBXLoggerCallback
+
+        callbacks.append(TBXLoggerCallback())
+    if "mlflow" in tools:
+        from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+        callbacks.append(MLflowLoggerCallback(experiment_name=experiment,
+                                              tracking_uri=os.environ.get("MLFLOW_TRACKING_URI")))
+    return callbacks
 
 
 def check_datasets(grid, data_root, download: bool = False) -> None:
@@ -238,6 +275,7 @@ def run(args: argparse.Namespace) -> int:
                    power_dir=power))
         return 0
     check_datasets(grid, grid.data_root, args.download)
+    loggers = logger_callbacks(args.log, experiment)
     specs = grid.trials(experiment)
 
     import ray
@@ -286,8 +324,10 @@ def run(args: argparse.Namespace) -> int:
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         else:
+            # its workers import this copy of the project, as the driver does (installed or not)
+            path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
             ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
-                     log_to_driver=False)
+                     log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
     except (ConnectionError, RuntimeError, ValueError) as e:
         if created:   # a refused run leaves nothing behind
             import shutil
@@ -304,7 +344,8 @@ def run(args: argparse.Namespace) -> int:
         name="tune", storage_path=str(storage),
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2), verbose=0,
-        callbacks=[ProgressPrinter(len(specs) if not args.tune else args.samples)])
+        callbacks=[ProgressPrinter(len(specs) if not args.tune else args.samples),
+                   *loggers])
     wrapped = tune.with_resources(trainable, resources)
     if args.tune:
         search = next(s for s in specs if s.kind == "search")

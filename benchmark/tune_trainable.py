@@ -24,7 +24,7 @@ import ray
 import torch
 from ray import tune
 
-from benchmark.grids import TrialSpec, profile_from_dict
+from benchmark.grids import TrialSpec, dataset_id, profile_from_dict
 from benchmark.store import ResultStore
 from benchmark.trial import run_trial, trial_rows
 from nas.files import atomic_write
@@ -92,7 +92,9 @@ def trainable(config: dict) -> None:
         own.unlink(missing_ok=True)
     final = {"phase": "done", "status": state["status"], "trial_id": spec.trial_id, "done": True,
              "node_id": ray.get_runtime_context().get_node_id()}
-    accs = ({f"test_acc/{k}": v["test_acc"] for k, v in state.get("evals", {}).items()}
+    # metric names that every logger accepts (MLflow's: letters, digits, _-. /:)
+    accs = ({f"test_acc/{dataset_id(k.rpartition('#')[0])}/r{k.rpartition('#')[2]}": v["test_acc"]
+             for k, v in state.get("evals", {}).items()}
             if spec.kind == "search" else {})
     history = state.get("search_history") or [{}]
     tune.report({**final, **accs, "val_acc": history[-1].get("val_acc", 0.0)})

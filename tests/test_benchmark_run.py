@@ -72,13 +72,29 @@ def test_tuning_writes_a_config_that_a_grid_then_uses(ray_tmp):
 
     tuned = load_tuned(tuned_dir)
     assert set(tuned) == {"first-order"} and 1e-4 <= tuned["first-order"]["alpha_lr"] <= 3e-3
+    # Ray's TensorBoard files only where asked for
+    assert not list((results / "tune-smoke-first-order").rglob("events.out.tfevents.*"))
     assert run_module.main([*argv, "--strategies", "first-order", "--tuned", str(tuned_dir),
-                            "--experiment", "with-tuned"]) == 0
+                            "--experiment", "with-tuned", "--log", "tensorboard"]) == 0
+    events = list((results / "with-tuned" / "ray" / "tune").glob("*/events.out.tfevents.*"))
+    assert len(events) == 1 and events[0].stat().st_size > 0
     trials = pd.read_parquet(results / "with-tuned" / "trials.parquet")
     assert list(trials["status"]) == ["finished", "finished"]    # the smoke grid's two trainings
     import json
 
     assert json.loads(trials["strategy_options"].iloc[0]) == tuned["first-order"]
+
+
+def test_a_logger_whose_package_is_missing_is_refused_before_anything_is_written(
+        tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "mlflow" else real(name, *a))
+    assert run_module.main(["--results", str(tmp_path / "r"), "--log", "mlflow"]) == 2
+    assert "--log mlflow needs the mlflow package" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
 
 def test_tuning_rejects_an_unknown_strategy_and_a_missing_folder(capsys):
