@@ -63,10 +63,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "--experiment")
     p.add_argument("--data-root", default=None, help="folder of cifar-10-batches-py/ etc.")
     p.add_argument("--download", action="store_true",
-                   help="download a missing CIFAR-10/100 into the data root first (torchvision; "
-                        "on a cluster the data root must be a folder every node sees)")
+                   help="download a missing CIFAR-10/100 into the data root first (torchvision): "
+                        "in the driver, and on a cluster on every node that lacks it")
     p.add_argument("--address", default=None,
                    help="Ray cluster to join (default: $RAY_ADDRESS, else a private local instance)")
+    p.add_argument("--storage", default=None, metavar="PATH_OR_URI",
+                   help="where Ray Tune keeps the experiment's state and the trials' checkpoints: "
+                        "a folder every node mounts, or a cloud URI that Ray accepts (s3://bucket/"
+                        "path, gs://…); a cluster of several nodes needs one (default: "
+                        "<results>/<experiment>/ray, on this machine's disk)")
     p.add_argument("--num-cpus", type=int, default=None,
                    help="CPUs of the private local instance (default: all)")
     p.add_argument("--max-concurrent", type=int, default=None, help="bound on parallel trials")
@@ -283,12 +288,13 @@ def run(args: argparse.Namespace) -> int:
 
     from benchmark.progress import ProgressPrinter
     from benchmark.store import ResultStore
-    from benchmark.tune_trainable import spec_to_dict, trainable
+    from benchmark.tune_trainable import PartsHarvester, harvest_checkpoint, spec_to_dict, trainable
 
     # Without Ray's own state (lost, or the result parts copied from another machine), the trials
     # whose result parts exist are finished: run only the others, if the profile is the same.
     declared = specs
-    path = results_dir / "ray" / "tune"
+    storage, name = ray_storage(args.storage, results_dir, experiment)
+    path = f"{storage.rstrip('/')}/{name}"
     # Ray's saved run resumes the trials it was given (ray/trials.json); only where those are this
     # run's trials, or the ones of them still without results (otherwise the trials without
     # result parts run afresh, each from its own checkpoint file)
@@ -301,7 +307,7 @@ def run(args: argparse.Namespace) -> int:
                   "version (dataset paths are now told apart by a hash)", file=sys.stderr)
     unfinished = [s for s in declared if not store.has_part(result_table(s), s.trial_id)]
     given = ray_trial_ids(results_dir)
-    restorable = (not args.tune and bool(given) and path.exists() and tune.Tuner.can_restore(str(path))
+    restorable = (not args.tune and bool(given) and tune.Tuner.can_restore(path)
                   and given in ({s.trial_id for s in declared}, {s.trial_id for s in unfinished}))
     if not args.tune:
         check_manifest(results_dir, grid, declared)
@@ -325,27 +331,41 @@ def run(args: argparse.Namespace) -> int:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         else:
             # its workers import this copy of the project, as the driver does (installed or not)
-            path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+            pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
             ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
-                     log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+                     log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": pythonpath}})
     except (ConnectionError, RuntimeError, ValueError) as e:
         if created:   # a refused run leaves nothing behind
             import shutil
 
             shutil.rmtree(results_dir, ignore_errors=True)
         raise UsageError(f"cannot join the Ray cluster at {address!r} ({e})") from None
+    if address:   # a cluster: every node must see Ray's storage (where it is a folder) and the data
+        from benchmark.cluster import check_nodes
+
+        shared = {} if "://" in storage else {"Ray's storage": Path(storage)}
+        names = sorted({d for t in declared for d in (t.search_dataset, *t.eval_datasets)})
+        try:
+            reports = check_nodes(shared, names, grid.data_root, args.download)
+        except ValueError as e:
+            ray.shutdown()
+            if created:
+                import shutil
+
+                shutil.rmtree(results_dir, ignore_errors=True)
+            raise UsageError(str(e)) from None
+        print(f"{len(reports)} Ray node(s) see Ray's storage and load every dataset", file=sys.stderr)
     resources = trial_resources(grid.profile, ray.cluster_resources())
-    storage = results_dir / "ray"
     param_space = {"spec": tune.grid_search([spec_to_dict(s) for s in specs]),
                    "results_dir": str(results_dir),
                    "cpu_threads": resources.get("cpu", 1),
                    "fail_once_marker": args.fail_once_marker}
     run_config = tune.RunConfig(
-        name="tune", storage_path=str(storage),
+        name=name, storage_path=storage,
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2), verbose=0,
         callbacks=[ProgressPrinter(len(specs) if not args.tune else args.samples),
-                   *loggers])
+                   *loggers, PartsHarvester(results_dir)])
     wrapped = tune.with_resources(trainable, resources)
     if args.tune:
         search = next(s for s in specs if s.kind == "search")
@@ -354,7 +374,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if restorable:
         print(f"resuming {experiment} from {path}", file=sys.stderr)
-        tuner = tune.Tuner.restore(str(path), wrapped, resume_errored=True,
+        tuner = tune.Tuner.restore(path, wrapped, resume_errored=True,
                                    param_space=param_space)
     else:
         from nas.files import write_json
@@ -365,6 +385,9 @@ def run(args: argparse.Namespace) -> int:
                                max_concurrent_trials=args.max_concurrent,
                                trial_dirname_creator=lambda t: t.trial_id))
     results = tuner.fit()
+    for r in results:   # the rows of finished trials that could not write them here themselves
+        if r.metrics.get("done"):
+            harvest_checkpoint(r.checkpoint, results_dir)
     frames = ResultStore(results_dir).collect()
     wall = time.perf_counter() - start
     failed = [r for r in results if r.error is not None]
@@ -380,6 +403,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"failed: {r.path}: {r.error}", file=sys.stderr)
     ray.shutdown()
     return 1 if failed else 0
+
+
+def ray_storage(storage: str | None, results_dir: Path, experiment: str) -> tuple[str, str]:
+    """Ray Tune's storage path and run name: <results>/<experiment>/ray and "tune" by default;
+    with --storage, that folder (made absolute) or URI, and the experiment's name."""
+    if storage is None:
+        return str(results_dir / "ray"), "tune"
+    if "://" in storage:
+        return storage, experiment
+    return str(Path(storage).expanduser().resolve()), experiment
 
 
 def result_table(spec) -> str:

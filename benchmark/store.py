@@ -114,6 +114,12 @@ class ResultStore:
         if rows:
             write_parquet_atomic(rows, self.part_path(table, part))
 
+    def write_parts(self, part: str, tables: dict[str, list[dict]]) -> None:
+        """One trial's rows of every table as part `part`; the part of `trials` or
+        `ground_truth`, which marks the trial finished, is written last."""
+        for table in sorted(tables, key=lambda t: t in ("trials", "ground_truth")):
+            self.write_part(table, part, tables[table])
+
     def has_part(self, table: str, part: str) -> bool:
         return self.part_path(table, part).is_file()
 

@@ -9,6 +9,13 @@ finished epoch is done again. The file goes when the trial's rows are written (t
 part last: it marks the trial finished). A tuning run's samples keep no file (they share the
 grid trial's id and are never restored).
 
+The trial's rows also go into its last checkpoint (`parts/<table>.parquet`), which Ray keeps in
+its storage (`--storage`: a shared folder or a cloud URI on a cluster). A trial writes its parts
+and its own checkpoint file into the results folder itself only where it sees that folder (its
+grid.json, written by the driver before any trial starts): on the driver's machine or on a
+shared file system. Elsewhere the driver copies the parts from the last checkpoints
+(`harvest_parts`), also after a kill -9, when it resumes.
+
 It lives in an importable module (not in run.py) so that Ray workers can import it.
 """
 
@@ -54,7 +61,11 @@ def trainable(config: dict) -> None:
                                                            **config["options"]})
     store = ResultStore(config["results_dir"])
     # a tuning run's samples share the grid trial's id and are never restored: no file for them
-    own = None if config.get("options") else own_checkpoint(config["results_dir"], spec.trial_id)
+    # the results folder is this node's where the driver's grid.json is in it (one machine, or a
+    # shared file system); elsewhere the rows reach it through the trial's last checkpoint
+    visible = (Path(config["results_dir"]) / "grid.json").is_file()
+    own = (None if config.get("options") or not visible
+           else own_checkpoint(config["results_dir"], spec.trial_id))
     state = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
@@ -86,8 +97,8 @@ def trainable(config: dict) -> None:
     # the part of `trials` (or `ground_truth`) marks the trial finished, so it is written last: a
     # kill between the parts leaves the trial to be run again, not rows missing
     tables = trial_rows(spec, state)
-    for table in sorted(tables, key=lambda t: t in ("trials", "ground_truth")):
-        store.write_part(table, spec.trial_id, tables[table])
+    if visible:
+        store.write_parts(spec.trial_id, tables)
     if own is not None:
         own.unlink(missing_ok=True)
     final = {"phase": "done", "status": state["status"], "trial_id": spec.trial_id, "done": True,
@@ -97,4 +108,43 @@ def trainable(config: dict) -> None:
              for k, v in state.get("evals", {}).items()}
             if spec.kind == "search" else {})
     history = state.get("search_history") or [{}]
-    tune.report({**final, **accs, "val_acc": history[-1].get("val_acc", 0.0)})
+    with tempfile.TemporaryDirectory() as d:
+        ResultStore(d).write_parts(spec.trial_id, tables)
+        tune.report({**final, **accs, "val_acc": history[-1].get("val_acc", 0.0)},
+                    checkpoint=tune.Checkpoint.from_directory(d))
+
+
+class PartsHarvester(tune.Callback):
+    """Driver side: as each trial completes, copy the parts in its last checkpoint into the
+    results folder (a no-op where the trial wrote them there itself)."""
+
+    def __init__(self, results_dir: str | Path):
+        self.results_dir = str(results_dir)
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        harvest_checkpoint(trial.checkpoint, self.results_dir)
+
+
+def harvest_checkpoint(checkpoint, results_dir: str | Path) -> int:
+    """`harvest_parts` of a Ray checkpoint (local or in cloud storage) that holds parts."""
+    if checkpoint is None:
+        return 0
+    with checkpoint.as_directory() as d:
+        return harvest_parts(d, results_dir)
+
+
+def harvest_parts(checkpoint_dir: str | Path, results_dir: str | Path) -> int:
+    """Copy the result parts in a finished trial's last checkpoint (a folder) into the results
+    folder where they are not there yet; returns how many it copied."""
+    src = ResultStore(checkpoint_dir)
+    parts = sorted((Path(checkpoint_dir) / "parts").glob("*/*.parquet"),   # the marking part last
+                   key=lambda p: (p.parent.name in ("trials", "ground_truth"), str(p)))
+    copied = 0
+    for table, part in (((p.parent.name, p.stem)) for p in parts):
+        dst = ResultStore(results_dir).part_path(table, part)
+        if dst.is_file():
+            continue
+        atomic_write(dst, lambda tmp, table=table, part=part: shutil.copyfile(
+            src.part_path(table, part), tmp))
+        copied += 1
+    return copied

@@ -50,3 +50,33 @@ def test_results_go_to_the_project_in_a_checkout_and_to_the_current_directory_wh
     monkeypatch.setattr(store, "__file__", str(installed / "store.py"))
     monkeypatch.chdir(tmp_path)
     assert store.default_results_dir() == tmp_path / "results"
+
+
+def test_an_installed_wheel_runs_a_grid_and_its_report_from_any_folder(wheel, tmp_path):
+    """`pip install` of the wheel (not editable) into a new environment: the console scripts run
+    a grid and its report, the code comes from the environment, the results go to ./results."""
+    venv = tmp_path / "venv"
+    # the dependencies come from this interpreter's site-packages; the project from the wheel
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True,
+                   timeout=120)
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
+                          wheel.filename], capture_output=True, text=True, timeout=300)
+    assert pip.returncode == 0, pip.stderr
+    work = tmp_path / "work"
+    work.mkdir()
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import nas; print(nas.__file__)"],
+                           capture_output=True, text=True, cwd=work, check=True)
+    assert where.stdout.startswith(str(venv)), where.stdout        # not this checkout
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("RAY_ADDRESS", "PYTHONPATH")}
+    grid = subprocess.run([str(venv / "bin" / "hyperdarts-grid"), "--grid", "smoke", "--strategies",
+                           "first-order", "--search-epochs", "1", "--eval-epochs", "1",
+                           "--num-cpus", "2"], capture_output=True, text=True, cwd=work, env=env,
+                          timeout=600)
+    assert grid.returncode == 0, grid.stdout[-2000:] + grid.stderr[-2000:]
+    assert (work / "results" / "smoke" / "trials.parquet").is_file()
+    report = subprocess.run([str(venv / "bin" / "hyperdarts-report", ), "smoke", "--no-toy"],
+                            capture_output=True, text=True, cwd=work, env=env, timeout=600)
+    assert report.returncode == 0, report.stderr[-2000:]
+    text = (work / "results" / "smoke" / "report" / "report.md").read_text()
+    assert "first-order" in text and "Published" in text     # the wheel's reference.csv was read
+    assert not list(venv.rglob("results/smoke"))             # nothing written into the environment

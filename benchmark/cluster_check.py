@@ -1,0 +1,129 @@
+"""Run a grid on a two-node Ray cluster started on this one machine, and check its results.
+
+    python benchmark/cluster_check.py                      # the smoke grid (about 3 minutes)
+    python benchmark/cluster_check.py --strategies first-order random --search-epochs 1
+
+It starts a head (`ray start --head --block`) and a second node (`ray start --address … --block`),
+each with its own CPUs, memory and object store (explicit sizes: two nodes share this machine's
+memory), with `RAY_AUTH_MODE=token` as Ray 2.59+ needs on every node; runs
+`benchmark/run.py --address …` against them with `--storage` a folder both nodes see; and stops
+both nodes (their process groups, not every Ray on the machine). It passes when the grid exits 0,
+its trials ran on both nodes, and every declared trial, evaluation and repeat has its rows.
+Other arguments go to `benchmark/run.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+NODE = ["--num-cpus", "1", "--memory", str(3 * 2**30), "--object-store-memory", str(400 * 2**20),
+        "--disable-usage-stats", "--block"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args: list[str], log: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(["ray", "start", *args], stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            env=env, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM to the node's process group, SIGKILL after 20 s."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def wait_for_nodes(address: str, n: int, env: dict, timeout: float = 120) -> None:
+    code = ("import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False); "
+            "print(sum(1 for x in ray.nodes() if x['Alive']))")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run([sys.executable, "-c", code, address], capture_output=True, text=True,
+                             env=env)
+        if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(n)]:
+            return
+        time.sleep(2)
+    raise RuntimeError(f"the cluster at {address} did not reach {n} alive nodes in {timeout:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python benchmark/cluster_check.py",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--work", default=None,
+                   help="folder for the results, Ray's storage and the nodes' logs (default: a new "
+                        "temporary folder)")
+    args, run_args = p.parse_known_args(argv)
+    work = Path(args.work or tempfile.mkdtemp(prefix="cluster-check-")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix="rc", dir="/tmp"))    # Ray's sockets: a short path
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    env.pop("RAY_ADDRESS", None)
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    print(f"starting a head at {address} and a second node; logs in {work}", flush=True)
+    head = start(["--head", "--port", str(port), "--include-dashboard=false",
+                  "--temp-dir", str(temp), *NODE], work / "head.log", env)
+    nodes = [head]
+    try:
+        wait_for_nodes(address, 1, env)
+        nodes.append(start(["--address", address, *NODE], work / "worker.log", env))
+        wait_for_nodes(address, 2, env)
+        print("2 nodes alive; running the grid", flush=True)
+        cmd = [sys.executable, str(ROOT / "benchmark" / "run.py"), "--address", address,
+               "--results", str(work / "results"), "--storage", str(work / "ray-storage"),
+               "--experiment", "two-node", *(run_args or ["--grid", "smoke"])]
+        start_s = time.perf_counter()
+        run = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        wall = time.perf_counter() - start_s
+        (work / "grid.log").write_text(run.stdout + run.stderr)
+        print(run.stdout.strip())
+    finally:
+        for node in reversed(nodes):
+            stop(node)
+    summary = re.search(r"(\d+) trials, (\d+) failed, \d+s on (\d+) Ray node", run.stdout)
+    from analysis.load import ReportError, load_experiment
+
+    try:
+        missing = load_experiment(work / "results" / "two-node").missing()
+    except ReportError as e:
+        missing = [str(e)]
+    checks = {"the grid exited 0": run.returncode == 0,
+              "its trials ran on 2 nodes": bool(summary) and summary.group(3) == "2",
+              "every declared trial, evaluation and repeat has its rows": not missing}
+    for what, ok in checks.items():
+        print(f"{'ok  ' if ok else 'FAIL'} {what}")
+    if missing:
+        print(f"missing: {', '.join(missing[:5])}")
+    if run.returncode != 0:
+        print(run.stderr.strip()[-2000:], file=sys.stderr)
+    print(f"{'passed' if all(checks.values()) else 'failed'}: two-node grid in {wall:.0f} s; "
+          f"results in {work / 'results' / 'two-node'}")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
