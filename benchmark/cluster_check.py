@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,8 +39,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def ray_cli() -> str:
+    """The `ray` command of this interpreter's Ray (its environment's, not whichever is on PATH)."""
+    here = Path(sys.executable).parent / "ray"
+    return str(here) if here.is_file() else (shutil.which("ray") or "ray")
+
+
 def start(args: list[str], log: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(["ray", "start", *args], stdout=log.open("w"), stderr=subprocess.STDOUT,
+    return subprocess.Popen([ray_cli(), "start", *args], stdout=log.open("w"), stderr=subprocess.STDOUT,
                             env=env, start_new_session=True)
 
 
@@ -61,13 +68,16 @@ def wait_for_nodes(address: str, n: int, env: dict, timeout: float = 120) -> Non
     code = ("import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False); "
             "print(sum(1 for x in ray.nodes() if x['Alive']))")
     deadline = time.monotonic() + timeout
+    last = ""
     while time.monotonic() < deadline:
         out = subprocess.run([sys.executable, "-c", code, address], capture_output=True, text=True,
                              env=env)
         if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(n)]:
             return
+        last = (out.stderr.strip().splitlines() or [out.stdout.strip()])[-1]
         time.sleep(2)
-    raise RuntimeError(f"the cluster at {address} did not reach {n} alive nodes in {timeout:.0f} s")
+    raise RuntimeError(f"the cluster at {address} did not reach {n} alive nodes in {timeout:.0f} s "
+                       f"(last answer: {last})")
 
 
 def main(argv: list[str] | None = None) -> int:
