@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 import torch
 
 from nas.data import ImageData, load_dataset
+
+if os.environ.get("MUTANT_UNDER_TEST"):   # mutation testing (mutation/run.py): runs side by side
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
