@@ -3,10 +3,12 @@
 `check_nodes` runs one small task on every alive node (pinned to it, asking for no CPU). Each
 task looks for the folders that must be shared (a token file that the driver has just written,
 so an old copy of the folder on a node's own disk does not count) and loads every dataset of the
-grid from the data root, downloading it there first where `--download` asks for it: on a shared
-data root the first node to get there downloads it once (torchvision's check skips a complete
-copy), on per-node disks each node gets its own copy. The answer is one sentence per problem,
-naming the node, before any trial starts.
+grid from the data root, downloading it there first where `--download` asks for it. The driver
+has downloaded into the data root before (where it sees it), so on a data root shared with the
+driver the nodes find the data complete (torchvision checks it) and on per-node disks each node
+gets its own copy; nodes that share a data root the driver does not see would download into it
+at the same time. The answer is one sentence per problem, naming the node, before any trial
+starts.
 
 It lives in an importable module so that Ray workers can import it.
 """
@@ -58,8 +60,11 @@ def remove_tokens(tokens: dict[str, str]) -> None:
         (Path(folder) / TOKEN).unlink(missing_ok=True)
 
 
+NODE_WAIT_S = 600   # a node's check: loading (or downloading) the grid's datasets
+
+
 def check_nodes(shared: dict[str, Path], datasets: list[str], data_root: str | None,
-                download: bool) -> list[dict]:
+                download: bool, wait_s: float = NODE_WAIT_S) -> list[dict]:
     """Run `node_report` on every alive node of the connected cluster. `shared` names the folders
     that every node must see ({what it is: folder}). Returns the nodes' reports, each with its
     node id and address; raises ValueError (one sentence) for the first problem found."""
@@ -73,8 +78,19 @@ def check_nodes(shared: dict[str, Path], datasets: list[str], data_root: str | N
         refs = [task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
                     n["NodeID"], soft=False)).remote(tokens, datasets, data_root, download)
                 for n in nodes]
-        reports = [{**r, "node_id": n["NodeID"], "address": n.get("NodeManagerAddress", "?")}
-                   for n, r in zip(nodes, ray.get(refs))]
+        reports = []
+        for n, ref in zip(nodes, refs):
+            where = f"node {n.get('NodeManagerAddress', '?')}"
+            try:
+                r = ray.get(ref, timeout=wait_s)
+            except ray.exceptions.GetTimeoutError:
+                raise ValueError(f"{where} did not answer the check within {wait_s:.0f} s (busy, "
+                                 "or out of memory?)") from None
+            except ray.exceptions.RayError as e:
+                first = str(e).strip().splitlines()[-1][:200]
+                raise ValueError(f"the check failed on {where} ({first}); is the project installed "
+                                 "there, in the same Python as the head's?") from None
+            reports.append({**r, "node_id": n["NodeID"], "address": n.get("NodeManagerAddress", "?")})
     finally:
         remove_tokens(tokens)
     for r in reports:

@@ -15,6 +15,7 @@ Other arguments go to `benchmark/run.py`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -46,32 +47,41 @@ def ray_cli() -> str:
 
 
 def start(args: list[str], log: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([ray_cli(), "start", *args], stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            env=env, start_new_session=True)
+    with log.open("w") as out:   # (the child keeps its own copy of the file)
+        return subprocess.Popen([ray_cli(), "start", *args], stdout=out, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM to the node's process group, SIGKILL after 20 s."""
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """SIGTERM to the node's process group; after 20 s, SIGKILL to whatever of it is left."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=20)
+    time.sleep(1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)    # the raylet's children, if any outlived it
+    proc.wait(timeout=10)
 
 
-def wait_for_nodes(address: str, n: int, env: dict, timeout: float = 120) -> None:
+def wait_for_nodes(address: str, n: int, env: dict, nodes: list[subprocess.Popen],
+                   timeout: float = 120) -> None:
     code = ("import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False); "
             "print(sum(1 for x in ray.nodes() if x['Alive']))")
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
-        out = subprocess.run([sys.executable, "-c", code, address], capture_output=True, text=True,
-                             env=env)
+        ended = [p for p in nodes if p.poll() is not None]
+        if ended:
+            raise RuntimeError(f"`ray start` exited with {ended[0].returncode}; see its log")
+        try:
+            out = subprocess.run([sys.executable, "-c", code, address], capture_output=True,
+                                 text=True, env=env, timeout=60)
+        except subprocess.TimeoutExpired:
+            last = "no answer within 60 s"
+            continue
         if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(n)]:
             return
         last = (out.stderr.strip().splitlines() or [out.stdout.strip()])[-1]
@@ -87,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder for the results, Ray's storage and the nodes' logs (default: a new "
                         "temporary folder)")
     args, run_args = p.parse_known_args(argv)
+    taken = [a for a in run_args if a.split("=")[0] in ("--experiment", "--results", "--address",
+                                                       "--storage")]
+    if taken:
+        p.error(f"{taken[0].split('=')[0]} is set by the check itself (see --work)")
     work = Path(args.work or tempfile.mkdtemp(prefix="cluster-check-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix="rc", dir="/tmp"))    # Ray's sockets: a short path
@@ -96,12 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     address = f"127.0.0.1:{port}"
     print(f"starting a head at {address} and a second node; logs in {work}", flush=True)
     head = start(["--head", "--port", str(port), "--include-dashboard=false",
-                  "--temp-dir", str(temp), *NODE], work / "head.log", env)
+                  "--temp-dir", str(temp), *NODE],
+                 work / "head.log", env)
     nodes = [head]
     try:
-        wait_for_nodes(address, 1, env)
+        wait_for_nodes(address, 1, env, nodes)
         nodes.append(start(["--address", address, *NODE], work / "worker.log", env))
-        wait_for_nodes(address, 2, env)
+        wait_for_nodes(address, 2, env, nodes)
         print("2 nodes alive; running the grid", flush=True)
         cmd = [sys.executable, str(ROOT / "benchmark" / "run.py"), "--address", address,
                "--results", str(work / "results"), "--storage", str(work / "ray-storage"),
@@ -114,12 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for node in reversed(nodes):
             stop(node)
+        shutil.rmtree(temp, ignore_errors=True)
     summary = re.search(r"(\d+) trials, (\d+) failed, \d+s on (\d+) Ray node", run.stdout)
     from analysis.load import ReportError, load_experiment
+    from nas.files import FileError
 
     try:
         missing = load_experiment(work / "results" / "two-node").missing()
-    except ReportError as e:
+    except (ReportError, FileError) as e:
         missing = [str(e)]
     checks = {"the grid exited 0": run.returncode == 0,
               "its trials ran on 2 nodes": bool(summary) and summary.group(3) == "2",

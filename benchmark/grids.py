@@ -157,6 +157,19 @@ def dataset_id(dataset: str) -> str:
     return f"{safe}-{hashlib.sha1(dataset.encode()).hexdigest()[:6]}"
 
 
+def trial_id(strategy: str, dataset: str, seed: int) -> str:
+    """`strategy__dataset__sSEED`; a dataset named by a path (`imagefolder:~/data/x`) reads
+    `imagefolder_data_x-<6 hex digits of its name's hash>`, so that two paths that read alike
+    once made file-name safe (`~/data/x`, `/data/x`) still give two ids."""
+    return f"{strategy}__{dataset_id(dataset)}__s{seed}"
+
+
+def legacy_trial_id(strategy: str, dataset: str, seed: int) -> str:
+    """The id a trial had before the ids told paths apart (for results written then)."""
+    ds = dataset.replace(":", "_").replace("/", "_").replace("~", "")
+    return f"{strategy}__{ds}__s{seed}"
+
+
 @dataclass(frozen=True)
 class TrialSpec:
     """One row of a grid: what a trial searches and evaluates (kind "search"), or the ground
@@ -174,16 +187,11 @@ class TrialSpec:
 
     @property
     def trial_id(self) -> str:
-        """`strategy__dataset__sSEED`; a dataset named by a path (`imagefolder:~/data/x`) reads
-        `imagefolder_data_x-<6 hex digits of its name's hash>`, so that two paths that read alike
-        once made file-name safe (`~/data/x`, `/data/x`) still give two ids."""
-        return f"{self.strategy}__{dataset_id(self.search_dataset)}__s{self.seed}"
+        return trial_id(self.strategy, self.search_dataset, self.seed)
 
     @property
     def legacy_trial_id(self) -> str:
-        """The id this trial had before the ids named paths apart (for results written then)."""
-        ds = self.search_dataset.replace(":", "_").replace("/", "_").replace("~", "")
-        return f"{self.strategy}__{ds}__s{self.seed}"
+        return legacy_trial_id(self.strategy, self.search_dataset, self.seed)
 
     def __post_init__(self) -> None:
         if self.kind not in ("search", GROUND_TRUTH):

@@ -96,11 +96,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="with --plan: perf.py results (a results folder or a parquet file) to project "
                         "the cost from when the grid has no earlier run (default: results/perf)")
     p.add_argument("--log", action="append", choices=LOGGERS, default=[], metavar="TOOL",
-                   help="also log every trial's metrics for TOOL: tensorboard (event files in "
-                        "<experiment>/ray/tune/<trial>/, for `tensorboard --logdir` there) or mlflow "
+                   help="also log every trial's metrics for TOOL: tensorboard (event files in each "
+                        "trial's folder of Ray's storage, <experiment>/ray/tune/<trial>/ by default, "
+                        "for `tensorboard --logdir`) or mlflow "
                         "(to $MLFLOW_TRACKING_URI, else MLflow's default store in the current folder; needs "
                         "`pip install mlflow`); "
-                        "repeatable. Without it Ray writes no TensorBoard files")
+                        "repeatable; a resumed run keeps the loggers it started with. Without it Ray "
+                        "writes no TensorBoard files")
     # Tests only: every trial crashes once, right after its first checkpoint, if FILE is absent.
     p.add_argument("--fail-once-marker", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -330,10 +332,14 @@ def run(args: argparse.Namespace) -> int:
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
         else:
-            # its workers import this copy of the project, as the driver does (installed or not)
-            pythonpath = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+            # in a checkout its workers import this copy of the project, as the driver does
+            # (installed or not); an installed copy is found by its workers as it is
+            env = {}
+            if (ROOT / "pyproject.toml").is_file():
+                env = {"PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH"))
+                                                     if p)}
             ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
-                     log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": pythonpath}})
+                     log_to_driver=False, runtime_env={"env_vars": env} if env else None)
     except (ConnectionError, RuntimeError, ValueError) as e:
         if created:   # a refused run leaves nothing behind
             import shutil
@@ -347,13 +353,15 @@ def run(args: argparse.Namespace) -> int:
         names = sorted({d for t in declared for d in (t.search_dataset, *t.eval_datasets)})
         try:
             reports = check_nodes(shared, names, grid.data_root, args.download)
-        except ValueError as e:
+        except BaseException as e:
             ray.shutdown()
             if created:
                 import shutil
 
                 shutil.rmtree(results_dir, ignore_errors=True)
-            raise UsageError(str(e)) from None
+            if isinstance(e, ValueError):
+                raise UsageError(str(e)) from None
+            raise
         print(f"{len(reports)} Ray node(s) see Ray's storage and load every dataset", file=sys.stderr)
     resources = trial_resources(grid.profile, ray.cluster_resources())
     param_space = {"spec": tune.grid_search([spec_to_dict(s) for s in specs]),
@@ -365,7 +373,7 @@ def run(args: argparse.Namespace) -> int:
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2), verbose=0,
         callbacks=[ProgressPrinter(len(specs) if not args.tune else args.samples),
-                   *loggers, PartsHarvester(results_dir)])
+                   *loggers, *([] if args.tune else [PartsHarvester(results_dir)])])
     wrapped = tune.with_resources(trainable, resources)
     if args.tune:
         search = next(s for s in specs if s.kind == "search")
@@ -410,7 +418,9 @@ def ray_storage(storage: str | None, results_dir: Path, experiment: str) -> tupl
     with --storage, that folder (made absolute) or URI, and the experiment's name."""
     if storage is None:
         return str(results_dir / "ray"), "tune"
-    if "://" in storage:
+    if storage.startswith("file://"):
+        storage = storage[len("file://"):]
+    elif "://" in storage:
         return storage, experiment
     return str(Path(storage).expanduser().resolve()), experiment
 
@@ -443,17 +453,24 @@ def migrate_trial_ids(results_dir: Path, specs) -> int:
     a checkpoint only where no other declared trial had the same legacy id."""
     from collections import Counter
 
-    from benchmark.store import GRID_JSON_HINT, KEYS, ResultStore, read_parquet
+    from benchmark.grids import legacy_trial_id, trial_id
+    from benchmark.store import GRID_JSON_HINT, KEYS, MARKING, ResultStore, read_parquet
     from nas.files import read_json, write_json
 
     store = ResultStore(results_dir)
-    legacy = Counter(s.legacy_trial_id for s in specs)
-    moved, renamed = 0, {}
+    manifest = results_dir / "grid.json"
+    entries = read_json(manifest, GRID_JSON_HINT).get("trials", []) if manifest.is_file() else []
+    # a checkpoint file says nothing about its dataset: it moves only where no other trial, of this
+    # run or of an earlier one (grid.json), had the same legacy id
+    keys = {(s.strategy, s.search_dataset, s.seed) for s in specs} | {
+        (t.get("strategy"), t.get("search_dataset"), t.get("seed")) for t in entries}
+    legacy = Counter(legacy_trial_id(*k) for k in keys if None not in k)
+    moved = 0
     for s in specs:
         old, new = s.legacy_trial_id, s.trial_id
         if old == new:
             continue
-        for table in KEYS:
+        for table in sorted(KEYS, key=lambda t: t in MARKING):   # the marking part last
             src, dst = store.part_path(table, old), store.part_path(table, new)
             if not src.is_file() or dst.is_file():
                 continue
@@ -463,21 +480,19 @@ def migrate_trial_ids(results_dir: Path, specs) -> int:
                 continue
             os.replace(src, dst)
             moved += 1
-            renamed[old] = (s, new)
         own = results_dir / "checkpoints"
         if legacy[old] == 1 and (own / f"{old}.pt").is_file() and not (own / f"{new}.pt").exists():
             os.replace(own / f"{old}.pt", own / f"{new}.pt")
             moved += 1
-            renamed[old] = (s, new)
-    manifest = results_dir / "grid.json"
-    if renamed and manifest.is_file():
-        m = read_json(manifest, GRID_JSON_HINT)
-        for t in m.get("trials", []):
-            s, new = renamed.get(t.get("trial_id"), (None, None))
-            if s is not None and (t.get("strategy"), t.get("search_dataset"), t.get("seed")) == (
-                    s.strategy, s.search_dataset, s.seed):
-                t["trial_id"] = new
-        write_json(manifest, m)
+    # every grid.json entry written under its legacy id gets its id, files or not
+    changed = False
+    for t in entries:
+        k = (t.get("strategy"), t.get("search_dataset"), t.get("seed"))
+        if None not in k and t.get("trial_id") == legacy_trial_id(*k) != trial_id(*k):
+            t["trial_id"] = trial_id(*k)
+            changed = True
+    if changed:
+        write_json(manifest, {**read_json(manifest, GRID_JSON_HINT), "trials": entries})
     return moved
 
 

@@ -35,6 +35,8 @@ OTHER_KEYS: dict[str, list[str]] = {
              "hvp", "partial_channels", "measured_at"],
 }
 TABLES: dict[str, list[str]] = {**KEYS, **OTHER_KEYS}
+# the tables whose part marks a trial finished (written last)
+MARKING = ("trials", "ground_truth")
 
 # what to do about a grid.json that cannot be read, where the benchmark needs it
 GRID_JSON_HINT = ("restore it from a copy (the rows in parts/ are intact), or give this run another "
@@ -78,9 +80,13 @@ def read_parquet(path: str | Path, **kwargs) -> pd.DataFrame:
     except (pa.ArrowException, OSError) as e:
         reason = re.sub(r"^Could not open Parquet input source '.*?': ", "",
                         str(e).split("\n")[0]).split(". ")[0].rstrip(".")
+        table = Path(path).parent.name if Path(path).parent.parent.name == "parts" else None
         fix = ("restore it from a copy, or delete it and run the same `benchmark/run.py` command "
-               "again (its trial then runs again)" if Path(path).parent.parent.name == "parts"
-               else "restore it from a copy")
+               "again (its rows come back from the trial's last checkpoint, or the trial runs again)"
+               if table in MARKING else
+               f"restore it from a copy, or delete it and parts/trials/{Path(path).name} (or "
+               f"parts/ground_truth/{Path(path).name}), then run the same `benchmark/run.py` "
+               "command again" if table in KEYS else "restore it from a copy")
         raise FileError(f"{path} is not a readable parquet file ({reason}); {fix}") from None
 
 
@@ -117,7 +123,7 @@ class ResultStore:
     def write_parts(self, part: str, tables: dict[str, list[dict]]) -> None:
         """One trial's rows of every table as part `part`; the part of `trials` or
         `ground_truth`, which marks the trial finished, is written last."""
-        for table in sorted(tables, key=lambda t: t in ("trials", "ground_truth")):
+        for table in sorted(tables, key=lambda t: t in MARKING):
             self.write_part(table, part, tables[table])
 
     def has_part(self, table: str, part: str) -> bool:

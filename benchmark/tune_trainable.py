@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import torch
 from ray import tune
 
 from benchmark.grids import TrialSpec, dataset_id, profile_from_dict
-from benchmark.store import ResultStore
+from benchmark.store import MARKING, ResultStore
 from benchmark.trial import run_trial, trial_rows
 from nas.files import atomic_write
 
@@ -73,7 +74,9 @@ def trainable(config: dict) -> None:
             state = torch.load(Path(d) / "state.pt", weights_only=False, map_location="cpu")
     if own is not None and own.is_file():
         mine = torch.load(own, weights_only=False, map_location="cpu")
-        if state is None or mine.get("units", 0) > state.get("units", 0):
+        # (a file of another trial, e.g. one renamed from an ambiguous id of before, is not ours)
+        ours = mine.get("trial_key", trial_key(spec)) == trial_key(spec)
+        if ours and (state is None or mine.get("units", 0) > state.get("units", 0)):
             state = mine
     use_gpu = torch.cuda.is_available() and os.environ.get("CUDA_VISIBLE_DEVICES", "") != ""
     device = torch.device("cuda" if use_gpu else "cpu")
@@ -83,6 +86,7 @@ def trainable(config: dict) -> None:
 
     def progress(metrics: dict, st: dict) -> None:
         st["units"] = st.get("units", 0) + 1
+        st["trial_key"] = trial_key(spec)
         with tempfile.TemporaryDirectory() as d:
             torch.save(st, Path(d) / "state.pt")     # serialised once, copied to the own file
             if own is not None:
@@ -104,12 +108,13 @@ def trainable(config: dict) -> None:
     final = {"phase": "done", "status": state["status"], "trial_id": spec.trial_id, "done": True,
              "node_id": ray.get_runtime_context().get_node_id()}
     # metric names that every logger accepts (MLflow's: letters, digits, _-. /:)
-    accs = ({f"test_acc/{dataset_id(k.rpartition('#')[0])}/r{k.rpartition('#')[2]}": v["test_acc"]
-             for k, v in state.get("evals", {}).items()}
+    accs = ({f"test_acc/{metric_suffix(k)}": v["test_acc"] for k, v in state.get("evals", {}).items()}
             if spec.kind == "search" else {})
     history = state.get("search_history") or [{}]
     with tempfile.TemporaryDirectory() as d:
+        # the rows, and the finished state: a trial restarted from this checkpoint ends at once
         ResultStore(d).write_parts(spec.trial_id, tables)
+        torch.save(state, Path(d) / "state.pt")
         tune.report({**final, **accs, "val_acc": history[-1].get("val_acc", 0.0)},
                     checkpoint=tune.Checkpoint.from_directory(d))
 
@@ -122,7 +127,11 @@ class PartsHarvester(tune.Callback):
         self.results_dir = str(results_dir)
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-        harvest_checkpoint(trial.checkpoint, self.results_dir)
+        try:   # (the driver copies them again after the run: a failure here loses nothing)
+            harvest_checkpoint(trial.checkpoint, self.results_dir)
+        except Exception as e:   # (never stop the grid for a copy)
+            print(f"warning: the rows of {trial.trial_id} were not copied from its checkpoint yet "
+                  f"({e}); the driver tries again when the grid ends", file=sys.stderr)
 
 
 def harvest_checkpoint(checkpoint, results_dir: str | Path) -> int:
@@ -135,16 +144,28 @@ def harvest_checkpoint(checkpoint, results_dir: str | Path) -> int:
 
 def harvest_parts(checkpoint_dir: str | Path, results_dir: str | Path) -> int:
     """Copy the result parts in a finished trial's last checkpoint (a folder) into the results
-    folder where they are not there yet; returns how many it copied."""
+    folder, unless the trial's marking part (trials, or ground_truth) is there already: its
+    parts are then all there, from this run or an earlier one, and mixing two runs' tables is
+    worse than keeping either. The marking part is copied last. Returns how many it copied."""
     src = ResultStore(checkpoint_dir)
+    dst = ResultStore(results_dir)
     parts = sorted((Path(checkpoint_dir) / "parts").glob("*/*.parquet"),   # the marking part last
-                   key=lambda p: (p.parent.name in ("trials", "ground_truth"), str(p)))
-    copied = 0
-    for table, part in (((p.parent.name, p.stem)) for p in parts):
-        dst = ResultStore(results_dir).part_path(table, part)
-        if dst.is_file():
-            continue
-        atomic_write(dst, lambda tmp, table=table, part=part: shutil.copyfile(
+                   key=lambda p: (p.parent.name in MARKING, str(p)))
+    if any(p.parent.name in MARKING and dst.has_part(p.parent.name, p.stem) for p in parts):
+        return 0
+    for table, part in ((p.parent.name, p.stem) for p in parts):
+        atomic_write(dst.part_path(table, part), lambda tmp, table=table, part=part: shutil.copyfile(
             src.part_path(table, part), tmp))
-        copied += 1
-    return copied
+    return len(parts)
+
+
+def trial_key(spec: TrialSpec) -> dict:
+    """What a state file says about whose it is."""
+    return {"strategy": spec.strategy, "search_dataset": spec.search_dataset, "seed": spec.seed,
+            "kind": spec.kind}
+
+
+def metric_suffix(eval_key: str) -> str:
+    """'imagefolder:~/x#1' -> 'imagefolder_x-<hash>/r1' (a state from before repeats: repeat 0)."""
+    dataset, sep, repeat = eval_key.rpartition("#")
+    return f"{dataset_id(dataset)}/r{repeat}" if sep else f"{dataset_id(eval_key)}/r0"

@@ -28,7 +28,10 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ImportError:   # Python 3.10
+    raise SystemExit("error: mutation/run.py needs Python 3.11 or later (tomllib)") from None
 
 ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
@@ -77,16 +80,26 @@ def collect() -> dict[str, dict[str, str]]:
     return out
 
 
+def equivalent_reasons() -> dict[str, str]:
+    """{mutant name: reason} from mutation/equivalent.toml, whatever tables it is grouped in."""
+    def leaves(d: dict) -> dict[str, str]:
+        out = {}
+        for k, v in d.items():
+            out.update(leaves(v) if isinstance(v, dict) else {k: v})
+        return out
+
+    return leaves(tomllib.loads(EQUIVALENT.read_text())) if EQUIVALENT.is_file() else {}
+
+
 def summarise(scope: list[Path]) -> str:
-    equivalent = tomllib.loads(EQUIVALENT.read_text()) if EQUIVALENT.is_file() else {}
-    reasons = {k: v for section in equivalent.values() for k, v in section.items()} \
-        if all(isinstance(v, dict) for v in equivalent.values()) else equivalent
+    reasons = equivalent_reasons()
     found = collect()
     lines = ["# Mutation testing: results", "",
              "Written by `python mutation/run.py` (mutmut 3.8.1) from mutants/; see mutation/README.md.",
              "killed: a test failed, crashed or timed out; equivalent: survived, and "
-             "mutation/equivalent.toml says why it computes the same; score = killed / (mutants − "
-             "equivalent − not run).", "",
+             "mutation/equivalent.toml says why it computes the same; not run: not checked yet, "
+             "interrupted or suspicious (an exit code mutmut does not expect); score = killed / "
+             "(mutants − equivalent − not run).", "",
              "| module | mutants | killed | survived | equivalent | no tests | not run | score |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     survivors = []
@@ -98,7 +111,7 @@ def summarise(scope: list[Path]) -> str:
             continue
         c = Counter()
         for key, status in statuses.items():
-            if status in ("killed", "timeout", "segfault", "caught by type check", "suspicious"):
+            if status in ("killed", "timeout", "segfault", "caught by type check"):
                 c["killed"] += 1
             elif status == "survived":
                 if key in reasons:
@@ -150,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
                               cwd=ROOT)
         print(f"mutmut ran {len(globs)} module(s) in {time.perf_counter() - start:.0f} s "
               f"(exit {done.returncode})")
+        if done.returncode != 0:
+            print(f"error: mutmut failed (exit {done.returncode}); {RESULTS.name} is left as it was",
+                  file=sys.stderr)
+            return 1
     RESULTS.write_text(summarise(scope))
     print(f"wrote {RESULTS}")
     return 0

@@ -10,8 +10,18 @@ import torch
 
 from nas.data import ImageData, load_dataset
 
-if os.environ.get("MUTANT_UNDER_TEST"):   # mutation testing (mutation/run.py): runs side by side
-    torch.set_num_threads(1)
+
+def pytest_configure(config):
+    """Under mutation testing (mutation/run.py): one torch thread (mutants run side by side), and
+    the mutant under test kept in this process only, so that the command lines the tests start
+    run unmutated rather than fail to find mutmut's configuration from another folder."""
+    mutant = os.environ.get("MUTANT_UNDER_TEST")
+    if mutant:
+        from mutmut.mutation.trampoline import set_mutant_under_test
+
+        torch.set_num_threads(1)
+        set_mutant_under_test(mutant)
+        os.environ.pop("MUTANT_UNDER_TEST")
 
 
 @pytest.fixture(scope="session")

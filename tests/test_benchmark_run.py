@@ -27,7 +27,10 @@ def _argv(tmp_path, *extra):
 
 def test_a_tiny_grid_end_to_end_with_a_crash_retried_and_a_resume(ray_tmp, capsys):
     marker = ray_tmp / "crashed"
-    assert run_module.main(_argv(ray_tmp, "--fail-once-marker", str(marker))) == 0
+    storage = ["--storage", str(ray_tmp / "storage")]    # Ray's state outside the results folder
+    assert run_module.main(_argv(ray_tmp, *storage, "--fail-once-marker", str(marker))) == 0
+    assert (ray_tmp / "storage" / "smoke").is_dir()
+    assert not (ray_tmp / "results" / "smoke" / "ray" / "tune").exists()
     assert marker.exists()  # a trial did crash after its first checkpoint, and was retried
     live = capsys.readouterr().out  # the live view: a line per unit of work, with the tally
     assert "first-order digits s0  search 2/2  train " in live
@@ -43,7 +46,8 @@ def test_a_tiny_grid_end_to_end_with_a_crash_retried_and_a_resume(ray_tmp, capsy
     # the trials Ray's run was given, which a rerun compares with its own before restoring it
     assert run_module.ray_trial_ids(root) == {"first-order__digits__s0", "one-level__digits__s0"}
     # Resume: nothing reruns, nothing is duplicated.
-    assert run_module.main(_argv(ray_tmp)) == 0
+    assert run_module.main(_argv(ray_tmp, *storage)) == 0
+    assert f"resuming smoke from {ray_tmp / 'storage' / 'smoke'}" in capsys.readouterr().err
     again = pd.read_parquet(root / "trials.parquet")
     pd.testing.assert_frame_equal(again[trials.columns], trials)
     # Rows written on a node whose disk the driver does not see (here: deleted) come back from
@@ -52,7 +56,7 @@ def test_a_tiny_grid_end_to_end_with_a_crash_retried_and_a_resume(ray_tmp, capsy
     shutil.rmtree(root / "parts")
     for table in ("trials", "epochs", "alphas"):
         (root / f"{table}.parquet").unlink()
-    assert run_module.main(_argv(ray_tmp)) == 0
+    assert run_module.main(_argv(ray_tmp, *storage)) == 0
     assert "search 1/2" not in capsys.readouterr().out
     harvested = pd.read_parquet(root / "trials.parquet")
     key = ["strategy", "repeat"]
@@ -267,19 +271,28 @@ def test_results_under_the_ids_of_before_move_to_the_trial_whose_rows_they_hold(
                                                           "repeat": 0, "epoch": 0}])
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / f"{root.legacy_trial_id}.pt").write_text("ambiguous")
-    run_module.write_manifest(tmp_path, grid, [root])
+    run_module.write_manifest(tmp_path, grid, [root, home])
     manifest = json.loads((tmp_path / "grid.json").read_text())
-    manifest["trials"][0]["trial_id"] = root.legacy_trial_id      # as the version before wrote it
+    for t in manifest["trials"]:                                   # as the version before wrote it
+        t["trial_id"] = root.legacy_trial_id
     (tmp_path / "grid.json").write_text(json.dumps(manifest))
 
-    assert run_module.migrate_trial_ids(tmp_path, [home, root]) == 2
+    # a run of only one of them still leaves the checkpoint: grid.json declares the other too
+    assert run_module.migrate_trial_ids(tmp_path, [root]) == 2
     assert store.has_part("trials", root.trial_id) and store.has_part("epochs", root.trial_id)
     assert not store.has_part("trials", home.trial_id) and not store.has_part("trials", root.legacy_trial_id)
     # two declared trials had that legacy id, and a checkpoint file does not say whose it is
     assert (tmp_path / "checkpoints" / f"{root.legacy_trial_id}.pt").is_file()
+    # every entry gets its id, with files (root) or without (home)
     ids = [t["trial_id"] for t in json.loads((tmp_path / "grid.json").read_text())["trials"]]
-    assert ids == [root.trial_id]
+    assert ids == [root.trial_id, home.trial_id]
     assert run_module.migrate_trial_ids(tmp_path, [home, root]) == 0   # nothing left to move
+    # a checkpoint whose legacy id only one trial ever had moves
+    (tmp_path / "checkpoints" / "one-level__digits_x__s0.pt").write_text("mine")
+    only = Grid("g", ("one-level",), ("digits:x",), (0,), SMOKE).trials("g")
+    assert only[0].legacy_trial_id == "one-level__digits_x__s0"
+    assert run_module.migrate_trial_ids(tmp_path, only) == 1
+    assert (tmp_path / "checkpoints" / f"{only[0].trial_id}.pt").read_text() == "mine"
 
 
 def test_the_manifest_keeps_the_trials_of_earlier_runs(tmp_path):

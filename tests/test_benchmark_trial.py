@@ -175,3 +175,26 @@ def test_a_strategys_own_metrics_land_in_the_epochs_table():
     rows = trial_rows(spec, run_trial(spec))
     search = [r for r in rows["epochs"] if r["phase"] == "search"]
     assert search and all(1.0 <= r["cg_iterations"] <= 2.0 for r in search)
+
+
+def test_the_harvest_copies_a_finished_trials_parts_unless_its_marking_part_is_there(tmp_path):
+    """Rows that a trial could not write where the driver sees them come from its last
+    checkpoint; a trial whose `trials` part is there already keeps all of its own tables."""
+    from benchmark.store import ResultStore
+    from benchmark.tune_trainable import harvest_parts
+
+    key = {"experiment": "e", "strategy": "first-order", "search_dataset": "digits", "seed": 0,
+           "profile": "smoke"}
+    checkpoint, results = tmp_path / "checkpoint", tmp_path / "results"
+    new = {"trials": [{**key, "eval_dataset": "digits", "repeat": 0, "test_acc": 0.9}],
+           "epochs": [{**key, "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": 0,
+                       "val_acc": 0.9}]}
+    ResultStore(checkpoint).write_parts("t", new)
+    store = ResultStore(results)
+    old_epochs = [{**new["epochs"][0], "val_acc": 0.1}]
+    store.write_part("epochs", "t", old_epochs)      # an earlier run's, without its trials part
+    assert harvest_parts(checkpoint, results) == 2
+    assert store.read("epochs")["val_acc"].tolist() == [0.9]    # one run's tables, not two
+    store.write_part("epochs", "t", old_epochs)      # now the trial counts as finished here
+    assert harvest_parts(checkpoint, results) == 0
+    assert store.read("epochs")["val_acc"].tolist() == [0.1]

@@ -116,6 +116,51 @@ def test_resolve_by_name_file_folder_and_text(tmp_path):
         resolve_genotype(str(tmp_path / "bad.txt"))
 
 
+NAMES = "DARTS_V1, DARTS_V2, DARTS"   # the published genotypes resolve_genotype knows
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Genotype(normal=[", "the genotype text is not of the form Genotype(normal=[...], "
+     "normal_concat=[...], reduce=[...], reduce_concat=[...])"),
+    ('{"normal": [}', "the genotype is not valid JSON (Expecting value at line 1)"),
+    ("[1, 2]", "the genotype text must be one call Genotype(normal=..., normal_concat=..., "
+     "reduce=..., reduce_concat=...) with keyword arguments"),
+    ('{"normal": [], "reduce": []}', "the genotype lacks the field(s) normal_concat, reduce_concat"),
+    ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=range(2, x), "
+     "reduce=[], reduce_concat=[2])", "the genotype's 'normal_concat' is not a literal list"),
+    ("Genotype(normal=f(), normal_concat=[2], reduce=[], reduce_concat=[2])",
+     "the genotype's 'normal' is not a literal list"),
+    # another call with the same keywords, or the right call with a positional argument
+    ("Cell(normal=[], normal_concat=[2], reduce=[], reduce_concat=[2])",
+     "the genotype text must be one call Genotype(normal=..., normal_concat=..., "
+     "reduce=..., reduce_concat=...) with keyword arguments"),
+    ("Genotype([], normal=[], normal_concat=[2], reduce=[], reduce_concat=[2])",
+     "the genotype text must be one call Genotype(normal=..., normal_concat=..., "
+     "reduce=..., reduce_concat=...) with keyword arguments"),
+    (str(DARTS_V2)[:-1] + ", depth=3, colour='red')", "the genotype text has unknown field(s) colour, depth"),
+])
+def test_each_malformed_genotype_gets_its_whole_message(text, message):
+    # the whole sentence: what a user reads is the behaviour here
+    with pytest.raises(GenotypeError) as e:
+        parse_genotype(text)
+    assert str(e.value) == message
+
+
+def test_a_json_genotype_that_is_no_object_says_what_it_got():
+    with pytest.raises(GenotypeError) as e:
+        Genotype.from_dict([1, 2])
+    assert str(e.value) == "a genotype must be a JSON object, got list"
+
+
+def test_resolve_reads_text_with_leading_blanks_and_json_and_names_what_it_knows(tmp_path):
+    assert resolve_genotype("\n  " + str(DARTS_V2)) == DARTS_V2
+    assert resolve_genotype("  " + json.dumps(DARTS_V1.to_dict())) == DARTS_V1
+    with pytest.raises(GenotypeError) as e:
+        resolve_genotype("DARTS_V3")
+    assert str(e.value) == (f"'DARTS_V3' is neither a known genotype name ({NAMES}), nor an "
+                            "existing file, nor a Genotype(...) or JSON text")
+
+
 # ---------------------------------------------------------------- cell drawings (nas/plot.py)
 
 # Every node fed by both inputs: eight edges leave c_{k-2} and c_{k-1} towards one column.
