@@ -216,7 +216,13 @@ def lock_experiment(results_dir: Path):
     f.write(f"pid {os.getpid()} on {socket.gethostname()} since "
             f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
     f.flush()
+    HELD_LOCKS.append(f)
     return f
+
+
+# the driver's locks, released when `main` returns (not left to the garbage collector: a frame
+# kept alive by a traceback inside Ray would keep a finished run's lock in this process)
+HELD_LOCKS: list = []
 
 
 def trial_resources(profile, cluster: dict) -> dict:
@@ -228,11 +234,15 @@ def trial_resources(profile, cluster: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    before = len(HELD_LOCKS)
     try:
         return run(args)
     except (UsageError, ValueError) as e:  # unknown names and bad values raise ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:   # the locks this run took
+        while len(HELD_LOCKS) > before:
+            HELD_LOCKS.pop().close()
 
 
 def run(args: argparse.Namespace) -> int:
