@@ -139,11 +139,15 @@ def logger_callbacks(tools: list[str], experiment: str) -> list:
     return callbacks
 
 
+def grid_datasets(specs) -> list[str]:
+    """Every dataset that the trials search or evaluate on, each once."""
+    return sorted({d for t in specs for d in (t.search_dataset, *t.eval_datasets)})
+
+
 def check_datasets(grid, data_root, download: bool = False) -> None:
     """Every dataset of the grid loads (downloaded first, once, where `download` and it is missing:
     torchvision's CIFAR, with its progress), before Ray starts."""
-    names = {d for t in grid.trials() for d in (t.search_dataset, *t.eval_datasets)}
-    for name in sorted(names):
+    for name in grid_datasets(grid.trials()):
         try:
             load_dataset(name, data_root, download=download)
         except DatasetError as e:
@@ -312,7 +316,7 @@ def run(args: argparse.Namespace) -> int:
     # result parts run afresh, each from its own checkpoint file)
     store = ResultStore(results_dir)
     if not args.tune and results_dir.is_dir():
-        lock = lock_experiment(results_dir)   # held until this function returns
+        lock_experiment(results_dir)   # held until `main` returns
         moved = migrate_trial_ids(results_dir, declared)
         if moved:
             print(f"renamed {moved} result file(s) in {results_dir} from the trial ids of an earlier "
@@ -337,7 +341,7 @@ def run(args: argparse.Namespace) -> int:
         check_address(address)
     created = not results_dir.exists()
     if created or args.tune:
-        lock = lock_experiment(results_dir)   # noqa: F841 (held until this function returns)
+        lock_experiment(results_dir)   # held until `main` returns
     try:
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
@@ -360,9 +364,8 @@ def run(args: argparse.Namespace) -> int:
         from benchmark.cluster import check_nodes
 
         shared = {} if "://" in storage else {"Ray's storage": Path(storage)}
-        names = sorted({d for t in declared for d in (t.search_dataset, *t.eval_datasets)})
         try:
-            reports = check_nodes(shared, names, grid.data_root, args.download)
+            reports = check_nodes(shared, grid_datasets(declared), grid.data_root, args.download)
         except BaseException as e:
             ray.shutdown()
             if created:
@@ -405,7 +408,7 @@ def run(args: argparse.Namespace) -> int:
     results = tuner.fit()
     for r in results:   # the rows of finished trials that could not write them here themselves
         if r.metrics.get("done"):
-            harvest_checkpoint(r.checkpoint, results_dir)
+            harvest_checkpoint(r.checkpoint, results_dir, r.metrics.get("trial_id"))
     frames = ResultStore(results_dir).collect()
     wall = time.perf_counter() - start
     failed = [r for r in results if r.error is not None]

@@ -128,15 +128,18 @@ class PartsHarvester(tune.Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         try:   # (the driver copies them again after the run: a failure here loses nothing)
-            harvest_checkpoint(trial.checkpoint, self.results_dir)
+            harvest_checkpoint(trial.checkpoint, self.results_dir,
+                               (trial.last_result or {}).get("trial_id"))
         except Exception as e:   # (never stop the grid for a copy)
             print(f"warning: the rows of {trial.trial_id} were not copied from its checkpoint yet "
                   f"({e}); the driver tries again when the grid ends", file=sys.stderr)
 
 
-def harvest_checkpoint(checkpoint, results_dir: str | Path) -> int:
-    """`harvest_parts` of a Ray checkpoint (local or in cloud storage) that holds parts."""
-    if checkpoint is None:
+def harvest_checkpoint(checkpoint, results_dir: str | Path, trial_id: str | None = None) -> int:
+    """`harvest_parts` of a Ray checkpoint (local or in cloud storage) that holds parts; not even
+    fetched where the trial's marking part is in the results folder already."""
+    store = ResultStore(results_dir)
+    if checkpoint is None or (trial_id and any(store.has_part(t, trial_id) for t in MARKING)):
         return 0
     with checkpoint.as_directory() as d:
         return harvest_parts(d, results_dir)
