@@ -114,11 +114,12 @@ class ResultStore:
 
     def write_part(self, table: str, part: str, rows: list[dict]) -> None:
         """Replace the part `part` of `table` with `rows` (nothing is written for no rows)."""
+        path = self.part_path(table, part)   # (an unknown table is refused here)
         missing = sorted({k for row in rows for k in TABLES[table] if k not in row})
         if missing:
             raise ValueError(f"rows of {table} lack the key column(s) {', '.join(missing)}")
         if rows:
-            write_parquet_atomic(rows, self.part_path(table, part))
+            write_parquet_atomic(rows, path)
 
     def write_parts(self, part: str, tables: dict[str, list[dict]]) -> None:
         """One trial's rows of every table as part `part`; the part of `trials` or

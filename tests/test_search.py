@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from nas.data import ImageData
 from nas.genotype import parse_genotype
 from nas.search import Search, SearchConfig, run_search
 
@@ -115,3 +116,73 @@ def test_a_checkpoint_whose_space_options_left_out_defaults_still_matches():
     assert new.matches(old.to_dict()) and old.matches(new.to_dict())
     other = SearchConfig(space_options={"channels": 4, "layers": 3, "nodes": 2, "multiplier": 1})
     assert not new.matches(other.to_dict())
+
+
+def _indexed_data(n: int = 96) -> ImageData:
+    """8×8 grey images whose every pixel is the image's index (labels index mod 4), with crop,
+    flip and a cutout of 4: the centre 4×4 pixels of a batch say which image it is and whether
+    cutout ran (a crop with padding 2 never moves them off the image)."""
+    from nas.data import Augment
+
+    x = torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 1, 8, 8).contiguous()
+    y = torch.arange(n) % 4
+    return ImageData("indexed", x, y, x[:8].clone(), y[:8].clone(), ["a", "b", "c", "d"], (0.0,),
+                     (1.0,), Augment(crop_padding=2, flip=True, cutout=4))
+
+
+def _ids(batch) -> list[int]:
+    x, y = batch
+    centre = (x[:, 0, 2:6, 2:6] * 255).round().long()
+    ids = centre.flatten(1).max(1).values
+    assert (centre == ids.view(-1, 1, 1)).all(), "a search batch was cut out or not the image"
+    assert torch.equal(y, ids % 4)
+    return ids.tolist()
+
+
+def _seen_batches(config, data, epochs=1):
+    s = Search(config, data=data)
+    seen = []
+    s.strategy.step = lambda tb, vb: seen.append((_ids(tb), _ids(vb))) or {}
+    for _ in range(epochs):
+        seen.append("epoch")
+        s.run_epoch()
+    return seen
+
+
+def test_the_search_steps_w_on_one_half_and_alpha_on_the_other_each_once_per_epoch():
+    from nas.data import search_split
+
+    data = _indexed_data(96)
+    seen = _seen_batches(_config(batch_size=16, seed=3, space_options={"channels": 2, "layers": 2}),
+                         data, epochs=2)
+    train_idx, val_idx = (set(i.tolist()) for i in search_split(96, 3, 0.5))
+    assert len(train_idx) == len(val_idx) == 48 and not train_idx & val_idx
+    epochs = [[]]
+    for item in seen[1:]:
+        epochs.append([]) if item == "epoch" else epochs[-1].append(item)
+    orders = []
+    for steps in epochs:
+        assert len(steps) == 3 and all(len(t) == len(v) == 16 for t, v in steps)
+        w_images = [i for t, _ in steps for i in t]
+        alpha_images = [i for _, v in steps for i in v]
+        assert sorted(w_images) == sorted(train_idx) and sorted(alpha_images) == sorted(val_idx)
+        orders.append((w_images, alpha_images))
+    assert orders[0][0] != orders[1][0] and orders[0][1] != orders[1][1]   # reshuffled each epoch
+    # another seed: another split
+    other = _seen_batches(_config(batch_size=16, seed=4, space_options={"channels": 2, "layers": 2}),
+                          data)
+    assert {i for t, _ in other[1:] for i in t} == set(search_split(96, 4, 0.5)[0].tolist()) != train_idx
+
+
+def test_the_train_fraction_sizes_the_halves_and_alpha_data_train_uses_all_of_it_twice():
+    data = _indexed_data(96)
+    tiny = {"channels": 2, "layers": 2}
+    seen = _seen_batches(_config(batch_size=8, train_fraction=0.25, space_options=tiny), data)[1:]
+    assert len(seen) == 3                                    # min(24 // 8, 72 // 8) steps
+    w_images = {i for t, _ in seen for i in t}
+    assert len(w_images) == 24 and not w_images & {i for _, v in seen for i in v}
+    seen = _seen_batches(_config(batch_size=16, alpha_data="train", space_options=tiny), data)[1:]
+    w_images = [i for t, _ in seen for i in t]
+    alpha_images = [i for _, v in seen for i in v]
+    assert len(seen) == 6 and sorted(w_images) == sorted(alpha_images) == list(range(96))
+    assert w_images != alpha_images                          # the same images, in other orders

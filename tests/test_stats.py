@@ -235,6 +235,8 @@ def test_accuracy_numbers_are_scipy_and_statsmodels_on_the_search_means():
         x = means.loc[s]
         assert num.loc[s, "n"] == len(x) and num.loc[s, "repeats_min"] == num.loc[s, "repeats_max"] == 2
         assert num.loc[s, "acc_mean"] == pytest.approx(x.mean())
+        if len(x) > 1:   # the sample standard deviation of the searches (n − 1 degrees of freedom)
+            assert num.loc[s, "acc_std"] == pytest.approx(np.std(x.to_numpy(), ddof=1))
         if len(x) > 1:
             want = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
             assert (num.loc[s, "acc_ci_lo"], num.loc[s, "acc_ci_hi"]) == pytest.approx(want)
@@ -351,3 +353,48 @@ def test_differences_without_spread_are_not_testable():
     assert d.diff == pytest.approx(0.5) and math.isnan(d.p) and math.isnan(d.mde) and d.sd == 0
     w = st.welch_difference([1.0, 1.0], [2.0, 2.0])
     assert math.isnan(w.p) and math.isnan(w.lo)
+
+
+def test_every_number_of_the_transfer_table_recomputed_from_the_trials(tmp_path):
+    from analysis.tables import transfer_table, write_table
+
+    seeds = range(5)
+    exp, trials = _experiment({"first-order": (seeds, 0.0), "random": (seeds, -2.0),
+                               "hyperdarts-mlp": (seeds, 1.0), "one-level": ([7], 0.5)},
+                              datasets=("digits", "mnist"))
+    # shift mnist so that the ranks differ between the datasets, and drop one search's mnist rows
+    trials.loc[(trials.eval_dataset == "mnist") & (trials.strategy == "random"), "test_acc"] += 0.05
+    trials = trials[~((trials.strategy == "hyperdarts-mlp") & (trials.seed == 4)
+                      & (trials.eval_dataset == "mnist"))].reset_index(drop=True)
+    exp = Experiment(Path("x"), trials, pd.DataFrame(), pd.DataFrame())
+    table = transfer_table(exp)
+    write_table(table, tmp_path)
+    csv = pd.read_csv(tmp_path / "transfer.csv").set_index("strategy")
+    md = (tmp_path / "transfer.md").read_text()
+    t = trials.assign(acc=100 * trials.test_acc)
+    per_search = t.groupby(["strategy", "eval_dataset", "seed"])["acc"].mean()   # mean over repeats
+    means = {}
+    for s in ("first-order", "random", "hyperdarts-mlp", "one-level"):
+        a, b = per_search.loc[(s, "digits")], per_search.loc[(s, "mnist")]
+        both = a.index.intersection(b.index)                            # paired by seed
+        a, b = a.loc[both].to_numpy(), b.loc[both].to_numpy()
+        row = csv.loc[s]
+        assert row.n == len(both) == {"hyperdarts-mlp": 4, "one-level": 1}.get(s, 5)
+        assert (row.search_dataset, row.transfer_dataset) == ("digits", "mnist")
+        for prefix, x in (("search", a), ("transfer", b)):
+            assert row[f"{prefix}_acc_mean"] == pytest.approx(x.mean())
+            if len(x) > 1:
+                lo, hi = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+                assert (row[f"{prefix}_acc_ci_lo"], row[f"{prefix}_acc_ci_hi"]) == pytest.approx((lo, hi))
+                assert row[f"{prefix}_acc_std"] == pytest.approx(np.std(x, ddof=1))
+                assert f"{x.mean():.2f} [{lo:.2f}, {hi:.2f}]" in md
+            else:
+                assert math.isnan(row[f"{prefix}_acc_ci_lo"]) and math.isnan(row[f"{prefix}_acc_std"])
+        means[s] = (a.mean(), b.mean())
+    for i, prefix in ((0, "search"), (1, "transfer")):                  # 1 = the highest mean
+        order = sorted(means, key=lambda s: -means[s][i])
+        assert {s: int(csv.loc[s, f"{prefix}_rank"]) for s in means} == {s: order.index(s) + 1 for s in order}
+    assert csv.loc["random", "transfer_rank"] < csv.loc["random", "search_rank"]
+    rho = stats.spearmanr([m[0] for m in means.values()], [m[1] for m in means.values()]).statistic
+    assert f"Spearman ρ between the strategies' mean accuracies = {rho:.2f} over 4 strategies" in md
+    assert "| one-level | 1 |" in md
