@@ -1,7 +1,9 @@
 import dataclasses
+import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from nas.evaluate import EvalConfig, EvalNetwork, count_parameters, drop_path, train_and_test
 from nas.genotype import DARTS_V2
@@ -97,27 +99,48 @@ def _trained(speed, steps=3, drop=0.0):
     return losses, [p.detach().clone() for p in net.parameters()]
 
 
-def test_channels_last_training_steps_match_the_plain_ones():
-    l0, p0 = _trained(())
-    l1, p1 = _trained(("channels_last",))
-    assert p1[0].dim() == 4 and p1[0].is_contiguous(memory_format=torch.channels_last)
-    assert l0 == pytest.approx(l1, rel=1e-4)
-    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(p0, p1))
+def _reference_trained(steps=3):
+    """`_trained`'s steps by the hand-written recipe (`_reference_step`): the speed switches are
+    checked against it, not against the code they switch."""
+    torch.manual_seed(0)
+    net = EvalNetwork(DARTS_V2, channels=4, layers=3, num_classes=10, in_channels=3).train()
+    cfg = EvalConfig(channels=4, layers=3)
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(8, 3, 16, 16, generator=g), torch.randint(0, 10, (8,), generator=g)
+    bufs = {}
+    losses = [float(_reference_step(net, bufs, x, y, cfg, cfg.lr)[0]) for _ in range(steps)]
+    return losses, [p.detach().clone() for p in net.parameters()]
 
 
-def test_mixed_precision_training_steps_stay_close():
-    l0, _ = _trained(())
+def test_plain_and_channels_last_training_steps_match_the_reference():
+    l_ref, p_ref = _reference_trained()
+    for speed in ((), ("channels_last",)):
+        losses, params = _trained(speed)
+        assert losses == pytest.approx(l_ref, rel=1e-4), speed
+        assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-5) for a, b in zip(params, p_ref)), speed
+    assert params[0].dim() == 4 and params[0].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_mixed_precision_training_steps_stay_close_to_the_reference():
+    l_ref, p_ref = _reference_trained()
     l1, p1 = _trained(("amp",))
-    assert l0 == pytest.approx(l1, rel=0.05)      # bf16 rounding, not another computation
-    assert l0 != l1                               # … but autocast did run
+    assert l1 == pytest.approx(l_ref, rel=0.05)   # bf16 rounding, not another computation
+    assert l1 != pytest.approx(l_ref, rel=1e-6)   # … but autocast did run
     assert all(p.dtype == torch.float32 for p in p1)
+    # the steps moved the weights as the reference's did, to bf16's precision: 0.11 apart
+    # (relative); a recipe without its auxiliary loss would be 0.65 apart, without clipping 1.1,
+    # without momentum 0.48 (a finer error, aux weight 0.3 for 0.4 at 0.15, is the fp32 tests' job)
+    p0 = _reference_trained(steps=0)[1]
+    moved = torch.cat([(b - a).flatten() for a, b in zip(p0, p_ref)])
+    moved_amp = torch.cat([(b - a).flatten() for a, b in zip(p0, p1)])
+    assert float((moved_amp - moved).norm() / moved.norm()) < 0.2
 
 
 def test_compiled_training_matches_eager_and_does_not_recompile_as_drop_path_rises():
     from torch._dynamo.utils import counters
 
     torch._dynamo.reset()
-    l0, p0 = _trained(())
+    l0, p0 = _reference_trained()
     l1, p1 = _trained(("compile",))
     assert l0 == pytest.approx(l1, rel=1e-4)
     assert all(torch.allclose(a, b, rtol=1e-3, atol=1e-5) for a, b in zip(p0, p1))
@@ -134,3 +157,98 @@ def test_compiled_training_matches_eager_and_does_not_recompile_as_drop_path_ris
         net.drop_path_prob = p
         trainer.step(x, y)
     assert counters["stats"]["unique_graphs"] == graphs
+
+
+# ---------------------------------------------------------------- the recipe, against a reference
+
+
+def _reference_training(genotype, data, cfg, net=None):
+    """The DARTS evaluation recipe written out by hand, independently of `Trainer`: cosine lr per
+    epoch, drop path raised linearly from 0, cross-entropy plus `auxiliary_weight` × the auxiliary
+    head's, the gradient's global norm clipped to `grad_clip`, SGD with momentum and L2 weight
+    decay (PyTorch's rule: d = g + wd·p; b = m·b + d, b = d at the first step; p −= lr·b); cutout
+    the dataset's where the config says None. Returns (state, lr per epoch, mean loss per epoch,
+    clipped steps)."""
+    from nas.data import Augment, Batches
+    from nas.evaluate import build_network
+
+    torch.manual_seed(cfg.seed)
+    net = build_network(genotype, data, cfg) if net is None else net
+    cut = data.eval_cutout if cfg.cutout is None else cfg.cutout
+    batches = Batches(data.train_x, data.train_y, cfg.batch_size, data.mean, data.std,
+                      augment=Augment(data.augment.crop_padding, data.augment.flip, cut), seed=cfg.seed)
+    bufs = {}
+    lrs, losses, clipped = [], [], 0
+    for epoch in range(cfg.epochs):
+        net.train()
+        net.drop_path_prob = cfg.drop_path_prob * epoch / cfg.epochs
+        lr = cfg.lr_min + (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * epoch / cfg.epochs)) / 2
+        lrs.append(lr)
+        total, n = 0.0, 0
+        for x, y in batches:
+            loss, scale = _reference_step(net, bufs, x, y, cfg, lr)
+            clipped += scale < 1.0
+            total += float(loss.detach()) * len(y)
+            n += len(y)
+        losses.append(total / n)
+    return net.state_dict(), lrs, losses, clipped
+
+
+def _reference_step(net, bufs, x, y, cfg, lr):
+    """One step of the recipe by hand (see `_reference_training`); returns (loss, clip scale)."""
+    params = list(net.parameters())
+    logits, aux = net(x)
+    loss = F.cross_entropy(logits, y)
+    if cfg.auxiliary:
+        loss = loss + cfg.auxiliary_weight * F.cross_entropy(aux, y)
+    grads = torch.autograd.grad(loss, params)
+    norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads))
+    scale = min(1.0, cfg.grad_clip / (norm + 1e-6)) if cfg.grad_clip > 0 else 1.0
+    with torch.no_grad():
+        for i, (p, g) in enumerate(zip(params, grads)):
+            d = g * scale + cfg.weight_decay * p
+            bufs[i] = d.clone() if i not in bufs else cfg.momentum * bufs[i] + d
+            p -= lr * bufs[i]
+    return loss.detach(), scale
+
+
+def _recipe_data(digits):
+    # 48 images, 3 steps an epoch at batch 16; the dataset's evaluation cutout is 3 pixels
+    return dataclasses.replace(digits, train_x=digits.train_x[:48], train_y=digits.train_y[:48],
+                               test_x=digits.test_x[:16], test_y=digits.test_y[:16], eval_cutout=3)
+
+
+@pytest.mark.parametrize("auxiliary", [True, False])
+def test_the_evaluation_trains_by_the_darts_recipe_step_for_step(digits, auxiliary):
+    data = _recipe_data(digits)
+    # values unlike the defaults, so that a default used in place of the config shows
+    cfg = EvalConfig(channels=4, layers=3, epochs=3, batch_size=16, lr=0.05, lr_min=0.001,
+                     momentum=0.8, weight_decay=0.03, grad_clip=0.5, auxiliary=auxiliary,
+                     auxiliary_weight=0.7, drop_path_prob=0.45, seed=5)
+    saved = []
+    result = train_and_test(DARTS_V2, data, cfg, on_checkpoint=saved.append)
+    want, lrs, losses, clipped = _reference_training(DARTS_V2, data, cfg)
+    assert clipped >= 3                                   # the clipping bound binds
+    got = saved[-1]["model"]
+    assert set(got) == set(want)
+    for k in want:
+        # (float32 rounding: the clipping norm in float32 there, float64 here; a wrong setting
+        # moves weights by 1e-2 or more, see the next test)
+        assert torch.allclose(got[k].float(), want[k].float(), rtol=1e-4, atol=5e-5), k
+    h = result["history"]
+    assert [r["lr"] for r in h] == pytest.approx(lrs, rel=1e-12)
+    assert [r["drop_path_prob"] for r in h] == pytest.approx([0.0, 0.15, 0.3])
+    assert [r["train_loss"] for r in h] == pytest.approx(losses, rel=1e-5)
+
+
+def test_each_part_of_the_recipe_changes_the_trained_weights(digits):
+    """The reference test above can only catch what changes the weights: here each setting does."""
+    data = _recipe_data(digits)
+    cfg = EvalConfig(channels=4, layers=3, epochs=2, batch_size=16, lr=0.05, momentum=0.8,
+                     weight_decay=0.03, grad_clip=0.5, auxiliary_weight=0.7, drop_path_prob=0.45)
+    base = _reference_training(DARTS_V2, data, cfg)[0]
+    for change in ({"weight_decay": 0.0}, {"grad_clip": 0.0}, {"auxiliary_weight": 0.4},
+                   {"drop_path_prob": 0.0}, {"cutout": 0}, {"momentum": 0.9}, {"lr_min": 0.02}):
+        other = _reference_training(DARTS_V2, data, dataclasses.replace(cfg, **change))[0]
+        differs = max(float((other[k].float() - base[k].float()).abs().max()) for k in base)
+        assert differs > 1e-3, change
