@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -6,6 +7,7 @@ import torch
 from nas.data import ImageData
 from nas.genotype import parse_genotype
 from nas.search import Search, SearchConfig, run_search
+from nas.strategies import STRATEGIES
 
 TINY = {"channels": 4, "layers": 3}
 
@@ -186,3 +188,70 @@ def test_the_train_fraction_sizes_the_halves_and_alpha_data_train_uses_all_of_it
     alpha_images = [i for _, v in seen for i in v]
     assert len(seen) == 6 and sorted(w_images) == sorted(alpha_images) == list(range(96))
     assert w_images != alpha_images                          # the same images, in other orders
+
+
+def _through_a_file(state):
+    import io
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=False)
+
+
+def _scramble_random_states():
+    """What else the process draws between a checkpoint and its resume (another trial, a library)."""
+    import random
+
+    import numpy as np
+
+    random.seed(12345)
+    np.random.seed(12345)
+    torch.manual_seed(12345)
+
+
+DENSE = {"blocks": 4, "layers": 4, "width": 8, "resample_every": 1}
+RESUME_CASES = [("darts", s, {}) for s in STRATEGIES] + [
+    ("darts", "first-order", {"partial_channels": 2}),
+    ("dense-dag", "first-order-smoothed", DENSE),    # noisy α and the space's resampled DAGs
+    ("dense-dag", "hyperdarts-mlp", DENSE)]
+
+
+@pytest.mark.parametrize("space,strategy,options", RESUME_CASES,
+                         ids=[f"{a}-{b}{'-pc' if 'partial_channels' in c else ''}"
+                              for a, b, c in RESUME_CASES])
+def test_every_strategy_resumes_mid_search_to_the_uninterrupted_result(space, strategy, options,
+                                                                       tiny_digits):
+    """The epochs after the first, run from the checkpoint written after it, in a process whose random
+    states have moved on, ends with the same α, weights, strategy state and record as the search
+    that was never interrupted: every random state the search draws from is in the checkpoint (the
+    batches', the global ones that the smoothed and hyperDARTS strategies' noise comes from, the
+    dense-DAG space's generator)."""
+    space_options = options if space == "dense-dag" else {"channels": 2, "layers": 2, **options}
+    # (3 epochs in the dense-DAG space: its DAGs are resampled after epoch 2, from the checkpoint's
+    # generator state)
+    epochs = 3 if space == "dense-dag" else 2
+    config = SearchConfig(space=space, strategy=strategy, dataset="digits", epochs=epochs,
+                          batch_size=32, space_options=space_options)
+    data = dataclasses.replace(tiny_digits, train_x=tiny_digits.train_x[:128],
+                               train_y=tiny_digits.train_y[:128])   # 2 steps an epoch
+    straight = Search(config, data=data)
+    straight.run_epoch()
+    saved = _through_a_file(straight.state_dict())
+    last = [straight.run_epoch() for _ in range(epochs - 1)]
+    _scramble_random_states()
+    resumed = Search(config, data=data)
+    _scramble_random_states()
+    resumed.load_state_dict(saved)
+    assert resumed.epoch == 1
+    again = [resumed.run_epoch() for _ in range(epochs - 1)]
+    timing = ("epoch_time_s", "wall_time_s")
+    assert [{k: v for k, v in r.items() if k not in timing} for r in again] == \
+        [{k: v for k, v in r.items() if k not in timing} for r in last]
+    for (name, a), (_, b) in zip(straight.supernet.state_dict().items(),
+                                 resumed.supernet.state_dict().items()):
+        assert (torch.equal(a, b) if isinstance(a, torch.Tensor) else str(a) == str(b)), name
+    a, b = straight.strategy.state_dict(), resumed.strategy.state_dict()
+    assert str(a) == str(b)
+    assert torch.equal(straight.train_batches.get_state(), resumed.train_batches.get_state())
+    assert resumed.done and straight.genotype() == resumed.genotype()
