@@ -85,3 +85,43 @@ def test_the_dense_dag_space_from_the_command_line(tmp_path, capsys):
     assert (tmp_path / "dd" / "genotype.txt").read_text().startswith("DAG(layers=4")
     assert main(["info", "--space", "dense-dag", "--space-set", "depth=3"]) == 2
     assert "depth" in capsys.readouterr().err
+
+
+def test_the_command_line_search_and_evaluation_are_the_library_runs_of_their_flags(tmp_path, capsys):
+    """Every flag reaches the config: the command line's outputs equal the library's run of the
+    config those flags spell (not only 'it finished')."""
+    from nas.data import load_dataset
+    from nas.evaluate import EvalConfig, train_and_test
+    from nas.genotype import resolve_genotype
+    from nas.search import SearchConfig, run_search
+
+    out = tmp_path / "s"
+    assert main(["search", "--dataset", "digits", "--strategy", "one-level", "--seed", "3",
+                 "--epochs", "2", "--batch-size", "96", "--channels", "2", "--layers", "2",
+                 "--nodes", "2", "--set", "w_lr=0.05", "--device", "cpu", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.strip()
+    config = SearchConfig(strategy="one-level", dataset="digits", epochs=2, batch_size=96, seed=3,
+                          space_options={"channels": 2, "layers": 2, "nodes": 2, "multiplier": 2},
+                          strategy_options={"w_lr": 0.05})
+    lib = run_search(config)
+    assert printed == str(lib.genotype) == (out / "genotype.txt").read_text().strip()
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["steps"] for r in records] == [r["steps"] for r in lib.history] == [7, 7]
+    alphas = json.loads((out / "alphas.json").read_text())["epochs"]
+    for r, a, want in zip(records, alphas, lib.history):
+        assert a["normal"] == want["alpha_normal"] and a["reduce"] == want["alpha_reduce"]
+        assert r["train_loss"] == want["train_loss"] and r["w_lr"] == want["w_lr"]
+    assert records[0]["w_lr"] == 0.05                     # --set reached the strategy
+    assert main(["evaluate", "--genotype", str(out), "--dataset", "digits", "--epochs", "2",
+                 "--channels", "4", "--layers", "3", "--batch-size", "200", "--lr", "0.04",
+                 "--no-auxiliary", "--drop-path", "0.3", "--cutout", "2", "--seed", "7",
+                 "--device", "cpu", "--out", str(tmp_path / "e.json")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    cfg = EvalConfig(channels=4, layers=3, epochs=2, batch_size=200, lr=0.04, auxiliary=False,
+                     drop_path_prob=0.3, cutout=2, seed=7)
+    want = train_and_test(resolve_genotype(str(out)), load_dataset("digits"), cfg)
+    assert result["config"] == json.loads(json.dumps(want["config"]))
+    for k in ("test_acc", "test_loss", "train_acc", "params"):
+        assert result[k] == want[k], k
+    saved = json.loads((tmp_path / "e.json").read_text())
+    assert [h["train_loss"] for h in saved["history"]] == [h["train_loss"] for h in want["history"]]
