@@ -366,6 +366,54 @@ def test_mixed_precision_steps_stay_close_and_keep_alpha_in_fp32(name, batches):
     assert float(F.cosine_similarity(moved0, moved1, dim=0)) > 0.95
 
 
+@pytest.mark.parametrize("speed", ["channels_last", "keep_activations", "amp"])
+def test_under_each_speed_switch_the_hypergradients_and_weight_step_are_the_reference_ones(speed, batches):
+    """Against the formulas written out with autograd on an fp32 copy of the network (not against
+    the strategy without the switch): first-order's ∂L_val/∂α, one-level's ∂L_joint/∂α, and
+    first-order's weight step, SGD on the training loss."""
+    from nas.speed import Speed
+
+    torch.manual_seed(0)
+    rgb = [(x.repeat(1, 3, 1, 1), y) for x, y in batches]   # RGB: the stem's layout can change
+    (xt, yt), (xv, yv) = rgb
+    for name in ("first-order", "one-level"):
+        torch.manual_seed(0)
+        net = make_supernet("darts", space_config("darts", **SMALL), 3, 10)
+        ref = copy.deepcopy(net)
+        if name == "first-order":
+            want = torch.autograd.grad(F.cross_entropy(ref(xv), yv), ref.arch_parameters())
+        else:
+            want = torch.autograd.grad(F.cross_entropy(ref(torch.cat([xt, xv])), torch.cat([yt, yv])),
+                                       ref.arch_parameters())
+        s = make_strategy(name, net, w_momentum=0.0, w_weight_decay=0.0, w_grad_clip=0.0,
+                          alpha_lr=1e-9)
+        s.speed = Speed(**{speed: True})
+        s.speed.model(net)
+        got = s.hypergradient(*rgb)
+        flat_got, flat_want = torch.cat([g.flatten() for g in got]), torch.cat([g.flatten() for g in want])
+        if speed == "amp":   # bf16 activations: measured 0.12 and 0.09 apart (relative), cosine 0.99
+            assert float(F.cosine_similarity(flat_got, flat_want, dim=0)) > 0.95
+            assert float((flat_got - flat_want).norm() / flat_want.norm()) < 0.3
+        else:
+            assert torch.allclose(flat_got, flat_want, rtol=1e-4, atol=1e-6), name
+    # first-order's weight step (α barely moves at this α lr): w − lr·∂L_train/∂w at the reference
+    w0 = [p.detach().clone() for p in ref.weight_parameters()]
+    grads = torch.autograd.grad(F.cross_entropy(ref(xt), yt), ref.weight_parameters())
+    torch.manual_seed(0)
+    net = make_supernet("darts", space_config("darts", **SMALL), 3, 10)
+    s = make_strategy("first-order", net, w_momentum=0.0, w_weight_decay=0.0, w_grad_clip=0.0,
+                      alpha_lr=1e-9)
+    s.speed = Speed(**{speed: True})
+    s.speed.model(net)
+    s.step(*rgb)
+    moved = torch.cat([(p.detach() - q).flatten() for p, q in zip(net.weight_parameters(), w0)])
+    want = torch.cat([(-0.025 * g).flatten() for g in grads])
+    if speed == "amp":
+        assert float(F.cosine_similarity(moved, want, dim=0)) > 0.95
+    else:
+        assert torch.allclose(moved, want, atol=1e-6)
+
+
 def test_finite_differences_run_in_fp32_under_mixed_precision(net, batches):
     from nas.speed import Speed
     from nas.strategies.second_order import finite_difference_mixed
