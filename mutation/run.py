@@ -1,31 +1,42 @@
 """Mutation testing of the library, module by module, and its summary.
 
     pip install -e ".[mutation]"
-    python mutation/run.py nas/genotype.py                # one module (about minutes)
-    python mutation/run.py nas/strategies benchmark/store.py --max-children 2
+    python mutation/run.py nas/genotype.py                # one module (minutes)
+    python mutation/run.py nas/strategies benchmark/store.py
     python mutation/run.py --all                          # every module in scope (hours)
+    python mutation/run.py --survivors nas/genotype.py    # after new tests: rerun its survivors
+    python mutation/run.py benchmark/store.py --tests-at v1 --record before   # older tests
     python mutation/run.py --summary                      # only rewrite mutation/results.md
 
-mutmut (configured in pyproject.toml, [tool.mutmut]) copies the packages into mutants/, plants
-one small change at a time in a function (an operator, a constant, a condition, a removed call)
-and runs the tests that call that function, fastest first, until one fails: the mutant is
-killed. One that no test notices survives; it is either a gap in the tests or equivalent (it
-computes the same thing), which mutation/equivalent.toml records with the reason. The first run
-maps which tests call which function by running the selected tests once (several minutes; kept
-in mutants/mutmut-stats.json until a test or a source file changes).
+mutmut (configured in pyproject.toml, [tool.mutmut]) plants one small change at a time in a
+function (an operator, a constant, a condition, a removed call) and runs the tests that call
+that function, fastest first, until one fails: the mutant is killed. One that no test notices
+survives; it is either a gap in the tests or equivalent (it computes the same thing), which
+mutation/equivalent.toml records with the reason.
+
+Each module is tested against the tests that pin it (mutation/tests.toml), in a copy of the
+project of its own, mutation/work/<selection>/ (git ignores it): the modules that share a test
+selection share a copy, whose mutants/ keeps mutmut's state (its map of which test calls which
+function, made by running the selection once, and every mutant's result). `--tests-at REV` puts
+the tests of another commit into the copy (mutation/work/<selection>@REV/), for a "before" score.
 
 The summary, mutation/results.md, gives per module: mutants, killed (a test failed or timed
-out), survived, equivalent, no tests, and the score = killed / (mutants - equivalent - not run).
+out), survived, equivalent, no tests, and the score = killed / (mutants - equivalent - not run);
+`--record LABEL` appends the named modules' scores to mutation/history.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import re
+import shutil
 import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from fnmatch import fnmatch
 from pathlib import Path
 
 try:
@@ -36,15 +47,22 @@ except ImportError:   # Python 3.10
 ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
 RESULTS = ROOT / "mutation" / "results.md"
+HISTORY = ROOT / "mutation" / "history.md"
+TESTS = ROOT / "mutation" / "tests.toml"
+WORK = ROOT / "mutation" / "work"
+EVERY_TEST = "_every_test"     # the work copy of the modules without an entry in tests.toml
+
+
+def mutmut_config() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
 
 
 def in_scope() -> list[Path]:
-    """The source files that [tool.mutmut] only_mutate names."""
-    from fnmatch import fnmatch
-
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    """The source files that [tool.mutmut] only_mutate names (do_not_mutate left out)."""
+    config = mutmut_config()
     files = [p.relative_to(ROOT) for src in config["source_paths"] for p in (ROOT / src).rglob("*.py")]
-    return sorted(p for p in files if any(fnmatch(str(p), g) for g in config["only_mutate"]))
+    return sorted(p for p in files if any(fnmatch(str(p), g) for g in config["only_mutate"])
+                  and not any(fnmatch(str(p), g) for g in config.get("do_not_mutate", [])))
 
 
 def module_name(path: Path) -> str:
@@ -52,15 +70,76 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def globs_for(target: str) -> list[str]:
-    """mutmut's mutant-name globs for a file or a folder of files: `<module>.x*` (its functions
-    `x_name` and methods `xǁClassǁname`, not a submodule's)."""
+def modules_for(target: str) -> list[str]:
+    """The modules in scope of a file or a folder of files."""
     path = Path(target)
     files = [p for p in in_scope() if p == path or path in p.parents]
     if not files:
         raise SystemExit(f"error: {target} names no module that [tool.mutmut] only_mutate covers; "
                          f"those are under {', '.join(sorted({str(p.parts[0]) for p in in_scope()}))}")
-    return [f"{module_name(p)}.x*" for p in files]
+    return [module_name(p) for p in files]
+
+
+def test_selections() -> dict[str, list[str]]:
+    return tomllib.loads(TESTS.read_text())["tests"] if TESTS.is_file() else {}
+
+
+def selection_of(module: str) -> str:
+    """The tests.toml entry whose tests pin `module` (the longest matching prefix), or EVERY_TEST."""
+    keys = [k for k in test_selections() if module == k or module.startswith(k + ".")]
+    return max(keys, key=len) if keys else EVERY_TEST
+
+
+def workdir(selection: str, rev: str | None = None) -> Path:
+    return WORK / (f"{selection}@{rev}" if rev else selection)
+
+
+def glob_of(module: str) -> str:
+    """mutmut's mutant-name glob of a module: `<module>.x*` (its functions `x_name` and methods
+    `xǁClassǁname`, not a submodule's)."""
+    return f"{module}.x*"
+
+
+def prepare(selection: str, rev: str | None) -> Path:
+    """Bring the work copy up to date with the checkout (its tests from `rev` if given), with
+    [tool.mutmut]'s test selection narrowed to the selection's files."""
+    work = workdir(selection, rev)
+    work.mkdir(parents=True, exist_ok=True)
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.splitlines()
+    top = {Path(f).parts[0] for f in listed}
+    for name in top - {"mutation", "mutants"}:   # (removed files must not linger in the copy)
+        shutil.rmtree(work / name, ignore_errors=True) if (work / name).is_dir() else None
+    for f in listed:
+        if Path(f).parts[0] == "mutation" or not (ROOT / f).is_file():
+            continue
+        (work / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / f, work / f)
+    if rev:
+        shutil.rmtree(work / "tests")
+        archive = subprocess.run(["git", "archive", rev, "tests"], cwd=ROOT, capture_output=True)
+        if archive.returncode != 0:
+            raise SystemExit(f"error: --tests-at {rev}: {archive.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", str(work)], input=archive.stdout, check=True)
+    if selection != EVERY_TEST:
+        files = test_selections()[selection]
+        missing = [f for f in files if not (work / f).is_file()]
+        if missing and rev:   # files written since: the older tests had none
+            print(f"(the tests at {rev} have no {', '.join(missing)})")
+            files = [f for f in files if f not in missing]
+        elif missing:
+            raise SystemExit(f"error: mutation/tests.toml names {', '.join(missing)} for {selection}, "
+                             "which the tests there lack")
+        text = (work / "pyproject.toml").read_text()
+        new = ("pytest_add_cli_args_test_selection = " +
+               json.dumps([*files, "-m", "not slow and not cuda", "-p", "no:cacheprovider"]) + "\n")
+        text, n = re.subn(r"^pytest_add_cli_args_test_selection = \[.*?\]\n", new, text,
+                          flags=re.S | re.M)
+        if n != 1:
+            raise SystemExit("error: pyproject.toml's [tool.mutmut] has no "
+                             "pytest_add_cli_args_test_selection list to narrow")
+        (work / "pyproject.toml").write_text(text)
+    return work
 
 
 def status_of(code) -> str:
@@ -69,15 +148,20 @@ def status_of(code) -> str:
     return status_by_exit_code[code]
 
 
-def collect() -> dict[str, dict[str, str]]:
-    """{module: {mutant: status}} from mutants/**/*.py.meta."""
+def collect(work: Path) -> dict[str, dict[str, str]]:
+    """{module: {mutant: status}} from a work copy's mutants/**/*.py.meta."""
     out: dict[str, dict[str, str]] = defaultdict(dict)
-    for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
-        rel = meta.relative_to(ROOT / "mutants").with_suffix("")
+    for meta in sorted((work / "mutants").rglob("*.py.meta")):
+        rel = meta.relative_to(work / "mutants").with_suffix("")
         data = json.loads(meta.read_text())
         for key, code in data.get("exit_code_by_key", {}).items():
             out[module_name(rel)][key] = status_of(code)
     return out
+
+
+def statuses_of(module: str, rev: str | None = None) -> dict[str, str]:
+    work = workdir(selection_of(module), rev)
+    return collect(work).get(module, {}) if work.is_dir() else {}
 
 
 def equivalent_reasons() -> dict[str, str]:
@@ -91,45 +175,64 @@ def equivalent_reasons() -> dict[str, str]:
     return leaves(tomllib.loads(EQUIVALENT.read_text())) if EQUIVALENT.is_file() else {}
 
 
+def count(statuses: dict[str, str], reasons: dict[str, str]) -> tuple[Counter, list[str]]:
+    """A module's counts (mutants, killed, survived, equivalent, no tests, not run) and its
+    survivors without a recorded reason (no-tests ones included)."""
+    c, survivors = Counter(), []
+    for key, status in statuses.items():
+        if status in ("killed", "timeout", "segfault", "caught by type check"):
+            c["killed"] += 1
+        elif status == "survived":
+            if key in reasons:
+                c["equivalent"] += 1
+            else:
+                c["survived"] += 1
+                survivors.append(key)
+        elif status == "no tests":
+            c["no tests"] += 1
+            survivors.append(key)
+        else:
+            c["not run"] += 1
+    c["mutants"] = len(statuses)
+    return c, survivors
+
+
+def score_text(c: Counter) -> str:
+    run = c["mutants"] - c["equivalent"] - c["not run"]
+    return f"{100 * c['killed'] / run:.0f}%" if run else "—"
+
+
+def _row(name: str, c: Counter, selection: str = "") -> str:
+    return (f"| {name} | {c['mutants']} | {c['killed']} | {c['survived']} | {c['equivalent']} | "
+            f"{c['no tests']} | {c['not run']} | {score_text(c)} | {selection} |")
+
+
 def summarise(scope: list[Path]) -> str:
     reasons = equivalent_reasons()
-    found = collect()
     lines = ["# Mutation testing: results", "",
-             "Written by `python mutation/run.py` (mutmut 3.8.1) from mutants/; see mutation/README.md.",
-             "killed: a test failed, crashed or timed out; equivalent: survived, and "
-             "mutation/equivalent.toml says why it computes the same; not run: not checked yet, "
-             "interrupted or suspicious (an exit code mutmut does not expect); score = killed / "
-             "(mutants − equivalent − not run).", "",
-             "| module | mutants | killed | survived | equivalent | no tests | not run | score |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    survivors = []
-    total = Counter()
+             "Written by `python mutation/run.py` (mutmut 3.8.1) from mutation/work/; see "
+             "mutation/README.md. killed: a test failed, crashed or timed out; equivalent: "
+             "survived, and mutation/equivalent.toml says why it computes the same; not run: not "
+             "checked yet, interrupted or suspicious (an exit code mutmut does not expect); score "
+             "= killed / (mutants − equivalent − not run); tests: the mutation/tests.toml entry "
+             "whose files were run. Modules not run yet are not listed. The scores over time are "
+             "in mutation/history.md.", "",
+             "| module | mutants | killed | survived | equivalent | no tests | not run | score | tests |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    survivors: list[str] = []
+    total: Counter = Counter()
     for path in scope:
         mod = module_name(path)
-        statuses = found.get(mod, {})
+        statuses = statuses_of(mod)
         if not statuses:
             continue
-        c = Counter()
-        for key, status in statuses.items():
-            if status in ("killed", "timeout", "segfault", "caught by type check"):
-                c["killed"] += 1
-            elif status == "survived":
-                if key in reasons:
-                    c["equivalent"] += 1
-                else:
-                    c["survived"] += 1
-                    survivors.append(key)
-            elif status == "no tests":
-                c["no tests"] += 1
-                survivors.append(key)
-            else:
-                c["not run"] += 1
-        c["mutants"] = len(statuses)
+        c, left = count(statuses, reasons)
+        survivors += left
         total.update(c)
-        lines.append(_row(mod, c))
+        lines.append(_row(mod, c, selection_of(mod)))
     lines.append(_row("**all run**", total))
-    lines += ["", f"Survivors without a recorded reason ({len(survivors)}; `mutmut show NAME` prints "
-              "the change):", ""]
+    lines += ["", f"Survivors without a recorded reason ({len(survivors)}; `mutmut show NAME`, run "
+              "in the module's mutation/work/ copy, prints the change):", ""]
     lines += [f"- `{k}`" for k in survivors] or ["- none"]
     if reasons:
         lines += ["", "Equivalent (from mutation/equivalent.toml):", ""]
@@ -137,11 +240,52 @@ def summarise(scope: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _row(name: str, c: Counter) -> str:
-    run = c["mutants"] - c["equivalent"] - c["not run"]
-    score = f"{100 * c['killed'] / run:.0f}%" if run else "—"
-    return (f"| {name} | {c['mutants']} | {c['killed']} | {c['survived']} | {c['equivalent']} | "
-            f"{c['no tests']} | {c['not run']} | {score} |")
+def record(label: str, modules: list[str], rev: str | None, seconds: dict[str, float]) -> None:
+    """Append the modules' scores now to mutation/history.md (the before/after log)."""
+    reasons = equivalent_reasons()
+    commit = rev or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                   capture_output=True, text=True).stdout.strip() or "?"
+    if not HISTORY.is_file():
+        HISTORY.write_text(
+            "# Mutation scores over time\n\nAppended by `python mutation/run.py ... --record LABEL`: "
+            "each named module's score after the run, the commit whose tests ran (`--tests-at`, "
+            "else the checkout's HEAD, plus any uncommitted tests), its test selection "
+            "(mutation/tests.toml) and the wall time of the run of that selection (on 2 cores; "
+            "— where the run was an earlier one).\n\n| date | label | tests of | module | mutants "
+            "| killed | survived | equivalent | not run | score | tests | run wall time |\n"
+            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
+    today = datetime.date.today().isoformat()
+    rows = []
+    for mod in modules:
+        sel = selection_of(mod)
+        c, _ = count(statuses_of(mod, rev), reasons)
+        wall = f"{seconds[sel] / 60:.1f} min" if sel in seconds else "—"
+        rows.append(f"| {today} | {label} | {commit} | {mod} | {c['mutants']} | {c['killed']} | "
+                    f"{c['survived'] + c['no tests']} | {c['equivalent']} | {c['not run']} | "
+                    f"{score_text(c)} | {sel} | {wall} |")
+    with HISTORY.open("a") as f:
+        f.write("\n".join(rows) + "\n")
+
+
+def run_selection(selection: str, modules: list[str], rev: str | None, survivors: bool,
+                  max_children: int) -> tuple[int, float]:
+    """mutmut on `modules` (or their survivors) in the selection's work copy; (exit code, seconds)."""
+    start = time.perf_counter()
+    work = prepare(selection, rev)
+    names = [glob_of(m) for m in modules]
+    if survivors:
+        reasons, found = equivalent_reasons(), collect(work)
+        names = [k for m in modules for k in count(found.get(m, {}), reasons)[1]]
+        if not names:
+            print(f"{selection}: no survivors to rerun")
+            return 0, time.perf_counter() - start
+    tests = "every selected test" if selection == EVERY_TEST else f"the tests of {selection}"
+    print(f"== {len(names)} {'survivor(s)' if survivors else 'module(s)'} against {tests}"
+          f"{f' at {rev}' if rev else ''} in {work.relative_to(ROOT)}", flush=True)
+    done = subprocess.run(["mutmut", "run", "--max-children", str(max_children), *names], cwd=work)
+    seconds = time.perf_counter() - start
+    print(f"== {selection}: mutmut exit {done.returncode} after {seconds:.0f} s", flush=True)
+    return done.returncode, seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,25 +295,39 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-children", type=int, default=2,
                    help="mutants tested at once (default: 2, this machine's cores)")
     p.add_argument("--summary", action="store_true", help="only rewrite mutation/results.md")
+    p.add_argument("--survivors", action="store_true",
+                   help="rerun only the named modules' survivors (after new tests: the mutants "
+                        "killed before stay killed, as tests were only added)")
+    p.add_argument("--tests-at", metavar="REV",
+                   help="run against the tests of this git revision (a 'before' score; its own "
+                        "work copy, and results.md is not rewritten)")
+    p.add_argument("--record", metavar="LABEL",
+                   help="append the named modules' scores after the run to mutation/history.md")
     args = p.parse_args(argv)
     scope = in_scope()
+    if not args.targets and not args.all and not args.summary:
+        p.error("name modules or folders to mutate, or --all, or --summary")
+    modules = [module_name(s) for s in scope] if args.all else \
+        [m for t in args.targets for m in modules_for(t)]
+    by_selection: dict[str, list[str]] = defaultdict(list)
+    for m in modules:
+        by_selection[selection_of(m)].append(m)
+    seconds: dict[str, float] = {}
+    failed = False
     if not args.summary:
-        if not args.targets and not args.all:
-            p.error("name modules or folders to mutate, or --all, or --summary")
-        globs = [g for t in (["."] if args.all else args.targets)
-                 for g in (globs_for(t) if t != "." else [f"{module_name(s)}.x*" for s in scope])]
-        start = time.perf_counter()
-        done = subprocess.run(["mutmut", "run", "--max-children", str(args.max_children), *globs],
-                              cwd=ROOT)
-        print(f"mutmut ran {len(globs)} module(s) in {time.perf_counter() - start:.0f} s "
-              f"(exit {done.returncode})")
-        if done.returncode != 0:
-            print(f"error: mutmut failed (exit {done.returncode}); {RESULTS.name} is left as it was",
-                  file=sys.stderr)
-            return 1
-    RESULTS.write_text(summarise(scope))
-    print(f"wrote {RESULTS}")
-    return 0
+        for selection, mods in by_selection.items():
+            code, seconds[selection] = run_selection(selection, mods, args.tests_at, args.survivors,
+                                                     args.max_children)
+            if code != 0:
+                print(f"error: mutmut failed on {selection} (exit {code})", file=sys.stderr)
+                failed = True
+    if args.record:
+        record(args.record, modules, args.tests_at, seconds)
+        print(f"recorded {len(modules)} module(s) in {HISTORY.relative_to(ROOT)}")
+    if not args.tests_at:
+        RESULTS.write_text(summarise(scope))
+        print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

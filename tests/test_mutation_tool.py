@@ -1,0 +1,41 @@
+"""mutation/run.py's bookkeeping: which tests pin which module, and how a score is counted."""
+
+import importlib.util
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("mutation_run", ROOT / "mutation" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_module_in_scope_has_its_own_tests_and_they_exist():
+    tool = _tool()
+    modules = [tool.module_name(p) for p in tool.in_scope()]
+    assert "nas.cli" not in modules and "benchmark.store" in modules and "analysis.stats" in modules
+    for m in modules:
+        if m == "nas":          # (nas/__init__.py: no functions, no mutants)
+            continue
+        assert tool.selection_of(m) != tool.EVERY_TEST, m
+    for files in tool.test_selections().values():
+        assert all((ROOT / f).is_file() for f in files), files
+    assert tool.selection_of("nas.spaces.darts") == "nas.spaces"              # the longest prefix
+    assert tool.selection_of("nas.spaces.dense_dag") == "nas.spaces.dense_dag"
+    assert tool.selection_of("nas.strategiesx") == tool.EVERY_TEST              # whole names only
+
+
+def test_a_score_counts_killed_over_mutants_less_equivalent_and_unrun():
+    tool = _tool()
+    statuses = {"m.a": "killed", "m.b": "timeout", "m.c": "survived", "m.d": "survived",
+                "m.e": "no tests", "m.f": "not checked", "m.g": "segfault"}
+    c, left = tool.count(statuses, {"m.d": "same result"})
+    assert c == Counter({"mutants": 7, "killed": 3, "survived": 1, "equivalent": 1, "no tests": 1,
+                         "not run": 1})
+    assert left == ["m.c", "m.e"]
+    assert tool.score_text(c) == "60%"                                          # 3 / (7 − 1 − 1)
+    assert tool.score_text(Counter({"mutants": 1, "not run": 1})) == "—"
