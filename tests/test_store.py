@@ -72,6 +72,9 @@ def test_a_retry_replaces_its_part_and_collect_writes_what_read_returns(tmp_path
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "trials.parquet"), frames["trials"])
     assert not (tmp_path / "epochs.parquet").exists()          # no parts: no joined file
     assert list(frames["epochs"].columns) == KEYS["epochs"]
+    # a joined file left without parts (its parts deleted for a rerun) is not brought back
+    write_parquet_atomic([{**_row(), "phase": "eval", "epoch": 0}], tmp_path / "epochs.parquet")
+    assert store.collect()["epochs"].empty
 
 
 def test_a_crash_while_writing_keeps_the_old_part_and_leaves_no_temporary_file(tmp_path, monkeypatch):
@@ -201,6 +204,11 @@ def test_a_results_folder_matches_only_the_grid_it_declares(tmp_path):
     manifest["trials"] = []
     (tmp_path / "grid.json").write_text(json.dumps(manifest))
     assert manifest_matches(tmp_path, grid, other) is True
+    (tmp_path / "grid.json").write_text(json.dumps(manifest)[:40])   # cut short: one sentence
+    with pytest.raises(FileError, match=r"grid.json is not valid JSON \(line 1: .*\): it was cut short "
+                       r"or edited; restore it from a copy \(the rows in parts/ are intact\), or give "
+                       r"this run another --experiment$"):
+        manifest_matches(tmp_path, grid)
     manifest["profile"] = {"no_such_field": 1}                       # unreadable: no match
     (tmp_path / "grid.json").write_text(json.dumps(manifest))
     assert manifest_matches(tmp_path, grid) is False
