@@ -107,6 +107,46 @@ def test_holm_matches_statsmodels_ignores_nans_and_keeps_the_order():
     assert np.all(np.isnan(st.holm([np.nan, np.nan])))
 
 
+def test_every_comparison_uses_the_level_power_and_alpha_it_is_given():
+    # (8 seeds: at 4, statsmodels' solve_power stops short at α = 0.01, power 0.9: its own power
+    # at its answer is 0.85)
+    rng = np.random.default_rng(4)
+    a = pd.Series(91 + rng.normal(0, 1, 8))
+    b = pd.Series(a + 0.5 + rng.normal(0, 0.4, 8))
+    c = pd.Series(90 + rng.normal(0, 1, 9), index=range(10, 19))
+    for d in (st.paired_difference(a, b, level=0.8, power=0.9, alpha=0.01),
+              st.compare(a, b, level=0.8, power=0.9, alpha=0.01)):
+        res = stats.ttest_rel(a, b)
+        assert (d.lo, d.hi) == pytest.approx(tuple(res.confidence_interval(0.8)))
+        assert d.mde == pytest.approx(TTestPower().solve_power(nobs=8, alpha=0.01, power=0.9) * d.sd,
+                                      rel=1e-6)
+    for d in (st.welch_difference(a.to_numpy(), c.to_numpy(), level=0.8, power=0.9, alpha=0.01),
+              st.compare(a, c, level=0.8, power=0.9, alpha=0.01)):
+        res = stats.ttest_ind(a, c, equal_var=False)
+        assert (d.lo, d.hi) == pytest.approx(tuple(res.confidence_interval(0.8)))
+        pooled = math.sqrt((7 * a.var() + 8 * c.var()) / 15)
+        assert d.sd == pytest.approx(pooled)
+        assert d.mde == pytest.approx(TTestIndPower().solve_power(nobs1=8, ratio=9 / 8, alpha=0.01,
+                                                                  power=0.9) * pooled, rel=1e-6)
+        assert (d.n, d.n_a, d.n_b, d.test) == (8, 8, 9, "welch")
+
+
+def test_comparisons_without_spread_or_values_are_not_testable():
+    same = st.paired_difference({0: 1.0, 1: 2.0, 2: 3.0}, {0: 0.5, 1: 1.5, 2: 2.5})
+    assert (same.diff, same.n, same.sd, same.test, same.n_a, same.n_b) == (0.5, 3, 0.0, "paired", 3, 3)
+    assert all(math.isnan(v) for v in (same.lo, same.hi, same.p, same.mde))
+    none = st.paired_difference({0: 1.0}, {1: 2.0})
+    assert none.n == 0 and all(math.isnan(v) for v in (none.diff, none.lo, none.p, none.sd))
+    one = st.welch_difference([1.0], [2.0, 3.0])
+    assert (one.diff, one.n, one.n_a, one.n_b) == (-1.5, 1, 1, 2) and math.isnan(one.p)
+    flat = st.welch_difference([1.0, 1.0], [2.0, 2.0, 2.0])
+    assert (flat.diff, flat.sd, flat.n) == (-1.0, 0.0, 2) and math.isnan(flat.p) and math.isnan(flat.mde)
+    empty = st.welch_difference([], [1.0, 2.0])
+    assert (empty.n, empty.n_a, empty.n_b) == (0, 0, 2) and math.isnan(empty.diff)
+    with pytest.raises(TypeError, match="needs pandas Series"):
+        st.compare([1.0, 2.0], [3.0, 4.0])
+
+
 # ---------------------------------------------------------------- power
 
 
@@ -172,6 +212,25 @@ def test_variance_components_recover_known_sds_balanced_and_unbalanced():
     un = st.variance_components(_nested(rng, 600, [2, 3, 5], 0.5, 1.0), ["seed"], "acc", "repeat").iloc[0]
     assert (un.repeats_min, un.repeats_max) == (2, 5)
     assert un.sd_search == pytest.approx(0.5, rel=0.15) and un.sd_train == pytest.approx(1.0, rel=0.05)
+
+
+def test_variance_components_by_hand_on_a_small_unbalanced_design():
+    # three searches with 3, 2 and 1 trainings, and a NaN (a training that did not finish)
+    df = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 2, 2], "repeat": [0, 1, 2, 0, 1, 0, 1],
+                       "acc": [1.0, 2.0, 4.0, 5.0, 5.5, 7.0, np.nan]})
+    vc = st.variance_components(df, ["seed"], "acc", "repeat").iloc[0]
+    groups = [np.array([1.0, 2.0, 4.0]), np.array([5.0, 5.5]), np.array([7.0])]
+    y = np.concatenate(groups)
+    ms_within = sum(((g - g.mean()) ** 2).sum() for g in groups) / (6 - 3)
+    ms_between = sum(len(g) * (g.mean() - y.mean()) ** 2 for g in groups) / (3 - 1)
+    r0 = (6 - (9 + 4 + 1) / 6) / 2
+    assert (vc.searches, vc.trainings, vc.repeats_min, vc.repeats_max) == (3, 6, 1, 3)
+    assert vc.ms_within == pytest.approx(ms_within) and vc.ms_between == pytest.approx(ms_between)
+    assert vc.sd_train == pytest.approx(math.sqrt(ms_within))
+    assert vc.sd_search == pytest.approx(math.sqrt((ms_between - ms_within) / r0))
+    # searches closer together than their training noise: sd_search is 0, not negative or NaN
+    close = pd.DataFrame({"seed": [0, 0, 1, 1], "repeat": [0, 1, 0, 1], "acc": [1.0, 3.0, 1.2, 2.9]})
+    assert st.variance_components(close, ["seed"], "acc", "repeat").iloc[0].sd_search == 0.0
 
 
 def test_variance_components_per_group_and_without_repeats():
