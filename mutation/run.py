@@ -6,6 +6,7 @@
     python mutation/run.py --all                          # every module in scope (hours)
     python mutation/run.py --survivors nas/genotype.py    # after new tests: rerun its survivors
     python mutation/run.py benchmark/store.py --tests-at v1 --record before   # older tests
+    python mutation/run.py analysis/stats.py --sample 150 --record after   # a sample's score
     python mutation/run.py --summary                      # only rewrite mutation/results.md
 
 mutmut (configured in pyproject.toml, [tool.mutmut]) plants one small change at a time in a
@@ -159,9 +160,42 @@ def collect(work: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-def statuses_of(module: str, rev: str | None = None) -> dict[str, str]:
+def statuses_of(module: str, rev: str | None = None, sample: list[str] | None = None) -> dict[str, str]:
     work = workdir(selection_of(module), rev)
-    return collect(work).get(module, {}) if work.is_dir() else {}
+    found = collect(work).get(module, {}) if work.is_dir() else {}
+    return found if sample is None else {k: found.get(k, "not checked") for k in sample}
+
+
+def mutant_names(module: str) -> list[str]:
+    """Every mutant of `module`, from any work copy's mutants/ (mutmut generates the mutants of
+    every file in scope in each copy, deterministically from the source)."""
+    path = Path(*module.split(".")).with_suffix(".py")
+    for meta in sorted(WORK.glob(f"*/mutants/{path}.meta")) + sorted(WORK.glob(
+            f"*/mutants/{path.with_suffix('')}/__init__.py.meta")):
+        names = sorted(json.loads(meta.read_text()).get("exit_code_by_key", {}))
+        if names:
+            return names
+    raise SystemExit(f"error: no mutants of {module} generated yet; run any module once without "
+                     "--sample first (mutmut generates every module's mutants)")
+
+
+def sample_of(module: str, size: int, seed: int) -> list[str]:
+    """A uniform random sample of `size` of the module's mutants (all of them if fewer)."""
+    import random
+
+    names = mutant_names(module)
+    return sorted(random.Random(f"{module}/{seed}").sample(names, min(size, len(names))))
+
+
+def interval_text(c: Counter) -> str:
+    """Clopper–Pearson 95% interval of the score (for a sample of the mutants)."""
+    from scipy.stats import binomtest
+
+    run = c["mutants"] - c["equivalent"] - c["not run"]
+    if not run:
+        return "—"
+    ci = binomtest(c["killed"], run).proportion_ci(0.95)
+    return f"{100 * ci.low:.0f}–{100 * ci.high:.0f}%"
 
 
 def equivalent_reasons() -> dict[str, str]:
@@ -240,7 +274,8 @@ def summarise(scope: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def record(label: str, modules: list[str], rev: str | None, seconds: dict[str, float]) -> None:
+def record(label: str, modules: list[str], rev: str | None, seconds: dict[str, float],
+           samples: dict[str, list[str]] | None = None) -> None:
     """Append the modules' scores now to mutation/history.md (the before/after log)."""
     reasons = equivalent_reasons()
     commit = rev or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
@@ -248,39 +283,46 @@ def record(label: str, modules: list[str], rev: str | None, seconds: dict[str, f
     if not HISTORY.is_file():
         HISTORY.write_text(
             "# Mutation scores over time\n\nAppended by `python mutation/run.py ... --record LABEL`: "
-            "each named module's score after the run, the commit whose tests ran (`--tests-at`, "
-            "else the checkout's HEAD, plus any uncommitted tests), its test selection "
-            "(mutation/tests.toml) and the wall time of the run of that selection (on 2 cores; "
-            "— where the run was an earlier one).\n\n| date | label | tests of | module | mutants "
-            "| killed | survived | equivalent | not run | score | tests | run wall time |\n"
-            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
+            "each named module's score after the run, over all its mutants or over a random "
+            "sample of them (`--sample N`, then with a Clopper–Pearson 95% interval), the commit "
+            "whose tests ran (`--tests-at`, else the checkout's HEAD plus any uncommitted tests), "
+            "its test selection (mutation/tests.toml) and the wall time of the run of that "
+            "selection (2 cores; — where the scores are of an earlier run).\n\n| date | label | "
+            "tests of | module | mutants | killed | survived | equivalent | not run | score | "
+            "95% CI | tests | run wall time |\n"
+            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n")
     today = datetime.date.today().isoformat()
     rows = []
     for mod in modules:
         sel = selection_of(mod)
-        c, _ = count(statuses_of(mod, rev), reasons)
+        sample = (samples or {}).get(mod)
+        c, _ = count(statuses_of(mod, rev, sample), reasons)
         wall = f"{seconds[sel] / 60:.1f} min" if sel in seconds else "—"
-        rows.append(f"| {today} | {label} | {commit} | {mod} | {c['mutants']} | {c['killed']} | "
+        size = f"{c['mutants']} of {len(mutant_names(mod))}" if sample else str(c["mutants"])
+        rows.append(f"| {today} | {label} | {commit} | {mod} | {size} | {c['killed']} | "
                     f"{c['survived'] + c['no tests']} | {c['equivalent']} | {c['not run']} | "
-                    f"{score_text(c)} | {sel} | {wall} |")
+                    f"{score_text(c)} | {interval_text(c) if sample else '—'} | {sel} | {wall} |")
     with HISTORY.open("a") as f:
         f.write("\n".join(rows) + "\n")
 
 
 def run_selection(selection: str, modules: list[str], rev: str | None, survivors: bool,
-                  max_children: int) -> tuple[int, float]:
-    """mutmut on `modules` (or their survivors) in the selection's work copy; (exit code, seconds)."""
+                  max_children: int, samples: dict[str, list[str]] | None = None) -> tuple[int, float]:
+    """mutmut on `modules` (or their survivors, or the sampled mutants) in the selection's work
+    copy; (exit code, seconds)."""
     start = time.perf_counter()
     work = prepare(selection, rev)
-    names = [glob_of(m) for m in modules]
+    names = [n for m in modules for n in samples[m]] if samples else [glob_of(m) for m in modules]
     if survivors:
-        reasons, found = equivalent_reasons(), collect(work)
-        names = [k for m in modules for k in count(found.get(m, {}), reasons)[1]]
+        reasons = equivalent_reasons()
+        names = [k for m in modules for k in count(statuses_of(m, rev, (samples or {}).get(m)),
+                                                   reasons)[1]]
         if not names:
             print(f"{selection}: no survivors to rerun")
             return 0, time.perf_counter() - start
     tests = "every selected test" if selection == EVERY_TEST else f"the tests of {selection}"
-    print(f"== {len(names)} {'survivor(s)' if survivors else 'module(s)'} against {tests}"
+    what = "survivor(s)" if survivors else "sampled mutant(s)" if samples else "module(s)"
+    print(f"== {len(names)} {what} against {tests}"
           f"{f' at {rev}' if rev else ''} in {work.relative_to(ROOT)}", flush=True)
     done = subprocess.run(["mutmut", "run", "--max-children", str(max_children), *names], cwd=work)
     seconds = time.perf_counter() - start
@@ -301,6 +343,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tests-at", metavar="REV",
                    help="run against the tests of this git revision (a 'before' score; its own "
                         "work copy, and results.md is not rewritten)")
+    p.add_argument("--sample", type=int, metavar="N",
+                   help="run a uniform random sample of N mutants per module (the same N for the "
+                        "same --sample-seed, so a before and an after run test the same mutants); "
+                        "the score then gets a 95%% interval")
+    p.add_argument("--sample-seed", type=int, default=0, help="the sample's seed (default: 0)")
     p.add_argument("--record", metavar="LABEL",
                    help="append the named modules' scores after the run to mutation/history.md")
     args = p.parse_args(argv)
@@ -314,15 +361,16 @@ def main(argv: list[str] | None = None) -> int:
         by_selection[selection_of(m)].append(m)
     seconds: dict[str, float] = {}
     failed = False
+    samples = {m: sample_of(m, args.sample, args.sample_seed) for m in modules} if args.sample else None
     if not args.summary:
         for selection, mods in by_selection.items():
             code, seconds[selection] = run_selection(selection, mods, args.tests_at, args.survivors,
-                                                     args.max_children)
+                                                     args.max_children, samples)
             if code != 0:
                 print(f"error: mutmut failed on {selection} (exit {code})", file=sys.stderr)
                 failed = True
     if args.record:
-        record(args.record, modules, args.tests_at, seconds)
+        record(args.record, modules, args.tests_at, seconds, samples)
         print(f"recorded {len(modules)} module(s) in {HISTORY.relative_to(ROOT)}")
     if not args.tests_at:
         RESULTS.write_text(summarise(scope))

@@ -39,3 +39,14 @@ def test_a_score_counts_killed_over_mutants_less_equivalent_and_unrun():
     assert left == ["m.c", "m.e"]
     assert tool.score_text(c) == "60%"                                          # 3 / (7 − 1 − 1)
     assert tool.score_text(Counter({"mutants": 1, "not run": 1})) == "—"
+
+
+def test_a_sampled_score_carries_its_clopper_pearson_interval():
+    from scipy.stats import binomtest
+
+    tool = _tool()
+    c = Counter({"mutants": 50, "killed": 40, "survived": 8, "equivalent": 2})
+    ci = binomtest(40, 48).proportion_ci(0.95)
+    assert tool.interval_text(c) == f"{100 * ci.low:.0f}–{100 * ci.high:.0f}%"
+    assert tool.score_text(c) == "83%"
+    assert tool.interval_text(Counter({"mutants": 2, "equivalent": 2})) == "—"
