@@ -40,18 +40,6 @@ def test_the_wheel_declares_the_console_scripts_and_the_ray_floor(wheel):
     assert "Requires-Dist: ray[tune]>=2.41" in wheel.read(meta).decode()
 
 
-def test_results_go_to_the_project_in_a_checkout_and_to_the_current_directory_when_installed(
-        tmp_path, monkeypatch):
-    from benchmark import store
-
-    assert store.default_results_dir() == ROOT / "results"
-    installed = tmp_path / "site-packages" / "benchmark"
-    installed.mkdir(parents=True)
-    monkeypatch.setattr(store, "__file__", str(installed / "store.py"))
-    monkeypatch.chdir(tmp_path)
-    assert store.default_results_dir() == tmp_path / "results"
-
-
 def test_an_installed_wheel_runs_a_grid_and_its_report_from_any_folder(wheel, tmp_path):
     """`pip install` of the wheel (not editable) into a new environment: the console scripts run
     a grid and its report, the code comes from the environment, the results go to ./results."""

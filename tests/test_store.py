@@ -4,6 +4,7 @@ schema of what is written, and which grid a results folder declares."""
 import dataclasses
 import json
 import os
+from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -13,6 +14,19 @@ from benchmark import store as store_module
 from benchmark.grids import get_grid
 from benchmark.store import KEYS, MARKING, ResultStore, manifest_matches, read_results, write_parquet_atomic
 from nas.files import FileError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_results_go_to_the_project_in_a_checkout_and_to_the_current_directory_when_installed(
+        tmp_path, monkeypatch):
+    store = store_module
+    assert store.default_results_dir() == ROOT / "results"
+    installed = tmp_path / "site-packages" / "benchmark"
+    installed.mkdir(parents=True)
+    monkeypatch.setattr(store, "__file__", str(installed / "store.py"))
+    monkeypatch.chdir(tmp_path)
+    assert store.default_results_dir() == tmp_path / "results"
 
 
 def _row(strategy="first-order", seed=0, acc=0.5, **extra):
