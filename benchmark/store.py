@@ -77,6 +77,8 @@ def read_parquet(path: str | Path, **kwargs) -> pd.DataFrame:
     """A parquet file; FileError in one sentence, naming the file, where it cannot be read."""
     try:
         return pd.read_parquet(path, **kwargs)
+    except FileNotFoundError:
+        raise FileError(f"{path} does not exist") from None
     except (pa.ArrowException, OSError) as e:
         reason = re.sub(r"^Could not open Parquet input source '.*?': ", "",
                         str(e).split("\n")[0]).split(". ")[0].rstrip(".")

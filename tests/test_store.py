@@ -189,6 +189,13 @@ def test_an_unreadable_part_names_the_file_and_the_fix_that_fits_its_table(tmp_p
     assert str(perf.value).endswith("(Parquet file size is 0 bytes); restore it from a copy")
     with pytest.raises(FileError, match="restore it from a copy$"):
         read_results(tmp_path / "parts" / "perf" / "p.parquet", "perf")
+    part.write_bytes(b"not a parquet file, just text")              # not parquet at all
+    with pytest.raises(FileError) as text:
+        store.read("trials")
+    assert str(text.value).startswith(f"{part} is not a readable parquet file (Parquet magic bytes "
+                                      "not found in footer); restore it from a copy, or delete it")
+    with pytest.raises(FileError, match=r"^\S*nothing.parquet does not exist$"):
+        store_module.read_parquet(tmp_path / "nothing.parquet")
 
 
 def _manifest(tmp_path, grid, specs):
