@@ -216,7 +216,8 @@ def test_variance_components_recover_known_sds_balanced_and_unbalanced():
 
 def test_variance_components_by_hand_on_a_small_unbalanced_design():
     # three searches with 3, 2 and 1 trainings, and a NaN (a training that did not finish)
-    df = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 2, 2], "repeat": [0, 1, 2, 0, 1, 0, 1],
+    # (the repeat's number only tells rows apart: a training without one still counts)
+    df = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 2, 2], "repeat": [0, 1, np.nan, 0, 1, 0, 1],
                        "acc": [1.0, 2.0, 4.0, 5.0, 5.5, 7.0, np.nan]})
     vc = st.variance_components(df, ["seed"], "acc", "repeat").iloc[0]
     groups = [np.array([1.0, 2.0, 4.0]), np.array([5.0, 5.5]), np.array([7.0])]
