@@ -166,6 +166,19 @@ def test_minimum_detectable_difference_matches_statsmodels_and_falls_with_n():
     assert st.minimum_detectable_difference(1.0, 3) == pytest.approx(3.2640, abs=1e-3)   # d for n = 3
 
 
+def test_power_at_no_effect_is_alpha_and_unequal_groups_use_both_sizes():
+    # at effect 0 a two-sided test rejects with probability α: both tails count
+    assert st.t_test_power(0.0, 10) == pytest.approx(0.05, abs=1e-12)
+    assert st.t_test_power(0.0, 5, paired=False, n2=7, alpha=0.01) == pytest.approx(0.01, abs=1e-12)
+    assert st.t_test_power(0.5, 12, paired=False, n2=4) == pytest.approx(
+        TTestIndPower().power(0.5, nobs1=12, ratio=4 / 12, alpha=0.05))
+    # a large first group and a tiny second one: the bracket must use the tiny one too
+    assert st.minimum_detectable_difference(1.0, 30, paired=False, n2=2) == pytest.approx(
+        TTestIndPower().solve_power(nobs1=30, ratio=2 / 30, alpha=0.05, power=0.8), rel=1e-5)
+    assert math.isnan(st.minimum_detectable_difference(1.0, 1, paired=False, n2=5))
+    assert math.isnan(st.minimum_detectable_difference(1.0, 5, paired=False, n2=1))
+
+
 @pytest.mark.parametrize("paired", [True, False])
 def test_seeds_needed_is_the_smallest_n_whose_mde_is_at_most_the_difference(paired):
     sd = 1.2
@@ -177,6 +190,8 @@ def test_seeds_needed_is_the_smallest_n_whose_mde_is_at_most_the_difference(pair
             assert st.minimum_detectable_difference(sd, n - 1, paired=paired) > diff
     assert st.seeds_needed(0.3, 1.2) > st.seeds_needed(0.8, 1.2) > st.seeds_needed(2.5, 1.2)
     assert st.seeds_needed(1.0, 1.0) == 10                 # TTestPower gives 9.94 for d = 1
+    assert st.seeds_needed(0.5, 0.5) == 10 and st.seeds_needed(0.3, 0.0) == 2   # sd below 1, none
+    assert st.seeds_needed(1.0, 1.0, alpha=0.01) > 10
     with pytest.raises(ValueError):
         st.seeds_needed(0.0, 1.0)
 
