@@ -27,6 +27,12 @@ def test_results_go_to_the_project_in_a_checkout_and_to_the_current_directory_wh
     monkeypatch.setattr(store, "__file__", str(installed / "store.py"))
     monkeypatch.chdir(tmp_path)
     assert store.default_results_dir() == tmp_path / "results"
+    # a checkout elsewhere (a pyproject.toml beside the packages): its results/, whatever the cwd
+    checkout = tmp_path / "checkout"
+    (checkout / "benchmark").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("[project]\n")
+    monkeypatch.setattr(store, "__file__", str(checkout / "benchmark" / "store.py"))
+    assert store.default_results_dir() == checkout / "results"
 
 
 def _row(strategy="first-order", seed=0, acc=0.5, **extra):
@@ -145,6 +151,8 @@ def test_a_trials_marking_part_is_written_after_its_other_tables(tmp_path, monke
     alpha = {**_row(), "epoch": 0, "cell": "normal", "edge": 0, "op": "skip"}
     store.write_parts("t", {"trials": [_row()], "epochs": [epoch], "alphas": [alpha]})
     assert order[-1] == "trials" and sorted(order[:-1]) == ["alphas", "epochs"]
+    assert all(store.has_part(t, "t") for t in ("trials", "epochs", "alphas"))
+    assert sorted(p.name for p in tmp_path.rglob("*.parquet")) == ["t.parquet"] * 3
     assert set(MARKING) == {"trials", "ground_truth"}
 
 
@@ -222,6 +230,9 @@ def test_a_results_folder_matches_only_the_grid_it_declares(tmp_path):
     (tmp_path / "grid.json").write_text(json.dumps(manifest))
     assert manifest_matches(tmp_path, tuned) is True
     # trials it does not list match whatever their evaluation datasets
+    del manifest["trials"]
+    (tmp_path / "grid.json").write_text(json.dumps(manifest))
+    assert manifest_matches(tmp_path, grid, other) is True
     manifest["trials"] = []
     (tmp_path / "grid.json").write_text(json.dumps(manifest))
     assert manifest_matches(tmp_path, grid, other) is True
