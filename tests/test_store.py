@@ -59,7 +59,8 @@ def test_the_same_key_in_two_parts_keeps_the_newer_part_row_only(tmp_path):
     _age(store.part_path("trials", "old-id"), 5)               # now the old id's part is newer
     df = store.read("trials")
     assert sorted(zip(df.seed, df.test_acc)) == [(0, 0.1), (1, 0.3)]
-    assert list(df.index) == [0, 1]                            # a fresh index after dropping
+    assert list(df.index) == [0, 1]                            # a fresh index after dropping,
+    assert list(df.columns) == list(_row())                    # and no column made of the old one
 
 
 def test_rows_that_differ_in_any_key_column_are_all_kept(tmp_path):
@@ -134,9 +135,10 @@ def test_a_part_is_written_only_with_its_key_and_only_when_it_has_rows(tmp_path)
         store.write_part("trials", "a", [row])
     store.write_part("trials", "a", [])
     assert not store.has_part("trials", "a") and not (tmp_path / "parts").exists()
-    with pytest.raises(ValueError, match="^unknown table 'trial'; tables are trials, epochs, alphas, "
-                                         "ground_truth, toy, fidelity, perf$"):
-        store.write_part("trial", "a", [_row()])
+    for call in (lambda: store.write_part("trial", "a", [_row()]), lambda: store.read("trial")):
+        with pytest.raises(ValueError, match="^unknown table 'trial'; tables are trials, epochs, "
+                                             "alphas, ground_truth, toy, fidelity, perf$"):
+            call()
     store.write_part("trials", "a", [_row()])
     assert store.has_part("trials", "a") and not store.has_part("epochs", "a")
 
@@ -204,6 +206,36 @@ def test_an_unreadable_part_names_the_file_and_the_fix_that_fits_its_table(tmp_p
                                       "not found in footer); restore it from a copy, or delete it")
     with pytest.raises(FileError, match=r"^\S*nothing.parquet does not exist$"):
         store_module.read_parquet(tmp_path / "nothing.parquet")
+    # a table's name as the folder, but not under parts/: a file of some other tool
+    loose = tmp_path / "trials" / "x.parquet"
+    loose.parent.mkdir()
+    loose.write_bytes(b"")
+    with pytest.raises(FileError, match=r"\(Parquet file size is 0 bytes\); restore it from a copy$"):
+        store_module.read_parquet(loose)
+
+
+def test_the_reason_is_the_first_sentence_of_the_first_line(tmp_path, monkeypatch):
+    import pyarrow as pa
+
+    raised = {}
+
+    def failing(path, **kwargs):
+        raise pa.ArrowInvalid(raised["message"])
+
+    monkeypatch.setattr(store_module.pd, "read_parquet", failing)
+    for message, reason in (("Footer broken.\nDetails follow", "Footer broken"),
+                            ("Bad file. More words. Even more", "Bad file"),
+                            ("Truncated.", "Truncated"), (".leading dot kept", ".leading dot kept")):
+        raised["message"] = message
+        with pytest.raises(FileError) as e:
+            store_module.read_parquet(tmp_path / "x.parquet")
+        assert str(e.value) == f"{tmp_path / 'x.parquet'} is not a readable parquet file ({reason}); " \
+                               "restore it from a copy"
+
+
+def test_read_parquet_passes_its_options_on(tmp_path):
+    write_parquet_atomic([{"a": 1, "b": 2}], tmp_path / "t.parquet")
+    assert list(store_module.read_parquet(tmp_path / "t.parquet", columns=["b"]).columns) == ["b"]
 
 
 def _manifest(tmp_path, grid, specs):
