@@ -131,18 +131,27 @@ def test_every_comparison_uses_the_level_power_and_alpha_it_is_given():
         assert (d.n, d.n_a, d.n_b, d.test) == (8, 8, 9, "welch")
 
 
+def _fields(d) -> tuple:
+    """A Difference as a tuple in which NaN compares equal to NaN."""
+    return tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in d)
+
+
 def test_comparisons_without_spread_or_values_are_not_testable():
-    same = st.paired_difference({0: 1.0, 1: 2.0, 2: 3.0}, {0: 0.5, 1: 1.5, 2: 2.5})
-    assert (same.diff, same.n, same.sd, same.test, same.n_a, same.n_b) == (0.5, 3, 0.0, "paired", 3, 3)
-    assert all(math.isnan(v) for v in (same.lo, same.hi, same.p, same.mde))
-    none = st.paired_difference({0: 1.0}, {1: 2.0})
-    assert none.n == 0 and all(math.isnan(v) for v in (none.diff, none.lo, none.p, none.sd))
-    one = st.welch_difference([1.0], [2.0, 3.0])
-    assert (one.diff, one.n, one.n_a, one.n_b) == (-1.5, 1, 1, 2) and math.isnan(one.p)
-    flat = st.welch_difference([1.0, 1.0], [2.0, 2.0, 2.0])
-    assert (flat.diff, flat.sd, flat.n) == (-1.0, 0.0, 2) and math.isnan(flat.p) and math.isnan(flat.mde)
-    empty = st.welch_difference([], [1.0, 2.0])
-    assert (empty.n, empty.n_a, empty.n_b) == (0, 0, 2) and math.isnan(empty.diff)
+    nan = "nan"     # every field, in Difference's order: diff lo hi p n sd mde test n_a n_b
+    cases = [
+        (st.paired_difference({0: 1.0, 1: 2.0, 2: 3.0}, {0: 0.5, 1: 1.5, 2: 2.5}),   # no spread
+         (0.5, nan, nan, nan, 3, 0.0, nan, "paired", 3, 3)),
+        (st.paired_difference({0: 1.0}, {1: 2.0}), (nan, nan, nan, nan, 0, nan, nan, "paired", 0, 0)),
+        (st.paired_difference({0: 1.0, 1: 5.0}, {0: 2.0}),
+         (-1.0, nan, nan, nan, 1, nan, nan, "paired", 1, 1)),
+        (st.welch_difference([1.0], [2.0, 3.0]), (-1.5, nan, nan, nan, 1, nan, nan, "welch", 1, 2)),
+        (st.welch_difference([1.0, 1.0], [2.0, 2.0, 2.0]), (-1.0, nan, nan, nan, 2, 0.0, nan, "welch", 2, 3)),
+        (st.welch_difference([], [1.0, 2.0]), (nan, nan, nan, nan, 0, nan, nan, "welch", 0, 2)),
+    ]
+    for got, want in cases:
+        assert _fields(got) == want
+    d = st.paired_difference({0: 1.0, 1: 2.0, 2: 4.0}, {0: 0.5, 1: 1.0, 2: 1.0})      # testable
+    assert (d.n, d.n_a, d.n_b, d.test) == (3, 3, 3, "paired")
     with pytest.raises(TypeError, match="needs pandas Series"):
         st.compare([1.0, 2.0], [3.0, 4.0])
 
@@ -234,7 +243,7 @@ def test_variance_components_by_hand_on_a_small_unbalanced_design():
     # (the repeat's number only tells rows apart: a training without one still counts)
     df = pd.DataFrame({"seed": [0, 0, 0, 1, 1, 2, 2], "repeat": [0, 1, np.nan, 0, 1, 0, 1],
                        "acc": [1.0, 2.0, 4.0, 5.0, 5.5, 7.0, np.nan]})
-    vc = st.variance_components(df, ["seed"], "acc", "repeat").iloc[0]
+    vc = st.variance_components(df, ["seed"]).iloc[0]           # value "acc", repeats "repeat"
     groups = [np.array([1.0, 2.0, 4.0]), np.array([5.0, 5.5]), np.array([7.0])]
     y = np.concatenate(groups)
     ms_within = sum(((g - g.mean()) ** 2).sum() for g in groups) / (6 - 3)
