@@ -63,7 +63,8 @@ def in_scope() -> list[Path]:
     config = mutmut_config()
     files = [p.relative_to(ROOT) for src in config["source_paths"] for p in (ROOT / src).rglob("*.py")]
     return sorted(p for p in files if any(fnmatch(str(p), g) for g in config["only_mutate"])
-                  and not any(fnmatch(str(p), g) for g in config.get("do_not_mutate", [])))
+                  and not any(fnmatch(str(p), g) for g in config.get("do_not_mutate", []))
+                  and "def " in (ROOT / p).read_text())   # (a file without functions has no mutants)
 
 
 def module_name(path: Path) -> str:
@@ -109,10 +110,10 @@ def prepare(selection: str, rev: str | None) -> Path:
     listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout.splitlines()
     top = {Path(f).parts[0] for f in listed}
-    for name in top - {"mutation", "mutants"}:   # (removed files must not linger in the copy)
+    for name in top - {"mutants"}:   # (files removed from these folders must not linger in the copy)
         shutil.rmtree(work / name, ignore_errors=True) if (work / name).is_dir() else None
-    for f in listed:
-        if Path(f).parts[0] == "mutation" or not (ROOT / f).is_file():
+    for f in listed:   # (mutation/ too: tests/test_mutation_tool.py reads mutation/run.py)
+        if not (ROOT / f).is_file():
             continue
         (work / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / f, work / f)
@@ -128,6 +129,9 @@ def prepare(selection: str, rev: str | None) -> Path:
         if missing and rev:   # files written since: the older tests had none
             print(f"(the tests at {rev} have no {', '.join(missing)})")
             files = [f for f in files if f not in missing]
+        if not files:
+            raise SystemExit(f"error: the tests at {rev} have none of the files that "
+                             f"mutation/tests.toml names for {selection}")
         elif missing:
             raise SystemExit(f"error: mutation/tests.toml names {', '.join(missing)} for {selection}, "
                              "which the tests there lack")
@@ -136,9 +140,11 @@ def prepare(selection: str, rev: str | None) -> Path:
                json.dumps([*files, "-m", "not slow and not cuda", "-p", "no:cacheprovider"]) + "\n")
         text, n = re.subn(r"^pytest_add_cli_args_test_selection = \[.*?\]\n", new, text,
                           flags=re.S | re.M)
-        if n != 1:
-            raise SystemExit("error: pyproject.toml's [tool.mutmut] has no "
-                             "pytest_add_cli_args_test_selection list to narrow")
+        if n != 1 or tomllib.loads(text)["tool"]["mutmut"].get(
+                "pytest_add_cli_args_test_selection", [None])[0] != files[0]:
+            raise SystemExit("error: could not narrow pyproject.toml's [tool.mutmut] "
+                             "pytest_add_cli_args_test_selection (keep it a list ending in `]` and a "
+                             "new line)")
         (work / "pyproject.toml").write_text(text)
     return work
 
@@ -299,6 +305,10 @@ def record(label: str, modules: list[str], rev: str | None, seconds: dict[str, f
         c, _ = count(statuses_of(mod, rev, sample), reasons)
         wall = f"{seconds[sel] / 60:.1f} min" if sel in seconds else "—"
         size = f"{c['mutants']} of {len(mutant_names(mod))}" if sample else str(c["mutants"])
+        if c["not run"]:
+            print(f"warning: {mod}: {c['not run']} mutant(s) not run (interrupted or suspicious); "
+                  "its score leaves them out, and mutmut runs the fastest first: rerun the module",
+                  file=sys.stderr)
         rows.append(f"| {today} | {label} | {commit} | {mod} | {size} | {c['killed']} | "
                     f"{c['survived'] + c['no tests']} | {c['equivalent']} | {c['not run']} | "
                     f"{score_text(c)} | {interval_text(c) if sample else '—'} | {sel} | {wall} |")

@@ -89,7 +89,9 @@ def test_the_dense_dag_space_from_the_command_line(tmp_path, capsys):
 
 def test_the_command_line_search_and_evaluation_are_the_library_runs_of_their_flags(tmp_path, capsys):
     """Every flag reaches the config: the command line's outputs equal the library's run of the
-    config those flags spell (not only 'it finished')."""
+    config those flags spell (not only 'it finished'). Exactly: both run in this process, with the
+    same torch threads (a run in another process or with other threads may differ in the last
+    bits)."""
     from nas.data import load_dataset
     from nas.evaluate import EvalConfig, train_and_test
     from nas.genotype import resolve_genotype

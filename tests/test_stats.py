@@ -42,6 +42,8 @@ def test_mean_ci_edge_cases_n_2_1_0_and_no_spread():
     mean, lo, hi, n = st.mean_ci([])
     assert n == 0 and all(math.isnan(v) for v in (mean, lo, hi))
     assert st.mean_ci([88.5, 88.5, 88.5])[:3] == (88.5, 88.5, 88.5)
+    m = st.mean_ci([0.1, 0.1, 0.1])                       # a mean that rounds: still zero width
+    assert m[0] == m[1] == m[2]
     assert st.mean_ci([1.0, np.nan, 3.0])[3] == 2        # NaNs dropped
 
 
@@ -178,6 +180,7 @@ def test_minimum_detectable_difference_matches_statsmodels_and_falls_with_n():
 def test_power_at_no_effect_is_alpha_and_unequal_groups_use_both_sizes():
     # at effect 0 a two-sided test rejects with probability α: both tails count
     assert st.t_test_power(0.0, 10) == pytest.approx(0.05, abs=1e-12)
+    assert math.isnan(st.t_test_power(0.5, 1))            # no degrees of freedom: no power
     assert st.t_test_power(0.0, 5, paired=False, n2=7, alpha=0.01) == pytest.approx(0.01, abs=1e-12)
     assert st.t_test_power(0.5, 12, paired=False, n2=4) == pytest.approx(
         TTestIndPower().power(0.5, nobs1=12, ratio=4 / 12, alpha=0.05))
