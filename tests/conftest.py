@@ -41,3 +41,18 @@ def _isolated_data_root(tmp_path, monkeypatch):
     """Never touch the user's data cache: HYPERDARTS_DATA points into the test's temp dir."""
     monkeypatch.setenv("HYPERDARTS_DATA", str(tmp_path / "data"))
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def through_a_file():
+    """What a checkpoint becomes on disk: torch.save, then torch.load (as the search's, the
+    evaluation's and the grid's trials store it)."""
+    import io
+
+    def roundtrip(state):
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        buf.seek(0)
+        return torch.load(buf, weights_only=False)
+
+    return roundtrip

@@ -37,35 +37,23 @@ def test_a_trial_searches_evaluates_and_becomes_rows(tmp_path):
     assert all(math.isclose(v, 1.0, rel_tol=1e-5) for v in sums)
 
 
-def _stored(state):
-    """The state as the trainable's checkpoint holds it (torch.save, then torch.load)."""
-    import io
-
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    buf.seek(0)
-    return torch.load(buf, weights_only=False)
-
-
-def test_a_trial_resumes_from_its_last_state():
+def test_a_trial_resumes_from_its_last_state(through_a_file):
     spec = _spec()
     states = []
-    full = run_trial(spec, on_progress=lambda m, s: states.append(_stored(s)))
+    full = run_trial(spec, on_progress=lambda m, s: states.append(through_a_file(s)))
     assert states[0]["evals"] == {}
     resumed = run_trial(spec, state=states[0])  # after the first search epoch
     assert resumed["genotype"] == full["genotype"]
     assert resumed["evals"]["digits#0"]["test_acc"] == full["evals"]["digits#0"]["test_acc"]
 
 
-def test_a_trial_resumes_in_the_middle_of_an_evaluation_from_its_last_epoch():
+def test_a_trial_resumes_in_the_middle_of_an_evaluation_from_its_last_epoch(through_a_file):
     """A crash during an evaluation costs at most the epoch in progress: the resumed trial trains
     the remaining epochs only and ends with the uninterrupted trial's numbers."""
     profile = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, epochs=3))
     spec = _spec(profile=profile)
     reports = []
-    full = run_trial(spec, on_progress=lambda m, s: reports.append((m, _stored(s))))
+    full = run_trial(spec, on_progress=lambda m, s: reports.append((m, through_a_file(s))))
     eval_epochs = [(m, s) for m, s in reports if m["phase"] == "eval" and "test_acc" not in m]
     assert [m["epoch"] for m, _ in eval_epochs] == [0, 1, 2]
     assert all(m["epochs"] == 3 for m, _ in eval_epochs)

@@ -52,23 +52,14 @@ def test_training_from_scratch_learns_digits(tiny_digits):
         EvalNetwork(DARTS_V2, 8, 3, 10, 1))
 
 
-def _through_a_file(state):
-    """What a checkpoint becomes after torch.save and torch.load (as the grid's trials store it)."""
-    import io
-
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    buf.seek(0)
-    return torch.load(buf, weights_only=False)
-
-
-def test_a_training_resumed_from_an_epochs_checkpoint_ends_as_the_uninterrupted_one(tiny_digits):
+def test_a_training_resumed_from_an_epochs_checkpoint_ends_as_the_uninterrupted_one(tiny_digits,
+                                                                                    through_a_file):
     # drop path and cutout on: the resumed epochs draw their masks from the restored random states
     cfg = EvalConfig(channels=4, layers=3, epochs=3, batch_size=64, drop_path_prob=0.3, cutout=4,
                      auxiliary=False)
     saved = []
     full = train_and_test(DARTS_V2, tiny_digits, cfg,
-                          on_checkpoint=lambda st: saved.append(_through_a_file(st)))
+                          on_checkpoint=lambda st: saved.append(through_a_file(st)))
     assert [st["epoch"] for st in saved] == [1, 2, 3]
     torch.manual_seed(123)                   # the process's random state moved on meanwhile
     epochs = []

@@ -190,15 +190,6 @@ def test_the_train_fraction_sizes_the_halves_and_alpha_data_train_uses_all_of_it
     assert w_images != alpha_images                          # the same images, in other orders
 
 
-def _through_a_file(state):
-    import io
-
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    buf.seek(0)
-    return torch.load(buf, weights_only=False)
-
-
 def _scramble_random_states():
     """What else the process draws between a checkpoint and its resume (another trial, a library)."""
     import random
@@ -232,7 +223,7 @@ RESUME_CASES = [("darts", s, {}) for s in STRATEGIES] + [
                          ids=[f"{a}-{b}{'-pc' if 'partial_channels' in c else ''}"
                               for a, b, c in RESUME_CASES])
 def test_every_strategy_resumes_mid_search_to_the_uninterrupted_result(space, strategy, options,
-                                                                       tiny_digits):
+                                                                       tiny_digits, through_a_file):
     """The epochs after the first, run from the checkpoint written after it, in a process whose random
     states have moved on, ends with the same α, weights, strategy state and record as the search
     that was never interrupted: every random state the search draws from is in the checkpoint (the
@@ -248,7 +239,7 @@ def test_every_strategy_resumes_mid_search_to_the_uninterrupted_result(space, st
                                train_y=tiny_digits.train_y[:128])   # 2 steps an epoch
     straight = Search(config, data=data)
     straight.run_epoch()
-    saved = _through_a_file(straight.state_dict())
+    saved = through_a_file(straight.state_dict())
     last = [straight.run_epoch() for _ in range(epochs - 1)]
     _scramble_random_states()
     resumed = Search(config, data=data)
