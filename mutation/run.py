@@ -173,16 +173,19 @@ def statuses_of(module: str, rev: str | None = None, sample: list[str] | None = 
 
 
 def mutant_names(module: str) -> list[str]:
-    """Every mutant of `module`, from any work copy's mutants/ (mutmut generates the mutants of
-    every file in scope in each copy, deterministically from the source)."""
+    """Every mutant of `module`, generated from the checkout's source as mutmut generates them (a
+    sample drawn from them names today's mutants, even where a work copy holds an older source)."""
+    import io
+
+    from mutmut.__main__ import write_all_mutants_to_file   # (mutmut 3.8's generator)
+    from mutmut.mutation.file_mutation import get_mutant_name
+
     path = Path(*module.split(".")).with_suffix(".py")
-    for meta in sorted(WORK.glob(f"*/mutants/{path}.meta")) + sorted(WORK.glob(
-            f"*/mutants/{path.with_suffix('')}/__init__.py.meta")):
-        names = sorted(json.loads(meta.read_text()).get("exit_code_by_key", {}))
-        if names:
-            return names
-    raise SystemExit(f"error: no mutants of {module} generated yet; run any module once without "
-                     "--sample first (mutmut generates every module's mutants)")
+    if not (ROOT / path).is_file():
+        path = path.with_suffix("") / "__init__.py"
+    mutated = write_all_mutants_to_file(out=io.StringIO(), source=(ROOT / path).read_text(),
+                                        filename=path)
+    return sorted(get_mutant_name(path, name) for name in mutated.mutant_names)
 
 
 def sample_of(module: str, size: int, seed: int) -> list[str]:

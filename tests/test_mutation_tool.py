@@ -50,3 +50,16 @@ def test_a_sampled_score_carries_its_clopper_pearson_interval():
     assert tool.interval_text(c) == f"{100 * ci.low:.0f}–{100 * ci.high:.0f}%"
     assert tool.score_text(c) == "83%"
     assert tool.interval_text(Counter({"mutants": 2, "equivalent": 2})) == "—"
+
+
+def test_a_sample_is_drawn_from_the_mutants_of_todays_source_and_repeats_with_its_seed():
+    import pytest
+
+    pytest.importorskip("mutmut")
+    tool = _tool()
+    names = tool.mutant_names("nas.genotype")
+    assert len(names) > 100 and all(n.startswith("nas.genotype.x") for n in names)
+    sample = tool.sample_of("nas.genotype", 20, 0)
+    assert len(sample) == 20 and set(sample) <= set(names)
+    assert tool.sample_of("nas.genotype", 20, 0) == sample != tool.sample_of("nas.genotype", 20, 1)
+    assert len(tool.sample_of("nas.genotype", 10 ** 6, 0)) == len(names)   # all when fewer

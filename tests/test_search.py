@@ -256,3 +256,79 @@ def test_every_strategy_resumes_mid_search_to_the_uninterrupted_result(space, st
     assert _equal(straight.strategy.state_dict(), resumed.strategy.state_dict())
     assert torch.equal(straight.train_batches.get_state(), resumed.train_batches.get_state())
     assert resumed.done and straight.genotype() == resumed.genotype()
+
+
+def _recording_steps(search: Search, poison: dict | None = None) -> list[dict]:
+    """Wrap the strategy's step: each step's metrics are kept (as floats); `poison` replaces some."""
+    seen: list[dict] = []
+    step = search.strategy.step
+
+    def recorded(train_batch, val_batch):
+        metrics = step(train_batch, val_batch)
+        for k, v in (poison or {}).items():
+            metrics[k] = torch.tensor(v)
+        seen.append({k: float(v) for k, v in metrics.items()})
+        return metrics
+
+    search.strategy.step = recorded
+    return seen
+
+
+def test_an_epoch_record_holds_the_mean_of_its_steps_and_the_time_so_far(tiny_digits):
+    search = Search(_config(), data=tiny_digits)
+    seen = _recording_steps(search)
+    first = search.run_epoch()
+    assert len(seen) == first["steps"] == 2
+    for k in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        assert first[k] == pytest.approx(sum(s[k] for s in seen) / 2, rel=1e-6)
+    second = search.run_epoch()
+    for k in ("train_loss", "val_loss"):
+        assert second[k] == pytest.approx(sum(s[k] for s in seen[2:]) / 2, rel=1e-6)
+    assert first["wall_time_s"] == first["epoch_time_s"] > 0
+    assert second["wall_time_s"] == pytest.approx(first["epoch_time_s"] + second["epoch_time_s"])
+
+
+@pytest.mark.parametrize("loss", ["train_loss", "val_loss"])
+def test_a_search_whose_loss_is_not_finite_stops_and_says_where(tiny_digits, loss):
+    search = Search(_config(), data=tiny_digits)
+    _recording_steps(search, {loss: float("nan")})
+    with pytest.raises(FloatingPointError, match=f"^the search diverged: {loss} is nan at epoch 0$"):
+        search.run_epoch()
+    assert search.history == []
+
+
+def test_diagnostics_run_every_nth_epoch_and_after_the_last(tiny_digits):
+    search = Search(_config(epochs=3, strategy="first-order", diagnostics_every=2,
+                            eigen_iterations=1), data=tiny_digits)
+    while not search.done:
+        search.run_epoch()
+    assert ["dominant_eigenvalue" in r for r in search.history] == [False, True, True]
+
+
+def test_a_checkpoint_of_another_config_is_refused_by_the_search_itself(tiny_digits):
+    other = Search(_config(seed=1), data=tiny_digits).state_dict()
+    with pytest.raises(ValueError, match="^the checkpoint belongs to a search with another config"):
+        Search(_config(), data=tiny_digits).load_state_dict(other)
+
+
+def test_the_search_loads_its_dataset_from_the_given_root(tiny_digits, monkeypatch):
+    asked = []
+
+    def load(name, root, download):
+        asked.append((name, root, download))
+        return tiny_digits
+
+    monkeypatch.setattr("nas.search.load_dataset", load)
+    run_search(_config(epochs=1), data_root="/somewhere/data", download=True)
+    assert asked == [("digits", "/somewhere/data", True)]
+
+
+def test_the_output_folder_is_made_with_its_parents_and_holds_the_config_and_each_epochs_alphas(
+        tiny_digits, tmp_path):
+    out = tmp_path / "a" / "b"
+    result = run_search(_config(), data=tiny_digits, out_dir=out)
+    assert json.loads((out / "config.json").read_text()) == json.loads(json.dumps(_config().to_dict()))
+    epochs = json.loads((out / "alphas.json").read_text())["epochs"]
+    assert [e["epoch"] for e in epochs] == [0, 1]
+    assert all(set(e) == {"epoch", "normal", "reduce", "genotype"} for e in epochs)
+    assert [e["genotype"] for e in epochs] == [r["genotype"] for r in result.history]
