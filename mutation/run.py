@@ -196,6 +196,17 @@ def sample_of(module: str, size: int, seed: int) -> list[str]:
     return sorted(random.Random(f"{module}/{seed}").sample(names, min(size, len(names))))
 
 
+def pooled_sample(modules: list[str], size: int, seed: int) -> dict[str, list[str]]:
+    """One uniform random sample of `size` of all the modules' mutants together (all if fewer),
+    split by module: {module: its sampled mutants}."""
+    import random
+
+    names = sorted(n for m in modules for n in mutant_names(m))
+    key = "+".join(sorted(modules))
+    drawn = random.Random(f"{key}/{seed}").sample(names, min(size, len(names)))
+    return {m: sorted(n for n in drawn if n.startswith(f"{m}.x")) for m in modules}
+
+
 def interval_text(c: Counter) -> str:
     """Clopper–Pearson 95% interval of the score (for a sample of the mutants)."""
     from scipy.stats import binomtest
@@ -284,8 +295,9 @@ def summarise(scope: list[Path]) -> str:
 
 
 def record(label: str, modules: list[str], rev: str | None, seconds: dict[str, float],
-           samples: dict[str, list[str]] | None = None) -> None:
-    """Append the modules' scores now to mutation/history.md (the before/after log)."""
+           samples: dict[str, list[str]] | None = None, pooled: bool = False) -> None:
+    """Append the modules' scores now to mutation/history.md (the before/after log): a row per
+    module, or with `pooled` a row per test selection over its modules' pooled sample."""
     reasons = equivalent_reasons()
     commit = rev or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                    capture_output=True, text=True).stdout.strip() or "?"
@@ -302,6 +314,21 @@ def record(label: str, modules: list[str], rev: str | None, seconds: dict[str, f
             "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n")
     today = datetime.date.today().isoformat()
     rows = []
+    if pooled:   # one row per selection: its modules' sampled mutants together
+        by_selection: dict[str, list[str]] = defaultdict(list)
+        for mod in modules:
+            by_selection[selection_of(mod)].append(mod)
+        for sel, mods in by_selection.items():
+            c = Counter()
+            for mod in mods:
+                c.update(count(statuses_of(mod, rev, samples[mod]), reasons)[0])
+            total = sum(len(mutant_names(m)) for m in mods)
+            name = mods[0] if len(mods) == 1 else f"{len(mods)} modules: {', '.join(mods)}"
+            wall = f"{seconds[sel] / 60:.1f} min" if sel in seconds else "—"
+            rows.append(f"| {today} | {label} | {commit} | {name} | {c['mutants']} of {total} | "
+                        f"{c['killed']} | {c['survived'] + c['no tests']} | {c['equivalent']} | "
+                        f"{c['not run']} | {score_text(c)} | {interval_text(c)} | {sel} | {wall} |")
+        modules = []
     for mod in modules:
         sel = selection_of(mod)
         sample = (samples or {}).get(mod)
@@ -360,6 +387,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="run a uniform random sample of N mutants per module (the same N for the "
                         "same --sample-seed, so a before and an after run test the same mutants); "
                         "the score then gets a 95%% interval")
+    p.add_argument("--pooled", action="store_true",
+                   help="with --sample: draw the N mutants from all the named modules of a test "
+                        "selection together (e.g. the N of nas/strategies' 14 modules), and record "
+                        "one score per selection")
     p.add_argument("--sample-seed", type=int, default=0, help="the sample's seed (default: 0)")
     p.add_argument("--record", metavar="LABEL",
                    help="append the named modules' scores after the run to mutation/history.md")
@@ -374,7 +405,15 @@ def main(argv: list[str] | None = None) -> int:
         by_selection[selection_of(m)].append(m)
     seconds: dict[str, float] = {}
     failed = False
-    samples = {m: sample_of(m, args.sample, args.sample_seed) for m in modules} if args.sample else None
+    if args.pooled and not args.sample:
+        p.error("--pooled needs --sample N")
+    samples = None
+    if args.pooled:
+        samples = {}
+        for mods in by_selection.values():
+            samples.update(pooled_sample(mods, args.sample, args.sample_seed))
+    elif args.sample:
+        samples = {m: sample_of(m, args.sample, args.sample_seed) for m in modules}
     if not args.summary:
         for selection, mods in by_selection.items():
             code, seconds[selection] = run_selection(selection, mods, args.tests_at, args.survivors,
@@ -383,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: mutmut failed on {selection} (exit {code})", file=sys.stderr)
                 failed = True
     if args.record:
-        record(args.record, modules, args.tests_at, seconds, samples)
+        record(args.record, modules, args.tests_at, seconds, samples, args.pooled)
         print(f"recorded {len(modules)} module(s) in {HISTORY.relative_to(ROOT)}")
     if not args.tests_at:
         RESULTS.write_text(summarise(scope))

@@ -63,3 +63,16 @@ def test_a_sample_is_drawn_from_the_mutants_of_todays_source_and_repeats_with_it
     assert len(sample) == 20 and set(sample) <= set(names)
     assert tool.sample_of("nas.genotype", 20, 0) == sample != tool.sample_of("nas.genotype", 20, 1)
     assert len(tool.sample_of("nas.genotype", 10 ** 6, 0)) == len(names)   # all when fewer
+
+
+def test_a_pooled_sample_is_one_draw_over_the_modules_split_by_module():
+    import pytest
+
+    pytest.importorskip("mutmut")
+    tool = _tool()
+    modules = ["nas.spaces", "nas.spaces.base", "nas.spaces.darts"]
+    split = tool.pooled_sample(modules, 50, 0)
+    assert sorted(split) == modules and sum(map(len, split.values())) == 50
+    for m, names in split.items():
+        assert set(names) <= set(tool.mutant_names(m))   # nas.spaces' own, not its submodules'
+    assert tool.pooled_sample(modules, 50, 0) == split
