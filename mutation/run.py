@@ -177,7 +177,7 @@ def mutant_names(module: str) -> list[str]:
     sample drawn from them names today's mutants, even where a work copy holds an older source)."""
     import io
 
-    from mutmut.__main__ import write_all_mutants_to_file   # (mutmut 3.8's generator)
+    from mutmut.__main__ import write_all_mutants_to_file  # (mutmut 3.8's generator)
     from mutmut.mutation.file_mutation import get_mutant_name
 
     path = Path(*module.split(".")).with_suffix(".py")

@@ -191,3 +191,123 @@ def test_train_subset_is_a_fixed_nested_random_sample(digits):
     assert torch.equal(a.train_x, b.train_x[:100]) and torch.equal(a.train_y, b.train_y[:100])
     assert not torch.equal(a.train_y, digits.train_y[:100])       # not the first N
     assert len(a.train_y.unique()) == 10 and torch.equal(a.test_y, digits.test_y)
+
+
+def _write_fashion_mnist(folder, n_train=12, n_test=5):
+    import gzip
+
+    folder.mkdir(parents=True)
+
+    def idx(name, arr):
+        header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in arr.shape)
+        with gzip.open(folder / name, "wb") as f:
+            f.write(header + arr.astype(np.uint8).tobytes())
+
+    rng = np.random.default_rng(0)
+    idx("train-images-idx3-ubyte.gz", rng.integers(0, 256, (n_train, 28, 28)))
+    idx("train-labels-idx1-ubyte.gz", np.arange(n_train) % 10)
+    idx("t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (n_test, 28, 28)))
+    idx("t10k-labels-idx1-ubyte.gz", np.arange(n_test))
+
+
+def test_fashion_mnist_reads_idx_files_under_the_root_first(tmp_path, monkeypatch):
+    import nas.data
+
+    _write_fashion_mnist(tmp_path / "fashion-mnist")
+    monkeypatch.setattr(nas.data, "FASHION_MNIST_DIRS", ("fashion-mnist", str(tmp_path / "nowhere")))
+    data = load_dataset("fashion-mnist", tmp_path)
+    assert data.train_x.shape == (12, 1, 28, 28) and data.test_x.shape == (5, 1, 28, 28)
+    assert data.train_y.tolist() == [i % 10 for i in range(12)] and data.test_y.tolist() == [0, 1, 2, 3, 4]
+    assert data.train_y.dtype == data.test_y.dtype == torch.int64 and data.train_x.dtype == torch.uint8
+    assert data.classes[0] == "t-shirt/top" and data.classes[9] == "ankle boot"
+    assert data.augment == Augment(crop_padding=2, flip=True, cutout=0) and data.eval_cutout == 0
+    xf = data.train_x.double() / 255
+    assert data.mean == (round(float(xf.mean()), 4),) and data.std == (round(float(xf.std()), 4),)
+    # Debian's copy is the second place looked in
+    monkeypatch.setattr(nas.data, "FASHION_MNIST_DIRS", ("elsewhere", str(tmp_path / "fashion-mnist")))
+    assert torch.equal(load_dataset("fashion-mnist", tmp_path).train_x, data.train_x)
+
+
+def _fake_cifar_class(error):
+    class Fake:
+        def __init__(self, *args, **kwargs):
+            raise error
+
+    return Fake
+
+
+def test_every_dataset_error_is_one_sentence_that_names_the_place_and_the_remedy(tmp_path, monkeypatch):
+    """The whole message of each DatasetError that loading raises (a changed word is a regression)."""
+    import torchvision.datasets
+
+    import nas.data
+    from nas.data import resized, train_subset
+
+    def message(fn, *args):
+        with pytest.raises(DatasetError) as e:
+            fn(*args)
+        return str(e.value)
+
+    assert message(load_dataset, "imagefolder:") == "imagefolder needs a path: imagefolder:/path/to/tree"
+    assert message(load_dataset, "mnist-ish") == (
+        "unknown dataset 'mnist-ish'; valid datasets are digits, cifar10, cifar100, fashion-mnist, "
+        "imagefolder:<path>")
+    digits = load_dataset("digits")
+    assert message(train_subset, digits, 0) == "a training subset needs at least one image, not 0"
+    assert message(resized, digits, 0) == "image size must be a positive number of pixels, not 0"
+    # fashion-mnist: missing, then unreadable
+    monkeypatch.setattr(nas.data, "FASHION_MNIST_DIRS", ("fm", str(tmp_path / "nowhere")))
+    assert message(load_dataset, "fashion-mnist", tmp_path) == (
+        f"fashion-mnist was not found in {tmp_path / 'fm'} or {tmp_path / 'nowhere'}; install "
+        "Debian's package dataset-fashion-mnist or put its four idx .gz files in the first")
+    (tmp_path / "fm").mkdir()
+    for n in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (tmp_path / "fm" / n).write_bytes(b"not gzip")
+    assert message(load_dataset, "fashion-mnist", tmp_path).startswith(
+        f"the fashion-mnist files in {tmp_path / 'fm'} are unreadable (Not a gzipped file")
+    # CIFAR: missing, unreadable, not downloadable
+    assert message(load_dataset, "cifar10", tmp_path) == (
+        f"cifar10 was not found: looked for {tmp_path / 'cifar-10-batches-py'}; pass --data-root to "
+        "the folder that holds cifar-10-batches-py/, or allow the download with --download, or read "
+        "an image-folder copy with --dataset imagefolder:<path>")
+    assert message(load_dataset, "cifar100", tmp_path).startswith(
+        f"cifar100 was not found: looked for {tmp_path / 'cifar-100-python'}; ")
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    assert message(load_dataset, "cifar10", tmp_path) == (
+        f"cifar10 under {tmp_path / 'cifar-10-batches-py'} is unreadable (Dataset not found or "
+        "corrupted. You can use download=True to download it); delete it and download again with "
+        "--download, or point --data-root elsewhere")
+    monkeypatch.setattr(torchvision.datasets, "CIFAR100", _fake_cifar_class(OSError("no network")))
+    assert message(load_dataset, "cifar100", tmp_path, True) == (
+        f"cifar100 could not be downloaded into {tmp_path} (OSError: no network); copy "
+        "cifar-100-python/ there by hand or pass --data-root")
+    # image folders
+    tree = tmp_path / "tree"
+    assert message(load_dataset, f"imagefolder:{tree}") == (
+        f"the image folder {tree} does not exist; it must hold train/<class>/* and test/<class>/* images")
+    (tree / "train" / "a").mkdir(parents=True)
+    assert message(load_dataset, f"imagefolder:{tree}") == (
+        f"{tree / 'train'} holds no class folders with images")
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tree / "train" / "a" / "0.png")
+    assert message(load_dataset, f"imagefolder:{tree}") == (
+        f"the image folder {tree} has no test/ subfolder; it must hold train/<class>/* and "
+        "test/<class>/* images")
+    (tree / "test" / "b").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tree / "test" / "b" / "0.png")
+    assert message(load_dataset, f"imagefolder:{tree}") == f"{tree}/test has classes that train lacks: b"
+    (tree / "test" / "b" / "0.png").rename(tree / "test" / "b" / "1.png")
+    (tree / "test" / "b").rename(tree / "test" / "a")
+    (tree / "test" / "a" / "1.png").unlink()
+    Image.new("RGB", (6, 8)).save(tree / "test" / "a" / "1.png")
+    assert message(load_dataset, f"imagefolder:{tree}") == (
+        f"{tree}: train images are (3, 8, 8) but test images are (3, 8, 6)")
+    Image.new("RGB", (7, 5)).save(tree / "train" / "a" / "1.png")
+    assert message(load_dataset, f"imagefolder:{tree}") == (
+        f"{tree / 'train' / 'a' / '1.png'} is 7×5 but the first image is 8×8; all images must have "
+        "one size")
+    (tree / "train" / "a" / "1.png").write_bytes(b"not an image")
+    assert message(load_dataset, f"imagefolder:{tree}").startswith(
+        f"{tree / 'train' / 'a' / '1.png'} is not a readable image (cannot identify image file")

@@ -108,36 +108,6 @@ def test_strategies_see_only_alpha_as_architecture():
     assert s.alpha_names == ["alpha"] and "alpha" not in s.weight_names
 
 
-def test_fashion_mnist_reads_idx_files_and_a_missing_copy_is_one_sentence(tmp_path, monkeypatch):
-    import gzip
-
-    import numpy as np
-
-    from nas.data import DatasetError, load_dataset
-
-    folder = tmp_path / "fashion-mnist"
-    folder.mkdir()
-
-    def idx(name, arr):
-        header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in arr.shape)
-        with gzip.open(folder / name, "wb") as f:
-            f.write(header + arr.astype(np.uint8).tobytes())
-
-    rng = np.random.default_rng(0)
-    idx("train-images-idx3-ubyte.gz", rng.integers(0, 256, (12, 28, 28)))
-    idx("train-labels-idx1-ubyte.gz", np.arange(12) % 10)
-    idx("t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (5, 28, 28)))
-    idx("t10k-labels-idx1-ubyte.gz", np.arange(5))
-    data = load_dataset("fashion-mnist", tmp_path)
-    assert data.train_x.shape == (12, 1, 28, 28) and data.test_y.tolist() == [0, 1, 2, 3, 4]
-    assert data.classes[9] == "ankle boot"
-    import nas.data
-
-    monkeypatch.setattr(nas.data, "FASHION_MNIST_DIRS", ("fashion-mnist", str(tmp_path / "nowhere")))
-    with pytest.raises(DatasetError, match="dataset-fashion-mnist"):
-        load_dataset("fashion-mnist", tmp_path / "empty")
-
-
 def test_he_init_scales_each_vertex_by_its_fan_in_and_keeps_a_deep_chain_trainable():
     """Every standalone network is He-initialised by default: W_ij ~ N(0, 2 / (in-degree(j)·d)).
     Under nn.Linear's default init a 6-layer ReLU chain of width 64 loses its signal (the former
