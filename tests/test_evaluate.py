@@ -243,3 +243,34 @@ def test_each_part_of_the_recipe_changes_the_trained_weights(digits):
         other = _reference_training(DARTS_V2, data, dataclasses.replace(cfg, **change))[0]
         differs = max(float((other[k].float() - base[k].float()).abs().max()) for k in base)
         assert differs > 1e-3, change
+
+
+def test_bad_settings_are_refused_with_the_setting_and_its_value():
+    for name in ("channels", "layers", "epochs", "batch_size"):
+        EvalConfig(**{name: 1})
+        with pytest.raises(ValueError, match=rf"^{name} must be at least 1, got 0$"):
+            EvalConfig(**{name: 0})
+    EvalConfig(drop_path_prob=0.0)
+    EvalConfig(drop_path_prob=0.99)
+    for p in (-0.1, 1.0):
+        with pytest.raises(ValueError, match=rf"^drop_path_prob must lie in \[0, 1\), got {p}$"):
+            EvalConfig(drop_path_prob=p)
+
+
+def test_an_evaluation_whose_loss_is_not_finite_stops_and_says_where(tiny_digits, monkeypatch):
+    from nas.evaluate import Trainer
+
+    step = Trainer.step
+    calls = []
+
+    def poisoned(self, x, y):
+        loss, logits = step(self, x, y)
+        calls.append(1)
+        return (loss * float("inf") if len(calls) > 2 else loss), logits   # from epoch 1 on
+
+    monkeypatch.setattr(Trainer, "step", poisoned)
+    cfg = EvalConfig(channels=4, layers=2, epochs=3, batch_size=128, auxiliary=False)
+    epochs = []
+    with pytest.raises(FloatingPointError, match=r"^the evaluation diverged: train loss is inf at epoch 1$"):
+        train_and_test(DARTS_V2, tiny_digits, cfg, on_epoch=epochs.append)
+    assert [r["epoch"] for r in epochs] == [0]
