@@ -211,3 +211,26 @@ def test_strategy_colours_are_fixed_whatever_the_experiment_holds():
     assert everyone["random"] == RANDOM_COLOR
     searching = [s for s in STRATEGIES if s != "random"]
     assert len({everyone[s] for s in searching}) == len(searching)   # all different
+
+
+def test_a_genotype_built_from_bad_parts_names_the_field_and_the_part():
+    good = DARTS_V2.to_dict()
+
+    def message(**parts):
+        with pytest.raises(GenotypeError) as e:
+            Genotype(**{**good, **parts})
+        return str(e.value)
+
+    assert message(reduce_concat=[2, "3"]) == "the genotype's 'reduce_concat' must be a list of node indices"
+    assert message(normal_concat=3) == "the genotype's 'normal_concat' must be a list of node indices"
+    assert message(reduce=[("skip_connect", 0, 1)]) == (
+        "the genotype's 'reduce' holds ('skip_connect', 0, 1), which is not an (operation, input) pair")
+    assert message(normal="skip_connect") == (
+        "the genotype's 'normal' must be a list of (operation, input) pairs")
+
+
+def test_alpha_of_the_wrong_shape_is_refused_with_both_shapes():
+    prims = ("none", "skip_connect", "sep_conv_3x3")
+    with pytest.raises(ValueError) as e:
+        derive_genotype(torch.zeros(14, 3), torch.zeros(13, 3), prims, steps=4, multiplier=4)
+    assert str(e.value) == "α has shape (13, 3), expected (14, 3)"
