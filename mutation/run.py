@@ -295,12 +295,12 @@ def summarise(scope: list[Path]) -> str:
 
 
 def record(label: str, modules: list[str], rev: str | None, seconds: dict[str, float],
-           samples: dict[str, list[str]] | None = None, pooled: bool = False) -> None:
+           samples: dict[str, list[str]] | None = None, pooled: bool = False,
+           tests_commit: str = "?") -> None:
     """Append the modules' scores now to mutation/history.md (the before/after log): a row per
     module, or with `pooled` a row per test selection over its modules' pooled sample."""
     reasons = equivalent_reasons()
-    commit = rev or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                   capture_output=True, text=True).stdout.strip() or "?"
+    commit = rev or tests_commit
     if not HISTORY.is_file():
         HISTORY.write_text(
             "# Mutation scores over time\n\nAppended by `python mutation/run.py ... --record LABEL`: "
@@ -344,6 +344,15 @@ def record(label: str, modules: list[str], rev: str | None, seconds: dict[str, f
                     f"{score_text(c)} | {interval_text(c) if sample else '—'} | {sel} | {wall} |")
     with HISTORY.open("a") as f:
         f.write("\n".join(rows) + "\n")
+
+
+def checkout_tests() -> str:
+    """The commit whose tests a run copies now: HEAD, with "+" if tests/ has uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "?"
+    return head + ("+" if git("status", "--porcelain", "--", "tests") else "")
 
 
 def run_selection(selection: str, modules: list[str], rev: str | None, survivors: bool,
@@ -405,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         by_selection[selection_of(m)].append(m)
     seconds: dict[str, float] = {}
     failed = False
+    tests_commit = checkout_tests()   # (now: the work copies take the tests as they are at the start)
     if args.pooled and not args.sample:
         p.error("--pooled needs --sample N")
     samples = None
@@ -422,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: mutmut failed on {selection} (exit {code})", file=sys.stderr)
                 failed = True
     if args.record:
-        record(args.record, modules, args.tests_at, seconds, samples, args.pooled)
+        record(args.record, modules, args.tests_at, seconds, samples, args.pooled, tests_commit)
         print(f"recorded {len(modules)} module(s) in {HISTORY.relative_to(ROOT)}")
     if not args.tests_at:
         RESULTS.write_text(summarise(scope))

@@ -234,3 +234,32 @@ def test_alpha_of_the_wrong_shape_is_refused_with_both_shapes():
     with pytest.raises(ValueError) as e:
         derive_genotype(torch.zeros(14, 3), torch.zeros(13, 3), prims, steps=4, multiplier=4)
     assert str(e.value) == "α has shape (13, 3), expected (14, 3)"
+
+
+def test_an_invalid_genotype_gets_the_whole_message_at_each_boundary():
+    good = DARTS_V2.to_dict()   # 4 nodes: inputs of node k are 0..k-1, concat among 2..5
+
+    def message(**parts):
+        with pytest.raises(GenotypeError) as e:
+            Genotype(**{**good, **parts})
+        return str(e.value)
+
+    valid = ("avg_pool_3x3, max_pool_3x3, skip_connect, sep_conv_3x3, sep_conv_5x5, sep_conv_7x7, "
+             "dil_conv_3x3, dil_conv_5x5, conv_7x1_1x7")   # every operation nas.ops defines
+    assert message(normal=[("conv_9x9", 0), *good["normal"][1:]]) == (
+        f"the genotype's 'normal' uses the unknown operation 'conv_9x9'; valid: {valid}")
+    assert message(normal=[("none", 0), *good["normal"][1:]]) == (
+        f"the genotype's 'normal' uses the unknown operation 'none'; valid: {valid}")
+    last = good["reduce"][:-1]
+    Genotype(**{**good, "reduce": [*last, ("skip_connect", 4)]})          # node 5 reads 0..4
+    assert message(reduce=[*last, ("skip_connect", 5)]) == (
+        "the genotype's 'reduce' feeds node 5 from input 5, but only inputs 0..4 exist there")
+    assert message(reduce=good["reduce"][:-1]) == (
+        "the genotype's 'reduce' must list two inputs per node, got 7 pair(s)")
+    assert message(reduce=good["reduce"][:-2]) == (
+        "the genotype's normal and reduction cells have different node counts")
+    Genotype(**{**good, "normal_concat": [2, 5]})
+    for concat in ([2, 6], [1, 2], [2, 2], []):
+        assert message(normal_concat=concat) == (
+            f"the genotype's 'normal_concat' is {concat}, but must list distinct intermediate nodes "
+            "among 2..5")
