@@ -139,3 +139,58 @@ def test_the_ninth_strategy_is_really_used(ninth):
     g = s.hypergradient((x, y), (x, y))[0]
     expected = 2.0 * 2 * (net(x) - y).mean().detach()
     assert torch.allclose(g, expected.reshape(g.shape))
+
+
+def test_every_bad_strategy_option_gets_its_whole_message_at_its_boundary():
+    def message(make, *args, **kwargs):
+        with pytest.raises((ValueError, TypeError)) as e:
+            make(*args, **kwargs)
+        return str(e.value)
+
+    names = ", ".join(STRATEGIES)
+    assert message(get_strategy, "darts") == f"unknown strategy 'darts'; valid strategies are {names}"
+    assert names.startswith("one-level, first-order, second-order")
+    strategy_config("first-order", epochs=1)
+    assert message(strategy_config, "first-order", epochs=0) == "epochs must be at least 1, got 0"
+    for name in ("w_lr", "alpha_lr"):
+        strategy_config("first-order", **{name: 1e-9})
+        assert message(strategy_config, "first-order", **{name: 0.0}) == f"{name} must be positive, got 0.0"
+    strategy_config("first-order", alpha_optimizer="sgd")
+    assert message(strategy_config, "first-order", alpha_optimizer="SGD") == (
+        "alpha_optimizer must be adam or sgd, got 'SGD'")
+    for name in ("first-order-smoothed", "hyperdarts-linear"):
+        strategy_config(name, sigma=0.0)
+        assert message(strategy_config, name, sigma=-0.1) == "sigma must not be negative, got -0.1"
+    for name in ("implicit-neumann", "implicit-cg"):
+        strategy_config(name, hvp="finite-difference")
+        assert message(strategy_config, name, hvp="fd") == (
+            "hvp must be one of exact, finite-difference, got 'fd'")
+        assert message(strategy_config, name, fd_radius=0.0) == "fd_radius must be positive, got 0.0"
+    strategy_config("implicit-neumann", neumann_k=0)
+    assert message(strategy_config, "implicit-neumann", neumann_k=-1) == (
+        "neumann_k must be at least 0, got -1")
+    strategy_config("implicit-cg", cg_k=0, cg_damping=0.0, cg_tol=0.0)
+    for name in ("cg_k", "cg_damping", "cg_tol"):
+        assert message(strategy_config, "implicit-cg", **{name: -1}) == (
+            "cg_k, cg_damping and cg_tol must not be negative")
+    Range(0.0, 1.0)
+    Range(1e-3, 1.0, log=True)
+    assert message(Range, 1.0, 1.0) == "a range needs low < high, got [1.0, 1.0]"
+    assert message(Range, 0.0, 1.0, log=True) == "a log-uniform range needs low > 0, got 0.0"
+    model = torch.nn.Linear(2, 2)
+    model.named_weight_parameters = model.named_parameters
+    model.arch_parameters = lambda: []
+    assert message(get_strategy("second-order"), model, strategy_config("first-order")) == (
+        "second-order takes a SecondOrderConfig, got StrategyConfig")
+
+
+def test_a_hypernetwork_refuses_an_unknown_head_and_a_model_it_cannot_modulate():
+    from nas.strategies.hypernet import HyperNet
+
+    HyperNet([torch.zeros(3, 2)], 4, head="mlp")
+    with pytest.raises(ValueError) as e:
+        HyperNet([torch.zeros(3, 2)], 4, head="conv")
+    assert str(e.value) == "head must be linear or mlp, got 'conv'"
+    with pytest.raises(ValueError) as e:
+        HyperNet([torch.zeros(3)], 4)
+    assert str(e.value) == "the model has no weight with an output-channel dimension to modulate"
