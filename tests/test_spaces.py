@@ -89,3 +89,47 @@ def test_partial_channels_shrink_the_supernet_and_keep_its_interface():
     assert [a.shape for a in pc.arch_parameters()] == [a.shape for a in full.arch_parameters()]
     with pytest.raises(ValueError, match="partial_channels must be a positive divisor of channels"):
         space_config("darts", channels=8, partial_channels=3)
+
+
+def test_every_bad_space_option_gets_its_whole_message_at_its_boundary():
+    from nas.options import parse_option
+    from nas.spaces import get_space, train_config
+
+    def message(make, *args, **kwargs):
+        with pytest.raises(ValueError) as e:
+            make(*args, **kwargs)
+        return str(e.value)
+
+    assert message(get_space, "nb201") == "unknown search space 'nb201'; valid spaces are darts, dense-dag"
+    assert message(make_supernet, "dense-dag", space_config("dense-dag"), 1, 10) == (
+        "the dense-dag space needs the image size")
+    for name in ("channels", "layers", "nodes", "multiplier", "stem_multiplier"):
+        assert message(space_config, "darts", **{name: 0}) == f"{name} must be at least 1, got 0"
+    space_config("darts", nodes=1, multiplier=1, channels=2, layers=1, stem_multiplier=1)
+    assert message(space_config, "darts", nodes=3, multiplier=4) == "multiplier (4) cannot exceed nodes (3)"
+    assert message(space_config, "darts", channels=15) == (
+        "channels must be even (reductions halve them), got 15")
+    space_config("darts", channels=12, partial_channels=12)
+    for k in (0, 5):
+        assert message(space_config, "darts", channels=12, partial_channels=k) == (
+            f"partial_channels must be a positive divisor of channels (12), got {k}")
+    valid = ("none, avg_pool_3x3, max_pool_3x3, skip_connect, sep_conv_3x3, sep_conv_5x5, sep_conv_7x7, "
+             "dil_conv_3x3, dil_conv_5x5, conv_7x1_1x7")
+    assert message(space_config, "darts", primitives=("none", "conv_9x9", "conv_1x1")) == (
+        f"unknown operation(s) 'conv_9x9', 'conv_1x1'; valid operations are {valid}")
+    assert message(space_config, "darts", primitives=("skip_connect", "skip_connect")) == (
+        "the operation set ['skip_connect', 'skip_connect'] lists an operation twice")
+    assert message(space_config, "darts", primitives=("none",)) == (
+        "the operation set needs at least one operation besides 'none'")
+    # the options' own checks: unknown names, types, KEY=VALUE
+    assert message(space_config, "darts", cells=3, depth=2) == (
+        "the darts space has no option(s) cells, depth; valid options are alpha_init_std, channels, "
+        "layers, multiplier, nodes, partial_channels, primitives, stem_multiplier")
+    assert message(train_config, "darts", colour=1).startswith(
+        "training in the darts space has no option(s) colour; valid options are ")
+    assert message(space_config, "darts", channels="16") == (
+        "the darts space's option channels must be an integer, got '16'")
+    assert message(space_config, "darts", channels=16.5) == (
+        "the darts space's option channels must be an integer, got 16.5")
+    assert space_config("darts", channels=16.0).channels == 16
+    assert message(parse_option, "channels") == "an option is given as KEY=VALUE, not 'channels'"
