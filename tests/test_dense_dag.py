@@ -188,3 +188,43 @@ def test_a_standalone_training_resumes_from_an_epochs_checkpoint(tiny_digits):
     assert [h["epoch"] for h in resumed["history"]] == [0, 1, 2]
     assert resumed["test_acc"] == full["test_acc"] and resumed["test_loss"] == full["test_loss"]
     assert resumed["history"][-1]["train_loss"] == full["history"][-1]["train_loss"]
+
+
+def test_every_bad_dense_dag_setting_gets_its_whole_message_at_its_boundary():
+    from nas.spaces.dense_dag import DagArchitecture, DagNet, StandaloneConfig, parse_dag
+
+    def message(make, *args, **kwargs):
+        with pytest.raises(ValueError) as e:
+            make(*args, **kwargs)
+        return str(e.value)
+
+    space_config("dense-dag", blocks=1, layers=2, width=1, edge_prob=0.0)
+    space_config("dense-dag", edge_prob=1.0)
+    for bad, got in (({"blocks": 0}, "0, 4, 64"), ({"layers": 1}, "8, 1, 64"), ({"width": 0}, "8, 4, 0")):
+        assert message(space_config, "dense-dag", **bad) == (
+            f"the dense-dag space needs blocks ≥ 1, layers ≥ 2 and width ≥ 1 (got {got})")
+    for p in (-0.1, 1.1):
+        assert message(space_config, "dense-dag", edge_prob=p) == f"edge_prob must lie in [0, 1], not {p}"
+    assert message(space_config, "dense-dag", activation="elu") == (
+        "unknown activation 'elu'; valid: relu, gelu, tanh")
+    assert message(space_config, "dense-dag", init="xavier") == "unknown init 'xavier'; valid: he, pytorch"
+    assert message(space_config, "dense-dag", layer="attention") == (
+        "unknown layer 'attention'; valid: dense, conv")
+    arch = DagArchitecture(3, ((0, 1), (1, 2)))
+    assert message(DagNet, arch, 4, 2, 3, init="xavier") == "unknown init 'xavier'; valid: he, pytorch"
+    assert message(DagNet, arch, 4, 2, 3, layer="attention") == (
+        "unknown layer 'attention'; valid: dense, conv")
+    StandaloneConfig(epochs=1, batch_size=1, lr=1e-9)
+    assert message(StandaloneConfig, init="xavier") == "unknown init 'xavier'; valid: he, pytorch"
+    for bad, got in (({"epochs": 0}, "0, 128, 0.05"), ({"batch_size": 0}, "20, 0, 0.05"),
+                     ({"lr": 0.0}, "20, 128, 0.0")):
+        assert message(StandaloneConfig, **bad) == (
+            f"standalone training needs epochs ≥ 1, batch_size ≥ 1 and lr > 0 (got {got})")
+    expected = "(expected 'DAG(layers=L, edges=[(i, j), ...])')"
+    for text in ("DAG(layers=3)", "Cell(layers=3, edges=[])", "DAG(layers=3, edges=[(0, 1, 2)])", "DAG("):
+        assert message(parse_dag, text) == f"not a DAG architecture: {text!r} {expected}"
+    long = "DAG(layers=3, edges=[" + ", ".join(["(0, 1)"] * 20) + ", (2, 1)])"
+    assert message(parse_dag, long) == (
+        f"{long[:80]!r} has an edge that does not go forward between vertices 0 and 2")
+    assert message(parse_dag, "DAG(layers=3, edges=[(0, 3)])").endswith("between vertices 0 and 2")
+    assert parse_dag("  DAG(layers=3, edges=[(0, 2)])\n") == DagArchitecture(3, ((0, 2),))
