@@ -311,3 +311,72 @@ def test_every_dataset_error_is_one_sentence_that_names_the_place_and_the_remedy
     (tree / "train" / "a" / "1.png").write_bytes(b"not an image")
     assert message(load_dataset, f"imagefolder:{tree}").startswith(
         f"{tree / 'train' / 'a' / '1.png'} is not a readable image (cannot identify image file")
+
+
+@pytest.mark.parametrize("length", [4, 5])
+def test_cutout_is_darts_cutout_pixel_for_pixel(length):
+    """DARTS's Cutout zeroes rows [y − L//2, y + L//2) and the same columns, clipped at the border
+    (so an odd L zeroes L − 1 rows); the centres are the generator's next draws."""
+    n, h, w = 40, 7, 9
+    x = torch.randn(n, 2, h, w)
+    out = cutout(x, length, torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    cy, cx = torch.randint(0, h, (n, 1), generator=g), torch.randint(0, w, (n, 1), generator=g)
+    expected = x.clone()
+    for i in range(n):
+        y, c = int(cy[i]), int(cx[i])
+        expected[i, :, max(0, y - length // 2):min(h, y + length // 2),
+                 max(0, c - length // 2):min(w, c + length // 2)] = 0
+    assert torch.equal(out, expected)
+    assert cutout(x, 0, g) is x
+
+
+def test_resizing_scales_crop_cutout_and_evaluation_cutout_and_keeps_pixels_in_range(digits):
+    import dataclasses
+
+    from nas.data import resized
+
+    data = dataclasses.replace(digits, augment=Augment(crop_padding=1, flip=True, cutout=3), eval_cutout=4)
+    big = resized(data, 16)
+    assert big.augment == Augment(crop_padding=2, flip=True, cutout=6) and big.eval_cutout == 8
+    assert big.train_x.dtype == torch.uint8 and big.train_x.shape[1:] == (1, 16, 16)
+    assert int(big.train_x.max()) == int(data.train_x.max())   # bilinear stays within the pixels' range
+
+
+def test_cifar_is_read_and_downloaded_through_torchvision_with_the_options_given(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    calls = []
+
+    class Fake:
+        def __init__(self, root, train, download=False):
+            calls.append((root, train, download))
+            n = 6 if train else 4
+            self.data = np.full((n, 32, 32, 3), 7 if train else 9, dtype=np.uint8)
+            self.targets = list(range(n))
+            self.classes = [f"c{i}" for i in range(10)]
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", Fake)
+    data = load_dataset("cifar10", tmp_path, download=True)
+    assert calls == [(str(tmp_path), True, True), (str(tmp_path), False, True)]
+    assert data.train_x.shape == (6, 3, 32, 32) and data.test_x.shape == (4, 3, 32, 32)
+    assert int(data.train_x[0, 2, 5, 5]) == 7 and data.test_y.tolist() == [0, 1, 2, 3]
+    assert data.name == "cifar10" and data.classes[3] == "c3" and data.eval_cutout == 16
+    assert data.augment == Augment(crop_padding=4, flip=True, cutout=0)
+    assert data.mean == (0.4914, 0.4822, 0.4465)
+    calls.clear()
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    load_dataset("cifar10", tmp_path)
+    assert calls == [(str(tmp_path), True, False), (str(tmp_path), False, False)]
+
+
+def test_an_image_folder_dataset_is_named_by_its_path_and_augmented_for_its_size(tmp_path):
+    from PIL import Image
+
+    for split in ("train", "test"):
+        (tmp_path / split / "a").mkdir(parents=True)
+        Image.new("RGB", (24, 24), (10, 20, 30)).save(tmp_path / split / "a" / "0.png")
+    data = load_dataset(f"imagefolder:{tmp_path}")
+    assert data.name == f"imagefolder:{tmp_path}"
+    assert data.augment == Augment(crop_padding=3, flip=True, cutout=0) and data.eval_cutout == 12
+    assert data.train_x.dtype == torch.uint8 and data.train_x[0, :, 0, 0].tolist() == [10, 20, 30]
