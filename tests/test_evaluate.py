@@ -274,3 +274,26 @@ def test_an_evaluation_whose_loss_is_not_finite_stops_and_says_where(tiny_digits
     with pytest.raises(FloatingPointError, match=r"^the evaluation diverged: train loss is inf at epoch 1$"):
         train_and_test(DARTS_V2, tiny_digits, cfg, on_epoch=epochs.append)
     assert [r["epoch"] for r in epochs] == [0]
+
+
+def test_normal_and_reduction_cells_concatenate_their_own_nodes():
+    from nas.genotype import Genotype
+
+    g = Genotype(normal=DARTS_V2.normal, normal_concat=[2, 3, 4, 5],
+                 reduce=DARTS_V2.reduce, reduce_concat=[4, 5])
+    net = EvalNetwork(g, channels=4, layers=3, auxiliary=False)   # cells: normal, reduce, reduce
+    assert [c.concat for c in net.cells] == [[2, 3, 4, 5], [4, 5], [4, 5]]
+    assert net.classifier.in_features == 2 * 16 and net.classifier.out_features == 10   # CIFAR-10's
+    logits, _ = net(torch.randn(2, 3, 16, 16))
+    assert logits.shape == (2, 10)
+
+
+def test_the_checkpoints_carry_the_training_time_so_far_and_a_resume_adds_to_it(tiny_digits):
+    cfg = EvalConfig(channels=4, layers=2, epochs=2, batch_size=128, auxiliary=False)
+    saved = []
+    full = train_and_test(DARTS_V2, tiny_digits, cfg, on_checkpoint=saved.append)
+    epoch_times = [r["epoch_time_s"] for r in full["history"]]
+    assert 0 < epoch_times[0] <= saved[0]["elapsed"] < saved[1]["elapsed"] <= full["train_time_s"]
+    assert saved[1]["elapsed"] >= sum(epoch_times)
+    resumed = train_and_test(DARTS_V2, tiny_digits, cfg, resume=saved[0])
+    assert resumed["train_time_s"] >= saved[0]["elapsed"] + resumed["history"][-1]["epoch_time_s"]
