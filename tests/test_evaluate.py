@@ -297,3 +297,13 @@ def test_the_checkpoints_carry_the_training_time_so_far_and_a_resume_adds_to_it(
     assert saved[1]["elapsed"] >= sum(epoch_times)
     resumed = train_and_test(DARTS_V2, tiny_digits, cfg, resume=saved[0])
     assert resumed["train_time_s"] >= saved[0]["elapsed"] + resumed["history"][-1]["epoch_time_s"]
+
+
+def test_the_drop_path_probability_is_not_saved_with_the_weights():
+    """A trained network's weights load into a network built afresh, whatever drop path it had."""
+    net = EvalNetwork(DARTS_V2, channels=4, layers=3)
+    net.drop_path_prob = 0.3
+    assert not any("drop" in k for k in net.state_dict())
+    fresh = EvalNetwork(DARTS_V2, channels=4, layers=3)
+    fresh.load_state_dict(net.state_dict())
+    assert fresh.drop_path_prob == 0.0 and float(fresh._drop_prob) == 0.0
