@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import re
 import shutil
@@ -47,6 +48,9 @@ except ImportError:   # Python 3.10
 
 ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
+# Each claim's change (the lines the mutant removes and adds) when it was judged: a claim whose
+# mutant now makes another change (its function was edited, so mutmut renumbered) is not honoured.
+PINNED = ROOT / "mutation" / "equivalent-changes.json"
 RESULTS = ROOT / "mutation" / "results.md"
 HISTORY = ROOT / "mutation" / "history.md"
 TESTS = ROOT / "mutation" / "tests.toml"
@@ -218,8 +222,8 @@ def interval_text(c: Counter) -> str:
     return f"{100 * ci.low:.0f}–{100 * ci.high:.0f}%"
 
 
-def equivalent_reasons() -> dict[str, str]:
-    """{mutant name: reason} from mutation/equivalent.toml, whatever tables it is grouped in."""
+def claimed() -> dict[str, str]:
+    """{mutant name: reason} as mutation/equivalent.toml states them, whatever tables group them."""
     def leaves(d: dict) -> dict[str, str]:
         out = {}
         for k, v in d.items():
@@ -227,6 +231,70 @@ def equivalent_reasons() -> dict[str, str]:
         return out
 
     return leaves(tomllib.loads(EQUIVALENT.read_text())) if EQUIVALENT.is_file() else {}
+
+
+@functools.cache
+def _generated_functions(module: str) -> dict[str, str]:
+    """{generated function name: its source} of mutmut's mutated copy of `module`'s source today."""
+    import ast
+    import io
+
+    from mutmut.__main__ import write_all_mutants_to_file
+
+    path = Path(*module.split(".")).with_suffix(".py")
+    if not (ROOT / path).is_file():
+        path = path.with_suffix("") / "__init__.py"
+    out = io.StringIO()
+    write_all_mutants_to_file(out=out, source=(ROOT / path).read_text(), filename=path)
+    code = out.getvalue()
+    lines = code.splitlines()
+    return {node.name: "\n".join(lines[node.lineno - 1:node.end_lineno])
+            for node in ast.walk(ast.parse(code))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def mutant_change(name: str) -> str | None:
+    """The lines mutant `name` removes (-) and adds (+) in today's source; None if it is gone."""
+    import difflib
+
+    module, func = name.rsplit(".", 1)
+    orig = re.sub(r"__mutmut_\d+$", "__mutmut_orig", func)
+    functions = _generated_functions(module)
+    if func not in functions or orig not in functions:
+        return None
+    a = functions[orig].splitlines()
+    b = functions[func].replace(func, orig, 1).splitlines()
+    return "\n".join(line for line in difflib.unified_diff(a, b, lineterm="", n=0)
+                     if line[:1] in "+-" and line[:3] not in ("+++", "---"))
+
+
+def pin_claims() -> dict[str, str]:
+    """Write every claim's change today to mutation/equivalent-changes.json (after judging them)."""
+    pinned = {name: mutant_change(name) for name in sorted(claimed())}
+    PINNED.write_text(json.dumps(pinned, indent=1, ensure_ascii=False) + "\n")
+    equivalent_reasons.cache_clear()
+    return pinned
+
+
+@functools.cache
+def equivalent_reasons() -> dict[str, str]:
+    """{mutant name: reason} of the claims in mutation/equivalent.toml whose mutant still makes
+    the change pinned in mutation/equivalent-changes.json; the others are warned of and left out
+    (they count as survivors until judged again and pinned with --pin-claims)."""
+    pinned = json.loads(PINNED.read_text()) if PINNED.is_file() else {}
+    honoured = {}
+    for name, reason in claimed().items():
+        now = mutant_change(name)
+        if name not in pinned:
+            print(f"warning: the equivalent claim {name} is not pinned yet: check it with `mutmut "
+                  "show` and run `python mutation/run.py --pin-claims`", file=sys.stderr)
+        elif now != pinned[name]:
+            print(f"warning: the equivalent claim {name} no longer holds for today's source (its "
+                  f"mutant {'is gone' if now is None else 'makes another change'}): judge it "
+                  "again, then --pin-claims", file=sys.stderr)
+        else:
+            honoured[name] = reason
+    return honoured
 
 
 def count(statuses: dict[str, str], reasons: dict[str, str]) -> tuple[Counter, list[str]]:
@@ -401,12 +469,22 @@ def main(argv: list[str] | None = None) -> int:
                         "selection together (e.g. the N of nas/strategies' 14 modules), and record "
                         "one score per selection")
     p.add_argument("--sample-seed", type=int, default=0, help="the sample's seed (default: 0)")
+    p.add_argument("--pin-claims", action="store_true",
+                   help="record each equivalent claim's change (mutation/equivalent-changes.json) "
+                        "after judging the claims: a claim whose mutant later changes is ignored")
     p.add_argument("--record", metavar="LABEL",
                    help="append the named modules' scores after the run to mutation/history.md")
     args = p.parse_args(argv)
     scope = in_scope()
+    if args.pin_claims:
+        pinned = pin_claims()
+        gone = [k for k, v in pinned.items() if v is None]
+        print(f"pinned {len(pinned)} claim(s) in {PINNED.relative_to(ROOT)}"
+              + (f"; {len(gone)} name no mutant of today's source: {', '.join(gone)}" if gone else ""))
+        if not args.targets and not args.all and not args.summary:
+            return 1 if gone else 0
     if not args.targets and not args.all and not args.summary:
-        p.error("name modules or folders to mutate, or --all, or --summary")
+        p.error("name modules or folders to mutate, or --all, --summary or --pin-claims")
     modules = [module_name(s) for s in scope] if args.all else \
         [m for t in args.targets for m in modules_for(t)]
     by_selection: dict[str, list[str]] = defaultdict(list)

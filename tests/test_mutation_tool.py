@@ -76,3 +76,31 @@ def test_a_pooled_sample_is_one_draw_over_the_modules_split_by_module():
     for m, names in split.items():
         assert set(names) <= set(tool.mutant_names(m))   # nas.spaces' own, not its submodules'
     assert tool.pooled_sample(modules, 50, 0) == split
+
+
+def test_every_equivalent_claim_is_pinned_to_its_change():
+    import json
+
+    tool = _tool()
+    pinned = json.loads(tool.PINNED.read_text())
+    assert sorted(pinned) == sorted(tool.claimed())
+    assert all(v and v.startswith("-") and "\n+" in v for v in pinned.values())
+
+
+def test_a_claim_counts_only_while_its_mutant_makes_the_pinned_change(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    pytest.importorskip("mutmut")
+    tool = _tool()
+    name = "nas.genotype.x_derive_genotype__mutmut_6"
+    assert tool.mutant_change(name) == (
+        "-        W = torch.softmax(alpha.detach().float().cpu(), dim=-1)\n"
+        "+        W = torch.softmax(alpha.detach().float().cpu(), dim=+1)")
+    assert tool.mutant_change("nas.genotype.x_derive_genotype__mutmut_99999") is None
+    other = "nas.genotype.x_derive_genotype__mutmut_17"
+    monkeypatch.setattr(tool, "claimed", lambda: {name: "why", other: "why"})
+    monkeypatch.setattr(tool, "PINNED", tmp_path / "pinned.json")
+    tool.PINNED.write_text(json.dumps({name: tool.mutant_change(name), other: "-old\n+new"}))
+    assert tool.equivalent_reasons() == {name: "why"}   # the second one's change is not the pinned one
