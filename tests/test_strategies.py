@@ -436,3 +436,77 @@ def test_speed_options_are_checked():
     assert Speed.from_names(Speed(compile=True).names()) == Speed(compile=True)
     with pytest.raises(ValueError, match="unknown speed option 'fp16'; valid options are amp"):
         Speed.from_names(["fp16"])
+
+
+def test_an_implicit_step_counts_five_passes_and_each_hessian_product():
+    for name, k in (("implicit-neumann", "neumann_k"), ("implicit-cg", "cg_k")):
+        cls = get_strategy(name)
+        assert cls.passes(strategy_config(name, **{k: 3})) == 5 + 2 * 3            # double backward
+        assert cls.passes(strategy_config(name, **{k: 3}, hvp="finite-difference")) == 5 + 3
+        assert cls.passes(strategy_config(name, **{k: 0})) == 5
+
+
+@pytest.mark.parametrize("name", ["implicit-neumann", "implicit-cg"])
+def test_finite_difference_hessian_products_run_in_fp32_under_mixed_precision(name, net, batches):
+    from nas.speed import Speed
+    from nas.strategies.implicit import implicit_gradient
+
+    s = make_strategy(name, net, hvp="finite-difference")
+    u = [torch.randn_like(w) for w in s.weights]
+    products = []
+
+    def solve(hvp, v):
+        products.append(hvp(u))
+        return [torch.zeros_like(t) for t in v]
+
+    implicit_gradient(s, batches[0], batches[1], solve)
+    s.speed = Speed(amp=True)   # (the strategy's own autocast: a step never runs inside another)
+    implicit_gradient(s, batches[0], batches[1], solve)
+    assert all(torch.equal(a, b) for a, b in zip(*products))
+
+
+@pytest.mark.parametrize("hvp", ["exact", "finite-difference"])
+@pytest.mark.parametrize("name", ["implicit-neumann", "implicit-cg"])
+def test_an_implicit_hypergradient_is_zero_for_an_alpha_the_supernet_does_not_use(name, hvp, batches):
+    torch.manual_seed(0)
+    two = make_supernet("darts", space_config("darts", **{**SMALL, "layers": 2}), 1, 10)  # reductions only
+    s = make_strategy(name, two, hvp=hvp, **FAST[name])
+    g, _, _ = s.alpha_gradient(*batches)
+    assert len(g) == 2 and torch.count_nonzero(g[0]) == 0 and torch.count_nonzero(g[1]) > 0
+
+
+def test_cg_stops_when_the_residual_reaches_the_tolerance_exactly():
+    from nas.strategies.implicit_cg import cg_solve
+
+    h = torch.diag(torch.tensor([1.0, 3.0], dtype=torch.float64))
+    info = {}
+    # one step from x = 0 leaves r = (½, −½): ‖r‖ = ½‖v‖ exactly, which meets tol = ½
+    x = cg_solve(lambda u: [h @ u[0]], [torch.ones(2, dtype=torch.float64)], 0.0, 5, tol=0.5, info=info)
+    assert info == {"iterations": 1, "stop": "converged", "residual": 0.5}
+    assert x[0].tolist() == [0.5, 0.5]
+
+
+def test_the_random_baseline_reports_its_losses_and_moves_nothing(net, batches):
+    s = make_strategy("random", net)
+    before = _state(net, s)
+    metrics = s.step(*batches)
+    assert sorted(metrics) == ["train_acc", "train_loss", "val_acc", "val_loss"]
+    assert metrics["train_loss"] == s.loss(batches[0])[0] and metrics["val_loss"] == s.loss(batches[1])[0]
+    assert _same(before, _state(net, s))
+
+
+def test_the_smoothed_weight_step_trains_at_alpha_plus_sigma_times_a_normal_draw(net, batches):
+    s = make_strategy("first-order-smoothed", net, sigma=0.3)
+    seen = []
+    loss = s.loss
+
+    def recording(batch, weights=None, alphas=None, precise=False):
+        seen.append([a.detach().clone() for a in alphas])
+        return loss(batch, weights, alphas, precise)
+
+    s.loss = recording
+    torch.manual_seed(5)
+    s.weight_step(batches[0])
+    torch.manual_seed(5)
+    expected = [a.detach() + 0.3 * torch.randn_like(a) for a in s.alphas]
+    assert len(seen) == 1 and all(torch.equal(a, b) for a, b in zip(seen[0], expected))
