@@ -272,3 +272,29 @@ def test_the_strategies_that_differentiate_twice_ask_the_supernet_to_keep_less(s
     make_strategy(strategy, net).step(batch, batch)
     assert bool(calls) == hinted
     assert all(c.recompute == "separable" for c in net.cells)
+
+
+def test_what_the_batched_cell_cannot_batch_is_refused_with_its_reason():
+    from nas.spaces.darts import MixedOp
+    from nas.spaces.darts_batched import conv_pointwise, edges_forward
+
+    x = torch.randn(2, 4, 6, 6)
+    dw = torch.nn.Conv2d(4, 4, (3, 5), padding=(1, 2), groups=4, bias=False)
+    with pytest.raises(ValueError) as e:
+        depthwise_many(x, [dw], True)
+    assert str(e.value) == f"the batched cell takes square depthwise convolutions, not {dw}"
+    square = torch.nn.Conv2d(4, 4, 3, padding=1, groups=4, bias=False)
+    pw = torch.nn.Conv2d(4, 4, 1, bias=False)
+    conv_pointwise(x, [square], [pw], True, grouped=True, relu=True, recompute=True)
+    with pytest.raises(ValueError) as e:
+        conv_pointwise(x, [square], [pw], True, grouped=False, relu=True, recompute=True)
+    assert str(e.value) == "depthwise_many reads a shared input: apply its ReLU once, before"
+    a = MixedOp(4, 1, ("skip_connect", "sep_conv_3x3"))
+    b = MixedOp(4, 1, ("sep_conv_3x3", "skip_connect"))
+    w = torch.full((2, 2), 0.5)
+    with pytest.raises(ValueError) as e:
+        edges_forward(x, [a, b], w)
+    assert str(e.value) == "edges that read the same state hold different operations"
+    with pytest.raises(ValueError) as e:
+        edges_forward(x, [a, a], w, recompute="some")
+    assert str(e.value) == "recompute must be one of none, separable, all, got 'some'"
