@@ -510,3 +510,30 @@ def test_the_smoothed_weight_step_trains_at_alpha_plus_sigma_times_a_normal_draw
     torch.manual_seed(5)
     expected = [a.detach() + 0.3 * torch.randn_like(a) for a in s.alphas]
     assert len(seen) == 1 and all(torch.equal(a, b) for a, b in zip(seen[0], expected))
+
+
+def test_a_model_whose_input_is_not_a_tensor_runs_under_mixed_precision():
+    """Strategies take any model with weights and α; its batch's input may be a structure."""
+    from nas.speed import Speed
+
+    class Pair(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 3)
+            self.alpha = torch.nn.Parameter(torch.zeros(3))
+
+        def named_weight_parameters(self):
+            return list(self.lin.named_parameters(prefix="lin"))
+
+        def arch_parameters(self):
+            return [self.alpha]
+
+        def forward(self, x):
+            return self.lin(x["a"] + x["b"]) + self.alpha
+
+    s = make_strategy("first-order", Pair())
+    s.speed = Speed(amp=True)
+    x, y = {"a": torch.randn(4, 2), "b": torch.randn(4, 2)}, torch.tensor([0, 1, 2, 0])
+    loss, _ = s.loss((x, y))
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert torch.allclose(loss, F.cross_entropy(s.supernet(x), y), atol=0.05)   # bf16 within 0.05
