@@ -391,7 +391,7 @@ def record(label: str, modules: list[str], rev: str | None, seconds: dict[str, f
             for mod in mods:
                 c.update(count(statuses_of(mod, rev, samples[mod]), reasons)[0])
             total = sum(len(mutant_names(m)) for m in mods)
-            name = mods[0] if len(mods) == 1 else f"{len(mods)} modules: {', '.join(mods)}"
+            name = mods[0] if len(mods) == 1 else f"{sel}.* ({len(mods)} modules, pooled)"
             wall = f"{seconds[sel] / 60:.1f} min" if sel in seconds else "—"
             rows.append(f"| {today} | {label} | {commit} | {name} | {c['mutants']} of {total} | "
                         f"{c['killed']} | {c['survived'] + c['no tests']} | {c['equivalent']} | "

@@ -537,3 +537,25 @@ def test_a_model_whose_input_is_not_a_tensor_runs_under_mixed_precision():
     loss, _ = s.loss((x, y))
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
     assert torch.allclose(loss, F.cross_entropy(s.supernet(x), y), atol=0.05)   # bf16 within 0.05
+
+
+def test_the_optimisers_take_every_setting_of_the_config(net):
+    s = make_strategy("first-order", net, alpha_lr=0.002, alpha_beta1=0.4, alpha_beta2=0.9,
+                      alpha_weight_decay=0.01, w_lr=0.05, w_momentum=0.8, w_weight_decay=0.002)
+    a, w = s.alpha_optimizer.param_groups[0], s.w_optimizer.param_groups[0]
+    assert isinstance(s.alpha_optimizer, torch.optim.Adam) and isinstance(s.w_optimizer, torch.optim.SGD)
+    assert (a["lr"], a["betas"], a["weight_decay"]) == (0.002, (0.4, 0.9), 0.01)
+    assert (w["lr"], w["momentum"], w["weight_decay"]) == (0.05, 0.8, 0.002)
+    s = make_strategy("first-order", net, alpha_optimizer="sgd", alpha_lr=0.1, alpha_weight_decay=0.5)
+    a = s.alpha_optimizer.param_groups[0]
+    assert type(s.alpha_optimizer) is torch.optim.SGD and (a["lr"], a["weight_decay"]) == (0.1, 0.5)
+    assert a["momentum"] == 0
+
+
+def test_a_fresh_strategy_is_at_epoch_zero_and_its_state_says_so(net):
+    s = make_strategy("first-order", net, w_lr=0.05, epochs=4)
+    assert s.state_dict()["epoch"] == 0 and s.w_lr == 0.05
+    other = make_strategy("first-order", net, w_lr=0.05, epochs=4)
+    other.new_epoch(3)
+    other.load_state_dict(s.state_dict())
+    assert other.w_lr == 0.05
