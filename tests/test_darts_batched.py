@@ -298,3 +298,52 @@ def test_what_the_batched_cell_cannot_batch_is_refused_with_its_reason():
     with pytest.raises(ValueError) as e:
         edges_forward(x, [a, a], w, recompute="some")
     assert str(e.value) == "recompute must be one of none, separable, all, got 'some'"
+
+
+def test_the_recomputation_in_the_backward_uses_the_forwards_autocast_dtype(monkeypatch):
+    """fp16 autocast (CUDA's default dtype; the CPU's is bf16): the depthwise output recomputed in
+    the backward must be what the forward computed, in fp16, not the device's default dtype."""
+    import nas.spaces.darts_batched as db
+
+    seen = []
+
+    def spying(fn):
+        def run(*args, **kwargs):
+            z = fn(*args, **kwargs)
+            seen.append((torch.is_grad_enabled(), z.dtype))
+            return z
+        return run
+
+    monkeypatch.setattr(db, "_depthwise_many", spying(db._depthwise_many))
+    monkeypatch.setattr(db, "_depthwise_grouped", spying(db._depthwise_grouped))
+    monkeypatch.setattr(SearchCell, "recompute", "all")
+    torch.manual_seed(0)
+    net = DartsSupernet(DartsSpaceConfig(channels=4, layers=3), 3, 10)
+    with torch.autocast("cpu", dtype=torch.float16):
+        y = net(torch.randn(2, 3, 8, 8))
+    y.float().sum().backward()
+    assert {grad for grad, _ in seen} == {False, True}          # forwards and recomputations
+    assert {dtype for _, dtype in seen} == {torch.float16}
+
+
+def test_partial_channels_of_two_batched_equal_the_plain_cell(monkeypatch):
+    torch.manual_seed(0)
+    net = DartsSupernet(DartsSpaceConfig(channels=8, layers=3, partial_channels=2), 3, 10).double()
+    x = torch.randn(3, 3, 12, 12, dtype=torch.double)
+    y0, g0 = _pass(net, x, False, monkeypatch)
+    y1, g1 = _pass(net, x, True, monkeypatch)
+    assert torch.allclose(y0, y1, rtol=1e-10, atol=1e-12)
+    for name in g0:
+        assert torch.allclose(g0[name][0], g1[name][0], rtol=1e-9, atol=1e-12), name
+
+
+def test_the_batch_norms_second_output_has_the_derivative_of_the_inverse_std():
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 5, 5, dtype=torch.double, requires_grad=True)
+    invstd = _BatchNorm.apply(x, 1e-5)[1]
+    w = torch.randn(3, dtype=torch.double)
+    got = torch.autograd.grad((invstd * w).sum(), x)[0]
+    ref = 1 / torch.sqrt(x.var(dim=(0, 2, 3), unbiased=False) + 1e-5)
+    assert torch.allclose(invstd, ref)
+    want = torch.autograd.grad((ref * w).sum(), x)[0]
+    assert torch.allclose(got, want, rtol=1e-9, atol=1e-12)

@@ -133,3 +133,23 @@ def test_every_bad_space_option_gets_its_whole_message_at_its_boundary():
         "the darts space's option channels must be an integer, got 16.5")
     assert space_config("darts", channels=16.0).channels == 16
     assert message(parse_option, "channels") == "an option is given as KEY=VALUE, not 'channels'"
+
+
+def test_discrete_alphas_are_one_hot_on_the_derived_cell_and_none_elsewhere():
+    torch.manual_seed(0)
+    net = make_supernet("darts", space_config("darts", channels=4, layers=3), 3, 10)
+    with torch.no_grad():
+        for a in net.arch_parameters():
+            a.normal_()
+    ops = list(net.config.primitives)
+    g = net.genotype()
+    offsets = [sum(k + 2 for k in range(i)) for i in range(4)]        # node i's first edge
+    for alpha, gene in zip(net.discrete_alphas(), (g.normal, g.reduce)):
+        w = torch.softmax(alpha, -1)
+        assert set(w.unique().tolist()) == {0.0, 1.0}
+        chosen = {offsets[k // 2] + j: op for k, (op, j) in enumerate(gene)}
+        assert len(chosen) == 8
+        assert [ops[int(row.argmax())] for row in w] == [chosen.get(e, "none") for e in range(14)]
+    plain = make_supernet("darts", space_config("darts", channels=4, layers=3,
+                                                primitives=("skip_connect", "sep_conv_3x3")), 3, 10)
+    assert plain.discrete_alphas() is None      # without `none`, no edge can be switched off
