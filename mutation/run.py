@@ -176,6 +176,7 @@ def statuses_of(module: str, rev: str | None = None, sample: list[str] | None = 
     return found if sample is None else {k: found.get(k, "not checked") for k in sample}
 
 
+@functools.cache
 def mutant_names(module: str) -> list[str]:
     """Every mutant of `module`, generated from the checkout's source as mutmut generates them (a
     sample drawn from them names today's mutants, even where a work copy holds an older source)."""
@@ -208,7 +209,7 @@ def pooled_sample(modules: list[str], size: int, seed: int) -> dict[str, list[st
     names = sorted(n for m in modules for n in mutant_names(m))
     key = "+".join(sorted(modules))
     drawn = random.Random(f"{key}/{seed}").sample(names, min(size, len(names)))
-    return {m: sorted(n for n in drawn if n.startswith(f"{m}.x")) for m in modules}
+    return {m: sorted(n for n in drawn if n.rsplit(".", 1)[0] == m) for m in modules}
 
 
 def interval_text(c: Counter) -> str:
@@ -253,6 +254,15 @@ def _generated_functions(module: str) -> dict[str, str]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
 
+def function_hash(name: str) -> str | None:
+    """A short hash of the whole source of the function that mutant `name` mutates, today."""
+    import hashlib
+
+    module, func = name.rsplit(".", 1)
+    source = _generated_functions(module).get(re.sub(r"__mutmut_\d+$", "__mutmut_orig", func))
+    return None if source is None else hashlib.sha1(source.encode()).hexdigest()[:12]
+
+
 def mutant_change(name: str) -> str | None:
     """The lines mutant `name` removes (-) and adds (+) in today's source; None if it is gone."""
     import difflib
@@ -270,7 +280,8 @@ def mutant_change(name: str) -> str | None:
 
 def pin_claims() -> dict[str, str]:
     """Write every claim's change today to mutation/equivalent-changes.json (after judging them)."""
-    pinned = {name: mutant_change(name) for name in sorted(claimed())}
+    pinned = {name: {"function": function_hash(name), "change": mutant_change(name)}
+              for name in sorted(claimed())}
     PINNED.write_text(json.dumps(pinned, indent=1, ensure_ascii=False) + "\n")
     equivalent_reasons.cache_clear()
     return pinned
@@ -284,14 +295,15 @@ def equivalent_reasons() -> dict[str, str]:
     pinned = json.loads(PINNED.read_text()) if PINNED.is_file() else {}
     honoured = {}
     for name, reason in claimed().items():
-        now = mutant_change(name)
+        now = {"function": function_hash(name), "change": mutant_change(name)}
         if name not in pinned:
             print(f"warning: the equivalent claim {name} is not pinned yet: check it with `mutmut "
                   "show` and run `python mutation/run.py --pin-claims`", file=sys.stderr)
-        elif now != pinned[name]:
-            print(f"warning: the equivalent claim {name} no longer holds for today's source (its "
-                  f"mutant {'is gone' if now is None else 'makes another change'}): judge it "
-                  "again, then --pin-claims", file=sys.stderr)
+        elif now != pinned[name] or now["change"] is None:
+            what = ("is gone" if now["change"] is None else "makes another change"
+                    if now["change"] != pinned[name]["change"] else "is in a function edited since")
+            print(f"warning: the equivalent claim {name} may no longer hold for today's source (its "
+                  f"mutant {what}): judge it again, then --pin-claims", file=sys.stderr)
         else:
             honoured[name] = reason
     return honoured
@@ -415,12 +427,14 @@ def record(label: str, modules: list[str], rev: str | None, seconds: dict[str, f
 
 
 def checkout_tests() -> str:
-    """The commit whose tests a run copies now: HEAD, with "+" if tests/ has uncommitted changes."""
+    """The commit whose code and tests a run copies now: HEAD, with "+" if the copied source, tests
+    or configuration have uncommitted changes."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "?"
-    return head + ("+" if git("status", "--porcelain", "--", "tests") else "")
+    copied = ["nas", "benchmark", "analysis", "studies", "tests", "pyproject.toml", "mutation/tests.toml"]
+    return head + ("+" if git("status", "--porcelain", "--", *copied) else "")
 
 
 def run_selection(selection: str, modules: list[str], rev: str | None, survivors: bool,
@@ -478,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     scope = in_scope()
     if args.pin_claims:
         pinned = pin_claims()
-        gone = [k for k, v in pinned.items() if v is None]
+        gone = [k for k, v in pinned.items() if v["change"] is None]
         print(f"pinned {len(pinned)} claim(s) in {PINNED.relative_to(ROOT)}"
               + (f"; {len(gone)} name no mutant of today's source: {', '.join(gone)}" if gone else ""))
         if not args.targets and not args.all and not args.summary:

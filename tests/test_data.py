@@ -274,10 +274,10 @@ def test_every_dataset_error_is_one_sentence_that_names_the_place_and_the_remedy
     assert message(load_dataset, "cifar100", tmp_path).startswith(
         f"cifar100 was not found: looked for {tmp_path / 'cifar-100-python'}; ")
     (tmp_path / "cifar-10-batches-py").mkdir()
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", _fake_cifar_class(RuntimeError("corrupted")))
     assert message(load_dataset, "cifar10", tmp_path) == (
-        f"cifar10 under {tmp_path / 'cifar-10-batches-py'} is unreadable (Dataset not found or "
-        "corrupted. You can use download=True to download it); delete it and download again with "
-        "--download, or point --data-root elsewhere")
+        f"cifar10 under {tmp_path / 'cifar-10-batches-py'} is unreadable (corrupted); delete it and "
+        "download again with --download, or point --data-root elsewhere")
     monkeypatch.setattr(torchvision.datasets, "CIFAR100", _fake_cifar_class(OSError("no network")))
     assert message(load_dataset, "cifar100", tmp_path, True) == (
         f"cifar100 could not be downloaded into {tmp_path} (OSError: no network); copy "
@@ -331,16 +331,21 @@ def test_cutout_is_darts_cutout_pixel_for_pixel(length):
     assert cutout(x, 0, g) is x
 
 
-def test_resizing_scales_crop_cutout_and_evaluation_cutout_and_keeps_pixels_in_range(digits):
+def test_resizing_scales_crop_cutout_and_evaluation_cutout_and_interpolates_every_image(digits):
     import dataclasses
+
+    import torch.nn.functional as F
 
     from nas.data import resized
 
     data = dataclasses.replace(digits, augment=Augment(crop_padding=1, flip=True, cutout=3), eval_cutout=4)
     big = resized(data, 16)
     assert big.augment == Augment(crop_padding=2, flip=True, cutout=6) and big.eval_cutout == 8
-    assert big.train_x.dtype == torch.uint8 and big.train_x.shape[1:] == (1, 16, 16)
-    assert int(big.train_x.max()) == int(data.train_x.max())   # bilinear stays within the pixels' range
+    for size, mode in ((16, {"mode": "bilinear", "align_corners": False}), (4, {"mode": "area"})):
+        out = resized(data, size)
+        for got, x in ((out.train_x, data.train_x), (out.test_x, data.test_x)):
+            want = F.interpolate(x.float(), size=(size, size), **mode).round().clamp(0, 255).to(torch.uint8)
+            assert got.dtype == torch.uint8 and torch.equal(got, want)
 
 
 def test_cifar_is_read_and_downloaded_through_torchvision_with_the_options_given(tmp_path, monkeypatch):

@@ -84,7 +84,8 @@ def test_every_equivalent_claim_is_pinned_to_its_change():
     tool = _tool()
     pinned = json.loads(tool.PINNED.read_text())
     assert sorted(pinned) == sorted(tool.claimed())
-    assert all(v and v.startswith("-") and "\n+" in v for v in pinned.values())
+    assert all(v["function"] and v["change"].startswith("-") and "\n+" in v["change"]
+               for v in pinned.values())
 
 
 def test_a_claim_counts_only_while_its_mutant_makes_the_pinned_change(tmp_path, monkeypatch):
@@ -95,12 +96,30 @@ def test_a_claim_counts_only_while_its_mutant_makes_the_pinned_change(tmp_path, 
     pytest.importorskip("mutmut")
     tool = _tool()
     name = "nas.genotype.x_derive_genotype__mutmut_6"
-    assert tool.mutant_change(name) == (
-        "-        W = torch.softmax(alpha.detach().float().cpu(), dim=-1)\n"
-        "+        W = torch.softmax(alpha.detach().float().cpu(), dim=+1)")
+    other, third = "nas.genotype.x_derive_genotype__mutmut_17", "nas.genotype.x_parse_genotype__mutmut_1"
+    change = tool.mutant_change(name)
+    removed, added = change.split("\n")
+    assert removed.startswith("-") and added.startswith("+") and removed[1:] != added[1:]
     assert tool.mutant_change("nas.genotype.x_derive_genotype__mutmut_99999") is None
-    other = "nas.genotype.x_derive_genotype__mutmut_17"
-    monkeypatch.setattr(tool, "claimed", lambda: {name: "why", other: "why"})
+    monkeypatch.setattr(tool, "claimed", lambda: {name: "why", other: "why", third: "why"})
     monkeypatch.setattr(tool, "PINNED", tmp_path / "pinned.json")
-    tool.PINNED.write_text(json.dumps({name: tool.mutant_change(name), other: "-old\n+new"}))
-    assert tool.equivalent_reasons() == {name: "why"}   # the second one's change is not the pinned one
+    tool.equivalent_reasons.cache_clear()
+    tool.PINNED.write_text(json.dumps({
+        name: {"function": tool.function_hash(name), "change": change},
+        other: {"function": tool.function_hash(other), "change": "-old\n+new"},             # another change
+        third: {"function": "0" * 12, "change": tool.mutant_change(third)}}))          # edited function
+    assert tool.equivalent_reasons() == {name: "why"}
+    tool.equivalent_reasons.cache_clear()
+
+
+def test_every_equivalent_claim_still_makes_its_pinned_change_in_todays_source():
+    import json
+
+    import pytest
+
+    pytest.importorskip("mutmut")
+    tool = _tool()
+    pinned = json.loads(tool.PINNED.read_text())
+    stale = [n for n, p in pinned.items()
+             if p != {"function": tool.function_hash(n), "change": tool.mutant_change(n)}]
+    assert stale == [], "judge these claims again, then python mutation/run.py --pin-claims"

@@ -531,10 +531,14 @@ def test_a_model_whose_input_is_not_a_tensor_runs_under_mixed_precision():
         def forward(self, x):
             return self.lin(x["a"] + x["b"]) + self.alpha
 
-    s = make_strategy("first-order", Pair())
+    model = Pair()
+    dtypes = []
+    model.lin.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    s = make_strategy("first-order", model)
     s.speed = Speed(amp=True)
     x, y = {"a": torch.randn(4, 2), "b": torch.randn(4, 2)}, torch.tensor([0, 1, 2, 0])
     loss, _ = s.loss((x, y))
+    assert dtypes == [torch.bfloat16]                   # the CPU's autocast was on
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
     assert torch.allclose(loss, F.cross_entropy(s.supernet(x), y), atol=0.05)   # bf16 within 0.05
 
@@ -559,3 +563,15 @@ def test_a_fresh_strategy_is_at_epoch_zero_and_its_state_says_so(net):
     other.new_epoch(3)
     other.load_state_dict(s.state_dict())
     assert other.w_lr == 0.05
+
+
+@pytest.mark.parametrize("name", ["implicit-neumann", "implicit-cg"])
+def test_finite_difference_implicit_steps_run_on_a_model_with_one_weight(name):
+    """The toy problem has a single weight tensor (Strategy takes any model with weights and α)."""
+    from studies.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem
+
+    s = make_strategy(name, ToyProblem(), hvp="finite-difference", **STRATEGIES[name].toy_options)
+    exact = make_strategy(name, ToyProblem(), **STRATEGIES[name].toy_options)
+    g, _, _ = s.alpha_gradient(TRAIN_BATCH, VAL_BATCH)
+    want, _, _ = exact.alpha_gradient(TRAIN_BATCH, VAL_BATCH)
+    assert len(g) == 1 and torch.allclose(g[0], want[0], rtol=1e-4)
