@@ -228,3 +228,43 @@ def test_every_bad_dense_dag_setting_gets_its_whole_message_at_its_boundary():
         f"{long[:80]!r} has an edge that does not go forward between vertices 0 and 2")
     assert message(parse_dag, "DAG(layers=3, edges=[(0, 3)])").endswith("between vertices 0 and 2")
     assert parse_dag("  DAG(layers=3, edges=[(0, 2)])\n") == DagArchitecture(3, ((0, 2),))
+
+
+def test_the_supernets_edge_weights_are_centred_and_only_its_parameters_and_generator_are_saved():
+    from nas.spaces.dense_dag import DenseDagConfig, DenseDagSupernet
+
+    torch.manual_seed(0)
+    net = DenseDagSupernet(DenseDagConfig(blocks=4, layers=4, width=128, edge_prob=0.5), 1, 10, 8)
+    for w in (w.detach() for w in net.edge_weight):
+        assert abs(float(w.mean())) < 4 * float(w.std()) / w.numel() ** 0.5     # zero-mean He init
+    state = net.state_dict()
+    assert "allowed" not in state                                # derived from the config, not saved
+    assert set(state["_extra_state"]) == {"generator"}
+    other = DenseDagSupernet(DenseDagConfig(blocks=4, layers=4, width=128, edge_prob=0.5, dag_seed=9),
+                             1, 10, 8)
+    other.load_state_dict(state)
+    assert torch.equal(other.generator.get_state(), net.generator.get_state())
+
+
+def test_the_dense_dag_discrete_alphas_select_the_block_with_the_largest_alpha():
+    net = _net()
+    with torch.no_grad():
+        net.alpha.copy_(torch.tensor([0.1, -0.3, 0.7, 0.2, 0.0]))
+    (a,) = net.discrete_alphas()
+    assert torch.softmax(a, -1).tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
+
+
+def test_a_standalone_training_reports_its_accuracy_and_time_from_zero(tiny_digits, monkeypatch):
+    import types
+
+    import nas.spaces.dense_dag as dd
+    from nas.spaces.dense_dag import DagArchitecture, StandaloneConfig, chain_dag, train_standalone
+
+    clock = iter(range(10_000))                      # a clock that ticks 1 ms per reading
+    monkeypatch.setattr(dd, "time", types.SimpleNamespace(perf_counter=lambda: next(clock) / 1000))
+    saved = []
+    out = train_standalone(DagArchitecture.from_mask(chain_dag(3)), tiny_digits, 8,
+                           StandaloneConfig(epochs=2, batch_size=64), torch.device("cpu"),
+                           on_checkpoint=saved.append)
+    assert all(0 <= h["train_acc"] <= 1 for h in out["history"]) and 0 <= out["train_acc"] <= 1
+    assert 0 < saved[0]["elapsed"] < saved[1]["elapsed"] <= out["train_time_s"] < 0.1
