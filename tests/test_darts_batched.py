@@ -347,3 +347,20 @@ def test_the_batch_norms_second_output_has_the_derivative_of_the_inverse_std():
     assert torch.allclose(invstd, ref)
     want = torch.autograd.grad((ref * w).sum(), x)[0]
     assert torch.allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_two_separable_convolutions_after_a_dilated_one_batched_equal_the_plain_cell(monkeypatch):
+    """The separable convolutions' stage 2 gathers their pieces when a dilated one sits between
+    them in primitive order (two of them: one piece alone hides a wrong stacking axis)."""
+    torch.manual_seed(0)
+    prims = ("dil_conv_3x3", "sep_conv_3x3", "sep_conv_5x5", "skip_connect")
+    net = DartsSupernet(DartsSpaceConfig(channels=4, layers=3, primitives=prims), 3, 10).double()
+    with torch.no_grad():
+        for a in net.arch_parameters():
+            a.normal_()
+    x = torch.randn(2, 3, 10, 10, dtype=torch.double)
+    y0, g0 = _pass(net, x, False, monkeypatch)
+    y1, g1 = _pass(net, x, True, monkeypatch)
+    assert torch.allclose(y0, y1, rtol=1e-10, atol=1e-12)
+    for name in g0:
+        assert torch.allclose(g0[name][0], g1[name][0], rtol=1e-9, atol=1e-12), name
