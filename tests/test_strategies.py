@@ -575,3 +575,29 @@ def test_finite_difference_implicit_steps_run_on_a_model_with_one_weight(name):
     g, _, _ = s.alpha_gradient(TRAIN_BATCH, VAL_BATCH)
     want, _, _ = exact.alpha_gradient(TRAIN_BATCH, VAL_BATCH)
     assert len(g) == 1 and torch.allclose(g[0], want[0], rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["implicit-neumann", "implicit-cg"])
+def test_an_exact_implicit_hypergradient_ignores_a_weight_the_loss_does_not_use(name):
+    class Net(torch.nn.Module):
+        def __init__(self, spare: bool):
+            super().__init__()
+            torch.manual_seed(0)
+            self.lin = torch.nn.Linear(3, 4)
+            self.alpha = torch.nn.Parameter(torch.randn(4))
+            self.spare = torch.nn.Linear(2, 2) if spare else None     # never in the forward
+
+        def named_weight_parameters(self):
+            return [(n, p) for n, p in self.named_parameters() if n != "alpha"]
+
+        def arch_parameters(self):
+            return [self.alpha]
+
+        def forward(self, x):
+            return torch.tanh(self.lin(x)) * self.alpha
+
+    g = torch.Generator().manual_seed(2)
+    batch = (torch.randn(8, 3, generator=g), torch.randint(0, 4, (8,), generator=g))
+    got, _, _ = make_strategy(name, Net(True), **FAST[name]).alpha_gradient(batch, batch)
+    want, _, _ = make_strategy(name, Net(False), **FAST[name]).alpha_gradient(batch, batch)
+    assert torch.allclose(got[0], want[0], rtol=1e-5, atol=1e-7) and torch.count_nonzero(want[0]) > 0
