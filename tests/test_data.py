@@ -298,10 +298,8 @@ def test_every_dataset_error_is_one_sentence_that_names_the_place_and_the_remedy
     (tree / "test" / "b").mkdir(parents=True)
     Image.new("RGB", (8, 8)).save(tree / "test" / "b" / "0.png")
     assert message(load_dataset, f"imagefolder:{tree}") == f"{tree}/test has classes that train lacks: b"
-    (tree / "test" / "b" / "0.png").rename(tree / "test" / "b" / "1.png")
     (tree / "test" / "b").rename(tree / "test" / "a")
-    (tree / "test" / "a" / "1.png").unlink()
-    Image.new("RGB", (6, 8)).save(tree / "test" / "a" / "1.png")
+    Image.new("RGB", (6, 8)).save(tree / "test" / "a" / "0.png")
     assert message(load_dataset, f"imagefolder:{tree}") == (
         f"{tree}: train images are (3, 8, 8) but test images are (3, 8, 6)")
     Image.new("RGB", (7, 5)).save(tree / "train" / "a" / "1.png")
