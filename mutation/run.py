@@ -177,20 +177,26 @@ def statuses_of(module: str, rev: str | None = None, sample: list[str] | None = 
 
 
 @functools.cache
-def mutant_names(module: str) -> list[str]:
-    """Every mutant of `module`, generated from the checkout's source as mutmut generates them (a
-    sample drawn from them names today's mutants, even where a work copy holds an older source)."""
+def _mutated(module: str) -> tuple[list[str], str]:
+    """(every mutant's name, mutmut's mutated copy of the module) generated from the checkout's
+    source as mutmut generates them (mutmut 3.8's generator), not read from a work copy."""
     import io
 
-    from mutmut.__main__ import write_all_mutants_to_file  # (mutmut 3.8's generator)
+    from mutmut.__main__ import write_all_mutants_to_file
     from mutmut.mutation.file_mutation import get_mutant_name
 
     path = Path(*module.split(".")).with_suffix(".py")
     if not (ROOT / path).is_file():
         path = path.with_suffix("") / "__init__.py"
-    mutated = write_all_mutants_to_file(out=io.StringIO(), source=(ROOT / path).read_text(),
-                                        filename=path)
-    return sorted(get_mutant_name(path, name) for name in mutated.mutant_names)
+    out = io.StringIO()
+    mutated = write_all_mutants_to_file(out=out, source=(ROOT / path).read_text(), filename=path)
+    return sorted(get_mutant_name(path, name) for name in mutated.mutant_names), out.getvalue()
+
+
+def mutant_names(module: str) -> list[str]:
+    """Every mutant of `module` today (a sample drawn from them names today's mutants, even where a
+    work copy holds an older source)."""
+    return _mutated(module)[0]
 
 
 def sample_of(module: str, size: int, seed: int) -> list[str]:
@@ -238,16 +244,8 @@ def claimed() -> dict[str, str]:
 def _generated_functions(module: str) -> dict[str, str]:
     """{generated function name: its source} of mutmut's mutated copy of `module`'s source today."""
     import ast
-    import io
 
-    from mutmut.__main__ import write_all_mutants_to_file
-
-    path = Path(*module.split(".")).with_suffix(".py")
-    if not (ROOT / path).is_file():
-        path = path.with_suffix("") / "__init__.py"
-    out = io.StringIO()
-    write_all_mutants_to_file(out=out, source=(ROOT / path).read_text(), filename=path)
-    code = out.getvalue()
+    code = _mutated(module)[1]
     lines = code.splitlines()
     return {node.name: "\n".join(lines[node.lineno - 1:node.end_lineno])
             for node in ast.walk(ast.parse(code))
