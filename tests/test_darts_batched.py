@@ -10,7 +10,13 @@ import torch
 import torch.nn.functional as F
 
 from nas.spaces.darts import DartsSpaceConfig, DartsSupernet, SearchCell
-from nas.spaces.darts_batched import _BatchNorm, _Depthwise, depthwise_many, pointwise_grouped
+from nas.spaces.darts_batched import (
+    _BatchNorm,
+    _BatchNormInputGrad,
+    _Depthwise,
+    depthwise_many,
+    pointwise_grouped,
+)
 from nas.speed import Speed
 
 
@@ -219,6 +225,33 @@ def test_the_batch_norm_that_keeps_its_output_has_batch_norms_derivatives():
         assert torch.allclose(a, b, rtol=1e-10, atol=1e-12)
     assert torch.autograd.gradcheck(mine, (x,))
     assert torch.autograd.gradgradcheck(mine, (x,))
+
+
+def test_the_batch_norms_create_graph_gradient_keeps_its_result_not_the_incoming_gradient():
+    """Under create_graph, `_BatchNorm`'s input gradient dx is one `_BatchNormInputGrad` node that
+    keeps dx (kept anyway by a pointwise convolution's weight gradient), y (kept by the forward)
+    and numbers per channel, not the incoming gradient dy; its backward (the second derivatives)
+    matches finite differences for independent dy, y and invstd."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 5, 5, dtype=torch.double, requires_grad=True)
+    y = _BatchNorm.apply(x, 1e-5)[0]
+    dy = torch.randn_like(x, requires_grad=True)   # a gradient that depends on the weights
+    kept = {}
+
+    def pack(t):
+        kept[t.untyped_storage().data_ptr()] = t
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        (dx,) = torch.autograd.grad(y, x, dy, create_graph=True)
+    assert dx.grad_fn is not None
+    assert dy.untyped_storage().data_ptr() not in kept
+    assert dx.untyped_storage().data_ptr() in kept
+    assert [t.numel() for t in kept.values()].count(x.numel()) == 2   # dx and y
+    args = (torch.randn(4, 3, 5, 5, dtype=torch.double, requires_grad=True),
+            torch.randn(4, 3, 5, 5, dtype=torch.double, requires_grad=True),
+            (torch.rand(3, dtype=torch.double) + 0.5).requires_grad_())
+    assert torch.autograd.gradcheck(_BatchNormInputGrad.apply, args)
 
 
 def test_depthwise_many_and_pointwise_grouped_equal_one_convolution_each():

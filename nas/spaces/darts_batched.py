@@ -25,7 +25,10 @@ parameters (the modules of `SearchCell.edges`, read at every call, so `functiona
   (`_Depthwise`): PyTorch's own is slow there for every kernel but 3×3 without dilation.
 - The mixing by softmax(α) is a weighted sum over the edges' stacked outputs, operation by
   operation in the plain cell's order; `none` is skipped.
-- Memory: the BatchNorms keep their output, not their input (`_BatchNorm`); the ReLU before a
+- Memory: the BatchNorms keep their output, not their input (`_BatchNorm`), and under create_graph
+  their input gradient is one node whose own backward needs that gradient, not the incoming one
+  (`_BatchNormInputGrad`: one activation-sized tensor fewer per BatchNorm in the graph that an
+  exact Hessian-vector product's double backward runs through); the ReLU before a
   separable convolution's second depthwise convolution is inside it (`_Depthwise(relu=True)`
   keeps the BatchNorm output it reads); and depthwise outputs that the pointwise convolutions
   read are computed again in the backward instead of kept (`_RecomputedPointwise`), as
@@ -234,13 +237,9 @@ class _BatchNorm(torch.autograd.Function):
         y, invstd = ctx.saved_tensors
         dx = None
         shape = (1, -1) + (1,) * (y.dim() - 2)
-        dims = [0, *range(2, y.dim())]
         if dy is not None:
-            if torch.is_grad_enabled():   # create_graph: differentiable operations, arranged
-                # so that the graph keeps dy and y only (no activation-sized intermediate)
-                s = invstd.view(shape)
-                dx = dy * s - y * (s * (dy * y).mean(dims, keepdim=True)) \
-                    - s * dy.mean(dims, keepdim=True)
+            if torch.is_grad_enabled():   # create_graph: a double backward will follow
+                dx = _BatchNormInputGrad.apply(dy, y, invstd)
             else:                         # one fused kernel: x̂ = (y − 0)·1, weight invstd
                 ones = torch.ones_like(invstd)
                 dx = torch.ops.aten.native_batch_norm_backward(
@@ -251,6 +250,56 @@ class _BatchNorm(torch.autograd.Function):
             part = y * (-(invstd * invstd) * dinvstd / m).view(shape)
             dx = part if dx is None else dx + part
         return (None if dx is None else dx.to(y.dtype)), None
+
+
+class _BatchNormInputGrad(torch.autograd.Function):
+    """dx = invstd·(dy − a − y·m), a = mean(dy), m = mean(dy·y) per channel: `_BatchNorm`'s input
+    gradient as one node of a create_graph backward, whose own backward (the double backward of
+    an exact Hessian-vector product) keeps dx instead of dy.
+
+    Written with autograd's operations, the graph keeps dy (its products with y and invstd need
+    it), one activation-sized tensor per BatchNorm, while dx is kept anyway by what reads it (a
+    pointwise convolution's weight gradient). dy = dx/invstd + a + y·m recovers it from dx and two
+    numbers per channel, so the double backward needs only dx, y, invstd, a and m:
+
+        ∂/∂dy = invstd·(G − mean(G) − y·mean(G·y))            (the BatchNorm backward of G)
+        ∂/∂y  = −invstd·m·G − mean(G·y)·(dx + invstd·(a + y·m))
+        ∂/∂invstd = Σ G·dx / invstd                            (per channel)
+
+    for the gradient G of dx. Its backward is not differentiable again (no third derivatives)."""
+
+    @staticmethod
+    def forward(ctx, dy, y, invstd):
+        m_count = y.numel() // y.shape[1]
+        ones = torch.ones_like(invstd)
+        dx, sum_dy_y, sum_dy = torch.ops.aten.native_batch_norm_backward(
+            dy, y, invstd, None, None, torch.zeros_like(invstd), ones, True, 0.0,
+            [True, True, True])
+        a, m = sum_dy / m_count, sum_dy_y / m_count
+        ctx.save_for_backward(dx, y, invstd, a, m)
+        return dx
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        dx, y, invstd, a, m = ctx.saved_tensors
+        shape = (1, -1) + (1,) * (y.dim() - 2)
+        zeros, ones = torch.zeros_like(invstd), torch.ones_like(invstd)
+        need_dy, need_y, need_s = ctx.needs_input_grad
+        g_dy = g_y = g_s = None
+        if need_dy or need_y:   # the BatchNorm backward of G, and Σ G·y per channel with it
+            g_dy, sum_gy, _ = torch.ops.aten.native_batch_norm_backward(
+                g, y, invstd, None, None, zeros, ones, True, 0.0, [need_dy, need_y, False])
+        if need_y:   # four fused passes: c1·G + c2·dx + c3·y + c4, per-channel coefficients
+            mean_gy = sum_gy / (y.numel() // y.shape[1])
+            g_y = torch.mul(g, (-invstd * m).view(shape))
+            g_y.addcmul_(dx, (-mean_gy).view(shape))
+            g_y.addcmul_(y, (-mean_gy * invstd * m).view(shape))
+            g_y.add_((-mean_gy * invstd * a).view(shape))
+        if need_s:   # Σ G·dx per channel: the same kernel's weight gradient with dx as its input
+            g_s = torch.ops.aten.native_batch_norm_backward(
+                g, dx, ones, None, None, zeros, ones, True, 0.0, [False, True, False])[1] / invstd
+        return g_dy, g_y, g_s
 
 
 def _batch_norm(x: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
