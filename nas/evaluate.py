@@ -226,7 +226,9 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if c.grad_clip > 0:
-            nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip, foreach=True)
+            # foreach=None: the fused kernels where the device has them (foreach=True raises where
+            # it has not, e.g. mps); the same bits on the CPU
+            nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip, foreach=None)
         self.optimizer.step()
         return loss.detach(), logits.detach()
 

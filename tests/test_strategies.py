@@ -460,9 +460,13 @@ def test_finite_difference_hessian_products_run_in_fp32_under_mixed_precision(na
         return [torch.zeros_like(t) for t in v]
 
     implicit_gradient(s, batches[0], batches[1], solve)
-    s.speed = Speed(amp=True)   # (the strategy's own autocast: a step never runs inside another)
+    s.speed = Speed(amp=True)   # the strategy's own autocast
     implicit_gradient(s, batches[0], batches[1], solve)
-    assert all(torch.equal(a, b) for a, b in zip(*products))
+    with torch.autocast("cpu", dtype=torch.bfloat16):   # and inside an outer one (no step does
+        implicit_gradient(s, batches[0], batches[1], solve)   # that yet): ∇_w L at w too in fp32
+    assert len(products) == 3
+    for other in products[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(products[0], other))
 
 
 @pytest.mark.parametrize("hvp", ["exact", "finite-difference"])

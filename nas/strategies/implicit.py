@@ -68,7 +68,8 @@ def implicit_gradient(strategy: Strategy, train_batch: Batch, val_batch: Batch,
     if getattr(strategy.config, "hvp", "exact") == "finite-difference":
         radius = strategy.config.fd_radius
         w = [p.detach() for p in weights]
-        g0 = grad(strategy.loss(train_batch, precise=True)[0], weights)
+        with strategy.speed.autocast(weights[0].device, enabled=False):   # fp32 under any autocast
+            g0 = grad(strategy.loss(train_batch, precise=True)[0], weights)
 
         def hvp(u: Vector) -> Vector:
             with strategy.speed.autocast(u[0].device, enabled=False):
