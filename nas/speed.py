@@ -15,8 +15,9 @@
   "none" alone). Time for memory: at 8 cells × 16 channels, batch 64, on the CPU, the exact
   products' strategies went from 1.15–1.16× their passes to 0.97–0.99× and their peak RSS from
   14,643–16,461 to 17,708–20,829 MiB (benchmark/README.md, "Where the exact products' time
-  goes"; measured as `perf.py --cell batched-keep`, the same cells). For a device with the
-  memory.
+  goes"; measured as `perf.py --cell batched-keep`, the same cells), before the BatchNorm's
+  input gradient became one node (25ee21e), since which the default costs 0.98–1.11× at
+  12,113–13,123 MiB; not measured again since. For a device with the memory.
 
 None of them changes what is computed beyond floating-point rounding; `amp` changes the
 rounding most, which is why it is off by default (tests compare search steps with and
