@@ -27,8 +27,9 @@ parameters (the modules of `SearchCell.edges`, read at every call, so `functiona
   operation in the plain cell's order; `none` is skipped.
 - Memory: the BatchNorms keep their output, not their input (`_BatchNorm`), and under create_graph
   their input gradient is one node whose own backward needs that gradient, not the incoming one
-  (`_BatchNormInputGrad`: one activation-sized tensor fewer per BatchNorm in the graph that an
-  exact Hessian-vector product's double backward runs through); the ReLU before a
+  (`_BatchNormInputGrad`: one activation-sized tensor fewer, in the graph that an exact
+  Hessian-vector product's double backward runs through, per BatchNorm whose input gradient a
+  pointwise convolution keeps anyway); the ReLU before a
   separable convolution's second depthwise convolution is inside it (`_Depthwise(relu=True)`
   keeps the BatchNorm output it reads); and depthwise outputs that the pointwise convolutions
   read are computed again in the backward instead of kept (`_RecomputedPointwise`), as
@@ -258,9 +259,10 @@ class _BatchNormInputGrad(torch.autograd.Function):
     an exact Hessian-vector product) keeps dx instead of dy.
 
     Written with autograd's operations, the graph keeps dy (its products with y and invstd need
-    it), one activation-sized tensor per BatchNorm, while dx is kept anyway by what reads it (a
-    pointwise convolution's weight gradient). dy = dx/invstd + a + y·m recovers it from dx and two
-    numbers per channel, so the double backward needs only dx, y, invstd, a and m:
+    it), one activation-sized tensor per BatchNorm, while dx is kept anyway where a pointwise
+    convolution's weight gradient reads it (elsewhere, e.g. after a pooling, dx takes dy's place).
+    dy = dx/invstd + a + y·m recovers it from dx and two numbers per channel, so the double
+    backward needs only dx, y, invstd, a and m:
 
         ∂/∂dy = invstd·(G − mean(G) − y·mean(G·y))            (the BatchNorm backward of G)
         ∂/∂y  = −invstd·m·G − mean(G·y)·(dx + invstd·(a + y·m))

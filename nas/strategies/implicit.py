@@ -8,10 +8,10 @@ products of L_train; `implicit_neumann.py` and `implicit_cg.py` are the two solv
 The products come from one of two sources (the `hvp` option):
 
 - "exact": double backward through one retained graph of ∇_w L_train. One product costs
-  about 2 passes with the batched cell (at batch 16, medians of 4: 2.21 P when the depthwise
-  outputs are kept, 2.30 P when they are computed again, as `double_backward` asks; 3–3.5 P
-  with the plain cell; see benchmark/README.md), and the retained graph about doubles the
-  activation memory.
+  about 2 passes with the batched cell (at batch 16, before 25ee21e: 1.97 P when the depthwise
+  outputs are kept, 2.42 P when they are computed again, as `double_backward` asks; 2.2–2.3 P
+  after it, on a host too noisy to separate the two; 3–3.5 P with the plain cell; see
+  benchmark/README.md), and the retained graph keeps about 1.8 times what the forward keeps.
 - "finite-difference": Hu ≈ (∇_w L_train(w + εu) − ∇_w L_train(w)) / ε with ε = fd_radius/‖u‖,
   one pass each, and the mixed product by central differences as second-order DARTS takes it
   (two α-only passes); no graph is retained, so memory is that of a plain pass. All of them
