@@ -215,6 +215,15 @@ def _kind(op: nn.Module) -> str:
     return "other"
 
 
+def _bn_backward(g: torch.Tensor, x_hat: torch.Tensor, weight: torch.Tensor, mask: list[bool]):
+    """PyTorch's fused batch-norm backward taking x_hat itself as the normalised input (mean 0 and
+    invstd 1 passed): (weight·(g − mean(g) − x̂·mean(g·x̂)), Σ g·x̂, Σ g) per channel, as `mask`
+    asks. With x̂ = y and weight = invstd the first is `_BatchNorm`'s input gradient."""
+    return torch.ops.aten.native_batch_norm_backward(
+        g, x_hat, weight, None, None, torch.zeros_like(weight), torch.ones_like(weight), True, 0.0,
+        mask)
+
+
 class _BatchNorm(torch.autograd.Function):
     """The supernet's BatchNorm (training mode, no affine parameters, no running statistics) with
     a backward that reads its output y instead of its input x.
@@ -241,11 +250,8 @@ class _BatchNorm(torch.autograd.Function):
         if dy is not None:
             if torch.is_grad_enabled():   # create_graph: a double backward will follow
                 dx = _BatchNormInputGrad.apply(dy, y, invstd)
-            else:                         # one fused kernel: x̂ = (y − 0)·1, weight invstd
-                ones = torch.ones_like(invstd)
-                dx = torch.ops.aten.native_batch_norm_backward(
-                    dy, y, invstd, None, None, torch.zeros_like(invstd), ones, True, 0.0,
-                    [True, False, False])[0]
+            else:                         # one fused kernel
+                dx = _bn_backward(dy, y, invstd, [True, False, False])[0]
         if dinvstd is not None:
             m = y.numel() // y.shape[1]
             part = y * (-(invstd * invstd) * dinvstd / m).view(shape)
@@ -273,10 +279,7 @@ class _BatchNormInputGrad(torch.autograd.Function):
     @staticmethod
     def forward(ctx, dy, y, invstd):
         m_count = y.numel() // y.shape[1]
-        ones = torch.ones_like(invstd)
-        dx, sum_dy_y, sum_dy = torch.ops.aten.native_batch_norm_backward(
-            dy, y, invstd, None, None, torch.zeros_like(invstd), ones, True, 0.0,
-            [True, True, True])
+        dx, sum_dy_y, sum_dy = _bn_backward(dy, y, invstd, [True, True, True])
         a, m = sum_dy / m_count, sum_dy_y / m_count
         ctx.save_for_backward(dx, y, invstd, a, m)
         return dx
@@ -286,12 +289,10 @@ class _BatchNormInputGrad(torch.autograd.Function):
     def backward(ctx, g):
         dx, y, invstd, a, m = ctx.saved_tensors
         shape = (1, -1) + (1,) * (y.dim() - 2)
-        zeros, ones = torch.zeros_like(invstd), torch.ones_like(invstd)
         need_dy, need_y, need_s = ctx.needs_input_grad
         g_dy = g_y = g_s = None
         if need_dy or need_y:   # the BatchNorm backward of G, and Σ G·y per channel with it
-            g_dy, sum_gy, _ = torch.ops.aten.native_batch_norm_backward(
-                g, y, invstd, None, None, zeros, ones, True, 0.0, [need_dy, need_y, False])
+            g_dy, sum_gy, _ = _bn_backward(g, y, invstd, [need_dy, need_y, False])
         if need_y:   # four fused passes: c1·G + c2·dx + c3·y + c4, per-channel coefficients
             mean_gy = sum_gy / (y.numel() // y.shape[1])
             g_y = torch.mul(g, (-invstd * m).view(shape))
@@ -299,8 +300,7 @@ class _BatchNormInputGrad(torch.autograd.Function):
             g_y.addcmul_(y, (-mean_gy * invstd * m).view(shape))
             g_y.add_((-mean_gy * invstd * a).view(shape))
         if need_s:   # Σ G·dx per channel: the same kernel's weight gradient with dx as its input
-            g_s = torch.ops.aten.native_batch_norm_backward(
-                g, dx, ones, None, None, zeros, ones, True, 0.0, [False, True, False])[1] / invstd
+            g_s = _bn_backward(g, dx, torch.ones_like(invstd), [False, True, False])[1] / invstd
         return g_dy, g_y, g_s
 
 
