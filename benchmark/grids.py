@@ -337,10 +337,21 @@ FULL = Profile("full", gpus_per_trial=1.0)
 
 ALL = tuple(STRATEGIES)
 OFFLINE_CIFAR10 = "imagefolder:~/.cache/cifar10-jpeg"
-# The implicit strategies with finite-difference Hessian-vector products (one pass each instead of
-# a double backward; equal to the exact ones to 1% of the correction, tests/test_strategies.py):
-# half the time of the grid's most expensive searches on a CPU.
-FD_PRODUCTS = {s: {"hvp": "finite-difference"} for s in ("implicit-neumann", "implicit-cg")}
+# The implicit strategies run with exact (double-backward) Hessian-vector products in every grid.
+# Finite-difference products (`hvp=finite-difference`, one pass each instead of about two) were
+# the smoke and cpu grids' choice until issue 30, and they are wrong on these supernets: the ReLUs
+# and max-pools make the gradient jump within the 0.01 radius, so the difference quotient sees
+# curvature that is not there. On the cpu profile's supernet, one batch, at the start of a search
+# (results/examples/checks/fd-products.md): Neumann's fifth term grew to 72× its first with them,
+# 2.2× with exact products; the hypergradient came out 59× larger; CG stopped on "negative
+# curvature" after 2 of its 5 products. In the cpu grid of db516b2 that froze implicit-neumann's α
+# after its first epoch (Adam's second moment inflated by the outliers) and made implicit-cg a
+# one- or two-product solve.
+#
+# α's learning rate: every strategy of a grid gets the same one (the profile's `search_alpha_lr`,
+# DARTS's 3e-4 where None), with DARTS's Adam. Adam's step is about lr per coordinate whatever
+# the hypergradient's scale, so one rate moves every strategy's α by comparable amounts per step;
+# a rate tuned for one strategy would favour it (`--tune` tunes each strategy's own instead).
 
 # The dense-DAG space (the former dense-DAG study's stage 1 at its default size): 8 blocks of 4
 # layers of width 64, He-initialised, each seed drawing its own DAGs (the same on every dataset);
@@ -361,9 +372,8 @@ DENSE_DAG = Profile("dense-dag", space="dense-dag",
 DENSE_DAG_STABILITY = dataclasses.replace(DENSE_DAG, name="dense-dag-stability", space_seeded=False)
 
 GRIDS: dict[str, Grid] = {
-    "smoke": Grid("smoke", ALL, ("digits",), (0,), SMOKE, strategy_options=FD_PRODUCTS),
-    "cpu": Grid("cpu", ALL, (OFFLINE_CIFAR10,), (0, 1, 2), CPU, transfer_datasets=("fashion-mnist",),
-                strategy_options=FD_PRODUCTS),
+    "smoke": Grid("smoke", ALL, ("digits",), (0,), SMOKE),
+    "cpu": Grid("cpu", ALL, (OFFLINE_CIFAR10,), (0, 1, 2), CPU, transfer_datasets=("fashion-mnist",)),
     "full": Grid("full", ALL, ("cifar10",), (0, 1, 2, 3), FULL, transfer_datasets=("cifar100",)),
     "dense-dag": Grid("dense-dag", ALL, ("digits", "fashion-mnist"), (0, 1, 2), DENSE_DAG),
     "dense-dag-stability": Grid("dense-dag-stability", ALL, ("digits",), (0, 1, 2, 3, 4),

@@ -173,6 +173,8 @@ class Search:
                                                       device=self.device)))
         self.history: list[dict] = []
         self.elapsed = 0.0
+        # softmax(α) before the first step, for the first epoch's `alpha_change`
+        self.initial_alphas = {k: v.detach().cpu() for k, v in self.supernet.softmax_alphas().items()}
 
     @property
     def epoch(self) -> int:
@@ -198,6 +200,8 @@ class Search:
         self.strategy.new_epoch(self.epoch)
         w_lr = self.strategy.w_lr
         sums: dict[str, torch.Tensor] = {}
+        peaks: dict[str, torch.Tensor] = {}
+        peak_names = self.strategy.peak_metrics
         steps = 0
         # A strategy that does not search (the random baseline) takes no step: its record holds
         # the α it drew and the genotype.
@@ -205,15 +209,20 @@ class Search:
         for train_batch, val_batch in pairs:
             metrics = self.strategy.step(train_batch, val_batch)
             for k, v in metrics.items():
-                sums[k] = v.detach() if k not in sums else sums[k] + v.detach()
+                v = v.detach()
+                sums[k] = v if k not in sums else sums[k] + v
+                if k in peak_names:
+                    peaks[k] = v if k not in peaks else torch.maximum(peaks[k], v)
             steps += 1
         # One host synchronisation per epoch.
         means = {k: float(v) / steps for k, v in sums.items()} if steps else {}
+        means.update({f"{k}_max": float(v) for k, v in peaks.items()})
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         epoch_time = time.perf_counter() - start
         self.elapsed += epoch_time
         alphas = self.supernet.softmax_alphas()
+        change = alpha_change(self.previous_alphas(), alphas)
         record = {
             "epoch": self.epoch,
             **means,
@@ -221,6 +230,7 @@ class Search:
             "steps": steps,
             "epoch_time_s": epoch_time,
             "wall_time_s": self.elapsed,
+            **({"alpha_change": change} if change is not None else {}),
             "genotype": str(self.supernet.genotype()),
             **{f"alpha_{k}": v.tolist() for k, v in alphas.items()},   # normal/reduce, or blocks
             "alpha_rows": self.supernet.alpha_rows(),
@@ -246,6 +256,17 @@ class Search:
         if not self.done and self.supernet.end_epoch(record["epoch"]):
             self.strategy.alpha_optimizer.state.clear()
         return record
+
+    def previous_alphas(self) -> dict[str, torch.Tensor]:
+        """softmax(α) at the end of the last epoch (the history's), or as the search began; uniform
+        where the space replaced its candidates since (their α restart from zero)."""
+        if not self.history:
+            return self.initial_alphas
+        last = self.history[-1]
+        previous = {k: torch.tensor(last[f"alpha_{k}"]) for k in self.initial_alphas}
+        if "architectures" in last and last["architectures"] != [str(a) for a in self.supernet.candidates()]:
+            return {k: torch.full_like(v, 1.0 / v.shape[-1]) for k, v in previous.items()}
+        return previous
 
     def genotype(self) -> Genotype:
         return self.supernet.genotype()
@@ -279,6 +300,18 @@ class Search:
             torch.set_rng_state(state["torch_rng"])
         self.history = list(state["history"])
         self.elapsed = state["elapsed"]
+
+
+def alpha_change(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> float | None:
+    """mean |log softmax(α)_after − log softmax(α)_before| over every entry of every α tensor: how
+    far α moved in an epoch (0: not at all), in the units where Adam's steps are taken (a step of
+    lr on one α moves its log-probability by at most 2·lr). None where the tensors differ in
+    shape (a space that replaced its candidates between the two)."""
+    if set(before) != set(after) or any(before[k].shape != after[k].shape for k in after):
+        return None
+    diffs = [(after[k].detach().double().cpu().clamp_min(1e-30).log()
+              - before[k].double().clamp_min(1e-30).log()).abs().reshape(-1) for k in after]
+    return float(torch.cat(diffs).mean())
 
 
 def run_search(config: SearchConfig, *, data: ImageData | None = None,
@@ -316,8 +349,10 @@ def write_search_outputs(search: Search, out: Path) -> None:
     """The checkpoint, per-epoch metrics, α history and current genotype, each written atomically."""
     state = search.state_dict()
     atomic_write(out / "checkpoint.pt", lambda tmp: torch.save(state, tmp))
+    tensors = {f"alpha_{k}" for k in search.initial_alphas}   # not alpha_change, alpha_entropy
+
     def is_alpha(k: str) -> bool:
-        return k.startswith("alpha_") or k in ("genotype", "architectures")
+        return k in tensors or k in ("alpha_rows", "genotype", "architectures")
 
     atomic_write(out / "metrics.jsonl", "".join(
         json.dumps({k: v for k, v in r.items() if not is_alpha(k)}) + "\n"

@@ -215,13 +215,17 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
                "norm": float(g.norm()), "passes": type(strategy).passes(strategy.config),
                "options": _options(strategy.config), "variant": variant}
         info = getattr(strategy, "solve_info", None)
-        if info:   # implicit-cg: the products its CG used in the last call, and why it stopped
+        if info and "iterations" in info:   # implicit-cg: its CG's products, and why it stopped
             row.update(solver_iterations=info["iterations"], solver_stop=info["stop"],
                        solver_residual=info.get("residual", float("nan")))
+        if info and "growth" in info:   # implicit-neumann: its series' last term over its first
+            row.update(solver_growth=float(info["growth"]))
         label = name + (f" {options}" if variant else "")
         log(f"{label:<20} implicit: cosine {cos:+.4f}, relative error {rel:.4f};  unrolled: cosine "
             f"{cos_u:+.4f}, relative error {rel_u:.4f};  {row['time_s'] * 1e3:.0f} ms"
-            + (f"; solver: {info['iterations']} iterations ({info['stop']})" if info else ""))
+            + (f"; solver: {info['iterations']} iterations ({info['stop']})"
+               if info and "iterations" in info else "")
+            + (f"; series growth {float(info['growth']):.2f}" if info and "growth" in info else ""))
         rows.append(row)
     net.load_state_dict(state)
     return {"point": {"train_loss": float(train_loss.detach()), "grad_norm": grad_norm,

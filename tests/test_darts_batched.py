@@ -155,6 +155,59 @@ def test_the_batched_cell_runs_under_bf16_autocast(recompute, monkeypatch):
     assert torch.nn.functional.cosine_similarity(out[False], out[True], dim=0) > 0.98
 
 
+@pytest.mark.parametrize("affine, running", [(True, False), (False, True), (True, True)])
+def test_operations_whose_batch_norms_have_parameters_or_statistics_equal_the_plain_cell(
+        affine, running, monkeypatch):
+    """The batched pass normalises without affine parameters or running statistics; an operation
+    whose BatchNorm has either (a hand-built cell) is computed edge by edge instead, so the two
+    cells still agree: outputs, gradients and the running statistics they leave."""
+    torch.manual_seed(0)
+    net = DartsSupernet(DartsSpaceConfig(channels=4, layers=3), 3, 10).double()
+    gen = torch.Generator().manual_seed(2)
+    for cell in net.cells:
+        for edge in cell.edges:
+            for op in edge.ops:
+                for parent in op.modules():
+                    for name, child in list(parent.named_children()):
+                        if isinstance(child, torch.nn.BatchNorm2d):
+                            bn = torch.nn.BatchNorm2d(child.num_features, affine=affine,
+                                                      track_running_stats=running).double()
+                            if affine:
+                                with torch.no_grad():
+                                    bn.weight.copy_(1 + torch.randn(bn.weight.shape, generator=gen))
+                                    bn.bias.copy_(torch.randn(bn.bias.shape, generator=gen))
+                            setattr(parent, name, bn)
+    for e in (e for c in net.cells for e in c.edges):
+        e.__dict__.pop("_batched_kinds", None)
+    start = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.randn(3, 3, 12, 12, dtype=torch.double)
+    y0, g0 = _pass(net, x, False, monkeypatch)
+    after_plain = {k: v.clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(start)
+    y1, g1 = _pass(net, x, True, monkeypatch)
+    assert torch.allclose(y0, y1, rtol=1e-10, atol=1e-12)
+    for name in g0:
+        assert torch.allclose(g0[name][0], g1[name][0], rtol=1e-9, atol=1e-12), name
+    for k, v in net.state_dict().items():
+        assert torch.allclose(v.double(), after_plain[k].double()), k
+
+
+def test_the_node_states_stay_in_the_autocast_dtype(monkeypatch):
+    """Under bf16 autocast the batched cell's output is bf16, as the plain cell's is (a float32
+    mixing weight would promote every node state to float32: twice the memory)."""
+    torch.manual_seed(0)
+    net = DartsSupernet(DartsSpaceConfig(channels=4, layers=3), 3, 10)
+    cell = net.cells[0]
+    s = torch.randn(2, cell.preprocess1.op[1].in_channels, 8, 8)
+    w = torch.softmax(net.alpha_normal, dim=-1)
+    dtypes = {}
+    for batched in (False, True):
+        monkeypatch.setattr(SearchCell, "batched", batched)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            dtypes[batched] = cell(s, s, w).dtype
+    assert dtypes == {False: torch.bfloat16, True: torch.bfloat16}
+
+
 def test_the_batched_cell_is_used_and_can_be_switched_off(monkeypatch):
     import nas.spaces.darts_batched as batched
 

@@ -44,9 +44,17 @@ def test_an_installed_wheel_runs_a_grid_and_its_report_from_any_folder(wheel, tm
     """`pip install` of the wheel (not editable) into a new environment: the console scripts run
     a grid and its report, the code comes from the environment, the results go to ./results."""
     venv = tmp_path / "venv"
-    # the dependencies come from this interpreter's site-packages; the project from the wheel
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True,
-                   timeout=120)
+    # The project comes from the wheel; its dependencies from the site-packages of the interpreter
+    # that runs these tests, which a .pth file adds to the new environment's path. (Not
+    # `--system-site-packages`: that reaches the base interpreter's, which has none of them when
+    # the tests run inside a virtual environment.) A path in a .pth file is only appended, its
+    # own .pth files are not read, so this checkout's editable install stays out of it.
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    purelib = subprocess.run([str(venv / "bin" / "python"), "-c",
+                              "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    ours = [p for p in sys.path if p.endswith("-packages") and Path(p).is_dir()]
+    Path(purelib, "test-dependencies.pth").write_text("\n".join(ours) + "\n")
     pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
                           wheel.filename], capture_output=True, text=True, timeout=300)
     assert pip.returncode == 0, pip.stderr

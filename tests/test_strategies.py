@@ -80,9 +80,16 @@ def test_step_moves_alpha_against_the_hypergradient_and_trains_weights(name, net
         moved = (a.detach() - before)[grad.abs() > 1e-4]
         assert torch.allclose(moved, -1e-2 * grad.sign()[grad.abs() > 1e-4], rtol=1e-3)
     assert any(not torch.equal(p, q) for p, q in zip(net.weight_parameters(), w0))
-    # the four losses and accuracies, and a strategy's own metrics (implicit-cg's CG iterations)
-    assert set(metrics) - {"cg_iterations"} == {"train_loss", "train_acc", "val_loss", "val_acc"}
+    # the four losses and accuracies, the norm of the hypergradient that moved α, and a strategy's
+    # own metrics (what its solver or response did)
+    own = {"implicit-cg": {"cg_iterations", "cg_negative_curvature"},
+           "implicit-neumann": {"neumann_growth"},
+           "hyperdarts-linear": {"response_change"}, "hyperdarts-mlp": {"response_change"}}
+    assert set(metrics) == {"train_loss", "train_acc", "val_loss", "val_acc", "hypergrad_norm",
+                            *own.get(name, ())}
     assert all(v.dim() == 0 for v in metrics.values())
+    norm = torch.sqrt(sum((x.double() ** 2).sum() for x in g))
+    assert float(metrics["hypergrad_norm"]) == pytest.approx(float(norm), rel=1e-4)
 
 
 def test_first_order_weight_step_is_sgd_on_the_training_loss_only(net, batches):

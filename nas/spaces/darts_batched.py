@@ -197,20 +197,29 @@ def _relu_conv(module: DilConv) -> tuple[nn.Conv2d, nn.Conv2d, nn.BatchNorm2d]:
     return dw, pw, bn
 
 
+def _plain_bn(bn: nn.Module) -> bool:
+    """Whether `bn` is the search cell's BatchNorm, which `_batch_norm` computes: no affine
+    parameters, no running statistics (it normalises by the batch's, in training and eval)."""
+    return isinstance(bn, nn.BatchNorm2d) and not bn.affine and not bn.track_running_stats
+
+
 def _kind(op: nn.Module) -> str:
+    """How the batched pass computes `op`; "other": edge by edge, as its own module. An operation
+    whose BatchNorm has affine parameters or running statistics is "other": the batched pass
+    normalises without either (a hand-built cell with them would otherwise differ from the plain
+    one by tens of percent, silently)."""
     if isinstance(op, Zero):
         return "none"
     if isinstance(op, Identity):
         return "identity"
     if isinstance(op, FactorizedReduce):
-        return "reduce"
+        return "reduce" if _plain_bn(op.bn) else "other"
     if isinstance(op, SepConv):
-        return "sep"
+        return "sep" if all(_plain_bn(half.op[3]) for half in op.op) else "other"
     if isinstance(op, DilConv):
-        return "dil"
+        return "dil" if _plain_bn(op.op[3]) else "other"
     if (isinstance(op, nn.Sequential) and len(op) == 2
-            and isinstance(op[0], (nn.MaxPool2d, nn.AvgPool2d))
-            and isinstance(op[1], nn.BatchNorm2d) and not op[1].affine):
+            and isinstance(op[0], (nn.MaxPool2d, nn.AvgPool2d)) and _plain_bn(op[1])):
         return "pool"
     return "other"
 
@@ -613,7 +622,9 @@ def edges_forward(x: torch.Tensor, mixed_ops: list[nn.Module], weights: torch.Te
 
     out = None
     for i in mixed_ops[0].active:
-        y = outputs[i] * weights[:, i].view(1, E, 1, 1, 1)
+        # softmax(α) in the outputs' dtype: a float32 mixing weight would make the node states
+        # float32 under bf16 autocast, where the plain cell's (a 0-dim weight) stay bf16
+        y = outputs[i] * weights[:, i].view(1, E, 1, 1, 1).to(outputs[i].dtype)
         out = y if out is None else out + y
     if out.shape[1] != E:   # only shared operations: broadcast to every edge
         out = out.expand(n, E, *out.shape[2:])

@@ -91,6 +91,12 @@ def grad(loss: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Tensor]:
     return list(torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True))
 
 
+def global_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """‖(t₁, t₂, …)‖₂, the L2 norm of the tensors laid end to end (0-dim, on their device)."""
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t.detach().float())
+                                                 for t in tensors]))
+
+
 def loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean cross-entropy (with graph) and accuracy (detached), both 0-dim tensors on the device."""
     loss = F.cross_entropy(logits, y)
@@ -120,6 +126,10 @@ class Strategy(ABC):
     # True where the weight step fits a response model w(α) (hyperDARTS's hypernetwork): the
     # fidelity tool then takes weight steps at a fixed α before it compares the hypergradient.
     fits_response: ClassVar[bool] = False
+    # The per-step metrics whose largest value in an epoch the search records beside their mean
+    # (as `<name>_max`): an outlier that the mean hides (one huge hypergradient inflates Adam's
+    # second moment for hundreds of steps) shows there.
+    peak_metrics: ClassVar[tuple[str, ...]] = ("hypergrad_norm",)
     # Mixed precision and memory format of the forward passes; the search sets its own.
     speed: Speed = Speed()
 
@@ -186,13 +196,15 @@ class Strategy(ABC):
     def step(self, train_batch: Batch, val_batch: Batch) -> dict[str, torch.Tensor]:
         """One α-step (validation batch), then one weight step (training batch).
 
-        Returns 0-dim device tensors among train_loss, train_acc, val_loss, val_acc.
+        Returns 0-dim device tensors: train_loss, train_acc, val_loss, val_acc and
+        hypergrad_norm (the global L2 norm of the hypergradient that moved α).
         """
         grads, val_loss, val_acc = self.alpha_gradient(train_batch, val_batch)
         self.apply_alpha_gradient(grads)
         train_loss, train_acc = self.weight_step(train_batch)
         return {"train_loss": train_loss, "train_acc": train_acc,
-                "val_loss": val_loss.detach(), "val_acc": val_acc}
+                "val_loss": val_loss.detach(), "val_acc": val_acc,
+                "hypergrad_norm": global_norm(grads)}
 
     def state_dict(self) -> dict:
         return {"w_optimizer": self.w_optimizer.state_dict(),

@@ -22,7 +22,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from nas.strategies.base import Batch, Range, Strategy, StrategyConfig, grad
+from nas.strategies.base import Batch, Range, Strategy, StrategyConfig, global_norm, grad
 from nas.strategies.hypernet import HyperNet
 
 
@@ -66,9 +66,22 @@ class _HyperDarts(Strategy):
     def weight_step(self, train_batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         sigma = self.config.sigma
         perturbed = [a.detach() + sigma * torch.randn_like(a) for a in self.alphas]
-        loss, acc = self.loss(train_batch, weights=self.response(perturbed), alphas=perturbed)
+        weights = self.response(perturbed)
+        with torch.no_grad():   # how much the response moves the weights at this perturbation
+            at_alpha = self.response(self.alphas)
+            self.response_change = (global_norm([w - c for w, c in zip(weights, at_alpha)])
+                                    / global_norm(at_alpha).clamp_min(1e-30))
+        loss, acc = self.loss(train_batch, weights=weights, alphas=perturbed)
         self.apply_weight_gradient(grad(loss, self.w_params))
         return loss.detach(), acc
+
+    def step(self, train_batch: Batch, val_batch: Batch) -> dict[str, torch.Tensor]:
+        """The base step, plus `response_change`: ‖w_φ(α̃) − w_φ(α)‖ / ‖w_φ(α)‖ at the φ-step's
+        perturbation α̃, how much the hypernetwork's weights depend on α. It is 0 at the start
+        (the heads are zero: first-order DARTS) and stays 0 if the response learns nothing."""
+        metrics = super().step(train_batch, val_batch)
+        metrics["response_change"] = self.response_change
+        return metrics
 
     def state_dict(self) -> dict:
         return {**super().state_dict(), "hyper": self.hyper.state_dict()}

@@ -4,9 +4,11 @@ Solves (H + δI)x = ∇_w L_val from x = 0. H is indefinite away from a minimum,
 so δ damps it, and an iteration that meets non-positive curvature (pᵀ(H + δI)p
 ≤ 0) stops there and keeps its iterate (as Steihaug's truncated CG does): no
 further Hessian-vector product is spent (one host synchronisation per iteration
-decides). The products actually computed are recorded per step (`cg_iterations`,
-averaged per search epoch in the results). Cost ≤ 5 + 2K passes with exact
-products (about 2 passes each), ≤ 5 + K with finite differences (`hvp`).
+decides). What the solver did is recorded per step and averaged per search epoch in the
+results: `cg_iterations` (the products it computed) and `cg_negative_curvature` (1 where it
+stopped on non-positive curvature): a CG that stops after one or two products is nearly a
+one-step solve, and the report says so. Cost ≤ 5 + 2K passes with exact products (about 2
+passes each), ≤ 5 + K with finite differences (`hvp`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def cg_solve(hvp: HVP, v: Vector, damping: float, k: int, tol: float = 0.0,
 
     `info`, if given, receives `iterations` (Hessian-vector products computed), `stop`
     ("negative curvature", "converged" or "max iterations") and `residual` (‖r‖/‖v‖ at the end).
+    A residual of exactly zero is "converged" at any tolerance (tol = 0 included).
     """
     x = [torch.zeros_like(t) for t in v]
     r = [t.clone() for t in v]
@@ -49,6 +52,8 @@ def cg_solve(hvp: HVP, v: Vector, damping: float, k: int, tol: float = 0.0,
     rs = dot(r, r)
     v_norm = rs.sqrt()
     stop, used = "max iterations", 0
+    if not bool(rs > 0):   # v = 0: x = 0 solves it, no product to spend
+        stop, k = "converged", 0
     for _ in range(k):
         hp = hvp(p)
         used += 1
@@ -61,7 +66,7 @@ def cg_solve(hvp: HVP, v: Vector, damping: float, k: int, tol: float = 0.0,
         x = [xi + a * q for xi, q in zip(x, p)]
         r = [ri - a * q for ri, q in zip(r, ap)]
         rs_new = dot(r, r)
-        if tol > 0 and float(rs_new.sqrt()) <= tol * float(v_norm):
+        if not bool(rs_new > 0) or (tol > 0 and float(rs_new.sqrt()) <= tol * float(v_norm)):
             rs, stop = rs_new, "converged"
             break
         beta = rs_new / rs.clamp_min(1e-30)
@@ -92,7 +97,10 @@ class ImplicitCG(Strategy):
                                                          info=self.solve_info))
 
     def step(self, train_batch: Batch, val_batch: Batch) -> dict[str, torch.Tensor]:
-        """The base step, plus `cg_iterations`: the Hessian-vector products this step's CG used."""
+        """The base step, plus `cg_iterations` (the Hessian-vector products this step's CG used)
+        and `cg_negative_curvature` (1 where it stopped on non-positive curvature, else 0)."""
         metrics = super().step(train_batch, val_batch)
-        metrics["cg_iterations"] = torch.tensor(float(self.solve_info.get("iterations", 0)))
+        info = self.solve_info
+        metrics["cg_iterations"] = torch.tensor(float(info.get("iterations", 0)))
+        metrics["cg_negative_curvature"] = torch.tensor(float(info.get("stop") == "negative curvature"))
         return metrics

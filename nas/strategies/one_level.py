@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from nas.strategies.base import Batch, Strategy, grad
+from nas.strategies.base import Batch, Strategy, global_norm, grad
 
 
 class OneLevel(Strategy):
@@ -38,4 +38,4 @@ class OneLevel(Strategy):
         train_loss, train_acc = self.objective(out[:n], train_batch[1])
         val_loss, val_acc = self.objective(out[n:], val_batch[1])
         return {"train_loss": train_loss, "train_acc": train_acc,
-                "val_loss": val_loss, "val_acc": val_acc}
+                "val_loss": val_loss, "val_acc": val_acc, "hypergrad_norm": global_norm(grads[:k])}
