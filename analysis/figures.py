@@ -33,7 +33,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 from analysis import stats as st
 from analysis.load import TRIAL_KEY, Experiment, short_name
 from analysis.plotting import RANDOM_COLOR, new_figure, op_color, strategy_colors
-from analysis.tables import reference_numbers_for, strategy_order
+from analysis.tables import cost_hours, reference_numbers_for, strategy_order
 
 FORMATS = ("png", "pdf")
 PAPER = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7,
@@ -624,19 +624,19 @@ def collapse_curves(exp: Experiment, prefix: Path) -> list[Path]:
 
 
 def cost_vs_accuracy(exp: Experiment, prefix: Path) -> list[Path]:
-    """Search wall time against test accuracy on the search dataset: one faint dot per search; per
+    """Search cost (CPU time on a CPU, device time on a GPU: `cost_hours`) against test accuracy
+    on the search dataset: one faint dot per search; per
     strategy the geometric mean of the time and the mean accuracy, each with its 95% CI (the time's
     on the log scale; none where n = 1). The random genotype (no search) is a grey band."""
     s = searches(exp)
     s = s[s.eval_dataset == s.search_dataset].copy()
     if s.empty:
         return []
-    s["hours"] = s["search_wall_s"].astype(float) / 3600
+    s["hours"], s["unit"] = cost_hours(s, "search")
     base = s[s.strategy.map(is_baseline)]
     s = s[~s.strategy.map(is_baseline) & (s.hours > 0)]
     if s.empty:
         return []
-    kinds = {"CPU" if str(d).lower().startswith("cpu") else "GPU" for d in s.search_device}
     colors = _palette(s.strategy.unique())
     ns = []
     with matplotlib.rc_context(PAPER):
@@ -662,7 +662,7 @@ def cost_vs_accuracy(exp: Experiment, prefix: Path) -> list[Path]:
         ax.xaxis.set_major_locator(LogLocator(subs=subs))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel(f"search wall time per search ({'/'.join(sorted(kinds))}-hours, log scale)")
+        ax.set_xlabel(f"cost per search ({' / '.join(sorted(set(s.unit)))}, log scale)")
         ax.set_ylabel("test accuracy on the search dataset (%)")
         ax.set_ylim(0, _acc_top([*s.acc, *base.acc]))
         ax.grid(lw=0.3, which="both")

@@ -37,6 +37,7 @@ if str(ROOT) not in sys.path:
 import pandas as pd  # noqa: E402
 
 from analysis import figures  # noqa: E402
+from analysis.health import health_table, search_health, strategy_flags  # noqa: E402
 from analysis.load import Experiment, ReportError, find_experiment, load_experiment  # noqa: E402
 from analysis.tables import (  # noqa: E402
     Table,
@@ -224,9 +225,11 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
     log(f"report of {exp.root}: {len(exp.finished)} finished evaluations")
     darts = exp.space == "darts"    # the α, gene and cell views below read DARTS cells
     search_only = not exp.trials.empty and set(exp.trials.status) == {"searched"}
-    add_table(accuracy_table(exp, reference),
+    health = search_health(exp)
+    add_table(accuracy_table(exp, reference, strategy_flags(health) if not health.empty else None),
               "Accuracy table: a search-only experiment (`--search-only`) trains nothing" if search_only
               else "Accuracy table: no evaluation has finished yet")
+    add_table(health_table(exp), "")
     if darts:
         add_table(movement_table(exp), "")
     if not exp.ground_truth.empty:
@@ -292,7 +295,9 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
     if darts:
         add_table(collapse_table(exp), "")
     add_figure("cost", figures.cost_vs_accuracy(exp, fdir / "cost"), "Search cost against accuracy",
-               "Search wall time per search (log scale) against test accuracy on the search dataset "
+               "Cost per search (log scale: the process's CPU time, all threads, where it ran on a CPU; "
+               "its wall time on the GPU where it ran on one; the axis names the unit) against test "
+               "accuracy on the search dataset "
                "(axis from 0): faint dots are searches; solid markers per strategy the geometric mean "
                "time and the mean accuracy, with 95% CIs (the time's on the log scale; none where n = 1). "
                "The random genotype (no search time) is the grey line and band (mean, 95% CI). "

@@ -76,6 +76,29 @@ def device_kind(device: str) -> str:
     return "CPU" if str(device).lower().startswith("cpu") else "GPU"
 
 
+def cost_hours(frame: pd.DataFrame, what: str) -> tuple[pd.Series, pd.Series]:
+    """Per row, the hours of its search or evaluation (`what`: "search", "eval") and their unit.
+
+    On a CPU the cost is the process's CPU time, all threads (`<what>_cpu_s`, "CPU-hours"): wall
+    time on shared cores measures the neighbours as much as the work (identical first-order
+    searches of the cpu grid took 105-441 s of it). On a GPU it is the wall time of the trial on
+    its device ("GPU-hours"). Rows written before CPU time was recorded fall back to wall time,
+    labelled "CPU wall-hours"."""
+    wall = frame[f"{what}_wall_s"].astype(float)
+    cpu = (frame[f"{what}_cpu_s"].astype(float) if f"{what}_cpu_s" in frame
+           else pd.Series(np.nan, index=frame.index))
+    on_cpu = frame[f"{what}_device"].map(lambda d: device_kind(d) == "CPU").astype(bool)
+    use_cpu = on_cpu & cpu.notna()
+    hours = pd.Series(np.where(use_cpu, cpu, wall) / 3600, index=frame.index)
+    unit = pd.Series(np.where(use_cpu, "CPU-hours", np.where(on_cpu, "CPU wall-hours", "GPU-hours")),
+                     index=frame.index)
+    return hours, unit
+
+
+def _units(values) -> str:
+    return "; ".join(sorted(set(values)))
+
+
 def slug(name: str) -> str:
     """'first-order-smoothed' -> 'first_order_smoothed' (for column names)."""
     return name.replace("-", "_")
@@ -140,16 +163,19 @@ def accuracy_numbers(exp: Experiment) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     vc = st.variance_components(f, ["seed"], "acc", "repeat", group_cols=keys)
     out = out.merge(vc[[*keys, "sd_search", "sd_train"]], on=keys, how="left")
+    f = f.copy()
+    f["eval_hours"], f["eval_cost_unit"] = cost_hours(f, "eval")
     cost = f.groupby(keys).agg(params_m=("params", lambda v: v.mean() / 1e6),
-                               eval_hours=("eval_wall_s", lambda v: v.mean() / 3600)).reset_index()
+                               eval_hours=("eval_hours", "mean"),
+                               eval_cost_unit=("eval_cost_unit", _units)).reset_index()
     out = out.merge(cost, on=keys, how="left")
-    per_trial = f.drop_duplicates(TRIAL_KEY)
+    per_trial = f.drop_duplicates(TRIAL_KEY).copy()
+    per_trial["search_hours"], per_trial["search_cost_unit"] = cost_hours(per_trial, "search")
     cost = per_trial.groupby(["search_dataset", "strategy"]).agg(
-        search_hours=("search_wall_s", lambda v: v.mean() / 3600),
-        search_device=("search_device", lambda v: "; ".join(sorted(set(v)))),
-        eval_device=("eval_device", lambda v: "; ".join(sorted(set(v))))).reset_index()
+        search_hours=("search_hours", "mean"), search_cost_unit=("search_cost_unit", _units),
+        search_device=("search_device", _units),
+        eval_device=("eval_device", _units)).reset_index()
     out = out.merge(cost, on=["search_dataset", "strategy"], how="left")
-    out["search_cost_unit"] = out["search_device"].map(lambda d: f"{device_kind(d)}-hours")
     for b in BASELINES:
         for c in COMPARISON_FIELDS:
             out[f"vs_{slug(b)}_{c}"] = "" if c in ("test", "verdict") else np.nan
@@ -267,8 +293,10 @@ def detectability(num: pd.DataFrame) -> list[str]:
     return lines
 
 
-def accuracy_table(exp: Experiment, reference: pd.DataFrame | None) -> Table | None:
-    """The accuracy table; None where no evaluation has finished."""
+def accuracy_table(exp: Experiment, reference: pd.DataFrame | None,
+                   ran: dict[tuple[str, str], str] | None = None) -> Table | None:
+    """The accuracy table; None where no evaluation has finished. `ran`: per (search dataset,
+    strategy), whether its searches ran as configured (analysis/health.py), shown beside them."""
     if exp.finished.empty:
         return None
     num = accuracy_numbers(exp)
@@ -291,11 +319,13 @@ def accuracy_table(exp: Experiment, reference: pd.DataFrame | None) -> Table | N
                 row[f"{short_name(e)} acc (%) [95% CI]"] = cell
             row["params (M)"] = f"{first['params_m']:.3g}"
             row["search cost"] = f"{first['search_hours']:.2g} {first['search_cost_unit']}"
-            row["eval cost (h)"] = f"{by['eval_hours'].mean():.2g}"
+            row["eval cost"] = f"{by['eval_hours'].mean():.2g} {_units(by['eval_cost_unit'])}"
+            if ran is not None:
+                row["ran as configured"] = ran.get((sd, strategy), "—")
             rows.append(row)
         blocks.append((f"Measured: searched on {short_name(sd)}", pd.DataFrame(rows)))
         for e in evals:
-            frame = comparison_frame(g[g.eval_dataset == e])
+            frame = comparison_frame(g[g.eval_dataset == e], ran)
             if not frame.empty:
                 blocks.append((f"Differences on {short_name(e)} (searched on {short_name(sd)})", frame))
         spread = variance_frame(g, exp.finished[exp.finished.search_dataset == sd])
@@ -339,20 +369,30 @@ def accuracy_table(exp: Experiment, reference: pd.DataFrame | None) -> Table | N
                  detectability(num))
 
 
-def comparison_frame(fam: pd.DataFrame) -> pd.DataFrame:
-    """Display rows of one family (one search and evaluation dataset): one per comparison."""
+def comparison_frame(fam: pd.DataFrame,
+                     ran: dict[tuple[str, str], str] | None = None) -> pd.DataFrame:
+    """Display rows of one family (one search and evaluation dataset): one per comparison. Where
+    `ran` says a strategy (or its baseline) did not run as configured, the verdict says so instead
+    of comparing it."""
+    ran = ran or {}
+
+    def broken(strategy: str, sd: str) -> bool:
+        return ran.get((sd, strategy), "").startswith("no")
+
     rows = []
     for r in fam.itertuples():
         for b in BASELINES:
             v = {c: getattr(r, f"vs_{slug(b)}_{c}") for c in COMPARISON_FIELDS}
             if v["test"] == "":
                 continue
+            bad = [s for s in (r.strategy, b) if broken(s, r.search_dataset)]
             rows.append({"strategy": r.strategy, "against": b,
                          "n": f"{v['n']}" if v["test"] == "paired" else f"{v['n']} (Welch)",
                          "Δ (pts) [95% CI]": ci_text(v["diff"], v["diff_lo"], v["diff_hi"], sign=True),
                          "p_Holm": p_text(v["p_holm"]),
                          "MDE after Holm (pts)": "—" if _nan(v["mde_holm"]) else f"{v['mde_holm']:.2f}",
-                         "verdict": VERDICTS[v["verdict"]]})
+                         "verdict": VERDICTS[v["verdict"]] if not bad else
+                         f"not compared: {' and '.join(bad)} did not run as configured"})
     return pd.DataFrame(rows)
 
 

@@ -342,11 +342,13 @@ OFFLINE_CIFAR10 = "imagefolder:~/.cache/cifar10-jpeg"
 # the smoke and cpu grids' choice until issue 30, and they are wrong on these supernets: the ReLUs
 # and max-pools make the gradient jump within the 0.01 radius, so the difference quotient sees
 # curvature that is not there. On the cpu profile's supernet, one batch, at the start of a search
-# (results/examples/checks/fd-products.md): Neumann's fifth term grew to 72× its first with them,
-# 2.2× with exact products; the hypergradient came out 59× larger; CG stopped on "negative
-# curvature" after 2 of its 5 products. In the cpu grid of db516b2 that froze implicit-neumann's α
-# after its first epoch (Adam's second moment inflated by the outliers) and made implicit-cg a
-# one- or two-product solve.
+# (results/examples/checks/fd_products.py, its log fd-products.log: three batches at the start):
+# Neumann's fifth term grew to 72-179× its first with them, 1.4-2.5× with exact products, and the
+# hypergradient came out 59-117× larger, at a cosine of -0.12 to 0.13 to the exact-product one.
+# In the cpu grid of db516b2 that froze implicit-neumann's α after its first epoch (the outliers
+# inflated Adam's second moment). CG stops on negative curvature after 2-3 of its 5 products with
+# either kind (the training Hessian has eigenvalues below -δ = -1 in this regime): the search
+# records how many it used (`cg_iterations`) and the report says so.
 #
 # α's learning rate: every strategy of a grid gets the same one (the profile's `search_alpha_lr`,
 # DARTS's 3e-4 where None), with DARTS's Adam. Adam's step is about lr per coordinate whatever

@@ -224,7 +224,15 @@ def git_commit() -> str:
 # The keys of a search epoch's record (nas/search.py) that the epochs table has its own columns
 # for, or that are not metrics.
 SEARCH_RECORD_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "w_lr", "steps",
-                      "epoch_time_s", "wall_time_s", "genotype", "architectures"}
+                      "epoch_time_s", "epoch_cpu_s", "wall_time_s", "genotype", "architectures"}
+
+
+def cpu_seconds(history: list[dict]) -> float | None:
+    """The process CPU time of a search's or a training's epochs (their `epoch_cpu_s`, summed);
+    None for a history written before it was recorded."""
+    if not history or any("epoch_cpu_s" not in h for h in history):
+        return None
+    return float(sum(h["epoch_cpu_s"] for h in history))
 
 
 def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
@@ -245,7 +253,8 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
         epochs.append({**key, "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": r["epoch"],
                        "train_loss": r.get("train_loss"), "train_acc": r.get("train_acc"),
                        "val_loss": r.get("val_loss"), "val_acc": r.get("val_acc"),
-                       "lr": r["w_lr"], "time_s": r["epoch_time_s"], **extra})
+                       "lr": r["w_lr"], "time_s": r["epoch_time_s"], "cpu_s": r.get("epoch_cpu_s"),
+                       **extra})
         if "alpha_rows" in r:
             alphas += [{**key, "epoch": r["epoch"], **row} for row in r["alpha_rows"]]
         else:   # a DARTS trial state from before the supernet's alpha_rows (6007e16 and earlier)
@@ -263,6 +272,7 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
                        "strategy_options": json.dumps(search_config(spec).strategy_options,
                                                       sort_keys=True),
                        "genotype": state["genotype"], "search_wall_s": state["search_wall_s"],
+                       "search_cpu_s": cpu_seconds(state.get("search_history", [])),
                        "search_device": state["search_device"], **common})
         return {"trials": trials, "epochs": epochs, "alphas": alphas}
     options = json.dumps(search_config(spec).strategy_options, sort_keys=True)
@@ -276,8 +286,10 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
                        "genotype": state["genotype"], "test_acc": res["test_acc"],
                        "test_loss": res["test_loss"], "params": res["params"],
                        "search_wall_s": state["search_wall_s"],
+                       "search_cpu_s": cpu_seconds(state.get("search_history", [])),
                        "search_device": state["search_device"],
-                       "eval_wall_s": res["eval_wall_s"], "eval_device": res["eval_device"],
+                       "eval_wall_s": res["eval_wall_s"], "eval_cpu_s": cpu_seconds(res["history"]),
+                       "eval_device": res["eval_device"],
                        "eval_epochs": res.get("config", {}).get("epochs", len(res["history"])),
                        **common})
         for h in res["history"]:
@@ -285,7 +297,7 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
                            "epoch": h["epoch"],
                            "train_loss": h["train_loss"], "train_acc": h["train_acc"],
                            "val_loss": None, "val_acc": None, "lr": h["lr"],
-                           "time_s": h["epoch_time_s"]})
+                           "time_s": h["epoch_time_s"], "cpu_s": h.get("epoch_cpu_s")})
     return {"trials": trials, "epochs": epochs, "alphas": alphas}
 
 
@@ -302,5 +314,6 @@ def ground_truth_rows(spec: TrialSpec, state: dict, common: dict) -> list[dict]:
                      **space.properties(space.parse(text)),
                      "test_acc": res["test_acc"], "test_loss": res["test_loss"],
                      "params": res["params"], "eval_wall_s": res["eval_wall_s"],
+                     "eval_cpu_s": cpu_seconds(res.get("history", [])),
                      "eval_device": res["eval_device"], **common})
     return rows

@@ -195,7 +195,7 @@ class Search:
 
     def run_epoch(self) -> dict:
         """One epoch of strategy steps; returns (and appends to `history`) its record."""
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         self.supernet.train()
         self.strategy.new_epoch(self.epoch)
         w_lr = self.strategy.w_lr
@@ -220,6 +220,9 @@ class Search:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         epoch_time = time.perf_counter() - start
+        # the process's CPU time, all its threads: what the epoch cost a CPU, whatever else the
+        # machine ran meanwhile (wall time on shared cores is not a cost)
+        epoch_cpu = time.process_time() - cpu_start
         self.elapsed += epoch_time
         alphas = self.supernet.softmax_alphas()
         change = alpha_change(self.previous_alphas(), alphas)
@@ -229,6 +232,7 @@ class Search:
             "w_lr": w_lr,
             "steps": steps,
             "epoch_time_s": epoch_time,
+            "epoch_cpu_s": epoch_cpu,
             "wall_time_s": self.elapsed,
             **({"alpha_change": change} if change is not None else {}),
             "genotype": str(self.supernet.genotype()),

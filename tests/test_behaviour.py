@@ -1,12 +1,15 @@
-"""No behaviour change across the redesign: the toy results, the smoke grid's genotypes for seed 0
-and the parameter counts equal those recorded at 6007e16, before it (tests/golden/behaviour.json,
-written by tests/golden/make_golden_6007e16.py at that commit).
+"""No unintended behaviour change: the toy results, the dense-DAG searches and the parameter counts
+equal those recorded at 6007e16 (tests/golden/behaviour.json, written by
+tests/golden/make_golden_6007e16.py at that commit); the smoke searches start as
+tests/golden/make_smoke_golden.py recorded (tests/golden/smoke.json, its commit in the file; rerun
+it where a change of the maths is intended, and say so in the commit).
 
-The searches of the four strategies that take 5–15 passes a step are marked slow (a minute or more
-on 2 cores); run them with `python -m pytest -m slow`."""
+The searches of the four strategies that take 5–15 passes a step are marked slow (tens of seconds
+each on 2 cores); run them with `python -m pytest -m slow`."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -28,35 +31,34 @@ def test_the_toy_results_are_unchanged():
             assert mine[k] == pytest.approx(old[k], rel=1e-12, abs=1e-12), (mine["label"], k)
 
 
-@pytest.fixture
-def two_threads(monkeypatch):
-    """The golden genotypes were recorded with torch's 2 threads (a 2-core machine) and the plain
-    per-edge cell: the order of a float reduction, and so the last bits of a search, follow the
-    thread count and the cell's batching, and the smoke search amplifies them (a difference of
-    1e-7 in α after its first epoch is 2e-2 after its second, 0.2 after its sixth, enough to flip
-    a near-tie of the genotype: OMP_NUM_THREADS=1 did). So this regression test runs the plain
-    cell; tests/test_darts_batched.py shows the batched one computes the same function."""
-    from nas.spaces.darts import SearchCell
-
-    monkeypatch.setattr(SearchCell, "batched", False)
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
+SMOKE = json.loads((Path(__file__).parent / "golden" / "smoke.json").read_text())["searches"]
 
 
 @pytest.mark.parametrize("strategy", [
-    pytest.param(s, marks=pytest.mark.slow) if s in SLOW else s for s in GOLDEN["smoke_genotypes"]])
-def test_the_smoke_grids_genotypes_are_unchanged(strategy, two_threads):
-    from benchmark.grids import GRIDS
-    from benchmark.trial import load_for_trial, search_config
-    from nas.search import Search
-
-    (spec,) = [t for t in GRIDS["smoke"].trials() if t.strategy == strategy and t.seed == 0]
-    search = Search(search_config(spec), load_for_trial(spec.search_dataset, spec, search=True), "cpu")
-    while not search.done:
-        search.run_epoch()
-    assert str(search.genotype()) == GOLDEN["smoke_genotypes"][strategy]
+    pytest.param(s, marks=pytest.mark.slow) if s in SLOW else s for s in SMOKE])
+def test_the_smoke_searches_start_as_recorded(strategy):
+    """Each smoke search (seed 0): its first hypergradient, and the mean losses of its first epoch
+    (10 steps), as tests/golden/make_smoke_golden.py recorded them. Not α or the genotype at the
+    end: Adam moves each α by about lr·sign(g) in its first steps, so α's coordinates with a
+    near-zero hypergradient follow the last bits of float reductions, which differ between CPUs,
+    thread counts and the batched and plain cells (the genotype after six epochs differed on an
+    AVX-512 CPU). Between the batched cell on 2 threads and the plain cell on 1
+    (`make_smoke_golden.py --check`) the first hypergradient differs by at most 7.4e-7 and the
+    first epoch's losses by at most 3.5e-4 (relative; implicit-cg, whose stopping step follows
+    those bits; the others 1e-7 to 7e-5); the tolerances, 1e-4 and 1e-3, are above that and below
+    what a change of the maths moves."""
+    spec = importlib.util.spec_from_file_location(
+        "make_smoke_golden", Path(__file__).parent / "golden" / "make_smoke_golden.py")
+    golden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(golden)
+    got, old = golden.measure(strategy), SMOKE[strategy]
+    relative = golden.relative
+    assert relative(got["hypergradient"], old["hypergradient"]) <= 1e-4
+    for k in ("train_loss", "val_loss"):
+        if old[k] is None:
+            assert got[k] is None
+        else:
+            assert got[k] == pytest.approx(old[k], rel=1e-3), k
 
 
 def test_the_dense_dag_searches_are_unchanged():

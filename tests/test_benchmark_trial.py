@@ -67,6 +67,15 @@ def test_a_trial_resumes_in_the_middle_of_an_evaluation_from_its_last_epoch(thro
     assert [h["train_loss"] for h in resumed["evals"]["digits#0"]["history"]] == \
         [h["train_loss"] for h in full["evals"]["digits#0"]["history"]]
     rows = trial_rows(spec, resumed)
+    # the costs: the process CPU time of every epoch, those before the crash included
+    (trial,) = rows["trials"]
+    history = resumed["evals"]["digits#0"]["history"]
+    assert trial["eval_cpu_s"] == pytest.approx(sum(h["epoch_cpu_s"] for h in history))
+    assert trial["search_cpu_s"] == pytest.approx(
+        sum(r["epoch_cpu_s"] for r in resumed["search_history"]))
+    assert trial["eval_cpu_s"] > 0 and trial["search_cpu_s"] > 0
+    assert [r["cpu_s"] for r in rows["epochs"] if r["phase"] == "eval"] == [
+        h["epoch_cpu_s"] for h in history]
     assert [r["epoch"] for r in rows["epochs"] if r["phase"] == "eval"] == [0, 1, 2]
 
 

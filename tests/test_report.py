@@ -593,3 +593,19 @@ def test_a_search_only_experiment_counts_its_searches_genotypes(tmp_path):
     # g2 lacks one of g1's four genes: one-level differs from first-order's cell by 25% (seed 0)
     assert out.loc["one-level", "vs_first_order"] == pytest.approx(0.25)
     assert out.loc["one-level", "vs_first_order_n"] == 1
+
+
+def test_costs_are_cpu_time_on_a_cpu_and_device_time_on_a_gpu():
+    """Wall time on shared cores is not a cost: on a CPU the report counts the process's CPU time,
+    and says which it counts; rows written before CPU time was recorded say 'CPU wall-hours'."""
+    from analysis.tables import cost_hours
+
+    f = pd.DataFrame({"search_wall_s": [7200.0, 3600.0, 1800.0],
+                      "search_cpu_s": [3600.0, np.nan, 99.0],
+                      "search_device": ["cpu (x86_64, 2 threads)", "cpu (x86_64, 2 threads)",
+                                        "NVIDIA H100"]})
+    hours, unit = cost_hours(f, "search")
+    assert hours.tolist() == [1.0, 1.0, 0.5]
+    assert unit.tolist() == ["CPU-hours", "CPU wall-hours", "GPU-hours"]
+    hours, unit = cost_hours(f.drop(columns="search_cpu_s"), "search")
+    assert unit.tolist() == ["CPU wall-hours", "CPU wall-hours", "GPU-hours"]

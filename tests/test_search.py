@@ -288,6 +288,41 @@ def test_an_epoch_record_holds_the_mean_of_its_steps_and_the_time_so_far(tiny_di
     assert second["wall_time_s"] == pytest.approx(first["epoch_time_s"] + second["epoch_time_s"])
 
 
+def test_an_epoch_records_the_largest_hypergradient_and_how_far_alpha_moved(tiny_digits, tmp_path):
+    search = Search(_config(strategy_options={"alpha_lr": 0.05}), data=tiny_digits)
+    seen = _recording_steps(search, poison=None)
+    start = {k: v.clone() for k, v in search.supernet.softmax_alphas().items()}
+    first = search.run_epoch()
+    norms = [s["hypergrad_norm"] for s in seen]
+    assert first["hypergrad_norm_max"] == pytest.approx(max(norms), rel=1e-6)
+    assert first["hypergrad_norm"] == pytest.approx(sum(norms) / 2, rel=1e-6)
+    assert first["hypergrad_norm_max"] > first["hypergrad_norm"]   # two steps that differ
+
+    def moved(before, after):
+        return float(torch.cat([(torch.tensor(after[f"alpha_{k}"]).log() - b.log()).abs().flatten()
+                                for k, b in before.items()]).mean())
+
+    assert first["alpha_change"] == pytest.approx(moved(start, first), rel=1e-6)
+    assert first["alpha_change"] > 0.01    # two Adam steps of 0.05
+    second = search.run_epoch()
+    previous = {k: torch.tensor(first[f"alpha_{k}"]) for k in start}
+    assert second["alpha_change"] == pytest.approx(moved(previous, second), rel=1e-6)
+    assert second["epoch_cpu_s"] > 0
+    # the metrics file has the epoch's metrics; the α file only the α tensors
+    from nas.search import write_search_outputs
+
+    write_search_outputs(search, tmp_path)
+    line = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert line["alpha_change"] == second["alpha_change"] and "alpha_normal" not in line
+    assert set(json.loads((tmp_path / "alphas.json").read_text())["epochs"][-1]) == {
+        "epoch", "normal", "reduce", "genotype"}
+
+
+def test_alpha_does_not_move_in_a_search_that_does_not_search(tiny_digits):
+    search = Search(_config(strategy="random"), data=tiny_digits)
+    assert search.run_epoch()["alpha_change"] == 0.0
+
+
 @pytest.mark.parametrize("loss", ["train_loss", "val_loss"])
 def test_a_search_whose_loss_is_not_finite_stops_and_says_where(tiny_digits, loss):
     search = Search(_config(), data=tiny_digits)

@@ -460,7 +460,7 @@ def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config:
     start = time.perf_counter() - elapsed
     net.train()
     for epoch in range(first, config.epochs):
-        t0, lr = time.perf_counter(), opt.param_groups[0]["lr"]
+        t0, cpu0, lr = time.perf_counter(), time.process_time(), opt.param_groups[0]["lr"]
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device)
         n = 0
@@ -476,7 +476,8 @@ def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config:
             n += len(y)
         history.append({"epoch": epoch, "train_loss": float(loss_sum) / n,
                         "train_acc": float(correct) / n, "lr": lr,
-                        "epoch_time_s": time.perf_counter() - t0})
+                        "epoch_time_s": time.perf_counter() - t0,
+                        "epoch_cpu_s": time.process_time() - cpu0})   # all threads
         if on_checkpoint is not None:
             on_checkpoint(training_state(config, epoch + 1, net, opt, sched, batches, history,
                                          time.perf_counter() - start))
