@@ -135,6 +135,9 @@ def _flags(r: pd.Series, typical: float) -> list[str] | None:
     return flags
 
 
+NOT_SEARCHED = "— (drawn, not searched)"
+
+
 def flag_text(flags: list[str] | None) -> str:
     if flags is None:
         return "not recorded"
@@ -148,6 +151,9 @@ def strategy_flags(health: pd.DataFrame) -> dict[tuple[str, str], str]:
         return out
     for (sd, strategy), g in health.groupby(["search_dataset", "strategy"], sort=False):
         n = len(g)
+        if strategy == "random":
+            out[(sd, strategy)] = NOT_SEARCHED
+            continue
         if g["flags"].map(lambda f: f is None).all():
             out[(sd, strategy)] = "not recorded"
             continue
@@ -175,7 +181,8 @@ def health_table(exp: Experiment) -> Table | None:
             "α change per epoch": g["alpha_change"].map(lambda v: "—" if np.isnan(v) else f"{v:.3g}"),
             "‖hypergradient‖": g["hypergrad_norm"].map(lambda v: "—" if np.isnan(v) else f"{v:.3g}"),
             "solver": [_solver(r) for _, r in g.iterrows()],
-            "ran as configured": g["flags"].map(flag_text)})
+            "ran as configured": [NOT_SEARCHED if s == "random" else flag_text(f)
+                                  for s, f in zip(g["strategy"], g["flags"])]})
         blocks.append((f"Searched on {short_name(sd)}", frame))
     note = ("α change per epoch: mean |Δ log softmax(α)| over α's entries from one epoch's end to the "
             "next, the median over the epochs after the first. ‖hypergradient‖: the median over epochs "

@@ -159,6 +159,35 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
+# analysis/reference.csv: published results, for the scale of a standard deviation in points
+REFERENCE = Path(__file__).resolve().parents[1] / "analysis" / "reference.csv"
+
+
+def sd_units(n: int, family: int) -> list[str]:
+    """What n seeds detect without any data, in units of the sd of a strategy's paired difference
+    over seeds, and in points for DARTS's published spread on CIFAR-10 (the sd over trainings of
+    one cell: a lower bound on the spread between searches)."""
+    if n < 2:
+        return [f"  with {n} seed there is no sd over seeds: nothing is detectable"]
+    one = minimum_detectable_difference(1.0, n, paired=True, power=POWER, alpha=ALPHA)
+    holm = minimum_detectable_difference(1.0, n, paired=True, power=POWER, alpha=ALPHA / max(1, family))
+    lines = [f"  without data, in units of that sd: with {n} seeds one paired comparison detects "
+             f"≥ {one:.1f} sd, ≥ {holm:.1f} sd after Holm over {family}"]
+    try:
+        ref = pd.read_csv(REFERENCE)
+        darts = ref[ref["method"].str.startswith("DARTS (") & (ref["search_dataset"] == "cifar10")
+                    & (ref["eval_dataset"] == "cifar10")]["test_error_std"].dropna()
+    except (OSError, KeyError, ValueError):
+        darts = pd.Series(dtype=float)
+    if not darts.empty:
+        lo, hi = float(darts.min()), float(darts.max())
+        lines.append(f"    for scale: DARTS's published test errors on CIFAR-10 vary by {lo:g}–{hi:g} points "
+                     "between trainings of its cell (analysis/reference.csv), a lower bound on the sd "
+                     f"between searches; at that sd: ≥ {one * lo:.2f}–{one * hi:.2f} points, "
+                     f"≥ {holm * lo:.2f}–{holm * hi:.2f} after Holm")
+    return lines
+
+
 def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float | None,
          cpus: int, gpus: int = 0, power_dir: Path | None = None) -> str:
     """The plan's text; `power_dir` (default: `experiment_dir`) is the earlier run whose
@@ -218,6 +247,7 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
                   f"over the report's {family} comparisons per evaluation dataset, α/{family} at its "
                   "first step):"]
     n = len(grid.seeds)
+    lines += sd_units(n, family)
     if power_dir != experiment_dir:
         lines.append(f"  standard deviations from {power_dir} (another experiment: its profile's noise, "
                      "not necessarily this grid's)")

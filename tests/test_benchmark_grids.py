@@ -303,3 +303,19 @@ def test_a_column_that_only_later_rows_have_is_kept(tmp_path):
     store.write_part("trials", "a", rows)
     df = store.read("trials")
     assert df.dominant_eigenvalue.isna().tolist() == [True, False] and df.dominant_eigenvalue.iloc[1] == 0.7
+
+
+def test_the_plan_says_what_its_seeds_detect_without_any_earlier_run(tmp_path):
+    """A fresh clone has no earlier results: the plan still says what n seeds detect, in units of
+    the between-seed sd and in points at DARTS's published spread on CIFAR-10."""
+    from analysis.stats import minimum_detectable_difference
+    from benchmark.plan import plan
+
+    text = plan(GRIDS["full"], tmp_path / "full", None, None, cpus=2)
+    one = minimum_detectable_difference(1.0, 4)
+    holm = minimum_detectable_difference(1.0, 4, alpha=0.05 / 19)
+    assert (f"with 4 seeds one paired comparison detects ≥ {one:.1f} sd, ≥ {holm:.1f} sd after Holm "
+            "over 19") in text
+    assert f"at that sd: ≥ {0.09 * one:.2f}–{0.14 * one:.2f} points" in text
+    one_seed = plan(GRIDS["smoke"], tmp_path / "smoke", None, None, cpus=2)
+    assert "with 1 seed there is no sd over seeds: nothing is detectable" in one_seed
