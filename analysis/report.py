@@ -284,12 +284,15 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                f"{figures.n_caption(exp)}")
     add_figure("collapse", figures.collapse_curves(exp, fdir / "collapse"), "Collapse diagnostics",
                "Per strategy over the search epochs, on one fixed validation batch (nas/diagnostics.py): "
-               "the mean entropy of softmax(α) (log #ops is uniform), the eigenvalue of largest magnitude "
-               "of the Hessian of the validation loss in α (power iteration; RobustDARTS saw it grow "
-               "before a collapse), the discretisation gap (the mixed supernet's accuracy minus that "
+               "the mean entropy of softmax(α) (log #ops is uniform), the largest eigenvalue of the "
+               "Hessian of the validation loss in α (power iteration; RobustDARTS saw it grow before a "
+               "collapse; the eigenvalue of largest magnitude in results written before issue 30, "
+               "labelled so), the discretisation gap (the mixed supernet's accuracy minus that "
                "with the derived architecture's one-hot α), the space's counts of the derived "
                "architecture (DARTS: parameter-free operations, skip and pooling, per cell) and a "
-               "strategy's own metrics (implicit-cg's CG iterations); lines are means over searches, "
+               "per-epoch metrics of what each search did (α's change, the hypergradient's norm, and a "
+               "strategy's own: CG's products and stops, Neumann's growth, hyperDARTS's response); "
+               "lines are means over searches, "
                "whiskers 95% CIs (none where n = 1). " + figures.n_caption(exp),
                "Collapse diagnostics: none recorded (a profile's search_diagnostics_every is 0)")
     if darts:

@@ -776,7 +776,9 @@ def _share(value: float, n: int) -> str:
 
 COLLAPSE_COLUMNS = {"param_free_normal": ("parameter-free ops, normal", 1),
                     "param_free_reduce": ("parameter-free ops, reduction", 1),
-                    "dominant_eigenvalue": ("dominant eigenvalue of ∇²_α L_val", 3),
+                    "largest_eigenvalue": ("largest eigenvalue of ∇²_α L_val", 3),
+                    # results written before issue 30: the eigenvalue of largest magnitude
+                    "dominant_eigenvalue": ("eigenvalue of ∇²_α L_val of largest magnitude", 3),
                     "alpha_entropy": ("entropy of softmax(α) (nats)", 3),
                     "discretisation_gap": ("discretisation gap (pts)", 1)}
 
@@ -786,9 +788,9 @@ def collapse_table(exp: Experiment) -> Table | None:
     searches of each, written as a sequence over the epochs (first → … → last), so that a drift to
     parameter-free operations and a rise of the eigenvalue before it can be read off."""
     e = exp.epochs
-    if e.empty or "dominant_eigenvalue" not in e:
+    if e.empty or "alpha_entropy" not in e:
         return None
-    e = e[(e.phase == "search") & e.dominant_eigenvalue.notna()]
+    e = e[(e.phase == "search") & e.alpha_entropy.notna()]   # the epochs that were diagnosed
     cols = [c for c in COLLAPSE_COLUMNS if c in e and e[c].notna().any()]
     if e.empty or not cols:
         return None
@@ -818,8 +820,10 @@ def collapse_table(exp: Experiment) -> Table | None:
             "that were diagnosed at every one of these epochs (no interval; the per-search values are in "
             "epochs.parquet and the figure). Parameter-free "
             "operations: skip connections and poolings among the derived cell's edges (DARTS's collapse "
-            "fills the normal cell with skips); dominant eigenvalue of the validation loss's Hessian in α "
-            "(power iteration; Zela et al. 2020 read a growing one as the sign of a coming collapse); "
+            "fills the normal cell with skips); the largest eigenvalue of the validation loss's Hessian in "
+            "α (power iteration, shifted where the eigenvalue of largest magnitude is negative; Zela et "
+            "al. 2020 read a growing one as the sign of a coming collapse; results written before issue "
+            "30 hold the eigenvalue of largest magnitude instead, labelled so); "
             "entropy: the mean over edges of softmax(α)'s entropy (uniform over 8 operations: 2.079 nats; "
             "falling: α commits); discretisation gap: the supernet's accuracy with the mixed α minus with "
             "the derived one-hot architecture, on the same batch (accuracy points).")

@@ -2,10 +2,12 @@
 
 - `alpha_entropy`: the mean entropy (nats) of softmax(α) over its rows (a DARTS edge's operations,
   the dense-DAG space's blocks); log(#ops) is uniform, 0 is one-hot.
-- `dominant_eigenvalue`: the eigenvalue of largest magnitude of the Hessian of the validation
-  loss with respect to α (RobustDARTS, Zela et al. 2020, who saw it grow before DARTS collapses),
-  by power iteration on exact Hessian-vector products (double backward through the α-gradient);
-  each iteration costs about two passes of the supernet on the diagnostic batch.
+- `largest_eigenvalue`: the largest eigenvalue of the Hessian of the validation loss with respect
+  to α (RobustDARTS, Zela et al. 2020, who saw it grow before DARTS collapses), by power iteration
+  on exact Hessian-vector products (double backward through the α-gradient), shifted where the
+  eigenvalue of largest magnitude is negative; each iteration costs about two passes of the
+  supernet on the diagnostic batch. (Results written before issue 30 hold `dominant_eigenvalue`,
+  the eigenvalue of largest magnitude, instead.)
 - `discretisation_gap`: the supernet's validation accuracy with its mixed α minus its accuracy
   with α replaced by the derived architecture (`Supernet.discrete_alphas`, one-hot), on the
   diagnostic batch: how much the final discretisation throws away.
@@ -52,11 +54,9 @@ def power_iteration(hvp, like: list[torch.Tensor], iterations: int, shift: float
     return value
 
 
-def dominant_eigenvalue(strategy: Strategy, batch: Batch, iterations: int = 20,
-                        seed: int = 0) -> float:
-    """The eigenvalue of largest magnitude of ∇²_α L_val at the current α and the weights the
-    strategy uses there (power iteration, `iterations` Hessian-vector products from a seeded
-    random start)."""
+def _alpha_hessian_product(strategy: Strategy, batch: Batch):
+    """(hvp, α): Hessian-vector products of L_val in α at the current α and the weights the
+    strategy uses there, by double backward."""
     alphas = [a.detach().requires_grad_() for a in strategy.alphas]
     loss, _ = strategy.loss(batch, weights=strategy.current_weights(), alphas=alphas, precise=True)
     g = torch.autograd.grad(loss, alphas, create_graph=True, allow_unused=True, materialize_grads=True)
@@ -65,7 +65,29 @@ def dominant_eigenvalue(strategy: Strategy, batch: Batch, iterations: int = 20,
         return torch.autograd.grad(sum((gi * vi).sum() for gi, vi in zip(g, v)), alphas,
                                    retain_graph=True, allow_unused=True, materialize_grads=True)
 
+    return hvp, alphas
+
+
+def dominant_eigenvalue(strategy: Strategy, batch: Batch, iterations: int = 20,
+                        seed: int = 0) -> float:
+    """The eigenvalue of largest magnitude of ∇²_α L_val at the current α and the weights the
+    strategy uses there (power iteration, `iterations` Hessian-vector products from a seeded
+    random start)."""
+    hvp, alphas = _alpha_hessian_product(strategy, batch)
     return power_iteration(hvp, alphas, iterations, seed=seed)
+
+
+def largest_eigenvalue(strategy: Strategy, batch: Batch, iterations: int = 20,
+                       seed: int = 0) -> float:
+    """The largest (algebraic) eigenvalue λ_max of ∇²_α L_val, the one RobustDARTS tracks: power
+    iteration gives the eigenvalue of largest magnitude, λ_dom; where that is negative every
+    eigenvalue of H − λ_dom·I is ≥ 0, and a second power iteration on it gives λ_max − λ_dom.
+    `iterations` products each (twice where λ_dom < 0)."""
+    hvp, alphas = _alpha_hessian_product(strategy, batch)
+    dominant = power_iteration(hvp, alphas, iterations, seed=seed)
+    if dominant >= 0:
+        return dominant
+    return power_iteration(hvp, alphas, iterations, shift=dominant, seed=seed)
 
 
 def discretisation_gap(strategy: Strategy, batch: Batch) -> float | None:
@@ -85,7 +107,7 @@ def collapse_diagnostics(strategy: Strategy, batch: Batch, eigen_iterations: int
     net = strategy.supernet
     out = {"alpha_entropy": alpha_entropy(net.softmax_alphas())}
     if eigen_iterations > 0:
-        out["dominant_eigenvalue"] = dominant_eigenvalue(strategy, batch, eigen_iterations)
+        out["largest_eigenvalue"] = largest_eigenvalue(strategy, batch, eigen_iterations)
     gap = discretisation_gap(strategy, batch)
     if gap is not None:
         out["discretisation_gap"] = gap

@@ -120,7 +120,7 @@ def test_the_collapse_table_reads_each_diagnostic_as_a_sequence_over_the_epochs(
     rows = [{"experiment": "x", "strategy": "first-order", "search_dataset": "digits", "seed": seed,
              "profile": "p", "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": ep,
              "param_free_normal": [0.0, 2.0, 6.0][ep] + seed, "param_free_reduce": 1.0,
-             "dominant_eigenvalue": [0.1, 0.5, 0.9][ep], "alpha_entropy": 2.0,
+             "largest_eigenvalue": [0.1, 0.5, 0.9][ep], "alpha_entropy": 2.0,
              "discretisation_gap": 10.0}
             for seed in (0, 2) for ep in range(3)]
     exp = Experiment(root=None, trials=pd.DataFrame({"status": []}), epochs=pd.DataFrame(rows),
@@ -130,7 +130,12 @@ def test_the_collapse_table_reads_each_diagnostic_as_a_sequence_over_the_epochs(
     row = frame.iloc[0]
     assert row["searches"] == 2 and row["epochs"] == "1 → 2 → 3"
     assert row["parameter-free ops, normal"] == "1.0 → 3.0 → 7.0"       # the mean over the 2 seeds
-    assert row["dominant eigenvalue of ∇²_α L_val"] == "0.100 → 0.500 → 0.900"
+    assert row["largest eigenvalue of ∇²_α L_val"] == "0.100 → 0.500 → 0.900"
+    # results written before issue 30 hold the eigenvalue of largest magnitude, labelled so
+    old = pd.DataFrame(rows).rename(columns={"largest_eigenvalue": "dominant_eigenvalue"})
+    (_, frame), = collapse_table(Experiment(root=None, trials=pd.DataFrame({"status": []}),
+                                            epochs=old, alphas=pd.DataFrame())).blocks
+    assert frame.iloc[0]["eigenvalue of ∇²_α L_val of largest magnitude"] == "0.100 → 0.500 → 0.900"
 
 
 def test_a_uniform_choice_has_the_modal_share_of_the_exact_enumeration():

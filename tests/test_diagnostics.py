@@ -6,7 +6,13 @@ import math
 import pytest
 import torch
 
-from nas.diagnostics import alpha_entropy, collapse_diagnostics, discretisation_gap, dominant_eigenvalue
+from nas.diagnostics import (
+    alpha_entropy,
+    collapse_diagnostics,
+    discretisation_gap,
+    dominant_eigenvalue,
+    largest_eigenvalue,
+)
 from nas.search import Search, SearchConfig
 from nas.spaces import make_supernet, space_config
 from nas.strategies import make_strategy
@@ -37,6 +43,19 @@ def test_the_eigenvalue_matches_eigvalsh_of_the_alpha_hessian(setup):
     dominant = float(eig[eig.abs().argmax()])
     estimate = dominant_eigenvalue(s, batch, iterations=120)
     assert estimate == pytest.approx(dominant, rel=1e-3)
+    assert largest_eigenvalue(s, batch, iterations=120) == pytest.approx(float(eig.max()), rel=1e-3)
+
+
+def test_the_largest_eigenvalue_is_the_algebraic_one_where_the_dominant_is_negative(monkeypatch):
+    """RobustDARTS tracks λ_max: where the eigenvalue of largest magnitude is negative, the
+    shifted power iteration finds the largest one."""
+    import nas.diagnostics as d
+
+    h = torch.diag(torch.tensor([-5.0, 1.0, 2.0, -0.5], dtype=torch.float64))
+    like = [torch.zeros(4, dtype=torch.float64)]
+    monkeypatch.setattr(d, "_alpha_hessian_product", lambda strategy, batch: (lambda v: [h @ v[0]], like))
+    assert d.dominant_eigenvalue(None, None, 200) == pytest.approx(-5.0, rel=1e-6)
+    assert d.largest_eigenvalue(None, None, 200) == pytest.approx(2.0, rel=1e-4)
 
 
 def test_entropy_is_log_ops_at_uniform_and_zero_at_one_hot():
@@ -70,7 +89,7 @@ def test_the_dense_dag_space_has_its_diagnostics():
         net.alpha.copy_(torch.tensor([0.1, 2.0, -1.0, 0.0]))
     s = make_strategy("first-order", net)
     d = collapse_diagnostics(s, (torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))), eigen_iterations=5)
-    assert {"alpha_entropy", "dominant_eigenvalue", "discretisation_gap", "depth", "edges"} <= set(d)
+    assert {"alpha_entropy", "largest_eigenvalue", "discretisation_gap", "depth", "edges"} <= set(d)
     assert int(torch.softmax(net.discrete_alphas()[0], 0).argmax()) == 1
 
 
@@ -86,5 +105,5 @@ def test_diagnostics_do_not_change_the_search(tiny_digits):
     assert str(runs[0].genotype()) == str(runs[1].genotype())
     assert all(torch.equal(a, b) for a, b in zip(runs[0].supernet.arch_parameters(),
                                                  runs[1].supernet.arch_parameters()))
-    assert "dominant_eigenvalue" not in runs[0].history[-1]
-    assert all("dominant_eigenvalue" in r and r["diagnostics_s"] > 0 for r in runs[1].history)
+    assert "largest_eigenvalue" not in runs[0].history[-1]
+    assert all("largest_eigenvalue" in r and r["diagnostics_s"] > 0 for r in runs[1].history)
