@@ -179,7 +179,7 @@ def choice_table(exp: Experiment) -> Table | None:
             row, num = {"strategy": s, "searches": len(x)}, {"search_dataset": sd, "strategy": s,
                                                               "searches": len(x)}
             for c, label in cols.items():
-                m, lo, hi, _ = st.mean_ci(x[c])
+                m, lo, hi, _ = (st.correlation_mean_ci if c == "kendall_tau" else st.mean_ci)(x[c])
                 row[label] = ci_text(m, lo, hi, digits=3 if c == "kendall_tau" else 2)
                 num.update({c: m, f"{c}_lo": lo, f"{c}_hi": hi})
             frame.append(row)
@@ -187,7 +187,7 @@ def choice_table(exp: Experiment) -> Table | None:
         c = (ceiling[(ceiling.search_dataset == sd) & (ceiling.eval_dataset == sd)] if len(ceiling)
              else ceiling)
         if len(c) and c.ceiling_tau.notna().any():
-            m, lo, hi, _ = st.mean_ci(c.ceiling_tau.dropna())
+            m, lo, hi, _ = st.correlation_mean_ci(c.ceiling_tau.dropna())
             half = float(c.split_half_tau.mean())
             frame.append({"strategy": f"{NOISE_CEILING} (split-half τ {half:.2f} of "
                                       f"{int(c.repeats.min()) // 2} vs {int(c.repeats.min()) // 2} "
@@ -201,8 +201,9 @@ def choice_table(exp: Experiment) -> Table | None:
             "mean of its trainings from scratch for that seed; per strategy the mean over searches "
             "[95% Student-t CI] (none where n = 1). Chosen: the block with the largest α after the "
             "search; regret: best candidate − chosen; τ: Kendall's rank correlation of the final α "
-            "with the candidates' accuracies (undefined where all candidates tie); its t interval is not "
-            "clipped to τ's range [−1, 1] and overruns it at small n. The random "
+            "with the candidates' accuracies (undefined where all candidates tie); its interval, and the "
+            "noise ceiling's, is the t interval on Fisher's z scale (atanh), mapped back, so that it "
+            "stays within τ's range [−1, 1]. The random "
             "baseline chooses a block uniformly: a strategy that does not beat it on regret and τ "
             "has learned nothing about the blocks at this n. Last row, the noise ceiling: the τ a perfect "
             "ranking of the blocks can reach against this ground truth, from the split-half τ of its "
@@ -213,22 +214,6 @@ def choice_table(exp: Experiment) -> Table | None:
             "references, He-initialised like every standalone network.")
     return Table("dense_dag_choice", "What each strategy chose, against the ground truth",
                  blocks, pd.DataFrame(numbers), note)
-
-
-def bootstrap_spearman(x, y, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """Spearman's ρ and a percentile-bootstrap 95% interval (resampling the DAGs)."""
-    from scipy import stats
-
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    rho = float(stats.spearmanr(x, y).statistic)
-    rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(reps):
-        i = rng.integers(0, len(x), len(x))
-        if len(set(x[i])) > 1 and len(set(y[i])) > 1:
-            boots.append(stats.spearmanr(x[i], y[i]).statistic)
-    lo, hi = np.percentile(boots, [2.5, 97.5]) if boots else (math.nan, math.nan)
-    return rho, float(lo), float(hi)
 
 
 def properties_table(exp: Experiment) -> Table | None:
@@ -256,7 +241,7 @@ def properties_table(exp: Experiment) -> Table | None:
                 frame.append({"property": p, "Spearman ρ [95% bootstrap CI]": "— (constant or < 4 DAGs)",
                               "DAGs": len(g)})
                 continue
-            rho, lo, hi = bootstrap_spearman(g[p], g.acc)
+            rho, lo, hi = st.bootstrap_spearman(g[p], g.acc)
             frame.append({"property": p, "Spearman ρ [95% bootstrap CI]": ci_text(rho, lo, hi),
                           "DAGs": len(g)})
             numbers.append({"eval_dataset": ev, "property": p, "rho": rho, "lo": lo, "hi": hi,

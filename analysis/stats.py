@@ -69,6 +69,37 @@ def mean_ci(values, level: float = LEVEL) -> tuple[float, float, float, int]:
     return mean, float(ci.low), float(ci.high), n
 
 
+def correlation_mean_ci(values, level: float = LEVEL) -> tuple[float, float, float, int]:
+    """The mean of correlation-like values in [−1, 1] (Kendall's τ, Spearman's ρ) over searches,
+    with an interval that stays in [−1, 1]: the Student-t interval of `mean_ci` on Fisher's z
+    scale, z = atanh(v) (values clipped to ±0.999 first), mapped back by tanh. (mean, lo, hi, n):
+    the mean is the plain mean of the values, as `mean_ci` gives it; the interval, unlike a
+    t-interval on the values themselves, never overruns the range at small n."""
+    a = _clean(values)
+    mean, _, _, n = mean_ci(a, level)
+    if n < 2:
+        return mean, NAN, NAN, n
+    _, lo, hi, _ = mean_ci(np.arctanh(np.clip(a, -0.999, 0.999)), level)
+    return mean, float(np.tanh(lo)), float(np.tanh(hi)), n
+
+
+def bootstrap_spearman(x, y, reps: int = 2000, seed: int = 0,
+                       level: float = LEVEL) -> tuple[float, float, float]:
+    """Spearman's ρ of paired values and its percentile-bootstrap interval (resampling the pairs,
+    `reps` times from a seeded generator; a resample whose x or y is constant is skipped)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    rho = float(stats.spearmanr(x, y).statistic)
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(reps):
+        i = rng.integers(0, len(x), len(x))
+        if len(set(x[i])) > 1 and len(set(y[i])) > 1:
+            boots.append(stats.spearmanr(x[i], y[i]).statistic)
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(boots, [tail, 100 - tail]) if boots else (NAN, NAN)
+    return rho, float(lo), float(hi)
+
+
 def _as_series(values):
     import pandas as pd
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis import stats as st
 from analysis.load import TRIAL_KEY, Experiment, reference_key, short_name
@@ -510,9 +509,10 @@ def transfer_table(exp: Experiment) -> Table | None:
             f"rank on {short_name(sd)}": g["search_rank"], f"rank on {short_name(td)}": g["transfer_rank"]})
         blocks.append((f"Searched on {short_name(sd)}, transferred to {short_name(td)}", frame))
         if len(g) >= 3:
-            rho = stats.spearmanr(g.search_acc_mean, g.transfer_acc_mean).statistic
+            rho, lo, hi = st.bootstrap_spearman(g.search_acc_mean, g.transfer_acc_mean)
             notes.append(f"{short_name(sd)}→{short_name(td)}: Spearman ρ between the strategies' mean "
-                         f"accuracies = {rho:.2f} over {len(g)} strategies")
+                         f"accuracies = {ci_text(rho, lo, hi)} over {len(g)} strategies (95% "
+                         "percentile-bootstrap interval, resampling the strategies)")
     note = ("Test accuracy in percent of the cells found on the search dataset, trained from scratch and "
             "tested on each dataset; the unit is one search (mean over its repeats), n = searches "
             "evaluated on both datasets (paired by seed). Mean [95% CI]: Student-t interval over the "

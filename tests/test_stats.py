@@ -483,5 +483,20 @@ def test_every_number_of_the_transfer_table_recomputed_from_the_trials(tmp_path)
         assert {s: int(csv.loc[s, f"{prefix}_rank"]) for s in means} == {s: order.index(s) + 1 for s in order}
     assert csv.loc["random", "transfer_rank"] < csv.loc["random", "search_rank"]
     rho = stats.spearmanr([m[0] for m in means.values()], [m[1] for m in means.values()]).statistic
-    assert f"Spearman ρ between the strategies' mean accuracies = {rho:.2f} over 4 strategies" in md
+    _, lo, hi = st.bootstrap_spearman([m[0] for m in means.values()], [m[1] for m in means.values()])
+    assert -1 <= lo <= hi <= 1
+    assert (f"Spearman ρ between the strategies' mean accuracies = {rho:.2f} [{lo:.2f}, {hi:.2f}] "
+            "over 4 strategies (95% percentile-bootstrap interval") in md
     assert "| one-level | 1 |" in md
+
+
+def test_a_correlations_interval_stays_in_its_range_and_is_the_t_interval_on_fishers_z():
+    taus = [0.9, 0.6, 0.95]
+    m, _, hi, n = st.mean_ci(taus)
+    assert hi > 1                          # the plain t interval overruns τ's range at n = 3
+    cm, clo, chi, cn = st.correlation_mean_ci(taus)
+    assert (cm, cn) == (m, n) and -1 < clo < cm < chi < 1
+    _, zlo, zhi, _ = st.mean_ci(np.arctanh(taus))
+    assert (clo, chi) == pytest.approx((np.tanh(zlo), np.tanh(zhi)))
+    assert st.correlation_mean_ci([1.0, 1.0, 0.99])[2] < 1     # ±1 clipped before atanh
+    assert math.isnan(st.correlation_mean_ci([0.3])[1])
