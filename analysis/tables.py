@@ -178,15 +178,18 @@ def accuracy_numbers(exp: Experiment) -> pd.DataFrame:
     for b in BASELINES:
         for c in COMPARISON_FIELDS:
             out[f"vs_{slug(b)}_{c}"] = "" if c in ("test", "verdict") else np.nan
-    for (sd, ed), fam in out.groupby(["search_dataset", "eval_dataset"], sort=False):
-        acc = s[(s.search_dataset == sd) & (s.eval_dataset == ed)]
-        by_seed = {k: g.set_index("seed")["acc"] for k, g in acc.groupby("strategy")}
-        pairs = comparisons(strategy_order(fam.strategy))
-        diffs = [st.compare(by_seed[a], by_seed[b]) for a, b in pairs]
-        adjusted = st.holm([d.p for d in diffs])
-        m = sum(not _nan(d.p) for d in diffs)
-        for (a, b), d, p_holm in zip(pairs, diffs, adjusted):
-            i = fam.index[fam.strategy == a][0]
+    # Holm's family: every comparison the table makes for a search dataset, on all its evaluation
+    # datasets together (a claim on CIFAR-10 and one on CIFAR-100 are two chances of a false one)
+    for sd, block in out.groupby("search_dataset", sort=False):
+        tests = []    # (row index, baseline, difference)
+        for ed, fam in block.groupby("eval_dataset", sort=False):
+            acc = s[(s.search_dataset == sd) & (s.eval_dataset == ed)]
+            by_seed = {k: g.set_index("seed")["acc"] for k, g in acc.groupby("strategy")}
+            for a, b in comparisons(strategy_order(fam.strategy)):
+                tests.append((fam.index[fam.strategy == a][0], b, st.compare(by_seed[a], by_seed[b])))
+        adjusted = st.holm([d.p for _, _, d in tests])
+        m = sum(not _nan(d.p) for _, _, d in tests)
+        for (i, b, d), p_holm in zip(tests, adjusted):
             pre = f"vs_{slug(b)}_"
             mde_holm = holm_mde(d, m)
             values = {"diff": d.diff, "diff_lo": d.lo, "diff_hi": d.hi, "n": d.n, "test": d.test,
@@ -257,8 +260,13 @@ def detectability(num: pd.DataFrame) -> list[str]:
     """One sentence per (search dataset, evaluation dataset): the smallest difference the grid
     detects, from the `vs_*_mde`, `vs_*_n` and `vs_*_test` columns of `accuracy_numbers`."""
     lines = []
+    fields = ("n", "test", "mde", "mde_holm")
+
+    def family_size(block: pd.DataFrame) -> int:   # Holm's family: the search dataset's comparisons
+        return int(sum(block[f"vs_{slug(b)}_mde"].notna().sum() for b in BASELINES))
+
+    families = {sd: family_size(block) for sd, block in num.groupby("search_dataset", sort=False)}
     for (sd, ed), fam in num.groupby(["search_dataset", "eval_dataset"], sort=False):
-        fields = ("n", "test", "mde", "mde_holm")
         rows = [fam[[f"vs_{slug(b)}_{c}" for c in fields]].set_axis(list(fields), axis=1)
                 for b in BASELINES]
         comp = pd.concat(rows)
@@ -283,10 +291,10 @@ def detectability(num: pd.DataFrame) -> list[str]:
         pairs = _count(int(tested["n"].min()), int(tested["n"].max()))
         spread = (f"range over its {len(tested)} comparisons, each from its own observed sd of "
                   "the differences" if len(tested) > 1 else "from the observed sd of the differences")
-        family = int(comp["mde"].notna().sum())
         lines.append(f"{where}, with n = {pairs} searches per strategy, this grid detects a {kind} "
                      f"difference of ≥ {span('mde_holm')} points with {st.POWER:.0%} power after Holm's "
-                     f"correction over its {family} comparisons (≥ {span('mde')} points for a single "
+                     f"correction over the {families[sd]} comparisons of cells searched on "
+                     f"{short_name(sd)} (≥ {span('mde')} points for a single "
                      f"comparison at α = {st.ALPHA:g}, two-sided; {spread}, itself uncertain with "
                      f"n − 1 degrees of freedom); smaller differences are not detectable at this n.")
     return lines
@@ -346,11 +354,11 @@ def accuracy_table(exp: Experiment, reference: pd.DataFrame | None,
         "paired t-test (scipy.stats.ttest_rel) over the seeds both have; where they share no seed, "
         "Welch's unpaired t-test (scipy.stats.ttest_ind, equal_var=False), marked 'Welch'. "
         "p_Holm: the two-sided p-value corrected by Holm's method (statsmodels multipletests) over "
-        "all comparisons on that evaluation dataset. "
+        "all the comparisons the table makes for that search dataset, on every evaluation dataset. "
         f"MDE: the smallest true difference the same test detects with {st.POWER:.0%} power, with "
         "that n and the observed sd of the differences (noncentral t, scipy.stats.nct; "
-        "equal variances assumed for Welch), at α/m, m the comparisons on that evaluation "
-        f"dataset (Holm's first step; the uncorrected MDE at α = {st.ALPHA:g} is in the CSV). "
+        "equal variances assumed for Welch), at α/m, m the comparisons of that family "
+        f"(Holm's first step; the uncorrected MDE at α = {st.ALPHA:g} is in the CSV). "
         f"Verdict: '{VERDICTS['differs']}' where p_Holm < {st.ALPHA:g}; "
         f"'{VERDICTS['not detectable']}' where the CI includes 0 and |Δ| < MDE; "
         f"'{VERDICTS['no spread']}' where every seed gives the same difference (e.g. the same "

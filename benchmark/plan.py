@@ -241,11 +241,12 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     power_searches = searches if power_dir == experiment_dir else earlier_searches(power_dir)
     from analysis.tables import comparisons
 
-    family = len(comparisons(grid.strategies))
+    # the report's Holm family: every comparison for a search dataset, on all its evaluation datasets
+    family = len(comparisons(grid.strategies)) * (len(evals) if p.evaluate else 1)
     holm_alpha = ALPHA / max(1, family)
     lines += ["", f"power (paired by seed; 80% power, two-sided α = {ALPHA:g}; after Holm's correction "
-                  f"over the report's {family} comparisons per evaluation dataset, α/{family} at its "
-                  "first step):"]
+                  f"over the report's {family} comparisons per search dataset (on {len(evals)} "
+                  f"evaluation dataset(s)), α/{family} at its first step):"]
     n = len(grid.seeds)
     lines += sd_units(n, family)
     if power_dir != experiment_dir:

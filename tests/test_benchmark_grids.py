@@ -313,9 +313,9 @@ def test_the_plan_says_what_its_seeds_detect_without_any_earlier_run(tmp_path):
 
     text = plan(GRIDS["full"], tmp_path / "full", None, None, cpus=2)
     one = minimum_detectable_difference(1.0, 4)
-    holm = minimum_detectable_difference(1.0, 4, alpha=0.05 / 19)
+    holm = minimum_detectable_difference(1.0, 4, alpha=0.05 / 38)    # 19 on each of 2 datasets
     assert (f"with 4 seeds one paired comparison detects ≥ {one:.1f} sd, ≥ {holm:.1f} sd after Holm "
-            "over 19") in text
+            "over 38") in text
     assert f"at that sd: ≥ {0.09 * one:.2f}–{0.14 * one:.2f} points" in text
     one_seed = plan(GRIDS["smoke"], tmp_path / "smoke", None, None, cpus=2)
     assert "with 1 seed there is no sd over seeds: nothing is detectable" in one_seed

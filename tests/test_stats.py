@@ -396,15 +396,15 @@ def test_detectability_sentence_states_the_csv_numbers():
         assert len(mdes) == 3 and len(holm) == 3
         assert line.startswith(f"On {ds}")
         assert f"≥ {holm.min():.2f}–{holm.max():.2f} points with 80% power after Holm's correction " \
-               "over its 3 comparisons" in line
+               "over the 6 comparisons of cells searched on digits" in line
         assert f"(≥ {mdes.min():.2f}–{mdes.max():.2f} points for a single comparison" in line
         assert "n = 3 searches per strategy" in line and "paired" in line
         assert "α = 0.05, two-sided" in line and "not detectable at this n" in line
-        # the Holm-level MDE is the MDE at α/3 with the same sd and n
+        # the Holm-level MDE is the MDE at α/6 (3 comparisons on each of 2 evaluation datasets)
         r = fam[fam.strategy == "hyperdarts-mlp"].iloc[0]
         sd = r.vs_first_order_mde / st.minimum_detectable_difference(1.0, 3)
         assert r.vs_first_order_mde_holm == pytest.approx(
-            st.minimum_detectable_difference(sd, 3, alpha=0.05 / 3), rel=1e-6)
+            st.minimum_detectable_difference(sd, 3, alpha=0.05 / 6), rel=1e-6)
     shown = dict(table.blocks)["Search noise and training noise (searched on digits)"]
     row = num[(num.strategy == "random") & (num.eval_dataset == "mnist")].iloc[0]
     assert (shown[(shown.strategy == "random") & (shown["evaluated on"] == "mnist")]
