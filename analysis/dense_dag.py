@@ -129,7 +129,11 @@ def noise_ceiling(exp: Experiment) -> pd.DataFrame:
     - `reliability`: that agreement for the mean of all r trainings, by Spearman–Brown from the
       halves (τ → r = sin(πτ/2), Greiner's relation; R = 2r/(1 + r); negative r taken as 0);
     - `ceiling_tau`: the τ that a perfect ranking can reach against that mean, τ(√R): a
-      strategy's τ near it is as good as this ground truth can tell, one far below it is not."""
+      strategy's τ near it is as good as this ground truth can tell, one far below it is not;
+    - `anova_p`: whether the candidates differ at all, the p-value of a one-way ANOVA of their
+      trainings (each distinct DAG once, with its r trainings; scipy.stats.f_oneway): where it is
+      not small, no ranking of these candidates (a choice's regret, τ, the best of k) rests on
+      anything but training noise."""
     from scipy import stats
 
     gt = exp.ground_truth
@@ -150,7 +154,12 @@ def noise_ceiling(exp: Experiment) -> pd.DataFrame:
         half = float(np.mean(taus)) if taus else math.nan
         r = max(0.0, _tau_to_r(half)) if taus else math.nan
         reliability = 2 * r / (1 + r) if taus else math.nan
-        rows.append({"search_dataset": sd, "seed": seed, "eval_dataset": ev,
+        groups = [v[~np.isnan(v)] for v in g.pivot_table(index="architecture", columns="repeat",
+                                                         values="test_acc").to_numpy()]
+        groups = [v for v in groups if len(v)]
+        anova = (float(stats.f_oneway(*groups).pvalue)
+                 if len(groups) > 1 and sum(len(v) for v in groups) > len(groups) else math.nan)
+        rows.append({"search_dataset": sd, "seed": seed, "eval_dataset": ev, "anova_p": anova,
                      "blocks": len(acc), "repeats": acc.shape[1], "split_half_tau": half,
                      "reliability": reliability,
                      "ceiling_tau": _r_to_tau(math.sqrt(reliability)) if taus else math.nan,
@@ -171,8 +180,20 @@ def choice_table(exp: Experiment) -> Table | None:
     cols = {"chosen": "chosen block", "best": "best candidate", "mean_candidate": "mean candidate",
             "regret": "regret (best − chosen)", "kendall_tau": "Kendall τ (α vs accuracy)",
             "chain": "chain", "complete": "complete DAG"}
-    blocks, numbers = [], []
+    blocks, numbers, text = [], [], []
     for sd, g in scores.groupby("search_dataset", sort=False):
+        ceil = (ceiling[(ceiling.search_dataset == sd) & (ceiling.eval_dataset == sd)] if len(ceiling)
+                else ceiling)
+        if len(ceil) and ceil.anova_p.notna().any():
+            ps = ceil.sort_values("seed")
+            differ = int((ps.anova_p < st.ALPHA).sum())
+            text.append(f"On {short_name(sd)}: do a seed's candidates differ at all? One-way ANOVA of "
+                        "their trainings, per seed: p = " + ", ".join(
+                            f"{p:.2g} (seed {s})" for s, p in zip(ps.seed, ps.anova_p))
+                        + f"; {differ} of {len(ps)} seeds below {st.ALPHA:g}. "
+                        + ("Where the candidates do not differ detectably, the regret, τ and best "
+                           "candidate below rank training noise, not blocks." if differ < len(ps)
+                           else "The rankings below rank blocks that differ."))
         frame = []
         for s in strategy_order(g.strategy.unique()):
             x = g[g.strategy == s]
@@ -184,16 +205,14 @@ def choice_table(exp: Experiment) -> Table | None:
                 num.update({c: m, f"{c}_lo": lo, f"{c}_hi": hi})
             frame.append(row)
             numbers.append(num)
-        c = (ceiling[(ceiling.search_dataset == sd) & (ceiling.eval_dataset == sd)] if len(ceiling)
-             else ceiling)
-        if len(c) and c.ceiling_tau.notna().any():
-            m, lo, hi, _ = st.correlation_mean_ci(c.ceiling_tau.dropna())
-            half = float(c.split_half_tau.mean())
+        if len(ceil) and ceil.ceiling_tau.notna().any():
+            m, lo, hi, _ = st.correlation_mean_ci(ceil.ceiling_tau.dropna())
+            half = float(ceil.split_half_tau.mean())
             frame.append({"strategy": f"{NOISE_CEILING} (split-half τ {half:.2f} of "
-                                      f"{int(c.repeats.min()) // 2} vs {int(c.repeats.min()) // 2} "
+                                      f"{int(ceil.repeats.min()) // 2} vs {int(ceil.repeats.min()) // 2} "
                                       "trainings)",
-                          "searches": len(c), "Kendall τ (α vs accuracy)": ci_text(m, lo, hi, digits=3)})
-            numbers.append({"search_dataset": sd, "strategy": "noise-ceiling", "searches": len(c),
+                          "searches": len(ceil), "Kendall τ (α vs accuracy)": ci_text(m, lo, hi, digits=3)})
+            numbers.append({"search_dataset": sd, "strategy": "noise-ceiling", "searches": len(ceil),
                             "kendall_tau": m, "kendall_tau_lo": lo, "kendall_tau_hi": hi,
                             "split_half_tau": half})
         blocks.append((f"Searched on {short_name(sd)}", pd.DataFrame(frame).astype(object).fillna("")))
@@ -213,7 +232,7 @@ def choice_table(exp: Experiment) -> Table | None:
             "truth cannot rank the blocks at all and no τ means anything. Chain and complete DAG: the "
             "references, He-initialised like every standalone network.")
     return Table("dense_dag_choice", "What each strategy chose, against the ground truth",
-                 blocks, pd.DataFrame(numbers), note)
+                 blocks, pd.DataFrame(numbers), note, text)
 
 
 def properties_table(exp: Experiment) -> Table | None:

@@ -154,3 +154,17 @@ def test_the_ceiling_follows_spearman_brown_from_the_split_half_tau():
     reliability = 2 * r / (1 + r)
     assert dd._r_to_tau(math.sqrt(reliability)) > half     # the full mean replicates better
     assert dd._r_to_tau(dd._tau_to_r(0.3)) == pytest.approx(0.3)
+
+
+def test_the_ground_truth_tests_whether_its_candidates_differ_before_they_are_ranked():
+    """scipy's one-way ANOVA over each seed's candidates (their trainings): a large p where the
+    candidates are one distribution, a small one where one stands apart."""
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    alike = {a: list(0.9 + 0.01 * rng.standard_normal(4)) for a in CANDIDATES}
+    apart = {**alike, CANDIDATES[2]: [x + 0.05 for x in alike[CANDIDATES[2]]]}
+    rows = dd.noise_ceiling(_exp(pd.concat([_gt(alike, seeds=(0,)), _gt(apart, seeds=(1,))])))
+    p = rows.set_index("seed")["anova_p"]
+    assert p[0] == pytest.approx(stats.f_oneway(*alike.values()).pvalue) and p[0] > 0.05
+    assert p[1] == pytest.approx(stats.f_oneway(*apart.values()).pvalue) and p[1] < 0.001
