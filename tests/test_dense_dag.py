@@ -261,10 +261,13 @@ def test_a_standalone_training_reports_its_accuracy_and_time_from_zero(tiny_digi
     from nas.spaces.dense_dag import DagArchitecture, StandaloneConfig, chain_dag, train_standalone
 
     clock = iter(range(10_000))                      # a clock that ticks 1 ms per reading
-    monkeypatch.setattr(dd, "time", types.SimpleNamespace(perf_counter=lambda: next(clock) / 1000))
+    cpu = iter(range(10_000))                        # and a CPU clock that ticks 2 ms
+    monkeypatch.setattr(dd, "time", types.SimpleNamespace(perf_counter=lambda: next(clock) / 1000,
+                                                          process_time=lambda: next(cpu) / 500))
     saved = []
     out = train_standalone(DagArchitecture.from_mask(chain_dag(3)), tiny_digits, 8,
                            StandaloneConfig(epochs=2, batch_size=64), torch.device("cpu"),
                            on_checkpoint=saved.append)
     assert all(0 <= h["train_acc"] <= 1 for h in out["history"]) and 0 <= out["train_acc"] <= 1
     assert 0 < saved[0]["elapsed"] < saved[1]["elapsed"] <= out["train_time_s"] < 0.1
+    assert [h["epoch_cpu_s"] for h in out["history"]] == [0.002, 0.002]   # each epoch's CPU time
