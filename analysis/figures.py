@@ -558,24 +558,52 @@ DIAGNOSTIC_LABELS = {
     "alpha_entropy": "mean entropy of softmax(α) (nats)",
     "largest_eigenvalue": "largest eigenvalue of ∇²_α L_val",
     "dominant_eigenvalue": "eigenvalue of ∇²_α L_val of largest magnitude",
+    "discretisation_gap": "discretisation gap (acc. pts)",
+    "param_free_normal": "parameter-free ops, normal cell",
+    "param_free_reduce": "parameter-free ops, reduction cell",
+    # what each search did (analysis/health.py reads them)
     "alpha_change": "α change per epoch (mean |Δ log softmax α|)",
     "hypergrad_norm": "‖hypergradient‖, mean over the epoch",
     "hypergrad_norm_max": "‖hypergradient‖, largest in the epoch",
+    "cg_iterations": "CG iterations per step (implicit-cg)",
     "cg_negative_curvature": "share of CG solves stopped by negative curvature",
     "neumann_growth": "Neumann series growth (last / first term), mean",
     "neumann_growth_max": "Neumann series growth, largest in the epoch",
     "response_change": "hyperDARTS response (relative weight change)",
-    "discretisation_gap": "discretisation gap (acc. pts)",
-    "param_free_normal": "parameter-free ops, normal cell",
-    "param_free_reduce": "parameter-free ops, reduction cell",
-    "cg_iterations": "CG iterations per step (implicit-cg)",
 }
+
+
+PARAMETER_FREE = {"skip_connect", "max_pool_3x3", "avg_pool_3x3"}
+
+
+def uniform_references(exp: Experiment) -> dict[str, tuple[float, str]]:
+    """Per diagnostic, the value of a uniform α and its label: log(#ops) for the entropy, and for
+    the DARTS cells' parameter-free operations the expected count of a genotype drawn uniformly
+    (genes × parameter-free ops / non-`none` ops); {} where the α table or a genotype is missing."""
+    a = exp.alphas
+    if a.empty or not {"cell", "edge", "op"} <= set(a):
+        return {}
+    ops = int(a.groupby([*TRIAL_KEY, "epoch", "cell", "edge"]).op.nunique().max())
+    out = {"alpha_entropy": (math.log(ops), f"uniform α: log {ops}")}
+    names = set(a.op) - {"none"}
+    f = exp.trials
+    genotype = next((g for g in f.get("genotype", []) if isinstance(g, str) and g.startswith("Genotype(")),
+                    None)
+    if genotype and names:
+        from nas.genotype import parse_genotype
+
+        g = parse_genotype(genotype)
+        share = len(names & PARAMETER_FREE) / len(names)
+        for kind, genes in (("normal", g.normal), ("reduce", g.reduce)):
+            out[f"param_free_{kind}"] = (len(genes) * share, f"uniform draw: {len(genes) * share:.1f}")
+    return out
 
 
 def collapse_curves(exp: Experiment, prefix: Path) -> list[Path]:
     """The collapse diagnostics and the strategies' own metrics over the search epochs, one panel
     each: per strategy the mean over searches (line and markers) and the 95% CI (whiskers; none
-    where n = 1). The random baseline (no search) is drawn at its one record."""
+    where n = 1). The random baseline (no search) is drawn at its one record; a dashed line marks
+    a uniform α's value where it is known (`uniform_references`); counts get integer ticks."""
     e = exp.epochs
     if e.empty:
         return []
@@ -587,6 +615,7 @@ def collapse_curves(exp: Experiment, prefix: Path) -> list[Path]:
     cols = [c for c in DIAGNOSTIC_LABELS if c in cols] + sorted(set(cols) - set(DIAGNOSTIC_LABELS))
     e["epoch"] = e["epoch"] + 1
     per_search = e.groupby([*TRIAL_KEY, "epoch"])[cols].mean().reset_index()
+    uniform = uniform_references(exp)
     strategies = strategy_order(per_search.strategy.unique())
     colors = _palette(strategies)
     epochs = int(per_search.epoch.max())
@@ -618,13 +647,21 @@ def collapse_curves(exp: Experiment, prefix: Path) -> list[Path]:
             _epoch_axis(ax, epochs)
             if col == "discretisation_gap":
                 ax.axhline(0, color="black", lw=0.6)
+            if col in uniform:
+                value, label = uniform[col]
+                ax.axhline(value, color="0.35", lw=0.9, ls="--", label=label, zorder=1)
+                ax.legend(handles=[Line2D([], [], color="0.35", lw=0.9, ls="--")], labels=[label],
+                          fontsize=6.5, frameon=False, loc="best")
+            if col.startswith("param_free") or col == "cg_iterations":
+                ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(lw=0.3)
         for ax in list(axes.flat)[len(cols):]:
             ax.set_visible(False)
         handles = {}
         for ax in axes.flat:
             for h, lab in zip(*ax.get_legend_handles_labels()):
-                handles.setdefault(lab, h)
+                if lab in strategies:   # not the panels' own reference lines
+                    handles.setdefault(lab, h)
         fig.legend(list(handles.values()), list(handles), loc="outside right center", frameon=False)
         fig.suptitle(_wrap(n_text(ns) + "; measured on one fixed validation batch after the epochs "
                            "shown", 110), fontsize=7.5)

@@ -610,3 +610,23 @@ def test_costs_are_cpu_time_on_a_cpu_and_device_time_on_a_gpu():
     assert unit.tolist() == ["CPU-hours", "CPU wall-hours", "GPU-hours"]
     hours, unit = cost_hours(f.drop(columns="search_cpu_s"), "search")
     assert unit.tolist() == ["CPU wall-hours", "CPU wall-hours", "GPU-hours"]
+
+
+def test_the_collapse_figure_draws_what_a_uniform_alpha_gives():
+    """The entropy of a uniform α over the edge's operations, and the parameter-free operations
+    expected of a uniformly drawn genotype: genes × 3 parameter-free of the 7 non-none operations."""
+    import math
+
+    from analysis.figures import uniform_references
+    from analysis.load import Experiment
+    from nas.genotype import NAMED_GENOTYPES
+    from nas.ops import PRIMITIVES
+
+    alphas = pd.DataFrame([{"strategy": "first-order", "search_dataset": "d", "seed": 0, "epoch": 0,
+                            "cell": "normal", "edge": "0->2", "op": op, "weight": 1 / 8}
+                           for op in PRIMITIVES])
+    trials = pd.DataFrame({"genotype": [str(NAMED_GENOTYPES["DARTS_V2"])]})
+    ref = uniform_references(Experiment(None, trials, pd.DataFrame(), alphas))
+    assert ref["alpha_entropy"][0] == pytest.approx(math.log(8))
+    assert ref["param_free_normal"][0] == pytest.approx(8 * 3 / 7)
+    assert ref["param_free_reduce"][0] == pytest.approx(8 * 3 / 7)
