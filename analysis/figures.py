@@ -652,7 +652,7 @@ def collapse_curves(exp: Experiment, prefix: Path) -> list[Path]:
                 ax.axhline(value, color="0.35", lw=0.9, ls="--", label=label, zorder=1)
                 ax.legend(handles=[Line2D([], [], color="0.35", lw=0.9, ls="--")], labels=[label],
                           fontsize=6.5, frameon=False, loc="best")
-            if col.startswith("param_free") or col == "cg_iterations":
+            if col.startswith("param_free"):
                 ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(lw=0.3)
         for ax in list(axes.flat)[len(cols):]:
