@@ -497,6 +497,27 @@ def test_cg_stops_when_the_residual_reaches_the_tolerance_exactly():
     assert x[0].tolist() == [0.5, 0.5]
 
 
+def test_cg_names_an_exact_solution_converged_at_zero_tolerance():
+    """H = 2I: the first step solves (H + 0·I)x = v exactly. With tol = 0 that is 'converged' after
+    one product, not a second product of the zero direction read as 'negative curvature'; v = 0
+    needs none."""
+    from nas.strategies.implicit_cg import cg_solve
+
+    products = []
+
+    def hvp(u):
+        products.append(u)
+        return [2.0 * u[0]]
+
+    info = {}
+    x = cg_solve(hvp, [torch.tensor([1.0, -3.0], dtype=torch.float64)], 0.0, 5, info=info)
+    assert info == {"iterations": 1, "stop": "converged", "residual": 0.0} and len(products) == 1
+    assert x[0].tolist() == [0.5, -1.5]
+    info = {}
+    cg_solve(hvp, [torch.zeros(2, dtype=torch.float64)], 0.0, 5, info=info)
+    assert info["iterations"] == 0 and info["stop"] == "converged" and len(products) == 1
+
+
 def test_the_random_baseline_reports_its_losses_and_moves_nothing(net, batches):
     s = make_strategy("random", net)
     before = _state(net, s)
