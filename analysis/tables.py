@@ -315,8 +315,12 @@ def accuracy_table(exp: Experiment, reference: pd.DataFrame | None,
             by = s.set_index("eval_dataset")
             first = by.loc[sd] if sd in by.index else by.iloc[0]
             most = int(by["n"].max())
+            per = {e: _count(int(by.loc[e, "repeats_min"]), int(by.loc[e, "repeats_max"]))
+                   for e in evals if e in by.index}
             row = {"strategy": strategy, "searches": most,
-                   "repeats": _count(int(by["repeats_min"].min()), int(by["repeats_max"].max()))}
+                   # trainings per search: one number where every evaluation dataset has it
+                   "repeats": (next(iter(per.values())) if len(set(per.values())) == 1 else
+                               "; ".join(f"{short_name(e)} {r}" for e, r in per.items()))}
             for e in evals:
                 cell = "—"
                 if e in by.index:

@@ -15,7 +15,7 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis import report as report_module
 from analysis.load import ReportError, load_experiment
-from analysis.tables import accuracy_numbers, transfer_numbers
+from analysis.tables import accuracy_numbers, accuracy_table, transfer_numbers
 from nas.genotype import DARTS_V1, DARTS_V2
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,6 +169,9 @@ def test_repeats_are_averaged_per_search_and_split_into_search_and_training_nois
     assert (rand.repeats_min, rand.repeats_max) == (2, 3)
     assert num.loc[("random", "cifar10"), "vs_first_order_test"] == ""     # first-order − random instead
     assert num.loc[("first-order", "cifar10"), "vs_random_test"] == "paired"
+    # trainings per search, one number where every evaluation dataset has the same
+    measured = dict(accuracy_table(exp, None).blocks)["Measured: searched on cifar10"].set_index("strategy")
+    assert measured.loc["random", "repeats"] == "2–3" and measured.loc["first-order", "repeats"] == "3"
     text = report_module.report(root, toy=False, log=lambda *a: None).read_text()
     assert "*Search noise and training noise (searched on cifar10)*" in text
     assert "| first-order | random | 3 |" in text and "| random | first-order |" not in text
