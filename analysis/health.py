@@ -30,6 +30,7 @@ import pandas as pd
 
 from analysis.load import TRIAL_KEY, Experiment, short_name
 from analysis.tables import Table, strategy_order
+from nas.strategies import strategy_config
 
 STALLED = 0.2          # α change below this share of the dataset's median: "did not move"
 SPIKE = 10.0           # an epoch's largest hypergradient over its mean
@@ -49,6 +50,14 @@ def _options(exp: Experiment) -> dict[tuple, dict]:
         except ValueError:
             out[key] = {}
     return out
+
+
+def _cg_k(options: dict) -> float:
+    """implicit-cg's K as the search ran it: its recorded option, else the strategy's default."""
+    try:
+        return float(strategy_config("implicit-cg", **options).cg_k)
+    except (TypeError, ValueError):   # options of another version: the default's K
+        return float(strategy_config("implicit-cg").cg_k)
 
 
 def search_health(exp: Experiment) -> pd.DataFrame:
@@ -78,7 +87,7 @@ def search_health(exp: Experiment) -> pd.DataFrame:
         row["hypergrad_spike"] = float((peak / mean).max()) if peak.notna().any() else np.nan
         used = col("cg_iterations")
         row["cg_products"] = float(used.mean()) if used.notna().any() else np.nan
-        row["cg_k"] = options.get(key, {}).get("cg_k", 5) if strategy == "implicit-cg" else np.nan
+        row["cg_k"] = _cg_k(options.get(key, {})) if strategy == "implicit-cg" else np.nan
         neg = col("cg_negative_curvature")
         row["cg_negative_curvature"] = float(neg.mean()) if neg.notna().any() else np.nan
         growth = col("neumann_growth")
