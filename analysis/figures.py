@@ -254,8 +254,9 @@ def accuracy_bars(exp: Experiment, reference: pd.DataFrame | None, prefix: Path)
                     reps = f[(f.strategy == name) & (f.search_dataset == r.search_dataset)
                              & (f.seed == r.seed) & (f.eval_dataset == e)]["acc"]
                     if len(reps) > 1:
-                        ax.scatter(np.full(len(reps), i + x_off), reps, s=4, color="black", alpha=0.3,
-                                   lw=0, zorder=3)
+                        # beside the search's dot, not under it: each training stays visible
+                        ax.scatter(np.full(len(reps), i + x_off + 0.09), reps, s=7, color="black",
+                                   alpha=0.5, lw=0, zorder=6)
                         values += list(reps)
                 ax.scatter(i + dx, gs["acc"], s=12, color="white", edgecolor="black", lw=0.7, zorder=5)
                 values += list(gs["acc"]) + ([hi] if n > 1 else [])
@@ -292,8 +293,8 @@ def accuracy_bars(exp: Experiment, reference: pd.DataFrame | None, prefix: Path)
         handles += [Line2D([], [], ls="", marker="o", mfc="white", mec="black", ms=4,
                            label="one search (mean of its trainings)")]
         if (s.repeats > 1).any():
-            handles.append(Line2D([], [], ls="", marker="o", color="black", alpha=0.3, ms=2,
-                                  label="one training from scratch (repeat)"))
+            handles.append(Line2D([], [], ls="", marker="o", color="black", alpha=0.5, ms=2.6,
+                                  label="one training from scratch (repeat), right of its search"))
         if (s.groupby(["eval_dataset", "strategy"]).size() > 1).any():
             handles.append(Line2D([], [], color="black", lw=1, marker="_", ms=6,
                                   label="95% CI of the mean over searches"))
@@ -314,10 +315,22 @@ def _wrap(text: str, width: int = 62) -> str:
     return "\n".join([*lines, line])
 
 
+def _fit_axis(setter, values, pad: float = 0.08) -> None:
+    """Limits around the data (not from 0), padded by `pad` of its range (at least 0.5 points)."""
+    v = [x for x in values if not math.isnan(x)]
+    if not v:
+        return
+    lo, hi = min(v), max(v)
+    margin = max(pad * (hi - lo), 0.5)
+    setter(lo - margin, hi + margin)
+
+
 def transfer_scatter(exp: Experiment, reference: pd.DataFrame | None, prefix: Path) -> list[Path]:
     """Accuracy on the search dataset against accuracy on each transfer dataset: one faint dot per
     search (means of its repeats), each strategy's mean with 95% CIs on both axes (none where
-    n = 1). Axes from 0. Published cells only where their protocol is the measured one."""
+    n = 1), and Spearman's ρ between the strategies' means with its bootstrap interval (3 or more
+    strategies). Axes fitted to what is drawn (not from 0: this figure reads a ranking, not a
+    level). Published cells only where their protocol is the measured one."""
     s = searches(exp)
     pairs = []
     for (strategy, sd, seed), g in s.groupby(TRIAL_KEY):
@@ -328,6 +341,9 @@ def transfer_scatter(exp: Experiment, reference: pd.DataFrame | None, prefix: Pa
                               "x": by[sd], "y": by[td]})
     if not pairs:
         return []
+    from analysis.tables import transfer_numbers
+
+    numbers = transfer_numbers(exp)
     p = pd.DataFrame(pairs)
     panels = list(p.groupby(["search_dataset", "transfer"]))
     colors = _palette(p.strategy.unique())
@@ -337,7 +353,7 @@ def transfer_scatter(exp: Experiment, reference: pd.DataFrame | None, prefix: Pa
                                  layout="constrained")
         legend = {}
         for ax, ((sd, td), g) in zip(axes[0], panels):
-            ns, values = [], []
+            ns, xs, ys = [], [], []
             for name in strategy_order(g.strategy.unique()):
                 gs = g[g.strategy == name]
                 color = RANDOM_COLOR if is_baseline(name) else colors[name]
@@ -345,7 +361,8 @@ def transfer_scatter(exp: Experiment, reference: pd.DataFrame | None, prefix: Pa
                 mx, xlo, xhi, n = ci(gs.x)
                 my, ylo, yhi, _ = ci(gs.y)
                 ns.append(n)
-                values += [*gs.x, *gs.y]
+                xs += [*gs.x, xlo, xhi]
+                ys += [*gs.y, ylo, yhi]
                 err = n > 1
                 h = ax.errorbar(mx, my, xerr=[[mx - xlo], [xhi - mx]] if err else None,
                                 yerr=[[my - ylo], [yhi - my]] if err else None, fmt="D" if is_baseline(name)
@@ -360,14 +377,21 @@ def transfer_scatter(exp: Experiment, reference: pd.DataFrame | None, prefix: Pa
                     h = ax.scatter([r.acc_s], [r.acc_t], marker=marker, facecolor="0.9", edgecolor="0.35",
                                    hatch="////", s=28, lw=0.6, label=f"{r.method} (published)", zorder=3)
                     legend.setdefault(h.get_label(), h)
-                    values += [r.acc_s, r.acc_t]
+                    xs.append(r.acc_s)
+                    ys.append(r.acc_t)
                     shown = True
             if reference is not None and not shown:
                 ax.text(0.02, 0.98, "published numbers: another protocol,\nsee the table",
                         transform=ax.transAxes, ha="left", va="top", fontsize=5.5, color="0.35")
-            top = _acc_top(values)
-            ax.set_xlim(0, top)
-            ax.set_ylim(0, top)
+            _fit_axis(ax.set_xlim, xs)
+            _fit_axis(ax.set_ylim, ys)
+            means = numbers[(numbers.search_dataset == sd) & (numbers.transfer_dataset == td)]
+            if len(means) >= 3:   # as the transfer table computes it (the same rows, the same order)
+                rho, lo, hi = st.bootstrap_spearman(means.search_acc_mean, means.transfer_acc_mean)
+                ax.text(0.98, 0.02, f"Spearman ρ of the {len(means)} strategies' means\n= "
+                        f"{rho:+.2f} [{lo:+.2f}, {hi:+.2f}] (95% bootstrap CI)", transform=ax.transAxes,
+                        ha="right", va="bottom", fontsize=6,
+                        bbox={"facecolor": "white", "edgecolor": "0.7", "lw": 0.4, "pad": 2})
             ax.set_xlabel(f"accuracy on {short_name(sd)} (search dataset, %)")
             ax.set_ylabel(f"accuracy on {short_name(td)} (transfer, %)")
             ax.set_title(f"searched on {short_name(sd)}, transferred to {short_name(td)}\n"
@@ -567,6 +591,7 @@ DIAGNOSTIC_LABELS = {
     "hypergrad_norm_max": "‖hypergradient‖, largest in the epoch",
     "cg_iterations": "CG iterations per step (implicit-cg)",
     "cg_negative_curvature": "share of CG solves stopped by negative curvature",
+    "cg_damping": "CG damping δ in use, mean (implicit-cg)",
     "neumann_growth": "Neumann series growth (last / first term), mean",
     "neumann_growth_max": "Neumann series growth, largest in the epoch",
     "response_change": "hyperDARTS response (relative weight change)",
@@ -718,35 +743,65 @@ def cost_vs_accuracy(exp: Experiment, prefix: Path) -> list[Path]:
         return _save(fig, prefix)
 
 
+def _fidelity_means(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each strategy's default row per regime and search step, over the seeds measured: mean and
+    95% t interval (NaN where n = 1) of its cosines, relative error and time."""
+    from analysis.tables import latest_fidelity
+
+    rows = latest_fidelity(rows)
+    rows = rows[~rows.variant.astype(bool)]
+    out = []
+    for (pre, step, strategy), g in rows.groupby(["pretrain_steps", "search_step", "strategy"], sort=False):
+        r = {"pretrain_steps": pre, "search_step": step, "strategy": strategy, "n": len(g),
+             "passes": g["passes"].iloc[0] if "passes" in g else np.nan}
+        for c in ("cosine", "cosine_unrolled", "relative_error", "time_s"):
+            if c in g:
+                r[c], r[f"{c}_lo"], r[f"{c}_hi"], _ = ci(g[c])
+        out.append(r)
+    return pd.DataFrame(out)
+
+
+def _regime_text(means: pd.DataFrame) -> str:
+    regimes = sorted(means.pretrain_steps.unique())
+    return "; ".join("weights as the search left them" if p == 0
+                     else f"weights fitted to one batch ({p} steps)" for p in regimes)
+
+
 def fidelity_vs_cost(rows: pd.DataFrame, prefix: Path) -> list[Path]:
     """Cosine to each reference (implicit, unrolled) against the strategy's passes per step (log
-    scale), one marker per strategy and point of the search (marker shape = search step), from the
-    latest fidelity measurement; [] without the unrolled columns."""
+    scale), one marker per strategy and point of the search (marker shape = search step): the mean
+    over the seeds measured with its 95% t interval (none where n = 1), the strategies' default
+    settings; the latest regime (weights as the search left them where measured). [] without the
+    unrolled columns."""
     if rows.empty or "cosine_unrolled" not in rows or "passes" not in rows:
         return []
-    rows = rows[rows.measured_at == rows.measured_at.max()].copy()
-    steps = sorted(rows.search_step.unique()) if "search_step" in rows else [0]
-    if "search_step" not in rows:
-        rows["search_step"] = 0
+    means = _fidelity_means(rows)
+    means = means[means.pretrain_steps == means.pretrain_steps.min()]
+    steps = sorted(means.search_step.unique())
     shapes = dict(zip(steps, "os^Dv<>p"))
-    order = strategy_order(rows.strategy)
+    order = strategy_order(means.strategy)
     colors = _palette(order)
+    n_lo, n_hi = int(means.n.min()), int(means.n.max())
     with matplotlib.rc_context(PAPER):
         fig, axes = new_figure(1, 2, figsize=(7.6, 3.0), sharey=True, layout="constrained")
         for ax, col, title in ((axes[0], "cosine", "against the implicit reference"),
                                (axes[1], "cosine_unrolled", "against the unrolled reference")):
             # side by side around each x: the strategies of equal cost, and within each its points
             # of the search (first-order-smoothed's hypergradient is first-order's: not hidden)
-            peers = {s: [t for t in order if rows[rows.strategy == t].passes.iloc[0]
-                         == rows[rows.strategy == s].passes.iloc[0]] for s in order}
-            for r in rows.itertuples():
+            passes = means.groupby("strategy").passes.first()
+            peers = {s: [t for t in order if passes[t] == passes[s]] for s in order}
+            for r in means.itertuples():
                 k = len(peers[r.strategy])
                 shift = (1 + 0.07 * (peers[r.strategy].index(r.strategy) - (k - 1) / 2)
                          + 0.02 * (steps.index(r.search_step) - (len(steps) - 1) / 2))
-                ax.scatter(r.passes * shift, getattr(r, col), color=colors[r.strategy],
-                           marker=shapes[r.search_step], edgecolor="black", lw=0.4, s=26, zorder=3)
+                m, lo, hi = getattr(r, col), getattr(r, f"{col}_lo"), getattr(r, f"{col}_hi")
+                if not math.isnan(lo):
+                    ax.errorbar(r.passes * shift, m, yerr=[[m - lo], [hi - m]], fmt="none",
+                                ecolor=colors[r.strategy], elinewidth=0.8, capsize=1.5, zorder=2)
+                ax.scatter(r.passes * shift, m, color=colors[r.strategy], marker=shapes[r.search_step],
+                           edgecolor="black", lw=0.4, s=26, zorder=3)
             ax.set_xscale("log")
-            ticks = sorted(rows.passes.unique())
+            ticks = sorted(means.passes.unique())
             ax.set_xticks(ticks)
             # a label per tick, but one for ticks closer than 20% (e.g. 4.5 and 5 passes)
             labels, last = [], None
@@ -768,27 +823,36 @@ def fidelity_vs_cost(rows: pd.DataFrame, prefix: Path) -> list[Path]:
         handles += [Line2D([], [], marker=shapes[t], ls="", color="grey", label=f"after {t} steps")
                     for t in steps]
         fig.legend(handles=handles, loc="outside right center", frameon=False)
-        fig.suptitle("one measurement per strategy and point (no interval)", fontsize=7.5)
+        count = f"{n_lo}" if n_lo == n_hi else f"{n_lo}–{n_hi}"
+        fig.suptitle(f"{_regime_text(means)}; n = {count} seed(s) per marker"
+                     + ("; whiskers: 95% t interval over seeds" if n_hi > 1 else " (no interval)"),
+                     fontsize=7.5)
         return _save(fig, prefix)
 
 
 def fidelity_bars(rows: pd.DataFrame, prefix: Path) -> list[Path]:
-    """The fidelity table (`python -m studies fidelity --out`): cosine and relative error to the
-    reference, from the latest measurement."""
+    """The fidelity table (`python -m studies fidelity --out`) at the last point of the search
+    (the latest regime): each strategy's cosine and relative error to the implicit reference and
+    its time per call, the mean over the seeds measured with its 95% t interval (none where
+    n = 1)."""
     if rows.empty:
         return []
-    rows = rows[rows.measured_at == rows.measured_at.max()] if "measured_at" in rows else rows
-    if "search_step" in rows:   # the bars: the last point of the search
-        rows = rows[rows.search_step == rows.search_step.max()]
-    order = strategy_order(rows.strategy)
+    means = _fidelity_means(rows)
+    means = means[means.pretrain_steps == means.pretrain_steps.min()]
+    means = means[means.search_step == means.search_step.max()]
+    order = strategy_order(means.strategy)
     colors = _palette(order)
+    n_lo, n_hi = int(means.n.min()), int(means.n.max())
     with matplotlib.rc_context(PAPER):
         fig, axes = new_figure(1, 3, figsize=(7.0, 2.6), sharey=True)
         y = np.arange(len(order))
-        by = rows.set_index("strategy").reindex(order)
+        by = means.set_index("strategy").reindex(order)
         for ax, col, label in zip(axes, ("cosine", "relative_error", "time_s"),
                                   ("cosine to the reference (−1 to 1)", "relative error",
                                    "seconds per call (log scale)")):
+            if col not in by:
+                continue
+            lo, hi = by[f"{col}_lo"].to_numpy(), by[f"{col}_hi"].to_numpy()
             if col == "time_s":   # a log axis has no zero for bars to start from: dots
                 ax.scatter(by[col], y, color=[colors[s] for s in order], edgecolor="black", lw=0.4, s=22,
                            zorder=3)
@@ -796,6 +860,11 @@ def fidelity_bars(rows: pd.DataFrame, prefix: Path) -> list[Path]:
                 ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             else:
                 ax.barh(y, by[col], color=[colors[s] for s in order], edgecolor="black", linewidth=0.4)
+            ok = ~np.isnan(lo)
+            if ok.any():
+                v = by[col].to_numpy()
+                ax.errorbar(v[ok], y[ok], xerr=[v[ok] - lo[ok], hi[ok] - v[ok]], fmt="none", ecolor="black",
+                            elinewidth=0.8, capsize=2, zorder=4)
             if col == "cosine":
                 ax.set_xlim(-1, 1)
                 ax.axvline(0, color="black", lw=0.6)
@@ -806,8 +875,10 @@ def fidelity_bars(rows: pd.DataFrame, prefix: Path) -> list[Path]:
         axes[0].set_yticks(y, order)
         axes[0].set_ylim(len(order) - 0.5, -0.5)
         axes[0].set_ylabel("strategy")
-        fig.suptitle("one measurement per strategy at one point (n = 1, no interval); time: median of the "
-                     "timed calls", fontsize=7.5)
+        count = f"{n_lo}" if n_lo == n_hi else f"{n_lo}–{n_hi}"
+        fig.suptitle(f"after {int(means.search_step.max())} search steps, {_regime_text(means)}; n = {count} "
+                     "seed(s)" + ("; whiskers: 95% t interval over seeds" if n_hi > 1 else " (no interval)")
+                     + "; time: median of the timed calls", fontsize=7.5)
         fig.tight_layout()
         return _save(fig, prefix)
 
@@ -850,9 +921,9 @@ def perf_bars(path: Path, prefix: Path) -> list[Path]:
 def noise_bars(exp: Experiment, prefix: Path) -> list[Path]:
     """Per strategy, on each evaluation dataset whose cells were trained more than once: the sd
     between searches and the sd between trainings of one cell (points), from the accuracy table's
-    one-way random-effects ANOVA, and the training sd pooled over strategies as a line. No
-    interval: each bar is one estimate from n searches (written on the figure). [] without
-    repeats."""
+    one-way random-effects ANOVA, with their 95% χ² intervals (`stats.variance_components`: the
+    search sd's approximate, its lower bound often 0), and the training sd pooled over strategies
+    as a line. [] without repeats."""
     from analysis.tables import accuracy_numbers
 
     num = accuracy_numbers(exp)
@@ -868,21 +939,26 @@ def noise_bars(exp: Experiment, prefix: Path) -> list[Path]:
         g = g.set_index("strategy").loc[order]
         x = np.arange(len(order))
         # NaN (fewer than 2 searches) draws no bar, rather than a bar of height 0
-        ax.bar(x - 0.2, g["sd_search"].astype(float), 0.4, color="#4c72b0", label="sd between searches")
-        ax.bar(x + 0.2, g["sd_train"].astype(float), 0.4, color="#dd8452",
-               label="sd between trainings of one cell")
+        for dx, col, color, label in ((-0.2, "sd_search", "#4c72b0", "sd between searches"),
+                                      (0.2, "sd_train", "#dd8452", "sd between trainings of one cell")):
+            v, lo, hi = (g[c].astype(float).to_numpy() for c in (col, f"{col}_lo", f"{col}_hi"))
+            ax.bar(x + dx, v, 0.4, color=color, label=label)
+            ok = ~np.isnan(lo)
+            ax.errorbar(x[ok] + dx, v[ok], yerr=[v[ok] - lo[ok], hi[ok] - v[ok]], fmt="none",
+                        ecolor="black", elinewidth=0.8, capsize=2)
         t = exp.finished[exp.finished.eval_dataset == e]
         pooled = st.variance_components(t, ["strategy", "seed"], "acc", "repeat")
         if not pooled.empty and not math.isnan(pooled["sd_train"].iloc[0]):
             ax.axhline(pooled["sd_train"].iloc[0], color="#dd8452", ls="--", lw=0.9,
-                       label=f"training sd pooled over strategies ({pooled['sd_train'].iloc[0]:.2f})")
+                       label=f"training sd pooled over strategies: {pooled['sd_train'].iloc[0]:.2f} "
+                             f"[{pooled['sd_train_lo'].iloc[0]:.2f}, {pooled['sd_train_hi'].iloc[0]:.2f}]")
         ax.set_xticks(x, order, rotation=40, ha="right", rotation_mode="anchor")
         ax.set_ylabel("standard deviation (accuracy points)")
         ax.set_ylim(0, None)
         n = _count_text(int(g["n"].min()), int(g["n"].max()))
         r = _count_text(int(g["repeats_min"].min()), int(g["repeats_max"].max()))
         ax.set_title(f"evaluated on {short_name(e)}\nn = {n} searches per strategy, {r} trainings each; "
-                     "one estimate per bar, no interval", fontsize=8)
+                     "whiskers: 95% χ² intervals", fontsize=8)
         ax.grid(axis="y", lw=0.3)
     axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     return _save(fig, prefix)
@@ -890,3 +966,193 @@ def noise_bars(exp: Experiment, prefix: Path) -> list[Path]:
 
 def _count_text(lo: int, hi: int) -> str:
     return f"{lo}" if lo == hi else f"{lo}–{hi}"
+
+
+# ---------------------------------------------------------------- paired differences
+
+
+def paired_differences(exp: Experiment, prefix: Path,
+                       ran: dict[tuple[str, str], str] | None = None) -> list[Path]:
+    """The accuracy comparisons as a forest plot: one row of panels per evaluation dataset, one
+    panel per baseline (first-order, random; hyperDARTS against first-order-smoothed, its noise
+    control, in the first-order panel), one line per strategy. Each line: the mean difference
+    (strategy − baseline, points) with its 95% CI (paired t over shared seeds, else Welch), each
+    seed's paired difference as a small dot, and a grey band of ± the minimum detectable difference
+    after Holm (80% power; its value in the margin): a true difference inside the band is not
+    detectable at this n. Strategies that did not run as configured (`ran`, from analysis.health)
+    are drawn hollow and marked "(flagged)". [] without any comparison."""
+    from analysis.tables import BASELINES, accuracy_numbers, slug
+
+    num = accuracy_numbers(exp)
+    if num.empty:
+        return []
+    s = searches(exp)
+    ran = ran or {}
+    columns = ("first-order", "random")
+    searched = set(num["search_dataset"])   # the search datasets' rows first, then the transfers'
+    evals = sorted(dict.fromkeys(num["eval_dataset"]), key=lambda e: (e not in searched, str(e)))
+    # (eval, column) -> {line label: (strategy, base, row)}
+    panels: dict[tuple[str, str], dict[str, tuple]] = {}
+    lines: dict[str, list[str]] = {}                       # eval -> line labels, in order
+    for e in evals:
+        lines[e] = []
+        for r in num[num.eval_dataset == e].itertuples():
+            for base in BASELINES:
+                if getattr(r, f"vs_{slug(base)}_test") == "":
+                    continue
+                column = "first-order" if base == "first-order-smoothed" else base
+                label = r.strategy + ("" if base == column else f" − {base}")
+                if label not in lines[e]:
+                    lines[e].append(label)
+                panels.setdefault((e, column), {})[label] = (r.strategy, base, r)
+    if not panels:
+        return []
+    height = max(len(v) for v in lines.values())
+    colors = _palette(s.strategy.unique())
+    with matplotlib.rc_context(PAPER):
+        fig, axes = new_figure(len(evals), len(columns),
+                               figsize=(8.2, (0.3 * height + 1.0) * len(evals) + 0.8),
+                               squeeze=False, layout="constrained")
+        for row, e in zip(axes, evals):
+            for ax, column in zip(row, columns):
+                drawn = panels.get((e, column), {})
+                span = []
+                for y, label in enumerate(lines[e]):
+                    if label not in drawn:
+                        continue
+                    name, base, r = drawn[label]
+
+                    def f(c, base=base, r=r):
+                        return getattr(r, f"vs_{slug(base)}_{c}")
+
+                    diff, lo, hi, mde = f("diff"), f("diff_lo"), f("diff_hi"), f("mde_holm")
+                    broken = any(ran.get((r.search_dataset, x), "").startswith("no") for x in (name, base))
+                    if not math.isnan(mde):
+                        ax.add_patch(matplotlib.patches.Rectangle((-mde, y - 0.32), 2 * mde, 0.64,
+                                                                  color="0.88", lw=0, zorder=0.5))
+                        ax.text(1.01, y, f"±{mde:.1f}", transform=ax.get_yaxis_transform(), va="center",
+                                fontsize=5.5, color="0.3")
+                    if f("test") == "paired":
+                        a, c = (s[(s.strategy == x) & (s.search_dataset == r.search_dataset)
+                                  & (s.eval_dataset == e)].set_index("seed")["acc"] for x in (name, base))
+                        d = (a - c).dropna()
+                        ax.scatter(d, y + _jitter(len(d), 0.3), s=8, color="0.2", alpha=0.55, lw=0, zorder=3)
+                        span += list(d)
+                    if not math.isnan(lo):
+                        ax.errorbar(diff, y, xerr=[[diff - lo], [hi - diff]], fmt="none", ecolor="black",
+                                    elinewidth=1.0, capsize=2.5, zorder=4)
+                        span += [lo, hi]
+                    color = colors.get(name, "0.3")
+                    ax.scatter([diff], [y], s=28, zorder=5, edgecolor=color if broken else "black",
+                               facecolor="white" if broken else color, lw=1.3 if broken else 0.6)
+                    span.append(diff)
+                ax.axvline(0, color="black", lw=0.8, zorder=1)
+                ticks = []
+                for label in lines[e]:
+                    name, base, r = drawn.get(label, (label.split(" − ")[0], None, None))
+                    flagged = r is not None and any(
+                        ran.get((r.search_dataset, x), "").startswith("no") for x in (name, base))
+                    n = "" if r is None else f", n={getattr(r, f'vs_{slug(base)}_n')}"
+                    ticks.append(f"{label}{' (flagged)' if flagged else ''}{n}" if r is not None else "")
+                ax.set_yticks(range(len(lines[e])), ticks)
+                ax.tick_params(axis="y", length=0)
+                ax.set_ylim(len(lines[e]) - 0.5, -0.5)
+                top = max([abs(v) for v in span if not math.isnan(v)] or [1.0]) * 1.15
+                ax.set_xlim(-top, top)
+                ax.set_xlabel(f"accuracy − {column}'s (points)")
+                ax.set_title(f"evaluated on {short_name(e)}: strategy − {column}", fontsize=8)
+                ax.grid(axis="x", lw=0.3)
+        handles = [Line2D([], [], color="black", marker="o", ms=5, lw=1.0, label="mean difference, 95% CI"),
+                   Line2D([], [], ls="", marker="o", color="0.2", alpha=0.55, ms=3,
+                          label="one seed's paired difference"),
+                   Patch(color="0.88", label="± minimum detectable difference after Holm, 80% power "
+                                             "(value at the right)"),
+                   Line2D([], [], ls="", marker="o", mfc="white", mec="0.3", ms=5,
+                          label="(flagged): did not run as configured, not compared")]
+        fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
+        return _save(fig, prefix)
+
+
+# ---------------------------------------------------------------- dense-DAG choice
+
+
+def dense_dag_choice(exp: Experiment, prefix: Path) -> list[Path]:
+    """The dense-DAG report's central result, one row of two panels per search dataset. Left: each
+    strategy's chosen block against its seed's candidates, as ground-truth accuracy minus the
+    seed's mean candidate (0 = what a uniform choice gets on average; dots: searches; whiskers:
+    95% t CI of the mean; the dashed line: the best candidate, averaged over seeds). Right:
+    Kendall's τ between α and the candidates' accuracies (95% CI on Fisher's z scale), with the
+    ground truth's noise ceiling (the τ a perfect ranking reaches against it) as a band. The
+    panel title gives the per-seed ANOVA p of the candidates: where they do not differ, neither
+    panel ranks anything but training noise. [] without a complete ground truth."""
+    from analysis.dense_dag import noise_ceiling, search_scores
+
+    scores = search_scores(exp)
+    if scores.empty:
+        return []
+    ceiling = noise_ceiling(exp)
+    datasets = list(dict.fromkeys(scores.search_dataset))
+    colors = _palette(scores.strategy.unique())
+    with matplotlib.rc_context(PAPER):
+        fig, axes = new_figure(len(datasets), 2, figsize=(8.6, 3.4 * len(datasets) + 0.6), squeeze=False,
+                               layout="constrained")
+        for (left, right), sd in zip(axes, datasets):
+            g = scores[scores.search_dataset == sd].copy()
+            g["rel_chosen"] = g["chosen"] - g["mean_candidate"]
+            g["rel_best"] = g["best"] - g["mean_candidate"]
+            order = strategy_order(g.strategy.unique())
+            order = [x for x in order if not is_baseline(x)] + [x for x in order if is_baseline(x)]
+            ceil = ceiling[(ceiling.search_dataset == sd) & (ceiling.eval_dataset == sd)] \
+                if len(ceiling) else ceiling
+            ns = []
+            for i, name in enumerate(order):
+                gs = g[g.strategy == name].sort_values("seed")
+                color = RANDOM_COLOR if is_baseline(name) else colors[name]
+                for ax, col, stat in ((left, "rel_chosen", st.mean_ci), (right, "kendall_tau",
+                                                                           st.correlation_mean_ci)):
+                    v = gs[col].dropna()
+                    m, lo, hi, n = stat(v)
+                    ax.scatter(i + _jitter(len(v), 0.3), v, s=9, color="0.25", alpha=0.55, lw=0, zorder=3)
+                    if n > 1 and not math.isnan(lo):
+                        ax.errorbar(i, m, yerr=[[m - lo], [hi - m]], fmt="none", ecolor="black",
+                                    elinewidth=1.0, capsize=2.5, zorder=4)
+                    if not math.isnan(m):
+                        ax.scatter([i], [m], s=32, color=color, edgecolor="black", lw=0.6, zorder=5,
+                                   marker="D" if is_baseline(name) else "o")
+                ns.append(len(gs))
+            best = float(g.drop_duplicates("seed")["rel_best"].mean())
+            left.axhline(best, color="0.2", ls="--", lw=0.9, zorder=1)
+            left.text(len(order) - 0.45, best, "best candidate\n(mean over seeds)", fontsize=6,
+                      va="bottom", ha="right", color="0.2")
+            left.axhline(0, color="0.2", lw=0.8, zorder=1)
+            left.set_ylabel("chosen block − seed's mean candidate\n(ground-truth accuracy points)")
+            right.axhline(0, color="0.2", lw=0.8, zorder=1)
+            if len(ceil) and ceil.ceiling_tau.notna().any():
+                m, lo, hi, _ = st.correlation_mean_ci(ceil.ceiling_tau.dropna())
+                right.axhline(m, color="#2a9d8f", lw=1.0, ls="--", zorder=1)
+                if not math.isnan(lo):
+                    right.axhspan(lo, hi, color="#2a9d8f", alpha=0.15, lw=0, zorder=0.5)
+                right.text(len(order) - 0.45, m, "noise ceiling", fontsize=6, va="bottom", ha="right",
+                           color="#2a9d8f")
+            right.set_ylabel("Kendall τ (final α vs accuracy)")
+            right.set_ylim(-1.05, 1.05)
+            anova = ""
+            if len(ceil) and ceil.anova_p.notna().any():
+                ps = ceil.sort_values("seed")
+                anova = "; candidates differ? ANOVA p per seed: " + ", ".join(f"{p:.2g}" for p in ps.anova_p)
+            labels = [f"{x}{' (no search)' if is_baseline(x) else ''}" for x in order]
+            for ax in (left, right):
+                ax.set_xticks(range(len(order)), labels, rotation=40, ha="right", rotation_mode="anchor")
+                ax.set_xlim(-0.6, len(order) - 0.4)
+                ax.grid(axis="y", lw=0.3)
+            left.set_title(f"searched on {short_name(sd)}: the chosen block\n"
+                           f"{_wrap(n_text(ns), 60)}", fontsize=7.5)
+            right.set_title(f"searched on {short_name(sd)}: ranking the candidates\n"
+                            f"{_wrap(anova.lstrip('; '), 60)}", fontsize=7.5)
+        handles = [Line2D([], [], ls="", marker="o", color="0.25", alpha=0.55, ms=3, label="one search"),
+                   Line2D([], [], color="black", marker="o", ms=5, lw=1.0,
+                          label="mean over searches, 95% CI"),
+                   Line2D([], [], color="0.2", ls="--", lw=0.9, label="best candidate (left)"),
+                   Patch(color="#2a9d8f", alpha=0.3, label="noise ceiling of τ, 95% CI over seeds (right)")]
+        fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
+        return _save(fig, prefix)

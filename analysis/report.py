@@ -34,9 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analysis import figures  # noqa: E402
+from analysis import stats as st  # noqa: E402
 from analysis.health import health_table, search_health, strategy_flags  # noqa: E402
 from analysis.load import Experiment, ReportError, find_experiment, load_experiment  # noqa: E402
 from analysis.tables import (  # noqa: E402
@@ -111,66 +113,94 @@ def toy_table(records: list[dict]) -> Table | None:
 
 
 def fidelity_table(rows: pd.DataFrame) -> Table | None:
-    """The latest fidelity measurement (`python -m studies fidelity --out`): per point of the search,
-    each strategy's cosine and relative error to both references, its passes per step and, for
-    `--variant` rows, the options that differ; the block's heading states the references'
-    convergence (the implicit one's damping, products and true residual; the unrolled one's T) and
-    the training Hessian's extreme eigenvalues."""
+    """The fidelity measurements (`python -m studies fidelity --out`, `latest_fidelity`): per regime
+    (weights fitted to one batch or as the search left them) and point of the search, each
+    strategy's cosine and relative error to both references over the seeds measured (mean, with
+    a 95% t interval where n ≥ 2), its passes per step and, for `--variant` rows, the options that
+    differ; the block's heading states n, the references' convergence (the implicit one's damping,
+    products and true residual; the unrolled one's T) and the training Hessian's extreme
+    eigenvalues, as ranges over the seeds."""
+    from analysis.tables import latest_fidelity
+
+    rows = latest_fidelity(rows)
     if rows.empty:
         return None
-    rows = rows[rows.measured_at == rows.measured_at.max()] if "measured_at" in rows else rows
-    if "search_step" not in rows:
-        rows = rows.assign(search_step=0)
-    from analysis.tables import strategy_order
-
     blocks, numbers = [], []
     order = {s: i for i, s in enumerate(strategy_order(rows.strategy))}
-    for step, g in rows.groupby("search_step", sort=True):
-        r0 = g.iloc[0]
-        heading = (f"After {step} first-order search steps: implicit reference (H + δI)⁻¹ by "
-                   f"{str(r0.get('reference_solver', 'minres')).upper()} with "
-                   f"δ = {r0.get('reference_damping', float('nan')):.3g} "
-                   f"({r0.get('reference_damping_rule', 'given')}), {r0.get('reference_iterations', '?')} "
-                   f"products, {r0.get('reference_stop', '?')}, true relative residual "
-                   f"{r0.get('reference_residual', float('nan')):.1e}; unrolled reference: "
-                   f"T = {r0.get('reference_unrolled_steps', '?')} steps"
-                   + (f"; cosine between the two {_cos_refs(g):+.3f}" if pd.notna(_cos_refs(g)) else ""))
-        if "hessian_min" in g and pd.notna(r0.get("hessian_min")):
-            heading += (f"; training Hessian λ_min {r0.hessian_min:+.3g}, λ_max {r0.hessian_max:.3g} "
-                        f"(η·λ_max = {r0.hessian_eta_times_max:.2f} for Neumann's default η)")
+
+    def span(g, col, spec):
+        if col not in g or g[col].isna().all():
+            return "?"
+        lo, hi = g[col].min(), g[col].max()
+        return format(lo, spec) if format(lo, spec) == format(hi, spec) else f"{lo:{spec}} to {hi:{spec}}"
+
+    def stat(v, spec):
+        v = v.dropna()
+        if v.empty:
+            return "—", (np.nan, np.nan, np.nan)
+        m, lo, hi, n = st.mean_ci(v)
+        if n < 2:
+            return format(m, spec), (m, np.nan, np.nan)
+        return f"{m:{spec}} [{lo:{spec}}, {hi:{spec}}]", (m, lo, hi)
+
+    for (pre, step), g in rows.groupby(["pretrain_steps", "search_step"], sort=True):
+        refs = g.drop_duplicates("point_seed")
+        n = refs.point_seed.nunique()
+        regime = (f"weights fitted to one batch ({pre} steps)" if pre else "weights as the search left them")
+        solvers = "/".join(sorted(set(refs.get("reference_solver", pd.Series(["minres"]))
+                                      .astype(str).str.upper())))
+        stops = ", ".join(sorted(set(refs.get("reference_stop", pd.Series(["?"])).astype(str))))
+        heading = (f"After {step} first-order search steps, {regime}, n = {n} seed{'s' * (n > 1)}: implicit "
+                   f"reference (H + δI)⁻¹ by {solvers} "
+                   f"with δ = {span(refs, 'reference_damping', '.3g')} "
+                   f"({refs.get('reference_damping_rule', pd.Series(['given'])).iloc[0]}), "
+                   f"{span(refs, 'reference_iterations', 'g')} products, stopped: "
+                   f"{stops}, true "
+                   f"relative residual ≤ {refs.get('reference_residual', pd.Series([np.nan])).max():.1e}; "
+                   f"unrolled reference: T = {span(refs, 'reference_unrolled_steps', 'g')} steps")
+        if "reference_cosine" in refs and refs.reference_cosine.notna().any():
+            heading += f"; cosine between the two {span(refs, 'reference_cosine', '+.2f')}"
+        if "hessian_min" in refs and refs.hessian_min.notna().any():
+            heading += (f"; training Hessian λ_min {span(refs, 'hessian_min', '+.3g')}, λ_max "
+                        f"{span(refs, 'hessian_max', '.3g')} (η·λ_max = "
+                        f"{span(refs, 'hessian_eta_times_max', '.2f')} for Neumann's default η)")
         frame = []
-        g = g.assign(_o=g.strategy.map(order), _v=g.get("variant", False)).sort_values(["_v", "_o"])
-        for r in g.itertuples():
-            label = r.strategy
-            if getattr(r, "variant", False):
-                label += " [" + ", ".join(f"{k}={v}" for k, v in json.loads(r.options).items()
-                                          if k in _varied(g, r.strategy)) + "]"
-            its = getattr(r, "solver_iterations", float("nan"))
-            # (a table written before a column existed has none: "—")
-            vals = {c: getattr(r, c, float("nan")) for c in
-                    ("passes", "cosine", "relative_error", "cosine_unrolled", "relative_error_unrolled")}
-
-            def fmt(v, spec):
-                return "—" if pd.isna(v) else format(v, spec)
-
-            frame.append({"strategy": label, "passes": fmt(vals["passes"], "g"),
-                          "cosine (implicit)": fmt(vals["cosine"], "+.3f"),
-                          "rel. error (implicit)": fmt(vals["relative_error"], ".3f"),
-                          "cosine (unrolled)": fmt(vals["cosine_unrolled"], "+.3f"),
-                          "rel. error (unrolled)": fmt(vals["relative_error_unrolled"], ".3f"),
-                          "CG products used": "" if pd.isna(its) else
-                          f"{int(its)} ({getattr(r, 'solver_stop', '')})"})
-            numbers.append({"search_step": step, "strategy": r.strategy,
-                            "options": getattr(r, "options", ""),
-                            "variant": bool(getattr(r, "variant", False)), **vals})
+        g = g.assign(_o=g.strategy.map(order)).sort_values(["variant", "_o"], kind="stable")
+        for (strategy, options, variant), r in g.groupby(["strategy", "options", "variant"], sort=False):
+            label = strategy
+            if variant:
+                label += " [" + ", ".join(f"{k}={v}" for k, v in json.loads(options).items()
+                                          if k in _varied(g, strategy)) + "]"
+            texts, vals = {}, {}
+            for c, spec in (("cosine", "+.3f"), ("relative_error", ".3f"), ("cosine_unrolled", "+.3f"),
+                            ("relative_error_unrolled", ".3f")):
+                texts[c], (vals[c], vals[f"{c}_lo"], vals[f"{c}_hi"]) = stat(
+                    r[c] if c in r else pd.Series(dtype=float), spec)
+            its = r["solver_iterations"].dropna() if "solver_iterations" in r else pd.Series(dtype=float)
+            stops = r["solver_stop"].dropna() if "solver_stop" in r else pd.Series(dtype=str)
+            neg = int((stops == "negative curvature").sum())
+            passes = r["passes"].iloc[0] if "passes" in r else np.nan
+            frame.append({"strategy": label, "n": len(r), "passes": "—" if pd.isna(passes) else f"{passes:g}",
+                          "cosine (implicit)": texts["cosine"],
+                          "rel. error (implicit)": texts["relative_error"],
+                          "cosine (unrolled)": texts["cosine_unrolled"],
+                          "rel. error (unrolled)": texts["relative_error_unrolled"],
+                          "CG products used": "" if its.empty else
+                          f"{its.mean():.1f}" + (f"; negative curvature on {neg} of {len(stops)}" if neg
+                                                 else "; no negative curvature")})
+            numbers.append({"pretrain_steps": pre, "search_step": step, "strategy": strategy,
+                            "options": options, "variant": bool(variant), "n": len(r), "passes": passes,
+                            **vals})
         blocks.append((heading, pd.DataFrame(frame)))
-    note = ("One measurement per strategy and point (n = 1, no interval): each strategy's hypergradient at "
-            "the same weights and (train, val) batch pair, against the implicit reference (in float64, the "
-            "damped system solved by CG where positive definite, else MINRES, to the stated true "
-            "residual) and "
-            "against the exact hypergradient of T unrolled steps of the real weight optimiser. Rows in "
+    note = ("Each strategy's hypergradient at the same weights and (train, val) batch pair, against the "
+            "implicit reference (in float64, the damped system solved by CG where positive definite, "
+            "else MINRES, to the stated true residual) and against the exact hypergradient of T unrolled "
+            "steps of the real weight optimiser; one measurement per seed (a seed draws the supernet, "
+            "the split and the batches, and runs its own first-order search to the point). Mean over "
+            "the n seeds [95% Student-t interval] where n ≥ 2, the value alone where n = 1. Rows in "
             "brackets: the same strategy with the options shown (`--variant`). CG products used: the "
-            "Hessian-vector products implicit-cg's conjugate gradient computed, and why it stopped.")
+            "Hessian-vector products implicit-cg's conjugate gradient computed (mean over seeds), and "
+            "on how many seeds it stopped on negative curvature.")
     return Table("fidelity", "Hypergradient fidelity along a search, against both references", blocks,
                  pd.DataFrame(numbers), note)
 
@@ -243,6 +273,17 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
 
         add_table(choice_table(exp), "Choice against the ground truth: no search of a seed whose "
                                      "ground truth is complete has finished yet")
+        add_figure("dense_dag_choice", figures.dense_dag_choice(exp, fdir / "dense_dag_choice"),
+                   "What each strategy chose, against the ground truth",
+                   "Per search dataset. Left: the ground-truth accuracy of the block each search chose "
+                   "minus its seed's mean candidate (0: what a uniform choice gets on average), grey "
+                   "dots the searches, coloured markers the mean over searches with its 95% t CI, the "
+                   "dashed line the seed's best candidate (mean over seeds). Right: Kendall's τ between "
+                   "the final α and the candidates' accuracies (95% CI on Fisher's z scale), the band "
+                   "the ground truth's noise ceiling (the τ a perfect ranking reaches against it, 95% "
+                   "CI over seeds). The titles give each seed's one-way ANOVA p of its candidates' "
+                   "trainings: where it is not small, the candidates do not differ detectably and "
+                   "neither panel ranks anything but training noise. " + figures.n_caption(exp))
         add_table(stability_table(exp), "Stability table: fewer than two searches per strategy so far")
         add_table(space_size_table(exp), "")
         add_table(properties_table(exp), "")
@@ -262,17 +303,35 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                   "epochs; the course project's reduced protocol) they stand in panels of their own, one "
                   "per protocol, hatched grey, not comparable. ")
                + figures.n_caption(exp))
+    flags = strategy_flags(health) if not health.empty else None
+    add_figure("differences", figures.paired_differences(exp, fdir / "differences", flags),
+               "Differences from the baselines",
+               "Each strategy's test accuracy minus first-order's (left; hyperDARTS minus "
+               "first-order-smoothed, its noise control, labelled so) and minus the random genotype's "
+               "(right), in points, per evaluation dataset: dots with whiskers are the mean difference "
+               "and its 95% CI (paired t over the seeds both searched, Welch where they share none; n "
+               "in the label), small grey dots each seed's paired difference, and the grey band ± the "
+               "minimum detectable difference after Holm's correction over the dataset's comparisons "
+               "at 80% power (its value in the right margin): a true difference inside the band would "
+               "likely go unseen at this n. Hollow: the strategy did not run as configured and is not "
+               "compared (see the health table).",
+               "")
     add_figure("noise", figures.noise_bars(exp, fdir / "noise"), "Search noise and training noise",
                "Per strategy, the sd between its searches (training noise taken out) and the sd between "
                "trainings from scratch of one found cell, in accuracy points, from the one-way "
                "random-effects ANOVA of the accuracy table; dashed: the training sd pooled over every "
-               "strategy's searches. Each bar is one estimate from n searches, with no interval. "
+               "strategy's searches. Whiskers: 95% χ² intervals (the sd between trainings exact under "
+               "normality; the sd between searches approximate, from the searches' mean square with "
+               "k − 1 degrees of freedom: with 3 searches, 2 df, the interval spans a factor of about "
+               "6, and its lower end is often 0). "
                + figures.n_caption(exp),
                "No cell was trained more than once (a profile's eval_repeats)")
     add_figure("transfer", figures.transfer_scatter(exp, reference, fdir / "transfer"),
-               "Transfer", "Accuracy on the search dataset against accuracy on each transfer dataset "
-               "(axes from 0): faint dots are searches (each the mean of its trainings), solid markers "
-               "each strategy's mean with the 95% CI on both axes (none where n = 1). "
+               "Transfer", "Accuracy on the search dataset against accuracy on each transfer dataset, "
+               "on axes fitted to the points (not from 0): faint dots are searches (each the mean of its "
+               "trainings), solid markers each strategy's mean with the 95% CI on both axes (none where "
+               "n = 1); the box gives Spearman's ρ between the strategies' means with its 95% "
+               "percentile-bootstrap interval (resampling strategies), as in the transfer table. "
                + ("" if reference is None else "Published cells appear only where their protocol is this "
                   "experiment's; otherwise see the table. ")
                + figures.n_caption(exp),
@@ -354,18 +413,19 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
 
     fidelity = ResultStore(exp.root).read("fidelity")
     add_table(fidelity_table(fidelity), "")
-    if "variant" in fidelity:   # the figures show every strategy at its defaults
-        fidelity = fidelity[~fidelity.variant.fillna(False).astype(bool)]
+    # the figures show every strategy at its defaults, over the seeds measured
     add_figure("fidelity", figures.fidelity_bars(fidelity, fdir / "fidelity"),
                "Hypergradient fidelity", "Each strategy's hypergradient against the implicit reference "
-               "(`python -m studies fidelity --out <experiment folder>`; the latest run): cosine, relative "
-               "error, time; one measurement per strategy (n = 1, no interval), at the last point measured.")
+               "(`python -m studies fidelity --out <experiment folder>`), at the last point of the search "
+               "measured and at its default settings: cosine, relative error, time per call; the mean "
+               "over the seeds measured, whiskers its 95% t interval (none where n = 1; n in the title).")
     add_figure("fidelity_cost", figures.fidelity_vs_cost(fidelity, fdir / "fidelity_cost"),
                "Hypergradient fidelity against cost",
                "Each strategy's cosine to the implicit and to the unrolled reference against its "
-               "passes per step, at every point of the search the fidelity tool measured (marker shape); "
-               "one measurement per strategy and point (n = 1, no interval). The references' own "
-               "convergence (the solver's true residual) is in the fidelity table above.")
+               "passes per step, at every point of the search the fidelity tool measured (marker shape), "
+               "at its default settings: the mean over the seeds measured, whiskers its 95% t interval "
+               "(none where n = 1; n in the title). The references' own convergence (the solver's true "
+               "residual) is in the fidelity table above.")
     if perf is not None and perf.exists():
         add_table(perf_table(perf), "")
         add_figure("perf", figures.perf_bars(perf, fdir / "perf"), "Cost of a step in passes",

@@ -260,7 +260,7 @@ def seeds_needed(difference: float, sd: float, power: float = POWER, alpha: floa
 
 
 def variance_components(frame, unit_cols, value_col: str = "acc", repeat_col: str = "repeat",
-                        group_cols=()):
+                        group_cols=(), level: float = LEVEL):
     """Between-search and between-training sd per group, by one-way random-effects ANOVA.
 
     `frame` has one row per training from scratch; the rows that share `unit_cols` (within a
@@ -275,14 +275,25 @@ def variance_components(frame, unit_cols, value_col: str = "acc", repeat_col: st
       one-way ANOVA (then the estimate is unbiased but not the ANOVA's exact MS expectation).
 
     sd_train is NaN when no search has 2 trainings (N = k); sd_search is NaN then too, and when
-    there are fewer than 2 searches. Returns a DataFrame: group_cols, `searches` (k), `trainings`
-    (N), `repeats_min`, `repeats_max`, `ms_between`, `ms_within`, `sd_search`, `sd_train`.
+    there are fewer than 2 searches. Each has a 95% interval (`level`):
+
+    - sd_train_lo/hi: exact under normality, √(df·MS_within/χ²_{1−a/2, df}) to
+      √(df·MS_within/χ²_{a/2, df}), df = N − k;
+    - sd_search_lo/hi: approximate, MS_between's χ² interval (k − 1 df) with MS_within taken as
+      known, √(max(0, bound − MS_within)/r₀); the lower bound is often 0. With k = 3 searches the
+      interval spans about a factor of 6 (2 df): an sd of 2 df is a rough estimate.
+
+    Returns a DataFrame: group_cols, `searches` (k), `trainings` (N), `repeats_min`,
+    `repeats_max`, `ms_between`, `ms_within`, `sd_search` (+ `_lo`, `_hi`), `sd_train` (+ `_lo`,
+    `_hi`).
     """
     import pandas as pd
+    from scipy import stats as sps
 
     unit_cols, group_cols = list(unit_cols), list(group_cols)
     cols = ["searches", "trainings", "repeats_min", "repeats_max", "ms_between", "ms_within",
-            "sd_search", "sd_train"]
+            "sd_search", "sd_search_lo", "sd_search_hi", "sd_train", "sd_train_lo", "sd_train_hi"]
+    a = 1.0 - level
     df = frame[[*group_cols, *unit_cols, repeat_col, value_col]].dropna(subset=[value_col])
     rows = []
     groups = df.groupby(group_cols, sort=False) if group_cols else [((), df)]
@@ -300,12 +311,22 @@ def variance_components(frame, unit_cols, value_col: str = "acc", repeat_col: st
         ms_between = NAN
         if k >= 2:
             ms_between = float((r * (means - y.mean()) ** 2).sum() / (k - 1))
-        sd_search = NAN
+        sd_search = search_lo = search_hi = train_lo = train_hi = NAN
+        if not math.isnan(ms_within):
+            df_w = big_n - k
+            train_lo = math.sqrt(df_w * ms_within / sps.chi2.ppf(1 - a / 2, df_w))
+            train_hi = math.sqrt(df_w * ms_within / sps.chi2.ppf(a / 2, df_w))
         if k >= 2 and not math.isnan(ms_within):
             r0 = (big_n - float((r ** 2).sum()) / big_n) / (k - 1)
             sd_search = math.sqrt(max(0.0, ms_between - ms_within) / r0)
+            df_b = k - 1
+            search_lo, search_hi = (
+                math.sqrt(max(0.0, df_b * ms_between / sps.chi2.ppf(q, df_b) - ms_within) / r0)
+                for q in (1 - a / 2, a / 2))
         rows.append({**dict(zip(group_cols, key)), "searches": k, "trainings": int(big_n),
                      "repeats_min": int(r.min()), "repeats_max": int(r.max()), "ms_between": ms_between,
-                     "ms_within": ms_within, "sd_search": sd_search,
-                     "sd_train": math.sqrt(ms_within) if not math.isnan(ms_within) else NAN})
+                     "ms_within": ms_within, "sd_search": sd_search, "sd_search_lo": search_lo,
+                     "sd_search_hi": search_hi,
+                     "sd_train": math.sqrt(ms_within) if not math.isnan(ms_within) else NAN,
+                     "sd_train_lo": train_lo, "sd_train_hi": train_hi})
     return pd.DataFrame(rows, columns=[*group_cols, *cols])

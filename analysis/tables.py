@@ -6,6 +6,7 @@ numeric frame for the CSV, so that other tools read numbers, not "93.1 ± 0.4".
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,7 +153,8 @@ def accuracy_numbers(exp: Experiment) -> pd.DataFrame:
     keys = ["search_dataset", "strategy", "eval_dataset"]
     if f.empty:   # nothing evaluated (yet, or a search-only grid)
         return pd.DataFrame(columns=[*keys, "n", "repeats_min", "repeats_max", "acc_mean", "acc_ci_lo",
-                                     "acc_ci_hi", "acc_std", "sd_search", "sd_train"])
+                                     "acc_ci_hi", "acc_std", "sd_search", "sd_search_lo", "sd_search_hi",
+                                     "sd_train", "sd_train_lo", "sd_train_hi"])
     rows = []
     for key, g in s.groupby(keys, sort=False):
         mean, lo, hi, n = st.mean_ci(g["acc"])
@@ -161,7 +163,8 @@ def accuracy_numbers(exp: Experiment) -> pd.DataFrame:
                      "acc_ci_hi": hi, "acc_std": g["acc"].std()})
     out = pd.DataFrame(rows)
     vc = st.variance_components(f, ["seed"], "acc", "repeat", group_cols=keys)
-    out = out.merge(vc[[*keys, "sd_search", "sd_train"]], on=keys, how="left")
+    out = out.merge(vc[[*keys, "sd_search", "sd_search_lo", "sd_search_hi", "sd_train", "sd_train_lo",
+                        "sd_train_hi"]], on=keys, how="left")
     f = f.copy()
     f["eval_hours"], f["eval_cost_unit"] = cost_hours(f, "eval")
     cost = f.groupby(keys).agg(params_m=("params", lambda v: v.mean() / 1e6),
@@ -373,9 +376,13 @@ def accuracy_table(exp: Experiment, reference: pd.DataFrame | None,
         "random-effects ANOVA over each strategy's trainings (search = group, repeats within it): "
         "sd_train = √MS_within, sd_search = √(max(0, MS_between − MS_within)/r), r the repeats per "
         "search (the unbalanced ANOVA's r₀ where they differ); '—' without repeats or with fewer "
-        "than 2 searches. "
-        f"Search cost: mean wall time of one search, on {'; '.join(devices)}. "
-        "Eval cost: mean wall time of one training from scratch and test, in hours.")
+        "than 2 searches; [95% CI]: χ² intervals (sd_train's exact under normality with N − k "
+        "df; sd_search's approximate, from MS_between's with k − 1 df, MS_within taken as known: "
+        "with 3 searches, 2 df, it spans about a factor of 6). "
+        f"Search cost: the mean cost of one search, on {'; '.join(devices)}; eval cost: that of one "
+        "training from scratch and test; in the unit each column names: CPU-hours (process CPU "
+        "time, all threads) on CPUs, GPU-hours (wall time on the device) on GPUs, CPU wall-hours "
+        "for results written before CPU time was recorded.")
     return Table("accuracy", "Test accuracy per strategy, with its cost", blocks, num, note,
                  detectability(num))
 
@@ -418,12 +425,17 @@ def variance_frame(g: pd.DataFrame, trainings: pd.DataFrame | None = None) -> pd
     def fmt(x):
         return "—" if _nan(x) else f"{x:.2f}"
 
+    def with_ci(x, lo, hi):
+        return fmt(x) if _nan(lo) else f"{fmt(x)} [{fmt(lo)}, {fmt(hi)}]"
+
     out = pd.DataFrame({
         "strategy": g["strategy"], "evaluated on": g["eval_dataset"].map(short_name),
         "searches": g["n"], "repeats": [_count(a, b) for a, b in zip(g.repeats_min, g.repeats_max)],
         "sd of search means (pts)": g["acc_std"].map(fmt),
-        "sd between searches (pts)": g["sd_search"].map(fmt),
-        "sd between trainings (pts)": g["sd_train"].map(fmt)}).reset_index(drop=True)
+        "sd between searches (pts) [95% CI]": [with_ci(*v) for v in zip(g.sd_search, g.sd_search_lo,
+                                                                        g.sd_search_hi)],
+        "sd between trainings (pts) [95% CI]": [with_ci(*v) for v in zip(g.sd_train, g.sd_train_lo,
+                                                                         g.sd_train_hi)]}).reset_index(drop=True)
     if trainings is None:
         return out
     pooled = []
@@ -436,8 +448,9 @@ def variance_frame(g: pd.DataFrame, trainings: pd.DataFrame | None = None) -> pd
         pooled.append({"strategy": "pooled over strategies", "evaluated on": short_name(e),
                        "searches": int(v["searches"]),
                        "repeats": _count(int(v["repeats_min"]), int(v["repeats_max"])),
-                       "sd of search means (pts)": "—", "sd between searches (pts)": "—",
-                       "sd between trainings (pts)": fmt(v["sd_train"])})
+                       "sd of search means (pts)": "—", "sd between searches (pts) [95% CI]": "—",
+                       "sd between trainings (pts) [95% CI]": with_ci(v["sd_train"], v["sd_train_lo"],
+                                                                      v["sd_train_hi"])})
     return pd.concat([out, pd.DataFrame(pooled)], ignore_index=True)
 
 
@@ -840,3 +853,27 @@ def collapse_table(exp: Experiment) -> Table | None:
             "falling: α commits); discretisation gap: the supernet's accuracy with the mixed α minus with "
             "the derived one-hot architecture, on the same batch (accuracy points).")
     return Table("collapse", "Collapse diagnostics over the search", blocks, pd.DataFrame(numbers), note)
+
+
+def latest_fidelity(rows: pd.DataFrame) -> pd.DataFrame:
+    """The fidelity table (`python -m studies fidelity --out`), the latest measurement of each
+    (point seed, weights fitted or not, search step, strategy, options): a rerun replaces its
+    rows, runs with other seeds add to them. Adds `point_seed` and `pretrain_steps` (from the
+    `point` column; 0 and the study's default 200 where a table predates them)."""
+    if rows.empty:
+        return rows
+    rows = rows.copy()
+    points = (rows["point"].map(json.loads) if "point" in rows
+              else pd.Series([{}] * len(rows), index=rows.index))
+    rows["point_seed"] = points.map(lambda p: int(p.get("seed", 0)))
+    rows["pretrain_steps"] = points.map(lambda p: int(p.get("pretrain_steps", 200)))
+    if "search_step" not in rows:
+        rows["search_step"] = 0
+    if "variant" not in rows:
+        rows["variant"] = False
+    if "options" not in rows:
+        rows["options"] = "{}"
+    key = ["point_seed", "pretrain_steps", "search_step", "strategy", "options", "variant"]
+    if "measured_at" in rows:
+        rows = rows.sort_values("measured_at")
+    return rows.drop_duplicates(key, keep="last").reset_index(drop=True)

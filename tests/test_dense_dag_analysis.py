@@ -168,3 +168,33 @@ def test_the_ground_truth_tests_whether_its_candidates_differ_before_they_are_ra
     p = rows.set_index("seed")["anova_p"]
     assert p[0] == pytest.approx(stats.f_oneway(*alike.values()).pvalue) and p[0] > 0.05
     assert p[1] == pytest.approx(stats.f_oneway(*apart.values()).pvalue) and p[1] < 0.001
+
+
+def test_the_choice_figure_draws_chosen_minus_mean_candidate_and_the_noise_ceiling(tmp_path, monkeypatch):
+    """Left: each search's chosen − mean candidate and the strategy's mean; the dashed line the
+    best candidate's (mean over seeds); right: τ per search, and the ceiling's mean as a line; the
+    title carries each seed's ANOVA p."""
+    from analysis import figures
+
+    scores = pd.DataFrame({"strategy": ["first-order"] * 2 + ["random"] * 2, "search_dataset": "digits",
+                           "seed": [0, 1, 0, 1], "chosen": [91.0, 90.0, 89.0, 90.5],
+                           "best": [92.0, 91.0, 92.0, 91.0], "mean_candidate": [90.0, 89.5, 90.0, 89.5],
+                           "regret": 0.0, "kendall_tau": [0.5, 0.3, -0.1, 0.2], "chain": 88.0,
+                           "complete": 89.0})
+    ceiling = pd.DataFrame({"search_dataset": "digits", "seed": [0, 1], "eval_dataset": "digits",
+                            "anova_p": [0.04, 0.5], "blocks": 8, "repeats": 4, "split_half_tau": 0.3,
+                            "reliability": 0.6, "ceiling_tau": [0.4, 0.6], "splits": 3})
+    monkeypatch.setattr(dd, "search_scores", lambda exp: scores)
+    monkeypatch.setattr(dd, "noise_ceiling", lambda exp: ceiling)
+    saved = []
+    monkeypatch.setattr(figures, "_save", lambda fig, prefix: saved.append(fig) or [prefix])
+    assert figures.dense_dag_choice(None, tmp_path / "choice")
+    left, right = saved[0].axes[:2]
+    points = np.concatenate([c.get_offsets() for c in left.collections if hasattr(c, "get_sizes")])
+    assert sorted(points[:, 1]) == pytest.approx(sorted([1.0, 0.5, 0.75, -1.0, 1.0, 0.0]))
+    assert any(l.get_linestyle() == "--" and l.get_ydata()[0] == pytest.approx(1.75) for l in left.lines)
+    assert any(l.get_linestyle() == "--" and l.get_ydata()[0] == pytest.approx(0.5, abs=0.02)
+               for l in right.lines)   # the ceiling's mean τ on Fisher's z scale
+    assert "0.04, 0.5" in right.get_title() and "n = 2" in left.get_title()
+    monkeypatch.setattr(dd, "search_scores", lambda exp: pd.DataFrame())
+    assert figures.dense_dag_choice(None, tmp_path / "none") == []

@@ -198,7 +198,7 @@ def test_report_writes_every_table_and_figure(synth):
     for name in ("accuracy", "transfer"):
         for ext in ("md", "tex", "csv"):
             assert (out / "tables" / f"{name}.{ext}").stat().st_size > 0
-    figs = ["accuracy", "transfer", "search_curves", "cost", "alpha_edge", "toy", "fidelity",
+    figs = ["accuracy", "differences", "transfer", "search_curves", "cost", "alpha_edge", "toy", "fidelity",
             *[f"alphas_{s}" for s in STRATEGIES],
             *[f"cell_{s}_{k}" for s in STRATEGIES for k in ("normal", "reduce")]]
     for f in figs:
@@ -525,10 +525,20 @@ def test_noise_figure_draws_the_tables_sds_and_nothing_without_repeats(tmp_path,
     first = next(iter(dict.fromkeys(num["eval_dataset"])))
     g = num[num.eval_dataset == first].set_index("strategy")
     g = g.loc[strategy_order(g.index)]
-    search, train = figs[0].axes[0].containers[:2]
+    from matplotlib.container import BarContainer, ErrorbarContainer
+
+    ax = figs[0].axes[0]
+    search, train = [c for c in ax.containers if isinstance(c, BarContainer)]
     assert [b.get_height() for b in search] == pytest.approx(list(g["sd_search"]))
     assert [b.get_height() for b in train] == pytest.approx(list(g["sd_train"]))
-    assert "no interval" in figs[0].axes[0].get_title() and "n = 3" in figs[0].axes[0].get_title()
+    # each bar's whisker spans its χ² interval from the table
+    whiskers = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    for w, col in ((whiskers[0], "sd_search"), (whiskers[1], "sd_train")):
+        segments = w.lines[2][0].get_segments()
+        ok = g[f"{col}_lo"].notna().to_numpy()
+        assert [s[0][1] for s in segments] == pytest.approx(list(g[f"{col}_lo"][ok]))
+        assert [s[1][1] for s in segments] == pytest.approx(list(g[f"{col}_hi"][ok]))
+    assert "95% χ² intervals" in ax.get_title() and "n = 3" in ax.get_title()
     one = tmp_path / "one"
     make_experiment(one)                                 # a single training per cell
     assert figures.noise_bars(load_experiment(one), tmp_path / "none") == []
@@ -633,3 +643,69 @@ def test_the_collapse_figure_draws_what_a_uniform_alpha_gives():
     assert ref["alpha_entropy"][0] == pytest.approx(math.log(8))
     assert ref["param_free_normal"][0] == pytest.approx(8 * 3 / 7)
     assert ref["param_free_reduce"][0] == pytest.approx(8 * 3 / 7)
+
+
+def test_the_differences_figure_draws_the_tables_differences_intervals_and_detectable_band(tmp_path,
+                                                                                       monkeypatch):
+    """Per comparison of the accuracy table: the mean difference at its line, its 95% CI as the
+    whisker, a band of ± the MDE after Holm, and a strategy flagged by the health check hollow."""
+    from matplotlib.patches import Rectangle
+
+    from analysis import figures
+    from analysis.tables import slug
+
+    root = tmp_path / "rep"
+    make_experiment(root)
+    exp = load_experiment(root)
+    saved = _capture_figures(monkeypatch)
+    flagged = {("cifar10", "second-order"): "no: α stalled (1 of 3)"}   # (search dataset, strategy)
+    assert figures.paired_differences(exp, tmp_path / "diff", flagged)
+    fig = saved[0]
+    num = accuracy_numbers(exp)
+    checked = 0
+    for ax in fig.axes:
+        title = ax.get_title()
+        if "evaluated on" not in title:
+            continue
+        e = title.split("evaluated on ")[1].split(":")[0]
+        base = title.split("strategy − ")[1]
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        bands = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_facecolor()[:3] != (1, 1, 1)
+                 and p.get_width() > 0 and p.get_height() < 1]
+        for y, label in enumerate(labels):
+            if not label:
+                continue
+            name = label.split(" − ")[0].split(" (flagged)")[0].split(",")[0]
+            against = label.split(" − ")[1].split(",")[0].split(" (")[0] if " − " in label else base
+            r = num[(num.eval_dataset == e) & (num.strategy == name)].iloc[0]
+            diff, mde = r[f"vs_{slug(against)}_diff"], r[f"vs_{slug(against)}_mde_holm"]
+            dots = [c for c in ax.collections if hasattr(c, "get_sizes") and len(c.get_offsets()) == 1
+                    and c.get_offsets()[0][1] == pytest.approx(y) and c.get_sizes()[0] > 20]
+            assert dots and dots[0].get_offsets()[0][0] == pytest.approx(diff), label
+            hollow = tuple(dots[0].get_facecolor()[0][:3]) == (1.0, 1.0, 1.0)
+            assert hollow == ("(flagged)" in label) == (name == "second-order"), label
+            band = [p for p in bands if p.get_y() == pytest.approx(y - 0.32)]
+            assert band and band[0].get_width() == pytest.approx(2 * mde), label
+            checked += 1
+    from analysis.tables import BASELINES
+
+    assert checked == sum(int((num[f"vs_{slug(b)}_test"] != "").sum()) for b in BASELINES) >= 4
+
+
+def test_the_transfer_figure_fits_its_axes_and_prints_the_tables_rho(tmp_path, monkeypatch):
+    from analysis import figures
+    from analysis import stats as st
+
+    root = tmp_path / "rep"
+    make_experiment(root)
+    exp = load_experiment(root)
+    saved = _capture_figures(monkeypatch)
+    assert figures.transfer_scatter(exp, None, tmp_path / "transfer")
+    ax = saved[0].axes[0]
+    num = transfer_numbers(exp)
+    rho, lo, hi = st.bootstrap_spearman(num.search_acc_mean, num.transfer_acc_mean)
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert f"= {rho:+.2f} [{lo:+.2f}, {hi:+.2f}]" in texts
+    s = exp.searches
+    assert ax.get_xlim()[0] > 0 and ax.get_xlim()[0] <= s[s.eval_dataset == "cifar10"].acc.min()
+    assert ax.get_ylim()[1] >= s[s.eval_dataset == "cifar100"].acc.max()

@@ -261,6 +261,33 @@ def test_variance_components_by_hand_on_a_small_unbalanced_design():
     assert st.variance_components(close, ["seed"], "acc", "repeat").iloc[0].sd_search == 0.0
 
 
+def test_variance_component_intervals_are_chi_square_and_cover_the_true_sds():
+    """sd_train's interval is the exact χ² one on N − k df; over simulated grids of 3 searches × 2
+    trainings (the cpu grid's shape) both intervals cover the true sds about 95% of the time
+    (sd_search's is approximate: MS_within taken as known)."""
+    df = pd.DataFrame({"seed": [0, 0, 1, 1, 2, 2], "repeat": [0, 1] * 3,
+                       "acc": [40.0, 41.0, 44.0, 43.5, 42.0, 42.8]})
+    vc = st.variance_components(df, ["seed"]).iloc[0]
+    dfw = 3
+    assert vc.sd_train_lo == pytest.approx(math.sqrt(dfw * vc.ms_within / stats.chi2.ppf(0.975, dfw)))
+    assert vc.sd_train_hi == pytest.approx(math.sqrt(dfw * vc.ms_within / stats.chi2.ppf(0.025, dfw)))
+    assert vc.sd_search_lo <= vc.sd_search <= vc.sd_search_hi
+    assert vc.sd_search_hi == pytest.approx(
+        math.sqrt((2 * vc.ms_between / stats.chi2.ppf(0.025, 2) - vc.ms_within) / 2))
+    rng = np.random.default_rng(5)
+    train_in = search_in = 0
+    sims = 400
+    for _ in range(sims):
+        v = st.variance_components(_nested(rng, 3, 2, 1.5, 0.7), ["seed"], "acc", "repeat").iloc[0]
+        train_in += v.sd_train_lo <= 0.7 <= v.sd_train_hi
+        search_in += v.sd_search_lo <= 1.5 <= v.sd_search_hi
+    assert 0.91 <= train_in / sims <= 0.99
+    assert 0.88 <= search_in / sims <= 1.0
+    # without repeats or with one search: no interval
+    once = st.variance_components(_nested(rng, 4, 1, 1.0, 1.0), ["seed"], "acc", "repeat").iloc[0]
+    assert math.isnan(once.sd_train_lo) and math.isnan(once.sd_search_hi)
+
+
 def test_variance_components_per_group_and_without_repeats():
     rng = np.random.default_rng(3)
     a = _nested(rng, 300, 3, 2.0, 0.2).assign(strategy="a")
@@ -408,7 +435,7 @@ def test_detectability_sentence_states_the_csv_numbers():
     shown = dict(table.blocks)["Search noise and training noise (searched on digits)"]
     row = num[(num.strategy == "random") & (num.eval_dataset == "mnist")].iloc[0]
     assert (shown[(shown.strategy == "random") & (shown["evaluated on"] == "mnist")]
-            ["sd between trainings (pts)"].iloc[0] == f"{row.sd_train:.2f}")
+            ["sd between trainings (pts) [95% CI]"].iloc[0].startswith(f"{row.sd_train:.2f} ["))
     assert "n counts searches" in table.note and "Holm" in table.note and "ttest_rel" in table.note
 
 
