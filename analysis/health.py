@@ -90,6 +90,9 @@ def search_health(exp: Experiment) -> pd.DataFrame:
         row["cg_k"] = _cg_k(options.get(key, {})) if strategy == "implicit-cg" else np.nan
         neg = col("cg_negative_curvature")
         row["cg_negative_curvature"] = float(neg.mean()) if neg.notna().any() else np.nan
+        damping = col("cg_damping")   # (recorded since the spectrum rule; else the options' δ)
+        row["cg_damping_min"] = float(damping.min()) if damping.notna().any() else np.nan
+        row["cg_damping_max"] = float(damping.max()) if damping.notna().any() else np.nan
         growth = col("neumann_growth")
         row["neumann_growth"] = float(growth.median()) if growth.notna().any() else np.nan
         response = col("response_change")
@@ -208,7 +211,9 @@ def health_table(exp: Experiment) -> Table | None:
 def _solver(r: pd.Series) -> str:
     if not np.isnan(r["cg_products"]):
         neg = r["cg_negative_curvature"]
-        return (f"CG {r['cg_products']:.1f} of {r['cg_k']:g}"
+        lo, hi = r.get("cg_damping_min", np.nan), r.get("cg_damping_max", np.nan)
+        damping = ("" if np.isnan(lo) else f", δ {lo:.3g}" if lo == hi else f", δ {lo:.3g}–{hi:.3g}")
+        return (f"CG {r['cg_products']:.1f} of {r['cg_k']:g}" + damping
                 + ("" if np.isnan(neg) else f", stopped by negative curvature on {100 * neg:.0f}%"))
     if not np.isnan(r["neumann_growth"]):
         return f"Neumann growth {r['neumann_growth']:.2g}"

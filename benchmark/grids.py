@@ -346,9 +346,13 @@ OFFLINE_CIFAR10 = "imagefolder:~/.cache/cifar10-jpeg"
 # Neumann's fifth term grew to 72-179× its first with them, 1.4-2.5× with exact products, and the
 # hypergradient came out 59-117× larger, at a cosine of -0.12 to 0.13 to the exact-product one.
 # In the cpu grid of db516b2 that froze implicit-neumann's α after its first epoch (the outliers
-# inflated Adam's second moment). CG stops on negative curvature after 2-3 of its 5 products with
-# either kind (the training Hessian has eigenvalues below -δ = -1 in this regime): the search
-# records how many it used (`cg_iterations`) and the report says so.
+# inflated Adam's second moment). implicit-cg with a fixed δ = 1 stopped on negative curvature
+# after 2-3 of its 5 products with either kind: in a search the training Hessian is far from
+# definite (λ_min about -21 at the start of a cpu-grid search, -6 after 48 steps;
+# results/examples/fidelity-search/), so implicit-cg now takes δ from the spectrum by default
+# (`cg_damping_rule = "spectrum"`: δ = max(1, 2·|λ_min|, λ_max/100) from 20 Lanczos steps every
+# 32 steps; nas/strategies/implicit_cg.py). The search records the products CG used
+# (`cg_iterations`), its stops on negative curvature and the δ in use, and the report says so.
 #
 # α's learning rate: every strategy of a grid gets the same one (the profile's `search_alpha_lr`,
 # DARTS's 3e-4 where None), with DARTS's Adam. Adam's step is about lr per coordinate whatever

@@ -16,7 +16,8 @@ def test_a_strategy_configured_as_the_reference_matches_it(tiny_digits):
                          space_options=TINY, batch_size=16, warmup_steps=2, pretrain_steps=5,
                          reference_k=300, reference_damping=50.0, reference_tol=1e-6,
                          unrolled_steps=2, eigen_iterations=0, hyper_steps=2, repeats=1,
-                         options={"implicit-cg": {"cg_k": 60, "cg_damping": 50.0}})
+                         options={"implicit-cg": {"cg_k": 60, "cg_damping": 50.0,
+                                                  "cg_damping_rule": "fixed"}})
     result = measure_fidelity(cfg, tiny_digits)
     rows = {r["strategy"]: r for r in result["rows"]}
     assert rows["implicit-cg"]["cosine"] == pytest.approx(1.0, abs=1e-5)
@@ -29,7 +30,9 @@ def test_a_strategy_configured_as_the_reference_matches_it(tiny_digits):
     assert all(r["time_s"] > 0 and -1 <= r["cosine_unrolled"] <= 1 for r in result["rows"])
     assert rows["implicit-cg"]["passes"] == 5 + 2 * 60
     assert rows["implicit-cg"]["options"] == {"cg_damping": 50.0, "cg_k": 60, "cg_tol": 0.0,
-                                              "hvp": "exact", "fd_radius": 0.01}
+                                              "hvp": "exact", "fd_radius": 0.01,
+                                              "cg_damping_rule": "fixed", "cg_spectrum_steps": 20,
+                                              "cg_spectrum_every": 32}
 
 
 def test_minres_refines_on_the_true_residual_of_an_inexact_operator():
@@ -156,7 +159,7 @@ def test_the_unrolled_reference_of_one_step_is_second_order_exact(tiny_digits):
 
 
 def test_extreme_eigenvalues_match_eigvalsh_on_an_indefinite_matrix():
-    from studies.fidelity import extreme_eigenvalues
+    from nas.spectrum import extreme_eigenvalues
 
     torch.manual_seed(1)
     q, _ = torch.linalg.qr(torch.randn(8, 8, dtype=torch.float64))

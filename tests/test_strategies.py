@@ -82,7 +82,7 @@ def test_step_moves_alpha_against_the_hypergradient_and_trains_weights(name, net
     assert any(not torch.equal(p, q) for p, q in zip(net.weight_parameters(), w0))
     # the four losses and accuracies, the norm of the hypergradient that moved α, and a strategy's
     # own metrics (what its solver or response did)
-    own = {"implicit-cg": {"cg_iterations", "cg_negative_curvature"},
+    own = {"implicit-cg": {"cg_iterations", "cg_negative_curvature", "cg_damping"},
            "implicit-neumann": {"neumann_growth"},
            "hyperdarts-linear": {"response_change"}, "hyperdarts-mlp": {"response_change"}}
     assert set(metrics) == {"train_loss", "train_acc", "val_loss", "val_acc", "hypergrad_norm",
@@ -283,6 +283,48 @@ def test_implicit_cg_records_its_iterations_per_step(net, batches):
     s = make_strategy("implicit-cg", net, cg_k=10, cg_damping=100.0, cg_tol=0.9)
     metrics = s.step(*batches)
     assert float(metrics["cg_iterations"]) == 1 and s.solve_info["stop"] == "converged"
+
+
+def test_the_spectrum_rule_damps_by_twice_the_hessians_negative_end_and_holds_it_between_estimates(
+        net, batches):
+    """δ = max(cg_damping, 2·|λ_min|, λ_max/100) of a Lanczos estimate of the step's training
+    Hessian, on the first step and every `cg_spectrum_every` steps, held in between; it survives a
+    checkpoint; the fixed rule never changes δ."""
+    from nas.spectrum import auto_damping, lanczos_extremes
+    from nas.strategies import make_strategy
+    from nas.strategies.implicit import dot
+
+    s = make_strategy("implicit-cg", net, cg_k=3, cg_damping=1e-3, cg_damping_rule="spectrum",
+                      cg_spectrum_steps=12, cg_spectrum_every=3)
+    # the training Hessian at the start, estimated as the strategy will (same seed, same steps)
+    train = batches[0]
+    loss, _ = s.loss(train)
+    g_w = torch.autograd.grad(loss, s.weights, create_graph=True)
+
+    def hvp(u):
+        return [h.detach() for h in torch.autograd.grad(dot(g_w, u), s.weights, retain_graph=True)]
+
+    est = lanczos_extremes(hvp, [w.detach() for w in s.weights], 12, seed=0)
+    assert est["min"] < 0 < est["max"]   # indefinite at a random initialisation
+    want = max(1e-3, auto_damping(est["min"], est["max"]))
+    deltas = []
+    for _ in range(4):
+        metrics = s.step(*batches)
+        deltas.append(float(metrics["cg_damping"]))
+    assert deltas[0] == pytest.approx(want, rel=1e-3) and want >= 2 * -est["min"]
+    assert deltas[0] == deltas[1] == deltas[2] and deltas[3] != deltas[0]   # re-estimated at step 3
+    assert s.solve_info["spectrum_products"] == 12
+    state = copy.deepcopy(s.state_dict())
+    other = make_strategy("implicit-cg", copy.deepcopy(net), cg_damping_rule="spectrum")
+    other.load_state_dict(state)
+    assert (other.damping, other.steps_taken) == (s.damping, 4)
+    fixed = make_strategy("implicit-cg", net, cg_k=2, cg_damping=0.5)
+    assert [float(fixed.step(*batches)["cg_damping"]) for _ in range(2)] == [0.5, 0.5]
+    cls = get_strategy("implicit-cg")
+    assert cls.passes(strategy_config("implicit-cg", cg_k=5, cg_damping_rule="spectrum",
+                                      cg_spectrum_steps=20, cg_spectrum_every=40)) == 5 + 2 * 5.5
+    with pytest.raises(ValueError, match="cg_damping_rule must be one of fixed, spectrum"):
+        strategy_config("implicit-cg", cg_damping_rule="auto")
 
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
