@@ -302,6 +302,33 @@ def expected_best_of(accs, k: int) -> float:
     return float(weights @ a)
 
 
+def winners_curse(trainings: list[np.ndarray], blocks: list[int], permutations: int = 1000,
+                  seed: int = 0) -> tuple[float, float, float]:
+    """(measured gain, gain from noise alone, p) of the best candidate over the mean block.
+
+    The gain is max − weighted mean of the candidates' mean accuracies (a candidate counted once
+    per block that drew it, as `space_size_table` counts them). Under "the candidates do not
+    differ", every training could have belonged to any candidate: `permutations` times, the
+    trainings are pooled and dealt back at random into groups of the same sizes, and the gain is
+    recomputed. Its mean is the winner's curse (the gain a best-of-K shows from training noise
+    alone); p is the share of permutations whose gain reaches the measured one (with the usual
+    +1 correction)."""
+    sizes = [len(x) for x in trainings]
+    w = np.asarray(blocks, float)
+
+    def gain(means):
+        m = np.asarray(means, float)
+        return float(m.max() - (w @ m) / w.sum())
+
+    measured = gain([x.mean() for x in trainings])
+    pool = np.concatenate(trainings)
+    rng = np.random.default_rng(seed)
+    cuts = np.cumsum(sizes)[:-1]
+    null = np.array([gain([x.mean() for x in np.split(rng.permutation(pool), cuts)])
+                     for _ in range(permutations)])
+    return measured, float(null.mean()), float((1 + (null >= measured - 1e-12).sum()) / (1 + permutations))
+
+
 def space_size_table(exp: Experiment) -> Table | None:
     """How many candidates a space needs: the expected ground-truth accuracy of the best of k
     blocks drawn at random from a seed's candidates, k = 1 (a random block) … K (the best), beside
@@ -319,9 +346,21 @@ def space_size_table(exp: Experiment) -> Table | None:
             ks = sorted({1, *[2 ** i for i in range(1, 8) if 2 ** i < len(cand)], len(cand)})
             row = {f"best of {k}": expected_best_of(cand, k) for k in ks}
             row.update(chain=_role(x, "chain"), complete=_role(x, "complete"), K=len(cand))
+            raw = exp.ground_truth
+            raw = raw[(raw.search_dataset == sd) & (raw.seed == x.seed.iloc[0]) & (raw.eval_dataset == sd)]
+            runs = [100 * raw[raw.architecture == a].test_acc.dropna().to_numpy() for a in c.architecture]
+            if all(len(r) >= 1 for r in runs) and sum(len(r) for r in runs) > len(runs):
+                gained, noise, p = winners_curse(runs, [_blocks(b) for b in c.blocks] if "blocks" in c
+                                                 else [1] * len(runs))
+                row.update({"best − mean block": gained, "same, from noise alone": noise, "_p": p})
             per_seed.append(row)
         frame = pd.DataFrame(per_seed)
         cells = {"seeds": len(frame), "blocks per seed": int(frame.K.min())}
+        if "_p" in frame:
+            ps = frame.pop("_p")
+            cells["best beats noise? permutation p per seed"] = ", ".join(f"{p:.2g}" for p in ps)
+            numbers += [{"search_dataset": sd, "column": "winners_curse_p", "mean": p, "lo": np.nan,
+                         "hi": np.nan, "seeds": 1} for p in ps]
         for col in [c for c in frame.columns if c != "K"]:
             m, lo, hi, _ = st.mean_ci(frame[col].dropna())
             cells[col] = ci_text(m, lo, hi)
@@ -332,7 +371,14 @@ def space_size_table(exp: Experiment) -> Table | None:
             "from a seed's K blocks (a DAG drawn by several blocks counts once per block; exact "
             "expectation over the draws; best of 1 = the mean block, best of K = the best one), per seed, "
             "then the mean over seeds [95% Student-t CI]; "
-            "chain and complete DAG: the He-initialised references. Where best of k stops rising, a "
+            "chain and complete DAG: the He-initialised references. The winner's curse: best − mean "
+            "block is what the best of K gains over a random block; 'same, from noise alone' is that "
+            "gain with every seed's trainings dealt back to the candidates at random (1,000 "
+            "permutations, the candidates made alike): the part of a best-of-k gain that training "
+            "noise alone produces; the permutation p per seed is the share of permutations that gain "
+            "as much as measured. Where p is not small, the best candidate is not detectably better "
+            "than the mean one, and no best-of-k gain in this table is more than noise. "
+            "Where best of k stops rising, a "
             "larger space (more blocks of this kind) would not help; a search can only do as well as best "
             "of K. Other sizes (blocks, layers) are other experiments: `python benchmark/run.py --grid "
             "dense-dag --space-set blocks=16 --space-set layers=6 --experiment <name>`.")

@@ -198,3 +198,23 @@ def test_the_choice_figure_draws_chosen_minus_mean_candidate_and_the_noise_ceili
     assert "0.04, 0.5" in right.get_title() and "n = 2" in left.get_title()
     monkeypatch.setattr(dd, "search_scores", lambda exp: pd.DataFrame())
     assert figures.dense_dag_choice(None, tmp_path / "none") == []
+
+
+def test_the_winners_curse_is_the_best_of_k_gain_of_permuted_trainings():
+    """Alike candidates: the best's gain over the mean block is about what permuted trainings give
+    (p large); one candidate apart: far more (p at its floor, 1/(1 + permutations)); one training
+    each: permuting only reorders the means, so noise alone gives the whole gain (p = 1)."""
+    rng = np.random.default_rng(0)
+    alike = [90 + rng.standard_normal(4) for _ in range(8)]
+    gain, noise, p = dd.winners_curse(alike, [1] * 8, permutations=400)
+    means = np.array([x.mean() for x in alike])
+    assert gain == pytest.approx(means.max() - means.mean())
+    assert p > 0.05 and 0.3 < noise / gain < 3
+    apart = [*alike[:7], alike[7] + 5.0]
+    gain, noise, p = dd.winners_curse(apart, [1] * 8, permutations=400)
+    assert p == pytest.approx(1 / 401) and gain > 2 * noise
+    once = [np.array([v]) for v in (90.0, 91.0, 93.0)]
+    gain, noise, p = dd.winners_curse(once, [1, 1, 1], permutations=50)
+    assert p == 1.0 and noise == pytest.approx(gain)
+    gain, _, _ = dd.winners_curse(once, [2, 1, 1], permutations=1)
+    assert gain == pytest.approx(93.0 - (2 * 90.0 + 91.0 + 93.0) / 4)   # blocks weight the mean
