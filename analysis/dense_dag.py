@@ -329,6 +329,34 @@ def winners_curse(trainings: list[np.ndarray], blocks: list[int], permutations: 
     return measured, float(null.mean()), float((1 + (null >= measured - 1e-12).sum()) / (1 + permutations))
 
 
+def _seed_curse(exp: Experiment, sd: str, seed, candidates: pd.DataFrame) -> tuple | None:
+    """`winners_curse` of one seed's candidates (rows of `ground_truth_accuracy`) on the search
+    dataset, from their trainings; None where some candidate has none or none has two."""
+    raw = exp.ground_truth
+    raw = raw[(raw.search_dataset == sd) & (raw.seed == seed) & (raw.eval_dataset == sd)]
+    runs = [100 * raw[raw.architecture == a].test_acc.dropna().to_numpy() for a in candidates.architecture]
+    if not runs or any(len(r) == 0 for r in runs) or sum(len(r) for r in runs) <= len(runs):
+        return None
+    blocks = [_blocks(b) for b in candidates.blocks] if "blocks" in candidates else [1] * len(runs)
+    return winners_curse(runs, blocks)
+
+
+def noise_gains(exp: Experiment) -> pd.DataFrame:
+    """Per (search dataset, seed): the best candidate's gain over the mean block (`gain`), the same
+    from training noise alone (`noise`) and its permutation p (`winners_curse`)."""
+    gt = ground_truth_accuracy(exp)
+    if gt.empty or "roles" not in gt:
+        return pd.DataFrame()
+    rows = []
+    for (sd, seed), x in gt[gt.eval_dataset == gt.search_dataset].groupby(["search_dataset", "seed"],
+                                                                           sort=False):
+        curse = _seed_curse(exp, sd, seed, x[_has_role(x, "candidate")])
+        if curse is not None:
+            rows.append({"search_dataset": sd, "seed": seed, "gain": curse[0], "noise": curse[1],
+                         "p": curse[2]})
+    return pd.DataFrame(rows)
+
+
 def space_size_table(exp: Experiment) -> Table | None:
     """How many candidates a space needs: the expected ground-truth accuracy of the best of k
     blocks drawn at random from a seed's candidates, k = 1 (a random block) … K (the best), beside
@@ -346,12 +374,9 @@ def space_size_table(exp: Experiment) -> Table | None:
             ks = sorted({1, *[2 ** i for i in range(1, 8) if 2 ** i < len(cand)], len(cand)})
             row = {f"best of {k}": expected_best_of(cand, k) for k in ks}
             row.update(chain=_role(x, "chain"), complete=_role(x, "complete"), K=len(cand))
-            raw = exp.ground_truth
-            raw = raw[(raw.search_dataset == sd) & (raw.seed == x.seed.iloc[0]) & (raw.eval_dataset == sd)]
-            runs = [100 * raw[raw.architecture == a].test_acc.dropna().to_numpy() for a in c.architecture]
-            if all(len(r) >= 1 for r in runs) and sum(len(r) for r in runs) > len(runs):
-                gained, noise, p = winners_curse(runs, [_blocks(b) for b in c.blocks] if "blocks" in c
-                                                 else [1] * len(runs))
+            curse = _seed_curse(exp, sd, x.seed.iloc[0], c)
+            if curse is not None:
+                gained, noise, p = curse
                 row.update({"best − mean block": gained, "same, from noise alone": noise, "_p": p})
             per_seed.append(row)
         frame = pd.DataFrame(per_seed)

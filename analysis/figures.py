@@ -114,6 +114,22 @@ def n_caption(exp: Experiment) -> str:
     return n_text(list(s.groupby(["eval_dataset", "strategy"]).size()), s["repeats"]) + "."
 
 
+def count_caption(exp: Experiment) -> str:
+    """The counts alone, for a caption that states its own intervals: 'n = 3 searches per strategy,
+    2 trainings each.' ('' when nothing finished)."""
+    s = searches(exp)
+    if s.empty:
+        return ""
+    ns = list(s.groupby(["eval_dataset", "strategy"]).size())
+    lo, hi = min(ns), max(ns)
+    text = f"n = {lo if lo == hi else f'{lo}–{hi}'} search{'es' * (hi > 1)} per strategy"
+    r = s["repeats"]
+    if r.max() > 1:
+        rl, rh = int(r.min()), int(r.max())
+        text += f", {rl if rl == rh else f'{rl}–{rh}'} trainings each"
+    return text + "."
+
+
 def _jitter(n: int, width: float = 0.32) -> np.ndarray:
     return np.zeros(1) if n <= 1 else np.linspace(-width / 2, width / 2, n)
 
@@ -207,7 +223,8 @@ def _random_reference(ax, values, label_prefix: str = "random genotype (no searc
 # ---------------------------------------------------------------- accuracy
 
 
-def accuracy_bars(exp: Experiment, reference: pd.DataFrame | None, prefix: Path) -> list[Path]:
+def accuracy_bars(exp: Experiment, reference: pd.DataFrame | None, prefix: Path,
+                  ran: dict[tuple[str, str], str] | None = None) -> list[Path]:
     """One row per evaluation dataset: each strategy's mean test accuracy over searches (bar, from
     0), each search's accuracy (dot: mean of its repeats; faint dots: the repeats), the 95% CI of the
     mean (whiskers; none where n = 1), n under each bar; the random genotype as a grey bar and
@@ -262,7 +279,10 @@ def accuracy_bars(exp: Experiment, reference: pd.DataFrame | None, prefix: Path)
                 values += list(gs["acc"]) + ([hi] if n > 1 else [])
             for h in _random_reference(ax, g[g.strategy.map(is_baseline)]["acc"]):
                 handles.setdefault(h.get_label().split(":")[0], h)
-            labels = [f"{x}{' (no search)' if is_baseline(x) else ''}, n={n}" for x, n in zip(order, ns)]
+            flagged = {x for x in order if any(v.startswith("no") for (sd, s), v in (ran or {}).items()
+                                               if s == x and sd in set(g.search_dataset))}
+            labels = [f"{x}{' (no search)' if is_baseline(x) else ''}{' (flagged)' if x in flagged else ''}, "
+                      f"n={n}" for x, n in zip(order, ns)]
             ticks = list(range(len(order)))
             if same is not None and not same.empty:   # same protocol: beside the measured bars
                 xr = np.arange(len(same)) + len(order) + 0.5
@@ -1025,13 +1045,15 @@ def paired_differences(exp: Experiment, prefix: Path,
                     def f(c, base=base, r=r):
                         return getattr(r, f"vs_{slug(base)}_{c}")
 
-                    diff, lo, hi, mde = f("diff"), f("diff_lo"), f("diff_hi"), f("mde_holm")
+                    diff, lo, hi, mde, p_holm = (f("diff"), f("diff_lo"), f("diff_hi"), f("mde_holm"),
+                                                 f("p_holm"))
                     broken = any(ran.get((r.search_dataset, x), "").startswith("no") for x in (name, base))
                     if not math.isnan(mde):
                         ax.add_patch(matplotlib.patches.Rectangle((-mde, y - 0.32), 2 * mde, 0.64,
                                                                   color="0.88", lw=0, zorder=0.5))
-                        ax.text(1.01, y, f"±{mde:.1f}", transform=ax.get_yaxis_transform(), va="center",
-                                fontsize=5.5, color="0.3")
+                        p_txt = "" if math.isnan(p_holm) else f"  p_H {p_holm:.2f}"
+                        ax.text(1.01, y, f"±{mde:.1f}{p_txt}", transform=ax.get_yaxis_transform(),
+                                va="center", fontsize=5.5, color="0.3")
                     if f("test") == "paired":
                         a, c = (s[(s.strategy == x) & (s.search_dataset == r.search_dataset)
                                   & (s.eval_dataset == e)].set_index("seed")["acc"] for x in (name, base))
@@ -1062,11 +1084,12 @@ def paired_differences(exp: Experiment, prefix: Path,
                 ax.set_xlabel(f"accuracy − {column}'s (points)")
                 ax.set_title(f"evaluated on {short_name(e)}: strategy − {column}", fontsize=8)
                 ax.grid(axis="x", lw=0.3)
-        handles = [Line2D([], [], color="black", marker="o", ms=5, lw=1.0, label="mean difference, 95% CI"),
+        handles = [Line2D([], [], color="black", marker="o", ms=5, lw=1.0,
+                          label="mean difference, uncorrected 95% CI"),
                    Line2D([], [], ls="", marker="o", color="0.2", alpha=0.55, ms=3,
                           label="one seed's paired difference"),
                    Patch(color="0.88", label="± minimum detectable difference after Holm, 80% power "
-                                             "(value at the right)"),
+                                             "(at the right, with p_H: Holm-corrected p)"),
                    Line2D([], [], ls="", marker="o", mfc="white", mec="0.3", ms=5,
                           label="(flagged): did not run as configured, not compared")]
         fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
@@ -1085,12 +1108,13 @@ def dense_dag_choice(exp: Experiment, prefix: Path) -> list[Path]:
     ground truth's noise ceiling (the τ a perfect ranking reaches against it) as a band. The
     panel title gives the per-seed ANOVA p of the candidates: where they do not differ, neither
     panel ranks anything but training noise. [] without a complete ground truth."""
-    from analysis.dense_dag import noise_ceiling, search_scores
+    from analysis import dense_dag
 
-    scores = search_scores(exp)
+    scores = dense_dag.search_scores(exp)
     if scores.empty:
         return []
-    ceiling = noise_ceiling(exp)
+    ceiling = dense_dag.noise_ceiling(exp)
+    curse = dense_dag.noise_gains(exp)
     datasets = list(dict.fromkeys(scores.search_dataset))
     colors = _palette(scores.strategy.unique())
     with matplotlib.rc_context(PAPER):
@@ -1125,6 +1149,12 @@ def dense_dag_choice(exp: Experiment, prefix: Path) -> list[Path]:
             left.text(len(order) - 0.45, best, "best candidate\n(mean over seeds)", fontsize=6,
                       va="bottom", ha="right", color="0.2")
             left.axhline(0, color="0.2", lw=0.8, zorder=1)
+            c = curse[curse.search_dataset == sd] if len(curse) else curse
+            if len(c):
+                noise = float(c.noise.mean())
+                left.axhline(noise, color="#b5651d", ls=":", lw=1.1, zorder=1)
+                left.text(-0.45, noise, "best of K from noise alone\n(winner's curse, mean over seeds)",
+                          fontsize=6, va="bottom", ha="left", color="#b5651d")
             left.set_ylabel("chosen block − seed's mean candidate\n(ground-truth accuracy points)")
             right.axhline(0, color="0.2", lw=0.8, zorder=1)
             if len(ceil) and ceil.ceiling_tau.notna().any():
@@ -1153,6 +1183,8 @@ def dense_dag_choice(exp: Experiment, prefix: Path) -> list[Path]:
                    Line2D([], [], color="black", marker="o", ms=5, lw=1.0,
                           label="mean over searches, 95% CI"),
                    Line2D([], [], color="0.2", ls="--", lw=0.9, label="best candidate (left)"),
+                   Line2D([], [], color="#b5651d", ls=":", lw=1.1,
+                          label="best candidate from training noise alone (left)"),
                    Patch(color="#2a9d8f", alpha=0.3, label="noise ceiling of τ, 95% CI over seeds (right)")]
-        fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
+        fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
         return _save(fig, prefix)

@@ -252,148 +252,166 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
         elif absent:
             blocks.append({"kind": "absent", "title": absent})
 
-    log(f"report of {exp.root}: {len(exp.finished)} finished evaluations")
-    darts = exp.space == "darts"    # the α, gene and cell views below read DARTS cells
-    search_only = not exp.trials.empty and set(exp.trials.status) == {"searched"}
-    health = search_health(exp)
-    add_table(accuracy_table(exp, reference, strategy_flags(health) if not health.empty else None),
-              "Accuracy table: a search-only experiment (`--search-only`) trains nothing" if search_only
-              else "Accuracy table: no evaluation has finished yet")
-    add_table(health_table(exp), "")
-    if darts:
-        add_table(movement_table(exp), "")
-    if not exp.ground_truth.empty:
-        from analysis.dense_dag import (
-            choice_table,
-            datasets_table,
-            properties_table,
-            space_size_table,
-            stability_table,
-        )
+    if exp.trials.empty:   # a folder of `python -m studies ... --out` alone: the studies' sections
+        log(f"report of {exp.root}: no grid trials, the studies' tables only")
+    else:
+        log(f"report of {exp.root}: {len(exp.finished)} finished evaluations")
+        darts = exp.space == "darts"    # the α, gene and cell views below read DARTS cells
+        search_only = not exp.trials.empty and set(exp.trials.status) == {"searched"}
+        health = search_health(exp)
+        add_table(accuracy_table(exp, reference, strategy_flags(health) if not health.empty else None),
+                  "Accuracy table: a search-only experiment (`--search-only`) trains nothing" if search_only
+                  else "Accuracy table: no evaluation has finished yet")
+        add_table(health_table(exp), "")
+        if darts:
+            add_table(movement_table(exp), "")
+        if not exp.ground_truth.empty:
+            from analysis.dense_dag import (
+                choice_table,
+                datasets_table,
+                properties_table,
+                space_size_table,
+                stability_table,
+            )
 
-        add_table(choice_table(exp), "Choice against the ground truth: no search of a seed whose "
-                                     "ground truth is complete has finished yet")
-        add_figure("dense_dag_choice", figures.dense_dag_choice(exp, fdir / "dense_dag_choice"),
-                   "What each strategy chose, against the ground truth",
-                   "Per search dataset. Left: the ground-truth accuracy of the block each search chose "
-                   "minus its seed's mean candidate (0: what a uniform choice gets on average), grey "
-                   "dots the searches, coloured markers the mean over searches with its 95% t CI, the "
-                   "dashed line the seed's best candidate (mean over seeds). Right: Kendall's τ between "
-                   "the final α and the candidates' accuracies (95% CI on Fisher's z scale), the band "
-                   "the ground truth's noise ceiling (the τ a perfect ranking reaches against it, 95% "
-                   "CI over seeds). The titles give each seed's one-way ANOVA p of its candidates' "
-                   "trainings: where it is not small, the candidates do not differ detectably and "
-                   "neither panel ranks anything but training noise. " + figures.n_caption(exp))
-        add_table(stability_table(exp), "Stability table: fewer than two searches per strategy so far")
-        add_table(space_size_table(exp), "")
-        add_table(properties_table(exp), "")
-        add_table(datasets_table(exp), "Datasets table: the candidates have a ground truth on one "
-                                       "dataset only")
-    add_table(transfer_table(exp), "Transferability table: this experiment evaluates no transfer "
-                                   "dataset (a grid's transfer_datasets)")
-    add_figure("accuracy", figures.accuracy_bars(exp, reference, fdir / "accuracy"),
-               "Accuracy per strategy",
-               "Test accuracy of each strategy's cells trained from scratch, on an axis from 0: bars are "
-               "the mean over searches, white dots the searches (each the mean of its trainings from "
-               "scratch), faint dots the single trainings, whiskers the 95% Student-t confidence interval "
-               "of the mean over searches (none where n = 1). The random genotype (no search) is the grey "
-               "bar and the grey band (its mean and 95% CI) across the panel; dotted: chance. "
-               + ("" if reference is None else "Published results share the measured axes only when "
-                  "measured with the same protocol; otherwise (the full DARTS protocol: 32×32 CIFAR, 600 "
-                  "epochs; the course project's reduced protocol) they stand in panels of their own, one "
-                  "per protocol, hatched grey, not comparable. ")
-               + figures.n_caption(exp))
-    flags = strategy_flags(health) if not health.empty else None
-    add_figure("differences", figures.paired_differences(exp, fdir / "differences", flags),
-               "Differences from the baselines",
-               "Each strategy's test accuracy minus first-order's (left; hyperDARTS minus "
-               "first-order-smoothed, its noise control, labelled so) and minus the random genotype's "
-               "(right), in points, per evaluation dataset: dots with whiskers are the mean difference "
-               "and its 95% CI (paired t over the seeds both searched, Welch where they share none; n "
-               "in the label), small grey dots each seed's paired difference, and the grey band ± the "
-               "minimum detectable difference after Holm's correction over the dataset's comparisons "
-               "at 80% power (its value in the right margin): a true difference inside the band would "
-               "likely go unseen at this n. Hollow: the strategy did not run as configured and is not "
-               "compared (see the health table).",
-               "")
-    add_figure("noise", figures.noise_bars(exp, fdir / "noise"), "Search noise and training noise",
-               "Per strategy, the sd between its searches (training noise taken out) and the sd between "
-               "trainings from scratch of one found cell, in accuracy points, from the one-way "
-               "random-effects ANOVA of the accuracy table; dashed: the training sd pooled over every "
-               "strategy's searches. Whiskers: 95% χ² intervals (the sd between trainings exact under "
-               "normality; the sd between searches approximate, from the searches' mean square with "
-               "k − 1 degrees of freedom: with 3 searches, 2 df, the interval spans a factor of about "
-               "6, and its lower end is often 0). "
-               + figures.n_caption(exp),
-               "No cell was trained more than once (a profile's eval_repeats)")
-    add_figure("transfer", figures.transfer_scatter(exp, reference, fdir / "transfer"),
-               "Transfer", "Accuracy on the search dataset against accuracy on each transfer dataset, "
-               "on axes fitted to the points (not from 0): faint dots are searches (each the mean of its "
-               "trainings), solid markers each strategy's mean with the 95% CI on both axes (none where "
-               "n = 1); the box gives Spearman's ρ between the strategies' means with its 95% "
-               "percentile-bootstrap interval (resampling strategies), as in the transfer table. "
-               + ("" if reference is None else "Published cells appear only where their protocol is this "
-                  "experiment's; otherwise see the table. ")
-               + figures.n_caption(exp),
-               "Transfer scatter: no transfer dataset in this experiment")
-    add_figure("search_curves", figures.search_curves(exp, fdir / "search_curves"), "Search curves",
-               "Supernet accuracy on the training and validation batches over the search epochs (axis "
-               "from 0): per strategy the mean over searches, whiskers the 95% CI of the mean (none where "
-               "n = 1); the random baseline does not search and has no curve. "
-               f"{figures.n_caption(exp)}")
-    add_figure("collapse", figures.collapse_curves(exp, fdir / "collapse"), "Collapse diagnostics",
-               "Per strategy over the search epochs, on one fixed validation batch (nas/diagnostics.py): "
-               "the mean entropy of softmax(α) (log #ops is uniform), the largest eigenvalue of the "
-               "Hessian of the validation loss in α (power iteration; RobustDARTS saw it grow before a "
-               "collapse; the eigenvalue of largest magnitude in results written before issue 30, "
-               "labelled so), the discretisation gap (the mixed supernet's accuracy minus that "
-               "with the derived architecture's one-hot α), the space's counts of the derived "
-               "architecture (DARTS: parameter-free operations, skip and pooling, per cell) and a "
-               "per-epoch metrics of what each search did (α's change, the hypergradient's norm, and a "
-               "strategy's own: CG's products and stops, Neumann's growth, hyperDARTS's response); "
-               "lines are means over searches, "
-               "whiskers 95% CIs (none where n = 1). " + figures.n_caption(exp),
-               "Collapse diagnostics: none recorded (a profile's search_diagnostics_every is 0)")
-    if darts:
-        add_table(collapse_table(exp), "")
-    add_figure("cost", figures.cost_vs_accuracy(exp, fdir / "cost"), "Search cost against accuracy",
-               "Cost per search (log scale: the process's CPU time, all threads, where it ran on a CPU; "
-               "its wall time on the GPU where it ran on one; the axis names the unit) against test "
-               "accuracy on the search dataset "
-               "(axis from 0): faint dots are searches; solid markers per strategy the geometric mean "
-               "time and the mean accuracy, with 95% CIs (the time's on the log scale; none where n = 1). "
-               "The random genotype (no search time) is the grey line and band (mean, 95% CI). "
-               f"{figures.n_caption(exp)}")
-    if not darts:
-        blocks.append({"kind": "absent", "title": f"α heatmaps and cell drawings: they draw DARTS "
-                                                   f"cells, and this experiment searched the "
-                                                   f"{exp.space} space"})
-    add_figure("alpha_edge", figures.alpha_over_epochs(exp, fdir / "alpha_edge", edge) if darts else [],
-               "α of one edge over the search", "softmax(α) of one edge of the normal cell after each "
-               "search epoch, per strategy: the mean over searches, bands the 95% CI of the mean (none "
-               "where n = 1), dotted the uniform mixture; n in each panel's title.",
-               "α over the epochs: no α recorded (or no such edge)" if darts else "")
-    for s in strategy_order(exp.alphas.strategy.unique() if darts and not exp.alphas.empty else []):
-        add_figure(f"alphas_{s}", figures.alpha_heatmaps(exp, s, fdir / f"alphas_{s}"),
-                   f"Final α: {s}", f"softmax(α) after the last search epoch of {s}, edges × operations, "
-                   "normal and reduction cells, mean over searches (n in the title), on a diverging colour "
-                   "scale centred at the uniform mixture 1/#operations (white) and symmetric about it; the "
-                   "scale's range is printed on the figure.")
-    for s in strategy_order(exp.trials.strategy.unique() if darts else []):
-        found = genotype_of(exp, s)
-        if found is None:
-            continue
-        try:
-            paths = plot_genotype(parse_genotype(found[0]), fdir / f"cell_{s}")
-        except GenotypeError as e:
-            blocks.append({"kind": "absent",
-                           "title": f"Cells of {s}: the recorded genotype is malformed ({e})"})
-            continue
-        for kind in ("normal", "reduce"):
-            add_figure(f"cell_{s}_{kind}", [p for p in paths if p.stem.endswith(kind)],
-                       f"Found {'normal' if kind == 'normal' else 'reduction'} cell: {s}",
-                       f"The {'normal' if kind == 'normal' else 'reduction'} cell derived by {s} "
-                       f"(seed {found[1]}); each edge and its label in its operation's colour.")
+            add_table(choice_table(exp), "Choice against the ground truth: no search of a seed whose "
+                                         "ground truth is complete has finished yet")
+            add_figure("dense_dag_choice", figures.dense_dag_choice(exp, fdir / "dense_dag_choice"),
+                       "The chosen blocks and the candidates' ranking, drawn",
+                       "Per search dataset. Left: the ground-truth accuracy of the block each search chose "
+                       "minus its seed's mean candidate (0: what a uniform choice gets on average), grey "
+                       "dots the searches, coloured markers the mean over searches with its 95% t CI, the "
+                       "dashed line the seed's best candidate and the dotted line the gain a best of K "
+                       "shows from training noise alone (both means over seeds; the winner's curse of the "
+                       "space-size table). Right: Kendall's τ between the final α and the candidates' "
+                       "accuracies, grey dots the searches, coloured markers the mean with its 95% CI on "
+                       "Fisher's z scale, the band the ground truth's noise ceiling (the τ a perfect ranking "
+                       "reaches against it, 95% CI over seeds). The right panels' titles give each seed's "
+                       "one-way ANOVA p of its candidates' trainings: where it is not small, the candidates "
+                       "do not differ detectably and neither panel ranks anything but training noise. "
+                       + figures.count_caption(exp))
+            add_table(stability_table(exp), "Stability table: fewer than two searches per strategy so far")
+            add_table(space_size_table(exp), "")
+            add_table(properties_table(exp), "")
+            add_table(datasets_table(exp), "Datasets table: the candidates have a ground truth on one "
+                                           "dataset only")
+        add_table(transfer_table(exp), "Transferability table: this experiment evaluates no transfer "
+                                       "dataset (a grid's transfer_datasets)")
+        flags = strategy_flags(health) if not health.empty else None
+        add_figure("accuracy", figures.accuracy_bars(exp, reference, fdir / "accuracy", flags),
+                   "Accuracy per strategy",
+                   "Test accuracy of each strategy's cells trained from scratch, on an axis from 0: bars are "
+                   "the mean over searches, white dots the searches (each the mean of its trainings from "
+                   "scratch), faint dots the single trainings, whiskers the 95% Student-t confidence "
+                   "interval of the mean over searches (none where n = 1). The random genotype (no search) "
+                   "is the grey "
+                   "bar and the grey band (its mean and 95% CI) across the panel; dotted: chance; "
+                   "'(flagged)': the strategy did not run as configured (health table). "
+                   + ("" if reference is None else "Published results share the measured axes only when "
+                      "measured with the same protocol; otherwise (the full DARTS protocol: 32×32 CIFAR, 600 "
+                      "epochs; the course project's reduced protocol) they stand in panels of their own, one "
+                      "per protocol, hatched grey, not comparable. ")
+                   + figures.n_caption(exp))
+        add_figure("differences", figures.paired_differences(exp, fdir / "differences", flags),
+                   "Differences from the baselines",
+                   "Each strategy's test accuracy minus first-order's (left; hyperDARTS minus "
+                   "first-order-smoothed, its noise control, labelled so) and minus the random genotype's "
+                   "(right), in points, per evaluation dataset: dots with whiskers are the mean difference "
+                   "and its uncorrected 95% CI (paired t over the seeds both searched, Welch where they "
+                   "share none; n in the label), small grey dots each seed's paired difference, and the "
+                   "grey band ± "
+                   "the minimum detectable difference after Holm's correction (over every comparison of the "
+                   "search dataset's cells, all evaluation datasets together) at 80% power: a true "
+                   "difference inside the band would likely go unseen at this n. The right margin gives "
+                   "that MDE and the Holm-corrected p (p_H): a CI that excludes 0 is not a finding unless "
+                   "p_H < 0.05. A band wider than the axis is cut at its edge. Hollow, '(flagged)': the "
+                   "strategy did not run as configured and is not compared (health table). A blank line: "
+                   "no such comparison in that panel (a baseline is not compared with itself; "
+                   "hyperDARTS's comparison with its noise control is in the first-order panel only).",
+                   "")
+        add_figure("noise", figures.noise_bars(exp, fdir / "noise"), "Search noise and training noise",
+                   "Per strategy, the sd between its searches (training noise taken out) and the sd between "
+                   "trainings from scratch of one found cell, in accuracy points, from the one-way "
+                   "random-effects ANOVA of the accuracy table; dashed: the training sd pooled over every "
+                   "strategy's searches. Whiskers: 95% χ² intervals (the sd between trainings exact under "
+                   "normality; the sd between searches approximate, from the searches' mean square with "
+                   "k − 1 degrees of freedom: with 3 searches, 2 df, the interval spans a factor of about "
+                   "6, and its lower end is often 0). "
+                   + figures.count_caption(exp),
+                   "No cell was trained more than once (a profile's eval_repeats)")
+        add_figure("transfer", figures.transfer_scatter(exp, reference, fdir / "transfer"),
+                   "Transfer", "Accuracy on the search dataset against accuracy on each transfer dataset, "
+                   "on axes fitted to the points (not from 0): faint dots are searches (each the mean of its "
+                   "trainings), solid markers each strategy's mean with the 95% CI on both axes (none where "
+                   "n = 1); the box gives Spearman's ρ between the strategies' means with its 95% "
+                   "percentile-bootstrap interval (resampling strategies), as in the transfer table: every "
+                   "strategy with both accuracies, the random genotype and strategies flagged in the health "
+                   "table included. "
+                   + ("" if reference is None else "Published cells appear only where their protocol is this "
+                      "experiment's; otherwise see the table. ")
+                   + figures.n_caption(exp),
+                   "Transfer scatter: no transfer dataset in this experiment")
+        add_figure("search_curves", figures.search_curves(exp, fdir / "search_curves"), "Search curves",
+                   "Supernet accuracy on the training and validation batches over the search epochs (axis "
+                   "from 0): per strategy the mean over searches, whiskers the 95% CI of the mean (none "
+                   "where "
+                   "n = 1); the random baseline does not search and has no curve. "
+                   f"{figures.n_caption(exp)}")
+        add_figure("collapse", figures.collapse_curves(exp, fdir / "collapse"), "Collapse diagnostics",
+                   "Per strategy over the search epochs, on one fixed validation batch (nas/diagnostics.py): "
+                   "the mean entropy of softmax(α) (log #ops is uniform), the largest eigenvalue of the "
+                   "Hessian of the validation loss in α (power iteration; RobustDARTS saw it grow before a "
+                   "collapse; the eigenvalue of largest magnitude in results written before issue 30, "
+                   "labelled so), the discretisation gap (the mixed supernet's accuracy minus that "
+                   "with the derived architecture's one-hot α), the space's counts of the derived "
+                   "architecture (DARTS: parameter-free operations, skip and pooling, per cell) and a "
+                   "per-epoch metrics of what each search did (α's change, the hypergradient's norm, and a "
+                   "strategy's own: CG's products and stops, Neumann's growth, hyperDARTS's response); "
+                   "lines are means over searches, "
+                   "whiskers 95% CIs (none where n = 1). " + figures.n_caption(exp),
+                   "Collapse diagnostics: none recorded (a profile's search_diagnostics_every is 0)")
+        if darts:
+            add_table(collapse_table(exp), "")
+        add_figure("cost", figures.cost_vs_accuracy(exp, fdir / "cost"), "Search cost against accuracy",
+                   "Cost per search (log scale: the process's CPU time, all threads, where it ran on a CPU; "
+                   "its wall time on the GPU where it ran on one; the axis names the unit) against test "
+                   "accuracy on the search dataset "
+                   "(axis from 0): faint dots are searches; solid markers per strategy the geometric mean "
+                   "time and the mean accuracy, with 95% CIs (the time's on the log scale; none where "
+                   "n = 1). "
+                   "The random genotype (no search time) is the grey line and band (mean, 95% CI). "
+                   f"{figures.n_caption(exp)}")
+        if not darts:
+            blocks.append({"kind": "absent", "title": f"α heatmaps and cell drawings: they draw DARTS "
+                                                       f"cells, and this experiment searched the "
+                                                       f"{exp.space} space"})
+        add_figure("alpha_edge", figures.alpha_over_epochs(exp, fdir / "alpha_edge", edge) if darts else [],
+                   "α of one edge over the search", "softmax(α) of one edge of the normal cell after each "
+                   "search epoch, per strategy: the mean over searches, bands the 95% CI of the mean (none "
+                   "where n = 1), dotted the uniform mixture; n in each panel's title.",
+                   "α over the epochs: no α recorded (or no such edge)" if darts else "")
+        for s in strategy_order(exp.alphas.strategy.unique() if darts and not exp.alphas.empty else []):
+            add_figure(f"alphas_{s}", figures.alpha_heatmaps(exp, s, fdir / f"alphas_{s}"),
+                       f"Final α: {s}", f"softmax(α) after the last search epoch of {s}, edges × operations, "
+                       "normal and reduction cells, mean over searches (n in the title), on a diverging "
+                       "colour scale centred at the uniform mixture 1/#operations (white) and symmetric "
+                       "about it; the "
+                       "scale's range is printed on the figure.")
+        for s in strategy_order(exp.trials.strategy.unique() if darts else []):
+            found = genotype_of(exp, s)
+            if found is None:
+                continue
+            try:
+                paths = plot_genotype(parse_genotype(found[0]), fdir / f"cell_{s}")
+            except GenotypeError as e:
+                blocks.append({"kind": "absent",
+                               "title": f"Cells of {s}: the recorded genotype is malformed ({e})"})
+                continue
+            for kind in ("normal", "reduce"):
+                add_figure(f"cell_{s}_{kind}", [p for p in paths if p.stem.endswith(kind)],
+                           f"Found {'normal' if kind == 'normal' else 'reduction'} cell: {s}",
+                           f"The {'normal' if kind == 'normal' else 'reduction'} cell derived by {s} "
+                           f"(seed {found[1]}); each edge and its label in its operation's colour.")
     records = toy_records(exp) if toy else []
     if toy and not records:
         blocks.append({"kind": "absent", "title": "The toy bilevel problem: no toy table in this "
@@ -437,19 +455,23 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
 
 def status_lines(exp: Experiment) -> list[str]:
     lines = []
+    if exp.trials.empty:   # a studies-only folder: nothing declared, nothing missing
+        return lines
     missing = exp.missing()
     if missing:
         lines.append(f"**Incomplete:** {len(missing)} declared trial(s) or evaluation(s) have no result "
                      f"yet (still running, failed, or not started): {', '.join(missing)}.")
     for r in exp.diverged.itertuples():
         lines.append(f"**Diverged:** {r.strategy} on {r.search_dataset}, seed {r.seed}: {r.reason}")
-    if not exp.declared:
+    if not exp.declared and not exp.trials.empty:
         lines.append("(No grid.json: the declared trials are unknown, so missing ones cannot be named.)")
     return lines
 
 
 def provenance(exp: Experiment) -> str:
     t = exp.trials
+    if t.empty:
+        return "No grid trials: the tables of `python -m studies ... --out` only"
     parts = [f"{t[['strategy', 'search_dataset', 'seed']].drop_duplicates().shape[0]} trials"]
     for col, label in (("profile", "profile"), ("torch_version", "torch"), ("git_commit", "commit")):
         if col in t:

@@ -172,8 +172,8 @@ def test_the_ground_truth_tests_whether_its_candidates_differ_before_they_are_ra
 
 def test_the_choice_figure_draws_chosen_minus_mean_candidate_and_the_noise_ceiling(tmp_path, monkeypatch):
     """Left: each search's chosen − mean candidate and the strategy's mean; the dashed line the
-    best candidate's (mean over seeds); right: τ per search, and the ceiling's mean as a line; the
-    title carries each seed's ANOVA p."""
+    best candidate's and the dotted line noise alone's (means over seeds); right: τ per search,
+    and the ceiling's mean as a line; the title carries each seed's ANOVA p."""
     from analysis import figures
 
     scores = pd.DataFrame({"strategy": ["first-order"] * 2 + ["random"] * 2, "search_dataset": "digits",
@@ -186,6 +186,8 @@ def test_the_choice_figure_draws_chosen_minus_mean_candidate_and_the_noise_ceili
                             "reliability": 0.6, "ceiling_tau": [0.4, 0.6], "splits": 3})
     monkeypatch.setattr(dd, "search_scores", lambda exp: scores)
     monkeypatch.setattr(dd, "noise_ceiling", lambda exp: ceiling)
+    monkeypatch.setattr(dd, "noise_gains", lambda exp: pd.DataFrame(
+        {"search_dataset": "digits", "seed": [0, 1], "gain": 1.0, "noise": [0.2, 0.4], "p": 0.5}))
     saved = []
     monkeypatch.setattr(figures, "_save", lambda fig, prefix: saved.append(fig) or [prefix])
     assert figures.dense_dag_choice(None, tmp_path / "choice")
@@ -193,6 +195,7 @@ def test_the_choice_figure_draws_chosen_minus_mean_candidate_and_the_noise_ceili
     points = np.concatenate([c.get_offsets() for c in left.collections if hasattr(c, "get_sizes")])
     assert sorted(points[:, 1]) == pytest.approx(sorted([1.0, 0.5, 0.75, -1.0, 1.0, 0.0]))
     assert any(l.get_linestyle() == "--" and l.get_ydata()[0] == pytest.approx(1.75) for l in left.lines)
+    assert any(l.get_linestyle() == ":" and l.get_ydata()[0] == pytest.approx(0.3) for l in left.lines)
     assert any(l.get_linestyle() == "--" and l.get_ydata()[0] == pytest.approx(0.5, abs=0.02)
                for l in right.lines)   # the ceiling's mean τ on Fisher's z scale
     assert "0.04, 0.5" in right.get_title() and "n = 2" in left.get_title()

@@ -709,3 +709,32 @@ def test_the_transfer_figure_fits_its_axes_and_prints_the_tables_rho(tmp_path, m
     s = exp.searches
     assert ax.get_xlim()[0] > 0 and ax.get_xlim()[0] <= s[s.eval_dataset == "cifar10"].acc.min()
     assert ax.get_ylim()[1] >= s[s.eval_dataset == "cifar100"].acc.max()
+
+
+def test_a_folder_of_studies_alone_gets_their_report_with_seeds_pooled(tmp_path):
+    """`python -m studies fidelity --out FOLDER` on several seeds, nothing else in FOLDER: the
+    report has the fidelity table with n = the seeds and each row's mean and t interval over
+    them; a rerun of a seed replaces its rows rather than adding to them."""
+    from benchmark.store import ResultStore
+    from studies.cli import fidelity_rows
+
+    root = tmp_path / "fid"
+    store = ResultStore(root)
+    base = json.loads((ROOT / "results" / "examples" / "fidelity.json").read_text())
+    cosines = {}
+    for seed, stamp in ((0, "2026-01-01T00:00:00+00:00"), (1, "2026-01-01T01:00:00+00:00"),
+                        (2, "2026-01-01T02:00:00+00:00"), (2, "2026-01-01T03:00:00+00:00")):
+        result = json.loads(json.dumps(base))
+        result["point"]["seed"] = seed
+        for r in result["rows"]:
+            r["cosine"] = 0.5 + 0.1 * seed + (0.05 if stamp.endswith("03:00:00+00:00") else 0.0)
+        cosines[seed] = result["rows"][0]["cosine"]   # the last measurement of each seed counts
+        store.write_part("fidelity", f"s{seed}-{stamp[11:13]}", fidelity_rows(result, stamp))
+    md = report_module.report(root, log=lambda *a: None, toy=False)
+    text = md.read_text()
+    assert "No grid trials" in text and "n = 3 seeds" in text
+    v = list(cosines.values())
+    mean = np.mean(v)
+    lo, hi = stats.t.interval(0.95, 2, loc=mean, scale=np.std(v, ddof=1) / np.sqrt(3))
+    first = base["rows"][0]["strategy"]
+    assert f"| {first} | 3 |" in text and f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]" in text

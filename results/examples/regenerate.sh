@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Rebuild the shipped reports from their shipped result parts with today's analysis code, keeping
+# the figures each example ships (results/examples/ship_report.py links only those).
+# Usage, from the project root: bash results/examples/regenerate.sh [EXAMPLE ...]
+set -euo pipefail
+export MPLBACKEND=Agg
+work=$(mktemp -d)
+declare -A keep=(
+  [cpu]="accuracy differences noise transfer search_curves cost toy"
+  [cpu-collapse]="collapse search_curves fidelity fidelity_cost"
+  [cpu-collapse-v2]="collapse search_curves"
+  [dense-dag]="accuracy dense_dag_choice noise collapse cost search_curves"
+  [dense-dag-conv]="accuracy dense_dag_choice noise collapse cost search_curves"
+  [dense-dag-k16-l6]="accuracy dense_dag_choice noise collapse cost search_curves"
+  [dense-dag-stability]="accuracy dense_dag_choice noise collapse cost search_curves"
+)
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=("${!keep[@]}")
+for name in "${names[@]}"; do
+  src=results/examples/$name
+  mkdir -p "$work/$name"
+  cp -r "$src/parts" "$src/grid.json" "$work/$name/"
+  toy=--no-toy
+  if [ "$name" = cpu ]; then   # the cpu example carries the toy table beside the grid
+    python -m studies toy --out "$work/$name" > /dev/null
+    toy=
+  fi
+  python analysis/report.py "$work/$name" $toy > /dev/null
+  # shellcheck disable=SC2086
+  python results/examples/ship_report.py "$work/$name/report" "$src" \
+    "python analysis/report.py $name${toy:+ $toy}" ${keep[$name]}
+  echo "regenerated $src"
+done
+rm -rf "$work"
