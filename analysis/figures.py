@@ -765,7 +765,8 @@ def cost_vs_accuracy(exp: Experiment, prefix: Path) -> list[Path]:
 
 def _fidelity_means(rows: pd.DataFrame) -> pd.DataFrame:
     """Each strategy's default row per regime and search step, over the seeds measured: mean and
-    95% t interval (NaN where n = 1) of its cosines, relative error and time."""
+    95% t interval (NaN where n = 1) of its relative error and time, and of its cosines on
+    Fisher's z scale (within ±1)."""
     from analysis.tables import latest_fidelity
 
     rows = latest_fidelity(rows)
@@ -775,8 +776,9 @@ def _fidelity_means(rows: pd.DataFrame) -> pd.DataFrame:
         r = {"pretrain_steps": pre, "search_step": step, "strategy": strategy, "n": len(g),
              "passes": g["passes"].iloc[0] if "passes" in g else np.nan}
         for c in ("cosine", "cosine_unrolled", "relative_error", "time_s"):
-            if c in g:
-                r[c], r[f"{c}_lo"], r[f"{c}_hi"], _ = ci(g[c])
+            if c in g:   # (cosines on Fisher's z scale, as the fidelity table gives them)
+                stat = (lambda v: st.correlation_mean_ci(v, clip=1 - 1e-9)) if c.startswith("cosine") else ci
+                r[c], r[f"{c}_lo"], r[f"{c}_hi"], _ = stat(g[c])
         out.append(r)
     return pd.DataFrame(out)
 
@@ -845,7 +847,8 @@ def fidelity_vs_cost(rows: pd.DataFrame, prefix: Path) -> list[Path]:
         fig.legend(handles=handles, loc="outside right center", frameon=False)
         count = f"{n_lo}" if n_lo == n_hi else f"{n_lo}–{n_hi}"
         fig.suptitle(f"{_regime_text(means)}; n = {count} seed(s) per marker"
-                     + ("; whiskers: 95% t interval over seeds" if n_hi > 1 else " (no interval)"),
+                     + ("; whiskers: 95% t interval over seeds on Fisher's z scale" if n_hi > 1
+                        else " (no interval)"),
                      fontsize=7.5)
         return _save(fig, prefix)
 
@@ -897,7 +900,8 @@ def fidelity_bars(rows: pd.DataFrame, prefix: Path) -> list[Path]:
         axes[0].set_ylabel("strategy")
         count = f"{n_lo}" if n_lo == n_hi else f"{n_lo}–{n_hi}"
         fig.suptitle(f"after {int(means.search_step.max())} search steps, {_regime_text(means)}; n = {count} "
-                     "seed(s)" + ("; whiskers: 95% t interval over seeds" if n_hi > 1 else " (no interval)")
+                     "seed(s)" + ("; whiskers: 95% t interval over seeds (cosines: on Fisher's z scale)"
+                                  if n_hi > 1 else " (no interval)")
                      + "; time: median of the timed calls", fontsize=7.5)
         fig.tight_layout()
         return _save(fig, prefix)

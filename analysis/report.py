@@ -138,7 +138,10 @@ def fidelity_table(rows: pd.DataFrame) -> Table | None:
         v = v.dropna()
         if v.empty:
             return "—", (np.nan, np.nan, np.nan)
-        m, lo, hi, n = st.mean_ci(v)
+        # cosines: the mean with its interval on Fisher's z scale (within [−1, 1]); relative
+        # errors: the geometric mean with the interval of their logarithms (positive)
+        m, lo, hi, n = (st.correlation_mean_ci(v, clip=1 - 1e-9) if spec.startswith("+")
+                        else st.log_mean_ci(v.clip(lower=1e-300)))
         if n < 2:
             return format(m, spec), (m, np.nan, np.nan)
         return f"{m:{spec}} [{lo:{spec}}, {hi:{spec}}]", (m, lo, hi)
@@ -196,8 +199,10 @@ def fidelity_table(rows: pd.DataFrame) -> Table | None:
             "implicit reference (in float64, the damped system solved by CG where positive definite, "
             "else MINRES, to the stated true residual) and against the exact hypergradient of T unrolled "
             "steps of the real weight optimiser; one measurement per seed (a seed draws the supernet, "
-            "the split and the batches, and runs its own first-order search to the point). Mean over "
-            "the n seeds [95% Student-t interval] where n ≥ 2, the value alone where n = 1. Rows in "
+            "the split and the batches, and runs its own first-order search to the point). Cosines: "
+            "the mean over the n seeds [95% Student-t interval on Fisher's z scale, atanh, mapped "
+            "back: it stays within ±1]; relative errors: the geometric mean [the t interval of their "
+            "logarithms, mapped back]; the value alone where n = 1. Rows in "
             "brackets: the same strategy with the options shown (`--variant`). CG products used: the "
             "Hessian-vector products implicit-cg's conjugate gradient computed (mean over seeds), and "
             "on how many seeds it stopped on negative curvature.")

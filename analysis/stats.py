@@ -69,18 +69,32 @@ def mean_ci(values, level: float = LEVEL) -> tuple[float, float, float, int]:
     return mean, float(ci.low), float(ci.high), n
 
 
-def correlation_mean_ci(values, level: float = LEVEL) -> tuple[float, float, float, int]:
-    """The mean of correlation-like values in [−1, 1] (Kendall's τ, Spearman's ρ) over searches,
-    with an interval that stays in [−1, 1]: the Student-t interval of `mean_ci` on Fisher's z
-    scale, z = atanh(v) (values clipped to ±0.999 first), mapped back by tanh. (mean, lo, hi, n):
-    the mean is the plain mean of the values, as `mean_ci` gives it; the interval, unlike a
-    t-interval on the values themselves, never overruns the range at small n."""
+def correlation_mean_ci(values, level: float = LEVEL, clip: float = 0.999
+                        ) -> tuple[float, float, float, int]:
+    """The mean of correlation-like values in [−1, 1] (Kendall's τ, Spearman's ρ, a cosine
+    similarity) over searches or seeds, with an interval that stays in [−1, 1]: the Student-t
+    interval of `mean_ci` on Fisher's z scale, z = atanh(v) (values clipped to ±`clip` first; a
+    cosine of nearly 1 needs a clip closer to 1), mapped back by tanh. (mean, lo, hi, n): the mean
+    is the plain mean of the values, as `mean_ci` gives it; the interval, unlike a t-interval on
+    the values themselves, never overruns the range at small n."""
     a = _clean(values)
     mean, _, _, n = mean_ci(a, level)
     if n < 2:
         return mean, NAN, NAN, n
-    _, lo, hi, _ = mean_ci(np.arctanh(np.clip(a, -0.999, 0.999)), level)
+    _, lo, hi, _ = mean_ci(np.arctanh(np.clip(a, -clip, clip)), level)
     return mean, float(np.tanh(lo)), float(np.tanh(hi)), n
+
+
+def log_mean_ci(values, level: float = LEVEL) -> tuple[float, float, float, int]:
+    """The geometric mean of positive values (a relative error, a ratio) with the Student-t
+    interval of their logarithms mapped back: it stays positive and follows a skewed spread.
+    (geometric mean, lo, hi, n); lo = hi = NaN where n < 2."""
+    a = _clean(values)
+    if len(a) and (a <= 0).any():
+        raise ValueError("log_mean_ci needs positive values")
+    m, lo, hi, n = mean_ci(np.log(a), level)
+    return (float(np.exp(m)) if n else NAN, float(np.exp(lo)) if n > 1 else NAN,
+            float(np.exp(hi)) if n > 1 else NAN, n)
 
 
 def bootstrap_spearman(x, y, reps: int = 2000, seed: int = 0,

@@ -734,7 +734,7 @@ def test_a_folder_of_studies_alone_gets_their_report_with_seeds_pooled(tmp_path)
     text = md.read_text()
     assert "No grid trials" in text and "n = 3 seeds" in text
     v = list(cosines.values())
-    mean = np.mean(v)
-    lo, hi = stats.t.interval(0.95, 2, loc=mean, scale=np.std(v, ddof=1) / np.sqrt(3))
+    mean, z = np.mean(v), np.arctanh(v)   # the interval of a cosine: on Fisher's z scale
+    lo, hi = np.tanh(stats.t.interval(0.95, 2, loc=z.mean(), scale=np.std(z, ddof=1) / np.sqrt(3)))
     first = base["rows"][0]["strategy"]
     assert f"| {first} | 3 |" in text and f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]" in text

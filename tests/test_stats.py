@@ -228,6 +228,24 @@ def _nested(rng, k, repeats, sd_search, sd_train):
     return pd.DataFrame(rows)
 
 
+def test_log_mean_ci_is_the_t_interval_of_the_logs_and_stays_positive():
+    x = np.array([0.05, 0.4, 2.0])
+    gm, lo, hi, n = st.log_mean_ci(x)
+    want = stats.t.interval(0.95, df=2, loc=np.log(x).mean(), scale=stats.sem(np.log(x)))
+    assert n == 3 and gm == pytest.approx(np.exp(np.log(x).mean()))
+    assert (lo, hi) == pytest.approx(tuple(np.exp(want)))
+    assert 0 < lo < gm < hi
+    assert math.isnan(st.log_mean_ci([0.3])[1])
+    with pytest.raises(ValueError, match="positive"):
+        st.log_mean_ci([0.1, 0.0])
+
+
+def test_a_cosine_interval_near_one_stays_within_range_with_a_finer_clip():
+    mean, lo, hi, n = st.correlation_mean_ci([0.9999, 0.99995, 0.99999], clip=1 - 1e-9)
+    assert n == 3
+    assert lo <= mean <= hi <= 1.0 and lo > 0.999
+
+
 def test_variance_components_recover_known_sds_balanced_and_unbalanced():
     rng = np.random.default_rng(7)
     df = _nested(rng, 600, 4, 1.5, 0.7)
