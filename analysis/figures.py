@@ -765,8 +765,8 @@ def cost_vs_accuracy(exp: Experiment, prefix: Path) -> list[Path]:
 
 def _fidelity_means(rows: pd.DataFrame) -> pd.DataFrame:
     """Each strategy's default row per regime and search step, over the seeds measured: mean and
-    95% t interval (NaN where n = 1) of its relative error and time, and of its cosines on
-    Fisher's z scale (within ±1)."""
+    95% t interval (NaN where n = 1) of its time, of its relative error on the log scale (the
+    geometric mean) and of its cosines on Fisher's z scale (within ±1), as the fidelity table."""
     from analysis.tables import latest_fidelity
 
     rows = latest_fidelity(rows)
@@ -777,7 +777,9 @@ def _fidelity_means(rows: pd.DataFrame) -> pd.DataFrame:
              "passes": g["passes"].iloc[0] if "passes" in g else np.nan}
         for c in ("cosine", "cosine_unrolled", "relative_error", "time_s"):
             if c in g:   # (cosines on Fisher's z scale, as the fidelity table gives them)
-                stat = (lambda v: st.correlation_mean_ci(v, clip=1 - 1e-9)) if c.startswith("cosine") else ci
+                stat = ((lambda v: st.correlation_mean_ci(v, clip=1 - 1e-9)) if c.startswith("cosine")
+                        else (lambda v: st.log_mean_ci(v.clip(lower=1e-300))) if c == "relative_error"
+                        else ci)
                 r[c], r[f"{c}_lo"], r[f"{c}_hi"], _ = stat(g[c])
         out.append(r)
     return pd.DataFrame(out)

@@ -440,15 +440,17 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
     add_figure("fidelity", figures.fidelity_bars(fidelity, fdir / "fidelity"),
                "Hypergradient fidelity", "Each strategy's hypergradient against the implicit reference "
                "(`python -m studies fidelity --out <experiment folder>`), at the last point of the search "
-               "measured and at its default settings: cosine, relative error, time per call; the mean "
-               "over the seeds measured, whiskers its 95% t interval (none where n = 1; n in the title).")
+               "measured and at its default settings: cosine, relative error, time per call, over the "
+               "seeds measured as the fidelity table gives them (cosines: the mean with its 95% t "
+               "interval on Fisher's z scale; relative errors: the geometric mean with the interval of "
+               "their logarithms; time: the mean with its t interval; none where n = 1; n in the title).")
     add_figure("fidelity_cost", figures.fidelity_vs_cost(fidelity, fdir / "fidelity_cost"),
                "Hypergradient fidelity against cost",
                "Each strategy's cosine to the implicit and to the unrolled reference against its "
                "passes per step, at every point of the search the fidelity tool measured (marker shape), "
-               "at its default settings: the mean over the seeds measured, whiskers its 95% t interval "
-               "(none where n = 1; n in the title). The references' own convergence (the solver's true "
-               "residual) is in the fidelity table above.")
+               "at its default settings: the mean over the seeds measured, whiskers its 95% t interval on "
+               "Fisher's z scale (none where n = 1; n in the title). The references' own convergence "
+               "(the solver's true residual) is in the fidelity table above.")
     if perf is not None and perf.exists():
         add_table(perf_table(perf), "")
         add_figure("perf", figures.perf_bars(perf, fdir / "perf"), "Cost of a step in passes",

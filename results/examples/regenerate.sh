@@ -9,6 +9,7 @@ declare -A keep=(
   [cpu]="accuracy differences noise transfer search_curves cost toy"
   [cpu-collapse]="collapse search_curves fidelity fidelity_cost"
   [cpu-collapse-v2]="collapse search_curves"
+  [cpu-cg-spectrum]="collapse search_curves"
   [dense-dag]="accuracy dense_dag_choice noise collapse cost search_curves"
   [dense-dag-conv]="accuracy dense_dag_choice noise collapse cost search_curves"
   [dense-dag-k16-l6]="accuracy dense_dag_choice noise collapse cost search_curves"
@@ -25,7 +26,7 @@ for name in "${names[@]}"; do
     python -m studies toy --out "$work/$name" > /dev/null
     toy=
   fi
-  python analysis/report.py "$work/$name" $toy > /dev/null
+  python analysis/report.py "$work/$name" $toy > /dev/null 2>&1
   # shellcheck disable=SC2086
   python results/examples/ship_report.py "$work/$name/report" "$src" \
     "python analysis/report.py $name${toy:+ $toy}" ${keep[$name]}
