@@ -279,7 +279,7 @@ def accuracy_bars(exp: Experiment, reference: pd.DataFrame | None, prefix: Path,
                 values += list(gs["acc"]) + ([hi] if n > 1 else [])
             for h in _random_reference(ax, g[g.strategy.map(is_baseline)]["acc"]):
                 handles.setdefault(h.get_label().split(":")[0], h)
-            flagged = {x for x in order if any(v.startswith("no") for (sd, s), v in (ran or {}).items()
+            flagged = {x for x in order if any(v.startswith("no:") for (sd, s), v in (ran or {}).items()
                                                if s == x and sd in set(g.search_dataset))}
             labels = [f"{x}{' (no search)' if is_baseline(x) else ''}{' (flagged)' if x in flagged else ''}, "
                       f"n={n}" for x, n in zip(order, ns)]
@@ -1053,7 +1053,7 @@ def paired_differences(exp: Experiment, prefix: Path,
 
                     diff, lo, hi, mde, p_holm = (f("diff"), f("diff_lo"), f("diff_hi"), f("mde_holm"),
                                                  f("p_holm"))
-                    broken = any(ran.get((r.search_dataset, x), "").startswith("no") for x in (name, base))
+                    broken = any(ran.get((r.search_dataset, x), "").startswith("no:") for x in (name, base))
                     if not math.isnan(mde):
                         ax.add_patch(matplotlib.patches.Rectangle((-mde, y - 0.32), 2 * mde, 0.64,
                                                                   color="0.88", lw=0, zorder=0.5))
@@ -1079,7 +1079,7 @@ def paired_differences(exp: Experiment, prefix: Path,
                 for label in lines[e]:
                     name, base, r = drawn.get(label, (label.split(" − ")[0], None, None))
                     flagged = r is not None and any(
-                        ran.get((r.search_dataset, x), "").startswith("no") for x in (name, base))
+                        ran.get((r.search_dataset, x), "").startswith("no:") for x in (name, base))
                     n = "" if r is None else f", n={getattr(r, f'vs_{slug(base)}_n')}"
                     ticks.append(f"{label}{' (flagged)' if flagged else ''}{n}" if r is not None else "")
                 ax.set_yticks(range(len(lines[e])), ticks)

@@ -102,6 +102,7 @@ def search_health(exp: Experiment) -> pd.DataFrame:
     searching = out[out["strategy"] != "random"]
     typical = searching.groupby("search_dataset")["alpha_change"].median()
     out["flags"] = [_flags(r, typical.get(r["search_dataset"], np.nan)) for _, r in out.iterrows()]
+    out["unchecked"] = [_unchecked(r) for _, r in out.iterrows()]
     return out
 
 
@@ -147,13 +148,29 @@ def _flags(r: pd.Series, typical: float) -> list[str] | None:
     return flags
 
 
+def _unchecked(r: pd.Series) -> list[str]:
+    """What a rule needs and this search's files do not hold (results written before the metric
+    was recorded): the rule could not check it, so "yes" would claim more than the files show."""
+    s = r["strategy"]
+    missing = []
+    if s == "implicit-cg" and np.isnan(r["cg_products"]):
+        missing.append("its CG's products")
+    if s == "implicit-neumann" and np.isnan(r["neumann_growth"]):
+        missing.append("its series' growth")
+    if s.startswith("hyperdarts") and np.isnan(r["response_change"]):
+        missing.append("its response")
+    return missing
+
+
 NOT_SEARCHED = "— (drawn, not searched)"
 
 
-def flag_text(flags: list[str] | None) -> str:
+def flag_text(flags: list[str] | None, unchecked: list[str] | None = None) -> str:
     if flags is None:
         return "not recorded"
-    return "; ".join(flags) if flags else "yes"
+    if flags:
+        return "; ".join(flags)
+    return f"yes, as far as recorded (not recorded: {', '.join(unchecked)})" if unchecked else "yes"
 
 
 def strategy_flags(health: pd.DataFrame) -> dict[tuple[str, str], str]:
@@ -174,8 +191,9 @@ def strategy_flags(health: pd.DataFrame) -> dict[tuple[str, str], str]:
             for f in flags or []:
                 kind = f.split(" (")[0]
                 kinds[kind] = kinds.get(kind, 0) + 1
-        out[(sd, strategy)] = ("yes" if not kinds else
-                               "no: " + "; ".join(f"{k} ({c} of {n})" for k, c in kinds.items()))
+        unchecked = sorted({u for us in g.get("unchecked", pd.Series([[]] * n)) for u in us})
+        out[(sd, strategy)] = ("no: " + "; ".join(f"{k} ({c} of {n})" for k, c in kinds.items()) if kinds
+                               else flag_text([], unchecked))
     return out
 
 
@@ -193,8 +211,8 @@ def health_table(exp: Experiment) -> Table | None:
             "α change per epoch": g["alpha_change"].map(lambda v: "—" if np.isnan(v) else f"{v:.3g}"),
             "‖hypergradient‖": g["hypergrad_norm"].map(lambda v: "—" if np.isnan(v) else f"{v:.3g}"),
             "solver": [_solver(r) for _, r in g.iterrows()],
-            "ran as configured": [NOT_SEARCHED if s == "random" else flag_text(f)
-                                  for s, f in zip(g["strategy"], g["flags"])]})
+            "ran as configured": [NOT_SEARCHED if s == "random" else flag_text(f, u)
+                                  for s, f, u in zip(g["strategy"], g["flags"], g["unchecked"])]})
         blocks.append((f"Searched on {short_name(sd)}", frame))
     note = ("α change per epoch: mean |Δ log softmax(α)| over α's entries from one epoch's end to the "
             "next, the median over the epochs after the first. ‖hypergradient‖: the median over epochs "
@@ -206,7 +224,7 @@ def health_table(exp: Experiment) -> Table | None:
             "The rules of 'ran as configured' are in analysis/health.py; a search that did not is not "
             "what its strategy's name says, and its accuracy is not that strategy's.")
     return Table("health", "Did each search run as configured?", blocks, h.assign(
-        flags=h["flags"].map(flag_text)), note)
+        flags=[flag_text(f, u) for f, u in zip(h["flags"], h["unchecked"])]).drop(columns="unchecked"), note)
 
 
 def _solver(r: pd.Series) -> str:

@@ -395,7 +395,7 @@ def comparison_frame(fam: pd.DataFrame,
     ran = ran or {}
 
     def broken(strategy: str, sd: str) -> bool:
-        return ran.get((sd, strategy), "").startswith("no")
+        return ran.get((sd, strategy), "").startswith("no:")
 
     rows = []
     for r in fam.itertuples():

@@ -105,3 +105,28 @@ def test_the_report_names_per_strategy_what_went_wrong_and_does_not_compare_it()
     shown = table.blocks[0][1].set_index(["strategy", "seed"])["ran as configured"]
     assert shown[("implicit-neumann", 0)].startswith("α did not move")
     assert shown[("first-order", 1)] == "yes"
+
+
+def test_a_search_whose_solver_was_not_recorded_is_yes_only_as_far_as_recorded_and_still_compared():
+    """Results written before a solver's metric existed: α's rule can pass, the solver's cannot be
+    checked, and the report says so instead of a plain "yes"; "not recorded" is not "no"."""
+    rows = (_epochs("first-order", 0, [0.1, 0.08, 0.09])
+            + _epochs("implicit-cg", 0, [0.1, 0.09, 0.08])                  # no cg_iterations
+            + _epochs("implicit-neumann", 0, [0.1, 0.09, 0.08])             # no neumann_growth
+            + _epochs("implicit-cg", 1, [0.1, 0.09, 0.08], cg_iterations=[5.0, 5.0, 5.0]))
+    h = search_health(_experiment(rows))
+    ran = strategy_flags(h)
+    assert ran[("d", "implicit-cg")] == "yes, as far as recorded (not recorded: its CG's products)"
+    assert ran[("d", "implicit-neumann")] == "yes, as far as recorded (not recorded: its series' growth)"
+    assert ran[("d", "first-order")] == "yes"
+    shown = health_table(_experiment(rows)).blocks[0][1].set_index(["strategy", "seed"])["ran as configured"]
+    assert shown[("implicit-cg", 0)].startswith("yes, as far as recorded")
+    assert shown[("implicit-cg", 1)] == "yes"
+    fam = pd.DataFrame([{"strategy": "implicit-cg", "search_dataset": "d",
+                         **{f"vs_first_order_{c}": v for c, v in zip(
+                             COMPARISON_FIELDS, (1.0, -1.0, 3.0, 3, "paired", 0.5, 1.0, 9.0, 12.0,
+                                                 "not detectable"))},
+                         **{f"vs_{b}_{c}": "" if c == "test" else np.nan
+                            for b in ("random", "first_order_smoothed") for c in COMPARISON_FIELDS}}])
+    verdicts = comparison_frame(fam, {**ran, ("d", "first-order"): "not recorded"})["verdict"]
+    assert not verdicts.str.startswith("not compared").any()
