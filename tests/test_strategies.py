@@ -318,7 +318,7 @@ def test_the_spectrum_rule_damps_by_twice_the_hessians_negative_end_and_holds_it
     other = make_strategy("implicit-cg", copy.deepcopy(net), cg_damping_rule="spectrum")
     other.load_state_dict(state)
     assert (other.damping, other.steps_taken) == (s.damping, 4)
-    fixed = make_strategy("implicit-cg", net, cg_k=2, cg_damping=0.5)
+    fixed = make_strategy("implicit-cg", net, cg_k=2, cg_damping=0.5, cg_damping_rule="fixed")
     assert [float(fixed.step(*batches)["cg_damping"]) for _ in range(2)] == [0.5, 0.5]
     cls = get_strategy("implicit-cg")
     assert cls.passes(strategy_config("implicit-cg", cg_k=5, cg_damping_rule="spectrum",
@@ -488,10 +488,13 @@ def test_speed_options_are_checked():
 
 
 def test_an_implicit_step_counts_five_passes_and_each_hessian_product():
-    for name, k in (("implicit-neumann", "neumann_k"), ("implicit-cg", "cg_k")):
+    # (implicit-cg with a fixed δ: the spectrum rule's Lanczos products are counted in
+    # test_the_spectrum_rule_damps_…)
+    for name, k, extra in (("implicit-neumann", "neumann_k", {}),
+                           ("implicit-cg", "cg_k", {"cg_damping_rule": "fixed"})):
         cls = get_strategy(name)
-        assert cls.passes(strategy_config(name, **{k: 3})) == 5 + 2 * 3            # double backward
-        assert cls.passes(strategy_config(name, **{k: 3}, hvp="finite-difference")) == 5 + 3
+        assert cls.passes(strategy_config(name, **{k: 3}, **extra)) == 5 + 2 * 3            # double backward
+        assert cls.passes(strategy_config(name, **{k: 3}, **extra, hvp="finite-difference")) == 5 + 3
         assert cls.passes(strategy_config(name, **{k: 0})) == 5
 
 
