@@ -122,11 +122,10 @@ def count_caption(exp: Experiment) -> str:
         return ""
     ns = list(s.groupby(["eval_dataset", "strategy"]).size())
     lo, hi = min(ns), max(ns)
-    text = f"n = {lo if lo == hi else f'{lo}–{hi}'} search{'es' * (hi > 1)} per strategy"
+    text = f"n = {_count_text(lo, hi)} search{'es' * (hi > 1)} per strategy"
     r = s["repeats"]
     if r.max() > 1:
-        rl, rh = int(r.min()), int(r.max())
-        text += f", {rl if rl == rh else f'{rl}–{rh}'} trainings each"
+        text += f", {_count_text(int(r.min()), int(r.max()))} trainings each"
     return text + "."
 
 
@@ -847,7 +846,7 @@ def fidelity_vs_cost(rows: pd.DataFrame, prefix: Path) -> list[Path]:
         handles += [Line2D([], [], marker=shapes[t], ls="", color="grey", label=f"after {t} steps")
                     for t in steps]
         fig.legend(handles=handles, loc="outside right center", frameon=False)
-        count = f"{n_lo}" if n_lo == n_hi else f"{n_lo}–{n_hi}"
+        count = _count_text(n_lo, n_hi)
         fig.suptitle(f"{_regime_text(means)}; n = {count} seed(s) per marker"
                      + ("; whiskers: 95% t interval over seeds on Fisher's z scale" if n_hi > 1
                         else " (no interval)"),
@@ -900,7 +899,7 @@ def fidelity_bars(rows: pd.DataFrame, prefix: Path) -> list[Path]:
         axes[0].set_yticks(y, order)
         axes[0].set_ylim(len(order) - 0.5, -0.5)
         axes[0].set_ylabel("strategy")
-        count = f"{n_lo}" if n_lo == n_hi else f"{n_lo}–{n_hi}"
+        count = _count_text(n_lo, n_hi)
         fig.suptitle(f"after {int(means.search_step.max())} search steps, {_regime_text(means)}; n = {count} "
                      "seed(s)" + ("; whiskers: 95% t interval over seeds (cosines: on Fisher's z scale)"
                                   if n_hi > 1 else " (no interval)")

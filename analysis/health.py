@@ -191,7 +191,7 @@ def strategy_flags(health: pd.DataFrame) -> dict[tuple[str, str], str]:
             for f in flags or []:
                 kind = f.split(" (")[0]
                 kinds[kind] = kinds.get(kind, 0) + 1
-        unchecked = sorted({u for us in g.get("unchecked", pd.Series([[]] * n)) for u in us})
+        unchecked = sorted({u for us in g["unchecked"] for u in us})
         out[(sd, strategy)] = ("no: " + "; ".join(f"{k} ({c} of {n})" for k, c in kinds.items()) if kinds
                                else flag_text([], unchecked))
     return out

@@ -144,9 +144,8 @@ def load_experiment(root: str | Path) -> Experiment:
         repeats = {"eval_repeats": every,
                    "transfer_repeats": int(profile.get("transfer_repeats", every) or every)}
         declared = [{**repeats, **d} for d in manifest.get("trials", [])]
-    studies = any(not store.read(t).empty for t in ("fidelity", "toy"))
-    if frames["trials"].empty and not (studies and not declared):
-        # (a folder of `python -m studies ... --out` alone has no trials: its report is the studies')
+    # (a folder of `python -m studies ... --out` alone has no trials: its report is the studies')
+    if frames["trials"].empty and (declared or all(store.read(t).empty for t in ("fidelity", "toy"))):
         state = (f"{len(declared)} trials are declared but none has finished" if declared
                  else "it has no trials.parquet and no parts/trials/")
         raise ReportError(f"{root} holds no results yet: {state}")

@@ -348,8 +348,8 @@ OFFLINE_CIFAR10 = "imagefolder:~/.cache/cifar10-jpeg"
 # In the cpu grid of db516b2 that froze implicit-neumann's α after its first epoch (the outliers
 # inflated Adam's second moment). implicit-cg with a fixed δ = 1 stopped on negative curvature
 # after 2-3 of its 5 products with either kind: in a search the training Hessian is far from
-# definite (λ_min about -21 at the start of a cpu-grid search, -6 after 48 steps;
-# results/examples/fidelity-search/), so implicit-cg now takes δ from the spectrum by default
+# definite (λ_min -21 to -51 at the start of a cpu-grid search, -3 to -6 after 48 and 96 steps,
+# 3 seeds; results/examples/fidelity-search/), so implicit-cg now takes δ from the spectrum by default
 # (`cg_damping_rule = "spectrum"`: δ = max(1, 2·|λ_min|, λ_max/100) from 20 Lanczos steps every
 # 32 steps; nas/strategies/implicit_cg.py). The search records the products CG used
 # (`cg_iterations`), its stops on negative curvature and the δ in use, and the report says so.

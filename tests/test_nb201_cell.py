@@ -70,3 +70,9 @@ def test_a_malformed_string_is_refused_in_one_sentence(text, words):
     with pytest.raises(CellError, match=re.escape(words)):
         Cell.parse(text)
     assert OPS[0] == "none"
+
+
+def test_a_cell_built_directly_must_have_one_edge_per_pair_of_nodes():
+    assert Cell(("none",) * 3).nodes == 3
+    with pytest.raises(CellError, match="1, 3, 6, 10, … edges"):
+        Cell(("none",) * 4)

@@ -53,6 +53,10 @@ class Cell:
 
     ops: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        if not any(edge_count(n) == len(self.ops) for n in range(2, len(self.ops) + 3)):
+            raise CellError(f"a cell has 1, 3, 6, 10, … edges (one per pair of nodes), not {len(self.ops)}")
+
     @property
     def nodes(self) -> int:
         n = 2
@@ -92,13 +96,12 @@ class Cell:
                     raise CellError(f"unknown operation {op!r} in {text!r}; the space's operations are "
                                     f"{', '.join(ops)}")
                 found.append(op)
-        if len(parts) < 1 or not found:
-            raise CellError(f"{text!r} is not a cell: no node")
         return cls(tuple(found))
 
     def canonical(self) -> str:
         """The computation's name under NAS-Bench-201's rule (module docstring): equal for cells
-        that compute the same, `#` for a cell whose output is identically zero."""
+        the rule identifies (not for every pair that computes the same: the docstring says which
+        it misses); `is_zero`, not this name, tells a cell whose output is zero."""
         node = {0: "0"}
         for j in range(1, self.nodes):
             terms = []

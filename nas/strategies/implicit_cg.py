@@ -11,8 +11,9 @@ one-step solve, and the report says so. Cost ≤ 5 + 2K passes with exact produc
 passes each), ≤ 5 + K with finite differences (`hvp`).
 
 δ: `cg_damping_rule = "fixed"` uses `cg_damping` throughout. In a search the training Hessian is
-far from definite and its negative end moves: on the cpu grid's supernet λ_min is about −21 at
-the start and −6 after 48 steps (results/examples/fidelity-search/), so no fixed δ both keeps
+far from definite and its negative end moves: on the cpu grid's supernet λ_min is −21 to −51 at
+the start and −3 to −6 after 48 and 96 steps (results/examples/fidelity-search/, 3 seeds), so no
+fixed δ both keeps
 the system definite at the start and leaves it undamped later. `"spectrum"` sets
 δ = max(cg_damping, 2·|λ_min|, λ_max/100) (`nas.spectrum.auto_damping`, the rule of the fidelity
 study's reference) from `cg_spectrum_steps` Lanczos steps on the step's training Hessian, every
@@ -40,9 +41,10 @@ class CGConfig(ImplicitConfig):
     # against a converged float64 reference (`python -m studies fidelity`, docs/findings.md
     # "Hypergradient fidelity"). With the weights fitted to one batch (H nearly definite) δ = 1
     # had the highest cosine of 0.1, 1 and 10, and K = 20 gave the same hypergradient as K = 5. At
-    # the points of a search (results/examples/fidelity-search/) H has λ_min of about −21 at the
-    # start and −6 after 48 steps: a fixed δ = 1 stops CG on negative curvature after 2–3 products
-    # (cosine 0.18–0.58), so the default rule is "spectrum", with cg_damping its floor.
+    # the points of a search (results/examples/fidelity-search/, 3 seeds) H has λ_min of −21 to
+    # −51 at the start and −3 to −6 later: a fixed δ = 1 stops CG on negative curvature after 2–4
+    # products (cosine 0.23–0.63, means over the seeds), so the default rule is "spectrum", with
+    # cg_damping its floor.
     cg_damping: float = 1.0     # δ ("fixed"), or the least δ ("spectrum")
     cg_k: int = 5               # K: conjugate-gradient iterations at most
     cg_tol: float = 0.0         # stop once ‖r‖ ≤ tol·‖v‖ (0: run all K unless curvature stops it)
