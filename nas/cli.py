@@ -5,6 +5,7 @@
     python -m nas evaluate --genotype runs/s0/genotype.json --dataset digits --epochs 5 \
         --channels 8 --layers 6
     python -m nas info --space darts
+    python -m nas evaluate --space nb201 --genotype '|nor_conv_3x3~0|+|…|' --dry-run   # NAS-Bench-201
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from nas.options import parse_option
 from nas.search import SearchConfig
 from nas.spaces import SPACES, make_supernet, space_config
 from nas.spaces.darts import DartsSpaceConfig
+from nas.spaces.nb201 import NB201Config, NB201TrainConfig
 from nas.strategies import STRATEGIES
 
 # The commands' defaults are the configs' defaults (one place for each).
 SEARCH, SPACE, EVAL = SearchConfig(), DartsSpaceConfig(), EvalConfig()
+NB201, NB201_TRAIN = NB201Config(), NB201TrainConfig()
 
 
 class CliError(Exception):
@@ -42,29 +45,46 @@ def _dataset_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
                    help="allow torchvision to download CIFAR into --data-root if it is missing")
 
 
-def _space_args(p: argparse.ArgumentParser, channels: int, layers: int) -> None:
+def _space_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", default=SEARCH.space,
                    help=f"search space: {', '.join(SPACES)} (default: {SEARCH.space})")
-    p.add_argument("--channels", type=int, default=channels,
-                   help=f"initial channels C (default: {channels})")
-    p.add_argument("--layers", type=int, default=layers, help=f"cells (default: {layers})")
-    p.add_argument("--nodes", type=int, default=SPACE.nodes,
-                   help=f"intermediate nodes per cell (default: {SPACE.nodes})")
+    p.add_argument("--channels", type=int, default=None,
+                   help=f"initial channels C (default: the space's: darts {SPACE.channels}, "
+                        f"nb201 {NB201.channels})")
+    p.add_argument("--layers", type=int, default=None,
+                   help=f"darts: cells (default {SPACE.layers}); nb201: cells per stage N "
+                        f"(default {NB201.cells_per_stage})")
+    p.add_argument("--nodes", type=int, default=None,
+                   help=f"darts: intermediate nodes per cell (default {SPACE.nodes}); nb201: nodes "
+                        f"with the input and the output (default {NB201.nodes})")
     p.add_argument("--ops", nargs="+", default=None, metavar="OP",
-                   help="candidate operations (default: the 8 DARTS primitives)")
+                   help="candidate operations (default: the space's: the 8 DARTS primitives, "
+                        "NAS-Bench-201's 5)")
     p.add_argument("--space-set", action="append", default=[], metavar="KEY=VALUE",
                    help="an option of the space, e.g. --space dense-dag --space-set blocks=16 "
-                        "--space-set layers=6 (repeatable; the DARTS flags above are for --space darts)")
+                        "--space-set layers=6, or --space nb201 --space-set derive=no-none "
+                        "(repeatable; the flags above are for --space darts and nb201)")
+
+
+# the flags of _space_args, per space: flag -> the space's option (a space without an entry, or a
+# flag missing from it, takes its options from --space-set only)
+SPACE_FLAGS = {"darts": {"channels": "channels", "layers": "layers", "nodes": "nodes",
+                         "ops": "primitives"},
+               "nb201": {"channels": "channels", "layers": "cells_per_stage", "nodes": "nodes",
+                         "ops": "ops"}}
 
 
 def _space_options(args: argparse.Namespace) -> dict:
     extra = dict(parse_option(t) for t in args.space_set)
-    if args.space != "darts":
-        return extra
-    opts = {"channels": args.channels, "layers": args.layers, "nodes": args.nodes,
-            "multiplier": args.nodes}
-    if args.ops:
-        opts["primitives"] = tuple(args.ops)
+    flags = SPACE_FLAGS.get(args.space, {})
+    given = [f for f in ("channels", "layers", "nodes", "ops") if getattr(args, f) is not None]
+    foreign = [f for f in given if f not in flags]
+    if foreign:
+        raise CliError(f"--{foreign[0]} is not an option of the {args.space} space; give its "
+                       "options with --space-set KEY=VALUE")
+    opts = {flags[f]: tuple(args.ops) if f == "ops" else getattr(args, f) for f in given}
+    if args.space == "darts" and "nodes" in opts:
+        opts["multiplier"] = opts["nodes"]     # every intermediate node in the cell's output
     return {**opts, **extra}
 
 
@@ -90,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default=SEARCH.strategy,
                    help=f"hypergradient strategy: {', '.join(STRATEGIES)} (default: {SEARCH.strategy})")
     _dataset_args(p)
-    _space_args(p, channels=SPACE.channels, layers=SPACE.layers)
+    _space_args(p)
     p.add_argument("--epochs", type=int, default=SEARCH.epochs,
                    help=f"search epochs (default: {SEARCH.epochs})")
     p.add_argument("--batch-size", type=int, default=SEARCH.batch_size,
@@ -103,35 +123,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None,
                    help="output folder (default: runs/search-<strategy>-<dataset>-s<seed>)")
 
-    p = sub.add_parser("evaluate", help="train a genotype's network from scratch and test it",
-                       description="Build the DARTS evaluation network of a genotype, train it "
-                                   "from scratch with the DARTS schedule and test it.")
+    p = sub.add_parser("evaluate", help="train an architecture's network from scratch and test it",
+                       description="Build the evaluation network of an architecture (darts: the "
+                                   "DARTS network of a genotype, with the DARTS schedule; nb201: "
+                                   "NAS-Bench-201's network of a cell, with its 200-epoch "
+                                   "protocol), train it from scratch and test it.")
+    p.add_argument("--space", default="darts", choices=sorted(EVALUATES),
+                   help="the architecture's space (default: darts)")
     p.add_argument("--genotype", required=True,
-                   help=f"a name ({', '.join(NAMED_GENOTYPES)}), a genotype.json or text file, "
-                        "a search output folder, or the Genotype(...) text itself")
+                   help=f"darts: a name ({', '.join(NAMED_GENOTYPES)}), a genotype.json or text file, "
+                        "a search output folder, or the Genotype(...) text itself; nb201: the "
+                        "cell in NAS-Bench-201's form (|nor_conv_3x3~0|+|…|), a file holding it, "
+                        "or a search output folder")
     _dataset_args(p)
-    p.add_argument("--channels", type=int, default=EVAL.channels,
-                   help=f"initial channels (default: {EVAL.channels})")
-    p.add_argument("--layers", type=int, default=EVAL.layers, help=f"cells (default: {EVAL.layers})")
-    p.add_argument("--epochs", type=int, default=EVAL.epochs,
-                   help=f"training epochs (default: {EVAL.epochs})")
-    p.add_argument("--batch-size", type=int, default=EVAL.batch_size,
-                   help=f"batch size (default: {EVAL.batch_size})")
-    p.add_argument("--lr", type=float, default=EVAL.lr, help=f"initial SGD lr (default: {EVAL.lr})")
-    p.add_argument("--no-auxiliary", action="store_true", help="drop the auxiliary head")
+
+    def default(name: str) -> str:
+        return f"darts {getattr(EVAL, name)}, nb201 {getattr(NB201_TRAIN, name)}"
+
+    p.add_argument("--channels", type=int, default=None,
+                   help=f"initial channels (default: {default('channels')})")
+    p.add_argument("--layers", type=int, default=None,
+                   help=f"darts: cells (default {EVAL.layers}); nb201: cells per stage "
+                        f"(default {NB201_TRAIN.cells_per_stage})")
+    p.add_argument("--epochs", type=int, default=None, help=f"training epochs (default: {default('epochs')})")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"batch size (default: {default('batch_size')})")
+    p.add_argument("--lr", type=float, default=None, help=f"initial SGD lr (default: {default('lr')})")
+    p.add_argument("--no-auxiliary", action="store_true", help="darts: drop the auxiliary head")
     p.add_argument("--drop-path", type=float, default=EVAL.drop_path_prob,
-                   help=f"final drop-path probability (default: {EVAL.drop_path_prob})")
+                   help=f"darts: final drop-path probability (default: {EVAL.drop_path_prob})")
     p.add_argument("--cutout", type=int, default=None,
-                   help="cutout length (default: the dataset's, 16 on CIFAR, 0 on digits)")
+                   help="darts: cutout length (default: the dataset's, 16 on CIFAR, 0 on digits)")
     p.add_argument("--seed", type=int, default=EVAL.seed, help=f"random seed (default: {EVAL.seed})")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    _speed_arg(p, "amp channels-last cudnn-benchmark compile")
+    _speed_arg(p, "amp channels-last cudnn-benchmark compile (darts only)")
     p.add_argument("--dry-run", action="store_true",
                    help="build the network and print its parameter count without training")
+    p.add_argument("--num-classes", type=int, default=None,
+                   help="with --dry-run: count the parameters for this many classes instead of "
+                        "the dataset's (e.g. 120 for NAS-Bench-201's ImageNet16-120)")
     p.add_argument("--out", default=None, help="write the result as JSON to this file")
 
     p = sub.add_parser("info", help="print a supernet's weight and α counts as JSON")
-    _space_args(p, channels=SPACE.channels, layers=SPACE.layers)
+    _space_args(p)
     p.add_argument("--in-channels", type=int, default=3, help="image channels (default: 3)")
     p.add_argument("--num-classes", type=int, default=10, help="classes (default: 10)")
     p.add_argument("--image-size", type=int, default=32,
@@ -179,23 +213,41 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dry_run_shape(args: argparse.Namespace) -> tuple[int, int]:
+    """(image channels, classes) of --dataset, without loading CIFAR to count parameters."""
+    if args.dataset.startswith("imagefolder:") or args.dataset == "digits":
+        data = load_dataset(args.dataset, args.data_root, args.download)
+        in_ch, n_cls = data.in_channels, data.num_classes
+    else:
+        in_ch, n_cls = 3, 100 if args.dataset == "cifar100" else 10
+        if args.dataset not in ("cifar10", "cifar100"):
+            load_dataset(args.dataset)  # raises the unknown-name error
+    return in_ch, args.num_classes or n_cls
+
+
+def _given(args: argparse.Namespace, **names: str) -> dict:
+    """{config field: value} of the flags given on the command line (flag name -> field)."""
+    return {field: getattr(args, flag) for flag, field in names.items() if getattr(args, flag) is not None}
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from nas.evaluate import EvalConfig, EvalNetwork, count_parameters, train_and_test
+    if args.num_classes is not None and not args.dry_run:
+        raise CliError("--num-classes only counts parameters (with --dry-run); a training takes "
+                       "its classes from --dataset")
+    return EVALUATES[args.space](args)
+
+
+def _evaluate_darts(args: argparse.Namespace) -> int:
+    from nas.evaluate import EvalNetwork, count_parameters, train_and_test
     from nas.search import resolve_device
 
     genotype = resolve_genotype(args.genotype)
-    config = EvalConfig(channels=args.channels, layers=args.layers, epochs=args.epochs,
-                        batch_size=args.batch_size, lr=args.lr, auxiliary=not args.no_auxiliary,
-                        drop_path_prob=args.drop_path, cutout=args.cutout, seed=args.seed,
-                        speed=tuple(args.speed))
+    config = EvalConfig(**{**_given(args, channels="channels", layers="layers", epochs="epochs",
+                                    batch_size="batch_size", lr="lr"),
+                           "auxiliary": not args.no_auxiliary, "drop_path_prob": args.drop_path,
+                           "cutout": args.cutout, "seed": args.seed, "speed": tuple(args.speed)})
     if args.dry_run:
-        if args.dataset.startswith("imagefolder:") or args.dataset == "digits":
-            data = load_dataset(args.dataset, args.data_root, args.download)
-            in_ch, n_cls = data.in_channels, data.num_classes
-        else:  # no need to load CIFAR to count parameters
-            in_ch, n_cls = 3, 100 if args.dataset == "cifar100" else 10
-            if args.dataset not in ("cifar10", "cifar100"):
-                load_dataset(args.dataset)  # raises the unknown-name error
+        in_ch, n_cls = _dry_run_shape(args)
         net = EvalNetwork(genotype, config.channels, config.layers, n_cls, in_ch, config.auxiliary)
         total = sum(p.numel() for p in net.parameters())
         print(json.dumps({"genotype": str(genotype), "params": count_parameters(net),
@@ -207,12 +259,72 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"training {genotype} on {args.dataset} for {config.epochs} epochs on {device}",
           file=sys.stderr, flush=True)
     result = train_and_test(genotype, data, config, device=device, on_epoch=_progress("train"))
-    summary = {"dataset": args.dataset, "genotype": str(genotype),
+    return _write_evaluation(args, str(genotype), result)
+
+
+def _write_evaluation(args: argparse.Namespace, arch: str, result: dict) -> int:
+    summary = {"dataset": args.dataset, "genotype": arch,
                **{k: v for k, v in result.items() if k != "history"}}
     print(json.dumps(summary))
     if args.out:
         write_json(args.out, {**summary, "history": result["history"]})
     return 0
+
+
+def resolve_cell(spec: str):
+    """An nb201 cell from its string, a file holding it (genotype.txt, or genotype.json's
+    'arch'), or a search output folder."""
+    from nas.spaces.nb201 import parse_cell
+
+    if not spec.lstrip().startswith("|"):
+        path = Path(spec)
+        if path.is_dir() and (path / "genotype.txt").is_file():
+            path = path / "genotype.txt"
+        if not path.is_file():
+            raise CliError(f"{spec!r} is neither a NAS-Bench-201 cell (|op~0|+|op~0|op~1|+…) nor "
+                           "an existing file or search output folder")
+        text = path.read_text().strip()
+        if text.startswith("{"):
+            text = json.loads(text).get("arch", "")
+        try:
+            return parse_cell(text)
+        except ValueError as e:
+            raise CliError(f"{path}: {e}") from None
+    return parse_cell(spec)
+
+
+def _evaluate_nb201(args: argparse.Namespace) -> int:
+    from nas.search import resolve_device
+    from nas.spaces.nb201 import train_cell
+    from nas.spaces.nb201_net import NB201Network
+
+    darts_only = [f for f, on in (("--no-auxiliary", args.no_auxiliary),
+                                  ("--cutout", args.cutout is not None),
+                                  ("--drop-path", args.drop_path != EVAL.drop_path_prob),
+                                  ("--speed", bool(args.speed))) if on]
+    if darts_only:
+        raise CliError(f"{darts_only[0]} is an option of the darts evaluation network, not nb201's")
+    cell = resolve_cell(args.genotype)
+    config = NB201TrainConfig(**_given(args, channels="channels", layers="cells_per_stage",
+                                       epochs="epochs", batch_size="batch_size", lr="lr"),
+                              seed=args.seed)
+    if args.dry_run:
+        in_ch, n_cls = _dry_run_shape(args)
+        net = NB201Network(cell, config.channels, config.cells_per_stage, n_cls, in_ch)
+        print(json.dumps({"genotype": str(cell), "canonical": cell.canonical(),
+                          "params": sum(p.numel() for p in net.parameters()),
+                          "channels": config.channels, "cells_per_stage": config.cells_per_stage,
+                          "num_classes": n_cls}))
+        return 0
+    device = resolve_device(args.device)
+    data = load_dataset(args.dataset, args.data_root, args.download)
+    print(f"training {cell} on {args.dataset} for {config.epochs} epochs on {device}",
+          file=sys.stderr, flush=True)
+    result = train_cell(cell, data, config, device)
+    return _write_evaluation(args, str(cell), result)
+
+
+EVALUATES = {"darts": _evaluate_darts, "nb201": _evaluate_nb201}
 
 
 def cmd_info(args: argparse.Namespace) -> int:

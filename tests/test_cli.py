@@ -33,6 +33,13 @@ def test_info_prints_counts_as_json(capsys):
     (["plot-cell", "--genotype", "DARTS_V1"], "is now `python analysis/plotting.py`"),
     (["toy"], "is now `python -m studies toy`"),
     (["search", "--device", "tpu"], "unknown device"),
+    (["info", "--space", "dense-dag", "--channels", "3"], "not an option of the dense-dag space"),
+    (["evaluate", "--space", "nb201", "--genotype", "|conv~0|", "--dry-run"], "unknown operation 'conv'"),
+    (["evaluate", "--space", "nb201", "--genotype", "missing.txt", "--dry-run"],
+     "neither a NAS-Bench-201 cell"),
+    (["evaluate", "--space", "nb201", "--genotype", "|skip_connect~0|", "--cutout", "16", "--dry-run"],
+     "--cutout is an option of the darts evaluation network"),
+    (["evaluate", "--genotype", "DARTS_V2", "--num-classes", "100"], "only counts parameters"),
 ])
 def test_bad_input_ends_in_one_sentence_and_status_2(args, words, capsys):
     assert main(args) == 2
@@ -43,6 +50,29 @@ def test_bad_input_ends_in_one_sentence_and_status_2(args, words, capsys):
 def test_evaluate_dry_run_counts_parameters(capsys):
     assert main(["evaluate", "--genotype", "DARTS_V2", "--dataset", "cifar10", "--dry-run"]) == 0
     assert json.loads(capsys.readouterr().out)["params"] == 3_349_342
+
+
+def test_the_nb201_space_from_the_command_line(capsys, tmp_path):
+    """`info` at the published search network's size, and `evaluate --dry-run` at the published
+    network's (C 16, N 5): the parameter counts of tests/golden/nb201_params.json, which
+    NAS-Bench-201's own network code (AutoDL-Projects f46486e) counted."""
+    assert main(["info", "--space", "nb201"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["alpha_shapes"] == [[6, 5]] and out["options"]["cells_per_stage"] == 5
+    assert main(["info", "--space", "nb201", "--nodes", "3", "--layers", "1", "--channels", "8"]) == 0
+    small = json.loads(capsys.readouterr().out)
+    assert small["alpha_shapes"] == [[3, 5]] and small["weights"] < out["weights"]
+    golden = json.loads((ROOT / "tests" / "golden" / "nb201_params.json").read_text())["rows"]
+    for row in golden:
+        assert main(["evaluate", "--space", "nb201", "--genotype", row["arch"], "--channels", "16",
+                     "--layers", "5", "--dataset", "cifar10", "--num-classes", str(row["classes"]),
+                     "--dry-run"]) == 0
+        got = json.loads(capsys.readouterr().out)
+        assert got["params"] == row["params"] and got["genotype"] == row["arch"], row
+    (tmp_path / "genotype.txt").write_text(golden[0]["arch"] + "\n")   # a search's output folder
+    assert main(["evaluate", "--space", "nb201", "--genotype", str(tmp_path), "--dataset", "cifar10",
+                 "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"] == golden[0]["params"]
 
 
 def test_plot_cell_writes_both_cells(tmp_path, capsys):

@@ -194,3 +194,38 @@ def test_a_hypernetwork_refuses_an_unknown_head_and_a_model_it_cannot_modulate()
     with pytest.raises(ValueError) as e:
         HyperNet([torch.zeros(3)], 4)
     assert str(e.value) == "the model has no weight with an output-channel dimension to modulate"
+
+
+# The smallest supernet of each space (every registered space: a new one must add its line).
+TINY_SPACES = {"darts": {"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2},
+               "dense-dag": {"blocks": 3, "layers": 3, "width": 8},
+               "nb201": {"channels": 4, "cells_per_stage": 1}}
+
+
+def test_every_space_has_a_tiny_supernet_here():
+    from nas.spaces import SPACES
+
+    assert set(TINY_SPACES) == set(SPACES)
+
+
+@pytest.mark.parametrize("space", sorted(TINY_SPACES))
+@pytest.mark.parametrize("name", ALL)
+def test_every_strategy_searches_every_space(name, space, request, tiny_digits):
+    """One epoch of every strategy (the baselines included) on every space, unchanged: α moves
+    (where it searches), the derived architecture parses back, and the space describes it."""
+    from nas.search import Search, SearchConfig
+    from nas.spaces import get_space
+
+    name = _name(name, request)
+    search = Search(SearchConfig(space=space, strategy=name, dataset="digits", epochs=1,
+                                 batch_size=64, seed=0, space_options=TINY_SPACES[space],
+                                 strategy_options={"alpha_lr": 0.03}, diagnostics_every=1),
+                    tiny_digits, "cpu")
+    before = {k: v.clone() for k, v in search.supernet.softmax_alphas().items()}
+    record = search.run_epoch()
+    assert search.done
+    arch = get_space(space).parse(record["genotype"])
+    assert str(arch) == record["genotype"] == str(search.genotype())
+    assert math.isfinite(record["discretisation_gap"])
+    moved = any(not torch.equal(before[k], v) for k, v in search.supernet.softmax_alphas().items())
+    assert moved == get_strategy(name).searches

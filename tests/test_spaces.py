@@ -100,7 +100,8 @@ def test_every_bad_space_option_gets_its_whole_message_at_its_boundary():
             make(*args, **kwargs)
         return str(e.value)
 
-    assert message(get_space, "nb201") == "unknown search space 'nb201'; valid spaces are darts, dense-dag"
+    assert message(get_space, "nb101") == (
+        "unknown search space 'nb101'; valid spaces are darts, dense-dag, nb201")
     assert message(make_supernet, "dense-dag", space_config("dense-dag"), 1, 10) == (
         "the dense-dag space needs the image size")
     for name in ("channels", "layers", "nodes", "multiplier", "stem_multiplier"):

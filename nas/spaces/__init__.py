@@ -6,8 +6,9 @@ from nas.options import build_config
 from nas.spaces.base import Architecture, SearchSpace, Supernet
 from nas.spaces.darts import DartsSpace
 from nas.spaces.dense_dag import DenseDagSpace
+from nas.spaces.nb201 import NB201Space
 
-SPACES: dict[str, SearchSpace] = {s.name: s for s in (DartsSpace(), DenseDagSpace())}
+SPACES: dict[str, SearchSpace] = {s.name: s for s in (DartsSpace(), DenseDagSpace(), NB201Space())}
 
 
 def get_space(space: str) -> SearchSpace:

@@ -22,10 +22,14 @@ from nas.spaces.nb201_cell import Cell
 
 
 class ReLUConvBN(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1):
+    """ReLU → convolution (no bias) → BatchNorm; the supernet's cells normalise without affine
+    parameters or running statistics (`affine`, `track`), as the DARTS space's do."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, affine: bool = True,
+                 track: bool = True):
         super().__init__(nn.ReLU(inplace=False),
                          nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
-                         nn.BatchNorm2d(c_out))
+                         nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track))
 
 
 class Zero(nn.Module):
@@ -33,16 +37,16 @@ class Zero(nn.Module):
         return x.mul(0.0)
 
 
-def operation(name: str, channels: int) -> nn.Module:
+def operation(name: str, channels: int, affine: bool = True, track: bool = True) -> nn.Module:
     """One of NAS-Bench-201's operations, from `channels` to `channels` at stride 1."""
     if name == "none":
         return Zero()
     if name == "skip_connect":
         return nn.Identity()
     if name == "nor_conv_1x1":
-        return ReLUConvBN(channels, channels, 1)
+        return ReLUConvBN(channels, channels, 1, affine=affine, track=track)
     if name == "nor_conv_3x3":
-        return ReLUConvBN(channels, channels, 3)
+        return ReLUConvBN(channels, channels, 3, affine=affine, track=track)
     if name == "avg_pool_3x3":
         return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     raise ValueError(f"unknown operation {name!r}")
@@ -67,10 +71,10 @@ class InferCell(nn.Module):
 class ResidualBlock(nn.Module):
     """The stride-2 residual basic block between stages."""
 
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int, track: bool = True):
         super().__init__()
-        self.conv_a = ReLUConvBN(c_in, c_out, 3, stride=2)
-        self.conv_b = ReLUConvBN(c_out, c_out, 3)
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, stride=2, track=track)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, track=track)
         self.shortcut = nn.Sequential(nn.AvgPool2d(2, stride=2), nn.Conv2d(c_in, c_out, 1, bias=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
