@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nas.evaluate import EvalConfig
@@ -24,6 +25,7 @@ from nas.search import SearchConfig
 from nas.spaces import get_space
 from nas.spaces.darts import DartsSpaceConfig
 from nas.spaces.dense_dag import DenseDagConfig, StandaloneConfig
+from nas.spaces.nb201 import NB201Config, NB201TrainConfig
 from nas.strategies import STRATEGIES
 
 
@@ -79,6 +81,17 @@ class Profile:
     # resources: a GPU fraction per trial where there are GPUs, CPUs otherwise
     gpus_per_trial: float = 1.0
     cpus_per_trial: int = 1
+    # a table of cells (benchmark/cell_tables.py): a found architecture is looked up in it instead
+    # of trained. A name (a folder of <results>/tables), a folder, or nb201:PATH (NAS-Bench-201's
+    # benchmark file, imported once); None: train every found architecture
+    table: str | None = None
+    # what a lookup that misses does: "error" (the trial ends with status "missed" and the sentence
+    # that says which cell) or "train" (the cell is trained at the table's protocol, the profile's
+    # `train` and data, `eval_repeats` / `transfer_repeats` times, and stored in the table)
+    on_miss: str = "error"
+    # look the derived cell up after every search epoch too (the epochs table's lookup_acc); a miss
+    # there is trained where on_miss is "train", else left empty
+    lookup_epochs: bool = False
 
     def __post_init__(self) -> None:
         space = get_space(self.space)
@@ -92,6 +105,16 @@ class Profile:
         for name in ("eval_repeats", "transfer_repeats", "ground_truth_repeats"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.on_miss not in ("error", "train"):
+            raise ValueError(f"profile {self.name}: on_miss is 'error' or 'train', not {self.on_miss!r}")
+        if self.table is None and (self.lookup_epochs or self.on_miss != "error"):
+            raise ValueError(f"profile {self.name}: lookup_epochs and on_miss need a table")
+        if self.table is not None and self.table.startswith("nb201:") and self.on_miss == "train":
+            raise ValueError(f"profile {self.name}: NAS-Bench-201's file holds every cell; it cannot "
+                             "be trained into (on_miss 'train' is for tables made here)")
+        if self.table is not None and self.ground_truth:
+            raise ValueError(f"profile {self.name}: a table is its ground truth; ground_truth "
+                             "trains candidates, which a table's space does not list")
         if self.ground_truth and not space.finite:
             raise ValueError(f"profile {self.name}: the {self.space} space lists no candidates "
                              "to train as a ground truth")
@@ -184,6 +207,8 @@ class TrialSpec:
     strategy_options: dict = field(default_factory=dict)
     data_root: str | None = None
     kind: str = "search"
+    # the folder of the profile's table of cells (resolved by Grid.trials), None without one
+    table_path: str | None = None
 
     @property
     def trial_id(self) -> str:
@@ -242,10 +267,19 @@ class Grid:
                 options.setdefault("alpha_lr", self.profile.search_alpha_lr)
             strategy_config(s, epochs=self.profile.search_epochs, **options)
 
-    def trials(self, experiment: str | None = None) -> list[TrialSpec]:
+    def trials(self, experiment: str | None = None,
+               tables_root: str | Path | None = None) -> list[TrialSpec]:
         """One trial per (strategy, search dataset, seed), seed by seed: a grid stopped early
-        holds whole seeds, whose strategies pair."""
+        holds whole seeds, whose strategies pair. The profile's table is a folder of
+        `tables_root` (default: <results>/tables) unless it names a folder itself."""
+        from benchmark.cell_tables import resolve_table
+
         experiment = experiment or self.name
+        if tables_root is None:
+            from benchmark.store import default_results_dir
+
+            tables_root = default_results_dir() / "tables"
+        table = resolve_table(self.profile.table, tables_root)
         out = []
         for seed in self.seeds:
             for d in self.search_datasets:
@@ -255,18 +289,24 @@ class Grid:
                     out.append(TrialSpec(experiment, GROUND_TRUTH, d, seed, self.profile, evals,
                                          data_root=self.data_root, kind=GROUND_TRUTH))
                 out += [TrialSpec(experiment, s, d, seed, self.profile, evals,
-                                  dict(self.strategy_options.get(s, {})), self.data_root)
+                                  dict(self.strategy_options.get(s, {})), self.data_root,
+                                  table_path=table)
                         for s in self.strategies]
         return out
 
     def override(self, *, strategies=None, datasets=None, seeds=None, search_epochs=None,
                  eval_epochs=None, data_root=None, space_options=None, train_options=None,
-                 search_only=False, truth_repeats=None) -> Grid:
+                 search_only=False, truth_repeats=None, table=None, on_miss=None,
+                 lookup_epochs=None) -> Grid:
         """A copy with the given command-line overrides (None leaves a field as it is);
         `space_options` and `train_options` ({field: value}) replace fields of the profile's
         search space and training configs (`--space-set`, `--train-set`); `truth_repeats` the
         trainings of each ground-truth architecture (`--truth-repeats`)."""
         profile = self.profile
+        changes = {k: v for k, v in (("table", table), ("on_miss", on_miss),
+                                     ("lookup_epochs", lookup_epochs)) if v is not None}
+        if changes:
+            profile = dataclasses.replace(profile, **changes)
         if truth_repeats is not None:
             if not profile.ground_truth:
                 raise ValueError(f"profile {profile.name} trains no ground truth, so it has no "
@@ -377,6 +417,36 @@ DENSE_DAG = Profile("dense-dag", space="dense-dag",
 # block when only its weights' initialisation and data order change?
 DENSE_DAG_STABILITY = dataclasses.replace(DENSE_DAG, name="dense-dag-stability", space_seeded=False)
 
+# NAS-Bench-201's space (issue 31). Its searches run at NAS-Bench-201's DARTS settings, which are
+# every strategy's defaults (50 epochs of batch 64; weights SGD 0.025 cosine to 0.001, momentum
+# 0.9, weight decay 3e-4, gradient clip 5; α Adam 3e-4, betas 0.5/0.999, weight decay 1e-3), and
+# the found cell is looked up in a table of cells instead of trained.
+#
+# nb201-smoke: the whole pipeline in a few minutes on digits: a 4-channel supernet of one cell per
+# stage searched 3 epochs of 10 steps (α's rate raised 100×, as in the smoke grid), every epoch's
+# cell looked up in the table results/tables/nb201-smoke, which its misses fill (2 trainings of 2
+# epochs each, training seeds 0 and 1000).
+NB201_SMOKE = Profile("nb201-smoke", space="nb201",
+                      search_space=NB201Config(channels=4, cells_per_stage=1), search_epochs=3,
+                      search_batch_size=64, search_alpha_lr=0.03,
+                      train=NB201TrainConfig(channels=4, cells_per_stage=1, epochs=2, batch_size=64),
+                      eval_repeats=2, table="nb201-smoke", on_miss="train", lookup_epochs=True,
+                      gpus_per_trial=0.25)
+# nb201: the field's standard comparison, on GPUs: the published search network (C 16, N 5)
+# searching CIFAR-10 50 epochs, the found cell looked up in NAS-Bench-201's own file (200-epoch
+# trainings) on CIFAR-10, CIFAR-100 and ImageNet16-120 (`--table nb201:PATH`; the default path is
+# where NATS-Bench's API looks, $TORCH_HOME/NATS-tss-v1_0-3ffb9-simple with TORCH_HOME ~/.torch).
+NB201 = Profile("nb201", space="nb201", table="nb201:~/.torch/NATS-tss-v1_0-3ffb9-simple",
+                lookup_epochs=True, gpus_per_trial=1.0)
+# nb201-reduced: NAS-Bench-201's search at a size a CPU core runs in minutes: 8 channels, one cell
+# per stage, CIFAR-10 (the offline copy) at 16×16, 5,000 images (2,500 for w, 2,500 for α), 10
+# epochs at the published settings (α's rate 3e-4); searches only (no table at this size yet:
+# issue 32 makes one), its per-epoch derived cells in the epochs table.
+NB201_REDUCED = Profile("nb201-reduced", space="nb201",
+                        search_space=NB201Config(channels=8, cells_per_stage=1), search_epochs=10,
+                        search_batch_size=64, evaluate=False, train_subset=5_000, search_subset=5_000,
+                        image_size=16, gpus_per_trial=0.25)
+
 GRIDS: dict[str, Grid] = {
     "smoke": Grid("smoke", ALL, ("digits",), (0,), SMOKE),
     "cpu": Grid("cpu", ALL, (OFFLINE_CIFAR10,), (0, 1, 2), CPU, transfer_datasets=("fashion-mnist",)),
@@ -384,6 +454,13 @@ GRIDS: dict[str, Grid] = {
     "dense-dag": Grid("dense-dag", ALL, ("digits", "fashion-mnist"), (0, 1, 2), DENSE_DAG),
     "dense-dag-stability": Grid("dense-dag-stability", ALL, ("digits",), (0, 1, 2, 3, 4),
                                 DENSE_DAG_STABILITY),
+    "nb201-smoke": Grid("nb201-smoke", ALL, ("digits",), (0,), NB201_SMOKE),
+    # searching on CIFAR-10, the cell reported on all three datasets (the poster's transfer
+    # question); searching on each dataset is `--datasets cifar100` with `--experiment` of its own
+    # (ImageNet16-120 has no loader here, so it cannot be searched on)
+    "nb201": Grid("nb201", ALL, ("cifar10",), (0, 1, 2, 3), NB201,
+                  transfer_datasets=("cifar100", "imagenet16-120")),
+    "nb201-reduced": Grid("nb201-reduced", ("first-order",), (OFFLINE_CIFAR10,), (0,), NB201_REDUCED),
 }
 
 

@@ -51,6 +51,16 @@ def describe(result: dict, search_epochs: int | None) -> str:
         return (f"ground truth {_short(result.get('eval_dataset', '?'))}  "
                 f"{result.get('trained', '?')}/{result.get('of', '?')} trained  "
                 f"test {result.get('test_acc', float('nan')):.3f}")
+    if phase == "table":   # a cell the table lacked, trained into it
+        return (f"training a missing cell into the table on {_short(result.get('eval_dataset', '?'))} "
+                f"#{result.get('repeat', 0) + 1}/{result.get('repeats', '?')}  "
+                f"test {result.get('test_acc', float('nan')):.3f}")
+    if phase == "lookup":
+        if result.get("status") == "missed":
+            return f"lookup {_short(result.get('eval_dataset', '?'))}  missed (not in the table)"
+        now = ", trained now" if result.get("trained") else ""
+        return (f"lookup {_short(result.get('eval_dataset', '?'))}  test "
+                f"{result.get('test_acc', float('nan')):.3f} ({result.get('trainings', '?')} trainings{now})")
     if phase == "done":
         return f"done ({result.get('status', '?')})"
     return str(phase)

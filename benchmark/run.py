@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from benchmark.grids import GRIDS, get_grid  # noqa: E402
 from benchmark.store import default_results_dir  # noqa: E402
 from nas.data import DatasetError, load_dataset  # noqa: E402
+from nas.files import FileError  # noqa: E402
 from nas.options import parse_option  # noqa: E402
 from nas.strategies import STRATEGIES  # noqa: E402
 
@@ -61,6 +62,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="trainings of each ground-truth architecture per dataset (default: the "
                         "profile's; the noise ceiling compares halves of them); use another "
                         "--experiment")
+    p.add_argument("--table", default=None, metavar="REF",
+                   help="evaluate by looking the found cells up in this table of cells instead of "
+                        "training them: a name under <results>/tables, a folder, or nb201:PATH "
+                        "(NAS-Bench-201's file, read with `pip install 'hyperdarts-bench[nb201]'`; "
+                        "imported once); default: the profile's")
+    p.add_argument("--on-miss", choices=("error", "train"), default=None,
+                   help="a cell the table lacks: the trial ends 'missed' (error), or the cell is "
+                        "trained at the table's protocol and stored in it (train); default: the "
+                        "profile's")
+    p.add_argument("--lookup-epochs", action="store_true",
+                   help="with a table: look each search epoch's derived cell up too")
     p.add_argument("--data-root", default=None, help="folder of cifar-10-batches-py/ etc.")
     p.add_argument("--download", action="store_true",
                    help="download a missing CIFAR-10/100 into the data root first (torchvision): "
@@ -140,8 +152,12 @@ def logger_callbacks(tools: list[str], experiment: str) -> list:
 
 
 def grid_datasets(specs) -> list[str]:
-    """Every dataset that the trials search or evaluate on, each once."""
-    return sorted({d for t in specs for d in (t.search_dataset, *t.eval_datasets)})
+    """Every dataset that the trials search or train on, each once (a profile that looks its cells
+    up in a table, and trains none on a miss, evaluates on no data)."""
+    def trains(t) -> bool:
+        return t.table_path is None or t.profile.on_miss == "train"
+
+    return sorted({d for t in specs for d in (t.search_dataset, *(t.eval_datasets if trains(t) else ()))})
 
 
 def check_datasets(grid, data_root, download: bool = False) -> None:
@@ -152,6 +168,31 @@ def check_datasets(grid, data_root, download: bool = False) -> None:
             load_dataset(name, data_root, download=download)
         except DatasetError as e:
             raise UsageError(str(e)) from None
+
+
+def prepare_table(grid, specs) -> None:
+    """Import NAS-Bench-201's file on first use, and say which table the grid looks its cells up in,
+    with its noise ceiling on each search dataset (UsageError where it cannot serve)."""
+    from benchmark.cell_tables import CellTable, TableError, describe, import_published
+
+    ref = grid.profile.table
+    if ref is None:
+        return
+    table = CellTable(specs[0].table_path)
+    try:
+        if ref.startswith("nb201:"):
+            if not table.exists():
+                print(f"importing NAS-Bench-201's file {ref[6:]} into {table.root} (once)", file=sys.stderr)
+            import_published(ref[6:], table)
+        elif not table.exists() and grid.profile.on_miss != "train":
+            raise TableError(f"there is no table of cells at {table.root}; fill it first, or let the "
+                             "profile train on a miss (--on-miss train)")
+    except (TableError, FileError) as e:
+        raise UsageError(str(e)) from None
+    for d in grid.search_datasets:
+        print(describe(table, d) if table.exists() else
+              f"table {table.name} at {table.root}: empty; the searches' cells fill it (train on miss)",
+              file=sys.stderr)
 
 
 HANDSHAKE_WAIT_S = 5
@@ -255,7 +296,8 @@ def run(args: argparse.Namespace) -> int:
         search_epochs=args.search_epochs, eval_epochs=args.eval_epochs, data_root=args.data_root,
         space_options=dict(parse_option(t) for t in args.space_set),
         train_options=dict(parse_option(t) for t in args.train_set), search_only=args.search_only,
-        truth_repeats=args.truth_repeats)
+        truth_repeats=args.truth_repeats, table=args.table, on_miss=args.on_miss,
+        lookup_epochs=args.lookup_epochs or None)
     if args.tuned:
         from benchmark.tuning import load_tuned
 
@@ -297,7 +339,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     check_datasets(grid, grid.data_root, args.download)
     loggers = logger_callbacks(args.log, experiment)
-    specs = grid.trials(experiment)
+    specs = grid.trials(experiment, tables_root=Path(args.results).resolve() / "tables")
+    prepare_table(grid, specs)
 
     import ray
     from ray import tune
@@ -534,6 +577,9 @@ def write_manifest(results_dir: Path, grid, specs) -> None:
                   if t["trial_id"] not in new_ids] + trials
     manifest = {"grid": grid.name, "profile": grid.profile.to_dict(),
                 "strategy_options": grid.strategy_options, "trials": trials}
+    tables = {s.table_path for s in specs if s.table_path}
+    if tables:   # where the report finds the table of cells the trials looked their cells up in
+        manifest["table_path"] = sorted(tables)[0]
     write_json(results_dir / "grid.json", manifest)
 
 

@@ -33,6 +33,8 @@ OTHER_KEYS: dict[str, list[str]] = {
     "fidelity": ["strategy", "options", "search_step", "measured_at"],
     "perf": ["device", "kind", "strategy", "batch", "layers", "channels", "image_size", "speed",
              "hvp", "partial_channels", "measured_at"],
+    # a table of cells (benchmark/cell_tables.py): one part per training (or per dataset, imported)
+    "cells": ["table", "dataset", "arch", "train_seed"],
 }
 TABLES: dict[str, list[str]] = {**KEYS, **OTHER_KEYS}
 # the tables whose part marks a trial finished (written last)

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 import nas
-from benchmark.grids import TrialSpec
+from benchmark.grids import TrialSpec, json_ready
 from nas.data import ImageData, load_dataset, resized, train_subset
 from nas.search import Search, SearchConfig
 from nas.spaces import get_space, make_supernet, space_config
@@ -131,6 +131,9 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
                 progress({"phase": "search", "status": "diverged"}, state)
                 return state
             state["search"] = search.state_dict()
+            if spec.table_path and spec.profile.lookup_epochs:
+                state.setdefault("epoch_lookups", {})[str(record["epoch"])] = epoch_lookup(
+                    spec, record["genotype"], device, progress)
             progress({"phase": "search", "epoch": record["epoch"],
                       **{k: record[k] for k in ("train_acc", "val_acc", "train_loss", "val_loss")
                          if k in record}}, state)
@@ -141,6 +144,8 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
         state["status"] = "searched"
         return state
     genotype = get_space(spec.profile.space).parse(state["genotype"])
+    if spec.table_path:
+        return evaluate_by_lookup(spec, genotype, device, state, progress)
     for legacy in [k for k in state["evals"] if "#" not in k]:   # a state from before repeats
         state["evals"][eval_key(legacy, 0)] = state["evals"].pop(legacy)
     # an evaluation in progress: its last epoch's checkpoint, by eval_key (dropped when it ends)
@@ -167,6 +172,120 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
             progress({"phase": "eval", "eval_dataset": name, "repeat": r,
                       "repeats": repeats, "test_acc": result["test_acc"]}, state)
     state.pop("eval_partial", None)
+    state["status"] = "finished"
+    return state
+
+
+# ---------------------------------------------------------------- evaluation by a table of cells
+
+def table_protocol(spec: TrialSpec) -> dict:
+    """What every training of a table made by this profile shares: the space, the training config
+    but its seed, and the data's subset and image size (the dataset is each row's own)."""
+    p = spec.profile
+    train = {k: v for k, v in json_ready(dataclasses.asdict(p.train)).items() if k != "seed"}
+    return {"space": p.space, "source": "trained here", "train": train,
+            "train_subset": p.train_subset, "image_size": p.image_size}
+
+
+def open_table(spec: TrialSpec):
+    """The profile's table, checked against the profile's protocol (a table made here) or read
+    as it is (NAS-Bench-201's, imported by benchmark/run.py)."""
+    from benchmark.cell_tables import CellTable
+
+    table = CellTable(spec.table_path)
+    have = table.protocol()
+    if have is None or have.get("source") == "trained here":
+        table.require(table_protocol(spec), create=spec.profile.on_miss == "train")
+    return table
+
+
+def canonical_form(arch) -> str:
+    """The architecture's canonical form where its space has one (nb201), else its string."""
+    return arch.canonical() if hasattr(arch, "canonical") else str(arch)
+
+
+def table_seed(repeat: int) -> int:
+    """The training seed of a table's repeat `repeat`: 0, 1000, 2000, … for every cell (a table's
+    trainings pair across cells, not across searches)."""
+    return EVAL_SEED_STRIDE * repeat
+
+
+def train_into_table(spec: TrialSpec, table, arch, dataset: str, device: torch.device,
+                     progress) -> None:
+    """Train `arch` at the table's protocol (the profile's repeats on `dataset`) and store every
+    training in the table."""
+    p = spec.profile
+    space = get_space(p.space)
+    data = load_for_trial(dataset, spec)
+    repeats = spec.repeats(dataset)
+    for r in range(repeats):
+        start = time.perf_counter()
+        result = space.train_and_test(arch, data, space_config(p.space, **space_options(spec)),
+                                      dataclasses.replace(p.train, seed=table_seed(r)), device)
+        table.add([{"dataset": dataset, "arch": str(arch), "canonical": canonical_form(arch),
+                    "train_seed": table_seed(r), "test_acc": result["test_acc"],
+                    "test_loss": result["test_loss"], "train_acc": result["train_acc"],
+                    "params": float(result["params"]), "epochs": len(result["history"]),
+                    "train_wall_s": time.perf_counter() - start,
+                    "train_cpu_s": cpu_seconds(result["history"]), "device": device_name(device),
+                    "source": "trained", "git_commit": git_commit(),
+                    "torch_version": torch.__version__, **space.properties(arch)}])
+        progress({"phase": "table", "eval_dataset": dataset, "repeat": r, "repeats": repeats,
+                  "test_acc": result["test_acc"]}, {})
+
+
+def lookup_or_train(spec: TrialSpec, table, arch, dataset: str, device: torch.device, progress,
+                    train: bool):
+    """The table's trainings of `arch` on `dataset`, trained first on a miss where `train`;
+    (lookup or None, whether it was trained now)."""
+    found = table.lookup(str(arch), canonical_form(arch), dataset)
+    if found is None and train:
+        train_into_table(spec, table, arch, dataset, device, progress)
+        return table.lookup(str(arch), canonical_form(arch), dataset), True
+    return found, False
+
+
+def epoch_lookup(spec: TrialSpec, text: str, device: torch.device, progress) -> dict:
+    """The search dataset's lookup of one epoch's derived cell (empty on a miss it may not train)."""
+    table = open_table(spec)
+    arch = get_space(spec.profile.space).parse(text)
+    found, _ = lookup_or_train(spec, table, arch, spec.search_dataset, device, progress,
+                               spec.profile.on_miss == "train")
+    if found is None:
+        return {"lookup_acc": None, "lookup_n": 0}
+    return {"lookup_acc": found.mean, "lookup_n": found.n}
+
+
+def evaluate_by_lookup(spec: TrialSpec, arch, device: torch.device, state: dict, progress) -> dict:
+    """Look the found architecture up on every evaluation dataset: one evaluation per training the
+    table holds (its repeats), or the trial ends "missed" with the sentence that says which cell."""
+    from benchmark.cell_tables import TableError
+
+    try:
+        table = open_table(spec)
+    except TableError as e:
+        state.update(status="missed", reason=str(e))
+        return state
+    for name in spec.eval_datasets:
+        if any(k.startswith(f"{name}#") for k in state["evals"]):
+            continue
+        found, trained = lookup_or_train(spec, table, arch, name, device, progress,
+                                         spec.profile.on_miss == "train")
+        if found is None:
+            state.update(status="missed", reason=f"the table {table.name} has no training of "
+                         f"{arch} (or a cell of its canonical form) on {name}, and the profile "
+                         "does not train on a miss")
+            progress({"phase": "lookup", "eval_dataset": name, "status": "missed"}, state)
+            return state
+        for r, (acc, seed) in enumerate(zip(found.accs, found.seeds)):
+            state["evals"][eval_key(name, r)] = {
+                "eval_dataset": name, "repeat": r, "eval_seed": seed, "test_acc": acc,
+                "test_loss": None, "params": found.params, "history": [],
+                "eval_wall_s": found.cost_s / found.n, "eval_device": f"table {table.name}",
+                "evaluated_by": "trained on miss" if trained else "lookup",
+                "lookup_match": found.match, "canonical": found.canonical, "table": table.name}
+        progress({"phase": "lookup", "eval_dataset": name, "test_acc": found.mean,
+                  "trainings": found.n, "trained": trained}, state)
     state["status"] = "finished"
     return state
 
@@ -235,6 +354,10 @@ def cpu_seconds(history: list[dict]) -> float | None:
     return float(sum(h["epoch_cpu_s"] for h in history))
 
 
+# the columns of a looked-up evaluation (evaluate_by_lookup)
+LOOKUP_KEYS = ("evaluated_by", "lookup_match", "canonical", "table")
+
+
 def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
     """The rows of trials, epochs and alphas for a finished (or diverged) trial."""
     key = spec.key()
@@ -250,6 +373,9 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
         # a strategy's own per-step metrics (implicit-cg's cg_iterations, averaged over the epoch)
         # and the collapse diagnostics (on the epochs they were computed)
         extra = {k: v for k, v in r.items() if k not in SEARCH_RECORD_KEYS and isinstance(v, float)}
+        # the epoch's derived architecture, and its lookup in the profile's table where asked
+        extra["genotype"] = r.get("genotype")
+        extra.update(state.get("epoch_lookups", {}).get(str(r["epoch"]), {}))
         epochs.append({**key, "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": r["epoch"],
                        "train_loss": r.get("train_loss"), "train_acc": r.get("train_acc"),
                        "val_loss": r.get("val_loss"), "val_acc": r.get("val_acc"),
@@ -263,9 +389,10 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
                     for op, weight in zip(state["primitives"], row):
                         alphas.append({**key, "epoch": r["epoch"], "cell": cell, "edge": edge,
                                        "op": op, "weight": weight})
-    if state.get("status") == "diverged":
-        trials.append({**key, "eval_dataset": "", "repeat": 0, "status": "diverged",
-                       "reason": state.get("reason", ""), **common})
+    if state.get("status") in ("diverged", "missed"):
+        trials.append({**key, "eval_dataset": "", "repeat": 0, "status": state["status"],
+                       "reason": state.get("reason", ""), "genotype": state.get("genotype"),
+                       **common})
         return {"trials": trials, "epochs": epochs, "alphas": alphas}
     if state.get("status") == "searched":   # a search-only grid: no evaluation
         trials.append({**key, "eval_dataset": "", "repeat": 0, "status": "searched", "reason": "",
@@ -291,6 +418,7 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
                        "eval_wall_s": res["eval_wall_s"], "eval_cpu_s": cpu_seconds(res["history"]),
                        "eval_device": res["eval_device"],
                        "eval_epochs": res.get("config", {}).get("epochs", len(res["history"])),
+                       **{k: res[k] for k in LOOKUP_KEYS if k in res},
                        **common})
         for h in res["history"]:
             epochs.append({**key, "phase": "eval", "eval_dataset": name, "repeat": repeat,

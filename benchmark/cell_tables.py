@@ -1,0 +1,305 @@
+"""Tables of cells (tabular benchmarks): a canonical architecture, under one training protocol and
+dataset, mapped to every training of it.
+
+A table is a folder (`<results>/tables/<name>/`, or any folder a profile names):
+
+    table.json            its protocol: the space, the training config but its seed, the data
+                          (training subset, image size) and where its rows came from
+    parts/cells/*.parquet one part per training (the results layer's `cells` table,
+                          results/README.md), written atomically; a part is never half there
+
+A profile with a table evaluates a search by looking its derived architecture up (benchmark/trial.py)
+instead of training it. A miss is an error in one sentence, or, where the profile says
+`on_miss = "train"`, a training of the missing cell at the table's protocol (its trainings: the
+profile's repeats, with the table's training seeds 0, 1000, …, shared by every cell), stored in the
+table: a table fills lazily with the cells the searches need. Two trials that miss the same cell at
+once both train it; their parts have the same key and the last one written stays.
+
+NAS-Bench-201's own benchmark file (the 200-epoch trainings of all 15,625 cells on CIFAR-10,
+CIFAR-100 and ImageNet16-120), read through its official API (`pip install nats_bench`; the
+extra `.[nb201]`), is imported into a table of this form once (`import_published`): `--table
+nb201:PATH` in `benchmark/run.py` does it on first use. It keeps one row per cell string and seed
+(the benchmark trained isomorphic strings separately), so a lookup there matches the string
+exactly; in a table made here, one string per computation is trained and a lookup matches the
+cell's canonical form (`Cell.canonical()`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmark.store import ResultStore
+from nas.files import FileError, read_json, write_json
+
+PUBLISHED_PREFIX = "nb201:"
+# this project's names of NAS-Bench-201's datasets -> the API's, with the split its test accuracy
+# is read from (NAS-Bench-201's protocol: CIFAR-10 trained on train + valid, tested on its test
+# set; CIFAR-100 and ImageNet16-120 trained on train, tested on their x-test half)
+PUBLISHED_DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16-120": "ImageNet16-120"}
+
+
+class TableError(ValueError):
+    """A table that cannot serve the request, said in one sentence."""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The trainings of one cell in a table: its accuracies (one per training seed)."""
+
+    arch: str               # the string looked up
+    canonical: str
+    dataset: str
+    match: str              # "exact" (the same string) or "canonical" (an isomorphic one)
+    accs: tuple[float, ...]
+    seeds: tuple[int, ...]
+    params: float
+    cost_s: float           # the trainings' wall time, summed
+
+    @property
+    def n(self) -> int:
+        return len(self.accs)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.accs))
+
+    @property
+    def sd(self) -> float:
+        return float(np.std(self.accs, ddof=1)) if self.n > 1 else float("nan")
+
+
+def part_name(dataset: str, arch: str, seed: int) -> str:
+    from benchmark.grids import dataset_id
+
+    return f"{dataset_id(dataset)}__{hashlib.sha1(arch.encode()).hexdigest()[:16]}__s{seed}"
+
+
+class CellTable:
+    """One table of cells (see the module docstring)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser()
+        self.store = ResultStore(self.root)
+        self._rows: pd.DataFrame | None = None
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "table.json"
+
+    def protocol(self) -> dict | None:
+        """The table's protocol (table.json), or None for a table not yet made."""
+        if not self.manifest.is_file():
+            return None
+        return read_json(self.manifest, "restore it from a copy; its rows in parts/cells are intact")
+
+    def exists(self) -> bool:
+        return self.manifest.is_file()
+
+    def require(self, protocol: dict, create: bool) -> None:
+        """Check that the table was (or, with `create`, make it to be) trained at `protocol`;
+        TableError in one sentence otherwise."""
+        have = self.protocol()
+        if have is None:
+            if not create:
+                raise TableError(f"there is no table of cells at {self.root} (no table.json); fill "
+                                 "it first, or let the profile train on a miss (on_miss = 'train')")
+            self.root.mkdir(parents=True, exist_ok=True)
+            write_json(self.manifest, {**protocol, "name": self.name})
+            return
+        mine = {k: v for k, v in have.items() if k != "name"}
+        if json.loads(json.dumps(protocol)) != mine:
+            differ = sorted(k for k in set(mine) | set(protocol) if mine.get(k) != protocol.get(k))
+            raise TableError(f"the table {self.root} was trained at another protocol than this "
+                             f"profile's (they differ in {', '.join(differ)}); name another table")
+
+    # -- rows -------------------------------------------------------------
+    def rows(self) -> pd.DataFrame:
+        if self._rows is None:
+            self._rows = self.store.read("cells")
+        return self._rows
+
+    def add(self, rows: list[dict]) -> None:
+        """Store trainings: one part per (dataset, arch, training seed), atomically."""
+        for row in rows:
+            self.store.write_part("cells", part_name(row["dataset"], row["arch"], row["train_seed"]),
+                                  [{"table": self.name, **row}])
+        self._rows = None
+
+    def datasets(self) -> list[str]:
+        rows = self.rows()
+        return sorted(rows["dataset"].unique()) if not rows.empty else []
+
+    def lookup(self, arch: str, canonical: str, dataset: str) -> Lookup | None:
+        """The trainings of `arch` on `dataset`: of the same string where the table has it, else
+        of the strings with its canonical form; None where it has neither."""
+        rows = self.rows()
+        if rows.empty:
+            return None
+        rows = rows[rows["dataset"] == dataset]
+        exact = rows[rows["arch"] == arch]
+        match, hit = "exact", exact
+        if exact.empty:
+            match, hit = "canonical", rows[rows["canonical"] == canonical]
+        if hit.empty:
+            return None
+        hit = hit.sort_values("train_seed")
+        return Lookup(arch, canonical, dataset, match, tuple(float(a) for a in hit["test_acc"]),
+                      tuple(int(s) for s in hit["train_seed"]), float(hit["params"].mean()),
+                      float(hit["train_wall_s"].fillna(0).sum()))
+
+    def means(self, dataset: str) -> pd.Series:
+        """Mean test accuracy per architecture string on `dataset` (a table made here holds one
+        string per computation; NAS-Bench-201's every string)."""
+        rows = self.rows()
+        if rows.empty:
+            return pd.Series(dtype=float)
+        return rows[rows["dataset"] == dataset].groupby("arch")["test_acc"].mean()
+
+    def percentile(self, acc: float, dataset: str) -> float:
+        """The share (0-100) of the table's architectures on `dataset` whose mean accuracy is
+        below `acc` (ties count half)."""
+        means = self.means(dataset).to_numpy()
+        if not len(means):
+            return float("nan")
+        tie = np.isclose(means, acc, rtol=0.0, atol=1e-9)   # (a mean summed in another order)
+        return float(100.0 * (np.sum((means < acc) & ~tie) + 0.5 * np.sum(tie)) / len(means))
+
+    def noise_ceiling(self, dataset: str) -> dict:
+        """How well the table's trainings replicate on `dataset`: the cells trained at least twice,
+        the pooled sd between trainings, the Spearman correlation between two halves of the
+        training seeds (the first seed against the second), and the share of pairs of cells whose
+        difference exceeds twice the standard error of a difference of two means."""
+        from scipy import stats
+
+        rows = self.rows()
+        rows = rows[rows["dataset"] == dataset] if not rows.empty else rows
+        if rows.empty:
+            return {"cells": 0, "twice": 0, "sd": float("nan"), "split_half_rho": float("nan"),
+                    "separable_pairs": float("nan")}
+        by = rows.groupby("arch")["test_acc"]
+        n, var, mean = by.count(), by.var(ddof=1), by.mean()
+        rep = n[n >= 2].index
+        sd = float(np.sqrt(var[rep].mean())) if len(rep) else float("nan")
+        rho = float("nan")
+        if len(rep) >= 3:
+            wide = rows[rows["arch"].isin(rep)].pivot_table(index="arch", columns="train_seed",
+                                                            values="test_acc")
+            first, second = wide.columns[:2]
+            both = wide[[first, second]].dropna()
+            if len(both) >= 3:
+                rho = float(stats.spearmanr(both[first], both[second]).statistic)
+        sep = float("nan")
+        if len(rep) >= 2 and np.isfinite(sd):
+            m, k = mean[rep].to_numpy(), n[rep].to_numpy()
+            diff = np.abs(m[:, None] - m[None, :])
+            se = sd * np.sqrt(1.0 / k[:, None] + 1.0 / k[None, :])
+            upper = np.triu_indices(len(m), 1)
+            sep = float(np.mean(diff[upper] > 2 * se[upper]))
+        return {"cells": len(n), "twice": len(rep), "sd": sd, "split_half_rho": rho,
+                "separable_pairs": sep}
+
+
+def resolve_table(ref: str | None, tables_root: str | Path) -> str | None:
+    """A profile's table reference as a folder: a name (a folder of `tables_root`), a path (it has
+    a slash or starts with ~ or .), or nb201:PATH (NAS-Bench-201's file, imported once into
+    `tables_root`/nb201-<hash of PATH>)."""
+    if ref is None:
+        return None
+    if ref.startswith(PUBLISHED_PREFIX):
+        path = str(Path(ref[len(PUBLISHED_PREFIX):]).expanduser().resolve())
+        return str(Path(tables_root) / f"nb201-{hashlib.sha1(path.encode()).hexdigest()[:8]}")
+    if "/" in ref or ref.startswith(("~", ".")):
+        return str(Path(ref).expanduser().resolve())
+    return str(Path(tables_root) / ref)
+
+
+def published_protocol(path: str) -> dict:
+    return {"space": "nb201", "source": "NAS-Bench-201 (NATS-Bench topology) benchmark file",
+            "file": path, "train": {"channels": 16, "cells_per_stage": 5, "epochs": 200},
+            "datasets": sorted(PUBLISHED_DATASETS)}
+
+
+def open_published(path: str):
+    """The official API over NAS-Bench-201's file (NATS-Bench's topology file or folder, or a dict
+    in its format); TableError in one sentence where the API or the file is missing."""
+    try:
+        from nats_bench import create
+    except ImportError:
+        raise TableError("reading NAS-Bench-201's file needs its official API: pip install "
+                         "'hyperdarts-bench[nb201]' (the nats_bench package)") from None
+    if isinstance(path, str) and not Path(path).expanduser().exists():
+        raise TableError(f"{path} does not exist; give the path of NATS-Bench's topology file "
+                         "(NATS-tss-v1_0-3ffb9-simple/ or its .pickle.pbz2)")
+    source = str(Path(path).expanduser()) if isinstance(path, str) else path
+    fast = isinstance(source, str) and Path(source).is_dir()
+    return create(source, "tss", fast_mode=fast, verbose=False)
+
+
+def published_rows(api, hp: str = "200") -> list[dict]:
+    """Every training in NAS-Bench-201's file at `hp` epochs: one row per cell string, dataset and
+    seed, with its test accuracy (in %, as the API gives it, divided by 100)."""
+    from nas.spaces.nb201 import cell_stats
+    from nas.spaces.nb201_cell import Cell
+
+    rows = []
+    for index in range(len(api)):
+        arch = api.meta_archs[index]
+        cell = Cell.parse(arch)
+        info = api.query_meta_info_by_index(index, hp=hp)
+        for ours, theirs in PUBLISHED_DATASETS.items():
+            if theirs not in info.get_dataset_names():
+                continue
+            cost = info.get_compute_costs(theirs)
+            for seed in info.get_dataset_seeds(theirs):
+                more = api.get_more_info(index, theirs, hp=hp, is_random=seed)
+                rows.append({"dataset": ours, "arch": arch, "canonical": cell.canonical(),
+                             "train_seed": int(seed), "test_acc": more["test-accuracy"] / 100.0,
+                             "test_loss": more.get("test-loss"),
+                             "train_acc": more["train-accuracy"] / 100.0,
+                             "params": float(cost["params"]) * 1e6, "epochs": int(hp),
+                             "train_wall_s": more.get("train-all-time"), "train_cpu_s": None,
+                             "device": "NAS-Bench-201", "source": "published",
+                             **cell_stats(cell)})
+    return rows
+
+
+def import_published(path, table: CellTable, hp: str = "200") -> int:
+    """Import NAS-Bench-201's file into `table` (once: a table that has rows is left as it is);
+    returns the rows it holds."""
+    if table.exists() and not table.rows().empty:
+        return len(table.rows())
+    api = open_published(path)
+    table.require(published_protocol(str(path)), create=True)
+    rows = published_rows(api, hp)
+    if not rows:
+        raise TableError(f"{path} holds no {hp}-epoch results")
+    # one part per dataset (15,625 cells × 3 seeds: one file per training would be ~140,000 files)
+    for dataset in sorted({r["dataset"] for r in rows}):
+        table.store.write_part("cells", f"published-{dataset}",
+                               [{"table": table.name, **r} for r in rows if r["dataset"] == dataset])
+    table._rows = None
+    return len(table.rows())
+
+
+def describe(table: CellTable, dataset: str) -> str:
+    """One line: the table, its cells and its noise ceiling on `dataset`."""
+    ceiling = table.noise_ceiling(dataset)
+    protocol = table.protocol() or {}
+    return (f"table {table.name} ({protocol.get('source', 'trained here')}): {ceiling['cells']} "
+            f"architectures on {dataset}, {ceiling['twice']} trained at least twice; sd between "
+            f"trainings {ceiling['sd']:.4f}, split-half ρ {ceiling['split_half_rho']:.2f}, "
+            f"pairs of cells apart beyond noise {ceiling['separable_pairs']:.0%}")
+
+
+__all__ = ["CellTable", "FileError", "Lookup", "TableError", "describe", "import_published",
+           "resolve_table"]

@@ -1,0 +1,240 @@
+"""Tables of cells: lookups (exact and by canonical form), the protocol check, the noise ceiling,
+percentiles, NAS-Bench-201's file through its official API, and a trial that evaluates by lookup
+(hit, miss, train on miss, and the per-epoch lookups)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from benchmark.cell_tables import CellTable, TableError, import_published, open_published, resolve_table
+from nas.spaces.nb201_cell import Cell
+
+BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+POOL = "|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|avg_pool_3x3~0|avg_pool_3x3~1|avg_pool_3x3~2|"
+
+
+def row(arch: str, seed: int, acc: float, dataset: str = "digits") -> dict:
+    cell = Cell.parse(arch)
+    return {"dataset": dataset, "arch": arch, "canonical": cell.canonical(), "train_seed": seed,
+            "test_acc": acc, "test_loss": 1.0, "train_acc": acc, "params": 100.0, "epochs": 2,
+            "train_wall_s": 3.0, "train_cpu_s": 3.0, "device": "cpu", "source": "trained"}
+
+
+def test_a_lookup_finds_the_string_or_a_cell_of_its_canonical_form(tmp_path):
+    table = CellTable(tmp_path / "t")
+    table.require({"space": "nb201", "source": "trained here"}, create=True)
+    table.add([row(BEST, 0, 0.9), row(BEST, 1000, 0.8), row(ALL_SKIP, 0, 0.5)])
+    hit = table.lookup(BEST, Cell.parse(BEST).canonical(), "digits")
+    assert hit.match == "exact" and hit.accs == (0.9, 0.8) and hit.seeds == (0, 1000)
+    assert hit.mean == pytest.approx(0.85) and hit.sd == pytest.approx(np.std([0.9, 0.8], ddof=1))
+    assert hit.cost_s == 6.0 and hit.n == 2
+    # a string the table lacks, whose computation it has: node 1 a skip of the input, then a
+    # convolution of node 1 is the convolution of the input
+    twin = "|skip_connect~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|skip_connect~2|"
+    other = "|skip_connect~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|skip_connect~2|"
+    assert Cell.parse(twin).canonical() == Cell.parse(other).canonical()
+    table.add([row(other, 0, 0.7)])
+    got = table.lookup(twin, Cell.parse(twin).canonical(), "digits")
+    assert got.match == "canonical" and got.accs == (0.7,)
+    assert table.lookup(POOL, Cell.parse(POOL).canonical(), "digits") is None
+    assert table.lookup(BEST, Cell.parse(BEST).canonical(), "cifar10") is None
+    # percentile among the table's architectures (ties half), on its own dataset
+    assert table.percentile(0.85, "digits") == pytest.approx(100 * 2.5 / 3)
+    assert table.percentile(0.1, "digits") == 0.0
+    assert np.isnan(table.percentile(0.5, "cifar10"))
+    # a retraining of the same (dataset, arch, seed) replaces its row instead of adding one
+    table.add([row(BEST, 0, 0.95)])
+    assert table.lookup(BEST, Cell.parse(BEST).canonical(), "digits").accs == (0.95, 0.8)
+
+
+def test_a_table_serves_only_its_own_protocol(tmp_path):
+    table = CellTable(tmp_path / "t")
+    with pytest.raises(TableError, match="no table of cells at"):
+        table.require({"space": "nb201", "train": {"epochs": 2}}, create=False)
+    table.require({"space": "nb201", "train": {"epochs": 2}}, create=True)
+    table.require({"space": "nb201", "train": {"epochs": 2}}, create=False)   # the same: fine
+    with pytest.raises(TableError, match=r"another protocol than this profile's \(they differ in train\)"):
+        table.require({"space": "nb201", "train": {"epochs": 3}}, create=True)
+
+
+def test_the_noise_ceiling_of_a_table_is_computed_from_its_trainings(tmp_path):
+    table = CellTable(tmp_path / "t")
+    table.require({"space": "nb201"}, create=True)
+    ops = ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+    cells = [str(Cell((op,) * 6)) for op in ops]
+    means = [0.5, 0.7, 0.9, 0.3]
+    rows = []
+    for arch, m in zip(cells, means):
+        rows += [row(arch, 0, m + 0.01), row(arch, 1000, m - 0.01)]
+    table.add(rows)
+    ceiling = table.noise_ceiling("digits")
+    assert ceiling["cells"] == 4 and ceiling["twice"] == 4
+    assert ceiling["sd"] == pytest.approx(np.std([0.01, -0.01], ddof=1))      # every cell's
+    assert ceiling["split_half_rho"] == pytest.approx(1.0)
+    assert ceiling["separable_pairs"] == 1.0     # 0.2 apart at least, against 2 × 0.014
+    # a fifth cell as good as the pooling one: 1 of the 10 pairs cannot be told apart
+    table.add([row(str(Cell(("none",) * 6)), 0, 0.31), row(str(Cell(("none",) * 6)), 1000, 0.29)])
+    assert table.noise_ceiling("digits")["separable_pairs"] == pytest.approx(9 / 10)
+
+
+def test_table_references_resolve_to_folders(tmp_path):
+    assert resolve_table(None, tmp_path) is None
+    assert resolve_table("mine", tmp_path) == str(tmp_path / "mine")
+    assert resolve_table(str(tmp_path / "x" / "y"), tmp_path / "z") == str(tmp_path / "x" / "y")
+    a = resolve_table("nb201:/data/NATS-tss-v1_0-3ffb9-simple", tmp_path)
+    assert a.startswith(str(tmp_path / "nb201-")) and a == resolve_table(
+        "nb201:/data/NATS-tss-v1_0-3ffb9-simple", tmp_path)
+    assert a != resolve_table("nb201:/other", tmp_path)
+
+
+def fake_published(archs: list[str], acc) -> dict:
+    """A benchmark in NATS-Bench's topology format, made with its own classes: each cell trained
+    on CIFAR-10 (train + valid, tested on ori-test), CIFAR-100 and ImageNet16-120 (tested on
+    x-test) with seeds 777 and 888, for 2 "epochs" under the key of the 200-epoch protocol."""
+    from nats_bench.api_utils import ArchResults, ResultsCount
+
+    infos = {}
+    for i, arch in enumerate(archs):
+        result = ArchResults(i, arch)
+        for dataset, split in (("cifar10", "ori-test"), ("cifar100", "x-test"),
+                               ("ImageNet16-120", "x-test")):
+            for seed in (777, 888):
+                count = ResultsCount(dataset, None, {0: 10.0, 1: 20.0}, {0: 2.0, 1: 1.5}, 0.5,
+                                     10.0, {}, seed, 2, [0.01])
+                count.update_train_info({0: 10.0, 1: 20.0}, None, {0: 2.0, 1: 1.5}, {0: 1.0, 1: 1.0})
+                names = [split] + ([] if dataset == "cifar10" else ["x-valid"])
+                count.update_eval({f"{n}@{e}": acc(arch, dataset, seed) for n in names for e in range(2)},
+                                  {f"{n}@{e}": 1.0 for n in names for e in range(2)},
+                                  {f"{n}@{e}": 0.1 for n in names for e in range(2)})
+                result.update(dataset, seed, count)
+        infos[i] = {"200": result.state_dict()}
+    return {"meta_archs": archs, "arch2infos": infos, "evaluated_indexes": list(range(len(archs)))}
+
+
+def test_nas_bench_201s_file_is_read_through_its_official_api(tmp_path):
+    pytest.importorskip("nats_bench")
+    archs = [BEST, ALL_SKIP, POOL]
+    base = {"cifar10": 90.0, "cifar100": 70.0, "ImageNet16-120": 40.0}
+
+    def acc(arch, dataset, seed):
+        return base[dataset] - 10.0 * archs.index(arch) + (0.5 if seed == 888 else -0.5)
+
+    api = open_published(fake_published(archs, acc))
+    assert api.meta_archs == archs
+    table = CellTable(tmp_path / "nb201-x")
+    assert import_published(fake_published(archs, acc), table) == 3 * 3 * 2
+    assert table.protocol()["source"].startswith("NAS-Bench-201")
+    for ours, theirs in (("cifar10", "cifar10"), ("cifar100", "cifar100"),
+                         ("imagenet16-120", "ImageNet16-120")):
+        hit = table.lookup(ALL_SKIP, Cell.parse(ALL_SKIP).canonical(), ours)
+        assert hit.match == "exact" and hit.seeds == (777, 888)
+        assert hit.accs == pytest.approx(((base[theirs] - 10.5) / 100, (base[theirs] - 9.5) / 100))
+        assert hit.params == pytest.approx(0.5e6)
+    assert table.percentile(table.lookup(BEST, "", "cifar10").mean, "cifar10") == pytest.approx(100 * 2.5 / 3)
+    # imported once: a second import reads nothing
+    assert import_published("/nonexistent/file", table) == 18
+    with pytest.raises(TableError, match="does not exist"):
+        open_published(str(tmp_path / "missing"))
+
+
+def test_a_missing_api_is_named_in_one_sentence(monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_nats(name, *args, **kwargs):
+        if name == "nats_bench":
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_nats)
+    with pytest.raises(TableError, match=r"pip install 'hyperdarts-bench\[nb201\]'"):
+        open_published("/x")
+
+
+# ---------------------------------------------------------------- a trial that looks its cell up
+
+def lookup_spec(tmp_path, **profile):
+    from benchmark.grids import get_grid
+
+    grid = get_grid("nb201-smoke")
+    grid = dataclasses.replace(grid, profile=dataclasses.replace(
+        grid.profile, search_epochs=2, train=dataclasses.replace(grid.profile.train, epochs=1),
+        **profile))
+    (spec,) = [s for s in grid.trials("t", tables_root=tmp_path / "tables") if s.strategy == "first-order"]
+    return spec
+
+
+def test_a_trial_trains_its_missing_cells_into_the_table_and_then_looks_them_up(tmp_path, tiny_digits,
+                                                                                 monkeypatch):
+    from benchmark import trial
+
+    monkeypatch.setattr(trial, "load_for_trial", lambda name, spec, search=False: tiny_digits)
+    spec = lookup_spec(tmp_path)
+    shown = []
+    state = trial.run_trial(spec, "cpu", on_progress=lambda m, st: shown.append(m))
+    assert state["status"] == "finished"
+    table = CellTable(spec.table_path)
+    assert table.protocol()["train"]["epochs"] == 1 and table.protocol()["source"] == "trained here"
+    rows = table.rows()
+    epoch_cells = [h["genotype"] for h in state["search_history"]]
+    # every epoch's computation, trained twice (a cell of a computation the table has is not)
+    computations = {Cell.parse(c).canonical() for c in epoch_cells}
+    assert set(rows["canonical"]) == computations and set(rows["train_seed"]) == {0, 1000}
+    assert len(rows) == 2 * len(computations)
+    assert any(m.get("phase") == "table" for m in shown)
+    # the found cell's evaluations are the table's trainings of it
+    final = rows[rows["canonical"] == Cell.parse(state["genotype"]).canonical()].sort_values("train_seed")
+    evals = sorted(state["evals"].values(), key=lambda e: e["repeat"])
+    assert [e["test_acc"] for e in evals] == list(final["test_acc"])
+    assert [e["eval_seed"] for e in evals] == [0, 1000]
+    assert {e["evaluated_by"] for e in evals} == {"lookup"}   # trained at the last epoch's lookup
+    tables = trial.trial_rows(spec, state)
+    search_rows = [r for r in tables["epochs"] if r["phase"] == "search"]
+    assert [r["genotype"] for r in search_rows] == epoch_cells
+    for r in search_rows:
+        assert r["lookup_n"] == 2 and r["lookup_acc"] == pytest.approx(
+            rows[rows["canonical"] == Cell.parse(r["genotype"]).canonical()]["test_acc"].mean())
+    assert {r["table"] for r in tables["trials"]} == {table.name}
+    # a second search of another seed trains nothing it finds in the table
+    before = len(table.rows())
+    again = trial.run_trial(dataclasses.replace(spec, seed=spec.seed), "cpu")
+    assert len(CellTable(spec.table_path).rows()) == before and again["status"] == "finished"
+
+
+def test_a_miss_that_may_not_train_ends_the_trial_in_one_sentence(tmp_path, tiny_digits, monkeypatch):
+    from benchmark import trial
+
+    monkeypatch.setattr(trial, "load_for_trial", lambda name, spec, search=False: tiny_digits)
+    spec = lookup_spec(tmp_path, on_miss="error", lookup_epochs=False)
+    state = trial.run_trial(spec, "cpu")
+    assert state["status"] == "missed" and "no table of cells at" in state["reason"]
+    CellTable(spec.table_path).require(trial.table_protocol(spec), create=True)   # an empty table
+    state = trial.run_trial(spec, "cpu")
+    assert state["status"] == "missed"
+    assert f"has no training of {state['genotype']}" in state["reason"]
+    (only,) = trial.trial_rows(spec, state)["trials"]
+    assert only["status"] == "missed" and only["genotype"] == state["genotype"]
+    # a table trained at another protocol is refused
+    other = dataclasses.replace(spec, profile=dataclasses.replace(
+        spec.profile, train=dataclasses.replace(spec.profile.train, epochs=3)))
+    state = trial.run_trial(other, "cpu")
+    assert state["status"] == "missed" and "another protocol" in state["reason"]
+
+
+def test_a_profile_declares_its_table_consistently():
+    from benchmark.grids import get_grid
+
+    base = get_grid("nb201-smoke").profile
+    with pytest.raises(ValueError, match="on_miss is 'error' or 'train'"):
+        dataclasses.replace(base, on_miss="skip")
+    with pytest.raises(ValueError, match="lookup_epochs and on_miss need a table"):
+        dataclasses.replace(base, table=None)
+    with pytest.raises(ValueError, match="cannot be trained into"):
+        dataclasses.replace(base, table="nb201:/x")
+    grid = get_grid("nb201-smoke").override(table="other", on_miss="error", lookup_epochs=False)
+    assert (grid.profile.table, grid.profile.on_miss, grid.profile.lookup_epochs) == ("other", "error", False)
