@@ -38,6 +38,7 @@ class Experiment:
     declared: list[dict] = field(default_factory=list)   # grid.json's trials ([] when absent)
     ground_truth: pd.DataFrame = field(default_factory=pd.DataFrame)   # spaces with candidates
     space: str = "darts"                                 # grid.json's profile's space
+    table_path: str | None = None                        # grid.json's table of cells, if any
 
     @property
     def name(self) -> str:
@@ -133,7 +134,7 @@ def load_experiment(root: str | Path) -> Experiment:
     frames = {t: store.read(t) for t in TABLES}
     frames["trials"] = _with_repeats(frames["trials"], eval_seed=True)
     frames["epochs"] = _with_repeats(frames["epochs"], eval_seed=False)
-    declared, space = [], "darts"
+    declared, space, table_path = [], "darts", None
     if (root / "grid.json").is_file():
         manifest = read_json(root / "grid.json", "restore it from a copy, or delete it (the report "
                              "then cannot name the trials that have no results yet)")
@@ -144,13 +145,14 @@ def load_experiment(root: str | Path) -> Experiment:
         repeats = {"eval_repeats": every,
                    "transfer_repeats": int(profile.get("transfer_repeats", every) or every)}
         declared = [{**repeats, **d} for d in manifest.get("trials", [])]
+        table_path = manifest.get("table_path")
     # (a folder of `python -m studies ... --out` alone has no trials: its report is the studies')
     if frames["trials"].empty and (declared or all(store.read(t).empty for t in ("fidelity", "toy"))):
         state = (f"{len(declared)} trials are declared but none has finished" if declared
                  else "it has no trials.parquet and no parts/trials/")
         raise ReportError(f"{root} holds no results yet: {state}")
     return Experiment(root, frames["trials"], frames["epochs"], frames["alphas"], declared,
-                      frames["ground_truth"], space)
+                      frames["ground_truth"], space, table_path)
 
 
 def find_experiment(name: str | None, results: str | Path) -> Path:
@@ -189,10 +191,13 @@ def short_name(dataset: str) -> str:
 
 
 def reference_key(dataset: str) -> str | None:
-    """Which published dataset a measured one corresponds to (cifar10, cifar100), if any."""
+    """Which published dataset a measured one corresponds to (cifar10, cifar100, imagenet16-120:
+    NAS-Bench-201's), if any."""
     s = short_name(dataset).lower().replace("-", "").replace("_", "")
     if s.startswith("cifar100"):
         return "cifar100"
     if s.startswith("cifar10"):
         return "cifar10"
+    if s.startswith("imagenet16"):
+        return "imagenet16-120"
     return None

@@ -268,6 +268,25 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                   "Accuracy table: a search-only experiment (`--search-only`) trains nothing" if search_only
                   else "Accuracy table: no evaluation has finished yet")
         add_table(health_table(exp), "")
+        if exp.table_path:
+            from analysis.lookups import find_table, lookup_curves, lookup_table
+
+            table = find_table(exp)
+            if table is None:
+                blocks.append({"kind": "absent", "title": f"Lookups: the table of cells {exp.table_path} "
+                                                          "is not there (nor in tables/ beside this "
+                                                          "experiment); copy it to see regret and "
+                                                          "percentiles"})
+            add_table(lookup_table(exp, table), "" if table is None else
+                      "Lookups: no search has been looked up in the table yet")
+            add_figure("lookup_curves", lookup_curves(exp, table, fdir / "lookup_curves"),
+                       "Looked-up accuracy over the search",
+                       "The derived cell after every search epoch, looked up in the table of cells (the mean "
+                       "of its trainings there), per strategy: the mean over searches, whiskers its 95% t "
+                       "CI (none where n = 1); dashed: the table's best cell, dotted: its median cell (of "
+                       "the cells the table holds). NATS-Bench reports search curves this way. "
+                       + figures.count_caption(exp),
+                       "Lookup curves: the profile does not look up every epoch's cell (lookup_epochs)")
         if darts:
             add_table(movement_table(exp), "")
         if not exp.ground_truth.empty:
@@ -543,9 +562,9 @@ def report(experiment: str | Path, out: str | Path | None = None, reference: str
     if reference:
         if not Path(reference).is_file():
             raise ReportError(f"the reference table {reference} does not exist")
-        ref = load_reference(reference)
-    if exp.space != "darts":   # the published numbers are all of the DARTS cell space
-        ref = None
+        ref = load_reference(reference, space=exp.space)   # the published numbers of its space
+        if ref.empty:
+            ref = None
     blocks = build(exp, out, ref, edge=edge, toy=toy, log=log, perf=Path(perf) if perf else None)
     write_html(exp, blocks, out)
     return write_markdown(exp, blocks, out)

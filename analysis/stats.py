@@ -85,6 +85,17 @@ def correlation_mean_ci(values, level: float = LEVEL, clip: float = 0.999
     return mean, float(np.tanh(lo)), float(np.tanh(hi)), n
 
 
+def proportion_ci(k: int, n: int, level: float = LEVEL) -> tuple[float, float, float]:
+    """k of n as a share with its Wilson score interval (statsmodels' `proportion_confint`):
+    (share, lo, hi); NaN everywhere for n = 0."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    if n == 0:
+        return NAN, NAN, NAN
+    lo, hi = proportion_confint(k, n, alpha=1 - level, method="wilson")
+    return k / n, float(lo), float(hi)
+
+
 def log_mean_ci(values, level: float = LEVEL) -> tuple[float, float, float, int]:
     """The geometric mean of positive values (a relative error, a ratio) with the Student-t
     interval of their logarithms mapped back: it stays positive and follows a skewed spread.

@@ -240,15 +240,21 @@ REFERENCE_COLUMNS = ("method", "search_dataset", "eval_dataset", "test_error", "
 NOT_STATED = "not stated"
 
 
-def load_reference(path: str | Path) -> pd.DataFrame:
+def load_reference(path: str | Path, space: str | None = None) -> pd.DataFrame:
     """Published results (analysis/reference.csv), one row per (method, search dataset, evaluation
     dataset, source), with `acc` = 100 − test_error added (rounded to 1e-6, so that 100 − 21.72 is
-    78.28). Empty cells (no std, parameters, search cost or search dataset published) are NaN."""
+    78.28). Empty cells (no std, parameters, search cost or search dataset published) are NaN.
+    `space`: only the rows of that search space (a table without a `space` column is DARTS's)."""
     ref = pd.read_csv(path)
     missing = [c for c in ("method", "eval_dataset", "test_error") if c not in ref]
     if missing:
         raise ValueError(f"{path}: the reference table lacks the column(s) {', '.join(missing)}")
     ref["acc"] = (100.0 - ref["test_error"].astype(float)).round(6)
+    if "space" not in ref:
+        ref["space"] = "darts"
+    ref["space"] = ref["space"].fillna("darts")
+    if space is not None:
+        ref = ref[ref.space == space].reset_index(drop=True)
     return ref
 
 

@@ -364,3 +364,58 @@ def test_a_server_that_opens_with_http2_settings_counts_as_ray():
         assert run_module.speaks_http2("127.0.0.1", server.getsockname()[1], 5)
     finally:
         server.close()
+
+
+def test_the_nb201_space_end_to_end_with_lookups_in_a_table_made_here(ray_tmp, capsys):
+    """`--grid nb201-smoke`: every strategy and both baselines search NAS-Bench-201's space and are
+    scored by lookups in a small table the test makes; the cells it lacks are trained into it
+    (train on miss), every epoch's cell is looked up, and the report shows the lookup views."""
+    from analysis.load import load_experiment
+    from analysis.report import report
+    from benchmark.cell_tables import CellTable
+    from benchmark.grids import get_grid
+    from benchmark.trial import table_protocol
+    from nas.strategies import STRATEGIES
+
+    results = ray_tmp / "results"
+    grid = get_grid("nb201-smoke").override(search_epochs=1, eval_epochs=1)
+    (spec, *_) = grid.trials(tables_root=results / "tables")
+    table = CellTable(spec.table_path)
+    table.require(table_protocol(spec), create=True)
+    made = [{"dataset": "digits", "arch": f"|{op}~0|+|{op}~0|{op}~1|+|{op}~0|{op}~1|{op}~2|",
+             "canonical": f"made-{op}", "train_seed": s, "test_acc": acc, "test_loss": 2.0,
+             "train_acc": acc, "params": 1.0, "epochs": 1, "train_wall_s": 1.0, "source": "test"}
+            for op, acc in (("skip_connect", 0.2), ("avg_pool_3x3", 0.3)) for s in (0, 1000)]
+    table.add(made)
+    argv = ["--grid", "nb201-smoke", "--results", str(results), "--num-cpus", "2",
+            "--search-epochs", "1", "--eval-epochs", "1"]
+    assert run_module.main(argv) == 0
+    out = capsys.readouterr()
+    assert "table nb201-smoke (trained here): 2 architectures on digits" in out.err
+    assert "training a missing cell into the table on digits #1/2" in out.out
+    root = results / "nb201-smoke"
+    trials = pd.read_parquet(root / "trials.parquet")
+    assert set(trials.strategy) == set(STRATEGIES) and (trials.status == "finished").all()
+    assert set(trials.evaluated_by) <= {"lookup", "trained on miss"} and set(trials.table) == {"nb201-smoke"}
+    rows = CellTable(spec.table_path).rows()
+    assert len(rows[rows.source == "test"]) == 4 and (rows.source == "trained").any()
+    for r in trials.itertuples():    # each evaluation is one of the table's trainings of its cell
+        mine = rows[(rows.canonical == r.canonical) & (rows.train_seed == r.eval_seed)]
+        assert list(mine.test_acc) == [r.test_acc]
+    epochs = pd.read_parquet(root / "epochs.parquet")
+    search = epochs[epochs.phase == "search"]
+    assert search.genotype.notna().all() and (search.lookup_n == 2).all()
+    exp = load_experiment(root)
+    assert exp.space == "nb201" and exp.table_path == spec.table_path and exp.missing() == []
+    text = report(root, toy=False, log=lambda *a: None).read_text()
+    assert "## Looked-up accuracy, regret, percentile and collapse" in text
+    assert "## Looked-up accuracy over the search" in text
+    assert (root / "report" / "figures" / "lookup_curves.png").is_file()
+    # NAS-Bench-201's published results beside the measured ones, and no DARTS-space number
+    assert "*Published (not measured here" in text and "| DARTS-V1 (first order) |" in text
+    assert "DARTS-full" not in text
+    # a rerun trains nothing more: every trial has its rows
+    before = len(CellTable(spec.table_path).rows())
+    assert run_module.main(argv) == 0
+    assert "search 1/1" not in capsys.readouterr().out
+    assert len(CellTable(spec.table_path).rows()) == before

@@ -379,7 +379,7 @@ def test_figure_published_numbers_get_their_own_panel_unless_the_protocol_matche
     root = tmp_path / "pub"
     make_experiment(root)
     exp = load_experiment(root)
-    ref = load_reference(ROOT / "analysis" / "reference.csv")
+    ref = load_reference(ROOT / "analysis" / "reference.csv", space="darts")
     published = set(ref.method)
     for with_protocol in (False, True):
         if with_protocol:   # the column another table may carry; the cpu profile is not the protocol
