@@ -596,7 +596,9 @@ def search_curves(exp: Experiment, prefix: Path) -> list[Path]:
 # The epochs table's standard columns: anything else numeric in a search row is a strategy's own
 # metric or a collapse diagnostic (nas/diagnostics.py), drawn by `collapse_curves`.
 EPOCH_COLUMNS = {"experiment", "strategy", "search_dataset", "seed", "profile", "phase", "eval_dataset",
-                 "repeat", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time_s"}
+                 "repeat", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time_s",
+                 # the derived cell and its lookup in a table of cells (analysis/lookups.py draws it)
+                 "genotype", "lookup_acc", "lookup_n"}
 DIAGNOSTIC_LABELS = {
     "alpha_entropy": "mean entropy of softmax(α) (nats)",
     "largest_eigenvalue": "largest eigenvalue of ∇²_α L_val",
@@ -604,6 +606,11 @@ DIAGNOSTIC_LABELS = {
     "discretisation_gap": "discretisation gap (acc. pts)",
     "param_free_normal": "parameter-free ops, normal cell",
     "param_free_reduce": "parameter-free ops, reduction cell",
+    # the nb201 space's (nas.spaces.nb201.cell_stats)
+    "param_free_cell": "parameter-free edges of the derived cell",
+    "convolutions": "convolutions in the derived cell",
+    "collapsed": "share of searches whose cell collapsed (parameter-free only)",
+    "zero_output": "share of searches whose cell outputs zero",
     # what each search did (analysis/health.py reads them)
     "alpha_change": "α change per epoch (mean |Δ log softmax α|)",
     "hypergrad_norm": "‖hypergradient‖, mean over the epoch",
@@ -633,7 +640,12 @@ def uniform_references(exp: Experiment) -> dict[str, tuple[float, str]]:
     f = exp.trials
     genotype = next((g for g in f.get("genotype", []) if isinstance(g, str) and g.startswith("Genotype(")),
                     None)
-    if genotype and names:
+    if exp.space == "nb201" and names:   # every edge keeps an operation, `none` included
+        edges = int(a.groupby([*TRIAL_KEY, "epoch", "cell"]).edge.nunique().max())
+        free = {"none", "skip_connect", "avg_pool_3x3"} & set(a.op)
+        expected = edges * len(free) / ops
+        out["param_free_cell"] = (expected, f"uniform draw: {expected:.1f}")
+    elif genotype and names:
         from nas.genotype import parse_genotype
 
         g = parse_genotype(genotype)

@@ -425,13 +425,13 @@ DENSE_DAG_STABILITY = dataclasses.replace(DENSE_DAG, name="dense-dag-stability",
 # nb201-smoke: the whole pipeline in a few minutes on digits: a 4-channel supernet of one cell per
 # stage searched 3 epochs of 10 steps (α's rate raised 100×, as in the smoke grid), every epoch's
 # cell looked up in the table results/tables/nb201-smoke, which its misses fill (2 trainings of 2
-# epochs each, training seeds 0 and 1000).
+# epochs each, training seeds 0 and 1000); the collapse diagnostics after every epoch.
 NB201_SMOKE = Profile("nb201-smoke", space="nb201",
                       search_space=NB201Config(channels=4, cells_per_stage=1), search_epochs=3,
                       search_batch_size=64, search_alpha_lr=0.03,
                       train=NB201TrainConfig(channels=4, cells_per_stage=1, epochs=2, batch_size=64),
                       eval_repeats=2, table="nb201-smoke", on_miss="train", lookup_epochs=True,
-                      gpus_per_trial=0.25)
+                      search_diagnostics_every=1, gpus_per_trial=0.25)
 # nb201: the field's standard comparison, on GPUs: the published search network (C 16, N 5)
 # searching CIFAR-10 50 epochs, the found cell looked up in NAS-Bench-201's own file (200-epoch
 # trainings) on CIFAR-10, CIFAR-100 and ImageNet16-120 (`--table nb201:PATH`; the default path is

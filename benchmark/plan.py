@@ -199,8 +199,15 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     trainings = sum(spec.repeats(d) for spec in specs for d in spec.eval_datasets)
     lines.append(f"declared: {len(grid.strategies)} strategies × {len(grid.search_datasets)} search "
                  f"dataset(s) × {len(grid.seeds)} seeds = {len(specs)} searches; "
-                 + (f"each found genotype trained from scratch on {len(evals)} evaluation dataset(s): "
-                    f"{trainings} trainings" if p.evaluate else "search only: no training"))
+                 + ("search only: no training" if not p.evaluate else
+                    f"each found cell looked up in the table {specs[0].table_path} on {len(evals)} "
+                    "evaluation dataset(s)" + (f", a cell it lacks trained into it (at most {trainings} "
+                                               "trainings)" if p.on_miss == "train" else
+                                               ", a search whose cell it lacks ends 'missed'")
+                    + ("; every epoch's cell looked up too" if p.lookup_epochs else "")
+                    if p.table else
+                    f"each found genotype trained from scratch on {len(evals)} evaluation dataset(s): "
+                    f"{trainings} trainings"))
     if p.ground_truth:
         count = len(grid.seeds) * len(grid.search_datasets)
         truth = [s for s in grid.trials() if s.kind != "search"]
@@ -223,7 +230,7 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
                      f"batch {p.search_batch_size}, {p.search_epochs} epochs = "
                      f"{steps if steps is not None else '?'} steps"
                      + (f", images {p.image_size} px" if p.image_size else ""))
-    for d in evals if p.evaluate else ():
+    for d in evals if p.evaluate and (not p.table or p.on_miss == "train") else ():
         n = train_images(grid, d)
         lines.append(f"  evaluation on {_short(d)}: {space.describe_training(p.train)}; on {n if n else '?'} "
                      f"training images, {specs[0].repeats(d)} training(s) per search "

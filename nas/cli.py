@@ -206,6 +206,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"wrote {out}/genotype.json; next: python analysis/plotting.py --genotype {out} "
               f"--out {out}/cell, then python -m nas evaluate --genotype {out} --dataset "
               f"{args.dataset}", file=sys.stderr)
+    elif args.space == "nb201":
+        print(f"wrote {out}/genotype.txt (the found cell); next: python -m nas evaluate --space nb201 "
+              f"--genotype {out} --dataset {args.dataset} (or look it up in a table of cells: "
+              "benchmark/run.py --grid nb201-smoke)", file=sys.stderr)
     else:
         print(f"wrote {out}/genotype.json (the found {args.space} architecture); `python "
               f"benchmark/run.py --grid {args.space}` searches it with a ground truth",

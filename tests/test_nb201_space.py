@@ -55,9 +55,8 @@ def test_the_derivation_ranks_none_by_default_and_drops_it_on_request():
 
 
 def test_a_cell_is_described_by_its_parameter_free_edges_and_collapse():
-    assert cell_stats(Cell.parse(ALL_SKIP)) == {"param_free_cell": 6.0, "param_free_share": 1.0,
-                                                "convolutions": 0.0, "zero_output": 0.0,
-                                                "collapsed": 1.0}
+    assert cell_stats(Cell.parse(ALL_SKIP)) == {"param_free_cell": 6.0, "convolutions": 0.0,
+                                                "zero_output": 0.0, "collapsed": 1.0}
     best = cell_stats(Cell.parse(BEST))
     assert best["param_free_cell"] == 1.0 and best["convolutions"] == 5.0 and best["collapsed"] == 0.0
     space = get_space("nb201")

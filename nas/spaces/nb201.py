@@ -217,11 +217,11 @@ class NB201Supernet(nn.Module):
 
 
 def cell_stats(cell: Cell) -> dict[str, float]:
-    """Numbers of one cell: its parameter-free edges (`none`, skip, pooling) and their share, its
-    convolutions, whether its output is cut off from its input (`zero_output`) and whether it is a
-    collapse (`collapsed`: every edge parameter-free, the end DARTS reaches on NAS-Bench-201)."""
+    """Numbers of one cell: its parameter-free edges (`none`, skip, pooling), its convolutions,
+    whether its output is cut off from its input (`zero_output`) and whether it is a collapse
+    (`collapsed`: every edge parameter-free, the end DARTS reaches on NAS-Bench-201)."""
     free = sum(op in PARAMETER_FREE for op in cell.ops)
-    return {"param_free_cell": float(free), "param_free_share": free / len(cell.ops),
+    return {"param_free_cell": float(free),
             "convolutions": float(sum(op.startswith("nor_conv") for op in cell.ops)),
             "zero_output": float(cell.is_zero()), "collapsed": float(free == len(cell.ops))}
 
