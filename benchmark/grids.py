@@ -455,11 +455,12 @@ GRIDS: dict[str, Grid] = {
     "dense-dag-stability": Grid("dense-dag-stability", ALL, ("digits",), (0, 1, 2, 3, 4),
                                 DENSE_DAG_STABILITY),
     "nb201-smoke": Grid("nb201-smoke", ALL, ("digits",), (0,), NB201_SMOKE),
-    # searching on CIFAR-10, the cell reported on all three datasets (the poster's transfer
-    # question); searching on each dataset is `--datasets cifar100` with `--experiment` of its own
-    # (ImageNet16-120 has no loader here, so it cannot be searched on)
+    # NAS-Bench-201's two protocols: searching on CIFAR-10 and reporting the cell on all three
+    # datasets (the poster's transfer question), and searching on each dataset, the cell reported on
+    # its own (ImageNet16-120 has no loader here, so it cannot be searched on)
     "nb201": Grid("nb201", ALL, ("cifar10",), (0, 1, 2, 3), NB201,
                   transfer_datasets=("cifar100", "imagenet16-120")),
+    "nb201-each": Grid("nb201-each", ALL, ("cifar10", "cifar100"), (0, 1, 2, 3), NB201),
     "nb201-reduced": Grid("nb201-reduced", ("first-order",), (OFFLINE_CIFAR10,), (0,), NB201_REDUCED),
 }
 

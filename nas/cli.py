@@ -35,9 +35,10 @@ class CliError(Exception):
     """Bad input from the command line: printed as one sentence, exit status 2."""
 
 
-def _dataset_args(p: argparse.ArgumentParser, default: str = "digits") -> None:
+def _dataset_args(p: argparse.ArgumentParser, default: str | None = "digits",
+                  default_text: str | None = None) -> None:
     p.add_argument("--dataset", default=default,
-                   help=f"dataset name: {', '.join(DATASET_NAMES)} (default: {default})")
+                   help=f"dataset name: {', '.join(DATASET_NAMES)} (default: {default_text or default})")
     p.add_argument("--data-root", default=None,
                    help="folder holding cifar-10-batches-py/ or cifar-100-python/ "
                         "(default: $HYPERDARTS_DATA or ~/.cache/hyperdarts-bench/data)")
@@ -135,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "a search output folder, or the Genotype(...) text itself; nb201: the "
                         "cell in NAS-Bench-201's form (|nor_conv_3x3~0|+|…|), a file holding it, "
                         "or a search output folder")
-    _dataset_args(p)
+    _dataset_args(p, None, "darts digits; nb201 cifar10, the benchmark's, whose shape --dry-run "
+                              "counts without the data")
 
     def default(name: str) -> str:
         return f"darts {getattr(EVAL, name)}, nb201 {getattr(NB201_TRAIN, name)}"
@@ -235,6 +237,8 @@ def _given(args: argparse.Namespace, **names: str) -> dict:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.dataset is None:
+        args.dataset = "cifar10" if args.space == "nb201" else "digits"
     if args.num_classes is not None and not args.dry_run:
         raise CliError("--num-classes only counts parameters (with --dry-run); a training takes "
                        "its classes from --dataset")
