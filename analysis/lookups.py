@@ -59,52 +59,85 @@ def lookup_numbers(exp: Experiment, table) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def found_cells(exp: Experiment) -> pd.DataFrame:
+    """One row per search that found a cell (scored or missed): its key, genotype and the cell's
+    numbers (cell_stats), for the collapse share, which does not need a lookup."""
+    t = exp.trials
+    if t.empty or "genotype" not in t:
+        return pd.DataFrame()
+    t = t[t.status.isin(["finished", "missed"]) & t.genotype.notna()]
+    t = t.drop_duplicates(["strategy", "search_dataset", "seed"])
+    rows = [{"strategy": r.strategy, "search_dataset": r.search_dataset, "seed": r.seed,
+             "missed": r.status == "missed", **cell_stats(Cell.parse(r.genotype))}
+            for r in t.itertuples(index=False)]
+    return pd.DataFrame(rows)
+
+
 def lookup_table(exp: Experiment, table) -> Table | None:
+    """Per evaluation dataset and strategy: the looked-up accuracy, regret and percentile over the
+    searches scored on it, and over every search that found a cell (the missed ones too) the share
+    that collapsed and the mean parameter-free edges."""
     num = lookup_numbers(exp, table)
-    if num.empty:
+    cells = found_cells(exp)
+    if num.empty and cells.empty:
         return None
     blocks, numbers = [], []
-    missed = exp.trials[exp.trials.status == "missed"] if "status" in exp.trials else pd.DataFrame()
-    for ds, g in num.groupby("eval_dataset", sort=False):
+    datasets = list(num.eval_dataset.unique()) if not num.empty else []
+    for sd in (cells.search_dataset.unique() if not cells.empty else []):   # all missed: no lookup
+        if not datasets:
+            datasets.append(sd)
+    edges = len(Cell.parse(exp.trials.genotype.dropna().iloc[0]).ops)
+    for ds in datasets:
+        g = num[num.eval_dataset == ds] if not num.empty else num
+        searched = g.search_dataset.unique() if not g.empty else [ds]
+        mine = cells[cells.search_dataset.isin(searched)] if not cells.empty else cells
         frame = []
-        for s in strategy_order(g.strategy.unique()):
-            x = g[g.strategy == s]
-            acc, regret, pct = (st.mean_ci(x[c]) for c in ("acc", "regret", "percentile"))
-            k, n = int(x.collapsed.sum()), len(x)
+        for s in strategy_order(set(g.strategy if not g.empty else []) | set(mine.strategy)):
+            x = g[g.strategy == s] if not g.empty else g
+            c = mine[mine.strategy == s]
+            acc, regret, pct = (st.mean_ci(x[col] if not x.empty else []) for col in
+                                ("acc", "regret", "percentile"))
+            k, n = int(c.collapsed.sum()), len(c)
             share, lo, hi = st.proportion_ci(k, n)
-            miss = int((missed.strategy == s).sum()) if not missed.empty else 0
-            frame.append({"strategy": s, "searches": n,
+            miss = int(c.missed.sum())
+            frame.append({"strategy": s, "searches scored": len(x),
                           "looked-up accuracy (%)": ci_text(acc[0], acc[1], acc[2]),
                           "regret (pts)": ci_text(regret[0], regret[1], regret[2]),
                           "percentile": ci_text(pct[0], pct[1], pct[2], digits=1),
-                          "collapsed": f"{k}/{n} ({100 * share:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}])",
-                          "parameter-free edges": f"{x.param_free_cell.mean():.1f} of "
-                                                  f"{len(Cell.parse(x.genotype.iloc[0]).ops)}",
-                          **({"missed": miss} if not missed.empty else {})})
-            numbers.append({"eval_dataset": ds, "strategy": s, "searches": n, "acc": acc[0],
+                          "collapsed": f"{k}/{n} ({100 * share:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}])"
+                                       if n else "—",
+                          "parameter-free edges": f"{c.param_free_cell.mean():.1f} of {edges}" if n else "—",
+                          "missed": miss})
+            numbers.append({"eval_dataset": ds, "strategy": s, "searches": len(x), "acc": acc[0],
                             "acc_lo": acc[1], "acc_hi": acc[2], "regret": regret[0],
                             "regret_lo": regret[1], "regret_hi": regret[2], "percentile": pct[0],
                             "percentile_lo": pct[1], "percentile_hi": pct[2], "collapsed": k,
-                            "collapsed_share": share, "collapsed_lo": lo, "collapsed_hi": hi,
-                            "param_free_edges": float(x.param_free_cell.mean()),
-                            "table_best": float(x.table_best.iloc[0]),
-                            "table_cells": int(x.table_cells.iloc[0]), "missed": miss})
-        g0 = g.iloc[0]
-        blocks.append((f"Evaluated on {short_name(ds)}: the table's best cell {g0.table_best:.2f}%, "
-                       f"{g0.table_cells} cells in the table", pd.DataFrame(frame)))
+                            "cells_found": n, "collapsed_share": share, "collapsed_lo": lo,
+                            "collapsed_hi": hi,
+                            "param_free_edges": float(c.param_free_cell.mean()) if n else float("nan"),
+                            "table_best": float(x.table_best.iloc[0]) if not x.empty else float("nan"),
+                            "table_cells": int(x.table_cells.iloc[0]) if not x.empty else 0,
+                            "missed": miss})
+        head = f"Evaluated on {short_name(ds)}"
+        if not g.empty:
+            head += (f": the table's best cell {g.table_best.iloc[0]:.2f}%, {g.table_cells.iloc[0]} "
+                     f"cells in the table")
+        blocks.append((head, pd.DataFrame(frame)))
     from benchmark.cell_tables import describe
 
-    text = [describe(table, ds) + "." for ds in num.eval_dataset.unique()]
+    text = [describe(table, ds) + "." for ds in datasets] if table is not None else []
     note = ("Each search's found cell looked up in the table of cells (its accuracy: the mean of the "
             "table's trainings of that cell, or of a cell of the same canonical form; no training "
             "for this experiment but the misses the profile trained into the table). Per strategy "
             "the mean over searches with its 95% t interval (none where n = 1); regret: the table's "
             "best mean accuracy minus the search's; percentile: the share of the table's cells "
-            "whose mean is below the search's (ties half), among the cells the table holds (a "
-            "table filled lazily by the searches holds few, so its percentiles and best cell are "
-            "not the space's); collapsed: searches whose cell has only parameter-free operations "
-            "(none, skip, pooling; NAS-Bench-201 reports DARTS ending at the all-skip cell), with "
-            "its 95% Wilson interval; missed: searches whose cell the table lacked (status missed).")
+            "whose mean is below the search's (ties half), among the cells the table holds (its "
+            "canonical forms; NAS-Bench-201's file: its strings; a table filled lazily by the "
+            "searches holds few, so its percentiles and best cell are not the space's); collapsed: "
+            "of every search that found a cell (scored or missed), those whose cell has only "
+            "parameter-free operations (none, skip, pooling; NAS-Bench-201 reports DARTS ending at "
+            "the all-skip cell), with its 95% Wilson interval; missed: searches whose cell the "
+            "table lacked (status missed; the report's first lines give each one's reason).")
     return Table("lookups", "Looked-up accuracy, regret, percentile and collapse", blocks,
                  pd.DataFrame(numbers), note, text)
 

@@ -324,7 +324,10 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
         flags = strategy_flags(health) if not health.empty else None
         add_figure("accuracy", figures.accuracy_bars(exp, reference, fdir / "accuracy", flags),
                    "Accuracy per strategy",
-                   "Test accuracy of each strategy's cells trained from scratch, on an axis from 0: bars are "
+                   ("Test accuracy of each strategy's cells, looked up in the table of cells (each training "
+                    "there a 'training from scratch' below)" if exp.table_path else
+                    "Test accuracy of each strategy's cells trained from scratch")
+                   + ", on an axis from 0: bars are "
                    "the mean over searches, white dots the searches (each the mean of its trainings from "
                    "scratch), faint dots the single trainings, whiskers the 95% Student-t confidence "
                    "interval of the mean over searches (none where n = 1). The random genotype (no search) "
@@ -489,6 +492,9 @@ def status_lines(exp: Experiment) -> list[str]:
                      f"yet (still running, failed, or not started): {', '.join(missing)}.")
     for r in exp.diverged.itertuples():
         lines.append(f"**Diverged:** {r.strategy} on {r.search_dataset}, seed {r.seed}: {r.reason}")
+    for r in exp.trials[exp.trials.status == "missed"].itertuples():
+        lines.append(f"**Missed** (not scored: its cell is not in the table): {r.strategy} on "
+                     f"{r.search_dataset}, seed {r.seed}: {r.reason}")
     if not exp.declared and not exp.trials.empty:
         lines.append("(No grid.json: the declared trials are unknown, so missing ones cannot be named.)")
     return lines

@@ -12,16 +12,19 @@ A profile with a table evaluates a search by looking its derived architecture up
 instead of training it. A miss is an error in one sentence, or, where the profile says
 `on_miss = "train"`, a training of the missing cell at the table's protocol (its trainings: the
 profile's repeats, with the table's training seeds 0, 1000, …, shared by every cell), stored in the
-table: a table fills lazily with the cells the searches need. Two trials that miss the same cell at
-once both train it; their parts have the same key and the last one written stays.
+table: a table fills lazily with the cells the searches need. A cell found with fewer trainings than
+the profile asks for is topped up (a trial killed halfway leaves it so). Two trials that miss the
+same string at once both train it (their parts have the same key and the last one written stays);
+two that miss isomorphic strings both store theirs, and a lookup reads one of them, never a mix.
 
 NAS-Bench-201's own benchmark file (the 200-epoch trainings of all 15,625 cells on CIFAR-10,
 CIFAR-100 and ImageNet16-120), read through its official API (`pip install nats_bench`; the
 extra `.[nb201]`), is imported into a table of this form once (`import_published`): `--table
 nb201:PATH` in `benchmark/run.py` does it on first use. It keeps one row per cell string and seed
 (the benchmark trained isomorphic strings separately), so a lookup there matches the string
-exactly; in a table made here, one string per computation is trained and a lookup matches the
-cell's canonical form (`Cell.canonical()`).
+exactly, and its percentiles count strings; in a table made here a cell is its canonical form
+(`Cell.canonical()`): a lookup of a string the table lacks reads a trained string of the same form,
+and percentiles count computations.
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ class Lookup:
     seeds: tuple[int, ...]
     params: float
     cost_s: float           # the trainings' wall time, summed
+    epochs: int = 0         # of each training
+    device: str = ""        # where they were trained
+    source_arch: str = ""   # the string whose trainings these are (`arch`, or an isomorphic one)
 
     @property
     def n(self) -> int:
@@ -139,9 +145,21 @@ class CellTable:
         rows = self.rows()
         return sorted(rows["dataset"].unique()) if not rows.empty else []
 
+    def published(self) -> bool:
+        """Whether the table is NAS-Bench-201's file (one row per string) rather than made here."""
+        return (self.protocol() or {}).get("source", "").startswith("NAS-Bench-201")
+
+    @property
+    def unit(self) -> str:
+        """What the table's cells are: `canonical` forms in a table made here (isomorphic strings
+        are one computation, trained once), `arch` strings in NAS-Bench-201's file (it trained
+        every string, and reports every string's accuracy)."""
+        return "arch" if self.published() else "canonical"
+
     def lookup(self, arch: str, canonical: str, dataset: str) -> Lookup | None:
-        """The trainings of `arch` on `dataset`: of the same string where the table has it, else
-        of the strings with its canonical form; None where it has neither."""
+        """The trainings of `arch` on `dataset`: of the same string where the table has it, else of
+        one string of its canonical form (the one trained most often; the first in sort order
+        among those), never of several mixed; None where it has neither."""
         rows = self.rows()
         if rows.empty:
             return None
@@ -150,23 +168,30 @@ class CellTable:
         match, hit = "exact", exact
         if exact.empty:
             match, hit = "canonical", rows[rows["canonical"] == canonical]
+            if not hit.empty:
+                counts = hit.groupby("arch").size()
+                chosen = sorted(counts[counts == counts.max()].index)[0]
+                hit = hit[hit["arch"] == chosen]
         if hit.empty:
             return None
         hit = hit.sort_values("train_seed")
+        device = hit["device"].dropna() if "device" in hit else pd.Series(dtype=str)
         return Lookup(arch, canonical, dataset, match, tuple(float(a) for a in hit["test_acc"]),
                       tuple(int(s) for s in hit["train_seed"]), float(hit["params"].mean()),
-                      float(hit["train_wall_s"].fillna(0).sum()))
+                      float(hit["train_wall_s"].fillna(0).sum()),
+                      int(hit["epochs"].max()) if "epochs" in hit else 0,
+                      str(device.iloc[0]) if len(device) else "", str(hit["arch"].iloc[0]))
 
     def means(self, dataset: str) -> pd.Series:
-        """Mean test accuracy per architecture string on `dataset` (a table made here holds one
-        string per computation; NAS-Bench-201's every string)."""
+        """Mean test accuracy per cell of the table on `dataset` (per `unit`: canonical form, or
+        string in NAS-Bench-201's file)."""
         rows = self.rows()
         if rows.empty:
             return pd.Series(dtype=float)
-        return rows[rows["dataset"] == dataset].groupby("arch")["test_acc"].mean()
+        return rows[rows["dataset"] == dataset].groupby(self.unit)["test_acc"].mean()
 
     def percentile(self, acc: float, dataset: str) -> float:
-        """The share (0-100) of the table's architectures on `dataset` whose mean accuracy is
+        """The share (0-100) of the table's cells (`unit`) on `dataset` whose mean accuracy is
         below `acc` (ties count half)."""
         means = self.means(dataset).to_numpy()
         if not len(means):
@@ -174,37 +199,46 @@ class CellTable:
         tie = np.isclose(means, acc, rtol=0.0, atol=1e-9)   # (a mean summed in another order)
         return float(100.0 * (np.sum((means < acc) & ~tie) + 0.5 * np.sum(tie)) / len(means))
 
+    # cells whose pairs `noise_ceiling` compares at most (a random sample of them beyond: all
+    # 15,625 strings would take n² memory)
+    PAIR_CELLS = 2000
+
     def noise_ceiling(self, dataset: str) -> dict:
-        """How well the table's trainings replicate on `dataset`: the cells trained at least twice,
-        the pooled sd between trainings, the Spearman correlation between two halves of the
-        training seeds (the first seed against the second), and the share of pairs of cells whose
-        difference exceeds twice the standard error of a difference of two means."""
+        """How well the table's trainings replicate on `dataset`, over its cells (`unit`) trained at
+        least twice: the pooled sd between trainings; the split-half rank correlation (each
+        cell's trainings sorted by seed, the mean of the odd ones against the mean of the even
+        ones, Spearman's ρ over cells, raised by Spearman-Brown to the reliability of the whole
+        mean, 2ρ/(1 + ρ)); and the share of pairs of cells whose means differ by more than twice
+        the standard error of their difference (on a random sample of PAIR_CELLS cells where
+        there are more)."""
         from scipy import stats
 
+        nan = float("nan")
         rows = self.rows()
         rows = rows[rows["dataset"] == dataset] if not rows.empty else rows
         if rows.empty:
-            return {"cells": 0, "twice": 0, "sd": float("nan"), "split_half_rho": float("nan"),
-                    "separable_pairs": float("nan")}
-        by = rows.groupby("arch")["test_acc"]
+            return {"cells": 0, "twice": 0, "sd": nan, "split_half_rho": nan, "separable_pairs": nan}
+        by = rows.groupby(self.unit)["test_acc"]
         n, var, mean = by.count(), by.var(ddof=1), by.mean()
         rep = n[n >= 2].index
-        sd = float(np.sqrt(var[rep].mean())) if len(rep) else float("nan")
-        rho = float("nan")
+        sd = float(np.sqrt(var[rep].mean())) if len(rep) else nan
+        rho = nan
         if len(rep) >= 3:
-            wide = rows[rows["arch"].isin(rep)].pivot_table(index="arch", columns="train_seed",
-                                                            values="test_acc")
-            first, second = wide.columns[:2]
-            both = wide[[first, second]].dropna()
-            if len(both) >= 3:
-                rho = float(stats.spearmanr(both[first], both[second]).statistic)
-        sep = float("nan")
+            ordered = rows[rows[self.unit].isin(rep)].sort_values("train_seed")
+            ordered = ordered.assign(half=ordered.groupby(self.unit).cumcount() % 2)
+            halves = ordered.pivot_table(index=self.unit, columns="half", values="test_acc")
+            r = float(stats.spearmanr(halves[0], halves[1]).statistic)
+            rho = 2 * r / (1 + r) if np.isfinite(r) and r > -1 else r
+        sep = nan
         if len(rep) >= 2 and np.isfinite(sd):
-            m, k = mean[rep].to_numpy(), n[rep].to_numpy()
-            diff = np.abs(m[:, None] - m[None, :])
-            se = sd * np.sqrt(1.0 / k[:, None] + 1.0 / k[None, :])
+            cells = np.asarray(rep)
+            if len(cells) > self.PAIR_CELLS:
+                cells = np.random.default_rng(0).choice(cells, self.PAIR_CELLS, replace=False)
+            m, k = mean[cells].to_numpy(), n[cells].to_numpy()
             upper = np.triu_indices(len(m), 1)
-            sep = float(np.mean(diff[upper] > 2 * se[upper]))
+            diff = np.abs(m[upper[0]] - m[upper[1]])
+            se = sd * np.sqrt(1.0 / k[upper[0]] + 1.0 / k[upper[1]])
+            sep = float(np.mean(diff > 2 * se))
         return {"cells": len(n), "twice": len(rep), "sd": sd, "split_half_rho": rho,
                 "separable_pairs": sep}
 
@@ -276,10 +310,9 @@ def published_rows(api, hp: str = "200") -> list[dict]:
 def import_published(path, table: CellTable, hp: str = "200") -> int:
     """Import NAS-Bench-201's file into `table` (once: a table that has rows is left as it is);
     returns the rows it holds."""
-    if table.exists() and not table.rows().empty:
+    if table.exists():   # (table.json is written last: a table that has it is whole)
         return len(table.rows())
     api = open_published(path)
-    table.require(published_protocol(str(path)), create=True)
     rows = published_rows(api, hp)
     if not rows:
         raise TableError(f"{path} holds no {hp}-epoch results")
@@ -287,18 +320,24 @@ def import_published(path, table: CellTable, hp: str = "200") -> int:
     for dataset in sorted({r["dataset"] for r in rows}):
         table.store.write_part("cells", f"published-{dataset}",
                                [{"table": table.name, **r} for r in rows if r["dataset"] == dataset])
+    table.require(published_protocol(str(path)), create=True)
     table._rows = None
     return len(table.rows())
 
 
 def describe(table: CellTable, dataset: str) -> str:
     """One line: the table, its cells and its noise ceiling on `dataset`."""
-    ceiling = table.noise_ceiling(dataset)
+    c = table.noise_ceiling(dataset)
     protocol = table.protocol() or {}
-    return (f"table {table.name} ({protocol.get('source', 'trained here')}): {ceiling['cells']} "
-            f"architectures on {dataset}, {ceiling['twice']} trained at least twice; sd between "
-            f"trainings {ceiling['sd']:.4f}, split-half ρ {ceiling['split_half_rho']:.2f}, "
-            f"pairs of cells apart beyond noise {ceiling['separable_pairs']:.0%}")
+    unit = "strings" if table.unit == "arch" else "cells (canonical forms)"
+    head = (f"table {table.name} ({protocol.get('source', 'trained here')}): {c['cells']} {unit} on "
+            f"{dataset}, {c['twice']} trained at least twice")
+    if not c["twice"]:
+        return head + "; no noise ceiling (no cell trained twice)"
+    rho = "n/a (fewer than 3 cells trained twice)" if not np.isfinite(c["split_half_rho"]) else \
+        f"{c['split_half_rho']:.2f}"
+    return (f"{head}; sd between trainings {100 * c['sd']:.2f} points, split-half ρ (Spearman-Brown) "
+            f"{rho}, pairs of cells apart beyond training noise {c['separable_pairs']:.0%}")
 
 
 __all__ = ["CellTable", "FileError", "Lookup", "TableError", "describe", "import_published",

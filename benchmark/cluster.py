@@ -97,9 +97,10 @@ def check_nodes(shared: dict[str, Path], datasets: list[str], data_root: str | N
         where = f"node {r['address']} ({r['host']})"
         for what, folder in shared.items():
             if not r["seen"][str(folder)]:
-                raise ValueError(f"{what} {folder} is not visible from {where}: on a cluster give "
-                                 "--storage a folder that every node mounts, or a cloud URI "
-                                 "(s3://…, gs://…)")
+                fix = ("give --storage a folder that every node mounts, or a cloud URI (s3://…, gs://…)"
+                       if what == "Ray's storage" else "put it in a folder that every node mounts "
+                       "(--results, or --table FOLDER)")
+                raise ValueError(f"{what} {folder} is not visible from {where}: on a cluster {fix}")
         for name, error in r["failed"].items():
             raise ValueError(f"dataset {name} does not load on {where}: {error.rstrip('.')}")
     return reports

@@ -435,7 +435,7 @@ NB201_SMOKE = Profile("nb201-smoke", space="nb201",
 # nb201: the field's standard comparison, on GPUs: the published search network (C 16, N 5)
 # searching CIFAR-10 50 epochs, the found cell looked up in NAS-Bench-201's own file (200-epoch
 # trainings) on CIFAR-10, CIFAR-100 and ImageNet16-120 (`--table nb201:PATH`; the default path is
-# where NATS-Bench's API looks, $TORCH_HOME/NATS-tss-v1_0-3ffb9-simple with TORCH_HOME ~/.torch).
+# ~/.torch/NATS-tss-v1_0-3ffb9-simple, where NATS-Bench's API looks when $TORCH_HOME is unset).
 NB201 = Profile("nb201", space="nb201", table="nb201:~/.torch/NATS-tss-v1_0-3ffb9-simple",
                 lookup_epochs=True, gpus_per_trial=1.0)
 # nb201-reduced: NAS-Bench-201's search, with its settings and its number of steps (50 epochs of

@@ -189,11 +189,12 @@ def sd_units(n: int, family: int) -> list[str]:
 
 
 def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float | None,
-         cpus: int, gpus: int = 0, power_dir: Path | None = None) -> str:
+         cpus: int, gpus: int = 0, power_dir: Path | None = None,
+         tables_root: Path | None = None) -> str:
     """The plan's text; `power_dir` (default: `experiment_dir`) is the earlier run whose
-    standard deviations the power analysis uses."""
+    standard deviations the power analysis uses; `tables_root` where a table of cells is named."""
     p = grid.profile
-    specs = [s for s in grid.trials() if s.kind == "search"]
+    specs = [s for s in grid.trials(tables_root=tables_root) if s.kind == "search"]
     evals = specs[0].eval_datasets
     lines = [f"grid {grid.name} (profile {p.name}, the {p.space} space)", ""]
     trainings = sum(spec.repeats(d) for spec in specs for d in spec.eval_datasets)
@@ -201,8 +202,9 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
                  f"dataset(s) × {len(grid.seeds)} seeds = {len(specs)} searches; "
                  + ("search only: no training" if not p.evaluate else
                     f"each found cell looked up in the table {specs[0].table_path} on {len(evals)} "
-                    "evaluation dataset(s)" + (f", a cell it lacks trained into it (at most {trainings} "
-                                               "trainings)" if p.on_miss == "train" else
+                    "evaluation dataset(s)" + (", a cell it lacks trained into it (at most "
+                                               f"{trainings * (p.search_epochs if p.lookup_epochs else 1)}"
+                                               " trainings)" if p.on_miss == "train" else
                                                ", a search whose cell it lacks ends 'missed'")
                     + ("; every epoch's cell looked up too" if p.lookup_epochs else "")
                     if p.table else
@@ -232,9 +234,11 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
                      + (f", images {p.image_size} px" if p.image_size else ""))
     for d in evals if p.evaluate and (not p.table or p.on_miss == "train") else ():
         n = train_images(grid, d)
+        seeds = ("the table's training seeds 0, 1000, … for every cell" if p.table else
+                 "training seeds seed + 1000·r")
+        what = "per cell the table lacks" if p.table else "per search"
         lines.append(f"  evaluation on {_short(d)}: {space.describe_training(p.train)}; on {n if n else '?'} "
-                     f"training images, {specs[0].repeats(d)} training(s) per search "
-                     "(training seeds seed + 1000·r)")
+                     f"training images, {specs[0].repeats(d)} training(s) {what} ({seeds})")
     options = {s: o for s, o in grid.strategy_options.items() if o and s in grid.strategies}
     if options:
         lines.append("  strategy options: " + "; ".join(f"{s} {o}" for s, o in options.items()))

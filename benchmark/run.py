@@ -71,8 +71,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="a cell the table lacks: the trial ends 'missed' (error), or the cell is "
                         "trained at the table's protocol and stored in it (train); default: the "
                         "profile's")
-    p.add_argument("--lookup-epochs", action="store_true",
-                   help="with a table: look each search epoch's derived cell up too")
+    p.add_argument("--lookup-epochs", action=argparse.BooleanOptionalAction, default=None,
+                   help="with a table: look each search epoch's derived cell up too (default: the "
+                        "profile's)")
     p.add_argument("--data-root", default=None, help="folder of cifar-10-batches-py/ etc.")
     p.add_argument("--download", action="store_true",
                    help="download a missing CIFAR-10/100 into the data root first (torchvision): "
@@ -174,6 +175,7 @@ def prepare_table(grid, specs) -> None:
     """Import NAS-Bench-201's file on first use, and say which table the grid looks its cells up in,
     with its noise ceiling on each search dataset (UsageError where it cannot serve)."""
     from benchmark.cell_tables import CellTable, TableError, describe, import_published
+    from benchmark.trial import open_table
 
     ref = grid.profile.table
     if ref is None:
@@ -187,6 +189,13 @@ def prepare_table(grid, specs) -> None:
         elif not table.exists() and grid.profile.on_miss != "train":
             raise TableError(f"there is no table of cells at {table.root}; fill it first, or let the "
                              "profile train on a miss (--on-miss train)")
+        open_table(specs[0])   # its protocol is this profile's (made so, where it trains on a miss)
+        if grid.profile.on_miss != "train":
+            lacking = sorted({d for s in specs for d in s.eval_datasets} - set(table.datasets()))
+            if lacking:
+                raise TableError(f"the table {table.root} holds no cell on {', '.join(lacking)}, "
+                                 "which this grid evaluates on; evaluate on the table's datasets "
+                                 f"({', '.join(table.datasets()) or 'none'}) or train on a miss")
     except (TableError, FileError) as e:
         raise UsageError(str(e)) from None
     for d in grid.search_datasets:
@@ -297,7 +306,7 @@ def run(args: argparse.Namespace) -> int:
         space_options=dict(parse_option(t) for t in args.space_set),
         train_options=dict(parse_option(t) for t in args.train_set), search_only=args.search_only,
         truth_repeats=args.truth_repeats, table=args.table, on_miss=args.on_miss,
-        lookup_epochs=args.lookup_epochs or None)
+        lookup_epochs=args.lookup_epochs)
     if args.tuned:
         from benchmark.tuning import load_tuned
 
@@ -335,7 +344,7 @@ def run(args: argparse.Namespace) -> int:
             if not power.is_dir():
                 raise UsageError(f"--power-from {args.power_from}: no such experiment folder")
         print(plan(grid, results_dir, perf, args.detect, cpus=args.num_cpus or os.cpu_count() or 1,
-                   power_dir=power))
+                   power_dir=power, tables_root=Path(args.results).resolve() / "tables"))
         return 0
     check_datasets(grid, grid.data_root, args.download)
     loggers = logger_callbacks(args.log, experiment)
@@ -407,6 +416,8 @@ def run(args: argparse.Namespace) -> int:
         from benchmark.cluster import check_nodes
 
         shared = {} if "://" in storage else {"Ray's storage": Path(storage)}
+        if declared and declared[0].table_path:   # trials read and write the table of cells
+            shared["the table of cells"] = Path(declared[0].table_path)
         try:
             reports = check_nodes(shared, grid_datasets(declared), grid.data_root, args.download)
         except BaseException as e:

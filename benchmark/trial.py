@@ -123,6 +123,9 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
         search = Search(search_config(spec), load_for_trial(spec.search_dataset, spec, search=True), device)
         if "search" in state:
             search.load_state_dict(state["search"])
+        lookups = bool(spec.table_path and spec.profile.lookup_epochs)
+        if lookups:   # (a trial that stopped while it trained an epoch's cell into the table)
+            fill_epoch_lookups(spec, search.history, device, state, progress)
         while not search.done:
             try:
                 record = search.run_epoch()
@@ -131,9 +134,8 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
                 progress({"phase": "search", "status": "diverged"}, state)
                 return state
             state["search"] = search.state_dict()
-            if spec.table_path and spec.profile.lookup_epochs:
-                state.setdefault("epoch_lookups", {})[str(record["epoch"])] = epoch_lookup(
-                    spec, record["genotype"], device, progress)
+            if lookups:
+                fill_epoch_lookups(spec, search.history, device, state, progress)
             progress({"phase": "search", "epoch": record["epoch"],
                       **{k: record[k] for k in ("train_acc", "val_acc", "train_loss", "val_loss")
                          if k in record}}, state)
@@ -211,14 +213,14 @@ def table_seed(repeat: int) -> int:
 
 
 def train_into_table(spec: TrialSpec, table, arch, dataset: str, device: torch.device,
-                     progress) -> None:
-    """Train `arch` at the table's protocol (the profile's repeats on `dataset`) and store every
-    training in the table."""
+                     progress, state: dict, repeats: list[int]) -> None:
+    """Train `arch` at the table's protocol, the given repeats on `dataset` (training seeds
+    `table_seed(r)`), and store each training in the table as it ends. `progress` gets the
+    trial's `state` (its checkpoint: a crash resumes the trial from there, not from nothing)."""
     p = spec.profile
     space = get_space(p.space)
     data = load_for_trial(dataset, spec)
-    repeats = spec.repeats(dataset)
-    for r in range(repeats):
+    for r in repeats:
         start = time.perf_counter()
         result = space.train_and_test(arch, data, space_config(p.space, **space_options(spec)),
                                       dataclasses.replace(p.train, seed=table_seed(r)), device)
@@ -230,30 +232,49 @@ def train_into_table(spec: TrialSpec, table, arch, dataset: str, device: torch.d
                     "train_cpu_s": cpu_seconds(result["history"]), "device": device_name(device),
                     "source": "trained", "git_commit": git_commit(),
                     "torch_version": torch.__version__, **space.properties(arch)}])
-        progress({"phase": "table", "eval_dataset": dataset, "repeat": r, "repeats": repeats,
-                  "test_acc": result["test_acc"]}, {})
+        progress({"phase": "table", "eval_dataset": dataset, "repeat": r, "repeats": len(repeats),
+                  "test_acc": result["test_acc"]}, state)
 
 
 def lookup_or_train(spec: TrialSpec, table, arch, dataset: str, device: torch.device, progress,
-                    train: bool):
-    """The table's trainings of `arch` on `dataset`, trained first on a miss where `train`;
-    (lookup or None, whether it was trained now)."""
+                    state: dict, train: bool):
+    """The table's trainings of `arch` on `dataset`; where `train`, a miss is trained first, and a
+    hit with fewer trainings than the profile's repeats is topped up (the string it read, with
+    the training seeds it lacks); (lookup or None, whether this call trained)."""
     found = table.lookup(str(arch), canonical_form(arch), dataset)
-    if found is None and train:
-        train_into_table(spec, table, arch, dataset, device, progress)
-        return table.lookup(str(arch), canonical_form(arch), dataset), True
-    return found, False
+    if not train:
+        return found, False
+    wanted = {table_seed(r): r for r in range(spec.repeats(dataset))}
+    have = set(found.seeds) if found is not None else set()
+    todo = [r for s, r in wanted.items() if s not in have]
+    if not todo:
+        return found, False
+    target = get_space(spec.profile.space).parse(found.source_arch) if found is not None else arch
+    train_into_table(spec, table, target, dataset, device, progress, state, todo)
+    return table.lookup(str(arch), canonical_form(arch), dataset), True
 
 
-def epoch_lookup(spec: TrialSpec, text: str, device: torch.device, progress) -> dict:
-    """The search dataset's lookup of one epoch's derived cell (empty on a miss it may not train)."""
-    table = open_table(spec)
-    arch = get_space(spec.profile.space).parse(text)
-    found, _ = lookup_or_train(spec, table, arch, spec.search_dataset, device, progress,
-                               spec.profile.on_miss == "train")
-    if found is None:
-        return {"lookup_acc": None, "lookup_n": 0}
-    return {"lookup_acc": found.mean, "lookup_n": found.n}
+def fill_epoch_lookups(spec: TrialSpec, history: list[dict], device: torch.device, state: dict,
+                       progress) -> None:
+    """Look up the derived cell of every search epoch in `history` not looked up yet (a resumed
+    trial's too), on the search dataset; a miss it may not train is left empty, and so is every
+    epoch where the table cannot serve this profile (the evaluation then says why)."""
+    from benchmark.cell_tables import TableError
+
+    done = state.setdefault("epoch_lookups", {})
+    space = get_space(spec.profile.space)
+    for record in history:
+        key = str(record["epoch"])
+        if key in done:
+            continue
+        try:
+            found, _ = lookup_or_train(spec, open_table(spec), space.parse(record["genotype"]),
+                                       spec.search_dataset, device, progress, state,
+                                       spec.profile.on_miss == "train")
+        except TableError:
+            found = None
+        done[key] = ({"lookup_acc": None, "lookup_n": 0} if found is None
+                     else {"lookup_acc": found.mean, "lookup_n": found.n})
 
 
 def evaluate_by_lookup(spec: TrialSpec, arch, device: torch.device, state: dict, progress) -> dict:
@@ -269,7 +290,7 @@ def evaluate_by_lookup(spec: TrialSpec, arch, device: torch.device, state: dict,
     for name in spec.eval_datasets:
         if any(k.startswith(f"{name}#") for k in state["evals"]):
             continue
-        found, trained = lookup_or_train(spec, table, arch, name, device, progress,
+        found, trained = lookup_or_train(spec, table, arch, name, device, progress, state,
                                          spec.profile.on_miss == "train")
         if found is None:
             state.update(status="missed", reason=f"the table {table.name} has no training of "
@@ -278,10 +299,14 @@ def evaluate_by_lookup(spec: TrialSpec, arch, device: torch.device, state: dict,
             progress({"phase": "lookup", "eval_dataset": name, "status": "missed"}, state)
             return state
         for r, (acc, seed) in enumerate(zip(found.accs, found.seeds)):
+            # the cost of this evaluation: nothing for a lookup; the table's trainings where this
+            # trial trained them (each training's time, on average)
             state["evals"][eval_key(name, r)] = {
                 "eval_dataset": name, "repeat": r, "eval_seed": seed, "test_acc": acc,
                 "test_loss": None, "params": found.params, "history": [],
-                "eval_wall_s": found.cost_s / found.n, "eval_device": f"table {table.name}",
+                "config": {"epochs": found.epochs},
+                "eval_wall_s": found.cost_s / found.n if trained else 0.0,
+                "eval_device": found.device, "table_train_s": found.cost_s / found.n,
                 "evaluated_by": "trained on miss" if trained else "lookup",
                 "lookup_match": found.match, "canonical": found.canonical, "table": table.name}
         progress({"phase": "lookup", "eval_dataset": name, "test_acc": found.mean,
@@ -355,7 +380,7 @@ def cpu_seconds(history: list[dict]) -> float | None:
 
 
 # the columns of a looked-up evaluation (evaluate_by_lookup)
-LOOKUP_KEYS = ("evaluated_by", "lookup_match", "canonical", "table")
+LOOKUP_KEYS = ("evaluated_by", "lookup_match", "canonical", "table", "table_train_s")
 
 
 def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:

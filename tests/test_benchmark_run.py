@@ -375,6 +375,7 @@ def test_the_nb201_space_end_to_end_with_lookups_in_a_table_made_here(ray_tmp, c
     from benchmark.cell_tables import CellTable
     from benchmark.grids import get_grid
     from benchmark.trial import table_protocol
+    from nas.spaces.nb201_cell import Cell
     from nas.strategies import STRATEGIES
 
     results = ray_tmp / "results"
@@ -382,16 +383,16 @@ def test_the_nb201_space_end_to_end_with_lookups_in_a_table_made_here(ray_tmp, c
     (spec, *_) = grid.trials(tables_root=results / "tables")
     table = CellTable(spec.table_path)
     table.require(table_protocol(spec), create=True)
-    made = [{"dataset": "digits", "arch": f"|{op}~0|+|{op}~0|{op}~1|+|{op}~0|{op}~1|{op}~2|",
-             "canonical": f"made-{op}", "train_seed": s, "test_acc": acc, "test_loss": 2.0,
-             "train_acc": acc, "params": 1.0, "epochs": 1, "train_wall_s": 1.0, "source": "test"}
+    made = [{"dataset": "digits", "arch": str(Cell((op,) * 6)), "canonical": Cell((op,) * 6).canonical(),
+             "train_seed": s, "test_acc": acc, "test_loss": 2.0, "train_acc": acc, "params": 1.0,
+             "epochs": 1, "train_wall_s": 1.0, "source": "test"}
             for op, acc in (("skip_connect", 0.2), ("avg_pool_3x3", 0.3)) for s in (0, 1000)]
     table.add(made)
     argv = ["--grid", "nb201-smoke", "--results", str(results), "--num-cpus", "2",
             "--search-epochs", "1", "--eval-epochs", "1"]
     assert run_module.main(argv) == 0
     out = capsys.readouterr()
-    assert "table nb201-smoke (trained here): 2 architectures on digits" in out.err
+    assert "table nb201-smoke (trained here): 2 cells (canonical forms) on digits" in out.err
     assert "training a missing cell into the table on digits #1/2" in out.out
     root = results / "nb201-smoke"
     trials = pd.read_parquet(root / "trials.parquet")

@@ -8,6 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from benchmark.cell_tables import CellTable, TableError, import_published, open_published, resolve_table
 from nas.spaces.nb201_cell import Cell
@@ -200,10 +201,12 @@ def test_a_trial_trains_its_missing_cells_into_the_table_and_then_looks_them_up(
         assert r["lookup_n"] == 2 and r["lookup_acc"] == pytest.approx(
             rows[rows["canonical"] == Cell.parse(r["genotype"]).canonical()]["test_acc"].mean())
     assert {r["table"] for r in tables["trials"]} == {table.name}
-    # a second search of another seed trains nothing it finds in the table
+    # the same search again, from nothing: it finds every cell in the table and trains none
     before = len(table.rows())
-    again = trial.run_trial(dataclasses.replace(spec, seed=spec.seed), "cpu")
+    again = trial.run_trial(spec, "cpu")
     assert len(CellTable(spec.table_path).rows()) == before and again["status"] == "finished"
+    assert {e["evaluated_by"] for e in again["evals"].values()} == {"lookup"}
+    assert all(e["eval_wall_s"] == 0.0 and e["table_train_s"] > 0 for e in again["evals"].values())
 
 
 def test_a_miss_that_may_not_train_ends_the_trial_in_one_sentence(tmp_path, tiny_digits, monkeypatch):
@@ -238,3 +241,99 @@ def test_a_profile_declares_its_table_consistently():
         dataclasses.replace(base, table="nb201:/x")
     grid = get_grid("nb201-smoke").override(table="other", on_miss="error", lookup_epochs=False)
     assert (grid.profile.table, grid.profile.on_miss, grid.profile.lookup_epochs) == ("other", "error", False)
+
+
+def test_a_cell_with_fewer_trainings_than_asked_is_topped_up_and_isomorphs_are_never_mixed(
+        tmp_path, tiny_digits, monkeypatch):
+    from benchmark import trial
+
+    monkeypatch.setattr(trial, "load_for_trial", lambda name, spec, search=False: tiny_digits)
+    spec = lookup_spec(tmp_path)
+    table = CellTable(spec.table_path)
+    table.require(trial.table_protocol(spec), create=True)
+    twin = "|skip_connect~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|skip_connect~2|"
+    other = "|skip_connect~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|skip_connect~2|"
+    table.add([row(other, 0, 0.7)])       # a trial killed after its first training of `other`
+    shown = []
+    found, trained = trial.lookup_or_train(spec, table, Cell.parse(twin), "digits", torch.device("cpu"),
+                                           lambda m, st: shown.append(st), {"mine": 1}, train=True)
+    assert trained and found.match == "canonical" and found.seeds == (0, 1000)
+    assert found.source_arch == other and found.accs[0] == 0.7      # the seed it had is kept
+    assert set(table.rows().arch) == {other}                         # topped up, not a second string
+    assert shown and all(st == {"mine": 1} for st in shown)          # the trial's state checkpoints
+    # two isomorphic strings in the table (two trials at once): a lookup reads one, never a mix
+    table.add([row(twin, 0, 0.1)])
+    got = table.lookup(twin, Cell.parse(twin).canonical(), "digits")
+    assert got.match == "exact" and got.accs == (0.1,)
+    third = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|"
+    assert Cell.parse(third).canonical() == Cell.parse(twin).canonical()
+    mixed = table.lookup(third, Cell.parse(third).canonical(), "digits")
+    assert mixed.source_arch == other and mixed.n == 2               # the one trained most
+    assert len(table.means("digits")) == 1                            # one computation, one cell
+
+
+def test_the_split_half_correlation_pairs_each_cells_own_trainings(tmp_path):
+    table = CellTable(tmp_path / "t")
+    table.require({"space": "nb201"}, create=True)
+    ops = ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3", "none")
+    rows = []
+    for i, op in enumerate(ops):   # each cell its own pair of seeds, ranks the same in both halves
+        seeds = (777, 888) if i % 2 else (888, 999)
+        arch = str(Cell((op,) * 6))
+        rows += [row(arch, seeds[0], 0.1 * i + 0.01), row(arch, seeds[1], 0.1 * i)]
+    table.add(rows)
+    assert table.noise_ceiling("digits")["split_half_rho"] == pytest.approx(1.0)
+
+
+def test_the_report_counts_missed_searches_and_their_collapse(tmp_path):
+    import pandas as pd
+
+    from analysis.load import Experiment
+    from analysis.lookups import lookup_table
+    from analysis.report import status_lines
+
+    table = CellTable(tmp_path / "tables" / "t")
+    table.require({"space": "nb201"}, create=True)
+    table.add([row(BEST, 0, 0.9), row(BEST, 1000, 0.8), row(POOL, 0, 0.4), row(POOL, 1000, 0.5)])
+    key = {"experiment": "e", "search_dataset": "digits", "profile": "p"}
+    trials = pd.DataFrame([
+        {**key, "strategy": "first-order", "seed": s, "eval_dataset": "digits", "repeat": r,
+         "status": "finished", "genotype": g, "test_acc": acc, "reason": ""}
+        for s, g, accs in ((0, BEST, (0.9, 0.8)), (1, POOL, (0.4, 0.5))) for r, acc in enumerate(accs)
+    ] + [{**key, "strategy": "hyperdarts-mlp", "seed": 0, "eval_dataset": "", "repeat": 0,
+          "status": "missed", "genotype": ALL_SKIP, "test_acc": None,
+          "reason": "the table t has no training of ALL_SKIP on digits"}])
+    exp = Experiment(tmp_path / "e", trials, pd.DataFrame(), pd.DataFrame(), space="nb201",
+                     table_path=str(table.root))
+    t = lookup_table(exp, table)
+    (heading, frame), = t.blocks
+    assert "the table's best cell 85.00%, 2 cells in the table" in heading
+    fo, hd = (frame[frame.strategy == s].iloc[0] for s in ("first-order", "hyperdarts-mlp"))
+    assert fo["searches scored"] == 2 and fo["missed"] == 0 and fo["collapsed"].startswith("1/2")
+    assert fo["regret (pts)"].startswith("20.00") and fo["percentile"].startswith("50.0")
+    assert hd["searches scored"] == 0 and hd["missed"] == 1 and hd["collapsed"].startswith("1/1")
+    assert hd["looked-up accuracy (%)"] == "—"
+    assert any(line.startswith("**Missed**") and "hyperdarts-mlp on digits, seed 0" in line
+               for line in status_lines(exp))
+
+
+def test_the_driver_refuses_a_table_that_cannot_serve_the_grid_before_any_search(tmp_path):
+    from benchmark import run as run_module
+    from benchmark.grids import get_grid
+    from benchmark.trial import table_protocol
+
+    grid = get_grid("nb201-smoke").override(on_miss="error", lookup_epochs=False)
+    specs = grid.trials(tables_root=tmp_path)
+    with pytest.raises(run_module.UsageError, match="there is no table of cells at"):
+        run_module.prepare_table(grid, specs)
+    table = CellTable(specs[0].table_path)
+    table.require(table_protocol(specs[0]), create=True)
+    table.add([row(BEST, 0, 0.9, dataset="fashion-mnist")])
+    with pytest.raises(run_module.UsageError, match="holds no cell on digits, which this grid evaluates on"):
+        run_module.prepare_table(grid, specs)
+    other = get_grid("nb201-smoke").override(eval_epochs=5)     # trains on a miss, at 5 epochs
+    with pytest.raises(run_module.UsageError, match="another protocol"):
+        run_module.prepare_table(other, other.trials(tables_root=tmp_path))
+    fresh = get_grid("nb201-smoke").override(table="new")        # made now, at its protocol
+    run_module.prepare_table(fresh, fresh.trials(tables_root=tmp_path))
+    assert CellTable(tmp_path / "new").protocol()["train"]["epochs"] == 2
