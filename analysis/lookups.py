@@ -25,13 +25,14 @@ from nas.spaces.nb201_cell import Cell
 
 
 def find_table(exp: Experiment):
-    """The experiment's table of cells: grid.json's path, or a folder of that name in the
-    `tables/` beside the experiment (a results folder copied elsewhere); None without one."""
+    """The experiment's table of cells: the folder of its name in the `tables/` beside the
+    experiment (where `--results` puts it; a results folder copied elsewhere with its tables),
+    else grid.json's path (a table named by its folder); None without one."""
     from benchmark.cell_tables import CellTable
 
     if not exp.table_path:
         return None
-    for root in (Path(exp.table_path), exp.root.parent / "tables" / Path(exp.table_path).name):
+    for root in (exp.root.parent / "tables" / Path(exp.table_path).name, Path(exp.table_path)):
         if (root / "table.json").is_file():
             return CellTable(root)
     return None

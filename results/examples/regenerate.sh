@@ -5,6 +5,8 @@
 set -euo pipefail
 export MPLBACKEND=Agg
 work=$(mktemp -d)
+# the tables of cells the examples looked their cells up in (the report finds them beside them)
+[ -d results/examples/tables ] && cp -r results/examples/tables "$work/tables"
 declare -A keep=(
   [cpu]="accuracy differences noise transfer search_curves cost toy"
   [cpu-collapse]="collapse search_curves fidelity fidelity_cost"
@@ -14,6 +16,8 @@ declare -A keep=(
   [dense-dag-conv]="accuracy dense_dag_choice noise collapse cost search_curves"
   [dense-dag-k16-l6]="accuracy dense_dag_choice noise collapse cost search_curves"
   [dense-dag-stability]="accuracy dense_dag_choice noise collapse cost search_curves"
+  [nb201-smoke]="lookup_curves collapse accuracy"
+  [nb201-reduced]="search_curves"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${!keep[@]}")
