@@ -18,8 +18,8 @@ same string at once both train it (their parts have the same key and the last on
 two that miss isomorphic strings both store theirs, and a lookup reads one of them, never a mix.
 
 NAS-Bench-201's own benchmark file (the 200-epoch trainings of all 15,625 cells on CIFAR-10,
-CIFAR-100 and ImageNet16-120), read through its official API (`pip install nats_bench`; the
-extra `.[nb201]`), is imported into a table of this form once (`import_published`): `--table
+CIFAR-100 and ImageNet16-120), read through its official API (NATS-Bench's topology file through
+`nats_bench`, NAS-Bench-201's own .pth through `nas_201_api`; the extra `.[nb201]`), is imported into a table of this form once (`import_published`): `--table
 nb201:PATH` in `benchmark/run.py` does it on first use. It keeps one row per cell string and seed
 (the benchmark trained isomorphic strings separately), so a lookup there matches the string
 exactly, and its percentiles count strings; in a table made here a cell is its canonical form
@@ -263,17 +263,30 @@ def published_protocol(path: str) -> dict:
             "datasets": sorted(PUBLISHED_DATASETS)}
 
 
-def open_published(path: str):
-    """The official API over NAS-Bench-201's file (NATS-Bench's topology file or folder, or a dict
-    in its format); TableError in one sentence where the API or the file is missing."""
+def open_published(path):
+    """The official API over NAS-Bench-201's results: NATS-Bench's topology file or folder (or a
+    dict in its format) through `nats_bench`, or NAS-Bench-201's own `.pth` file (v1.0, v1.1)
+    through `nas_201_api`; TableError in one sentence where the API or the file is missing. (A
+    `.pth` file is a pickle: it is loaded with `weights_only=False`, as its API does; read only a
+    file you trust.)"""
+    hint = ("pip install 'hyperdarts-bench[nb201]' (the nats_bench and nas-bench-201 packages)")
+    if isinstance(path, str) and not Path(path).expanduser().exists():
+        raise TableError(f"{path} does not exist; give the path of NATS-Bench's topology file "
+                         "(NATS-tss-v1_0-3ffb9-simple/ or its .pickle.pbz2) or of NAS-Bench-201's "
+                         "NAS-Bench-201-v1_1-096897.pth")
+    if isinstance(path, str) and path.endswith(".pth"):
+        try:
+            from nas_201_api import NASBench201API
+        except ImportError:
+            raise TableError(f"reading NAS-Bench-201's .pth file needs its official API: {hint}") from None
+        import torch
+
+        return NASBench201API(torch.load(Path(path).expanduser(), map_location="cpu", weights_only=False),
+                              verbose=False)
     try:
         from nats_bench import create
     except ImportError:
-        raise TableError("reading NAS-Bench-201's file needs its official API: pip install "
-                         "'hyperdarts-bench[nb201]' (the nats_bench package)") from None
-    if isinstance(path, str) and not Path(path).expanduser().exists():
-        raise TableError(f"{path} does not exist; give the path of NATS-Bench's topology file "
-                         "(NATS-tss-v1_0-3ffb9-simple/ or its .pickle.pbz2)")
+        raise TableError(f"reading NAS-Bench-201's file needs its official API: {hint}") from None
     source = str(Path(path).expanduser()) if isinstance(path, str) else path
     fast = isinstance(source, str) and Path(source).is_dir()
     return create(source, "tss", fast_mode=fast, verbose=False)

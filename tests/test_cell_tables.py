@@ -92,12 +92,16 @@ def test_table_references_resolve_to_folders(tmp_path):
     assert a != resolve_table("nb201:/other", tmp_path)
 
 
-def fake_published(archs: list[str], acc) -> dict:
-    """A benchmark in NATS-Bench's topology format, made with its own classes: each cell trained
-    on CIFAR-10 (train + valid, tested on ori-test), CIFAR-100 and ImageNet16-120 (tested on
-    x-test) with seeds 777 and 888, for 2 "epochs" under the key of the 200-epoch protocol."""
-    from nats_bench.api_utils import ArchResults, ResultsCount
+def fake_published(archs: list[str], acc, api: str = "nats_bench") -> dict:
+    """A benchmark in NATS-Bench's topology format (`api` nats_bench), or in NAS-Bench-201's .pth
+    format (`api` nas_201_api: the same results under 'full' and 'less'), made with the API's own
+    classes: each cell trained on CIFAR-10 (train + valid, tested on ori-test), CIFAR-100 and
+    ImageNet16-120 (tested on x-test) with seeds 777 and 888, for 2 "epochs" under the key of the
+    200-epoch protocol."""
+    import importlib
 
+    utils = importlib.import_module(f"{api}.api_utils")
+    ArchResults, ResultsCount = utils.ArchResults, utils.ResultsCount
     infos = {}
     for i, arch in enumerate(archs):
         result = ArchResults(i, arch)
@@ -112,7 +116,8 @@ def fake_published(archs: list[str], acc) -> dict:
                                   {f"{n}@{e}": 1.0 for n in names for e in range(2)},
                                   {f"{n}@{e}": 0.1 for n in names for e in range(2)})
                 result.update(dataset, seed, count)
-        infos[i] = {"200": result.state_dict()}
+        infos[i] = ({"200": result.state_dict()} if api == "nats_bench" else
+                    {"full": result.state_dict(), "less": result.state_dict()})
     return {"meta_archs": archs, "arch2infos": infos, "evaluated_indexes": list(range(len(archs)))}
 
 
@@ -142,19 +147,21 @@ def test_nas_bench_201s_file_is_read_through_its_official_api(tmp_path):
         open_published(str(tmp_path / "missing"))
 
 
-def test_a_missing_api_is_named_in_one_sentence(monkeypatch):
+def test_a_missing_api_is_named_in_one_sentence(monkeypatch, tmp_path):
     import builtins
 
     real = builtins.__import__
 
-    def no_nats(name, *args, **kwargs):
-        if name == "nats_bench":
+    def no_api(name, *args, **kwargs):
+        if name in ("nats_bench", "nas_201_api"):
             raise ImportError(name)
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "__import__", no_nats)
-    with pytest.raises(TableError, match=r"pip install 'hyperdarts-bench\[nb201\]'"):
-        open_published("/x")
+    monkeypatch.setattr(builtins, "__import__", no_api)
+    (tmp_path / "b.pth").write_bytes(b"")
+    for path in (tmp_path, tmp_path / "b.pth"):
+        with pytest.raises(TableError, match=r"pip install 'hyperdarts-bench\[nb201\]'"):
+            open_published(str(path))
 
 
 # ---------------------------------------------------------------- a trial that looks its cell up
@@ -337,3 +344,19 @@ def test_the_driver_refuses_a_table_that_cannot_serve_the_grid_before_any_search
     fresh = get_grid("nb201-smoke").override(table="new")        # made now, at its protocol
     run_module.prepare_table(fresh, fresh.trials(tables_root=tmp_path))
     assert CellTable(tmp_path / "new").protocol()["train"]["epochs"] == 2
+
+
+def test_nas_bench_201s_own_pth_file_is_read_through_its_api(tmp_path):
+    pytest.importorskip("nas_201_api")
+    archs = [BEST, ALL_SKIP]
+
+    def acc(arch, dataset, seed):
+        return {"cifar10": 94.0, "cifar100": 73.0, "ImageNet16-120": 46.0}[dataset] - 40 * archs.index(arch)
+
+    path = tmp_path / "NAS-Bench-201-v1_1-test.pth"
+    torch.save(fake_published(archs, acc, api="nas_201_api"), path)
+    table = CellTable(tmp_path / "nb201-pth")
+    assert import_published(str(path), table) == 2 * 3 * 2
+    hit = table.lookup(ALL_SKIP, "", "imagenet16-120")
+    assert hit.accs == pytest.approx((0.06, 0.06)) and hit.seeds == (777, 888)
+    assert table.protocol()["file"] == str(path)
