@@ -19,8 +19,9 @@ two that miss isomorphic strings both store theirs, and a lookup reads one of th
 
 NAS-Bench-201's own benchmark file (the 200-epoch trainings of all 15,625 cells on CIFAR-10,
 CIFAR-100 and ImageNet16-120), read through its official API (NATS-Bench's topology file through
-`nats_bench`, NAS-Bench-201's own .pth through `nas_201_api`; the extra `.[nb201]`), is imported into a table of this form once (`import_published`): `--table
-nb201:PATH` in `benchmark/run.py` does it on first use. It keeps one row per cell string and seed
+`nats_bench`, NAS-Bench-201's own .pth through `nas_201_api`; the extra `.[nb201]`), is imported
+into a table of this form once (`import_published`): `--table nb201:PATH` in `benchmark/run.py`
+does it on first use. It keeps one row per cell string and seed
 (the benchmark trained isomorphic strings separately), so a lookup there matches the string
 exactly, and its percentiles count strings; in a table made here a cell is its canonical form
 (`Cell.canonical()`): a lookup of a string the table lacks reads a trained string of the same form,
