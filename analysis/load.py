@@ -39,6 +39,13 @@ class Experiment:
     ground_truth: pd.DataFrame = field(default_factory=pd.DataFrame)   # spaces with candidates
     space: str = "darts"                                 # grid.json's profile's space
     table_path: str | None = None                        # grid.json's table of cells, if any
+    fills: pd.DataFrame = field(default_factory=pd.DataFrame)   # a grid that fills its table
+
+    @property
+    def fills_table(self) -> bool:
+        """Whether the experiment fills a table of cells (its report is the table's) rather than
+        searching."""
+        return bool(self.declared) and all(d.get("kind") == "table-fill" for d in self.declared)
 
     @property
     def name(self) -> str:
@@ -81,6 +88,11 @@ class Experiment:
         out = []
         gt = self.ground_truth
         for d in self.declared:
+            if d.get("kind") == "table-fill":     # its row is in fills
+                f = self.fills
+                if f.empty or not ((f.search_dataset == d["search_dataset"]) & (f.seed == d["seed"])).any():
+                    out.append(d["trial_id"])
+                continue
             if d.get("kind") == "ground-truth":   # its rows are in ground_truth, not in trials
                 mine = gt.empty or ((gt.search_dataset == d["search_dataset"]) & (gt.seed == d["seed"]))
                 if gt.empty or not mine.any():
@@ -147,12 +159,14 @@ def load_experiment(root: str | Path) -> Experiment:
         declared = [{**repeats, **d} for d in manifest.get("trials", [])]
         table_path = manifest.get("table_path")
     # (a folder of `python -m studies ... --out` alone has no trials: its report is the studies')
-    if frames["trials"].empty and (declared or all(store.read(t).empty for t in ("fidelity", "toy"))):
+    fill = bool(declared) and all(d.get("kind") == "table-fill" for d in declared)
+    if (frames["fills"].empty if fill else frames["trials"].empty) and (
+            declared or all(store.read(t).empty for t in ("fidelity", "toy"))):
         state = (f"{len(declared)} trials are declared but none has finished" if declared
                  else "it has no trials.parquet and no parts/trials/")
         raise ReportError(f"{root} holds no results yet: {state}")
     return Experiment(root, frames["trials"], frames["epochs"], frames["alphas"], declared,
-                      frames["ground_truth"], space, table_path)
+                      frames["ground_truth"], space, table_path, frames["fills"])
 
 
 def find_experiment(name: str | None, results: str | Path) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from analysis import stats as st
 from analysis.load import TRIAL_KEY, Experiment, short_name
@@ -202,4 +203,148 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
         fig.legend(dict(zip(labels, handles)).values(), dict(zip(labels, handles)).keys(),
                    loc="outside right center", frameon=False)
         fig.suptitle(_wrap(n_text(ns), 110), fontsize=7.5)
+        return _save(fig, prefix)
+
+
+# ---------------------------------------------------------------- a table on its own (a fill grid)
+
+def named_cells(table) -> dict[str, str]:
+    """{name: string} of the cells a pilot trains by name: the uniform cells and NAS-Bench-201's
+    best CIFAR-10 cell, those the table holds."""
+    from benchmark.cell_tables import NB201_BEST
+
+    names = {f"all-{op}": str(Cell((op,) * 6)) for op in ("skip_connect", "avg_pool_3x3",
+                                                        "nor_conv_1x1", "nor_conv_3x3")}
+    names["NAS-Bench-201's best (CIFAR-10)"] = NB201_BEST
+    have = set(table.rows().arch) if not table.rows().empty else set()
+    return {k: v for k, v in names.items() if v in have}
+
+
+def table_numbers(table, dataset: str) -> dict:
+    """What a table of cells shows on `dataset`: its size and noise ceiling, whether its cells differ
+    at all (one-way ANOVA over the cells trained at least twice), the spread of its cells' means,
+    the gap between its best cell and the all-skip cell (DARTS's collapse) in points and in
+    training sds, and the cost of a training (median CPU-seconds) with the cost of all 6,466."""
+    from scipy import stats
+
+    rows = table.rows()
+    rows = rows[rows.dataset == dataset]
+    ceiling = table.noise_ceiling(dataset)
+    by = rows.groupby(table.unit)["test_acc"]
+    groups = [100 * g.to_numpy() for _, g in by if len(g) >= 2]
+    anova = stats.f_oneway(*groups) if len(groups) >= 2 else None
+    means = 100 * by.mean()
+    named = named_cells(table)
+    key = {v: Cell.parse(v).canonical() if table.unit == "canonical" else v for v in named.values()}
+    skip = means.get(key.get(named.get("all-skip_connect", ""), ""), float("nan"))
+    cpu = rows["train_cpu_s"].dropna() if "train_cpu_s" in rows else pd.Series(dtype=float)
+    per_cell = rows.groupby(table.unit).size().median() if len(rows) else float("nan")
+    sd = 100 * ceiling["sd"]
+    return {"dataset": dataset, "cells": ceiling["cells"], "trainings": len(rows),
+            "trainings_per_cell": float(per_cell), "sd_train": sd,
+            "split_half_rho": ceiling["split_half_rho"], "separable_pairs": ceiling["separable_pairs"],
+            "anova_f": float(anova.statistic) if anova else float("nan"),
+            "anova_p": float(anova.pvalue) if anova else float("nan"),
+            "best": float(means.max()) if len(means) else float("nan"),
+            "worst": float(means.min()) if len(means) else float("nan"),
+            "median": float(means.median()) if len(means) else float("nan"),
+            "all_skip": float(skip),
+            "gap_best_skip": float(means.max() - skip) if len(means) else float("nan"),
+            "gap_in_sds": float((means.max() - skip) / sd) if sd > 0 else float("nan"),
+            "cpu_s_median": float(cpu.median()) if len(cpu) else float("nan"),
+            "core_hours_all": float(6466 * per_cell * cpu.median() / 3600) if len(cpu) else float("nan")}
+
+
+def table_summary(table) -> Table | None:
+    """The table-of-cells report's table: per dataset its numbers (`table_numbers`) and its named
+    cells' accuracies with their trainings."""
+    from analysis.tables import p_text
+
+    rows = table.rows()
+    if rows.empty:
+        return None
+    blocks, numbers, text = [], [], []
+    for ds in table.datasets():
+        n = table_numbers(table, ds)
+        numbers.append(n)
+        text.append(
+            f"On {short_name(ds)}: {n['cells']} cells, {n['trainings']} trainings (median "
+            f"{n['trainings_per_cell']:.0f} per cell); sd between trainings {n['sd_train']:.2f} points, "
+            f"split-half ρ (Spearman–Brown) {n['split_half_rho']:.2f}, pairs of cells apart beyond training "
+            f"noise {100 * n['separable_pairs']:.0f}%; do the cells differ at all? One-way ANOVA over "
+            f"the cells: F = {n['anova_f']:.1f}, p = {p_text(n['anova_p'])}. Cell means from "
+            f"{n['worst']:.2f}% to {n['best']:.2f}% (median {n['median']:.2f}%); the best cell is "
+            f"{n['gap_best_skip']:.2f} points above the all-skip cell ({n['all_skip']:.2f}%), "
+            f"{n['gap_in_sds']:.1f} training sds. "
+            f"A training costs {n['cpu_s_median']:.1f} CPU-seconds (median): all 6,466 cells at "
+            f"{n['trainings_per_cell']:.0f} trainings would take {n['core_hours_all']:.1f} core-hours.")
+        d = rows[rows.dataset == ds]
+        frame = []
+        for name, arch in named_cells(table).items():
+            x = d[d.arch == arch].sort_values("train_seed")
+            if x.empty:
+                continue
+            frame.append({"cell": name, "trainings": len(x),
+                          "accuracy (%)": ", ".join(f"{100 * a:.2f}" for a in x.test_acc),
+                          "mean (%)": f"{100 * x.test_acc.mean():.2f}",
+                          "parameters": f"{x.params.mean():,.0f}"})
+        if frame:
+            blocks.append((f"Named cells on {short_name(ds)}", pd.DataFrame(frame)))
+    protocol = table.protocol() or {}
+    note = ("The table's trainings (benchmark/cell_tables.py): each cell trained at the table's "
+            f"protocol ({json_text(protocol.get('train', {}))}; training images "
+            f"{protocol.get('train_subset') or 'all'}, image side "
+            f"{protocol.get('image_size') or 'as stored'}) "
+            "with the training seeds 0, 1000, …; split-half ρ: each cell's odd against its even "
+            "trainings, Spearman's ρ over cells raised by Spearman–Brown; apart beyond noise: the "
+            "share of pairs of cells whose means differ by more than twice the standard error of the "
+            "difference; the ANOVA over the cells trained at least twice.")
+    return Table("cell_table", f"The table of cells {table.name}", blocks, pd.DataFrame(numbers), note, text)
+
+
+def json_text(d: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in d.items())
+
+
+def table_figure(table, prefix: Path) -> list[Path]:
+    """Every cell of the table, sorted by its mean accuracy: its trainings as faint dots, its mean as
+    a marker, the named cells coloured; one panel per dataset."""
+    from analysis.figures import PAPER, _save, _wrap
+    from analysis.plotting import new_figure
+
+    rows = table.rows()
+    if rows.empty:
+        return []
+    datasets = table.datasets()
+    named = named_cells(table)
+    colors = dict(zip(named, ("tab:red", "tab:orange", "tab:blue", "tab:green", "black")))
+    with matplotlib.rc_context(PAPER):
+        fig, axes = new_figure(1, len(datasets), figsize=(4.6 * len(datasets) + 2.4, 3.4), squeeze=False,
+                               layout="constrained")
+        for ax, ds in zip(axes[0], datasets):
+            d = rows[rows.dataset == ds]
+            means = d.groupby(table.unit)["test_acc"].mean().sort_values()
+            rank = {k: i for i, k in enumerate(means.index)}
+            x = d[table.unit].map(rank)
+            ax.scatter(x, 100 * d.test_acc, s=6, color="0.6", alpha=0.7, lw=0,
+                       label="a training", zorder=2)
+            ax.plot(range(len(means)), 100 * means.to_numpy(), "o", ms=3, color="0.25",
+                    label="the cell's mean", zorder=3)
+            for name, arch in named.items():
+                k = Cell.parse(arch).canonical() if table.unit == "canonical" else arch
+                if k in rank:
+                    ax.plot(rank[k], 100 * means[k], "o", ms=7, mfc="none", mew=1.5,
+                            color=colors[name], label=name, zorder=4)
+            ax.set_title(f"{short_name(ds)}: {len(means)} cells")
+            ax.set_xlabel("cells, sorted by mean test accuracy")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel("test accuracy (%)")
+            ax.set_ylim(0, 100)
+            ax.grid(lw=0.3)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside right center", frameon=False)
+        per = rows.groupby([table.unit, "dataset"]).size()
+        count = f"{int(per.min())}" if per.min() == per.max() else f"{int(per.min())}–{int(per.max())}"
+        fig.suptitle(_wrap(f"table {table.name}: {count} trainings per cell (training seeds 0, 1000, …)",
+                           110), fontsize=7.5)
         return _save(fig, prefix)

@@ -257,7 +257,23 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
         elif absent:
             blocks.append({"kind": "absent", "title": absent})
 
-    if exp.trials.empty:   # a folder of `python -m studies ... --out` alone: the studies' sections
+    if exp.fills_table:   # a grid that fills a table of cells: the table's report
+        from analysis.lookups import find_table, table_figure, table_summary
+
+        table = find_table(exp)
+        log(f"report of {exp.root}: {len(exp.fills)} chunks of cells trained into "
+            f"{table.root if table else exp.table_path}")
+        if table is None:
+            blocks.append({"kind": "absent", "title": f"The table of cells {exp.table_path} is not there"})
+        else:
+            add_table(table_summary(table), "The table of cells: no training yet")
+            add_figure("cell_table", table_figure(table, fdir / "cell_table"), "Every cell of the table",
+                       "Every cell the table holds, sorted by its mean test accuracy (axis from 0): "
+                       "grey dots its trainings, dark dots its mean; open circles the named cells "
+                       "(the uniform cells of each operation and NAS-Bench-201's best CIFAR-10 cell). "
+                       "Where the dots of one cell spread as far as the means of neighbouring cells, "
+                       "the table cannot rank them.")
+    elif exp.trials.empty:   # a folder of `python -m studies ... --out` alone: the studies' sections
         log(f"report of {exp.root}: no grid trials, the studies' tables only")
     else:
         log(f"report of {exp.root}: {len(exp.finished)} finished evaluations")
@@ -502,6 +518,17 @@ def status_lines(exp: Experiment) -> list[str]:
 
 def provenance(exp: Experiment) -> str:
     t = exp.trials
+    if exp.fills_table:
+        t = exp.fills
+
+        def values(col: str) -> str:
+            short = 10 if col == "git_commit" else None
+            return ", ".join(sorted({str(v)[:short] for v in t[col].dropna()}))
+
+        return (f"{len(t)} chunks of cells trained into the table of cells {Path(str(exp.table_path)).name}; "
+                + "; ".join(f"{label} {values(col)}" for col, label in
+                            (("profile", "profile"), ("torch_version", "torch"), ("git_commit", "commit"))
+                            if col in t))
     if t.empty:
         return "No grid trials: the tables of `python -m studies ... --out` only"
     parts = [f"{t[['strategy', 'search_dataset', 'seed']].drop_duplicates().shape[0]} trials"]

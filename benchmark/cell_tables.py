@@ -339,6 +339,38 @@ def import_published(path, table: CellTable, hp: str = "200") -> int:
     return len(table.rows())
 
 
+PILOT_RANDOM = 16    # the pilot's cells drawn at random among the distinct ones (issue 32)
+# NAS-Bench-201's best cell on CIFAR-10 (its 200-epoch table; the cell whose parameter count
+# tests/golden/nb201_params.json pins): the pilot trains it beside the uniform cells
+NB201_BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+
+
+def fill_cells(profile) -> list[str]:
+    """The cells a fill profile trains into its table, in the order its trials take them: `all`
+    (one per distinct computation of the profile's space, `SearchSpace.cells`), `pilot` (the
+    uniform cells of each operation but `none` and, in the 4-node space, NAS-Bench-201's best
+    CIFAR-10 cell, then PILOT_RANDOM distinct cells drawn at random, seed 0) or `random:N` (N
+    distinct cells drawn at random, seed 0). ValueError in one sentence for another value or a
+    space that does not list its cells."""
+    from nas.spaces import get_space
+
+    space = get_space(profile.space)
+    cells = [str(c) for c in space.cells(profile.search_space)]
+    rng = np.random.default_rng(0)
+    fill = profile.fill
+    if fill == "all":
+        return cells
+    if fill == "pilot":
+        named = [str(c) for c in space.references(profile.search_space).values()]
+        if NB201_BEST in cells:
+            named.append(NB201_BEST)
+        rest = [c for c in cells if c not in set(named)]
+        return named + [rest[i] for i in sorted(rng.choice(len(rest), PILOT_RANDOM, replace=False))]
+    if fill.startswith("random:") and fill[7:].isdigit() and 0 < int(fill[7:]) <= len(cells):
+        return [cells[i] for i in sorted(rng.choice(len(cells), int(fill[7:]), replace=False))]
+    raise ValueError(f"fill is all, pilot or random:N (N from 1 to {len(cells)}), not {fill!r}")
+
+
 def describe(table: CellTable, dataset: str) -> str:
     """One line: the table, its cells and its noise ceiling on `dataset`."""
     c = table.noise_ceiling(dataset)

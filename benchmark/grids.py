@@ -92,6 +92,12 @@ class Profile:
     # look the derived cell up after every search epoch too (the epochs table's lookup_acc); a miss
     # there is trained where on_miss is "train", else left empty
     lookup_epochs: bool = False
+    # a grid that fills its table instead of searching (benchmark/cell_tables.py, `fill_cells`):
+    # "all" (one cell per distinct computation of the space), "pilot" (the uniform cells of each
+    # operation but none, and 16 cells drawn at random among the distinct ones) or "random:N";
+    # each trial trains `fill_chunk` of them into the table, `eval_repeats` trainings each
+    fill: str | None = None
+    fill_chunk: int = 20
 
     def __post_init__(self) -> None:
         space = get_space(self.space)
@@ -112,6 +118,15 @@ class Profile:
         if self.table is not None and self.table.startswith("nb201:") and self.on_miss == "train":
             raise ValueError(f"profile {self.name}: NAS-Bench-201's file holds every cell; it cannot "
                              "be trained into (on_miss 'train' is for tables made here)")
+        if self.fill is not None:
+            from benchmark.cell_tables import fill_cells
+
+            if self.table is None or self.table.startswith("nb201:"):
+                raise ValueError(f"profile {self.name}: fill trains cells into a table made here; "
+                                 "name one (table)")
+            if self.fill_chunk < 1:
+                raise ValueError(f"fill_chunk must be at least 1, got {self.fill_chunk}")
+            fill_cells(self)   # (an unknown fill, or a space that does not list its cells, fails here)
         if self.table is not None and self.ground_truth:
             raise ValueError(f"profile {self.name}: a table is its ground truth; ground_truth "
                              "trains candidates, which a table's space does not list")
@@ -169,6 +184,7 @@ def profile_from_dict(d: dict) -> Profile:
 
 
 GROUND_TRUTH = "ground-truth"   # the `strategy` (and `kind`) of a ground-truth trial
+FILL = "table-fill"             # the `strategy` (and `kind`) of a trial that fills a table of cells
 
 
 def dataset_id(dataset: str) -> str:
@@ -219,8 +235,8 @@ class TrialSpec:
         return legacy_trial_id(self.strategy, self.search_dataset, self.seed)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("search", GROUND_TRUTH):
-            raise ValueError(f"a trial is a search or a {GROUND_TRUTH}, not {self.kind!r}")
+        if self.kind not in ("search", GROUND_TRUTH, FILL):
+            raise ValueError(f"a trial is a search, a {GROUND_TRUTH} or a {FILL}, not {self.kind!r}")
 
     def repeats(self, dataset: str) -> int:
         """Trainings of the found genotype on `dataset`: eval_repeats on the search dataset,
@@ -280,6 +296,13 @@ class Grid:
 
             tables_root = default_results_dir() / "tables"
         table = resolve_table(self.profile.table, tables_root)
+        if self.profile.fill:   # a grid that fills its table: one trial per chunk of cells and dataset
+            from benchmark.cell_tables import fill_cells
+
+            chunks = -(-len(fill_cells(self.profile)) // self.profile.fill_chunk)
+            return [TrialSpec(experiment, FILL, d, c, self.profile, (d,), data_root=self.data_root,
+                              kind=FILL, table_path=table)
+                    for c in range(chunks) for d in self.search_datasets]
         out = []
         for seed in self.seeds:
             for d in self.search_datasets:
@@ -447,6 +470,17 @@ NB201_REDUCED = Profile("nb201-reduced", space="nb201",
                         search_space=NB201Config(channels=8, cells_per_stage=1), search_epochs=50,
                         search_batch_size=64, evaluate=False, image_size=16, gpus_per_trial=0.25)
 
+# nb201-pilot (issue 32): what a table of cells at CPU scale can show, before it is built: the
+# uniform cells (all-skip, all-1×1, all-3×3, all-pooling) and 16 distinct cells drawn at random,
+# each trained twice (training seeds 0 and 1000) at a candidate protocol: NAS-Bench-201's network
+# at 8 channels and one cell per stage on 10,000 CIFAR-10 training images at 16×16 (the offline
+# copy), 5 epochs of batch 128, SGD 0.1 with cosine decay, tested on all 10,000 test images. Another
+# protocol: --train-set KEY=VALUE with a table and an experiment of its own (--table, --experiment).
+NB201_PILOT = Profile("nb201-pilot", space="nb201",
+                      train=NB201TrainConfig(channels=8, cells_per_stage=1, epochs=5, batch_size=128),
+                      eval_repeats=2, table="nb201-pilot-c8-n1-e5", fill="pilot", fill_chunk=4,
+                      train_subset=10_000, image_size=16, gpus_per_trial=0.25)
+
 GRIDS: dict[str, Grid] = {
     "smoke": Grid("smoke", ALL, ("digits",), (0,), SMOKE),
     "cpu": Grid("cpu", ALL, (OFFLINE_CIFAR10,), (0, 1, 2), CPU, transfer_datasets=("fashion-mnist",)),
@@ -462,6 +496,8 @@ GRIDS: dict[str, Grid] = {
                   transfer_datasets=("cifar100", "imagenet16-120")),
     "nb201-each": Grid("nb201-each", ALL, ("cifar10", "cifar100"), (0, 1, 2, 3), NB201),
     "nb201-reduced": Grid("nb201-reduced", ("first-order",), (OFFLINE_CIFAR10,), (0,), NB201_REDUCED),
+    # (a fill grid has no strategies or seeds of its own: its trials are the chunks of its cells)
+    "nb201-pilot": Grid("nb201-pilot", ("random",), (OFFLINE_CIFAR10,), (0,), NB201_PILOT),
 }
 
 

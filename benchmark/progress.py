@@ -51,6 +51,9 @@ def describe(result: dict, search_epochs: int | None) -> str:
         return (f"ground truth {_short(result.get('eval_dataset', '?'))}  "
                 f"{result.get('trained', '?')}/{result.get('of', '?')} trained  "
                 f"test {result.get('test_acc', float('nan')):.3f}")
+    if phase == "fill":
+        return (f"fill {_short(result.get('eval_dataset', '?'))}  {result.get('trained', '?')}/"
+                f"{result.get('of', '?')} cells  test {result.get('test_acc', float('nan')):.3f}")
     if phase == "table":   # a cell the table lacked, trained into it
         return (f"training a missing cell into the table on {_short(result.get('eval_dataset', '?'))} "
                 f"#{result.get('repeat', 0) + 1}/{result.get('repeats', '?')}  "

@@ -186,11 +186,12 @@ def prepare_table(grid, specs) -> None:
             if not table.exists():
                 print(f"importing NAS-Bench-201's file {ref[6:]} into {table.root} (once)", file=sys.stderr)
             import_published(ref[6:], table)
-        elif not table.exists() and grid.profile.on_miss != "train":
+        trains = grid.profile.on_miss == "train" or grid.profile.fill is not None
+        if not ref.startswith("nb201:") and not table.exists() and not trains:
             raise TableError(f"there is no table of cells at {table.root}; fill it first, or let the "
                              "profile train on a miss (--on-miss train)")
         open_table(specs[0])   # its protocol is this profile's (made so, where it trains on a miss)
-        if grid.profile.on_miss != "train":
+        if not trains:
             lacking = sorted({d for s in specs for d in s.eval_datasets} - set(table.datasets()))
             if lacking:
                 raise TableError(f"the table {table.root} holds no cell on {', '.join(lacking)}, "
@@ -493,8 +494,9 @@ def ray_storage(storage: str | None, results_dir: Path, experiment: str) -> tupl
 
 
 def result_table(spec) -> str:
-    """The table whose part marks a trial as finished: trials, or ground_truth for a ground truth."""
-    return "ground_truth" if spec.kind == "ground-truth" else "trials"
+    """The table whose part marks a trial as finished: trials, ground_truth for a ground truth,
+    fills for a trial that fills a table of cells."""
+    return {"ground-truth": "ground_truth", "table-fill": "fills"}.get(spec.kind, "trials")
 
 
 def check_manifest(results_dir: Path, grid, specs) -> None:

@@ -26,6 +26,8 @@ KEYS: dict[str, list[str]] = {
     "epochs": [*GRID_KEY, "phase", "eval_dataset", "repeat", "epoch"],
     "alphas": [*GRID_KEY, "epoch", "cell", "edge", "op"],
     "ground_truth": [*GRID_KEY, "eval_dataset", "repeat", "architecture"],
+    # a trial that filled a chunk of a table of cells (its cells are in the table's `cells`)
+    "fills": [*GRID_KEY, "eval_dataset"],
 }
 # The studies' and tools' tables: one part per run of the command that writes them.
 OTHER_KEYS: dict[str, list[str]] = {
@@ -38,7 +40,7 @@ OTHER_KEYS: dict[str, list[str]] = {
 }
 TABLES: dict[str, list[str]] = {**KEYS, **OTHER_KEYS}
 # the tables whose part marks a trial finished (written last)
-MARKING = ("trials", "ground_truth")
+MARKING = ("trials", "ground_truth", "fills")
 
 # what to do about a grid.json that cannot be read, where the benchmark needs it
 GRID_JSON_HINT = ("restore it from a copy (the rows in parts/ are intact), or give this run another "

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 import nas
-from benchmark.grids import TrialSpec, json_ready
+from benchmark.grids import FILL, TrialSpec, json_ready
 from nas.data import ImageData, load_dataset, resized, train_subset
 from nas.search import Search, SearchConfig
 from nas.spaces import get_space, make_supernet, space_config
@@ -119,6 +119,8 @@ def run_trial(spec: TrialSpec, device: str | torch.device = "cpu", state: dict |
     progress = on_progress or (lambda metrics, st: None)
     if spec.kind == "ground-truth":
         return run_ground_truth(spec, device, state, progress)
+    if spec.kind == FILL:
+        return run_fill(spec, device, state, progress)
     if "genotype" not in state:
         search = Search(search_config(spec), load_for_trial(spec.search_dataset, spec, search=True), device)
         if "search" in state:
@@ -197,7 +199,7 @@ def open_table(spec: TrialSpec):
     table = CellTable(spec.table_path)
     have = table.protocol()
     if have is None or have.get("source") == "trained here":
-        table.require(table_protocol(spec), create=spec.profile.on_miss == "train")
+        table.require(table_protocol(spec), create=spec.profile.on_miss == "train" or spec.kind == FILL)
     return table
 
 
@@ -315,6 +317,33 @@ def evaluate_by_lookup(spec: TrialSpec, arch, device: torch.device, state: dict,
     return state
 
 
+def fill_chunk(spec: TrialSpec) -> list[str]:
+    """The cells a fill trial trains: chunk `spec.seed` of the profile's fill list."""
+    from benchmark.cell_tables import fill_cells
+
+    n = spec.profile.fill_chunk
+    return fill_cells(spec.profile)[spec.seed * n:(spec.seed + 1) * n]
+
+
+def run_fill(spec: TrialSpec, device: torch.device, state: dict, progress) -> dict:
+    """Train the trial's chunk of cells into the table on its dataset, `eval_repeats` trainings
+    each (those the table has are not trained again), one unit of progress per training."""
+    table = open_table(spec)
+    space = get_space(spec.profile.space)
+    cells = fill_chunk(spec)
+    done = state.setdefault("cells", {})
+    for i, text in enumerate(cells):
+        if text in done:
+            continue
+        found, trained = lookup_or_train(spec, table, space.parse(text), spec.search_dataset, device,
+                                         progress, state, train=True)
+        done[text] = {"test_acc": found.mean, "trainings": found.n, "trained": trained}
+        progress({"phase": "fill", "eval_dataset": spec.search_dataset, "trained": i + 1,
+                  "of": len(cells), "test_acc": found.mean}, state)
+    state["status"] = "finished"
+    return state
+
+
 def ground_truth_architectures(spec: TrialSpec) -> dict[str, dict]:
     """{architecture text: {'roles': [...], 'blocks': [...]}}: the candidates the space lists for
     this seed (built exactly as the searches of this seed build them) and its references."""
@@ -379,6 +408,10 @@ def cpu_seconds(history: list[dict]) -> float | None:
     return float(sum(h["epoch_cpu_s"] for h in history))
 
 
+def table_name(spec: TrialSpec) -> str:
+    return Path(spec.table_path).name
+
+
 # the columns of a looked-up evaluation (evaluate_by_lookup)
 LOOKUP_KEYS = ("evaluated_by", "lookup_match", "canonical", "table", "table_train_s")
 
@@ -391,6 +424,11 @@ def trial_rows(spec: TrialSpec, state: dict) -> dict[str, list[dict]]:
               "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if spec.kind == "ground-truth":
         return {"ground_truth": ground_truth_rows(spec, state, common)}
+    if spec.kind == FILL:   # the cells are in the table; this row says the chunk is done
+        cells = state.get("cells", {})
+        return {"fills": [{**key, "eval_dataset": spec.search_dataset, "status": "finished",
+                           "table": table_name(spec), "cells": len(cells),
+                           "trained_now": sum(c["trained"] for c in cells.values()), **common}]}
     trials, epochs, alphas = [], [], []
     # the epochs in effect (a profile's, or --search-epochs / --eval-epochs)
     common["search_epochs"] = spec.profile.search_epochs

@@ -360,3 +360,70 @@ def test_nas_bench_201s_own_pth_file_is_read_through_its_api(tmp_path):
     hit = table.lookup(ALL_SKIP, "", "imagenet16-120")
     assert hit.accs == pytest.approx((0.06, 0.06)) and hit.seeds == (777, 888)
     assert table.protocol()["file"] == str(path)
+
+
+# ---------------------------------------------------------------- a grid that fills its table
+
+def test_a_fill_grid_is_chunks_of_its_cells_and_each_trains_them_into_the_table(tmp_path, tiny_digits,
+                                                                               monkeypatch):
+    from benchmark import trial
+    from benchmark.cell_tables import NB201_BEST, fill_cells
+    from benchmark.grids import get_grid
+
+    grid = get_grid("nb201-pilot")
+    cells = fill_cells(grid.profile)
+    assert len(cells) == 21 and cells[4] == NB201_BEST and len(set(cells)) == 21
+    assert cells[:4] == [str(Cell((op,) * 6)) for op in ("skip_connect", "nor_conv_1x1", "nor_conv_3x3",
+                                                         "avg_pool_3x3")]
+    assert len({Cell.parse(c).canonical() for c in cells}) == 21       # distinct computations
+    specs = grid.trials(tables_root=tmp_path)
+    assert [s.seed for s in specs] == [0, 1, 2, 3, 4, 5] and {s.kind for s in specs} == {"table-fill"}
+    assert [c for s in specs for c in trial.fill_chunk(s)] == cells
+    with pytest.raises(ValueError, match="fill is all, pilot or random:N"):
+        dataclasses.replace(grid.profile, fill="some")
+    with pytest.raises(ValueError, match="name one"):
+        dataclasses.replace(grid.profile, table=None)
+    assert len(fill_cells(dataclasses.replace(grid.profile, fill="all"))) == 6_466
+
+    monkeypatch.setattr(trial, "load_for_trial", lambda name, spec, search=False: tiny_digits)
+    profile = dataclasses.replace(grid.profile, fill="random:3", fill_chunk=2,
+                                  train=dataclasses.replace(grid.profile.train, epochs=1, channels=4))
+    small = dataclasses.replace(grid, profile=profile, search_datasets=("digits",))
+    first, second = small.trials(tables_root=tmp_path)
+    state = trial.run_trial(first, "cpu")
+    table = CellTable(first.table_path)
+    assert state["status"] == "finished" and len(table.rows()) == 2 * 2      # 2 cells, 2 trainings
+    assert set(table.rows().train_seed) == {0, 1000}
+    (row_,) = trial.trial_rows(first, state)["fills"]
+    assert row_["cells"] == 2 and row_["trained_now"] == 2 and row_["table"] == table.name
+    # a chunk stopped after its first cell goes on from the second; the first is not trained again
+    partial = {"cells": {trial.fill_chunk(second)[0]: {"test_acc": 0.5, "trainings": 2, "trained": True}}}
+    again = trial.run_trial(second, "cpu", state=partial)
+    assert again["status"] == "finished" and len(CellTable(first.table_path).rows()) == 2 * 2
+    assert trial.run_trial(first, "cpu")["cells"] and len(CellTable(first.table_path).rows()) == 4
+
+
+def test_a_tables_report_says_what_it_can_rank_and_what_it_costs(tmp_path):
+    from analysis.lookups import named_cells, table_numbers, table_summary
+
+    table = CellTable(tmp_path / "t")
+    table.require({"space": "nb201"}, create=True)
+    rows = []
+    for i, op in enumerate(("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")):
+        arch = str(Cell((op,) * 6))
+        rows += [{**row(arch, s, 0.3 + 0.1 * i + d), "train_cpu_s": 10.0 + i}
+                 for s, d in ((0, 0.01), (1000, -0.01))]
+    table.add(rows)
+    n = table_numbers(table, "digits")
+    assert n["cells"] == 4 and n["trainings"] == 8 and n["trainings_per_cell"] == 2
+    assert n["all_skip"] == pytest.approx(30.0) and n["best"] == pytest.approx(60.0)
+    assert n["gap_best_skip"] == pytest.approx(30.0)
+    assert n["sd_train"] == pytest.approx(100 * np.std([0.01, -0.01], ddof=1))
+    assert n["gap_in_sds"] == pytest.approx(30.0 / n["sd_train"])
+    assert n["anova_p"] < 1e-3 and n["cpu_s_median"] == pytest.approx(11.5)
+    assert n["core_hours_all"] == pytest.approx(6466 * 2 * 11.5 / 3600)
+    assert set(named_cells(table)) == {"all-skip_connect", "all-nor_conv_1x1", "all-nor_conv_3x3",
+                                       "all-avg_pool_3x3"}
+    t = table_summary(table)
+    assert "the best cell is 30.00 points above the all-skip cell (30.00%)" in t.text[0]
+    assert t.blocks[0][1]["accuracy (%)"].iloc[0] == "31.00, 29.00"

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from nas.spaces.nb201_cell import OPS, Cell, CellError, all_cells
+from nas.spaces.nb201_cell import OPS, Cell, CellError, all_cells, distinct_cells
 
 # strings as NAS-Bench-201 writes them (its paper's Figure 1 cell, ResNet-like, all-skip, all-conv)
 STRINGS = [
@@ -31,6 +31,15 @@ def test_the_space_has_5_to_the_6_cells_and_6466_distinct_computations():
     assert len(cells) == 15_625 == len(set(cells))
     assert len({c.canonical() for c in cells}) == 6_466
     assert sum(1 for _ in all_cells(3)) == 125
+    # one representative per computation, the first string of its form in index order
+    reps = distinct_cells()
+    assert len(reps) == 6_466 == len({c.canonical() for c in reps})
+    assert reps[0] == cells[0]
+    first = {}
+    for i, c in enumerate(cells):
+        first.setdefault(c.canonical(), i)
+    assert [cells.index(c) for c in reps[:50]] == sorted(first.values())[:50]
+    assert len(distinct_cells(3)) == len({c.canonical() for c in all_cells(3)})
     assert str(cells[0]) == "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 
 

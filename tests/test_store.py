@@ -136,7 +136,7 @@ def test_a_part_is_written_only_with_its_key_and_only_when_it_has_rows(tmp_path)
     store.write_part("trials", "a", [])
     assert not store.has_part("trials", "a") and not (tmp_path / "parts").exists()
     with pytest.raises(ValueError, match="^unknown table 'trial'; tables are trials, epochs, "
-                                         "alphas, ground_truth, toy, fidelity, perf, cells$"):
+                                         "alphas, ground_truth, fills, toy, fidelity, perf, cells$"):
         store.write_part("trial", "a", [_row()])
     store.write_part("trials", "a", [_row()])
     assert store.has_part("trials", "a") and not store.has_part("epochs", "a")
@@ -144,7 +144,7 @@ def test_a_part_is_written_only_with_its_key_and_only_when_it_has_rows(tmp_path)
 
 def test_reading_an_unknown_table_names_the_valid_ones(tmp_path):
     with pytest.raises(ValueError, match="^unknown table 'trial'; tables are trials, epochs, "
-                                         "alphas, ground_truth, toy, fidelity, perf, cells$"):
+                                         "alphas, ground_truth, fills, toy, fidelity, perf, cells$"):
         ResultStore(tmp_path).read("trial")
 
 

@@ -116,6 +116,11 @@ class SearchSpace(ABC):
         """Architectures that anchor the ground truth beside the candidates, by role."""
         return {}
 
+    def cells(self, config: Any) -> list[Architecture]:
+        """Every distinct architecture of the space (one per computation), for a table of all of
+        them; ValueError for a space too large to list."""
+        raise ValueError(f"the {self.name} space does not list its architectures")
+
     def properties(self, arch: Architecture) -> dict[str, float]:
         """Numbers that describe an architecture (for the ground truth's correlations)."""
         return {}

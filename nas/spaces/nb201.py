@@ -33,7 +33,7 @@ from torch import nn
 from nas.checkpoint import check_training_state, restore_training, training_state
 from nas.data import Augment, Batches, ImageData
 from nas.spaces.base import SearchSpace, tidy_alphas
-from nas.spaces.nb201_cell import OPS, Cell, CellError, edge_count
+from nas.spaces.nb201_cell import OPS, Cell, CellError, distinct_cells, edge_count
 from nas.spaces.nb201_net import NB201Network, ResidualBlock, operation
 
 DERIVATIONS = ("all", "no-none")
@@ -323,6 +323,10 @@ class NB201Space(SearchSpace):
 
     def properties(self, arch: Cell) -> dict[str, float]:
         return cell_stats(arch)
+
+    def cells(self, config: NB201Config) -> list[Cell]:
+        """One cell per distinct computation (NAS-Bench-201's rule), the first of its strings."""
+        return distinct_cells(config.nodes, config.ops)
 
     def describe(self, config: NB201Config) -> str:
         ops = "" if config.ops == OPS else f", operations {', '.join(config.ops)}"

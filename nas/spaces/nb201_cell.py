@@ -135,3 +135,12 @@ def all_cells(nodes: int = 4, ops: tuple[str, ...] = OPS) -> Iterator[Cell]:
     """Every cell of the space, in NAS-Bench-201's index order (the last edge varies fastest)."""
     for combo in itertools.product(ops, repeat=edge_count(nodes)):
         yield Cell(combo)
+
+
+def distinct_cells(nodes: int = 4, ops: tuple[str, ...] = OPS) -> list[Cell]:
+    """One cell per distinct computation (canonical form) of the space: the first of its strings in
+    NAS-Bench-201's index order (6,466 of the 4-node, 5-operation space's 15,625)."""
+    seen: dict[str, Cell] = {}
+    for cell in all_cells(nodes, ops):
+        seen.setdefault(cell.canonical(), cell)
+    return list(seen.values())
