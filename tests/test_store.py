@@ -160,7 +160,7 @@ def test_a_trials_marking_part_is_written_after_its_other_tables(tmp_path, monke
     assert order[-1] == "trials" and sorted(order[:-1]) == ["alphas", "epochs"]
     assert all(store.has_part(t, "t") for t in ("trials", "epochs", "alphas"))
     assert sorted(p.name for p in tmp_path.rglob("*.parquet")) == ["t.parquet"] * 3
-    assert set(MARKING) == {"trials", "ground_truth"}
+    assert set(MARKING) == {"trials", "ground_truth", "fills"}
 
 
 def test_a_tools_table_reads_the_old_joined_file_first_and_its_parts_over_it(tmp_path):
