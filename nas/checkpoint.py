@@ -7,7 +7,8 @@ library draws: Python's, NumPy's, torch's CPU generator and, where CUDA has been
 CUDA device's generator (drop-path masks on a GPU come from CUDA's). `cpu_copy` makes a state
 that later steps cannot change (a model's `state_dict()` holds the live tensors).
 `training_state` / `restore_training` are a training from scratch's checkpoint after an epoch
-(the evaluation network's, `nas.evaluate.train_and_test`, and the dense-DAG space's standalone one).
+(the evaluation network's, `nas.evaluate.train_and_test`, and `nas.training.fit_and_test`, which the
+dense-DAG and nb201 spaces train with).
 """
 
 from __future__ import annotations

@@ -257,12 +257,12 @@ def test_the_dense_dag_discrete_alphas_select_the_block_with_the_largest_alpha()
 def test_a_standalone_training_reports_its_accuracy_and_time_from_zero(tiny_digits, monkeypatch):
     import types
 
-    import nas.spaces.dense_dag as dd
+    import nas.training as training  # (the loop the standalone training runs in)
     from nas.spaces.dense_dag import DagArchitecture, StandaloneConfig, chain_dag, train_standalone
 
     clock = iter(range(10_000))                      # a clock that ticks 1 ms per reading
     cpu = iter(range(10_000))                        # and a CPU clock that ticks 2 ms
-    monkeypatch.setattr(dd, "time", types.SimpleNamespace(perf_counter=lambda: next(clock) / 1000,
+    monkeypatch.setattr(training, "time", types.SimpleNamespace(perf_counter=lambda: next(clock) / 1000,
                                                           process_time=lambda: next(cpu) / 500))
     saved = []
     out = train_standalone(DagArchitecture.from_mask(chain_dag(3)), tiny_digits, 8,

@@ -30,17 +30,17 @@ weights carry over. The found architecture is the block with the largest α.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.checkpoint import check_training_state, restore_training, training_state
+from nas.checkpoint import check_training_state
 from nas.data import Augment, Batches, ImageData
 from nas.spaces.base import SearchSpace
+from nas.training import fit_and_test
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh}
 INITS = ("he", "pytorch")
@@ -453,47 +453,8 @@ def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config:
                           weight_decay=config.weight_decay)
     batches = Batches(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
                       augment=Augment(), shuffle=True, drop_last=False, seed=config.seed, device=device)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.epochs * len(batches))
-    history, first, elapsed = [], 0, 0.0
-    if resume is not None:
-        history, first, elapsed = restore_training(resume, net, opt, sched, batches)
-    start = time.perf_counter() - elapsed
-    net.train()
-    for epoch in range(first, config.epochs):
-        t0, cpu0, lr = time.perf_counter(), time.process_time(), opt.param_groups[0]["lr"]
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device)
-        n = 0
-        for x, y in batches:
-            logits = net(x)
-            loss = F.cross_entropy(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
-            n += len(y)
-        history.append({"epoch": epoch, "train_loss": float(loss_sum) / n,
-                        "train_acc": float(correct) / n, "lr": lr,
-                        "epoch_time_s": time.perf_counter() - t0,
-                        "epoch_cpu_s": time.process_time() - cpu0})   # all threads
-        if on_checkpoint is not None:
-            on_checkpoint(training_state(config, epoch + 1, net, opt, sched, batches, history,
-                                         time.perf_counter() - start))
-    train_time = time.perf_counter() - start
-    net.eval()
-    test = Batches(data.test_x, data.test_y, 1024, data.mean, data.std, augment=Augment(),
-                   shuffle=False, drop_last=False, device=device)
-    correct, loss_sum = 0, 0.0
-    with torch.no_grad():
-        for x, y in test:
-            logits = net(x)
-            correct += int((logits.argmax(1) == y).sum())
-            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-    return {"test_acc": correct / len(data.test_y), "test_loss": loss_sum / len(data.test_y),
-            "train_acc": history[-1]["train_acc"], "params": sum(p.numel() for p in net.parameters()),
-            "train_time_s": train_time, "history": history, "config": asdict(config)}
+    return fit_and_test(net, data, config, opt, batches, device, resume=resume,
+                        on_checkpoint=on_checkpoint)
 
 
 class DenseDagSpace(SearchSpace):

@@ -22,19 +22,18 @@ weight decay 5e-4, batch 256, random crop and flip).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from nas.checkpoint import check_training_state, restore_training, training_state
+from nas.checkpoint import check_training_state
 from nas.data import Augment, Batches, ImageData
 from nas.spaces.base import SearchSpace, tidy_alphas
 from nas.spaces.nb201_cell import OPS, Cell, CellError, distinct_cells, edge_count
 from nas.spaces.nb201_net import NB201Network, ResidualBlock, operation
+from nas.training import fit_and_test
 
 DERIVATIONS = ("all", "no-none")
 # operations without weights: a cell of only these is a collapse
@@ -250,50 +249,8 @@ def train_cell(cell: Cell, data: ImageData, config: NB201TrainConfig, device: to
     augment = Augment(data.augment.crop_padding, data.augment.flip, 0)
     batches = Batches(data.train_x, data.train_y, config.batch_size, data.mean, data.std,
                       augment=augment, shuffle=True, drop_last=False, seed=config.seed, device=device)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.epochs * len(batches),
-                                                       eta_min=config.lr_min)
-    history, first, elapsed = [], 0, 0.0
-    if resume is not None:
-        history, first, elapsed = restore_training(resume, net, opt, sched, batches)
-    start = time.perf_counter() - elapsed
-    for epoch in range(first, config.epochs):
-        net.train()
-        t0, cpu0, lr = time.perf_counter(), time.process_time(), opt.param_groups[0]["lr"]
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device)
-        n = 0
-        for x, y in batches:
-            logits = net(x)
-            loss = F.cross_entropy(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
-            n += len(y)
-        train_loss = float(loss_sum) / n
-        if not torch.isfinite(torch.tensor(train_loss)):
-            raise FloatingPointError(f"the training diverged: train loss is {train_loss} at epoch {epoch}")
-        history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": float(correct) / n,
-                        "lr": lr, "epoch_time_s": time.perf_counter() - t0,
-                        "epoch_cpu_s": time.process_time() - cpu0})   # all threads
-        if on_checkpoint is not None:
-            on_checkpoint(training_state(config, epoch + 1, net, opt, sched, batches, history,
-                                         time.perf_counter() - start))
-    train_time = time.perf_counter() - start
-    net.eval()
-    test = Batches(data.test_x, data.test_y, 1024, data.mean, data.std, augment=None,
-                   shuffle=False, drop_last=False, device=device)
-    correct, loss_sum = 0, 0.0
-    with torch.no_grad():
-        for x, y in test:
-            logits = net(x)
-            correct += int((logits.argmax(1) == y).sum())
-            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-    return {"test_acc": correct / len(data.test_y), "test_loss": loss_sum / len(data.test_y),
-            "train_acc": history[-1]["train_acc"], "params": sum(p.numel() for p in net.parameters()),
-            "train_time_s": train_time, "history": history, "config": asdict(config)}
+    return fit_and_test(net, data, config, opt, batches, device, lr_min=config.lr_min, resume=resume,
+                        on_checkpoint=on_checkpoint)
 
 
 class NB201Space(SearchSpace):
