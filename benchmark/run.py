@@ -378,6 +378,11 @@ def run(args: argparse.Namespace) -> int:
     given = ray_trial_ids(results_dir)
     restorable = (not args.tune and bool(given) and tune.Tuner.can_restore(path)
                   and given in ({s.trial_id for s in declared}, {s.trial_id for s in unfinished}))
+    if restorable and ray_checkpoints_gone(path):
+        print("Ray's saved run refers to a trial checkpoint that is gone (the driver was stopped while "
+              "Ray replaced its checkpoints); the unfinished trials go on from their own checkpoint "
+              f"files in {results_dir / 'checkpoints'} instead", file=sys.stderr)
+        restorable = False
     if not args.tune:
         check_manifest(results_dir, grid, declared)
     if not args.tune and not restorable:
@@ -491,6 +496,30 @@ def ray_storage(storage: str | None, results_dir: Path, experiment: str) -> tupl
     elif "://" in storage:
         return storage, experiment
     return str(Path(storage).expanduser().resolve()), experiment
+
+
+def ray_checkpoints_gone(path: str) -> bool:
+    """Whether Ray's saved run at `path` (local storage) refers to a trial's latest checkpoint that
+    no longer exists: a driver stopped while Ray replaced a trial's checkpoints leaves its state
+    pointing at one it has deleted, and restoring that run fails the trial on every retry."""
+    import json
+
+    import cloudpickle
+
+    states = sorted(Path(path).glob("experiment_state-*.json")) if "://" not in path else []
+    if not states:
+        return False
+    try:
+        for entry in json.loads(states[-1].read_text()).get("trial_data", []):
+            manager = json.loads(entry[1]).get("checkpoint_manager") or {}
+            if manager.get("_type") != "CLOUDPICKLE_FALLBACK":
+                continue
+            latest = cloudpickle.loads(bytes.fromhex(manager["value"])).latest_checkpoint_result
+            if latest is not None and not Path(latest.checkpoint.path).exists():
+                return True
+    except Exception:   # (a state written by another Ray version: let Ray read it as it can)
+        return False
+    return False
 
 
 def result_table(spec) -> str:

@@ -420,3 +420,29 @@ def test_the_nb201_space_end_to_end_with_lookups_in_a_table_made_here(ray_tmp, c
     assert run_module.main(argv) == 0
     assert "search 1/1" not in capsys.readouterr().out
     assert len(CellTable(spec.table_path).rows()) == before
+
+
+def test_a_saved_run_whose_trial_checkpoint_is_gone_is_not_restored(tmp_path):
+    """A driver stopped while Ray replaced a trial's checkpoints leaves Ray's state pointing at a
+    deleted one; restoring it would fail the trial on every retry, so the trials go on from their
+    own checkpoint files instead."""
+    import json
+    import types
+
+    import cloudpickle
+
+    def state(checkpoint: str) -> str:
+        result = types.SimpleNamespace(checkpoint=types.SimpleNamespace(path=checkpoint))
+        manager = {"_type": "CLOUDPICKLE_FALLBACK",
+                   "value": cloudpickle.dumps(types.SimpleNamespace(latest_checkpoint_result=result)).hex()}
+        return json.dumps({"trial_data": [["{}", json.dumps({"checkpoint_manager": manager})]]})
+
+    kept = tmp_path / "t0" / "checkpoint_000003"
+    kept.mkdir(parents=True)
+    (tmp_path / "experiment_state-2026-12-06_04-00-00.json").write_text(state(str(kept)))
+    assert not run_module.ray_checkpoints_gone(str(tmp_path))
+    (tmp_path / "experiment_state-2026-12-06_04-00-09.json").write_text(state(str(tmp_path / "t0" / "gone")))
+    assert run_module.ray_checkpoints_gone(str(tmp_path))          # the newest state counts
+    assert not run_module.ray_checkpoints_gone(str(tmp_path / "nothing"))
+    (tmp_path / "experiment_state-2026-12-06_04-00-10.json").write_text("{not json")
+    assert not run_module.ray_checkpoints_gone(str(tmp_path))      # unreadable: Ray decides
