@@ -18,6 +18,7 @@ declare -A keep=(
   [dense-dag-stability]="accuracy dense_dag_choice noise collapse cost search_curves"
   [nb201-smoke]="lookup_curves collapse accuracy"
   [nb201-reduced]="search_curves"
+  [nb201-pilot]="cell_table"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${!keep[@]}")
