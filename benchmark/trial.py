@@ -264,19 +264,21 @@ def fill_epoch_lookups(spec: TrialSpec, history: list[dict], device: torch.devic
     from benchmark.cell_tables import TableError
 
     done = state.setdefault("epoch_lookups", {})
+    todo = [r for r in history if str(r["epoch"]) not in done]
+    if not todo:
+        return
+    try:   # (read once: a table's rows are read from all its parts)
+        table = open_table(spec)
+    except TableError:
+        table = None
     space = get_space(spec.profile.space)
-    for record in history:
-        key = str(record["epoch"])
-        if key in done:
-            continue
-        try:
-            found, _ = lookup_or_train(spec, open_table(spec), space.parse(record["genotype"]),
-                                       spec.search_dataset, device, progress, state,
-                                       spec.profile.on_miss == "train")
-        except TableError:
-            found = None
-        done[key] = ({"lookup_acc": None, "lookup_n": 0} if found is None
-                     else {"lookup_acc": found.mean, "lookup_n": found.n})
+    for record in todo:
+        found = None
+        if table is not None:
+            found, _ = lookup_or_train(spec, table, space.parse(record["genotype"]), spec.search_dataset,
+                                       device, progress, state, spec.profile.on_miss == "train")
+        done[str(record["epoch"])] = ({"lookup_acc": None, "lookup_n": 0} if found is None
+                                      else {"lookup_acc": found.mean, "lookup_n": found.n})
 
 
 def evaluate_by_lookup(spec: TrialSpec, arch, device: torch.device, state: dict, progress) -> dict:
