@@ -258,7 +258,6 @@ def table_numbers(table, dataset: str) -> dict:
 def table_summary(table) -> Table | None:
     """The table-of-cells report's table: per dataset its numbers (`table_numbers`) and its named
     cells' accuracies with their trainings."""
-    from analysis.tables import p_text
 
     rows = table.rows()
     if rows.empty:
@@ -272,7 +271,7 @@ def table_summary(table) -> Table | None:
             f"{n['trainings_per_cell']:.0f} per cell); sd between trainings {n['sd_train']:.2f} points, "
             f"split-half ρ (Spearman–Brown) {n['split_half_rho']:.2f}, pairs of cells apart beyond training "
             f"noise {100 * n['separable_pairs']:.0f}%; do the cells differ at all? One-way ANOVA over "
-            f"the cells: F = {n['anova_f']:.1f}, p = {p_text(n['anova_p'])}. Cell means from "
+            f"the cells: F = {n['anova_f']:.1f}, p {p_sentence(n['anova_p'])}. Cell means from "
             f"{n['worst']:.2f}% to {n['best']:.2f}% (median {n['median']:.2f}%); the best cell is "
             f"{n['gap_best_skip']:.2f} points above the all-skip cell ({n['all_skip']:.2f}%), "
             f"{n['gap_in_sds']:.1f} training sds. "
@@ -300,6 +299,14 @@ def table_summary(table) -> Table | None:
             "share of pairs of cells whose means differ by more than twice the standard error of the "
             "difference; the ANOVA over the cells trained at least twice.")
     return Table("cell_table", f"The table of cells {table.name}", blocks, pd.DataFrame(numbers), note, text)
+
+
+def p_sentence(p: float) -> str:
+    """'< 0.001' or '= 0.012' (p_text's number after the sign it needs)."""
+    from analysis.tables import p_text
+
+    text = p_text(p)
+    return f"< {text[1:]}" if text.startswith("<") else f"= {text}"
 
 
 def json_text(d: dict) -> str:
