@@ -7,6 +7,8 @@ A table is a folder (`<results>/tables/<name>/`, or any folder a profile names):
                           (training subset, image size) and where its rows came from
     parts/cells/*.parquet one part per training (the results layer's `cells` table,
                           results/README.md), written atomically; a part is never half there
+    cells.parquet         the parts folded into one file (`CellTable.compact`, which the driver
+                          runs before and after a grid): read first, the parts after it win
 
 A profile with a table evaluates a search by looking its derived architecture up (benchmark/trial.py)
 instead of training it. A miss is an error in one sentence, or, where the profile says
@@ -136,11 +138,23 @@ class CellTable:
         return self._rows
 
     def add(self, rows: list[dict]) -> None:
-        """Store trainings: one part per (dataset, arch, training seed), atomically."""
+        """Store trainings: one part per (dataset, arch, training seed), atomically. The rows read
+        so far are kept, with these joined (a fill of thousands of cells does not read the table
+        again after every training; trainings other processes store meanwhile are not seen)."""
+        rows = [{"table": self.name, **row} for row in rows]
         for row in rows:
             self.store.write_part("cells", part_name(row["dataset"], row["arch"], row["train_seed"]),
-                                  [{"table": self.name, **row}])
+                                  [row])
+        if self._rows is not None and rows:
+            key = ["table", "dataset", "arch", "train_seed"]
+            joined = pd.concat([self._rows, pd.DataFrame(rows)], ignore_index=True)
+            self._rows = joined.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
+
+    def compact(self) -> int:
+        """Fold the table's parts (one per training) into its cells.parquet: a table of thousands of
+        trainings then opens in one read. Safe while trials write to it. Returns the parts folded."""
         self._rows = None
+        return self.store.compact("cells")
 
     def datasets(self) -> list[str]:
         rows = self.rows()
@@ -347,7 +361,8 @@ NB201_BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|n
 
 def fill_cells(profile) -> list[str]:
     """The cells a fill profile trains into its table, in the order its trials take them: `all`
-    (one per distinct computation of the profile's space, `SearchSpace.cells`), `pilot` (the
+    (one per distinct computation of the profile's space, `SearchSpace.cells`, in a random order,
+    seed 0, so that a table filled part of the way holds a uniform sample of them), `pilot` (the
     uniform cells of each operation but `none` and, in the 4-node space, NAS-Bench-201's best
     CIFAR-10 cell, then PILOT_RANDOM distinct cells drawn at random, seed 0) or `random:N` (N
     distinct cells drawn at random, seed 0). ValueError in one sentence for another value or a
@@ -358,8 +373,8 @@ def fill_cells(profile) -> list[str]:
     cells = [str(c) for c in space.cells(profile.search_space)]
     rng = np.random.default_rng(0)
     fill = profile.fill
-    if fill == "all":
-        return cells
+    if fill == "all":   # in a seeded random order: the cells filled so far are a uniform sample
+        return [cells[i] for i in rng.permutation(len(cells))]
     if fill == "pilot":
         named = [str(c) for c in space.references(profile.search_space).values()]
         if NB201_BEST in cells:

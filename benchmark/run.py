@@ -199,10 +199,24 @@ def prepare_table(grid, specs) -> None:
                                  f"({', '.join(table.datasets()) or 'none'}) or train on a miss")
     except (TableError, FileError) as e:
         raise UsageError(str(e)) from None
+    compact_table(specs)
     for d in grid.search_datasets:
         print(describe(table, d) if table.exists() else
               f"table {table.name} at {table.root}: empty; the searches' cells fill it (train on miss)",
               file=sys.stderr)
+
+
+def compact_table(specs) -> None:
+    """Fold the parts of the grid's table of cells (one per training) into one file, so that every
+    trial opens it in one read (safe while other grids write to the same table)."""
+    from benchmark.cell_tables import CellTable
+
+    if specs and specs[0].table_path and CellTable(specs[0].table_path).exists():
+        table = CellTable(specs[0].table_path)
+        folded = table.compact()
+        if folded:
+            print(f"table {table.name}: {folded} trainings folded into {table.root / 'cells.parquet'}",
+                  file=sys.stderr)
 
 
 HANDSHAKE_WAIT_S = 5
@@ -470,6 +484,7 @@ def run(args: argparse.Namespace) -> int:
         if r.metrics.get("done"):
             harvest_checkpoint(r.checkpoint, results_dir, r.metrics.get("trial_id"))
     frames = ResultStore(results_dir).collect()
+    compact_table(declared)
     wall = time.perf_counter() - start
     failed = [r for r in results if r.error is not None]
     trials = frames["trials"]

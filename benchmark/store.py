@@ -41,6 +41,8 @@ OTHER_KEYS: dict[str, list[str]] = {
 TABLES: dict[str, list[str]] = {**KEYS, **OTHER_KEYS}
 # the tables whose part marks a trial finished (written last)
 MARKING = ("trials", "ground_truth", "fills")
+# reads of a table whose part vanished meanwhile (a concurrent `compact`), before giving up
+READ_ATTEMPTS = 3
 
 # what to do about a grid.json that cannot be read, where the benchmark needs it
 GRID_JSON_HINT = ("restore it from a copy (the rows in parts/ are intact), or give this run another "
@@ -107,6 +109,16 @@ def write_parquet_atomic(rows: list[dict] | pd.DataFrame, path: Path) -> None:
     atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
+def _read_listed(path: Path) -> pd.DataFrame:
+    """A listed file of a table; FileNotFoundError where it has gone since the listing."""
+    try:
+        return read_parquet(path)
+    except FileError:
+        if not path.exists():
+            raise FileNotFoundError(path) from None
+        raise
+
+
 class ResultStore:
     """A results folder: an experiment's (`results/<experiment>/`) or a tool's (`results/perf/`)."""
 
@@ -138,18 +150,65 @@ class ResultStore:
 
     def read(self, table: str) -> pd.DataFrame:
         """The table: its parts joined (duplicate keys dropped, the last part written wins), or the
-        joined <table>.parquet where there are no parts; empty if neither exists."""
+        joined <table>.parquet where there are no parts; empty if neither exists. A part that
+        vanishes while it is read (`compact` folded it into <table>.parquet) makes it read again."""
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
-        parts = sorted((self.root / "parts" / table).glob("*.parquet"), key=lambda p: p.stat().st_mtime)
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return self._join(table, self._listing(table))[0]
+            except FileNotFoundError:
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _listing(self, table: str) -> list[tuple[Path, float]]:
+        """The files `read` joins, in the order it joins them, each with its modification time."""
+        listed = []
+        for p in (self.root / "parts" / table).glob("*.parquet"):
+            try:
+                listed.append((p, p.stat().st_mtime))
+            except FileNotFoundError:   # (compacted away since the listing)
+                continue
+        listed.sort(key=lambda pm: pm[1])
         joined = self.root / f"{table}.parquet"
         if table in OTHER_KEYS and joined.is_file():   # a file appended to before the parts: first
-            parts.insert(0, joined)
-        if parts:
-            df = pd.concat([read_parquet(p) for p in parts], ignore_index=True)
+            listed.insert(0, (joined, joined.stat().st_mtime))
+        return listed
+
+    def _join(self, table: str, listed: list[tuple[Path, float]]) -> tuple[pd.DataFrame, int]:
+        joined = self.root / f"{table}.parquet"
+        if listed:
+            df = pd.concat([_read_listed(p) for p, _ in listed], ignore_index=True)
             key = [k for k in TABLES[table] if k in df]
-            return df.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
-        return read_parquet(joined) if joined.is_file() else pd.DataFrame()
+            return df.drop_duplicates(subset=key, keep="last").reset_index(drop=True), len(listed)
+        return (read_parquet(joined) if joined.is_file() else pd.DataFrame()), 0
+
+    def compact(self, table: str) -> int:
+        """Fold the parts of `table` (one of OTHER_KEYS, whose joined file is read before its
+        parts) into <table>.parquet and delete them, so that reading it opens one file instead of
+        thousands; returns the parts folded. Safe beside writers and readers: the joined file is
+        replaced atomically before any part goes, a part written or rewritten meanwhile stays (it
+        is read after the joined file, so it still wins), and a reader that finds a part gone
+        reads again."""
+        if table not in OTHER_KEYS:
+            raise ValueError(f"only {', '.join(OTHER_KEYS)} can be compacted, not {table!r}")
+        joined = self.root / f"{table}.parquet"
+        listed = self._listing(table)
+        parts = [(p, m) for p, m in listed if p != joined]
+        if not parts:
+            return 0
+        df, _ = self._join(table, listed)
+        write_parquet_atomic(df, joined)
+        folded = 0
+        for p, mtime in parts:
+            try:
+                if p.stat().st_mtime == mtime:
+                    p.unlink()
+                    folded += 1
+            except FileNotFoundError:
+                continue
+        return folded
 
     def collect(self) -> dict[str, pd.DataFrame]:
         """Join the benchmark tables' parts into <table>.parquet; returns the frames (empty if none)."""

@@ -127,6 +127,36 @@ class FactorizedReduce(nn.Module):
         return self.bn(out)
 
 
+class BoxAverage(nn.Module):
+    """nn.AvgPool2d(kernel, stride, kernel // 2, count_include_pad=False) computed as a depthwise
+    convolution with a box of ones divided by the number of in-image pixels under it: the same
+    numbers (tests/test_ops.py), about 4 times faster on a CPU for the 3×3 pool at stride 1
+    (benchmark/nb201_throughput.py: the all-pooling cell's training). No parameters."""
+
+    def __init__(self, kernel: int = 3, stride: int = 1):
+        super().__init__()
+        self.kernel, self.stride, self.padding = kernel, stride, kernel // 2
+        self._counts: dict[tuple, torch.Tensor] = {}
+
+    def _inverse_count(self, x: torch.Tensor) -> torch.Tensor:
+        key = (x.shape[-2], x.shape[-1], x.device, x.dtype)
+        if key not in self._counts:
+            ones = torch.ones(1, 1, *key[:2], device=x.device, dtype=x.dtype)
+            box = torch.ones(1, 1, self.kernel, self.kernel, device=x.device, dtype=x.dtype)
+            counts = nn.functional.conv2d(ones, box, stride=self.stride, padding=self.padding)
+            self._counts[key] = counts.reciprocal()
+        return self._counts[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        box = x.new_ones(c, 1, self.kernel, self.kernel)
+        out = nn.functional.conv2d(x, box, stride=self.stride, padding=self.padding, groups=c)
+        return out * self._inverse_count(x)
+
+    def extra_repr(self) -> str:
+        return f"kernel={self.kernel}, stride={self.stride}, count_include_pad=False"
+
+
 OpFactory = Callable[[int, int, bool, bool], nn.Module]
 
 # name -> factory(C, stride, affine, track_running_stats)

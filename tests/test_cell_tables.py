@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -427,3 +428,50 @@ def test_a_tables_report_says_what_it_can_rank_and_what_it_costs(tmp_path):
     t = table_summary(table)
     assert "the best cell is 30.00 points above the all-skip cell (30.00%)" in t.text[0]
     assert t.blocks[0][1]["accuracy (%)"].iloc[0] == "31.00, 29.00"
+
+
+def test_a_table_keeps_its_rows_across_adds_and_compacts_into_one_file(tmp_path, monkeypatch):
+    """A fill adds thousands of trainings: the table is not read again after each (its rows so far
+    are joined with the new ones), and compacting it leaves one file that reads the same."""
+    from benchmark.store import ResultStore
+
+    table = CellTable(tmp_path / "t")
+    table.require({"space": "nb201", "source": "trained here"}, create=True)
+    table.add([row(BEST, 0, 0.9)])
+    assert len(table.rows()) == 1
+    reads = []
+    real = ResultStore.read
+    monkeypatch.setattr(ResultStore, "read", lambda self, t: reads.append(t) or real(self, t))
+    table.add([row(ALL_SKIP, 0, 0.5), row(ALL_SKIP, 1000, 0.4)])
+    table.add([row(BEST, 0, 0.95)])                       # a retraining replaces its row
+    kept = table.rows().sort_values(["arch", "train_seed"]).reset_index(drop=True)
+    assert reads == []
+    fresh = CellTable(tmp_path / "t").rows().sort_values(["arch", "train_seed"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept[fresh.columns], fresh)
+    assert table.lookup(BEST, Cell.parse(BEST).canonical(), "digits").accs == (0.95,)
+    assert table.compact() == 3                           # one part per training
+    assert [p.name for p in (tmp_path / "t").iterdir() if p.suffix == ".parquet"] == ["cells.parquet"]
+    assert not list((tmp_path / "t" / "parts" / "cells").glob("*.parquet"))
+    again = CellTable(tmp_path / "t")
+    assert again.lookup(ALL_SKIP, Cell.parse(ALL_SKIP).canonical(), "digits").accs == (0.5, 0.4)
+    assert again.lookup(BEST, Cell.parse(BEST).canonical(), "digits").accs == (0.95,)
+
+
+def test_a_whole_space_is_filled_in_a_seeded_random_order():
+    """So that a table filled part of the way holds a uniform sample of the space's cells."""
+    from benchmark.cell_tables import fill_cells
+    from benchmark.grids import get_grid
+    from nas.spaces.nb201_cell import distinct_cells
+
+    profile = dataclasses.replace(get_grid("nb201-pilot").profile, fill="all")
+    order = fill_cells(profile)
+    index_order = [str(c) for c in distinct_cells(4)]
+    assert sorted(order) == sorted(index_order) and order != index_order
+    assert fill_cells(profile) == order                    # the same order every time
+    # the first tenth is spread over the space like the whole; NAS-Bench-201's index order is not
+    def share(cells, op):
+        return sum(Cell.parse(c).ops[0] == op for c in cells) / len(cells)   # on the first edge
+
+    for op in ("skip_connect", "nor_conv_3x3", "avg_pool_3x3"):
+        assert abs(share(order[:647], op) - share(order, op)) < 0.05
+    assert share(index_order[:647], "skip_connect") > 0.8 > 0.2 > share(order, "skip_connect")

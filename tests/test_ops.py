@@ -54,3 +54,24 @@ def test_eval_cell_shapes(reduction):
     out = cell(torch.randn(2, 6, 8, 8), torch.randn(2, 10, 8, 8), drop_prob=0.0)
     side = 4 if reduction else 8
     assert out.shape == (2, 16, side, side)
+
+
+@pytest.mark.parametrize("stride,size", [(1, 8), (1, 7), (2, 8), (2, 7)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_box_average_is_the_average_pool_that_does_not_count_the_padding(stride, size,
+                                                                          channels_last):
+    from nas.ops import BoxAverage
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, size, size, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    want = torch.nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)(a)
+    got = BoxAverage(3, stride)(b)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want)
+    g = torch.randn_like(want)
+    want.backward(g)
+    got.backward(g)
+    torch.testing.assert_close(b.grad, a.grad)
+    assert list(BoxAverage(3, stride).parameters()) == []

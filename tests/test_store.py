@@ -281,3 +281,66 @@ def test_a_results_folder_matches_only_the_grid_it_declares(tmp_path):
     manifest["profile"] = {"no_such_field": 1}                       # unreadable: no match
     (tmp_path / "grid.json").write_text(json.dumps(manifest))
     assert manifest_matches(tmp_path, grid) is False
+
+
+def test_compacting_folds_the_parts_into_one_file_and_keeps_what_read_returns(tmp_path, monkeypatch):
+    store = ResultStore(tmp_path)
+    perf = {k: 0 for k in store_module.OTHER_KEYS["perf"]}
+    for i in range(4):
+        store.write_part("perf", f"run{i}", [{**perf, "batch": i, "step_s": float(i)}])
+    store.write_part("perf", "again", [{**perf, "batch": 1, "step_s": 9.0}])   # newer: it wins
+    before = store.read("perf").sort_values("batch").reset_index(drop=True)
+    assert store.compact("perf") == 5
+    assert list((tmp_path / "parts" / "perf").glob("*.parquet")) == []
+    after = store.read("perf").sort_values("batch").reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, after)
+    assert after.step_s.tolist() == [0.0, 9.0, 2.0, 3.0]
+    # a part written after the compaction is read over the joined file
+    store.write_part("perf", "later", [{**perf, "batch": 2, "step_s": 7.0}])
+    assert store.read("perf").set_index("batch").step_s.to_dict() == {0: 0.0, 1: 9.0, 2: 7.0, 3: 3.0}
+    assert store.compact("perf") == 1 and store.compact("perf") == 0
+    with pytest.raises(ValueError, match="only .* can be compacted"):
+        store.compact("trials")
+
+    # a part rewritten while the compaction reads stays, and still wins
+    store.write_part("perf", "busy", [{**perf, "batch": 5, "step_s": 1.0}])
+    real_join = ResultStore._join
+
+    def join_then_rewrite(self, table, listed):
+        out = real_join(self, table, listed)
+        store.write_part("perf", "busy", [{**perf, "batch": 5, "step_s": 2.0}])
+        _age(tmp_path / "parts" / "perf" / "busy.parquet", 0)   # (surely another modification time)
+        return out
+
+    monkeypatch.setattr(ResultStore, "_join", join_then_rewrite)
+    assert store.compact("perf") == 0
+    monkeypatch.setattr(ResultStore, "_join", real_join)
+    assert (tmp_path / "parts" / "perf" / "busy.parquet").is_file()
+    assert store.read("perf").set_index("batch").step_s[5] == 2.0
+
+
+def test_a_reader_that_finds_a_part_gone_reads_again(tmp_path, monkeypatch):
+    """A compaction in another process can delete a part between a reader's listing and its
+    read; the reader lists again (the joined file then holds the part's rows)."""
+    store = ResultStore(tmp_path)
+    perf = {k: 0 for k in store_module.OTHER_KEYS["perf"]}
+    store.write_part("perf", "a", [{**perf, "batch": 1, "step_s": 1.0}])
+    real_listing, calls = ResultStore._listing, []
+
+    def listing_then_compact(self, table):
+        listed = real_listing(self, table)
+        if self is store:
+            calls.append(len(listed))
+            if len(calls) == 1:
+                ResultStore(tmp_path).compact("perf")   # (the other process)
+        return listed
+
+    monkeypatch.setattr(ResultStore, "_listing", listing_then_compact)
+    assert store.read("perf").step_s.tolist() == [1.0]
+    assert len(calls) == 2
+    # a part that is unreadable but present is an error at once, not a retry
+    (tmp_path / "parts" / "perf" / "bad.parquet").write_text("not parquet")
+    calls.clear()
+    with pytest.raises(FileError, match="bad.parquet"):
+        store.read("perf")
+    assert len(calls) == 1
