@@ -40,6 +40,7 @@ class Experiment:
     space: str = "darts"                                 # grid.json's profile's space
     table_path: str | None = None                        # grid.json's table of cells, if any
     fills: pd.DataFrame = field(default_factory=pd.DataFrame)   # a grid that fills its table
+    space_options: dict = field(default_factory=dict)    # grid.json's profile's search_space
 
     @property
     def fills_table(self) -> bool:
@@ -146,12 +147,13 @@ def load_experiment(root: str | Path) -> Experiment:
     frames = {t: store.read(t) for t in TABLES}
     frames["trials"] = _with_repeats(frames["trials"], eval_seed=True)
     frames["epochs"] = _with_repeats(frames["epochs"], eval_seed=False)
-    declared, space, table_path = [], "darts", None
+    declared, space, table_path, options = [], "darts", None, {}
     if (root / "grid.json").is_file():
         manifest = read_json(root / "grid.json", "restore it from a copy, or delete it (the report "
                              "then cannot name the trials that have no results yet)")
         profile = manifest.get("profile") or {}
         space = profile.get("space", "darts")
+        options = profile.get("search_space") or {}
         every = int(profile.get("eval_repeats", 1) or 1)
         # (a profile from before transfer_repeats repeated every dataset eval_repeats times)
         repeats = {"eval_repeats": every,
@@ -166,7 +168,7 @@ def load_experiment(root: str | Path) -> Experiment:
                  else "it has no trials.parquet and no parts/trials/")
         raise ReportError(f"{root} holds no results yet: {state}")
     return Experiment(root, frames["trials"], frames["epochs"], frames["alphas"], declared,
-                      frames["ground_truth"], space, table_path, frames["fills"])
+                      frames["ground_truth"], space, table_path, frames["fills"], options)
 
 
 def find_experiment(name: str | None, results: str | Path) -> Path:

@@ -47,8 +47,9 @@ def lookup_numbers(exp: Experiment, table) -> pd.DataFrame:
     if s.empty or table is None:
         return pd.DataFrame()
     rows = []
+    order = space_order(exp)
     for ds, g in s.groupby("eval_dataset", sort=False):
-        means = table.means(ds)
+        means, among = ranked_among(table, ds, order)
         if means.empty:
             continue
         best = 100 * float(means.max())
@@ -56,9 +57,37 @@ def lookup_numbers(exp: Experiment, table) -> pd.DataFrame:
             stats = cell_stats(Cell.parse(r.genotype))
             rows.append({"strategy": r.strategy, "search_dataset": r.search_dataset, "seed": r.seed,
                          "eval_dataset": ds, "acc": r.acc, "regret": best - r.acc,
-                         "percentile": table.percentile(r.acc / 100, ds), "table_best": best,
-                         "table_cells": len(means), "genotype": r.genotype, **stats})
+                         "percentile": table.percentile(r.acc / 100, ds, among=means),
+                         "table_best": best, "table_cells": len(means), "ranked_among": among,
+                         "genotype": r.genotype, **stats})
     return pd.DataFrame(rows)
+
+
+def space_order(exp: Experiment) -> list[str]:
+    """The experiment's space's cells in the order a fill of the whole space takes them
+    (benchmark/cell_tables.py `fill_order`); [] for a space without a list of cells."""
+    from benchmark.cell_tables import fill_order
+    from nas.spaces import space_config
+
+    try:
+        return fill_order(exp.space, space_config(exp.space, **exp.space_options))
+    except (NotImplementedError, TypeError, ValueError):
+        return []
+
+
+def ranked_among(table, dataset: str, order: list[str]) -> tuple[pd.Series, str]:
+    """The cells a search's cell is ranked among, and what they are (`uniform_sample`)."""
+    from benchmark.cell_tables import uniform_sample
+
+    if not order:
+        return table.means(dataset), "table"
+    return uniform_sample(table, dataset, order)
+
+
+# what a percentile and a regret are relative to, in words
+AMONG = {"space": "every cell of the space",
+         "sample": "a uniform random sample of the space's cells (the table's fill so far)",
+         "table": "the cells the table holds (not a sample of the space: the searches filled it)"}
 
 
 def found_cells(exp: Experiment) -> pd.DataFrame:
@@ -122,8 +151,8 @@ def lookup_table(exp: Experiment, table) -> Table | None:
                             "missed": miss})
         head = f"Evaluated on {short_name(ds)}"
         if not g.empty:
-            head += (f": the table's best cell {g.table_best.iloc[0]:.2f}%, {g.table_cells.iloc[0]} "
-                     f"cells in the table")
+            head += (f": ranked among {g.table_cells.iloc[0]:,} cells, "
+                     f"{AMONG[g.ranked_among.iloc[0]]}; the best of them {g.table_best.iloc[0]:.2f}%")
         blocks.append((head, pd.DataFrame(frame)))
     from benchmark.cell_tables import describe
 
@@ -131,11 +160,14 @@ def lookup_table(exp: Experiment, table) -> Table | None:
     note = ("Each search's found cell looked up in the table of cells (its accuracy: the mean of the "
             "table's trainings of that cell, or of a cell of the same canonical form; no training "
             "for this experiment but the misses the profile trained into the table). Per strategy "
-            "the mean over searches with its 95% t interval (none where n = 1); regret: the table's "
-            "best mean accuracy minus the search's; percentile: the share of the table's cells "
-            "whose mean is below the search's (ties half), among the cells the table holds (its "
-            "canonical forms; NAS-Bench-201's file: its strings; a table filled lazily by the "
-            "searches holds few, so its percentiles and best cell are not the space's); collapsed: "
+            "the mean over searches with its 95% t interval (none where n = 1); regret: the best "
+            "mean accuracy among the cells ranked against minus the search's; percentile: the share "
+            "of those cells whose mean is below the search's (ties half). The cells ranked against "
+            "(each block's head says which): every cell of the space where the table holds them all "
+            "(its canonical forms; NAS-Bench-201's file: its strings); else the cells a fill of the "
+            "whole space has trained so far, in its seeded random order (a uniform sample: its best "
+            "is below the space's, so regret is understated); else, for a table the searches alone "
+            "filled, the cells it holds (not the space's: neither number is the space's); collapsed: "
             "of every search that found a cell (scored or missed), those whose cell has only "
             "parameter-free operations (none, skip, pooling; NAS-Bench-201 reports DARTS ending at "
             "the all-skip cell), with its 95% Wilson interval; missed: searches whose cell the "

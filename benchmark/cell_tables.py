@@ -205,10 +205,10 @@ class CellTable:
             return pd.Series(dtype=float)
         return rows[rows["dataset"] == dataset].groupby(self.unit)["test_acc"].mean()
 
-    def percentile(self, acc: float, dataset: str) -> float:
-        """The share (0-100) of the table's cells (`unit`) on `dataset` whose mean accuracy is
-        below `acc` (ties count half)."""
-        means = self.means(dataset).to_numpy()
+    def percentile(self, acc: float, dataset: str, among: pd.Series | None = None) -> float:
+        """The share (0-100) of the table's cells (`unit`) on `dataset`, or of the cell means
+        `among` (`uniform_sample`), whose mean accuracy is below `acc` (ties count half)."""
+        means = (self.means(dataset) if among is None else among).to_numpy()
         if not len(means):
             return float("nan")
         tie = np.isclose(means, acc, rtol=0.0, atol=1e-9)   # (a mean summed in another order)
@@ -359,6 +359,41 @@ PILOT_RANDOM = 16    # the pilot's cells drawn at random among the distinct ones
 NB201_BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
 
+def fill_order(space_name: str, space_config) -> list[str]:
+    """Every distinct cell of the space (one string per canonical form, `SearchSpace.cells`) in
+    the order a fill of the whole space takes them: a random permutation, seed 0."""
+    from nas.spaces import get_space
+
+    cells = [str(c) for c in get_space(space_name).cells(space_config)]
+    return [cells[i] for i in np.random.default_rng(0).permutation(len(cells))]
+
+
+def uniform_sample(table: CellTable, dataset: str, order: list[str]) -> tuple[pd.Series, str]:
+    """The cells to rank a search's cell among on `dataset`, and what they are:
+    - "space": every cell of `order` (`fill_order`: the space's cells) is in the table, or the table
+      is NAS-Bench-201's file (every string);
+    - "sample": the longest prefix of `order` the table holds, a uniform random sample of the
+      space's cells (the cells the searches trained into the table besides would bias it towards
+      what searches find);
+    - "table": no cell of that prefix (a table the searches alone filled): every cell the table
+      holds.
+    Each as the mean accuracy per cell (canonical form; string in NAS-Bench-201's file)."""
+    means = table.means(dataset)
+    if table.unit == "arch":
+        return means, "space"
+    from nas.spaces.nb201_cell import Cell
+
+    prefix = []
+    for text in order:
+        form = Cell.parse(text).canonical()
+        if form not in means.index:
+            break
+        prefix.append(form)
+    if not prefix:
+        return means, "table"
+    return means.loc[prefix], "space" if len(prefix) == len(order) else "sample"
+
+
 def fill_cells(profile) -> list[str]:
     """The cells a fill profile trains into its table, in the order its trials take them: `all`
     (one per distinct computation of the profile's space, `SearchSpace.cells`, in a random order,
@@ -374,7 +409,7 @@ def fill_cells(profile) -> list[str]:
     rng = np.random.default_rng(0)
     fill = profile.fill
     if fill == "all":   # in a seeded random order: the cells filled so far are a uniform sample
-        return [cells[i] for i in rng.permutation(len(cells))]
+        return fill_order(profile.space, profile.search_space)
     if fill == "pilot":
         named = [str(c) for c in space.references(profile.search_space).values()]
         if NB201_BEST in cells:

@@ -315,7 +315,8 @@ def test_the_report_counts_missed_searches_and_their_collapse(tmp_path):
                      table_path=str(table.root))
     t = lookup_table(exp, table)
     (heading, frame), = t.blocks
-    assert "the table's best cell 85.00%, 2 cells in the table" in heading
+    assert ("ranked among 2 cells, the cells the table holds (not a sample of the space: the "
+            "searches filled it); the best of them 85.00%") in heading
     fo, hd = (frame[frame.strategy == s].iloc[0] for s in ("first-order", "hyperdarts-mlp"))
     assert fo["searches scored"] == 2 and fo["missed"] == 0 and fo["collapsed"].startswith("1/2")
     assert fo["regret (pts)"].startswith("20.00") and fo["percentile"].startswith("50.0")
@@ -475,3 +476,48 @@ def test_a_whole_space_is_filled_in_a_seeded_random_order():
     for op in ("skip_connect", "nor_conv_3x3", "avg_pool_3x3"):
         assert abs(share(order[:647], op) - share(order, op)) < 0.05
     assert share(index_order[:647], "skip_connect") > 0.8 > 0.2 > share(order, "skip_connect")
+
+
+def test_a_search_is_ranked_among_a_uniform_sample_of_the_space_not_among_what_searches_found(
+        tmp_path):
+    """While a fill of the whole space is under way, percentile and regret count only the longest
+    prefix of the fill's random order that the table holds; cells the searches trained into the
+    table besides are left out; a complete table ranks among every cell."""
+    import pandas as pd
+
+    from analysis.load import Experiment
+    from analysis.lookups import lookup_numbers
+    from benchmark.cell_tables import fill_order, uniform_sample
+    from nas.spaces import space_config
+
+    options = {"nodes": 3, "ops": ["none", "skip_connect", "nor_conv_3x3"]}
+    order = fill_order("nb201", space_config("nb201", **options))
+    assert len(order) == len({Cell.parse(c).canonical() for c in order}) >= 6
+    table = CellTable(tmp_path / "tables" / "t")
+    table.require({"space": "nb201", "source": "trained here"}, create=True)
+    accs = {c: 0.1 * (i + 1) for i, c in enumerate(order)}
+    table.add([row(c, 0, accs[c]) for c in order[:3]])         # the fill's first three cells
+    searched = order[-1]                                      # a cell a search trained, far on
+    table.add([row(searched, 0, 0.99)])
+    means, among = uniform_sample(table, "digits", order)
+    assert among == "sample" and sorted(means.round(2)) == [0.1, 0.2, 0.3]
+    key = {"experiment": "e", "search_dataset": "digits", "profile": "p", "strategy": "first-order",
+           "eval_dataset": "digits", "repeat": 0, "status": "finished", "reason": ""}
+    trials = pd.DataFrame([{**key, "seed": 0, "genotype": searched, "test_acc": 0.99},
+                           {**key, "seed": 1, "genotype": order[1], "test_acc": 0.2}])
+    exp = Experiment(tmp_path / "e", trials, pd.DataFrame(), pd.DataFrame(), space="nb201",
+                     table_path=str(table.root), space_options=options)
+    num = lookup_numbers(exp, table).set_index("seed")
+    assert (num.ranked_among == "sample").all() and (num.table_cells == 3).all()
+    assert num.percentile[0] == 100.0 and num.regret[0] == pytest.approx(30 - 99)
+    assert num.percentile[1] == pytest.approx(100 * 1.5 / 3) and num.regret[1] == pytest.approx(10)
+    # a gap in the order ends the sample there
+    table.add([row(c, 0, accs[c]) for c in order[4:]])
+    assert len(uniform_sample(table, "digits", order)[0]) == 3
+    table.add([row(order[3], 0, accs[order[3]])])
+    means, among = uniform_sample(table, "digits", order)
+    assert among == "space" and len(means) == len(order)
+    # without a space to order (no options recorded), every cell the table holds
+    bare = Experiment(tmp_path / "e", trials, pd.DataFrame(), pd.DataFrame(), space="darts",
+                      table_path=str(table.root))
+    assert (lookup_numbers(bare, table).ranked_among == "table").all()
