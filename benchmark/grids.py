@@ -481,6 +481,33 @@ NB201_PILOT = Profile("nb201-pilot", space="nb201",
                       eval_repeats=2, table="nb201-pilot-c8-n1-e5", fill="pilot", fill_chunk=4,
                       train_subset=10_000, image_size=16, gpus_per_trial=0.25)
 
+# nb201-table (issue 32): the table of every distinct cell of NAS-Bench-201's space (6,466) on
+# CIFAR-10 at the protocol the pilot chose (results/examples/nb201-pilot-n3e2/README.md): the
+# network at 8 channels and 3 cells per stage, 10,000 training images at 16×16, 2 epochs of batch
+# 128, SGD 0.1 with Nesterov momentum and cosine decay, tested on all 10,000 test images; two
+# trainings a cell (seeds 0 and 1000). About 34 core-hours on this project's CPUs: it fills over
+# several sessions (rerun the same command; it resumes), in a seeded random order, so that the
+# cells it holds at any time are a uniform sample of the space. Searches look their cells up in it
+# (nb201-cpu), and train the cells it lacks into it.
+NB201_TABLE_TRAIN = NB201TrainConfig(channels=8, cells_per_stage=3, epochs=2, batch_size=128)
+NB201_TABLE = Profile("nb201-table", space="nb201", train=NB201_TABLE_TRAIN, eval_repeats=2,
+                      table="nb201-c8-n3-e2", fill="all", fill_chunk=16, train_subset=10_000,
+                      image_size=16, gpus_per_trial=0.25)
+
+# nb201-cpu (issue 32): the strategies compared on NAS-Bench-201's space at CPU scale, each found
+# cell looked up in the table above (a cell it lacks is trained into it, at its protocol), on
+# CIFAR-10 and, for transfer, on Fashion-MNIST (the same protocol; its table rows are the found
+# cells'). The search: NAS-Bench-201's DARTS settings (batch 64, w SGD 0.025 cosine, α Adam 3e-4)
+# on the table's 10,000 training images at 16×16, halved into w's and α's (78 steps an epoch), 50
+# epochs, with a supernet of one cell per stage at 8 channels: shallower than the network the table
+# trains (3 per stage), as DARTS searches with 8 cells and evaluates with 20. Every epoch's derived
+# cell is looked up too (the per-epoch curve).
+NB201_CPU = Profile("nb201-cpu", space="nb201",
+                    search_space=NB201Config(channels=8, cells_per_stage=1), search_epochs=50,
+                    search_batch_size=64, search_speed=("channels_last",), train=NB201_TABLE_TRAIN,
+                    eval_repeats=2, transfer_repeats=2, table="nb201-c8-n3-e2", on_miss="train",
+                    lookup_epochs=True, train_subset=10_000, image_size=16, gpus_per_trial=0.25)
+
 GRIDS: dict[str, Grid] = {
     "smoke": Grid("smoke", ALL, ("digits",), (0,), SMOKE),
     "cpu": Grid("cpu", ALL, (OFFLINE_CIFAR10,), (0, 1, 2), CPU, transfer_datasets=("fashion-mnist",)),
@@ -498,6 +525,9 @@ GRIDS: dict[str, Grid] = {
     "nb201-reduced": Grid("nb201-reduced", ("first-order",), (OFFLINE_CIFAR10,), (0,), NB201_REDUCED),
     # (a fill grid has no strategies or seeds of its own: its trials are the chunks of its cells)
     "nb201-pilot": Grid("nb201-pilot", ("random",), (OFFLINE_CIFAR10,), (0,), NB201_PILOT),
+    "nb201-table": Grid("nb201-table", ("random",), (OFFLINE_CIFAR10,), (0,), NB201_TABLE),
+    "nb201-cpu": Grid("nb201-cpu", ALL, (OFFLINE_CIFAR10,), tuple(range(10)), NB201_CPU,
+                      transfer_datasets=("fashion-mnist",)),
 }
 
 

@@ -194,6 +194,8 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     """The plan's text; `power_dir` (default: `experiment_dir`) is the earlier run whose
     standard deviations the power analysis uses; `tables_root` where a table of cells is named."""
     p = grid.profile
+    if p.fill:
+        return fill_plan(grid, cpus, tables_root)
     specs = [s for s in grid.trials(tables_root=tables_root) if s.kind == "search"]
     evals = specs[0].eval_datasets
     lines = [f"grid {grid.name} (profile {p.name}, the {p.space} space)", ""]
@@ -336,4 +338,46 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
         lines.append(f"    evaluation on {_short(d):13s} {sec:8.0f} s each")
     if unknown:
         lines.append(f"  not in the source, so not counted: {', '.join(sorted(unknown))}")
+    return "\n".join(lines)
+
+
+def fill_plan(grid: Grid, cpus: int, tables_root: Path | None = None) -> str:
+    """The plan of a grid that fills a table of cells: what it trains, what the table holds, and
+    the cost of the rest at the table's own median CPU-seconds per training."""
+    from benchmark.cell_tables import CellTable, fill_cells
+
+    p = grid.profile
+    specs = grid.trials(tables_root=tables_root)
+    cells = fill_cells(p)
+    table = CellTable(specs[0].table_path)
+    space = get_space(p.space)
+    lines = [f"grid {grid.name} (profile {p.name}, the {p.space} space): fills the table of cells "
+             f"{table.root}", ""]
+    for d in grid.search_datasets:
+        want = specs[0].repeats(d)
+        lines.append(f"  {len(cells):,} cells ({p.fill}) on {_short(d)}, {want} training(s) each "
+                     f"(seeds 0, 1000, …) = {len(cells) * want:,} trainings, in {len(specs):,} trials of "
+                     f"{p.fill_chunk} cells")
+        lines.append(f"  each: {space.describe_training(p.train)}; on {train_images(grid, d) or '?'} "
+                     "training images" + (f" at {p.image_size} px" if p.image_size else ""))
+        rows = table.rows() if table.exists() else pd.DataFrame()
+        rows = rows[rows["dataset"] == d] if not rows.empty else rows
+        have = 0
+        if not rows.empty:
+            from nas.spaces.nb201_cell import Cell
+
+            counts = rows.groupby(table.unit)["train_seed"].nunique()
+            forms = [Cell.parse(c).canonical() if table.unit == "canonical" else c for c in cells]
+            have = int(sum(min(int(counts.get(f, 0)), want) for f in forms))
+        left = len(cells) * want - have
+        lines.append(f"  the table holds {have:,} of them; {left:,} to train")
+        if rows.empty:
+            lines.append("  cost: no training of this table yet to time (benchmark/nb201_throughput.py "
+                         "measures one)")
+            continue
+        per = float(rows["train_cpu_s"].mean())
+        n = slots(grid, cpus, 0)
+        lines.append(f"  cost: {per:.1f} CPU-seconds a training (mean of the table's {len(rows):,}): "
+                     f"{_hours(left * per)} of CPU for the rest, about {_hours(left * per / n)} of wall "
+                     f"time on {n} slot(s)")
     return "\n".join(lines)

@@ -417,13 +417,21 @@ def test_a_tables_report_says_what_it_can_rank_and_what_it_costs(tmp_path):
                  for s, d in ((0, 0.01), (1000, -0.01))]
     table.add(rows)
     n = table_numbers(table, "digits")
-    assert n["cells"] == 4 and n["trainings"] == 8 and n["trainings_per_cell"] == 2
+    # only named cells: the cost of the space from theirs
+    assert n["cpu_s_mean"] == pytest.approx(11.5) and n["cpu_s_mean_of"] == 8
+    assert n["core_hours_all"] == pytest.approx(6466 * 2 * 11.5 / 3600)
+    # a drawn cell: the space's cost from the drawn cells alone (the uniform ones are extremes)
+    drawn = "|skip_connect~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|skip_connect~2|"
+    table.add([{**row(drawn, s, 0.5 + d), "train_cpu_s": 20.0} for s, d in ((0, 0.01), (1000, -0.01))])
+    n = table_numbers(table, "digits")
+    assert n["cells"] == 5 and n["trainings"] == 10 and n["trainings_per_cell"] == 2
     assert n["all_skip"] == pytest.approx(30.0) and n["best"] == pytest.approx(60.0)
     assert n["gap_best_skip"] == pytest.approx(30.0)
     assert n["sd_train"] == pytest.approx(100 * np.std([0.01, -0.01], ddof=1))
     assert n["gap_in_sds"] == pytest.approx(30.0 / n["sd_train"])
-    assert n["anova_p"] < 1e-3 and n["cpu_s_median"] == pytest.approx(11.5)
-    assert n["core_hours_all"] == pytest.approx(6466 * 2 * 11.5 / 3600)
+    assert n["anova_p"] < 1e-3 and n["cpu_s_median"] == pytest.approx(12.0)
+    assert n["cpu_s_mean"] == pytest.approx(20.0) and n["cpu_s_mean_of"] == 2
+    assert n["core_hours_all"] == pytest.approx(6466 * 2 * 20.0 / 3600)
     assert set(named_cells(table)) == {"all-skip_connect", "all-nor_conv_1x1", "all-nor_conv_3x3",
                                        "all-avg_pool_3x3"}
     t = table_summary(table)
@@ -521,3 +529,25 @@ def test_a_search_is_ranked_among_a_uniform_sample_of_the_space_not_among_what_s
     bare = Experiment(tmp_path / "e", trials, pd.DataFrame(), pd.DataFrame(), space="darts",
                       table_path=str(table.root))
     assert (lookup_numbers(bare, table).ranked_among == "table").all()
+
+
+def test_the_plan_of_a_fill_grid_counts_what_the_table_holds_and_costs_the_rest(tmp_path):
+    from benchmark.grids import get_grid
+    from benchmark.plan import plan
+
+    grid = get_grid("nb201-pilot")
+    text = plan(grid, tmp_path / "nb201-pilot", None, None, cpus=2, tables_root=tmp_path)
+    assert "21 cells (pilot) on cifar10-jpeg, 2 training(s) each" in text
+    assert "42 trainings, in 6 trials of 4 cells" in text
+    assert "the table holds 0 of them; 42 to train" in text and "no training of this table yet" in text
+    table = CellTable(tmp_path / grid.profile.table)
+    table.require({"space": "nb201"}, create=True)
+    from benchmark.cell_tables import fill_cells
+
+    first = fill_cells(grid.profile)[0]
+    table.add([{**row(first, s, 0.3, dataset=grid.search_datasets[0]), "train_cpu_s": 90.0}
+               for s in (0, 1000, 2000)])          # a third training counts for no other cell
+    text = plan(grid, tmp_path / "nb201-pilot", None, None, cpus=2, tables_root=tmp_path)
+    assert "the table holds 2 of them; 40 to train" in text
+    assert "90.0 CPU-seconds a training (mean of the table's 3)" in text
+    assert "1.0 h of CPU for the rest, about 30 min of wall time on 2 slot(s)" in text

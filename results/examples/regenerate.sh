@@ -19,6 +19,9 @@ declare -A keep=(
   [nb201-smoke]="lookup_curves collapse accuracy"
   [nb201-reduced]="search_curves"
   [nb201-pilot]="cell_table"
+  [nb201-pilot-n3e2]="cell_table"
+  [nb201-pilot-n3e3]="cell_table"
+  [nb201-pilot-n5]="cell_table"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${!keep[@]}")
