@@ -284,6 +284,45 @@ def seeds_needed(difference: float, sd: float, power: float = POWER, alpha: floa
     return n
 
 
+def proportion_power(p1: float, p2: float, n: int, alpha: float = ALPHA) -> float:
+    """Power of a two-sided test of two proportions (n searches each, independent) to tell p1 from
+    p2 at `alpha`, in the arcsine approximation (Cohen's h = |2 asin √p1 − 2 asin √p2|, the
+    difference of two transformed shares having variance 2/n)."""
+    if n < 1:
+        return NAN
+    h = abs(2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p2)))
+    z = stats.norm.ppf(1 - alpha / 2)
+    shift = h * math.sqrt(n / 2)
+    return float(stats.norm.sf(z - shift) + stats.norm.cdf(-z - shift))
+
+
+def proportion_detectable_difference(n: int, power: float = POWER, alpha: float = ALPHA,
+                                     centre: float = 0.5) -> float:
+    """The smallest difference of two proportions, centre ± d/2, that `proportion_power` detects
+    with n searches each (a share near 50%, the default, is the hardest to tell apart)."""
+    if n is None or n < 2:
+        return NAN
+    top = 2 * min(centre, 1 - centre)
+    if proportion_power(centre - top / 2, centre + top / 2, n, alpha) < power:
+        return NAN
+    return float(optimize.brentq(
+        lambda d: proportion_power(centre - d / 2, centre + d / 2, n, alpha) - power, 1e-9, top,
+        xtol=1e-9))
+
+
+def proportion_seeds_needed(difference: float, power: float = POWER, alpha: float = ALPHA,
+                            centre: float = 0.5) -> int:
+    """The smallest number of searches per strategy at which `proportion_power` tells centre ±
+    difference/2 apart."""
+    if not 0 < difference <= 2 * min(centre, 1 - centre):
+        raise ValueError(f"a difference of proportions around {centre} lies in (0, "
+                         f"{2 * min(centre, 1 - centre)}], got {difference}")
+    n = 2
+    while proportion_power(centre - difference / 2, centre + difference / 2, n, alpha) < power:
+        n += 1
+    return n
+
+
 def variance_components(frame, unit_cols, value_col: str = "acc", repeat_col: str = "repeat",
                         group_cols=(), level: float = LEVEL):
     """Between-search and between-training sd per group, by one-way random-effects ANOVA.

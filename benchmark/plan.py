@@ -200,13 +200,16 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     evals = specs[0].eval_datasets
     lines = [f"grid {grid.name} (profile {p.name}, the {p.space} space)", ""]
     trainings = sum(spec.repeats(d) for spec in specs for d in spec.eval_datasets)
+    # with every epoch's cell looked up, a cell each epoch (search dataset) may be trained on a miss
+    epoch_trainings = (sum(spec.repeats(spec.search_dataset) for spec in specs) * p.search_epochs
+                       if p.lookup_epochs and p.table else 0)
     lines.append(f"declared: {len(grid.strategies)} strategies × {len(grid.search_datasets)} search "
                  f"dataset(s) × {len(grid.seeds)} seeds = {len(specs)} searches; "
                  + ("search only: no training" if not p.evaluate else
                     f"each found cell looked up in the table {specs[0].table_path} on {len(evals)} "
                     "evaluation dataset(s)" + (", a cell it lacks trained into it (at most "
-                                               f"{trainings * (p.search_epochs if p.lookup_epochs else 1)}"
-                                               " trainings)" if p.on_miss == "train" else
+                                               f"{trainings + epoch_trainings:,} trainings)"
+                                               if p.on_miss == "train" else
                                                ", a search whose cell it lacks ends 'missed'")
                     + ("; every epoch's cell looked up too" if p.lookup_epochs else "")
                     if p.table else
@@ -262,6 +265,8 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
                   f"evaluation dataset(s)), α/{family} at its first step):"]
     n = len(grid.seeds)
     lines += sd_units(n, family)
+    if p.space == "nb201":
+        lines += collapse_power(n, len(comparisons(grid.strategies)))
     if power_dir != experiment_dir:
         lines.append(f"  standard deviations from {power_dir} (another experiment: its profile's noise, "
                      "not necessarily this grid's)")
@@ -339,6 +344,30 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     if unknown:
         lines.append(f"  not in the source, so not counted: {', '.join(sorted(unknown))}")
     return "\n".join(lines)
+
+
+COLLAPSE_DIFFERENCE = 0.3   # issue 32: the collapse-rate difference that matters (30 points)
+
+
+def collapse_power(n: int, family: int) -> list[str]:
+    """What n searches per strategy tell apart in the share of searches that collapse (a found cell
+    of parameter-free operations only), for two strategies with independent searches, around 50%
+    (the hardest shares to tell apart)."""
+    from analysis.stats import proportion_detectable_difference, proportion_seeds_needed
+
+    one = proportion_detectable_difference(n)
+    holm = proportion_detectable_difference(n, alpha=ALPHA / max(1, family))
+
+    def points(d: float) -> str:
+        return "nothing" if math.isnan(d) else f"≥ {100 * d:.0f} points"
+
+    need = proportion_seeds_needed(COLLAPSE_DIFFERENCE)
+    need_holm = proportion_seeds_needed(COLLAPSE_DIFFERENCE, alpha=ALPHA / max(1, family))
+    return [f"  collapse (a found cell of parameter-free operations only): with {n} searches per "
+            f"strategy, two collapse shares around 50% differ detectably by {points(one)} "
+            f"({points(holm)} after Holm over {family}); {100 * COLLAPSE_DIFFERENCE:.0f} points need "
+            f"{need} searches per strategy ({need_holm} after Holm) (two proportions, arcsine "
+            "approximation)"]
 
 
 def fill_plan(grid: Grid, cpus: int, tables_root: Path | None = None) -> str:

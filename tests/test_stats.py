@@ -545,3 +545,28 @@ def test_a_correlations_interval_stays_in_its_range_and_is_the_t_interval_on_fis
     assert (clo, chi) == pytest.approx((np.tanh(zlo), np.tanh(zhi)))
     assert st.correlation_mean_ci([1.0, 1.0, 0.99])[2] < 1     # ±1 clipped before atanh
     assert math.isnan(st.correlation_mean_ci([0.3])[1])
+
+
+def test_the_power_of_comparing_two_collapse_rates_is_statsmodels_arcsine_power():
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    from analysis.stats import (proportion_detectable_difference, proportion_power,
+                                proportion_seeds_needed)
+
+    h = proportion_effectsize(0.65, 0.35)
+    for n in (10, 43, 100):
+        want = NormalIndPower().power(h, nobs1=n, alpha=0.05, ratio=1.0)
+        assert proportion_power(0.35, 0.65, n) == pytest.approx(want, rel=1e-6)
+    # 35% against 65% needs 43 searches per strategy (2 ((1.96 + 0.84) / h)² = 42.3), more after
+    # a correction
+    assert proportion_seeds_needed(0.3) == 43
+    assert proportion_seeds_needed(0.3, alpha=0.05 / 10) > 60
+    d = proportion_detectable_difference(43)
+    assert d <= 0.3 < proportion_detectable_difference(42)
+    assert proportion_power(0.5 - d / 2, 0.5 + d / 2, 43) == pytest.approx(0.8, abs=1e-6)
+    # a share far from 50% is easier to tell apart; a tiny n detects nothing
+    assert proportion_detectable_difference(43, centre=0.2) < d
+    assert np.isnan(proportion_detectable_difference(3, alpha=0.001))
+    with pytest.raises(ValueError, match="lies in"):
+        proportion_seeds_needed(1.2)
