@@ -290,7 +290,7 @@ def table_numbers(table, dataset: str) -> dict:
             "gap_in_sds": float((means.max() - skip) / sd) if sd > 0 else float("nan"),
             "cpu_s_median": float(cpu.median()) if len(cpu) else float("nan"),
             "cpu_s_mean": float(cpu_drawn.mean()) if len(cpu_drawn) else float("nan"),
-            "cpu_s_mean_of": int(len(cpu_drawn)),
+            "cpu_s_mean_of": len(cpu_drawn),
             "core_hours_all": float(6466 * per_cell * cpu_drawn.mean() / 3600) if len(cpu_drawn)
             else float("nan")}
 

@@ -551,8 +551,7 @@ def test_the_power_of_comparing_two_collapse_rates_is_statsmodels_arcsine_power(
     from statsmodels.stats.power import NormalIndPower
     from statsmodels.stats.proportion import proportion_effectsize
 
-    from analysis.stats import (proportion_detectable_difference, proportion_power,
-                                proportion_seeds_needed)
+    from analysis.stats import proportion_detectable_difference, proportion_power, proportion_seeds_needed
 
     h = proportion_effectsize(0.65, 0.35)
     for n in (10, 43, 100):
