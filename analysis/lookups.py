@@ -20,7 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from analysis import stats as st
 from analysis.load import TRIAL_KEY, Experiment, short_name
-from analysis.tables import Table, ci_text, strategy_order
+from analysis.tables import Table, ci_text, p_text, strategy_order
 from nas.spaces.nb201 import cell_stats
 from nas.spaces.nb201_cell import Cell
 
@@ -250,6 +250,76 @@ def named_cells(table) -> dict[str, str]:
     names["NAS-Bench-201's best (CIFAR-10)"] = NB201_BEST
     have = set(table.rows().arch) if not table.rows().empty else set()
     return {k: v for k, v in names.items() if v in have}
+
+
+def collapse_differences(exp: Experiment) -> Table | None:
+    """Per search dataset, each strategy's collapse share against its baselines' (the report's
+    comparisons: first-order, random, and hyperDARTS's noise control): the difference in points
+    with its 95% Newcombe interval, Fisher's exact p, Holm's correction over the comparisons of
+    the search dataset, and the smallest difference those numbers of searches detect (80% power,
+    arcsine approximation) at α and after Holm. Searches of the same seed are treated as
+    independent (a strategy's collapse hardly pairs with another's)."""
+    from scipy import stats as sps
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    from analysis.tables import VERDICTS, comparisons
+
+    cells = found_cells(exp)
+    if cells.empty:
+        return None
+    blocks, numbers = [], []
+    for sd, c in cells.groupby("search_dataset", sort=False):
+        pairs = comparisons(strategy_order(c.strategy.unique()))
+        if not pairs:
+            continue
+        rows = []
+        for s, b in pairs:
+            x, y = c[c.strategy == s].collapsed, c[c.strategy == b].collapsed
+            k1, n1, k2, n2 = int(x.sum()), len(x), int(y.sum()), len(y)
+            diff = k1 / n1 - k2 / n2
+            lo, hi = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff")
+            p = float(sps.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+            rows.append({"search_dataset": sd, "strategy": s, "baseline": b, "collapsed": k1,
+                         "searches": n1, "baseline_collapsed": k2, "baseline_searches": n2,
+                         "diff": 100 * diff, "diff_lo": 100 * float(lo), "diff_hi": 100 * float(hi),
+                         "p": p})
+        frame = pd.DataFrame(rows)
+        frame["p_holm"] = st.holm(frame.p.to_numpy())
+        m = len(frame)
+        frame["mde"] = [100 * st.proportion_detectable_difference(min(a, b)) for a, b in
+                        zip(frame.searches, frame.baseline_searches)]
+        frame["mde_holm"] = [100 * st.proportion_detectable_difference(min(a, b), alpha=st.ALPHA / m)
+                             for a, b in zip(frame.searches, frame.baseline_searches)]
+        frame["verdict"] = [
+            "not testable" if min(r.searches, r.baseline_searches) < 2 else
+            "differs" if r.p_holm < st.ALPHA else
+            "not detectable" if (np.isnan(r.mde_holm) or abs(r.diff) < r.mde_holm) else
+            "not significant" for r in frame.itertuples()]
+        numbers.append(frame)
+        shown = pd.DataFrame({
+            "strategy": frame.strategy, "against": frame.baseline,
+            "collapsed": [f"{r.collapsed}/{r.searches} vs {r.baseline_collapsed}/{r.baseline_searches}"
+                          for r in frame.itertuples()],
+            "difference (pts)": [ci_text(r.diff, r.diff_lo, r.diff_hi, digits=0, sign=True)
+                                 for r in frame.itertuples()],
+            "p (Fisher)": [p_text(r.p) for r in frame.itertuples()],
+            "p (Holm)": [p_text(r.p_holm) for r in frame.itertuples()],
+            "detectable (pts)": ["—" if np.isnan(r.mde_holm) else
+                                 f"≥ {r.mde:.0f} (≥ {r.mde_holm:.0f} after Holm)"
+                                 for r in frame.itertuples()],
+            "verdict": [VERDICTS[v] for v in frame.verdict]})
+        blocks.append((f"Searched on {short_name(sd)}: {m} comparisons", shown))
+    if not blocks:
+        return None
+    note = ("Collapse: a found cell of parameter-free operations only (none, skip, pooling), every search "
+            "that found a cell counted (missed lookups too). Difference: the strategy's share minus the "
+            "baseline's, in points, with its 95% Newcombe (Wilson score) interval; p: Fisher's exact test, "
+            "two-sided; Holm: over the comparisons of the search dataset; detectable: the smallest "
+            "difference of two shares around 50% that these numbers of searches detect with 80% power "
+            "(arcsine approximation), at α = 0.05 and at Holm's first step. 'No difference detectable "
+            "at this n' where the difference is below that and Holm does not reject.")
+    return Table("collapse_differences", "Collapse share: differences from the baselines", blocks,
+                 pd.concat(numbers, ignore_index=True), note)
 
 
 def table_numbers(table, dataset: str) -> dict:

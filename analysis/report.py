@@ -285,7 +285,7 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                   else "Accuracy table: no evaluation has finished yet")
         add_table(health_table(exp), "")
         if exp.table_path:
-            from analysis.lookups import find_table, lookup_curves, lookup_table
+            from analysis.lookups import collapse_differences, find_table, lookup_curves, lookup_table
 
             table = find_table(exp)
             if table is None:
@@ -295,6 +295,8 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                                                           "percentiles"})
             add_table(lookup_table(exp, table), "" if table is None else
                       "Lookups: no search has been looked up in the table yet")
+            add_table(collapse_differences(exp), "Collapse differences: no baseline to compare with "
+                      "(first-order, random or first-order-smoothed) or no cell found yet")
             add_figure("lookup_curves", lookup_curves(exp, table, fdir / "lookup_curves"),
                        "Looked-up accuracy over the search",
                        "The derived cell after every search epoch, looked up in the table of cells (the mean "

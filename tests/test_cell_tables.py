@@ -551,3 +551,34 @@ def test_the_plan_of_a_fill_grid_counts_what_the_table_holds_and_costs_the_rest(
     assert "the table holds 2 of them; 40 to train" in text
     assert "90.0 CPU-seconds a training (mean of the table's 3)" in text
     assert "1.0 h of CPU for the rest, about 30 min of wall time on 2 slot(s)" in text
+
+
+def test_collapse_shares_are_compared_with_the_baselines_with_intervals_and_holm(tmp_path):
+    import pandas as pd
+    from scipy.stats import fisher_exact
+
+    from analysis.load import Experiment
+    from analysis.lookups import collapse_differences
+
+    cells = {True: ALL_SKIP, False: BEST}
+    key = {"experiment": "e", "search_dataset": "digits", "profile": "p", "eval_dataset": "digits",
+           "repeat": 0, "status": "finished", "test_acc": 0.5, "reason": ""}
+    plan = {"first-order": 8, "hyperdarts-mlp": 1, "first-order-smoothed": 6, "random": 0}
+    trials = pd.DataFrame([{**key, "strategy": s, "seed": i, "genotype": cells[i < k]}
+                           for s, k in plan.items() for i in range(10)])
+    exp = Experiment(tmp_path / "e", trials, pd.DataFrame(), pd.DataFrame(), space="nb201")
+    t = collapse_differences(exp)
+    n = t.numbers.set_index(["strategy", "baseline"])
+    assert len(n) == 6          # fo-random; mlp-fo, mlp-random, mlp-smoothed; smoothed-fo, smoothed-random
+    r = n.loc[("hyperdarts-mlp", "first-order")]
+    assert (r.collapsed, r.searches, r.baseline_collapsed) == (1, 10, 8)
+    assert r["diff"] == pytest.approx(-70.0) and r.diff_lo < -70 < r.diff_hi < 0
+    assert r.p == pytest.approx(fisher_exact([[1, 9], [8, 2]]).pvalue)
+    assert r.p_holm >= r.p and r.verdict == "differs"
+    assert r.mde_holm > r.mde > 0
+    same = n.loc[("first-order-smoothed", "first-order")]
+    assert same.p_holm == 1.0 and same.verdict in {"not detectable", "not significant"}
+    (heading, frame), = t.blocks
+    assert heading == "Searched on digits: 6 comparisons"
+    row = frame[(frame.strategy == "hyperdarts-mlp") & (frame.against == "first-order")].iloc[0]
+    assert row["collapsed"] == "1/10 vs 8/10" and row["difference (pts)"].startswith("-70 [")
