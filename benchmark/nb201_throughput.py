@@ -4,6 +4,7 @@ network's CPU speed-ups buy, measured side by side.
     python benchmark/nb201_throughput.py                                 # C 8, N 5, 5 epochs
     python benchmark/nb201_throughput.py --cells-per-stage 3 --epochs 2 --cells 6 --rounds 2
     python benchmark/nb201_throughput.py --variants fast                 # the cost alone
+    python benchmark/nb201_throughput.py --grouped 32                    # would stacking pay?
 
 Each training is the table's own (`nas.spaces.nb201.train_cell`: the seeded network, SGD with a
 cosine schedule, the whole test set) on `--dataset` cut to `--train-subset` images and resized to
@@ -77,6 +78,33 @@ def pick_cells(count: int, seed: int) -> list[Cell]:
     return chosen
 
 
+def grouped_against_separate(networks: int, channels: int, batch: int, size: int,
+                             repeats: int = 20) -> tuple[float, float]:
+    """Seconds of one forward and backward of a 3×3 convolution for `networks` stacked networks of
+    `channels` channels as one grouped convolution, and as that many separate ones: whether
+    training many cells at once as one grouped network would pay."""
+    x = torch.randn(batch, networks * channels, size, size, requires_grad=True)
+    w = torch.randn(networks * channels, channels, 3, 3, requires_grad=True)
+    xs = [torch.randn(batch, channels, size, size, requires_grad=True) for _ in range(networks)]
+    ws = [torch.randn(channels, channels, 3, 3, requires_grad=True) for _ in range(networks)]
+
+    def grouped():
+        nn.functional.conv2d(x, w, padding=1, groups=networks).sum().backward()
+
+    def separate():
+        for a, b in zip(xs, ws):
+            nn.functional.conv2d(a, b, padding=1).sum().backward()
+
+    out = []
+    for f in (grouped, separate):
+        f()
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            f()
+        out.append((time.perf_counter() - t0) / repeats)
+    return out[0], out[1]
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -95,12 +123,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--trainings", type=int, default=2, help="trainings per cell in the table (2)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0, help="draws the random cells")
+    ap.add_argument("--grouped", type=int, metavar="K", default=0,
+                    help="only time a 3×3 convolution of K stacked networks as one grouped "
+                         "convolution against K separate ones (at --channels, --batch-size, "
+                         "--image-size), and exit")
     args = ap.parse_args(argv)
     for name in ("train_subset", "image_size", "cells", "rounds", "trainings", "threads"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
 
     torch.set_num_threads(args.threads)
+    if args.grouped:
+        g, sep = grouped_against_separate(args.grouped, args.channels, args.batch_size, args.image_size)
+        print(f"a 3×3 convolution, forward and backward, {args.grouped} networks of {args.channels} "
+              f"channels, batch {args.batch_size}, {args.image_size}×{args.image_size}, "
+              f"{args.threads} thread(s): one grouped {1e3 * g:.0f} ms, {args.grouped} separate "
+              f"{1e3 * sep:.0f} ms (grouped / separate {g / sep:.2f})")
+        return
     data = load_dataset(args.dataset, args.data_root)
     data = resized(train_subset(data, args.train_subset), args.image_size)
     config = NB201TrainConfig(channels=args.channels, cells_per_stage=args.cells_per_stage,
