@@ -272,6 +272,33 @@ def resolve_table(ref: str | None, tables_root: str | Path) -> str | None:
     return str(Path(tables_root) / ref)
 
 
+# tables shipped with the repository (a copy starts a table of the same name on first use)
+SHIPPED_TABLES = Path(__file__).resolve().parents[1] / "results" / "examples" / "tables"
+
+
+def start_from_shipped(ref: str | None, folder: str | Path, shipped: Path = SHIPPED_TABLES) -> int:
+    """Where a profile names its table by name and that table does not exist yet, copy the one of
+    that name shipped in results/examples/tables (a checkout's), so that a first search reads the
+    shipped trainings and trains its misses into its own copy, never into the repository's.
+    Returns the trainings copied (0: nothing to copy)."""
+    import shutil
+
+    folder = Path(folder)
+    if (ref is None or ref.startswith(PUBLISHED_PREFIX) or "/" in ref or ref.startswith(("~", "."))
+            or (folder / "table.json").exists() or not (shipped / ref / "table.json").is_file()):
+        return 0
+    if folder.exists() and any(folder.iterdir()):
+        return 0
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(folder.name + ".copying")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(shipped / ref, tmp)
+    if folder.exists():
+        folder.rmdir()
+    tmp.rename(folder)
+    return len(CellTable(folder).rows())
+
+
 def published_protocol(path: str) -> dict:
     return {"space": "nb201", "source": "NAS-Bench-201 (NATS-Bench topology) benchmark file",
             "file": path, "train": {"channels": 16, "cells_per_stage": 5, "epochs": 200},

@@ -174,13 +174,17 @@ def check_datasets(grid, data_root, download: bool = False) -> None:
 def prepare_table(grid, specs) -> None:
     """Import NAS-Bench-201's file on first use, and say which table the grid looks its cells up in,
     with its noise ceiling on each search dataset (UsageError where it cannot serve)."""
-    from benchmark.cell_tables import CellTable, TableError, describe, import_published
+    from benchmark.cell_tables import CellTable, TableError, describe, import_published, start_from_shipped
     from benchmark.trial import open_table
 
     ref = grid.profile.table
     if ref is None:
         return
     table = CellTable(specs[0].table_path)
+    copied = start_from_shipped(ref, table.root)
+    if copied:
+        print(f"table {table.name}: started from the copy shipped in results/examples/tables "
+              f"({copied:,} trainings); the cells it lacks are trained into {table.root}", file=sys.stderr)
     try:
         if ref.startswith("nb201:"):
             if not table.exists():

@@ -582,3 +582,27 @@ def test_collapse_shares_are_compared_with_the_baselines_with_intervals_and_holm
     assert heading == "Searched on digits: 6 comparisons"
     row = frame[(frame.strategy == "hyperdarts-mlp") & (frame.against == "first-order")].iloc[0]
     assert row["collapsed"] == "1/10 vs 8/10" and row["difference (pts)"].startswith("-70 [")
+
+
+def test_a_table_named_but_not_made_starts_from_the_shipped_copy(tmp_path):
+    """A fresh clone's first search reads the table shipped in results/examples/tables; its misses
+    go into its own copy, never into the repository's."""
+    from benchmark.cell_tables import SHIPPED_TABLES, start_from_shipped
+
+    shipped = tmp_path / "shipped"
+    source = CellTable(shipped / "t")
+    source.require({"space": "nb201", "source": "trained here"}, create=True)
+    source.add([row(BEST, 0, 0.9), row(BEST, 1000, 0.8)])
+    source.compact()
+    mine = tmp_path / "results" / "tables" / "t"
+    assert start_from_shipped("t", mine, shipped) == 2
+    assert CellTable(mine).lookup(BEST, Cell.parse(BEST).canonical(), "digits").n == 2
+    CellTable(mine).add([row(ALL_SKIP, 0, 0.3)])
+    assert len(CellTable(shipped / "t").rows()) == 2             # the shipped copy is untouched
+    # never over a table that exists, for a path, for another name or for NAS-Bench-201's file
+    assert start_from_shipped("t", mine, shipped) == 0 and len(CellTable(mine).rows()) == 3
+    assert start_from_shipped(str(shipped / "t"), tmp_path / "x", shipped) == 0
+    assert start_from_shipped("other", tmp_path / "y", shipped) == 0 and not (tmp_path / "y").exists()
+    assert start_from_shipped("nb201:/some/file", tmp_path / "z", shipped) == 0
+    # the repository ships the tables of its examples
+    assert (SHIPPED_TABLES / "nb201-smoke" / "table.json").is_file()
