@@ -606,3 +606,25 @@ def test_a_table_named_but_not_made_starts_from_the_shipped_copy(tmp_path):
     assert start_from_shipped("nb201:/some/file", tmp_path / "z", shipped) == 0
     # the repository ships the tables of its examples
     assert (SHIPPED_TABLES / "nb201-smoke" / "table.json").is_file()
+
+
+def test_a_trial_reads_its_data_once_per_process(monkeypatch):
+    """A fill trial trains many cells on the same data: it is read and cut once."""
+    import dataclasses
+
+    from benchmark import trial
+    from benchmark.grids import get_grid
+
+    calls = []
+    real = trial.load_dataset
+    monkeypatch.setattr(trial, "load_dataset", lambda *a, **k: calls.append(a) or real(*a, **k))
+    trial._load_cut.cache_clear()
+    spec = get_grid("nb201-smoke").trials()[0]
+    spec = dataclasses.replace(spec, profile=dataclasses.replace(spec.profile, train_subset=100,
+                                                                 image_size=6))
+    first = trial.load_for_trial("digits", spec)
+    assert trial.load_for_trial("digits", spec) is first and len(calls) == 1
+    assert len(first.train_y) == 100 and first.image_size == 6
+    other = dataclasses.replace(spec, profile=dataclasses.replace(spec.profile, train_subset=50))
+    assert len(trial.load_for_trial("digits", other).train_y) == 50 and len(calls) == 2
+    trial._load_cut.cache_clear()
