@@ -331,7 +331,8 @@ def test_the_driver_refuses_a_table_that_cannot_serve_the_grid_before_any_search
     from benchmark.grids import get_grid
     from benchmark.trial import table_protocol
 
-    grid = get_grid("nb201-smoke").override(on_miss="error", lookup_epochs=False)
+    # (a table of a name the repository does not ship: nb201-smoke's would start as its copy)
+    grid = get_grid("nb201-smoke").override(on_miss="error", lookup_epochs=False, table="unshipped")
     specs = grid.trials(tables_root=tmp_path)
     with pytest.raises(run_module.UsageError, match="there is no table of cells at"):
         run_module.prepare_table(grid, specs)
@@ -340,12 +341,15 @@ def test_the_driver_refuses_a_table_that_cannot_serve_the_grid_before_any_search
     table.add([row(BEST, 0, 0.9, dataset="fashion-mnist")])
     with pytest.raises(run_module.UsageError, match="holds no cell on digits, which this grid evaluates on"):
         run_module.prepare_table(grid, specs)
-    other = get_grid("nb201-smoke").override(eval_epochs=5)     # trains on a miss, at 5 epochs
+    other = get_grid("nb201-smoke").override(eval_epochs=5, table="unshipped")   # trains on a miss, at 5
     with pytest.raises(run_module.UsageError, match="another protocol"):
         run_module.prepare_table(other, other.trials(tables_root=tmp_path))
     fresh = get_grid("nb201-smoke").override(table="new")        # made now, at its protocol
     run_module.prepare_table(fresh, fresh.trials(tables_root=tmp_path))
     assert CellTable(tmp_path / "new").protocol()["train"]["epochs"] == 2
+    shipped = get_grid("nb201-smoke").override(on_miss="error")  # starts as the shipped copy
+    run_module.prepare_table(shipped, shipped.trials(tables_root=tmp_path))
+    assert len(CellTable(tmp_path / "nb201-smoke").rows()) == 44
 
 
 def test_nas_bench_201s_own_pth_file_is_read_through_its_api(tmp_path):
