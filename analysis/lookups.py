@@ -178,14 +178,15 @@ def lookup_table(exp: Experiment, table) -> Table | None:
 
 def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
     """The looked-up accuracy of each epoch's derived cell over the search (the epochs table's
-    lookup_acc), per strategy the mean over searches with its 95% CI; the table's best and median
-    cells as lines."""
+    lookup_acc), per strategy the mean over searches with its 95% CI; the best and median of the
+    cells a search is ranked among (`ranked_among`) as lines."""
     from analysis.figures import PAPER, _epoch_axis, _jitter, _palette, _save, _wrap, ci, n_text
     from analysis.plotting import new_figure
 
     e = exp.epochs
     if e.empty or "lookup_acc" not in e or table is None:
         return []
+    order = space_order(exp)
     e = e[(e.phase == "search")].copy()
     e["lookup_acc"] = pd.to_numeric(e["lookup_acc"], errors="coerce")
     e = e.dropna(subset=["lookup_acc"])
@@ -220,11 +221,14 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
                 if has.any():
                     ax.errorbar(xs[has], mean[has], yerr=np.vstack([mean - lo, hi - mean])[:, has],
                                 fmt="none", ecolor=colors[name], elinewidth=0.8, capsize=2, zorder=2)
-            means = 100 * table.means(ds)
+            means, among = ranked_among(table, ds, order)
+            means = 100 * means
             if len(means):
+                what = {"space": "of the space", "sample": "of a uniform sample",
+                        "table": "of the table"}[among]
                 ax.axhline(means.max(), color="black", ls="--", lw=0.8,
-                           label=f"table's best cell ({len(means)} cells)")
-                ax.axhline(means.median(), color="grey", ls=":", lw=0.8, label="table's median cell")
+                           label=f"best cell {what} ({len(means):,} cells)")
+                ax.axhline(means.median(), color="grey", ls=":", lw=0.8, label=f"median cell {what}")
             ax.set_title(f"searched on {short_name(ds)}")
             ax.set_xlabel("search epoch")
             ax.set_ylabel("looked-up test accuracy of the derived cell (%)")

@@ -301,8 +301,9 @@ def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str 
                        "Looked-up accuracy over the search",
                        "The derived cell after every search epoch, looked up in the table of cells (the mean "
                        "of its trainings there), per strategy: the mean over searches, whiskers its 95% t "
-                       "CI (none where n = 1); dashed: the table's best cell, dotted: its median cell (of "
-                       "the cells the table holds). NATS-Bench reports search curves this way. "
+                       "CI (none where n = 1); dashed: the best cell, dotted: the median cell, of the cells "
+                       "a search is ranked among (the space's, a uniform sample of them, or the table's: "
+                       "the legend says which). NATS-Bench reports search curves this way. "
                        + figures.count_caption(exp),
                        "Lookup curves: the profile does not look up every epoch's cell (lookup_epochs)")
         if darts:
