@@ -163,16 +163,25 @@ def _hours(seconds: float) -> str:
 REFERENCE = Path(__file__).resolve().parents[1] / "analysis" / "reference.csv"
 
 
-def sd_units(n: int, family: int) -> list[str]:
+def sd_units(n: int, family: int, table_spread: tuple[str, float, int] | None = None) -> list[str]:
     """What n seeds detect without any data, in units of the sd of a strategy's paired difference
     over seeds, and in points for DARTS's published spread on CIFAR-10 (the sd over trainings of
-    one cell: a lower bound on the spread between searches)."""
+    one cell: a lower bound on the spread between searches); for a profile that looks its cells up
+    in a table, in points for the spread of the table's cells instead (`table_spread`: its name,
+    the sd of its cells' means in points and their number)."""
     if n < 2:
         return [f"  with {n} seed there is no sd over seeds: nothing is detectable"]
     one = minimum_detectable_difference(1.0, n, paired=True, power=POWER, alpha=ALPHA)
     holm = minimum_detectable_difference(1.0, n, paired=True, power=POWER, alpha=ALPHA / max(1, family))
     lines = [f"  without data, in units of that sd: with {n} seeds one paired comparison detects "
              f"≥ {one:.1f} sd, ≥ {holm:.1f} sd after Holm over {family}"]
+    if table_spread is not None:
+        name, spread, cells = table_spread
+        lines.append(f"    for scale: the cells of the table {name} differ by an sd of {spread:.2f} points "
+                     f"({cells:,} cells; a search's looked-up accuracy varies on that scale, and two "
+                     f"strategies that find cells as different as two random ones differ by √2 × that); "
+                     f"at that sd: ≥ {one * spread:.2f} points, ≥ {holm * spread:.2f} after Holm")
+        return lines
     try:
         ref = pd.read_csv(REFERENCE)
         darts = ref[ref["method"].str.startswith("DARTS (") & (ref["search_dataset"] == "cifar10")
@@ -264,7 +273,7 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
                   f"over the report's {family} comparisons per search dataset (on {len(evals)} "
                   f"evaluation dataset(s)), α/{family} at its first step):"]
     n = len(grid.seeds)
-    lines += sd_units(n, family)
+    lines += sd_units(n, family, table_spread(specs[0]) if p.table else None)
     if p.space == "nb201":
         lines += collapse_power(n, len(comparisons(grid.strategies)))
     if power_dir != experiment_dir:
@@ -344,6 +353,18 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     if unknown:
         lines.append(f"  not in the source, so not counted: {', '.join(sorted(unknown))}")
     return "\n".join(lines)
+
+
+def table_spread(spec) -> tuple[str, float, int] | None:
+    """(name, sd of the cells' means in points, cells) of the spec's table on its search dataset,
+    or None where it has fewer than 3 cells there."""
+    from benchmark.cell_tables import CellTable
+
+    table = CellTable(spec.table_path) if spec.table_path else None
+    if table is None or not table.exists():
+        return None
+    means = table.means(spec.search_dataset)
+    return (table.name, 100 * float(means.std(ddof=1)), len(means)) if len(means) >= 3 else None
 
 
 COLLAPSE_DIFFERENCE = 0.3   # issue 32: the collapse-rate difference that matters (30 points)

@@ -632,3 +632,18 @@ def test_a_trial_reads_its_data_once_per_process(monkeypatch):
     other = dataclasses.replace(spec, profile=dataclasses.replace(spec.profile, train_subset=50))
     assert len(trial.load_for_trial("digits", other).train_y) == 50 and len(calls) == 2
     trial._load_cut.cache_clear()
+
+
+def test_the_plan_of_a_grid_with_a_table_gives_the_scale_of_its_cells(tmp_path):
+    from benchmark.grids import get_grid
+    from benchmark.plan import plan
+
+    grid = get_grid("nb201-smoke").override(seeds=(0, 1, 2))
+    table = CellTable(tmp_path / "nb201-smoke")
+    table.require({"space": "nb201"}, create=True)
+    table.add([row(c, 0, acc) for c, acc in ((BEST, 0.9), (ALL_SKIP, 0.5), (POOL, 0.4))])
+    text = plan(grid, tmp_path / "x", None, None, cpus=2, tables_root=tmp_path)
+    sd = 100 * np.std([0.9, 0.5, 0.4], ddof=1)
+    assert f"the cells of the table nb201-smoke differ by an sd of {sd:.2f} points (3 cells" in text
+    assert "DARTS's published test errors" not in text
+    assert "30 points need 43 searches per strategy" in text
