@@ -131,6 +131,7 @@ def lookup_table(exp: Experiment, table) -> Table | None:
             k, n = int(c.collapsed.sum()), len(c)
             share, lo, hi = st.proportion_ci(k, n)
             miss = int(c.missed.sum())
+            cut = int(c.zero_output.sum()) if n else 0
             frame.append({"strategy": s, "searches scored": len(x),
                           "looked-up accuracy (%)": ci_text(acc[0], acc[1], acc[2]),
                           "regret (pts)": ci_text(regret[0], regret[1], regret[2]),
@@ -138,6 +139,7 @@ def lookup_table(exp: Experiment, table) -> Table | None:
                           "collapsed": f"{k}/{n} ({100 * share:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}])"
                                        if n else "—",
                           "parameter-free edges": f"{c.param_free_cell.mean():.1f} of {edges}" if n else "—",
+                          "input cut off": f"{cut}/{n}" if n else "—",
                           "missed": miss})
             numbers.append({"eval_dataset": ds, "strategy": s, "searches": len(x), "acc": acc[0],
                             "acc_lo": acc[1], "acc_hi": acc[2], "regret": regret[0],
@@ -146,6 +148,7 @@ def lookup_table(exp: Experiment, table) -> Table | None:
                             "cells_found": n, "collapsed_share": share, "collapsed_lo": lo,
                             "collapsed_hi": hi,
                             "param_free_edges": float(c.param_free_cell.mean()) if n else float("nan"),
+                            "cut_off": cut,
                             "table_best": float(x.table_best.iloc[0]) if not x.empty else float("nan"),
                             "table_cells": int(x.table_cells.iloc[0]) if not x.empty else 0,
                             "missed": miss})
@@ -170,7 +173,9 @@ def lookup_table(exp: Experiment, table) -> Table | None:
             "filled, the cells it holds (not the space's: neither number is the space's); collapsed: "
             "of every search that found a cell (scored or missed), those whose cell has only "
             "parameter-free operations (none, skip, pooling; NAS-Bench-201 reports DARTS ending at "
-            "the all-skip cell), with its 95% Wilson interval; missed: searches whose cell the "
+            "the all-skip cell), with its 95% Wilson interval; input cut off: of those searches, the "
+            "ones whose cell has no path without `none` from its input to its output (the network "
+            "then predicts one class for every image, whatever its other edges); missed: searches whose cell the "
             "table lacked (status missed; the report's first lines give each one's reason).")
     return Table("lookups", "Looked-up accuracy, regret, percentile and collapse", blocks,
                  pd.DataFrame(numbers), note, text)

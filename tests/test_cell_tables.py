@@ -320,6 +320,7 @@ def test_the_report_counts_missed_searches_and_their_collapse(tmp_path):
     fo, hd = (frame[frame.strategy == s].iloc[0] for s in ("first-order", "hyperdarts-mlp"))
     assert fo["searches scored"] == 2 and fo["missed"] == 0 and fo["collapsed"].startswith("1/2")
     assert fo["regret (pts)"].startswith("20.00") and fo["percentile"].startswith("50.0")
+    assert fo["input cut off"] == "0/2"
     assert hd["searches scored"] == 0 and hd["missed"] == 1 and hd["collapsed"].startswith("1/1")
     assert hd["looked-up accuracy (%)"] == "—"
     assert any(line.startswith("**Missed**") and "hyperdarts-mlp on digits, seed 0" in line
@@ -647,3 +648,27 @@ def test_the_plan_of_a_grid_with_a_table_gives_the_scale_of_its_cells(tmp_path):
     assert f"the cells of the table nb201-smoke differ by an sd of {sd:.2f} points (3 cells" in text
     assert "DARTS's published test errors" not in text
     assert "30 points need 43 searches per strategy" in text
+
+
+def test_a_found_cell_whose_output_ignores_its_input_is_counted(tmp_path):
+    """`none` on every edge out of the input: the network predicts one class whatever its
+    convolutions (issue 32's first fresh-clone search found one after 10 epochs)."""
+    import pandas as pd
+
+    from analysis.load import Experiment
+    from analysis.lookups import lookup_table
+
+    cut = "|none~0|+|none~0|nor_conv_3x3~1|+|none~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+    assert Cell.parse(cut).is_zero() and not Cell.parse(BEST).is_zero()
+    table = CellTable(tmp_path / "t")
+    table.require({"space": "nb201"}, create=True)
+    table.add([row(cut, 0, 0.1), row(BEST, 0, 0.9)])
+    key = {"experiment": "e", "search_dataset": "digits", "profile": "p", "strategy": "first-order",
+           "eval_dataset": "digits", "repeat": 0, "status": "finished", "reason": ""}
+    trials = pd.DataFrame([{**key, "seed": 0, "genotype": cut, "test_acc": 0.1},
+                           {**key, "seed": 1, "genotype": BEST, "test_acc": 0.9}])
+    exp = Experiment(tmp_path / "e", trials, pd.DataFrame(), pd.DataFrame(), space="nb201")
+    t = lookup_table(exp, table)
+    (_, frame), = t.blocks
+    assert frame.iloc[0]["input cut off"] == "1/2" and frame.iloc[0]["collapsed"].startswith("0/2")
+    assert t.numbers.iloc[0]["cut_off"] == 1
