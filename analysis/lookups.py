@@ -175,8 +175,9 @@ def lookup_table(exp: Experiment, table) -> Table | None:
             "parameter-free operations (none, skip, pooling; NAS-Bench-201 reports DARTS ending at "
             "the all-skip cell), with its 95% Wilson interval; input cut off: of those searches, the "
             "ones whose cell has no path without `none` from its input to its output (the network "
-            "then predicts one class for every image, whatever its other edges); missed: searches whose cell the "
-            "table lacked (status missed; the report's first lines give each one's reason).")
+            "then predicts one class for every image, whatever its other edges); missed: searches "
+            "whose cell the table lacked (status missed; the report's first lines give each one's "
+            "reason).")
     return Table("lookups", "Looked-up accuracy, regret, percentile and collapse", blocks,
                  pd.DataFrame(numbers), note, text)
 
