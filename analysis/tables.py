@@ -523,6 +523,20 @@ def short_citation(citation: str) -> str:
     return f"{first} et al., {venue}" if "," in authors else f"{first}, {venue}"
 
 
+def search_pairs(exp: Experiment, search_dataset: str, transfer_dataset: str) -> pd.DataFrame:
+    """One row per search of `search_dataset` evaluated on both datasets: `search` and `transfer`,
+    its found cell's accuracy (%, mean over repeats) on each."""
+    s = exp.searches
+    if s.empty:
+        return pd.DataFrame(columns=["search", "transfer"])
+    s = s[s.search_dataset == search_dataset]
+    wide = s.pivot_table(index=["strategy", "seed"], columns="eval_dataset", values="acc")
+    if search_dataset not in wide or transfer_dataset not in wide:
+        return pd.DataFrame(columns=["search", "transfer"])
+    return (wide[[search_dataset, transfer_dataset]].dropna()
+            .set_axis(["search", "transfer"], axis=1).reset_index(drop=True))
+
+
 def transfer_table(exp: Experiment) -> Table | None:
     num = transfer_numbers(exp)
     if num.empty:
@@ -544,7 +558,14 @@ def transfer_table(exp: Experiment) -> Table | None:
             notes.append(f"{short_name(sd)}→{short_name(td)}: Spearman ρ between the strategies' mean "
                          f"accuracies = {ci_text(rho, lo, hi)} over {len(g)} strategies (95% "
                          "percentile-bootstrap interval, resampling the strategies)")
-    note = ("Test accuracy in percent of the cells found on the search dataset, trained from scratch and "
+        pairs = search_pairs(exp, sd, td)
+        if len(pairs) >= 3:
+            rho, lo, hi = st.bootstrap_spearman(pairs["search"], pairs["transfer"])
+            notes.append(f"across the {len(pairs)} searches (every strategy's, each found cell's accuracy "
+                         f"on both datasets): Spearman ρ = {ci_text(rho, lo, hi)} (95% percentile-"
+                         "bootstrap interval, resampling the searches)")
+    note = ("Test accuracy in percent of the cells found on the search dataset, trained from scratch (or "
+            "looked up in a table of cells) and "
             "tested on each dataset; the unit is one search (mean over its repeats), n = searches "
             "evaluated on both datasets (paired by seed). Mean [95% CI]: Student-t interval over the "
             "searches (scipy.stats.ttest_1samp), the mean alone where n = 1. " + "; ".join(notes))

@@ -533,6 +533,13 @@ def test_every_number_of_the_transfer_table_recomputed_from_the_trials(tmp_path)
     assert (f"Spearman ρ between the strategies' mean accuracies = {rho:.2f} [{lo:.2f}, {hi:.2f}] "
             "over 4 strategies (95% percentile-bootstrap interval") in md
     assert "| one-level | 1 |" in md
+    # across searches: every search evaluated on both datasets, one point each
+    both = per_search.unstack("eval_dataset").dropna()
+    assert len(both) == 5 + 5 + 4 + 1
+    rho_s = stats.spearmanr(both["digits"], both["mnist"]).statistic
+    _, lo_s, hi_s = st.bootstrap_spearman(both["digits"].to_numpy(), both["mnist"].to_numpy())
+    assert (f"across the 15 searches (every strategy's, each found cell's accuracy on both "
+            f"datasets): Spearman ρ = {rho_s:.2f} [{lo_s:.2f}, {hi_s:.2f}]") in md
 
 
 def test_a_correlations_interval_stays_in_its_range_and_is_the_t_interval_on_fishers_z():
