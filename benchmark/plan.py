@@ -9,7 +9,8 @@ Nothing runs. The plan prints
    means over the repeats), the difference this grid's seeds detect with 80% power at α = 0.05,
    and, with `--detect D` (accuracy points), the seeds needed to detect D;
 3. the projected cost: from the earlier experiment's measured wall times per search and per
-   evaluation when it exists (the best guide: the same profile and machine), else from the step
+   evaluation when it exists (the best guide: the same profile and machine), else from those of
+   the `--power-from` experiment (named as another experiment), else from the step
    times and images/s of `benchmark/perf.py` (`results/perf/`), which are measured at
    their own sizes and are named beside the projection.
 """
@@ -313,11 +314,14 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     search_s: dict[str, float] = {}
     eval_s: dict[str, float] = {}
     source = ""
-    if not searches.empty:
-        search_s = searches.groupby("strategy")["search_wall_s"].mean().to_dict()
-        eval_s = searches.groupby("eval_dataset")["eval_wall_s"].mean().to_dict()
-        device = "; ".join(sorted(set(searches["search_device"])))
-        source = f"measured in {experiment_dir.name} on {device}"
+    timed, timed_in = searches, experiment_dir.name
+    if timed.empty and not power_searches.empty:   # --power-from: its times are the next best guide
+        timed, timed_in = power_searches, f"{power_dir.name} (--power-from: another experiment)"
+    if not timed.empty:
+        search_s = timed.groupby("strategy")["search_wall_s"].mean().to_dict()
+        eval_s = timed.groupby("eval_dataset")["eval_wall_s"].mean().to_dict()
+        device = "; ".join(sorted(set(timed["search_device"])))
+        source = f"measured in {timed_in} on {device}"
     elif perf_path is not None and not (perf := read_results(perf_path, "perf")).empty:
         s, e, notes = perf_projection(grid, perf)
         search_s, eval_s = s, e

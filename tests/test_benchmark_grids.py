@@ -98,10 +98,11 @@ def test_the_plan_counts_trials_and_projects_power_and_cost_from_an_earlier_run(
     assert f"detecting 1 points needs {int(np.ceil(need))} seeds" in text   # one comparison: no Holm
     # 3 seeds × (100 + 50) s of search + 6 searches × 2 trainings × 10 s = 570 s; 2 at a time
     assert "10 min of trial time in all; about 5 min of wall time" in text
-    # the sds of another experiment, named as such; the cost still from the grid's own run (none)
+    # the sds of another experiment, named as such, and its times where the grid has none
     other = plan(grid, tmp_path / "none", None, 1.0, cpus=2, power_dir=tmp_path / "g")
     assert "standard deviations from" in other and f"{sd:.2f} points" in other
-    assert "cannot project" in other
+    assert "10 min of trial time in all" in other
+    assert "measured in g (--power-from: another experiment)" in other
     grid = get_grid("smoke").override(seeds=[3, 4], strategies=["first-order"], search_epochs=2,
                                       data_root="/data")
     assert grid.seeds == (3, 4) and grid.strategies == ("first-order",)
