@@ -501,7 +501,10 @@ NB201_TABLE = Profile("nb201-table", space="nb201", train=NB201_TABLE_TRAIN, eva
 # on the table's 10,000 training images at 16×16, halved into w's and α's (78 steps an epoch), 50
 # epochs, with a supernet of one cell per stage at 8 channels: shallower than the network the table
 # trains (3 per stage), as DARTS searches with 8 cells and evaluates with 20. Every epoch's derived
-# cell is looked up too (the per-epoch curve).
+# cell is looked up too (the per-epoch curve). Its 10 seeds are a first stage, not a powered grid:
+# `--plan --power-from nb201-cpu-pilot` says what they detect from the pilot's spread between seeds,
+# and `--seeds` raises them (issue 32 asks for a few points, or 30 points of collapse share, after
+# Holm).
 NB201_CPU = Profile("nb201-cpu", space="nb201",
                     search_space=NB201Config(channels=8, cells_per_stage=1), search_epochs=50,
                     search_batch_size=64, search_speed=("channels_last",), train=NB201_TABLE_TRAIN,
