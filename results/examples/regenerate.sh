@@ -22,6 +22,7 @@ declare -A keep=(
   [nb201-pilot-n3e2]="cell_table"
   [nb201-pilot-n3e3]="cell_table"
   [nb201-pilot-n5]="cell_table"
+  [nb201-cpu-pilot]="lookup_curves accuracy"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${!keep[@]}")
