@@ -609,8 +609,9 @@ def test_a_table_named_but_not_made_starts_from_the_shipped_copy(tmp_path):
     assert start_from_shipped(str(shipped / "t"), tmp_path / "x", shipped) == 0
     assert start_from_shipped("other", tmp_path / "y", shipped) == 0 and not (tmp_path / "y").exists()
     assert start_from_shipped("nb201:/some/file", tmp_path / "z", shipped) == 0
-    # the repository ships the tables of its examples
+    # the repository ships the tables of its examples, and issue 32's table of cells at CPU scale
     assert (SHIPPED_TABLES / "nb201-smoke" / "table.json").is_file()
+    assert (SHIPPED_TABLES / "nb201-c8-n3-e2" / "table.json").is_file()
 
 
 def test_a_trial_reads_its_data_once_per_process(monkeypatch):
