@@ -156,7 +156,7 @@ class ResultStore:
             raise ValueError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
         for attempt in range(READ_ATTEMPTS):
             try:
-                return self._join(table, self._listing(table))[0]
+                return self._join(table, self._listing(table))
             except FileNotFoundError:
                 if attempt == READ_ATTEMPTS - 1:
                     raise
@@ -176,13 +176,13 @@ class ResultStore:
             listed.insert(0, (joined, joined.stat().st_mtime))
         return listed
 
-    def _join(self, table: str, listed: list[tuple[Path, float]]) -> tuple[pd.DataFrame, int]:
+    def _join(self, table: str, listed: list[tuple[Path, float]]) -> pd.DataFrame:
         joined = self.root / f"{table}.parquet"
         if listed:
             df = pd.concat([_read_listed(p) for p, _ in listed], ignore_index=True)
             key = [k for k in TABLES[table] if k in df]
-            return df.drop_duplicates(subset=key, keep="last").reset_index(drop=True), len(listed)
-        return (read_parquet(joined) if joined.is_file() else pd.DataFrame()), 0
+            return df.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
+        return read_parquet(joined) if joined.is_file() else pd.DataFrame()
 
     def compact(self, table: str) -> int:
         """Fold the parts of `table` (one of OTHER_KEYS, whose joined file is read before its
@@ -198,7 +198,7 @@ class ResultStore:
         parts = [(p, m) for p, m in listed if p != joined]
         if not parts:
             return 0
-        df, _ = self._join(table, listed)
+        df = self._join(table, listed)
         write_parquet_atomic(df, joined)
         folded = 0
         for p, mtime in parts:
