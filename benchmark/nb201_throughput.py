@@ -69,7 +69,7 @@ def reference_network(cell: Cell, config: NB201TrainConfig, data) -> nn.Module:
 
 
 def pick_cells(count: int, seed: int) -> list[Cell]:
-    uniform = [Cell.parse(f"|{op}~0|+|{op}~0|{op}~1|+|{op}~0|{op}~1|{op}~2|") for op in UNIFORM]
+    uniform = [Cell((op,) * 6) for op in UNIFORM]
     chosen = uniform[:count]
     rest = [c for c in distinct_cells(4) if str(c) not in {str(u) for u in uniform}]
     chosen += random.Random(seed).sample(rest, max(0, count - len(chosen)))
