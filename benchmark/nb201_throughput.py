@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
                          "convolution against K separate ones (at --channels, --batch-size, "
                          "--image-size), and exit")
     args = ap.parse_args(argv)
+    if args.grouped < 0:
+        ap.error("--grouped must be 0 (off) or a number of networks")
     for name in ("train_subset", "image_size", "cells", "rounds", "trainings", "threads"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
