@@ -13,14 +13,20 @@ accuracy (Spearman's ρ with a percentile-bootstrap interval over the trained DA
 
 from __future__ import annotations
 
+import json
 import math
+import random
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from analysis import stats as st
-from analysis.load import Experiment, short_name
 from analysis.tables import Table, ci_text, strategy_order
+from nas.spaces import get_space
+from resultstore.experiment import Experiment
+from resultstore.schema import short_name
 
 
 def ground_truth_accuracy(exp: Experiment) -> pd.DataFrame:
@@ -37,8 +43,6 @@ def ground_truth_accuracy(exp: Experiment) -> pd.DataFrame:
 
 def search_scores(exp: Experiment) -> pd.DataFrame:
     """One row per search: chosen, best and mean candidate, regret, τ, chain and complete (%)."""
-    from scipy import stats
-
     gt = ground_truth_accuracy(exp)
     a, f = exp.alphas, exp.finished
     if gt.empty or a.empty or f.empty:
@@ -82,9 +86,6 @@ MAX_SPLITS = 500   # beyond this many (r > 12), a fixed random sample of the spl
 def _halves(repeats: list[int]) -> list[tuple[list[int], list[int]]]:
     """Every unordered pair of disjoint halves of ⌊r/2⌋ repeats each (with an odd r, every
     repeat is left out in turn); a fixed random MAX_SPLITS of them where there are more."""
-    import random
-    from itertools import combinations
-
     repeats = sorted(repeats)
     h = len(repeats) // 2
     if h == 0:
@@ -104,8 +105,6 @@ def _halves(repeats: list[int]) -> list[tuple[list[int], list[int]]]:
 def _blocks(row) -> int:
     """How many of the seed's blocks are this candidate DAG (the ground truth trains a DAG once
     however many blocks drew it; the strategies' τ and a uniform choice count blocks)."""
-    import json
-
     try:
         return max(1, len(json.loads(row))) if isinstance(row, str) and row else 1
     except ValueError:
@@ -134,8 +133,6 @@ def noise_ceiling(exp: Experiment) -> pd.DataFrame:
       trainings (each distinct DAG once, with its r trainings; scipy.stats.f_oneway): where it is
       not small, no ranking of these candidates (a choice's regret, τ, the best of k) rests on
       anything but training noise."""
-    from scipy import stats
-
     gt = exp.ground_truth
     if gt.empty or "roles" not in gt:
         return pd.DataFrame()
@@ -240,7 +237,6 @@ def properties_table(exp: Experiment) -> Table | None:
     gt = ground_truth_accuracy(exp)
     if gt.empty:
         return None
-    from nas.spaces import get_space
 
     space = get_space(exp.space)   # its `properties` name the columns the ground truth has for them
     props = [c for c in space.properties(space.parse(gt.architecture.iloc[0])) if c in gt]
@@ -434,9 +430,6 @@ def stability_table(exp: Experiment) -> Table | None:
     many distinct DAGs its searches found, how often the most frequent one, and how far apart the
     found DAGs are (edges that differ, mean over pairs of searches), beside what a uniform choice
     among the same candidates gives."""
-    from itertools import combinations
-
-    from nas.spaces import get_space
 
     f, a = exp.finished, exp.alphas
     if f.empty or a.empty or "genotype" not in f:
@@ -500,10 +493,6 @@ def datasets_table(exp: Experiment) -> Table | None:
     """Does the ranking of the candidates hold across datasets? Per pair of evaluation datasets on
     which the same candidates were trained: Kendall's τ between their accuracies there, per seed,
     beside each dataset's noise ceiling (research question 5)."""
-    from itertools import combinations
-
-    from scipy import stats
-
     acc = _candidate_accuracy(exp)
     if acc.empty or acc.eval_dataset.nunique() < 2:
         return None

@@ -30,10 +30,24 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from analysis import dense_dag
 from analysis import stats as st
-from analysis.load import TRIAL_KEY, Experiment, short_name
 from analysis.plotting import RANDOM_COLOR, new_figure, op_color, strategy_colors
-from analysis.tables import cost_hours, reference_numbers_for, strategy_order
+from analysis.tables import (
+    BASELINES,
+    accuracy_numbers,
+    cost_hours,
+    latest_fidelity,
+    latest_perf,
+    reference_numbers_for,
+    slug,
+    strategy_order,
+    transfer_numbers,
+)
+from nas.genotype import parse_genotype
+from nas.strategies import STRATEGIES
+from resultstore.experiment import Experiment
+from resultstore.schema import TRIAL_KEY, short_name
 
 FORMATS = ("png", "pdf")
 PAPER = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7,
@@ -71,8 +85,6 @@ def _palette(strategies) -> dict:
 
 def is_baseline(strategy: str) -> bool:
     """A strategy that does not search (the random genotype): a reference, not a competitor."""
-    from nas.strategies import STRATEGIES
-
     cls = STRATEGIES.get(strategy)
     return strategy == "random" or (cls is not None and not getattr(cls, "searches", True))
 
@@ -228,7 +240,9 @@ def accuracy_bars(exp: Experiment, reference: pd.DataFrame | None, prefix: Path,
     0), each search's accuracy (dot: mean of its repeats; faint dots: the repeats), the 95% CI of the
     mean (whiskers; none where n = 1), n under each bar; the random genotype as a grey bar and
     band; chance dotted; published numbers in a panel of their own beside it unless their protocol
-    is the measured one."""
+    is the measured one.
+    (Long: one figure drawn top to bottom, its panels, axes and legend in order; split, one picture's
+    decisions would scatter.)"""
     s = searches(exp)
     if s.empty:
         return []
@@ -349,7 +363,9 @@ def transfer_scatter(exp: Experiment, reference: pd.DataFrame | None, prefix: Pa
     search (means of its repeats), each strategy's mean with 95% CIs on both axes (none where
     n = 1), and Spearman's ρ between the strategies' means with its bootstrap interval (3 or more
     strategies). Axes fitted to what is drawn (not from 0: this figure reads a ranking, not a
-    level). Published cells only where their protocol is the measured one."""
+    level). Published cells only where their protocol is the measured one.
+    (Long: one figure drawn top to bottom, its panels, axes and legend in order; split, one picture's
+    decisions would scatter.)"""
     s = searches(exp)
     pairs = []
     for (strategy, sd, seed), g in s.groupby(TRIAL_KEY):
@@ -360,7 +376,6 @@ def transfer_scatter(exp: Experiment, reference: pd.DataFrame | None, prefix: Pa
                               "x": by[sd], "y": by[td]})
     if not pairs:
         return []
-    from analysis.tables import transfer_numbers
 
     numbers = transfer_numbers(exp)
     p = pd.DataFrame(pairs)
@@ -646,8 +661,6 @@ def uniform_references(exp: Experiment) -> dict[str, tuple[float, str]]:
         expected = edges * len(free) / ops
         out["param_free_cell"] = (expected, f"uniform draw: {expected:.1f}")
     elif genotype and names:
-        from nas.genotype import parse_genotype
-
         g = parse_genotype(genotype)
         share = len(names & PARAMETER_FREE) / len(names)
         for kind, genes in (("normal", g.normal), ("reduce", g.reduce)):
@@ -659,7 +672,9 @@ def collapse_curves(exp: Experiment, prefix: Path) -> list[Path]:
     """The collapse diagnostics and the strategies' own metrics over the search epochs, one panel
     each: per strategy the mean over searches (line and markers) and the 95% CI (whiskers; none
     where n = 1). The random baseline (no search) is drawn at its one record; a dashed line marks
-    a uniform α's value where it is known (`uniform_references`); counts get integer ticks."""
+    a uniform α's value where it is known (`uniform_references`); counts get integer ticks.
+    (Long: one figure drawn top to bottom, its panels, axes and legend in order; split, one picture's
+    decisions would scatter.)"""
     e = exp.epochs
     if e.empty:
         return []
@@ -778,8 +793,6 @@ def _fidelity_means(rows: pd.DataFrame) -> pd.DataFrame:
     """Each strategy's default row per regime and search step, over the seeds measured: mean and
     95% t interval (NaN where n = 1) of its time, of its relative error on the log scale (the
     geometric mean) and of its cosines on Fisher's z scale (within ±1), as the fidelity table."""
-    from analysis.tables import latest_fidelity
-
     rows = latest_fidelity(rows)
     rows = rows[~rows.variant.astype(bool)]
     out = []
@@ -922,8 +935,6 @@ def fidelity_bars(rows: pd.DataFrame, prefix: Path) -> list[Path]:
 
 def perf_bars(path: Path, prefix: Path) -> list[Path]:
     """Step time in passes against the passes each strategy needs, per device and configuration."""
-    from analysis.tables import latest_perf
-
     df = latest_perf(path)
     df = df[df.kind == "search"] if not df.empty else df
     if df.empty:
@@ -961,8 +972,6 @@ def noise_bars(exp: Experiment, prefix: Path) -> list[Path]:
     one-way random-effects ANOVA, with their 95% χ² intervals (`stats.variance_components`: the
     search sd's approximate, its lower bound often 0), and the training sd pooled over strategies
     as a line. [] without repeats."""
-    from analysis.tables import accuracy_numbers
-
     num = accuracy_numbers(exp)
     num = num[num["repeats_max"] >= 2]
     if num.empty:
@@ -1017,9 +1026,9 @@ def paired_differences(exp: Experiment, prefix: Path,
     seed's paired difference as a small dot, and a grey band of ± the minimum detectable difference
     after Holm (80% power; its value in the margin): a true difference inside the band is not
     detectable at this n. Strategies that did not run as configured (`ran`, from analysis.health)
-    are drawn hollow and marked "(flagged)". [] without any comparison."""
-    from analysis.tables import BASELINES, accuracy_numbers, slug
-
+    are drawn hollow and marked "(flagged)". [] without any comparison.
+    (Long: one figure drawn top to bottom, its panels, axes and legend in order; split, one picture's
+    decisions would scatter.)"""
     num = accuracy_numbers(exp)
     if num.empty:
         return []
@@ -1124,9 +1133,9 @@ def dense_dag_choice(exp: Experiment, prefix: Path) -> list[Path]:
     Kendall's τ between α and the candidates' accuracies (95% CI on Fisher's z scale), with the
     ground truth's noise ceiling (the τ a perfect ranking reaches against it) as a band. The
     panel title gives the per-seed ANOVA p of the candidates: where they do not differ, neither
-    panel ranks anything but training noise. [] without a complete ground truth."""
-    from analysis import dense_dag
-
+    panel ranks anything but training noise. [] without a complete ground truth.
+    (Long: one figure drawn top to bottom, its panels, axes and legend in order; split, one picture's
+    decisions would scatter.)"""
     scores = dense_dag.search_scores(exp)
     if scores.empty:
         return []

@@ -28,9 +28,10 @@ import json
 import numpy as np
 import pandas as pd
 
-from analysis.load import TRIAL_KEY, Experiment, short_name
 from analysis.tables import Table, strategy_order
 from nas.strategies import strategy_config
+from resultstore.experiment import Experiment
+from resultstore.schema import TRIAL_KEY, short_name
 
 STALLED = 0.2          # α change below this share of the dataset's median: "did not move"
 SPIKE = 10.0           # an epoch's largest hypergradient over its mean

@@ -1,5 +1,5 @@
 """The report's views of an experiment that looked its cells up in a table of cells
-(benchmark/cell_tables.py): per strategy the looked-up accuracy, the regret to the table's best
+(resultstore/cells.py): per strategy the looked-up accuracy, the regret to the table's best
 cell, the percentile rank among the table's cells and the share of searches that ended in a
 collapse (a cell of parameter-free operations only), each with its interval; and the looked-up
 accuracy of each epoch's derived cell over the search.
@@ -17,20 +17,26 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
+from scipy import stats
+from scipy import stats as sps
+from statsmodels.stats.proportion import confint_proportions_2indep
 
 from analysis import stats as st
-from analysis.load import TRIAL_KEY, Experiment, short_name
-from analysis.tables import Table, ci_text, p_text, strategy_order
+from analysis.figures import PAPER, _epoch_axis, _jitter, _palette, _save, _wrap, ci, n_text
+from analysis.plotting import new_figure
+from analysis.tables import VERDICTS, Table, ci_text, comparisons, p_text, strategy_order
+from nas.spaces import space_config
 from nas.spaces.nb201 import cell_stats
-from nas.spaces.nb201_cell import Cell
+from nas.spaces.nb201_cell import NB201_BEST, Cell
+from resultstore.cells import CellTable, describe, fill_order, uniform_sample
+from resultstore.experiment import Experiment
+from resultstore.schema import TRIAL_KEY, short_name
 
 
 def find_table(exp: Experiment):
     """The experiment's table of cells: the folder of its name in the `tables/` beside the
     experiment (where `--results` puts it; a results folder copied elsewhere with its tables),
     else grid.json's path (a table named by its folder); None without one."""
-    from benchmark.cell_tables import CellTable
-
     if not exp.table_path:
         return None
     for root in (exp.root.parent / "tables" / Path(exp.table_path).name, Path(exp.table_path)):
@@ -65,10 +71,7 @@ def lookup_numbers(exp: Experiment, table) -> pd.DataFrame:
 
 def space_order(exp: Experiment) -> list[str]:
     """The experiment's space's cells in the order a fill of the whole space takes them
-    (benchmark/cell_tables.py `fill_order`); [] for a space without a list of cells."""
-    from benchmark.cell_tables import fill_order
-    from nas.spaces import space_config
-
+    (resultstore/cells.py `fill_order`); [] for a space without a list of cells."""
     try:
         return fill_order(exp.space, space_config(exp.space, **exp.space_options))
     except (NotImplementedError, TypeError, ValueError):
@@ -77,8 +80,6 @@ def space_order(exp: Experiment) -> list[str]:
 
 def ranked_among(table, dataset: str, order: list[str]) -> tuple[pd.Series, str]:
     """The cells a search's cell is ranked among, and what they are (`uniform_sample`)."""
-    from benchmark.cell_tables import uniform_sample
-
     if not order:
         return table.means(dataset), "table"
     return uniform_sample(table, dataset, order)
@@ -157,7 +158,6 @@ def lookup_table(exp: Experiment, table) -> Table | None:
             head += (f": ranked among {g.table_cells.iloc[0]:,} cells, "
                      f"{AMONG[g.ranked_among.iloc[0]]}; the best of them {g.table_best.iloc[0]:.2f}%")
         blocks.append((head, pd.DataFrame(frame)))
-    from benchmark.cell_tables import describe
 
     text = [describe(table, ds) + "." for ds in datasets] if table is not None else []
     note = ("Each search's found cell looked up in the table of cells (its accuracy: the mean of the "
@@ -186,9 +186,6 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
     """The looked-up accuracy of each epoch's derived cell over the search (the epochs table's
     lookup_acc), per strategy the mean over searches with its 95% CI; the best and median of the
     cells a search is ranked among (`ranked_among`) as lines."""
-    from analysis.figures import PAPER, _epoch_axis, _jitter, _palette, _save, _wrap, ci, n_text
-    from analysis.plotting import new_figure
-
     e = exp.epochs
     if e.empty or "lookup_acc" not in e or table is None:
         return []
@@ -253,8 +250,6 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
 def named_cells(table) -> dict[str, str]:
     """{name: string} of the cells a pilot trains by name: the uniform cells and NAS-Bench-201's
     best CIFAR-10 cell, those the table holds."""
-    from benchmark.cell_tables import NB201_BEST
-
     names = {f"all-{op}": str(Cell((op,) * 6)) for op in ("skip_connect", "avg_pool_3x3",
                                                         "nor_conv_1x1", "nor_conv_3x3")}
     names["NAS-Bench-201's best (CIFAR-10)"] = NB201_BEST
@@ -269,10 +264,6 @@ def collapse_differences(exp: Experiment) -> Table | None:
     the search dataset, and the smallest difference those numbers of searches detect (80% power,
     arcsine approximation) at α and after Holm. Searches of the same seed are treated as
     independent (a strategy's collapse hardly pairs with another's)."""
-    from scipy import stats as sps
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
-    from analysis.tables import VERDICTS, comparisons
 
     cells = found_cells(exp)
     if cells.empty:
@@ -338,8 +329,6 @@ def table_numbers(table, dataset: str) -> dict:
     the gap between its best cell and the all-skip cell (DARTS's collapse) in points and in
     training sds, and the cost of a training (median CPU-seconds) with the cost of all 6,466 (at the
     mean CPU-seconds of the cells but the named ones)."""
-    from scipy import stats
-
     rows = table.rows()
     rows = rows[rows.dataset == dataset]
     ceiling = table.noise_ceiling(dataset)
@@ -412,7 +401,7 @@ def table_summary(table) -> Table | None:
         if frame:
             blocks.append((f"Named cells on {short_name(ds)}", pd.DataFrame(frame)))
     protocol = table.protocol() or {}
-    note = ("The table's trainings (benchmark/cell_tables.py): each cell trained at the table's "
+    note = ("The table's trainings (resultstore/cells.py): each cell trained at the table's "
             f"protocol ({json_text(protocol.get('train', {}))}; training images "
             f"{protocol.get('train_subset') or 'all'}, image side "
             f"{protocol.get('image_size') or 'as stored'}) "
@@ -425,8 +414,6 @@ def table_summary(table) -> Table | None:
 
 def p_sentence(p: float) -> str:
     """'< 0.001' or '= 0.012' (p_text's number after the sign it needs)."""
-    from analysis.tables import p_text
-
     text = p_text(p)
     return f"< {text[1:]}" if text.startswith("<") else f"= {text}"
 
@@ -438,9 +425,6 @@ def json_text(d: dict) -> str:
 def table_figure(table, prefix: Path) -> list[Path]:
     """Every cell of the table, sorted by its mean accuracy: its trainings as faint dots, its mean as
     a marker, the named cells coloured; one panel per dataset."""
-    from analysis.figures import PAPER, _save, _wrap
-    from analysis.plotting import new_figure
-
     rows = table.rows()
     if rows.empty:
         return []

@@ -17,9 +17,15 @@ from pathlib import Path
 if __name__ == "__main__":   # run as a script: python analysis/plotting.py --genotype ...
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np
+import argparse
 
-from nas.genotype import Genotype
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from nas.genotype import NAMED_GENOTYPES, Genotype, GenotypeError, resolve_genotype
+from nas.ops import PRIMITIVES
+from nas.strategies import STRATEGIES
 
 _COLORS = {"input": "#a6d96a", "node": "#abd9e9", "output": "#fee08b"}
 NODE_LABELS = {0: r"$c_{k-2}$", 1: r"$c_{k-1}$", "out": r"$c_{k}$"}
@@ -34,8 +40,6 @@ _OP_COLORS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#a6761d", 
 
 
 def op_color(op: str) -> str:
-    from nas.ops import PRIMITIVES
-
     ops = [p for p in PRIMITIVES if p != "none"]
     return _OP_COLORS[ops.index(op) % len(_OP_COLORS)] if op in ops else "#444444"
 
@@ -44,8 +48,6 @@ def strategy_colors(names=()) -> dict[str, str]:
     """One fixed colour per strategy, the same in every figure and every experiment: the registry's
     order (nas.strategies.STRATEGIES) picks the colours, then any other name in sorted order;
     `random` (a random genotype, no search) is grey."""
-    from nas.strategies import STRATEGIES
-
     order = [s for s in STRATEGIES if s != "random"]
     order += sorted(set(names) - set(order) - {"random"})
     colors = {s: _STRATEGY_COLORS[i % len(_STRATEGY_COLORS)] for i, s in enumerate(order)}
@@ -85,7 +87,9 @@ def _data_box(text, ax, renderer, pad_pt: float) -> tuple[float, float, float, f
 
 
 def draw_cell(gene, concat, title: str, ax) -> None:
-    """Draw one cell (a list of (op, input) pairs, two per node) on a matplotlib Axes."""
+    """Draw one cell (a list of (op, input) pairs, two per node) on a matplotlib Axes.
+    (Long: one drawing top to bottom, its nodes, edges and labels in order; split, one picture's
+    decisions would scatter.)"""
     n_nodes = len(gene) // 2
     # Rank = longest path from the inputs; nodes of one rank stand in one column.
     rank = {0: 0, 1: 0}
@@ -195,9 +199,6 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, figsize=None, layout=None, **s
     """A figure and its axes built without pyplot: the figure gets its own Agg canvas (for files and
     measuring text), so no global backend is chosen or changed, and nothing needs closing (the
     figure is freed with its last reference)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=figsize, layout=layout)
     FigureCanvasAgg(fig)
     return fig, fig.subplots(nrows, ncols, **subplots_kw)
@@ -224,9 +225,6 @@ def plot_genotype(genotype: Genotype, out_prefix: str | Path,
 
 def main(argv: list[str] | None = None) -> int:
     """Draw a genotype's normal and reduction cells from the command line."""
-    import argparse
-
-    from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
 
     p = argparse.ArgumentParser(prog="python analysis/plotting.py",
                                 description="Draw the normal and the reduction cell of a genotype as "

@@ -34,17 +34,33 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from analysis import figures  # noqa: E402
-from analysis import stats as st  # noqa: E402
-from analysis.health import health_table, search_health, strategy_flags  # noqa: E402
-from analysis.load import Experiment, ReportError, find_experiment, load_experiment  # noqa: E402
-from analysis.tables import (  # noqa: E402
+from analysis import figures
+from analysis import stats as st
+from analysis.dense_dag import (
+    choice_table,
+    datasets_table,
+    properties_table,
+    space_size_table,
+    stability_table,
+)
+from analysis.health import health_table, search_health, strategy_flags
+from analysis.lookups import (
+    collapse_differences,
+    find_table,
+    lookup_curves,
+    lookup_table,
+    table_figure,
+    table_summary,
+)
+from analysis.plotting import plot_genotype
+from analysis.tables import (
     Table,
     accuracy_table,
     collapse_table,
+    latest_fidelity,
     load_reference,
     markdown_blocks,
     movement_table,
@@ -53,7 +69,11 @@ from analysis.tables import (  # noqa: E402
     transfer_table,
     write_table,
 )
-from nas.files import FileError, atomic_write  # noqa: E402
+from analysis.toy import COURSE_TIME, TABLE_NOTE, course_iterations, plot_trajectories
+from nas.files import FileError, atomic_write
+from nas.genotype import GenotypeError, parse_genotype
+from resultstore.experiment import Experiment, ReportError, find_experiment, load_experiment
+from resultstore.store import ResultStore, default_results_dir
 
 REFERENCE = Path(__file__).with_name("reference.csv")
 
@@ -61,8 +81,6 @@ REFERENCE = Path(__file__).with_name("reference.csv")
 def toy_records(exp: Experiment) -> list[dict]:
     """The toy problem's runs from the experiment folder's toy table (written by `python -m studies
     toy --out <experiment folder>`); [] where there is none."""
-    from benchmark.store import ResultStore
-
     df = ResultStore(exp.root).read("toy")
     records = []
     for r in df.to_dict("records"):
@@ -76,10 +94,9 @@ def toy_records(exp: Experiment) -> list[dict]:
 
 def toy_table(records: list[dict]) -> Table | None:
     """The toy runs as a table: measured iterations, end point and time per iteration beside the
-    course project's iterations for the same run (`studies.toy.course_iterations`) and whether they match."""
+    course project's iterations for the same run (`analysis.toy.course_iterations`) and whether they match."""
     if not records:
         return None
-    from studies.toy import COURSE_TIME, TABLE_NOTE, course_iterations
 
     numbers, rows = [], []
     for r in records:
@@ -120,8 +137,6 @@ def fidelity_table(rows: pd.DataFrame) -> Table | None:
     differ; the block's heading states n, the references' convergence (the implicit one's damping,
     products and true residual; the unrolled one's T) and the training Hessian's extreme
     eigenvalues, as ranges over the seeds."""
-    from analysis.tables import latest_fidelity
-
     rows = latest_fidelity(rows)
     if rows.empty:
         return None
@@ -232,273 +247,316 @@ def genotype_of(exp: Experiment, strategy: str) -> tuple[str, int] | None:
     return str(t.iloc[0]["genotype"]), int(t.iloc[0]["seed"])
 
 
-def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str | None = None,
-          toy: bool = True, log=print, perf: Path | None = None) -> list[dict]:
-    """Write tables and figures under `out`; returns the report's blocks in order."""
-    from analysis.plotting import plot_genotype
-    from nas.genotype import GenotypeError, parse_genotype
+class Page:
+    """The report's blocks in order (tables, figures, and what is absent and why) and the folders
+    their files go to."""
 
-    tdir, fdir = out / "tables", out / "figures"
-    blocks: list[dict] = []
+    def __init__(self, out: Path):
+        self.tdir, self.fdir = out / "tables", out / "figures"
+        self.blocks: list[dict] = []
 
-    def add_table(table: Table | None, missing_reason: str) -> None:
+    def table(self, table: Table | None, missing_reason: str) -> None:
         if table is None:   # (an empty reason: nothing to say, e.g. a table that needs 2 seeds)
             if missing_reason:
-                blocks.append({"kind": "absent", "title": missing_reason})
+                self.blocks.append({"kind": "absent", "title": missing_reason})
             return
-        write_table(table, tdir)
-        blocks.append({"kind": "table", "title": table.caption, "table": table,
-                       "files": [f"tables/{table.name}.{e}" for e in ("md", "tex", "csv")]})
+        write_table(table, self.tdir)
+        self.blocks.append({"kind": "table", "title": table.caption, "table": table,
+                            "files": [f"tables/{table.name}.{e}" for e in ("md", "tex", "csv")]})
 
-    def add_figure(name: str, paths: list[Path], title: str, caption: str, absent: str = "") -> None:
+    def figure(self, name: str, paths: list[Path], title: str, caption: str, absent: str = "") -> None:
         if paths:
-            blocks.append({"kind": "figure", "title": title, "caption": caption,
-                           "image": f"figures/{name}.png"})
+            self.blocks.append({"kind": "figure", "title": title, "caption": caption,
+                                "image": f"figures/{name}.png"})
         elif absent:
-            blocks.append({"kind": "absent", "title": absent})
+            self.blocks.append({"kind": "absent", "title": absent})
 
+
+def build(exp: Experiment, out: Path, reference: pd.DataFrame | None, edge: str | None = None,
+          toy: bool = True, log=print, perf: Path | None = None) -> list[dict]:
+    """Write tables and figures under `out`; returns the report's blocks in order: a table of
+    cells' own report for a grid that fills one, else the searches' sections; then the toy
+    problem's, the fidelity study's and the step costs' where their files are there."""
+    page = Page(out)
     if exp.fills_table:   # a grid that fills a table of cells: the table's report
-        from analysis.lookups import find_table, table_figure, table_summary
-
-        table = find_table(exp)
-        log(f"report of {exp.root}: {len(exp.fills)} chunks of cells trained into "
-            f"{table.root if table else exp.table_path}")
-        if table is None:
-            blocks.append({"kind": "absent", "title": f"The table of cells {exp.table_path} is not there"})
-        else:
-            add_table(table_summary(table), "The table of cells: no training yet")
-            add_figure("cell_table", table_figure(table, fdir / "cell_table"), "Every cell of the table",
-                       "Every cell the table holds, sorted by its mean test accuracy (axis from 0): "
-                       "grey dots its trainings, dark dots its mean; open circles the named cells "
-                       "(the uniform cells of each operation and NAS-Bench-201's best CIFAR-10 cell). "
-                       "Where the dots of one cell spread as far as the means of neighbouring cells, "
-                       "the table cannot rank them.")
+        table_fill_section(page, exp, log)
     elif exp.trials.empty:   # a folder of `python -m studies ... --out` alone: the studies' sections
         log(f"report of {exp.root}: no grid trials, the studies' tables only")
     else:
         log(f"report of {exp.root}: {len(exp.finished)} finished evaluations")
-        darts = exp.space == "darts"    # the α, gene and cell views below read DARTS cells
-        search_only = not exp.trials.empty and set(exp.trials.status) == {"searched"}
-        health = search_health(exp)
-        add_table(accuracy_table(exp, reference, strategy_flags(health) if not health.empty else None),
-                  "Accuracy table: a search-only experiment (`--search-only`) trains nothing" if search_only
-                  else "Accuracy table: no evaluation has finished yet")
-        add_table(health_table(exp), "")
-        if exp.table_path:
-            from analysis.lookups import collapse_differences, find_table, lookup_curves, lookup_table
-
-            table = find_table(exp)
-            if table is None:
-                blocks.append({"kind": "absent", "title": f"Lookups: the table of cells {exp.table_path} "
-                                                          "is not there (nor in tables/ beside this "
-                                                          "experiment); copy it to see regret and "
-                                                          "percentiles"})
-            add_table(lookup_table(exp, table), "" if table is None else
-                      "Lookups: no search has been looked up in the table yet")
-            add_table(collapse_differences(exp), "Collapse differences: no baseline to compare with "
-                      "(first-order, random or first-order-smoothed) or no cell found yet")
-            add_figure("lookup_curves", lookup_curves(exp, table, fdir / "lookup_curves"),
-                       "Looked-up accuracy over the search",
-                       "The derived cell after every search epoch, looked up in the table of cells (the mean "
-                       "of its trainings there), per strategy: the mean over searches, whiskers its 95% t "
-                       "CI (none where n = 1); dashed: the best cell, dotted: the median cell, of the cells "
-                       "a search is ranked among (the space's, a uniform sample of them, or the table's: "
-                       "the legend says which). NATS-Bench reports search curves this way. "
-                       + figures.count_caption(exp),
-                       "Lookup curves: the profile does not look up every epoch's cell (lookup_epochs)")
-        if darts:
-            add_table(movement_table(exp), "")
-        if not exp.ground_truth.empty:
-            from analysis.dense_dag import (
-                choice_table,
-                datasets_table,
-                properties_table,
-                space_size_table,
-                stability_table,
-            )
-
-            add_table(choice_table(exp), "Choice against the ground truth: no search of a seed whose "
-                                         "ground truth is complete has finished yet")
-            add_figure("dense_dag_choice", figures.dense_dag_choice(exp, fdir / "dense_dag_choice"),
-                       "The chosen blocks and the candidates' ranking, drawn",
-                       "Per search dataset. Left: the ground-truth accuracy of the block each search chose "
-                       "minus its seed's mean candidate (0: what a uniform choice gets on average), grey "
-                       "dots the searches, coloured markers the mean over searches with its 95% t CI, the "
-                       "dashed line the seed's best candidate and the dotted line the gain a best of K "
-                       "shows from training noise alone (both means over seeds; the winner's curse of the "
-                       "space-size table). Right: Kendall's τ between the final α and the candidates' "
-                       "accuracies, grey dots the searches, coloured markers the mean with its 95% CI on "
-                       "Fisher's z scale, the band the ground truth's noise ceiling (the τ a perfect ranking "
-                       "reaches against it, 95% CI over seeds). The right panels' titles give each seed's "
-                       "one-way ANOVA p of its candidates' trainings: where it is not small, the candidates "
-                       "do not differ detectably and neither panel ranks anything but training noise. "
-                       + figures.count_caption(exp))
-            add_table(stability_table(exp), "Stability table: fewer than two searches per strategy so far")
-            add_table(space_size_table(exp), "")
-            add_table(properties_table(exp), "")
-            add_table(datasets_table(exp), "Datasets table: the candidates have a ground truth on one "
-                                           "dataset only")
-        add_table(transfer_table(exp), "Transferability table: this experiment evaluates no transfer "
-                                       "dataset (a grid's transfer_datasets)")
-        flags = strategy_flags(health) if not health.empty else None
-        add_figure("accuracy", figures.accuracy_bars(exp, reference, fdir / "accuracy", flags),
-                   "Accuracy per strategy",
-                   ("Test accuracy of each strategy's cells, looked up in the table of cells (each training "
-                    "there a 'training from scratch' below)" if exp.table_path else
-                    "Test accuracy of each strategy's cells trained from scratch")
-                   + ", on an axis from 0: bars are "
-                   "the mean over searches, white dots the searches (each the mean of its trainings from "
-                   "scratch), faint dots the single trainings, whiskers the 95% Student-t confidence "
-                   "interval of the mean over searches (none where n = 1). The random genotype (no search) "
-                   "is the grey "
-                   "bar and the grey band (its mean and 95% CI) across the panel; dotted: chance; "
-                   "'(flagged)': the strategy did not run as configured (health table). "
-                   + ("" if reference is None else "Published results share the measured axes only when "
-                      "measured with the same protocol; otherwise (the full DARTS protocol: 32×32 CIFAR, 600 "
-                      "epochs; the course project's reduced protocol) they stand in panels of their own, one "
-                      "per protocol, hatched grey, not comparable. ")
-                   + figures.n_caption(exp))
-        add_figure("differences", figures.paired_differences(exp, fdir / "differences", flags),
-                   "Differences from the baselines",
-                   "Each strategy's test accuracy minus first-order's (left; hyperDARTS minus "
-                   "first-order-smoothed, its noise control, labelled so) and minus the random genotype's "
-                   "(right), in points, per evaluation dataset: dots with whiskers are the mean difference "
-                   "and its uncorrected 95% CI (paired t over the seeds both searched, Welch where they "
-                   "share none; n in the label), small grey dots each seed's paired difference, and the "
-                   "grey band ± "
-                   "the minimum detectable difference after Holm's correction (over every comparison of the "
-                   "search dataset's cells, all evaluation datasets together) at 80% power: a true "
-                   "difference inside the band would likely go unseen at this n. The right margin gives "
-                   "that MDE and the Holm-corrected p (p_H): a CI that excludes 0 is not a finding unless "
-                   "p_H < 0.05. A band wider than the axis is cut at its edge. Hollow, '(flagged)': the "
-                   "strategy did not run as configured and is not compared (health table). A blank line: "
-                   "no such comparison in that panel (a baseline is not compared with itself; "
-                   "hyperDARTS's comparison with its noise control is in the first-order panel only).",
-                   "")
-        add_figure("noise", figures.noise_bars(exp, fdir / "noise"), "Search noise and training noise",
-                   "Per strategy, the sd between its searches (training noise taken out) and the sd between "
-                   "trainings from scratch of one found cell, in accuracy points, from the one-way "
-                   "random-effects ANOVA of the accuracy table; dashed: the training sd pooled over every "
-                   "strategy's searches. Whiskers: 95% χ² intervals (the sd between trainings exact under "
-                   "normality; the sd between searches approximate, from the searches' mean square with "
-                   "k − 1 degrees of freedom: with 3 searches, 2 df, the interval spans a factor of about "
-                   "6, and its lower end is often 0). "
-                   + figures.count_caption(exp),
-                   "No cell was trained more than once (a profile's eval_repeats)")
-        add_figure("transfer", figures.transfer_scatter(exp, reference, fdir / "transfer"),
-                   "Transfer", "Accuracy on the search dataset against accuracy on each transfer dataset, "
-                   "on axes fitted to the points (not from 0): faint dots are searches (each the mean of its "
-                   "trainings), solid markers each strategy's mean with the 95% CI on both axes (none where "
-                   "n = 1); the box gives Spearman's ρ between the strategies' means with its 95% "
-                   "percentile-bootstrap interval (resampling strategies), as in the transfer table: every "
-                   "strategy with both accuracies, the random genotype and strategies flagged in the health "
-                   "table included. "
-                   + ("" if reference is None else "Published cells appear only where their protocol is this "
-                      "experiment's; otherwise see the table. ")
-                   + figures.n_caption(exp),
-                   "Transfer scatter: no transfer dataset in this experiment")
-        add_figure("search_curves", figures.search_curves(exp, fdir / "search_curves"), "Search curves",
-                   "Supernet accuracy on the training and validation batches over the search epochs (axis "
-                   "from 0): per strategy the mean over searches, whiskers the 95% CI of the mean (none "
-                   "where "
-                   "n = 1); the random baseline does not search and has no curve. "
-                   f"{figures.n_caption(exp)}")
-        add_figure("collapse", figures.collapse_curves(exp, fdir / "collapse"), "Collapse diagnostics",
-                   "Per strategy over the search epochs, on one fixed validation batch (nas/diagnostics.py): "
-                   "the mean entropy of softmax(α) (log #ops is uniform), the largest eigenvalue of the "
-                   "Hessian of the validation loss in α (power iteration; RobustDARTS saw it grow before a "
-                   "collapse; the eigenvalue of largest magnitude in results written before issue 30, "
-                   "labelled so), the discretisation gap (the mixed supernet's accuracy minus that "
-                   "with the derived architecture's one-hot α), the space's counts of the derived "
-                   "architecture (DARTS: parameter-free operations, skip and pooling, per cell) and a "
-                   "per-epoch metrics of what each search did (α's change, the hypergradient's norm, and a "
-                   "strategy's own: CG's products and stops, Neumann's growth, hyperDARTS's response); "
-                   "lines are means over searches, "
-                   "whiskers 95% CIs (none where n = 1). " + figures.n_caption(exp),
-                   "Collapse diagnostics: none recorded (a profile's search_diagnostics_every is 0)")
-        if darts:
-            add_table(collapse_table(exp), "")
-        add_figure("cost", figures.cost_vs_accuracy(exp, fdir / "cost"), "Search cost against accuracy",
-                   "Cost per search (log scale: the process's CPU time, all threads, where it ran on a CPU; "
-                   "its wall time on the GPU where it ran on one; the axis names the unit) against test "
-                   "accuracy on the search dataset "
-                   "(axis from 0): faint dots are searches; solid markers per strategy the geometric mean "
-                   "time and the mean accuracy, with 95% CIs (the time's on the log scale; none where "
-                   "n = 1). "
-                   "The random genotype (no search time) is the grey line and band (mean, 95% CI). "
-                   f"{figures.n_caption(exp)}")
-        if not darts:
-            blocks.append({"kind": "absent", "title": f"α heatmaps and cell drawings: they draw DARTS "
-                                                       f"cells, and this experiment searched the "
-                                                       f"{exp.space} space"})
-        add_figure("alpha_edge", figures.alpha_over_epochs(exp, fdir / "alpha_edge", edge) if darts else [],
-                   "α of one edge over the search", "softmax(α) of one edge of the normal cell after each "
-                   "search epoch, per strategy: the mean over searches, bands the 95% CI of the mean (none "
-                   "where n = 1), dotted the uniform mixture; n in each panel's title.",
-                   "α over the epochs: no α recorded (or no such edge)" if darts else "")
-        for s in strategy_order(exp.alphas.strategy.unique() if darts and not exp.alphas.empty else []):
-            add_figure(f"alphas_{s}", figures.alpha_heatmaps(exp, s, fdir / f"alphas_{s}"),
-                       f"Final α: {s}", f"softmax(α) after the last search epoch of {s}, edges × operations, "
-                       "normal and reduction cells, mean over searches (n in the title), on a diverging "
-                       "colour scale centred at the uniform mixture 1/#operations (white) and symmetric "
-                       "about it; the "
-                       "scale's range is printed on the figure.")
-        for s in strategy_order(exp.trials.strategy.unique() if darts else []):
-            found = genotype_of(exp, s)
-            if found is None:
-                continue
-            try:
-                paths = plot_genotype(parse_genotype(found[0]), fdir / f"cell_{s}")
-            except GenotypeError as e:
-                blocks.append({"kind": "absent",
-                               "title": f"Cells of {s}: the recorded genotype is malformed ({e})"})
-                continue
-            for kind in ("normal", "reduce"):
-                add_figure(f"cell_{s}_{kind}", [p for p in paths if p.stem.endswith(kind)],
-                           f"Found {'normal' if kind == 'normal' else 'reduction'} cell: {s}",
-                           f"The {'normal' if kind == 'normal' else 'reduction'} cell derived by {s} "
-                           f"(seed {found[1]}); each edge and its label in its operation's colour.")
-    records = toy_records(exp) if toy else []
-    if toy and not records:
-        blocks.append({"kind": "absent", "title": "The toy bilevel problem: no toy table in this "
-                       f"experiment; run `python -m studies toy --out {exp.root}` to add it"})
-    if records:
-        from studies.toy import plot_trajectories
-
-        paths = plot_trajectories(records, fdir / "toy.png")
-        add_figure("toy", paths, "The toy bilevel problem (DARTS, Figure 2)",
-                   "Trajectories of (α, w) on the DARTS toy problem over the contours of the validation "
-                   "loss, with the best response w*(α) = α dashed: (a) second-order DARTS over the unrolling "
-                   "step ξ (ξ = 0 is first-order), (b) the other strategies; (c) each run's distance to the "
-                   "optimum (1, 1) over the iterations. A run has the same colour in every panel; one "
-                   "deterministic run per strategy and ξ.")
-        add_table(toy_table(records), "")
-    from benchmark.store import ResultStore
-
-    fidelity = ResultStore(exp.root).read("fidelity")
-    add_table(fidelity_table(fidelity), "")
-    # the figures show every strategy at its defaults, over the seeds measured
-    add_figure("fidelity", figures.fidelity_bars(fidelity, fdir / "fidelity"),
-               "Hypergradient fidelity", "Each strategy's hypergradient against the implicit reference "
-               "(`python -m studies fidelity --out <experiment folder>`), at the last point of the search "
-               "measured and at its default settings: cosine, relative error, time per call, over the "
-               "seeds measured as the fidelity table gives them (cosines: the mean with its 95% t "
-               "interval on Fisher's z scale; relative errors: the geometric mean with the interval of "
-               "their logarithms; time: the mean with its t interval; none where n = 1; n in the title).")
-    add_figure("fidelity_cost", figures.fidelity_vs_cost(fidelity, fdir / "fidelity_cost"),
-               "Hypergradient fidelity against cost",
-               "Each strategy's cosine to the implicit and to the unrolled reference against its "
-               "passes per step, at every point of the search the fidelity tool measured (marker shape), "
-               "at its default settings: the mean over the seeds measured, whiskers its 95% t interval on "
-               "Fisher's z scale (none where n = 1; n in the title). The references' own convergence "
-               "(the solver's true residual) is in the fidelity table above.")
+        search_sections(page, exp, reference, edge)
+    if toy:
+        toy_section(page, exp)
+    fidelity_section(page, exp)
     if perf is not None and perf.exists():
-        add_table(perf_table(perf), "")
-        add_figure("perf", figures.perf_bars(perf, fdir / "perf"), "Cost of a step in passes",
-                   "Time per search step divided by the time of one forward+backward pass (bars), and "
-                   "the passes the strategy's maths needs (ticks), from `benchmark/perf.py`; one measurement "
-                   "(a median over its timed steps) per configuration, no interval.")
-    return blocks
+        perf_section(page, perf)
+    return page.blocks
+
+
+def table_fill_section(page: Page, exp: Experiment, log) -> None:
+    """A grid that fills a table of cells: the table's summary and its figure."""
+    table = find_table(exp)
+    log(f"report of {exp.root}: {len(exp.fills)} chunks of cells trained into "
+        f"{table.root if table else exp.table_path}")
+    if table is None:
+        page.blocks.append({"kind": "absent", "title": f"The table of cells {exp.table_path} is not there"})
+    else:
+        page.table(table_summary(table), "The table of cells: no training yet")
+        page.figure("cell_table", table_figure(table, page.fdir / "cell_table"), "Every cell of the table",
+                    "Every cell the table holds, sorted by its mean test accuracy (axis from 0): "
+                    "grey dots its trainings, dark dots its mean; open circles the named cells "
+                    "(the uniform cells of each operation and NAS-Bench-201's best CIFAR-10 cell). "
+                    "Where the dots of one cell spread as far as the means of neighbouring cells, "
+                    "the table cannot rank them.")
+
+
+def search_sections(page: Page, exp: Experiment, reference: pd.DataFrame | None, edge: str | None) -> None:
+    """A grid's searches: accuracy and health, lookups in a table of cells, the ground truth's
+    tables, the comparisons' figures, the searches' own figures and the DARTS cells' views."""
+    darts = exp.space == "darts"    # the α, gene and cell views below read DARTS cells
+    search_only = not exp.trials.empty and set(exp.trials.status) == {"searched"}
+    health = search_health(exp)
+    flags = strategy_flags(health) if not health.empty else None
+    page.table(accuracy_table(exp, reference, flags),
+               "Accuracy table: a search-only experiment (`--search-only`) trains nothing" if search_only
+               else "Accuracy table: no evaluation has finished yet")
+    page.table(health_table(exp), "")
+    if exp.table_path:
+        lookup_section(page, exp)
+    if darts:
+        page.table(movement_table(exp), "")
+    if not exp.ground_truth.empty:
+        ground_truth_section(page, exp)
+    page.table(transfer_table(exp), "Transferability table: this experiment evaluates no transfer "
+                                    "dataset (a grid's transfer_datasets)")
+    comparison_figures(page, exp, reference, flags)
+    search_figures(page, exp, darts)
+    darts_views(page, exp, edge, darts)
+
+
+def lookup_section(page: Page, exp: Experiment) -> None:
+    """The searches looked up in their table of cells: regret, percentiles, collapse, the curves."""
+    table = find_table(exp)
+    if table is None:
+        page.blocks.append({"kind": "absent", "title": f"Lookups: the table of cells {exp.table_path} "
+                                                       "is not there (nor in tables/ beside this "
+                                                       "experiment); copy it to see regret and "
+                                                       "percentiles"})
+    page.table(lookup_table(exp, table), "" if table is None else
+               "Lookups: no search has been looked up in the table yet")
+    page.table(collapse_differences(exp), "Collapse differences: no baseline to compare with "
+               "(first-order, random or first-order-smoothed) or no cell found yet")
+    page.figure("lookup_curves", lookup_curves(exp, table, page.fdir / "lookup_curves"),
+                "Looked-up accuracy over the search",
+                "The derived cell after every search epoch, looked up in the table of cells (the mean "
+                "of its trainings there), per strategy: the mean over searches, whiskers its 95% t "
+                "CI (none where n = 1); dashed: the best cell, dotted: the median cell, of the cells "
+                "a search is ranked among (the space's, a uniform sample of them, or the table's: "
+                "the legend says which). NATS-Bench reports search curves this way. "
+                + figures.count_caption(exp),
+                "Lookup curves: the profile does not look up every epoch's cell (lookup_epochs)")
+
+
+def ground_truth_section(page: Page, exp: Experiment) -> None:
+    """A space with a ground truth (the dense-DAG space's candidates): the choice against it."""
+    page.table(choice_table(exp), "Choice against the ground truth: no search of a seed whose "
+                                  "ground truth is complete has finished yet")
+    page.figure("dense_dag_choice", figures.dense_dag_choice(exp, page.fdir / "dense_dag_choice"),
+                "The chosen blocks and the candidates' ranking, drawn",
+                "Per search dataset. Left: the ground-truth accuracy of the block each search chose "
+                "minus its seed's mean candidate (0: what a uniform choice gets on average), grey "
+                "dots the searches, coloured markers the mean over searches with its 95% t CI, the "
+                "dashed line the seed's best candidate and the dotted line the gain a best of K "
+                "shows from training noise alone (both means over seeds; the winner's curse of the "
+                "space-size table). Right: Kendall's τ between the final α and the candidates' "
+                "accuracies, grey dots the searches, coloured markers the mean with its 95% CI on "
+                "Fisher's z scale, the band the ground truth's noise ceiling (the τ a perfect ranking "
+                "reaches against it, 95% CI over seeds). The right panels' titles give each seed's "
+                "one-way ANOVA p of its candidates' trainings: where it is not small, the candidates "
+                "do not differ detectably and neither panel ranks anything but training noise. "
+                + figures.count_caption(exp))
+    page.table(stability_table(exp), "Stability table: fewer than two searches per strategy so far")
+    page.table(space_size_table(exp), "")
+    page.table(properties_table(exp), "")
+    page.table(datasets_table(exp), "Datasets table: the candidates have a ground truth on one "
+                                    "dataset only")
+
+
+def comparison_figures(page: Page, exp: Experiment, reference: pd.DataFrame | None, flags) -> None:
+    """The strategies compared: accuracy, differences from the baselines, noise, transfer."""
+    page.figure("accuracy", figures.accuracy_bars(exp, reference, page.fdir / "accuracy", flags),
+                "Accuracy per strategy",
+                ("Test accuracy of each strategy's cells, looked up in the table of cells (each training "
+                 "there a 'training from scratch' below)" if exp.table_path else
+                 "Test accuracy of each strategy's cells trained from scratch")
+                + ", on an axis from 0: bars are "
+                "the mean over searches, white dots the searches (each the mean of its trainings from "
+                "scratch), faint dots the single trainings, whiskers the 95% Student-t confidence "
+                "interval of the mean over searches (none where n = 1). The random genotype (no search) "
+                "is the grey "
+                "bar and the grey band (its mean and 95% CI) across the panel; dotted: chance; "
+                "'(flagged)': the strategy did not run as configured (health table). "
+                + ("" if reference is None else "Published results share the measured axes only when "
+                   "measured with the same protocol; otherwise (the full DARTS protocol: 32×32 CIFAR, 600 "
+                   "epochs; the course project's reduced protocol) they stand in panels of their own, one "
+                   "per protocol, hatched grey, not comparable. ")
+                + figures.n_caption(exp))
+    page.figure("differences", figures.paired_differences(exp, page.fdir / "differences", flags),
+                "Differences from the baselines",
+                "Each strategy's test accuracy minus first-order's (left; hyperDARTS minus "
+                "first-order-smoothed, its noise control, labelled so) and minus the random genotype's "
+                "(right), in points, per evaluation dataset: dots with whiskers are the mean difference "
+                "and its uncorrected 95% CI (paired t over the seeds both searched, Welch where they "
+                "share none; n in the label), small grey dots each seed's paired difference, and the "
+                "grey band ± "
+                "the minimum detectable difference after Holm's correction (over every comparison of the "
+                "search dataset's cells, all evaluation datasets together) at 80% power: a true "
+                "difference inside the band would likely go unseen at this n. The right margin gives "
+                "that MDE and the Holm-corrected p (p_H): a CI that excludes 0 is not a finding unless "
+                "p_H < 0.05. A band wider than the axis is cut at its edge. Hollow, '(flagged)': the "
+                "strategy did not run as configured and is not compared (health table). A blank line: "
+                "no such comparison in that panel (a baseline is not compared with itself; "
+                "hyperDARTS's comparison with its noise control is in the first-order panel only).",
+                "")
+    page.figure("noise", figures.noise_bars(exp, page.fdir / "noise"), "Search noise and training noise",
+                "Per strategy, the sd between its searches (training noise taken out) and the sd between "
+                "trainings from scratch of one found cell, in accuracy points, from the one-way "
+                "random-effects ANOVA of the accuracy table; dashed: the training sd pooled over every "
+                "strategy's searches. Whiskers: 95% χ² intervals (the sd between trainings exact under "
+                "normality; the sd between searches approximate, from the searches' mean square with "
+                "k − 1 degrees of freedom: with 3 searches, 2 df, the interval spans a factor of about "
+                "6, and its lower end is often 0). "
+                + figures.count_caption(exp),
+                "No cell was trained more than once (a profile's eval_repeats)")
+    page.figure("transfer", figures.transfer_scatter(exp, reference, page.fdir / "transfer"),
+                "Transfer", "Accuracy on the search dataset against accuracy on each transfer dataset, "
+                "on axes fitted to the points (not from 0): faint dots are searches (each the mean of its "
+                "trainings), solid markers each strategy's mean with the 95% CI on both axes (none where "
+                "n = 1); the box gives Spearman's ρ between the strategies' means with its 95% "
+                "percentile-bootstrap interval (resampling strategies), as in the transfer table: every "
+                "strategy with both accuracies, the random genotype and strategies flagged in the health "
+                "table included. "
+                + ("" if reference is None else "Published cells appear only where their protocol is this "
+                   "experiment's; otherwise see the table. ")
+                + figures.n_caption(exp),
+                "Transfer scatter: no transfer dataset in this experiment")
+
+
+def search_figures(page: Page, exp: Experiment, darts: bool) -> None:
+    """What the searches did: their curves, the collapse diagnostics, their cost."""
+    page.figure("search_curves", figures.search_curves(exp, page.fdir / "search_curves"), "Search curves",
+                "Supernet accuracy on the training and validation batches over the search epochs (axis "
+                "from 0): per strategy the mean over searches, whiskers the 95% CI of the mean (none "
+                "where "
+                "n = 1); the random baseline does not search and has no curve. "
+                f"{figures.n_caption(exp)}")
+    page.figure("collapse", figures.collapse_curves(exp, page.fdir / "collapse"), "Collapse diagnostics",
+                "Per strategy over the search epochs, on one fixed validation batch (nas/diagnostics.py): "
+                "the mean entropy of softmax(α) (log #ops is uniform), the largest eigenvalue of the "
+                "Hessian of the validation loss in α (power iteration; RobustDARTS saw it grow before a "
+                "collapse; the eigenvalue of largest magnitude in results written before issue 30, "
+                "labelled so), the discretisation gap (the mixed supernet's accuracy minus that "
+                "with the derived architecture's one-hot α), the space's counts of the derived "
+                "architecture (DARTS: parameter-free operations, skip and pooling, per cell) and a "
+                "per-epoch metrics of what each search did (α's change, the hypergradient's norm, and a "
+                "strategy's own: CG's products and stops, Neumann's growth, hyperDARTS's response); "
+                "lines are means over searches, "
+                "whiskers 95% CIs (none where n = 1). " + figures.n_caption(exp),
+                "Collapse diagnostics: none recorded (a profile's search_diagnostics_every is 0)")
+    if darts:
+        page.table(collapse_table(exp), "")
+    page.figure("cost", figures.cost_vs_accuracy(exp, page.fdir / "cost"), "Search cost against accuracy",
+                "Cost per search (log scale: the process's CPU time, all threads, where it ran on a CPU; "
+                "its wall time on the GPU where it ran on one; the axis names the unit) against test "
+                "accuracy on the search dataset "
+                "(axis from 0): faint dots are searches; solid markers per strategy the geometric mean "
+                "time and the mean accuracy, with 95% CIs (the time's on the log scale; none where "
+                "n = 1). "
+                "The random genotype (no search time) is the grey line and band (mean, 95% CI). "
+                f"{figures.n_caption(exp)}")
+
+
+def darts_views(page: Page, exp: Experiment, edge: str | None, darts: bool) -> None:
+    """Where α went and the cells found, drawn (DARTS cells only; said absent otherwise)."""
+    if not darts:
+        page.blocks.append({"kind": "absent", "title": f"α heatmaps and cell drawings: they draw DARTS "
+                                                        f"cells, and this experiment searched the "
+                                                        f"{exp.space} space"})
+    page.figure("alpha_edge", figures.alpha_over_epochs(exp, page.fdir / "alpha_edge", edge) if darts else [],
+                "α of one edge over the search", "softmax(α) of one edge of the normal cell after each "
+                "search epoch, per strategy: the mean over searches, bands the 95% CI of the mean (none "
+                "where n = 1), dotted the uniform mixture; n in each panel's title.",
+                "α over the epochs: no α recorded (or no such edge)" if darts else "")
+    for s in strategy_order(exp.alphas.strategy.unique() if darts and not exp.alphas.empty else []):
+        page.figure(f"alphas_{s}", figures.alpha_heatmaps(exp, s, page.fdir / f"alphas_{s}"),
+                    f"Final α: {s}", f"softmax(α) after the last search epoch of {s}, edges × operations, "
+                    "normal and reduction cells, mean over searches (n in the title), on a diverging "
+                    "colour scale centred at the uniform mixture 1/#operations (white) and symmetric "
+                    "about it; the "
+                    "scale's range is printed on the figure.")
+    for s in strategy_order(exp.trials.strategy.unique() if darts else []):
+        found = genotype_of(exp, s)
+        if found is None:
+            continue
+        try:
+            paths = plot_genotype(parse_genotype(found[0]), page.fdir / f"cell_{s}")
+        except GenotypeError as e:
+            page.blocks.append({"kind": "absent",
+                                "title": f"Cells of {s}: the recorded genotype is malformed ({e})"})
+            continue
+        for kind in ("normal", "reduce"):
+            page.figure(f"cell_{s}_{kind}", [p for p in paths if p.stem.endswith(kind)],
+                        f"Found {'normal' if kind == 'normal' else 'reduction'} cell: {s}",
+                        f"The {'normal' if kind == 'normal' else 'reduction'} cell derived by {s} "
+                        f"(seed {found[1]}); each edge and its label in its operation's colour.")
+
+
+def toy_section(page: Page, exp: Experiment) -> None:
+    """The toy bilevel problem's figure and table, where the experiment folder holds its runs."""
+    records = toy_records(exp)
+    if not records:
+        page.blocks.append({"kind": "absent", "title": "The toy bilevel problem: no toy table in this "
+                            f"experiment; run `python -m studies toy --out {exp.root}` to add it"})
+    if records:
+        paths = plot_trajectories(records, page.fdir / "toy.png")
+        page.figure("toy", paths, "The toy bilevel problem (DARTS, Figure 2)",
+                    "Trajectories of (α, w) on the DARTS toy problem over the contours of the validation "
+                    "loss, with the best response w*(α) = α dashed: (a) second-order DARTS over the "
+                    "unrolling step ξ (ξ = 0 is first-order), (b) the other strategies; (c) each run's "
+                    "distance to the optimum (1, 1) over the iterations. A run has the same colour in "
+                    "every panel; one deterministic run per strategy and ξ.")
+        page.table(toy_table(records), "")
+
+
+
+def fidelity_section(page: Page, exp: Experiment) -> None:
+    """The fidelity study's table and figures, where the experiment folder holds its rows."""
+    fidelity = ResultStore(exp.root).read("fidelity")
+    page.table(fidelity_table(fidelity), "")
+    # the figures show every strategy at its defaults, over the seeds measured
+    page.figure("fidelity", figures.fidelity_bars(fidelity, page.fdir / "fidelity"),
+                "Hypergradient fidelity", "Each strategy's hypergradient against the implicit reference "
+                "(`python -m studies fidelity --out <experiment folder>`), at the last point of the search "
+                "measured and at its default settings: cosine, relative error, time per call, over the "
+                "seeds measured as the fidelity table gives them (cosines: the mean with its 95% t "
+                "interval on Fisher's z scale; relative errors: the geometric mean with the interval of "
+                "their logarithms; time: the mean with its t interval; none where n = 1; n in the title).")
+    page.figure("fidelity_cost", figures.fidelity_vs_cost(fidelity, page.fdir / "fidelity_cost"),
+                "Hypergradient fidelity against cost",
+                "Each strategy's cosine to the implicit and to the unrolled reference against its "
+                "passes per step, at every point of the search the fidelity tool measured (marker shape), "
+                "at its default settings: the mean over the seeds measured, whiskers its 95% t interval on "
+                "Fisher's z scale (none where n = 1; n in the title). The references' own convergence "
+                "(the solver's true residual) is in the fidelity table above.")
+
+
+def perf_section(page: Page, perf: Path) -> None:
+    """The step costs in passes, from `benchmark/perf.py`'s results."""
+    page.table(perf_table(perf), "")
+    page.figure("perf", figures.perf_bars(perf, page.fdir / "perf"), "Cost of a step in passes",
+                "Time per search step divided by the time of one forward+backward pass (bars), and "
+                "the passes the strategy's maths needs (ticks), from `benchmark/perf.py`; one measurement "
+                "(a median over its timed steps) per configuration, no interval.")
 
 
 def status_lines(exp: Experiment) -> list[str]:
@@ -612,7 +670,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("experiment", nargs="?", default=None,
                    help="an experiment folder, or its name under --results (default: the experiment "
                         "written most recently)")
-    from benchmark.store import default_results_dir
 
     p.add_argument("--results", default=str(default_results_dir()),
                    help="folder of experiments (default: results/ of the project, or ./results "

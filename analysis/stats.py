@@ -7,9 +7,6 @@ accuracy is the mean over the repeated trainings from scratch of the genotype
 it found, and n counts searches (seeds). Strategies searched with the same
 seed share the data split and the initialisation, so their differences are
 paired by seed.
-
-pandas is imported only inside `variance_components`: `benchmark/run.py --plan`
-imports `seeds_needed` from here without it.
 """
 
 from __future__ import annotations
@@ -18,8 +15,11 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, stats
+from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportion_confint
 
 LEVEL = 0.95     # confidence level of every interval
 ALPHA = 0.05     # two-sided significance level of the tests and of the power analysis
@@ -88,8 +88,6 @@ def correlation_mean_ci(values, level: float = LEVEL, clip: float = 0.999
 def proportion_ci(k: int, n: int, level: float = LEVEL) -> tuple[float, float, float]:
     """k of n as a share with its Wilson score interval (statsmodels' `proportion_confint`):
     (share, lo, hi); NaN everywhere for n = 0."""
-    from statsmodels.stats.proportion import proportion_confint
-
     if n == 0:
         return NAN, NAN, NAN
     lo, hi = proportion_confint(k, n, alpha=1 - level, method="wilson")
@@ -126,8 +124,6 @@ def bootstrap_spearman(x, y, reps: int = 2000, seed: int = 0,
 
 
 def _as_series(values):
-    import pandas as pd
-
     if isinstance(values, pd.Series):
         return values.astype(float).dropna()
     if isinstance(values, dict):
@@ -351,9 +347,6 @@ def variance_components(frame, unit_cols, value_col: str = "acc", repeat_col: st
     `repeats_max`, `ms_between`, `ms_within`, `sd_search` (+ `_lo`, `_hi`), `sd_train` (+ `_lo`,
     `_hi`).
     """
-    import pandas as pd
-    from scipy import stats as sps
-
     unit_cols, group_cols = list(unit_cols), list(group_cols)
     cols = ["searches", "trainings", "repeats_min", "repeats_max", "ms_between", "ms_within",
             "sd_search", "sd_search_lo", "sd_search_hi", "sd_train", "sd_train_lo", "sd_train_hi"]

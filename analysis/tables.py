@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats as st
-from analysis.load import TRIAL_KEY, Experiment, reference_key, short_name
+from nas.files import atomic_write
+from nas.genotype import parse_genotype
+from nas.strategies import STRATEGIES
+from resultstore.experiment import Experiment
+from resultstore.schema import TRIAL_KEY, short_name
+from resultstore.store import read_results
 
 # Baseline → the strategies compared against it, as a name prefix ("" = every strategy). Two
 # baselines that would each be compared with the other keep one direction only: strategy = the one
@@ -39,8 +44,6 @@ class Table:
 
 
 def strategy_order(names) -> list[str]:
-    from nas.strategies import STRATEGIES
-
     known = [s for s in STRATEGIES if s in set(names)]
     return known + sorted(set(names) - set(known))
 
@@ -626,7 +629,6 @@ def write_table(table: Table, out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{table.name}.{ext}" for ext in ("md", "tex", "csv")]
-    from nas.files import atomic_write
 
     atomic_write(paths[0], f"**{table.caption}**\n\n{markdown_blocks(table)}")
     atomic_write(paths[1], to_latex(table))
@@ -649,8 +651,6 @@ PERF_KEY = ["device", "kind", "strategy", "batch", "layers", "channels", "image_
 def latest_perf(path: Path) -> pd.DataFrame:
     """`benchmark/perf.py`'s perf table (a results folder or one parquet file), the latest
     measurement of each configuration."""
-    from benchmark.store import read_results
-
     df = read_results(path, "perf")
     if df.empty:
         return df
@@ -705,8 +705,6 @@ def perf_table(path: Path) -> Table | None:
 
 def gene_sets(genotype: str) -> dict[tuple[str, int], set]:
     """{(cell, node): {(input, operation), …}} of a genotype in the DARTS text form."""
-    from nas.genotype import parse_genotype
-
     g = parse_genotype(genotype)
     out = {}
     for cell in ("normal", "reduce"):
@@ -904,3 +902,16 @@ def latest_fidelity(rows: pd.DataFrame) -> pd.DataFrame:
     if "measured_at" in rows:
         rows = rows.sort_values("measured_at")
     return rows.drop_duplicates(key, keep="last").reset_index(drop=True)
+
+
+def reference_key(dataset: str) -> str | None:
+    """Which published dataset a measured one corresponds to (cifar10, cifar100, imagenet16-120:
+    NAS-Bench-201's), if any."""
+    s = short_name(dataset).lower().replace("-", "").replace("_", "")
+    if s.startswith("cifar100"):
+        return "cifar100"
+    if s.startswith("cifar10"):
+        return "cifar10"
+    if s.startswith("imagenet16"):
+        return "imagenet16-120"
+    return None

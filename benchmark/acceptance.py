@@ -42,7 +42,18 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmark.store import default_results_dir  # noqa: E402
+import platform
+
+import torch
+
+from benchmark.grids import OFFLINE_CIFAR10, get_grid
+from benchmark.perf import measure, measure_eval, run_isolated
+from benchmark.plan import plan
+from benchmark.trial import run_trial, trial_rows
+from nas.data import DatasetError, load_dataset
+from nas.search import resolve_device
+from nas.strategies import SEARCHING
+from resultstore.store import ResultStore, default_results_dir, write_parquet_atomic
 
 GIB16 = 16 * 2**30
 SEARCH_SWITCHES = ("amp", "channels_last", "cudnn_benchmark")
@@ -54,8 +65,6 @@ SIZES = {"darts": {"search": (64, 8, 16, 32), "eval": (96, 20, 36, 32), "steps":
 
 
 def device_row(dev) -> dict:
-    import torch
-
     row = {"check": "device", "device": str(dev), "torch": torch.__version__,
            "cuda": torch.version.cuda or "", "ok": True}
     if dev.type == "cuda":
@@ -63,8 +72,6 @@ def device_row(dev) -> dict:
         row.update(name=props.name, memory_gib=props.total_memory / 2**30,
                    cudnn=str(torch.backends.cudnn.version()))
     else:
-        import platform
-
         row.update(name=f"cpu ({platform.machine()})", memory_gib=None, cudnn="")
     return row
 
@@ -82,9 +89,6 @@ def cuda_tests(dev) -> dict:
 
 
 def search_rows(dev, size: dict, isolated: bool) -> list[dict]:
-    from benchmark.perf import measure, run_isolated
-    from nas.strategies import SEARCHING
-
     batch, layers, channels, side = size["search"]
     rows = []
     for strategy in SEARCHING:
@@ -108,8 +112,6 @@ def search_rows(dev, size: dict, isolated: bool) -> list[dict]:
 
 
 def eval_rows(dev, size: dict, compile_too: bool, isolated: bool) -> list[dict]:
-    from benchmark.perf import measure_eval, run_isolated
-
     batch, layers, channels, side = size["eval"]
     variants = [(), ("amp", "channels_last", "cudnn_benchmark")]
     if compile_too:
@@ -137,9 +139,6 @@ def eval_rows(dev, size: dict, compile_too: bool, isolated: bool) -> list[dict]:
 def trial_row(dev, size: dict, dataset: str, tiny: bool) -> dict:
     """One `full`-profile trial (first-order, seed 0), one search epoch and one evaluation epoch
     on subsets, through the grid's own trial code."""
-    from benchmark.grids import get_grid
-    from benchmark.trial import run_trial, trial_rows
-
     grid = get_grid("full").override(strategies=["first-order"], datasets=[dataset], seeds=[0],
                                      search_epochs=1, eval_epochs=1)
     p = grid.profile
@@ -170,10 +169,6 @@ def trial_row(dev, size: dict, dataset: str, tiny: bool) -> dict:
 
 def projection(rows: list[dict], out: Path) -> list[str]:
     """The `full` grid's projected cost on 1 and 8 GPUs from the measured rows."""
-    from benchmark.grids import get_grid
-    from benchmark.plan import plan
-    from benchmark.store import ResultStore
-
     perf = out / "perf"
     measured = [r for r in rows if r.get("kind") in ("search", "eval") and "step_s" in r]
     ResultStore(perf).write_part("perf", "acceptance", [{k: v for k, v in r.items()
@@ -234,13 +229,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(default_results_dir() / "acceptance"),
                    help="folder of acceptance.parquet and acceptance.md (default: %(default)s)")
     args = p.parse_args(argv)
-
-    import torch
-
-    from benchmark.grids import OFFLINE_CIFAR10
-    from benchmark.store import write_parquet_atomic
-    from nas.data import DatasetError, load_dataset
-    from nas.search import resolve_device
 
     try:
         dev = resolve_device(args.device)

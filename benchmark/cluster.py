@@ -20,14 +20,17 @@ import socket
 import uuid
 from pathlib import Path
 
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from nas.data import DatasetError, load_dataset
+
 TOKEN = ".node-check"
 
 
 def node_report(tokens: dict[str, str], datasets: list[str], data_root: str | None,
                 download: bool) -> dict:
     """On one node: which token folders it sees, and which datasets fail to load (name: error)."""
-    from nas.data import DatasetError, load_dataset
-
     seen = {folder: _read(Path(folder) / TOKEN) == token for folder, token in tokens.items()}
     failed = {}
     for name in datasets:
@@ -68,8 +71,6 @@ def check_nodes(shared: dict[str, Path], datasets: list[str], data_root: str | N
     """Run `node_report` on every alive node of the connected cluster. `shared` names the folders
     that every node must see ({what it is: folder}). Returns the nodes' reports, each with its
     node id and address; raises ValueError (one sentence) for the first problem found."""
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     tokens = write_tokens(list(shared.values()))

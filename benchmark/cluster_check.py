@@ -28,7 +28,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":   # run as a script from a checkout: the packages beside it import uninstalled
+    sys.path.insert(0, str(ROOT))
+from nas.files import FileError
+from resultstore.experiment import ReportError, load_experiment
 
 NODE = ["--num-cpus", "1", "--memory", str(3 * 2**30), "--object-store-memory", str(400 * 2**20),
         "--disable-usage-stats", "--block"]
@@ -131,8 +134,6 @@ def main(argv: list[str] | None = None) -> int:
             stop(node)
         shutil.rmtree(temp, ignore_errors=True)
     summary = re.search(r"(\d+) trials, (\d+) failed, \d+s on (\d+) Ray node", run.stdout)
-    from analysis.load import ReportError, load_experiment
-    from nas.files import FileError
 
     try:
         missing = load_experiment(work / "results" / "two-node").missing()

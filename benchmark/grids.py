@@ -13,20 +13,24 @@ profile) and put it in `GRIDS`:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import re
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.fills import fill_cells
 from nas.evaluate import EvalConfig
+from nas.files import read_json
 from nas.options import build_config
 from nas.search import SearchConfig
 from nas.spaces import get_space
 from nas.spaces.darts import DartsSpaceConfig
 from nas.spaces.dense_dag import DenseDagConfig, StandaloneConfig
 from nas.spaces.nb201 import NB201Config, NB201TrainConfig
-from nas.strategies import STRATEGIES
+from nas.strategies import STRATEGIES, strategy_config
+from resultstore.cells import resolve_table
+from resultstore.schema import dataset_id
+from resultstore.store import default_results_dir
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ class Profile:
     # resources: a GPU fraction per trial where there are GPUs, CPUs otherwise
     gpus_per_trial: float = 1.0
     cpus_per_trial: int = 1
-    # a table of cells (benchmark/cell_tables.py): a found architecture is looked up in it instead
+    # a table of cells (resultstore/cells.py): a found architecture is looked up in it instead
     # of trained. A name (a folder of <results>/tables), a folder, or nb201:PATH (NAS-Bench-201's
     # benchmark file, imported once); None: train every found architecture
     table: str | None = None
@@ -92,7 +96,7 @@ class Profile:
     # look the derived cell up after every search epoch too (the epochs table's lookup_acc); a miss
     # there is trained where on_miss is "train", else left empty
     lookup_epochs: bool = False
-    # a grid that fills its table instead of searching (benchmark/cell_tables.py, `fill_cells`):
+    # a grid that fills its table instead of searching (benchmark/fills.py, `fill_cells`):
     # "all" (one cell per distinct computation of the space), "pilot" (the uniform cells of each
     # operation but none, and 16 cells drawn at random among the distinct ones) or "random:N";
     # each trial trains `fill_chunk` of them into the table, `eval_repeats` trainings each
@@ -119,8 +123,6 @@ class Profile:
             raise ValueError(f"profile {self.name}: NAS-Bench-201's file holds every cell; it cannot "
                              "be trained into (on_miss 'train' is for tables made here)")
         if self.fill is not None:
-            from benchmark.cell_tables import fill_cells
-
             if self.table is None or self.table.startswith("nb201:"):
                 raise ValueError(f"profile {self.name}: fill trains cells into a table made here; "
                                  "name one (table)")
@@ -185,15 +187,6 @@ def profile_from_dict(d: dict) -> Profile:
 
 GROUND_TRUTH = "ground-truth"   # the `strategy` (and `kind`) of a ground-truth trial
 FILL = "table-fill"             # the `strategy` (and `kind`) of a trial that fills a table of cells
-
-
-def dataset_id(dataset: str) -> str:
-    """A file-name-safe, unique name of a dataset: the name itself where it is already safe
-    (`digits`, `cifar10`), else its safe reading plus a short hash of the name."""
-    if re.fullmatch(r"[A-Za-z0-9._-]+", dataset):
-        return dataset
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", dataset).strip("_.")
-    return f"{safe}-{hashlib.sha1(dataset.encode()).hexdigest()[:6]}"
 
 
 def trial_id(strategy: str, dataset: str, seed: int) -> str:
@@ -272,7 +265,6 @@ class Grid:
         if not (self.strategies and self.search_datasets and self.seeds):
             raise ValueError(f"grid {self.name!r} needs at least one strategy, dataset and seed")
         # A misspelt or bad option fails here, when the grid is declared, not in every Ray trial.
-        from nas.strategies import strategy_config
 
         unknown = sorted(set(self.strategy_options) - set(STRATEGIES))
         if unknown:
@@ -288,16 +280,11 @@ class Grid:
         """One trial per (strategy, search dataset, seed), seed by seed: a grid stopped early
         holds whole seeds, whose strategies pair. The profile's table is a folder of
         `tables_root` (default: <results>/tables) unless it names a folder itself."""
-        from benchmark.cell_tables import resolve_table
-
         experiment = experiment or self.name
         if tables_root is None:
-            from benchmark.store import default_results_dir
-
             tables_root = default_results_dir() / "tables"
         table = resolve_table(self.profile.table, tables_root)
         if self.profile.fill:   # a grid that fills its table: one trial per chunk of cells and dataset
-            from benchmark.cell_tables import fill_cells
 
             chunks = -(-len(fill_cells(self.profile)) // self.profile.fill_chunk)
             return [TrialSpec(experiment, FILL, d, c, self.profile, (d,), data_root=self.data_root,
@@ -538,3 +525,27 @@ def get_grid(name: str) -> Grid:
     if name not in GRIDS:
         raise ValueError(f"unknown grid {name!r}; valid grids are {', '.join(GRIDS)}")
     return GRIDS[name]
+
+
+# what to do about a grid.json that cannot be read, where the benchmark needs it
+GRID_JSON_HINT = ("restore it from a copy (the rows in parts/ are intact), or give this run another "
+                  "--experiment")
+
+
+def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
+    """Whether `root`/grid.json declares `grid`'s profile, its strategy options (where recorded)
+    and, for the trials of `specs` it lists, the same evaluation datasets; None without one."""
+    manifest = Path(root) / "grid.json"
+    if not manifest.is_file():
+        return None
+    old = read_json(manifest, GRID_JSON_HINT)
+    new = json.loads(json.dumps({"profile": grid.profile.to_dict(),
+                                 "strategy_options": grid.strategy_options}))
+    try:   # (a grid.json of before the typed configs is read into today's form)
+        old_profile = profile_from_dict(old.get("profile") or {}).to_dict()
+    except (ValueError, TypeError):
+        old_profile = None
+    evals = {t["trial_id"]: t.get("eval_datasets") for t in old.get("trials", [])}
+    return (old_profile == new["profile"]
+            and ("strategy_options" not in old or old["strategy_options"] == new["strategy_options"])
+            and all(evals.get(s.trial_id, list(s.eval_datasets)) == list(s.eval_datasets) for s in specs))

@@ -28,7 +28,7 @@ once with the project's trainer fed by its on-device batches and augmentation
 PyTorch loop over pre-made device tensors (forward, loss + auxiliary loss, backward, SGD).
 
 Every row is printed (a table, or `--json` lines) and written to the results folder `--out` as one
-part of its perf table (benchmark/store.py; with the device, the versions and the time), so that
+part of its perf table (resultstore/store.py; with the device, the versions and the time), so that
 runs on several machines can be compared.
 """
 
@@ -43,10 +43,26 @@ import resource
 import statistics
 import sys
 import time
+from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __name__ == "__main__":   # run as a script from a checkout: the packages beside it import uninstalled
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+import torch.nn.functional as F
+
+from nas.data import Augment, Batches
+from nas.evaluate import EvalConfig, EvalNetwork, Trainer
+from nas.genotype import DARTS_V2
+from nas.search import resolve_device
+from nas.spaces import make_supernet, space_config
+from nas.spaces.darts import SearchCell
+from nas.speed import Speed
+from nas.strategies import SEARCHING as STRATEGIES  # the random baseline takes no step
+from nas.strategies import get_strategy, make_strategy, strategy_config
+from resultstore.store import ResultStore, default_results_dir
 
 # (cells, channels, batch, image side) of the search presets; (cells, channels, batch) of the
 # evaluation presets.
@@ -56,9 +72,6 @@ EVAL_PRESETS = {"darts": (20, 36, 96, 32), "small": (8, 16, 32, 32)}
 
 def perf_options(strategy: str, hvp: str = "exact") -> dict:
     """The options a strategy is timed with: `--hvp` for the strategies that have that option."""
-    from dataclasses import fields
-
-    from nas.strategies import get_strategy
 
     return {"hvp": hvp} if "hvp" in {f.name for f in fields(get_strategy(strategy).Config)} else {}
 
@@ -66,21 +79,15 @@ def perf_options(strategy: str, hvp: str = "exact") -> dict:
 def expected_passes(strategy: str, hvp: str = "exact") -> float:
     """Passes per step as the strategy's class counts them (P = one forward+backward on one batch;
     one-level's one pass is on train ∪ val, 2 batches; an exact Hessian-vector product ≈ 2 P)."""
-    from nas.strategies import get_strategy, strategy_config
-
     return get_strategy(strategy).passes(strategy_config(strategy, **perf_options(strategy, hvp)))
 
 
 def _sync(device) -> None:
-    import torch
-
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def _environment(dev) -> dict:
-    import torch
-
     if dev.type == "cuda":
         name = torch.cuda.get_device_name(dev)
     else:
@@ -91,8 +98,6 @@ def _environment(dev) -> dict:
 
 
 def _peak(dev) -> int:
-    import torch
-
     if dev.type == "cuda":
         return int(torch.cuda.max_memory_allocated(dev))
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
@@ -102,8 +107,6 @@ def saved_bytes(fn) -> int:
     """Bytes of the distinct tensors that autograd keeps for the backward while `fn()` runs (one
     forward: what its backward will need), counted by storage, so views and tensors kept by
     several operations count once. Independent of the allocator and of the machine's load."""
-    import torch
-
     kept = {}
 
     def pack(t):
@@ -141,14 +144,6 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
             speed: tuple[str, ...] = (), hvp: str = "exact", partial_channels: int = 1,
             cell: str = "batched") -> dict:
     """Run in a fresh process: time `steps` strategy steps and `steps` plain passes."""
-    import torch
-    import torch.nn.functional as F
-
-    from nas.search import resolve_device
-    from nas.spaces import make_supernet, space_config
-    from nas.spaces.darts import SearchCell
-    from nas.speed import Speed
-    from nas.strategies import make_strategy
 
     if threads:
         torch.set_num_threads(threads)
@@ -193,13 +188,6 @@ def measure_eval(batch: int, layers: int, channels: int, image_size: int, steps:
                  plain: bool = False) -> dict:
     """Images/s of training the DARTS_V2 evaluation network: the project's trainer on its
     batches (plain=False), or a plain loop on fixed device tensors (plain=True)."""
-    import torch
-    import torch.nn.functional as F
-
-    from nas.data import Augment, Batches
-    from nas.evaluate import EvalConfig, EvalNetwork, Trainer
-    from nas.genotype import DARTS_V2
-    from nas.search import resolve_device
 
     if threads:
         torch.set_num_threads(threads)
@@ -286,8 +274,6 @@ def _format_row(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from nas.speed import Speed
-    from nas.strategies import SEARCHING as STRATEGIES  # the random baseline takes no step
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -327,7 +313,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval", action="store_true",
                    help="also measure the evaluation network's training images/s, the "
                         "project's trainer against a plain loop")
-    from benchmark.store import default_results_dir
 
     p.add_argument("--out", default=str(default_results_dir() / "perf"),
                    help="results folder the rows go to, as one part of its perf table (default: "
@@ -385,8 +370,6 @@ def main(argv: list[str] | None = None) -> int:
                 emit(run_isolated(measure_eval, batch=batch, layers=layers, channels=channels,
                                   speed=speed, plain=plain, **common))
     if args.out and rows:
-        from benchmark.store import ResultStore
-
         store = ResultStore(args.out)
         part = f"{rows[0]['measured_at']}-{platform.node() or 'host'}-{os.getpid()}".replace(":", "")
         store.write_part("perf", part, rows)

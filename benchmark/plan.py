@@ -23,12 +23,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.stats import ALPHA, POWER, minimum_detectable_difference, seeds_needed
-from benchmark.grids import Grid
+from analysis.stats import (
+    ALPHA,
+    POWER,
+    minimum_detectable_difference,
+    proportion_detectable_difference,
+    proportion_seeds_needed,
+    seeds_needed,
+)
+from analysis.tables import comparisons
+from benchmark.fills import fill_cells
+from benchmark.grids import Grid, manifest_matches
 from benchmark.perf import perf_options
-from benchmark.store import manifest_matches, read_results
 from nas.spaces import get_space
+from nas.spaces.nb201_cell import Cell
 from nas.strategies import get_strategy
+from resultstore.cells import CellTable
+from resultstore.experiment import ReportError, load_experiment
+from resultstore.store import read_results
 
 # Training-set sizes of the named datasets, for the images an evaluation processes when a profile
 # does not cut the training set.
@@ -64,8 +76,6 @@ def earlier_searches(folder: Path) -> pd.DataFrame:
     """One row per finished search and evaluation dataset of the experiment in `folder` (the
     report's `Experiment.searches`: accuracy in points, the mean over repeats), with
     `eval_wall_s` the mean over its trainings; empty where there is none."""
-    from analysis.load import ReportError, load_experiment
-
     try:
         exp = load_experiment(folder)
     except ReportError:
@@ -201,14 +211,33 @@ def sd_units(n: int, family: int, table_spread: tuple[str, float, int] | None = 
 def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float | None,
          cpus: int, gpus: int = 0, power_dir: Path | None = None,
          tables_root: Path | None = None) -> str:
-    """The plan's text; `power_dir` (default: `experiment_dir`) is the earlier run whose
-    standard deviations the power analysis uses; `tables_root` where a table of cells is named."""
+    """The plan's text: what the grid declares, what it can detect and what it costs. `power_dir`
+    (default: `experiment_dir`) is the earlier run whose standard deviations the power analysis
+    uses; `tables_root` where a table of cells is named."""
     p = grid.profile
     if p.fill:
         return fill_plan(grid, cpus, tables_root)
     specs = [s for s in grid.trials(tables_root=tables_root) if s.kind == "search"]
-    evals = specs[0].eval_datasets
     lines = [f"grid {grid.name} (profile {p.name}, the {p.space} space)", ""]
+    lines += declared_lines(grid, specs)
+    searches = earlier_searches(experiment_dir)
+    if not searches.empty and not manifest_matches(experiment_dir, grid):
+        lines += ["", f"(the results in {experiment_dir} come from another profile: not used; name them "
+                      "with --power-from to take their standard deviations anyway)"]
+        searches = pd.DataFrame()
+    power_dir = power_dir or experiment_dir
+    power_searches = searches if power_dir == experiment_dir else earlier_searches(power_dir)
+    lines += power_lines(grid, specs, detect, power_dir, power_searches, experiment_dir)
+    lines += cost_lines(grid, specs, perf_path, cpus, gpus, experiment_dir, searches, power_dir,
+                        power_searches)
+    return "\n".join(lines)
+
+
+def declared_lines(grid: Grid, specs: list) -> list[str]:
+    """What the grid runs: its searches, their evaluation, its ground truth, its settings."""
+    p = grid.profile
+    evals = specs[0].eval_datasets
+    lines = []
     trainings = sum(spec.repeats(d) for spec in specs for d in spec.eval_datasets)
     # with every epoch's cell looked up, a cell each epoch (search dataset) may be trained on a miss
     epoch_trainings = (sum(spec.repeats(spec.search_dataset) for spec in specs) * p.search_epochs
@@ -257,16 +286,16 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     options = {s: o for s, o in grid.strategy_options.items() if o and s in grid.strategies}
     if options:
         lines.append("  strategy options: " + "; ".join(f"{s} {o}" for s, o in options.items()))
+    return lines
 
-    searches = earlier_searches(experiment_dir)
-    if not searches.empty and not manifest_matches(experiment_dir, grid):
-        lines += ["", f"(the results in {experiment_dir} come from another profile: not used; name them "
-                      "with --power-from to take their standard deviations anyway)"]
-        searches = pd.DataFrame()
-    power_dir = power_dir or experiment_dir
-    power_searches = searches if power_dir == experiment_dir else earlier_searches(power_dir)
-    from analysis.tables import comparisons
 
+def power_lines(grid: Grid, specs: list, detect: float | None, power_dir: Path,
+                power_searches: pd.DataFrame, experiment_dir: Path) -> list[str]:
+    """What the grid can detect after Holm's correction over the report's comparisons, in sd units
+    and (with earlier searches) in points, and how many seeds `detect` points would need."""
+    p = grid.profile
+    evals = specs[0].eval_datasets
+    lines = []
     # the report's Holm family: every comparison for a search dataset, on all its evaluation datasets
     family = len(comparisons(grid.strategies)) * (len(evals) if p.evaluate else 1)
     holm_alpha = ALPHA / max(1, family)
@@ -307,8 +336,15 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
         lines.append(f"  --detect {detect:g}: cannot say how many seeds without an sd over seeds")
     if detect is not None and power_searches.empty:
         lines.append(f"  --detect {detect:g}: cannot say how many seeds without an earlier experiment")
+    return lines
 
-    lines += ["", "projected cost:"]
+
+def cost_lines(grid: Grid, specs: list, perf_path: Path | None, cpus: int, gpus: int,
+               experiment_dir: Path, searches: pd.DataFrame, power_dir: Path,
+               power_searches: pd.DataFrame) -> list[str]:
+    """The projected trial and wall time, from earlier searches of this grid (or --power-from's),
+    else from the perf harness's step times."""
+    lines = ["", "projected cost:"]
     par = slots(grid, cpus, gpus)
     unit = f"{gpus} GPU(s)" if gpus else f"{cpus} CPU(s)"
     search_s: dict[str, float] = {}
@@ -328,11 +364,11 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
         source = "from " + "; ".join(notes)
         if not search_s and not eval_s:
             lines.append(f"  {'; '.join(notes)}: cannot project")
-            return "\n".join(lines)
+            return lines
     if not search_s and not eval_s:
         lines.append("  no earlier experiment and no perf results (python benchmark/perf.py): "
                      "cannot project")
-        return "\n".join(lines)
+        return lines
     total, unknown = 0.0, set()
     for spec in specs:
         if spec.strategy in search_s:
@@ -356,14 +392,12 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
         lines.append(f"    evaluation on {_short(d):13s} {sec:8.0f} s each")
     if unknown:
         lines.append(f"  not in the source, so not counted: {', '.join(sorted(unknown))}")
-    return "\n".join(lines)
+    return lines
 
 
 def table_spread(spec) -> tuple[str, float, int] | None:
     """(name, sd of the cells' means in points, cells) of the spec's table on its search dataset,
     or None where it has fewer than 3 cells there."""
-    from benchmark.cell_tables import CellTable
-
     table = CellTable(spec.table_path) if spec.table_path else None
     if table is None or not table.exists():
         return None
@@ -378,8 +412,6 @@ def collapse_power(n: int, family: int) -> list[str]:
     """What n searches per strategy tell apart in the share of searches that collapse (a found cell
     of parameter-free operations only), for two strategies with independent searches, around 50%
     (the hardest shares to tell apart)."""
-    from analysis.stats import proportion_detectable_difference, proportion_seeds_needed
-
     one = proportion_detectable_difference(n)
     holm = proportion_detectable_difference(n, alpha=ALPHA / max(1, family))
 
@@ -398,8 +430,6 @@ def collapse_power(n: int, family: int) -> list[str]:
 def fill_plan(grid: Grid, cpus: int, tables_root: Path | None = None) -> str:
     """The plan of a grid that fills a table of cells: what it trains, what the table holds, and
     the cost of the rest at the table's own median CPU-seconds per training."""
-    from benchmark.cell_tables import CellTable, fill_cells
-
     p = grid.profile
     specs = grid.trials(tables_root=tables_root)
     cells = fill_cells(p)
@@ -418,8 +448,6 @@ def fill_plan(grid: Grid, cpus: int, tables_root: Path | None = None) -> str:
         rows = rows[rows["dataset"] == d] if not rows.empty else rows
         have = 0
         if not rows.empty:
-            from nas.spaces.nb201_cell import Cell
-
             counts = rows.groupby(table.unit)["train_seed"].nunique()
             forms = [Cell.parse(c).canonical() if table.unit == "canonical" else c for c in cells]
             have = int(sum(min(int(counts.get(f, 0)), want) for f in forms))

@@ -12,21 +12,30 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
+import json
 import os
+import shutil
 import socket
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":   # run as a script from a checkout: the packages beside it import uninstalled
+    sys.path.insert(0, str(ROOT))
 
-from benchmark.grids import GRIDS, get_grid  # noqa: E402
-from benchmark.store import default_results_dir  # noqa: E402
-from nas.data import DatasetError, load_dataset  # noqa: E402
-from nas.files import FileError  # noqa: E402
-from nas.options import parse_option  # noqa: E402
-from nas.strategies import STRATEGIES  # noqa: E402
+from benchmark.grids import GRID_JSON_HINT, GRIDS, get_grid, legacy_trial_id, manifest_matches, trial_id
+from benchmark.plan import plan
+from benchmark.trial import open_table
+from nas.data import DatasetError, load_dataset
+from nas.files import FileError, read_json, write_json
+from nas.options import parse_option
+from nas.strategies import STRATEGIES, get_strategy
+from resultstore.cells import CellTable, TableError, describe, import_published, start_from_shipped
+from resultstore.schema import KEYS, MARKING
+from resultstore.store import ResultStore, default_results_dir, read_parquet
 
 
 class UsageError(Exception):
@@ -34,6 +43,7 @@ class UsageError(Exception):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, parsed. (Long: one `add_argument` per option, each with its help.)"""
     p = argparse.ArgumentParser(prog="python benchmark/run.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--grid", default="smoke", help=f"grid: {', '.join(GRIDS)} (default: smoke)")
     p.add_argument("--experiment", default=None, help="experiment name (default: the grid's)")
@@ -129,23 +139,22 @@ def logger_callbacks(tools: list[str], experiment: str) -> list:
     """Ray Tune's callbacks for the trials' metrics: its CSV and JSON files (always; Ray's own
     analysis reads them) and the loggers asked for. Ray's automatic loggers, which add TensorBoard
     files (and warn where tensorboardX is missing), are switched off."""
-    import importlib.util
-
-    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
-
     missing = [t for t in dict.fromkeys(tools) if importlib.util.find_spec(LOGGER_PACKAGE[t]) is None]
     if missing:
         raise UsageError(f"--log {missing[0]} needs the {LOGGER_PACKAGE[missing[0]]} package: "
                          f"`pip install {LOGGER_PACKAGE[missing[0]].lower()}`, or leave out --log "
                          f"{missing[0]}")
+    # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
     callbacks = [CSVLoggerCallback(), JsonLoggerCallback()]
     if "tensorboard" in tools:
-        from ray.tune.logger import TBXLoggerCallback
+        from ray.tune.logger import TBXLoggerCallback  # (needs tensorboardX, optional)
 
         callbacks.append(TBXLoggerCallback())
     if "mlflow" in tools:
-        from ray.air.integrations.mlflow import MLflowLoggerCallback
+        from ray.air.integrations.mlflow import MLflowLoggerCallback  # (needs mlflow, optional)
 
         callbacks.append(MLflowLoggerCallback(experiment_name=experiment,
                                               tracking_uri=os.environ.get("MLFLOW_TRACKING_URI")))
@@ -174,9 +183,6 @@ def check_datasets(grid, data_root, download: bool = False) -> None:
 def prepare_table(grid, specs) -> None:
     """Import NAS-Bench-201's file on first use, and say which table the grid looks its cells up in,
     with its noise ceiling on each search dataset (UsageError where it cannot serve)."""
-    from benchmark.cell_tables import CellTable, TableError, describe, import_published, start_from_shipped
-    from benchmark.trial import open_table
-
     ref = grid.profile.table
     if ref is None:
         return
@@ -213,8 +219,6 @@ def prepare_table(grid, specs) -> None:
 def compact_table(specs) -> None:
     """Fold the parts of the grid's table of cells (one per training) into one file, so that every
     trial opens it in one read (safe while other grids write to the same table)."""
-    from benchmark.cell_tables import CellTable
-
     if specs and specs[0].table_path and CellTable(specs[0].table_path).exists():
         table = CellTable(specs[0].table_path)
         folded = table.compact()
@@ -271,7 +275,7 @@ def lock_experiment(results_dir: Path):
     kernel releases the lock when the process ends, however it ends (kill -9 included), so a
     crashed driver leaves nothing to clean up. (No lock where `fcntl` is missing: Windows.)"""
     try:
-        import fcntl
+        import fcntl  # (POSIX only)
     except ImportError:
         return None
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -319,6 +323,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """The grid the arguments declare: its plan (--plan), its tuning (--tune) or its trials, run on
+    Ray from where they stopped; 1 if a trial failed."""
+    grid = declared_grid(args)
+    experiment = args.experiment or (f"tune-{grid.name}-{args.tune}" if args.tune else grid.name)
+    results_dir = Path(args.results).resolve() / experiment
+    check_plan_flags(args)
+    if args.plan:
+        print_plan(args, grid, results_dir)
+        return 0
+    check_datasets(grid, grid.data_root, args.download)
+    loggers = logger_callbacks(args.log, experiment)
+    declared = grid.trials(experiment, tables_root=Path(args.results).resolve() / "tables")
+    prepare_table(grid, declared)
+    storage, name = ray_storage(args.storage, results_dir, experiment)
+    path = f"{storage.rstrip('/')}/{name}"
+    specs, restorable = trials_to_run(args, grid, declared, results_dir, path)
+    if not specs:
+        ResultStore(results_dir).collect()
+        print(f"every trial of {experiment} has its results in {results_dir}; nothing to run")
+        return 0
+    start_ray(args, grid, declared, results_dir, storage)
+    return run_trials(args, grid, declared, specs, restorable, results_dir, storage, name, loggers)
+
+
+def declared_grid(args: argparse.Namespace):
+    """The grid `--grid` names with the command line's overrides, tuned options (--tuned), or cut to
+    one search of the strategy to tune (--tune)."""
     grid = get_grid(args.grid).override(
         strategies=args.strategies, datasets=args.datasets, seeds=args.seeds,
         search_epochs=args.search_epochs, eval_epochs=args.eval_epochs, data_root=args.data_root,
@@ -327,6 +358,7 @@ def run(args: argparse.Namespace) -> int:
         truth_repeats=args.truth_repeats, table=args.table, on_miss=args.on_miss,
         lookup_epochs=args.lookup_epochs)
     if args.tuned:
+        # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
         from benchmark.tuning import load_tuned
 
         grid = dataclasses.replace(grid, strategy_options={**grid.strategy_options,
@@ -335,56 +367,51 @@ def run(args: argparse.Namespace) -> int:
         if args.tune not in STRATEGIES:
             raise UsageError(f"unknown strategy {args.tune!r}; valid strategies are "
                              f"{', '.join(STRATEGIES)}")
-        from nas.strategies import get_strategy
 
         if not get_strategy(args.tune).searches:
             raise UsageError(f"{args.tune} has no options to tune: it does not search")
         grid = grid.override(strategies=[args.tune])
         grid = dataclasses.replace(grid, seeds=grid.seeds[:1],
                                    search_datasets=grid.search_datasets[:1])
-    experiment = args.experiment or (f"tune-{grid.name}-{args.tune}" if args.tune else grid.name)
-    results_dir = Path(args.results).resolve() / experiment
+    return grid
+
+
+def check_plan_flags(args: argparse.Namespace) -> None:
+    """--detect, --power-from and --perf go with --plan; --detect is positive."""
     for flag, value in (("--detect", args.detect), ("--power-from", args.power_from),
                         ("--perf", args.perf)):
         if value is not None and not args.plan:
             raise UsageError(f"{flag} goes with --plan")
     if args.detect is not None and args.detect <= 0:
         raise UsageError(f"--detect must be a positive number of accuracy points, got {args.detect}")
-    if args.plan:
-        from benchmark.plan import plan
 
-        perf = Path(args.perf) if args.perf else Path(args.results).resolve() / "perf"
-        if args.perf and not perf.exists():
-            raise UsageError(f"--perf {perf} does not exist")
-        power = None
-        if args.power_from:
-            power = Path(args.power_from).expanduser().resolve()
-            power = power if power.is_dir() else Path(args.results).resolve() / args.power_from
-            if not power.is_dir():
-                raise UsageError(f"--power-from {args.power_from}: no such experiment folder")
-        print(plan(grid, results_dir, perf, args.detect, cpus=args.num_cpus or os.cpu_count() or 1,
-                   power_dir=power, tables_root=Path(args.results).resolve() / "tables"))
-        return 0
-    check_datasets(grid, grid.data_root, args.download)
-    loggers = logger_callbacks(args.log, experiment)
-    specs = grid.trials(experiment, tables_root=Path(args.results).resolve() / "tables")
-    prepare_table(grid, specs)
 
-    import ray
+def print_plan(args: argparse.Namespace, grid, results_dir: Path) -> None:
+    """--plan: what the grid runs, can detect and costs (benchmark/plan.py)."""
+    perf = Path(args.perf) if args.perf else Path(args.results).resolve() / "perf"
+    if args.perf and not perf.exists():
+        raise UsageError(f"--perf {perf} does not exist")
+    power = None
+    if args.power_from:
+        power = Path(args.power_from).expanduser().resolve()
+        power = power if power.is_dir() else Path(args.results).resolve() / args.power_from
+        if not power.is_dir():
+            raise UsageError(f"--power-from {args.power_from}: no such experiment folder")
+    print(plan(grid, results_dir, perf, args.detect, cpus=args.num_cpus or os.cpu_count() or 1,
+               power_dir=power, tables_root=Path(args.results).resolve() / "tables"))
+
+
+def trials_to_run(args: argparse.Namespace, grid, declared: list, results_dir: Path,
+                  path: str) -> tuple[list, bool]:
+    """The trials to run and whether Ray's saved run at `path` resumes them. Without Ray's own
+    state (lost, or the result parts copied from another machine), the trials whose result parts
+    exist are finished: only the others run, if the profile is the same. Ray's saved run resumes
+    the trials it was given (ray/trials.json); only where those are this run's trials, or the ones
+    of them still without results (otherwise the trials without result parts run afresh, each
+    from its own checkpoint file)."""
+    # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
     from ray import tune
 
-    from benchmark.progress import ProgressPrinter
-    from benchmark.store import ResultStore
-    from benchmark.tune_trainable import PartsHarvester, harvest_checkpoint, spec_to_dict, trainable
-
-    # Without Ray's own state (lost, or the result parts copied from another machine), the trials
-    # whose result parts exist are finished: run only the others, if the profile is the same.
-    declared = specs
-    storage, name = ray_storage(args.storage, results_dir, experiment)
-    path = f"{storage.rstrip('/')}/{name}"
-    # Ray's saved run resumes the trials it was given (ray/trials.json); only where those are this
-    # run's trials, or the ones of them still without results (otherwise the trials without
-    # result parts run afresh, each from its own checkpoint file)
     store = ResultStore(results_dir)
     if not args.tune and results_dir.is_dir():
         lock_experiment(results_dir)   # held until `main` returns
@@ -401,17 +428,25 @@ def run(args: argparse.Namespace) -> int:
               "Ray replaced its checkpoints); the unfinished trials go on from their own checkpoint "
               f"files in {results_dir / 'checkpoints'} instead", file=sys.stderr)
         restorable = False
-    if not args.tune:
-        check_manifest(results_dir, grid, declared)
-    if not args.tune and not restorable:
-        specs = unfinished
-        if len(specs) < len(declared):
-            print(f"{len(declared) - len(specs)} of {len(declared)} trials already have results in "
-                  f"{results_dir / 'parts'}; running the other {len(specs)}", file=sys.stderr)
-        if not specs:
-            store.collect()
-            print(f"every trial of {experiment} has its results in {results_dir}; nothing to run")
-            return 0
+    if args.tune:
+        return declared, restorable
+    check_manifest(results_dir, grid, declared)
+    if restorable:
+        return declared, restorable
+    if len(unfinished) < len(declared):
+        print(f"{len(declared) - len(unfinished)} of {len(declared)} trials already have results in "
+              f"{results_dir / 'parts'}; running the other {len(unfinished)}", file=sys.stderr)
+    return unfinished, restorable
+
+
+def start_ray(args: argparse.Namespace, grid, declared: list, results_dir: Path, storage: str) -> None:
+    """Start a private Ray (or join --address's cluster, whose every node must then see Ray's
+    storage, the table of cells and the data); a refused start leaves no experiment folder behind."""
+    # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
+    import ray
+
+    from benchmark.cluster import check_nodes
+
     address = args.address or os.environ.get("RAY_ADDRESS")
     if address:
         check_address(address)
@@ -432,28 +467,36 @@ def run(args: argparse.Namespace) -> int:
                      log_to_driver=False, runtime_env={"env_vars": env} if env else None)
     except (ConnectionError, RuntimeError, ValueError) as e:
         if created:   # a refused run leaves nothing behind
-            import shutil
-
             shutil.rmtree(results_dir, ignore_errors=True)
         raise UsageError(f"cannot join the Ray cluster at {address!r} ({e})") from None
-    if address:   # a cluster: every node must see Ray's storage (where it is a folder) and the data
-        from benchmark.cluster import check_nodes
+    if not address:
+        return
+    shared = {} if "://" in storage else {"Ray's storage": Path(storage)}
+    if declared and declared[0].table_path:   # trials read and write the table of cells
+        shared["the table of cells"] = Path(declared[0].table_path)
+    try:
+        reports = check_nodes(shared, grid_datasets(declared), grid.data_root, args.download)
+    except BaseException as e:
+        ray.shutdown()
+        if created:
+            shutil.rmtree(results_dir, ignore_errors=True)
+        if isinstance(e, ValueError):
+            raise UsageError(str(e)) from None
+        raise
+    print(f"{len(reports)} Ray node(s) see Ray's storage and load every dataset", file=sys.stderr)
 
-        shared = {} if "://" in storage else {"Ray's storage": Path(storage)}
-        if declared and declared[0].table_path:   # trials read and write the table of cells
-            shared["the table of cells"] = Path(declared[0].table_path)
-        try:
-            reports = check_nodes(shared, grid_datasets(declared), grid.data_root, args.download)
-        except BaseException as e:
-            ray.shutdown()
-            if created:
-                import shutil
 
-                shutil.rmtree(results_dir, ignore_errors=True)
-            if isinstance(e, ValueError):
-                raise UsageError(str(e)) from None
-            raise
-        print(f"{len(reports)} Ray node(s) see Ray's storage and load every dataset", file=sys.stderr)
+def run_trials(args: argparse.Namespace, grid, declared: list, specs: list, restorable: bool,
+               results_dir: Path, storage: str, name: str, loggers: list) -> int:
+    """Run `specs` on the Ray started (or tune the strategy of --tune), collect their rows and
+    print a summary; 1 if a trial failed."""
+    # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
+    import ray
+    from ray import tune
+
+    from benchmark.progress import ProgressPrinter
+    from benchmark.tune_trainable import PartsHarvester, harvest_checkpoint, spec_to_dict, trainable
+
     resources = trial_resources(grid.profile, ray.cluster_resources())
     param_space = {"spec": tune.grid_search([spec_to_dict(s) for s in specs]),
                    "results_dir": str(results_dir),
@@ -471,13 +514,13 @@ def run(args: argparse.Namespace) -> int:
         return tune_strategy(args, grid, search, wrapped, param_space, run_config, results_dir)
     write_manifest(results_dir, grid, declared)
     start = time.perf_counter()
+    path = f"{storage.rstrip('/')}/{name}"
     if restorable:
+        experiment = results_dir.relative_to(Path(args.results).resolve())
         print(f"resuming {experiment} from {path}", file=sys.stderr)
         tuner = tune.Tuner.restore(path, wrapped, resume_errored=True,
                                    param_space=param_space)
     else:
-        from nas.files import write_json
-
         write_json(results_dir / "ray" / "trials.json", sorted(s.trial_id for s in specs))
         tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,
                            tune_config=tune.TuneConfig(
@@ -521,8 +564,7 @@ def ray_checkpoints_gone(path: str) -> bool:
     """Whether Ray's saved run at `path` (local storage) refers to a trial's latest checkpoint that
     no longer exists: a driver stopped while Ray replaced a trial's checkpoints leaves its state
     pointing at one it has deleted, and restoring that run fails the trial on every retry."""
-    import json
-
+    # (Ray's; loads where a grid starts: --help, --plan and a refused input answer without Ray)
     import cloudpickle
 
     states = sorted(Path(path).glob("experiment_state-*.json")) if "://" not in path else []
@@ -551,8 +593,6 @@ def check_manifest(results_dir: Path, grid, specs) -> None:
     """Refuse to add trials to a results folder whose grid.json declares another profile, other
     strategy options or other evaluation datasets for the same trials (their rows would not be
     comparable with the new ones), or that holds result parts without a grid.json."""
-    from benchmark.store import manifest_matches
-
     matches = manifest_matches(results_dir, grid, specs)
     if matches is None and any((results_dir / "parts").glob("*/*.parquet")):
         raise UsageError(f"{results_dir} holds result parts but no grid.json to say what produced "
@@ -568,11 +608,6 @@ def migrate_trial_ids(results_dir: Path, specs) -> int:
     wrote under a trial's legacy id (before ids told dataset paths apart) to its id; returns how
     many files moved. A part moves only where its rows are that trial's (strategy, dataset, seed),
     a checkpoint only where no other declared trial had the same legacy id."""
-    from collections import Counter
-
-    from benchmark.grids import legacy_trial_id, trial_id
-    from benchmark.store import GRID_JSON_HINT, KEYS, MARKING, ResultStore, read_parquet
-    from nas.files import read_json, write_json
 
     store = ResultStore(results_dir)
     manifest = results_dir / "grid.json"
@@ -615,8 +650,6 @@ def migrate_trial_ids(results_dir: Path, specs) -> int:
 
 def ray_trial_ids(results_dir: Path) -> set[str]:
     """The trial ids that the grid's saved Ray run was given (ray/trials.json; none without one)."""
-    from nas.files import read_json
-
     given = results_dir / "ray" / "trials.json"
     hint = "delete it (the grid then runs its unfinished trials from their own checkpoints)"
     return set(read_json(given, hint)) if given.is_file() else set()
@@ -625,9 +658,6 @@ def ray_trial_ids(results_dir: Path) -> set[str]:
 def write_manifest(results_dir: Path, grid, specs) -> None:
     """results/<experiment>/grid.json: the declared trials, so a report can name the missing ones;
     those of earlier runs of the experiment stay (a run of some strategies or seeds adds to it)."""
-    from benchmark.store import GRID_JSON_HINT
-    from nas.files import read_json, write_json
-
     trials = [{**s.key(), "kind": s.kind, "trial_id": s.trial_id,
                "eval_datasets": list(s.eval_datasets),
                "repeats": {d: s.repeats(d) for d in s.eval_datasets}} for s in specs]
@@ -646,6 +676,7 @@ def write_manifest(results_dir: Path, grid, specs) -> None:
 
 def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_dir) -> int:
     """Search the strategy's own options with OptunaSearch + ASHA; write the best config."""
+    # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler

@@ -25,10 +25,12 @@ from pathlib import Path
 import torch
 
 import nas
+from benchmark.fills import fill_cells
 from benchmark.grids import FILL, TrialSpec, json_ready
 from nas.data import ImageData, load_dataset, resized, train_subset
 from nas.search import Search, SearchConfig
 from nas.spaces import get_space, make_supernet, space_config
+from resultstore.cells import CellTable, TableError
 
 
 def load_for_trial(name: str, spec: TrialSpec, search: bool = False) -> ImageData:
@@ -202,8 +204,6 @@ def table_protocol(spec: TrialSpec) -> dict:
 def open_table(spec: TrialSpec):
     """The profile's table, checked against the profile's protocol (a table made here) or read
     as it is (NAS-Bench-201's, imported by benchmark/run.py)."""
-    from benchmark.cell_tables import CellTable
-
     table = CellTable(spec.table_path)
     have = table.protocol()
     if have is None or have.get("source") == "trained here":
@@ -269,8 +269,6 @@ def fill_epoch_lookups(spec: TrialSpec, history: list[dict], device: torch.devic
     """Look up the derived cell of every search epoch in `history` not looked up yet (a resumed
     trial's too), on the search dataset; a miss it may not train is left empty, and so is every
     epoch where the table cannot serve this profile (the evaluation then says why)."""
-    from benchmark.cell_tables import TableError
-
     done = state.setdefault("epoch_lookups", {})
     todo = [r for r in history if str(r["epoch"]) not in done]
     if not todo:
@@ -292,8 +290,6 @@ def fill_epoch_lookups(spec: TrialSpec, history: list[dict], device: torch.devic
 def evaluate_by_lookup(spec: TrialSpec, arch, device: torch.device, state: dict, progress) -> dict:
     """Look the found architecture up on every evaluation dataset: one evaluation per training the
     table holds (its repeats), or the trial ends "missed" with the sentence that says which cell."""
-    from benchmark.cell_tables import TableError
-
     try:
         table = open_table(spec)
     except TableError as e:
@@ -329,8 +325,6 @@ def evaluate_by_lookup(spec: TrialSpec, arch, device: torch.device, state: dict,
 
 def fill_chunk(spec: TrialSpec) -> list[str]:
     """The cells a fill trial trains: chunk `spec.seed` of the profile's fill list."""
-    from benchmark.cell_tables import fill_cells
-
     n = spec.profile.fill_chunk
     return fill_cells(spec.profile)[spec.seed * n:(spec.seed + 1) * n]
 

@@ -32,10 +32,11 @@ import ray
 import torch
 from ray import tune
 
-from benchmark.grids import TrialSpec, dataset_id, profile_from_dict
-from benchmark.store import MARKING, ResultStore
+from benchmark.grids import TrialSpec, profile_from_dict
 from benchmark.trial import run_trial, trial_rows
 from nas.files import atomic_write
+from resultstore.schema import MARKING, dataset_id
+from resultstore.store import ResultStore
 
 
 def spec_to_dict(spec: TrialSpec) -> dict:

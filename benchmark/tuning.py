@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ray import tune
+
 from nas.files import read_json, write_json
 from nas.strategies import STRATEGIES, get_strategy
 from nas.strategies.base import Range
@@ -17,7 +19,6 @@ from nas.strategies.base import Range
 
 def distribution(r: Range):
     """The Ray Tune distribution of a strategy's `Range` (integer ranges include `high`)."""
-    from ray import tune
 
     if r.integer:
         return (tune.lograndint if r.log else tune.randint)(int(r.low), int(r.high) + 1)

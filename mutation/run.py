@@ -2,10 +2,10 @@
 
     pip install -e ".[mutation]"
     python mutation/run.py nas/genotype.py                # one module (minutes)
-    python mutation/run.py nas/strategies benchmark/store.py
+    python mutation/run.py nas/strategies resultstore/store.py
     python mutation/run.py --all                          # every module in scope (hours)
     python mutation/run.py --survivors nas/genotype.py    # after new tests: rerun its survivors
-    python mutation/run.py benchmark/store.py --tests-at v1 --record before   # older tests
+    python mutation/run.py resultstore/store.py --tests-at v1 --record before   # older tests
     python mutation/run.py analysis/stats.py --sample 150 --record after   # a sample's score
     python mutation/run.py --summary                      # only rewrite mutation/results.md
 
@@ -431,7 +431,8 @@ def checkout_tests() -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     head = git("rev-parse", "--short", "HEAD") or "?"
-    copied = ["nas", "benchmark", "analysis", "studies", "tests", "pyproject.toml", "mutation/tests.toml"]
+    copied = ["nas", "resultstore", "benchmark", "analysis", "studies", "tests", "pyproject.toml",
+              "mutation/tests.toml"]
     return head + ("+" if git("status", "--porcelain", "--", *copied) else "")
 
 

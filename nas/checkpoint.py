@@ -2,10 +2,11 @@
 
 A search or a training that resumes from a checkpoint must draw the same random numbers as the
 run that was not interrupted: the data's own generators are saved by their owners (`Batches`);
-`rng_state` saves the global ones, which draw drop-path masks, initialisations and anything a
-library draws: Python's, NumPy's, torch's CPU generator and, where CUDA has been used, every
-CUDA device's generator (drop-path masks on a GPU come from CUDA's). `cpu_copy` makes a state
-that later steps cannot change (a model's `state_dict()` holds the live tensors).
+`seed_everything` seeds the global ones and `rng_state` saves them. They draw drop-path masks,
+initialisations and anything a library draws: Python's, NumPy's, torch's CPU generator and, where
+CUDA has been used, every CUDA device's generator (drop-path masks on a GPU come from CUDA's).
+`cpu_copy` makes a state that later steps cannot change (a model's `state_dict()` holds the live
+tensors).
 `training_state` / `restore_training` are a training from scratch's checkpoint after an epoch
 (the evaluation network's, `nas.evaluate.train_and_test`, and `nas.training.fit_and_test`, which the
 dense-DAG and nb201 spaces train with).
@@ -14,9 +15,17 @@ dense-DAG and nb201 spaces train with).
 from __future__ import annotations
 
 import random
+from dataclasses import asdict
 
 import numpy as np
 import torch
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (every CUDA device's with torch's)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 
 def rng_state() -> dict:
@@ -60,8 +69,6 @@ def training_state(config, epoch: int, model, optimizer, scheduler, batches, his
     """What a training from scratch resumes from after `epoch` epochs: CPU copies of the model,
     the optimiser, the schedule, the training batches' and the global random states, the history
     (the evaluation's and the dense-DAG space's standalone training)."""
-    from dataclasses import asdict
-
     return cpu_copy({"config": asdict(config), "epoch": epoch, "model": model.state_dict(),
                      "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                      "batches": batches.get_state(), "rng": rng_state(), "history": history,
@@ -70,8 +77,6 @@ def training_state(config, epoch: int, model, optimizer, scheduler, batches, his
 
 def check_training_state(state: dict | None, config) -> None:
     """ValueError where `state` was written by a training with another configuration."""
-    from dataclasses import asdict
-
     if state is not None and state.get("config") != asdict(config):
         raise ValueError("the evaluation checkpoint belongs to a training with another "
                          "configuration")

@@ -11,19 +11,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from nas.data import DATASET_NAMES, DatasetError, load_dataset
-from nas.evaluate import EvalConfig
+from nas.evaluate import EvalConfig, EvalNetwork, count_parameters, train_and_test
 from nas.files import write_json
 from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
 from nas.options import parse_option
-from nas.search import SearchConfig
+from nas.search import SearchConfig, resolve_device, run_search
 from nas.spaces import SPACES, make_supernet, space_config
 from nas.spaces.darts import DartsSpaceConfig
-from nas.spaces.nb201 import NB201Config, NB201TrainConfig
+from nas.spaces.nb201 import NB201Config, NB201TrainConfig, parse_cell, train_cell
+from nas.spaces.nb201_net import NB201Network
 from nas.strategies import STRATEGIES
 
 # The commands' defaults are the configs' defaults (one place for each).
@@ -96,6 +98,7 @@ def _speed_arg(p: argparse.ArgumentParser, names: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `python -m nas` command line. (Long: one `add_argument` per option, each with its help.)"""
     parser = argparse.ArgumentParser(
         prog="python -m nas",
         description="Differentiable architecture search: search a cell with a hypergradient "
@@ -187,8 +190,6 @@ def _progress(prefix: str):
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from nas.search import SearchConfig, resolve_device, run_search
-
     options = dict(parse_option(s) for s in args.set)
     config = SearchConfig(space=args.space, strategy=args.strategy, dataset=args.dataset,
                           epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
@@ -246,9 +247,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate_darts(args: argparse.Namespace) -> int:
-    from nas.evaluate import EvalNetwork, count_parameters, train_and_test
-    from nas.search import resolve_device
-
     genotype = resolve_genotype(args.genotype)
     config = EvalConfig(**{**_given(args, channels="channels", layers="layers", epochs="epochs",
                                     batch_size="batch_size", lr="lr"),
@@ -282,8 +280,6 @@ def _write_evaluation(args: argparse.Namespace, arch: str, result: dict) -> int:
 def resolve_cell(spec: str):
     """An nb201 cell from its string, a file holding it (genotype.txt, or genotype.json's
     'arch'), or a search output folder."""
-    from nas.spaces.nb201 import parse_cell
-
     if not spec.lstrip().startswith("|"):
         path = Path(spec)
         if path.is_dir() and (path / "genotype.txt").is_file():
@@ -302,10 +298,6 @@ def resolve_cell(spec: str):
 
 
 def _evaluate_nb201(args: argparse.Namespace) -> int:
-    from nas.search import resolve_device
-    from nas.spaces.nb201 import train_cell
-    from nas.spaces.nb201_net import NB201Network
-
     darts_only = [f for f, on in (("--no-auxiliary", args.no_auxiliary),
                                   ("--cutout", args.cutout is not None),
                                   ("--drop-path", args.drop_path != EVAL.drop_path_prob),
@@ -336,8 +328,6 @@ EVALUATES = {"darts": _evaluate_darts, "nb201": _evaluate_nb201}
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    import dataclasses
-
     config = space_config(args.space, **_space_options(args))
     net = make_supernet(args.space, config, args.in_channels, args.num_classes, image_size=args.image_size)
     weights = sum(p.numel() for p in net.weight_parameters())

@@ -16,6 +16,7 @@ Names:
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import math
 import os
@@ -26,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from nas.files import atomic_write
 
 DATASET_NAMES = ("digits", "cifar10", "cifar100", "fashion-mnist", "imagefolder:<path>")
 FASHION_MNIST_DIRS = ("fashion-mnist", "/usr/share/datasets/fashion-mnist")  # under the root; Debian's
@@ -143,8 +146,6 @@ FASHION_CLASSES = ["t-shirt/top", "trouser", "pullover", "dress", "coat", "sanda
 
 
 def _read_idx(path: Path) -> np.ndarray:
-    import gzip
-
     with gzip.open(path, "rb") as f:
         data = f.read()
     dims = data[3]
@@ -173,7 +174,7 @@ def _load_fashion_mnist(root: Path) -> ImageData:
 
 
 def _load_digits() -> ImageData:
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # (a dataset's reader loads when it is asked for)
 
     d = load_digits()
     x = torch.from_numpy(np.round(d.images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
@@ -189,7 +190,7 @@ def _load_digits() -> ImageData:
 
 
 def _load_cifar(name: str, root: Path, download: bool) -> ImageData:
-    from torchvision import datasets
+    from torchvision import datasets  # (a dataset's reader loads when it is asked for)
 
     cls, folder = ((datasets.CIFAR10, "cifar-10-batches-py") if name == "cifar10"
                    else (datasets.CIFAR100, "cifar-100-python"))
@@ -257,7 +258,6 @@ def _load_imagefolder(root: Path) -> ImageData:
         if trx.shape[1:] != tex.shape[1:]:
             raise DatasetError(f"{root}: train images are {tuple(trx.shape[1:])} but test images "
                                f"are {tuple(tex.shape[1:])}")
-        from nas.files import atomic_write
 
         atomic_write(cache, lambda tmp: torch.save((trx, try_, tex, tey), tmp))
     mean, std = _channel_stats(trx)
@@ -268,7 +268,7 @@ def _load_imagefolder(root: Path) -> ImageData:
 
 
 def _decode(files: dict[str, list[Path]], classes: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    from PIL import Image
+    from PIL import Image  # (a dataset's reader loads when it is asked for)
 
     images, labels = [], []
     shape = None

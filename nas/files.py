@@ -4,7 +4,7 @@
 `path` (a rename within a file system is atomic). `data` is text, bytes, or a function that
 writes the temporary path itself (torch.save, pyarrow's write_table). Every writer of results,
 checkpoints, manifests and report pages goes through it: the search's outputs, the results layer
-(`benchmark/store.py`), the benchmark's grid.json, the report's pages and tables (figures are
+(`resultstore/store.py`), the benchmark's grid.json, the report's pages and tables (figures are
 written by matplotlib's savefig).
 """
 

@@ -19,7 +19,6 @@ and can save and restore it after any epoch, which is how a run resumes.
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nas.checkpoint import rng_state, set_rng_state
+from nas.checkpoint import rng_state, seed_everything, set_rng_state
 from nas.data import Augment, Batches, ImageData, load_dataset, search_split
+from nas.diagnostics import collapse_diagnostics
 from nas.files import atomic_write, write_json
 from nas.genotype import Genotype
 from nas.spaces import Supernet, make_supernet, space_config
@@ -109,12 +109,6 @@ def resolve_device(device: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} was asked for but this machine has no CUDA device")
     return dev
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 @dataclass
@@ -244,8 +238,6 @@ class Search:
             record["architectures"] = [str(a) for a in candidates]
         every = self.config.diagnostics_every
         if every > 0 and ((self.epoch + 1) % every == 0 or self.epoch + 1 == self.epochs):
-            from nas.diagnostics import collapse_diagnostics
-
             t0 = time.perf_counter()
             record.update(collapse_diagnostics(self.strategy, self.diagnostic_batch,
                                                self.config.eigen_iterations))

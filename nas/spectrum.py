@@ -7,6 +7,7 @@ the fidelity study's implicit reference (the same rule, in float64 and with more
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -36,8 +37,6 @@ def lanczos_extremes(hvp, like: list[torch.Tensor], steps: int = 50, seed: int =
     values lie inside the spectrum). Lanczos
     finds both ends together and far faster than power iteration on a shifted operator, whose
     rate (λ_d − λ_min)/(λ_d − λ_next) is near 1 on a network's clustered spectrum."""
-    import numpy as np
-
     shapes = [t.shape for t in like]
     sizes = [t.numel() for t in like]
     n = sum(sizes)

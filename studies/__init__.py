@@ -3,6 +3,6 @@
     python -m studies toy          # every strategy on the DARTS toy problem
     python -m studies fidelity     # each strategy's hypergradient against a converged reference
 
-They import `nas`, the results layer (`benchmark.store`) and the colours of `analysis.plotting`;
-`nas` never imports them.
+They import `nas` (the toy problem itself is `nas.toy`), the results layer (`resultstore`) and
+`analysis` (the toy's table and figure, `analysis.toy`); nothing below them imports them.
 """

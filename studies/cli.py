@@ -6,7 +6,7 @@
 
 Defaults come from the studies' configs (`ToyRun`, `FidelityConfig`) and the strategies' own
 `toy_options`; `toy --set KEY=VALUE` overrides an option of every strategy that has it. With `--out`,
-the rows go to that results folder as a part of its `toy` or `fidelity` table (benchmark/store.py),
+the rows go to that results folder as a part of its `toy` or `fidelity` table (resultstore/store.py),
 where the report reads them.
 """
 
@@ -18,11 +18,15 @@ import json
 import sys
 from datetime import datetime, timezone
 
+from analysis.toy import plot_trajectories, table_footer, table_header, table_row
 from nas.data import DATASET_NAMES, DatasetError, load_dataset, resized, train_subset
 from nas.options import parse_option
+from nas.search import resolve_device
 from nas.strategies import SEARCHING, STRATEGIES
-from studies.fidelity import FidelityConfig
-from studies.toy import TOY_OPTIONS, ToyRun
+from nas.toy import TOY_OPTIONS, ToyRun, run_toy
+from resultstore.store import ResultStore
+from studies.fidelity import FidelityConfig, measure_fidelity
+from studies.toy import default_runs
 
 TOY = {f.name: f.default for f in dataclasses.fields(ToyRun) if f.default is not dataclasses.MISSING}
 FID = FidelityConfig()
@@ -33,6 +37,7 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `python -m studies` command line. (Long: one `add_argument` per option, each with its help.)"""
     parser = argparse.ArgumentParser(prog="python -m studies", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -142,8 +147,6 @@ def fidelity_rows(result: dict, measured_at: str) -> list[dict]:
 
 
 def cmd_toy(args: argparse.Namespace) -> int:
-    from studies.toy import default_runs, plot_trajectories, run_toy, table_footer, table_header, table_row
-
     _check_strategies(args.strategies)
     options = dict(parse_option(t) for t in args.set)
     valid = {f.name for n in (args.strategies or SEARCHING) for f in dataclasses.fields(STRATEGIES[n].Config)}
@@ -170,8 +173,6 @@ def cmd_toy(args: argparse.Namespace) -> int:
         for path in plot_trajectories(records, args.plot):
             print(f"wrote {path}", file=sys.stderr)
     if args.out:
-        from benchmark.store import ResultStore
-
         store = ResultStore(args.out)
         part = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         store.write_part("toy", part, toy_rows(records))
@@ -181,9 +182,6 @@ def cmd_toy(args: argparse.Namespace) -> int:
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:
-    from nas.search import resolve_device
-    from studies.fidelity import measure_fidelity
-
     _check_strategies(args.strategies)
     device = resolve_device(args.device)
     damping = args.reference_damping
@@ -210,8 +208,6 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     store = None
     if args.out:
-        from benchmark.store import ResultStore
-
         store = ResultStore(args.out)
     # Each point is the same seeded first-order search stopped after that many steps; its rows are
     # written as soon as it is measured (a long run stopped later keeps the points it finished).

@@ -28,10 +28,12 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
+from scipy.sparse.linalg import LinearOperator, minres
 
+from nas.checkpoint import seed_everything
 from nas.data import Batches, ImageData, search_split
-from nas.search import seed_everything
 from nas.spaces import make_supernet, space_config
 from nas.spectrum import auto_damping, lanczos_extremes
 from nas.strategies import SEARCHING, make_strategy
@@ -84,31 +86,59 @@ def _flat(ts: list[torch.Tensor]) -> torch.Tensor:
 
 def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torch.device = "cpu",
                      log=None) -> dict:
-    """Returns {'point': {...}, 'reference': {...}, 'rows': [one dict per strategy]}."""
+    """Returns {'point': {...}, 'hessian': {...}, 'reference': {...}, 'rows': [one dict per
+    strategy]}: the point of a search (`search_point`), the training Hessian's spectrum there
+    (`training_spectrum`), the two references (`implicit_reference`, `unrolled_reference`) and
+    every strategy's hypergradient against both (`compare`)."""
     log = log or (lambda msg: None)
     device = torch.device(device)
+    net, probe, train_batch, val_batch, batches, point = search_point(config, data, device, log)
+    # The spectrum and the implicit reference are computed on a float64 copy of the supernet:
+    # near a fitted point float32 Hessian-vector products carry relative errors around 1e-4 (the
+    # cancellations of a softmax near one-hot), enough to stall MINRES's true residual at 1e-3.
+    exact = make_strategy("first-order", copy.deepcopy(net).double())
+    train64, val64 = _double(train_batch), _double(val_batch)
+    hessian = training_spectrum(config, exact, train64, probe.w_lr, log)
+    reference, ref_info = implicit_reference(config, exact, train64, val64, hessian, log)
+    unrolled, unrolled_info = unrolled_reference(config, probe, batches, val_batch, reference, log)
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    runs = [(name, config.options.get(name, {}), False) for name in config.strategies]
+    runs += [(name, dict(options), True) for name, options in config.variants]
+    rows = []
+    for name, options, variant in runs:
+        net.load_state_dict(state)
+        rows.append(compare(name, options, variant, net, config, device, train_batch, val_batch,
+                            reference, unrolled, log))
+    net.load_state_dict(state)
+    return {"point": point, "hessian": hessian, "reference": {**ref_info, **unrolled_info}, "rows": rows}
+
+
+def search_point(config: FidelityConfig, data: ImageData, device: torch.device, log):
+    """The supernet at a point in the middle of a search (a few first-order steps), its weights
+    then brought close to the best response for one fixed training batch (plain gradient descent):
+    (supernet, the first-order strategy there, the training batch, the validation batch, the
+    batches' maker `batches(which, seed)`, the point's description)."""
     seed_everything(config.seed)
     net = make_supernet("darts", space_config("darts", **config.space_options),
                         data.in_channels, data.num_classes).to(device)
-    train_idx, val_idx = search_split(len(data.train_y), config.seed)
+    split = dict(zip(("train", "val"), search_split(len(data.train_y), config.seed)))
 
-    def batches(idx, seed):
+    def batches(which, seed):
+        idx = split[which]
         return Batches(data.train_x[idx], data.train_y[idx], config.batch_size, data.mean,
                        data.std, shuffle=True, drop_last=True, seed=seed, device=device)
 
-    # 1. A point in the middle of a search: a few first-order steps.
     fo = make_strategy("first-order", net, **({} if config.warmup_alpha_lr is None
                                               else {"alpha_lr": config.warmup_alpha_lr}))
     done = 0
     while done < config.warmup_steps:
-        for tb, vb in zip(batches(train_idx, 1), batches(val_idx, 2)):
+        for tb, vb in zip(batches("train", 1), batches("val", 2)):
             fo.step(tb, vb)
             done += 1
             if done >= config.warmup_steps:
                 break
-    train_batch = next(iter(batches(train_idx, 3)))
-    val_batch = next(iter(batches(val_idx, 4)))
-    # 2. Weights close to the best response for the fixed training batch (plain GD).
+    train_batch = next(iter(batches("train", 3)))
+    val_batch = next(iter(batches("val", 4)))
     probe = make_strategy("first-order", net)
     weights = probe.weights
     for _ in range(config.pretrain_steps):
@@ -119,41 +149,49 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
     train_loss, _ = probe.loss(train_batch)
     grad_norm = float(torch.linalg.vector_norm(_flat(grad(train_loss, weights))))
     log(f"point: train loss {float(train_loss.detach()):.4f}, ‖∇_w L_train‖ {grad_norm:.2e}")
-    # The spectrum of H = ∇²_w L_train at the point: the damping a definite system needs (|λ_min|)
-    # and Neumann's η·λ_max (the series diverges above 2).
-    # The spectrum and the implicit reference are computed on a float64 copy of the supernet:
-    # near a fitted point float32 Hessian-vector products carry relative errors around 1e-4 (the
-    # cancellations of a softmax near one-hot), enough to stall MINRES's true residual at 1e-3.
-    exact = make_strategy("first-order", copy.deepcopy(net).double())
-    train64, val64 = _double(train_batch), _double(val_batch)
-    hessian = {}
-    if config.eigen_iterations > 0:
-        loss, _ = exact.loss(train64)
-        g_w = torch.autograd.grad(loss, exact.weights, create_graph=True, allow_unused=True,
-                                  materialize_grads=True)
+    point = {"train_loss": float(train_loss.detach()), "grad_norm": grad_norm,
+             "warmup_steps": config.warmup_steps,
+             "warmup_alpha_lr": config.warmup_alpha_lr, "pretrain_steps": config.pretrain_steps,
+             "batch_size": config.batch_size, "space_options": config.space_options,
+             "seed": config.seed}
+    return net, probe, train_batch, val_batch, batches, point
 
-        def hvp_w(u):
-            return [h.detach() for h in torch.autograd.grad(
-                sum((g * x).sum() for g, x in zip(g_w, u)), exact.weights, retain_graph=True,
-                allow_unused=True, materialize_grads=True)]
 
-        spectrum = lanczos_extremes(hvp_w, [w.detach() for w in exact.weights], config.eigen_iterations)
-        lo, hi = spectrum["min"], spectrum["max"]
-        eta = probe.w_lr   # implicit-neumann's default η: the weights' learning rate
-        hessian = {"min": lo, "max": hi, "iterations": spectrum["products"],
-                   "min_residual": spectrum["min_residual"], "max_residual": spectrum["max_residual"],
-                   "min_bound": spectrum["min_bound"],
-                   "damping_needed": max(0.0, -lo), "neumann_eta": eta, "eta_times_max": eta * hi}
-        log(f"training Hessian: λ_min {lo:+.3e}, λ_max {hi:+.3e} ({spectrum['products']} Lanczos steps; "
-            f"relative residuals {spectrum['min_residual']:.1e}, {spectrum['max_residual']:.1e}); a "
-            f"definite system needs δ > {max(0.0, -lo):.3e}; Neumann's default η = {eta:g} gives "
-            f"η·λ_max = {eta * hi:.3f} (diverges above 2)")
-        del g_w
-    # 3. The references: the implicit hypergradient, and T unrolled steps of the real optimiser.
-    # Where the damping exceeds the measured |λ_min| the system is positive definite and CG solves
-    # it (its true residual recomputed; a direction of negative curvature would stop it and say so);
-    # otherwise (indefinite) MINRES. (scipy's MINRES stops on its least-squares test before the true
-    # residual is small on these nearly singular systems: 2e-5 where CG reaches 1e-10 in float64.)
+def training_spectrum(config: FidelityConfig, exact, train64, eta: float, log) -> dict:
+    """The ends of the spectrum of H = ∇²_w L_train at the point (Lanczos on `exact`, the float64
+    copy): the damping a definite system needs (|λ_min|) and Neumann's η·λ_max (the series
+    diverges above 2); {} where config.eigen_iterations is 0."""
+    if config.eigen_iterations <= 0:
+        return {}
+    loss, _ = exact.loss(train64)
+    g_w = torch.autograd.grad(loss, exact.weights, create_graph=True, allow_unused=True,
+                              materialize_grads=True)
+
+    def hvp_w(u):
+        return [h.detach() for h in torch.autograd.grad(
+            sum((g * x).sum() for g, x in zip(g_w, u)), exact.weights, retain_graph=True,
+            allow_unused=True, materialize_grads=True)]
+
+    spectrum = lanczos_extremes(hvp_w, [w.detach() for w in exact.weights], config.eigen_iterations)
+    lo, hi = spectrum["min"], spectrum["max"]
+    # (eta: implicit-neumann's default η, the weights' learning rate)
+    log(f"training Hessian: λ_min {lo:+.3e}, λ_max {hi:+.3e} ({spectrum['products']} Lanczos steps; "
+        f"relative residuals {spectrum['min_residual']:.1e}, {spectrum['max_residual']:.1e}); a "
+        f"definite system needs δ > {max(0.0, -lo):.3e}; Neumann's default η = {eta:g} gives "
+        f"η·λ_max = {eta * hi:.3f} (diverges above 2)")
+    return {"min": lo, "max": hi, "iterations": spectrum["products"],
+            "min_residual": spectrum["min_residual"], "max_residual": spectrum["max_residual"],
+            "min_bound": spectrum["min_bound"],
+            "damping_needed": max(0.0, -lo), "neumann_eta": eta, "eta_times_max": eta * hi}
+
+
+def implicit_reference(config: FidelityConfig, exact, train64, val64, hessian: dict,
+                       log) -> tuple[torch.Tensor, dict]:
+    """The implicit hypergradient, solved tightly, and how: where the damping exceeds the measured
+    |λ_min| the system is positive definite and CG solves it (its true residual recomputed; a
+    direction of negative curvature would stop it and say so); otherwise (indefinite) MINRES.
+    (scipy's MINRES stops on its least-squares test before the true residual is small on these
+    nearly singular systems: 2e-5 where CG reaches 1e-10 in float64.)"""
     solve: dict = {}
     damping = (auto_damping(hessian["min"], hessian["max"]) if config.reference_damping == "auto"
                else float(config.reference_damping))
@@ -181,69 +219,66 @@ def measure_fidelity(config: FidelityConfig, data: ImageData, device: str | torc
         f"{solver.upper()}, {solve['iterations']} products in {solve['rounds']} run(s) (stopped: "
         f"{solve['stop']}), true relative residual "
         f"{solve['residual']:.2e}, in {ref_time:.1f}s, ‖g‖ {float(reference.norm()):.3e}")
-    unroll_batches = [b for b, _ in zip(batches(train_idx, 5), range(config.unrolled_steps))]
+    return reference, {"solver": solver, "iterations": solve["iterations"], "stop": solve["stop"],
+                       "rounds": solve["rounds"],
+                       "residual": solve["residual"], "damping": damping,
+                       "damping_rule": str(config.reference_damping),
+                       "time_s": ref_time, "norm": float(reference.norm())}
+
+
+def unrolled_reference(config: FidelityConfig, probe, batches, val_batch, reference: torch.Tensor,
+                       log) -> tuple[torch.Tensor, dict]:
+    """The hypergradient through T unrolled steps of the real optimiser, and its cosine to the
+    implicit reference."""
+    unroll_batches = [b for b, _ in zip(batches("train", 5), range(config.unrolled_steps))]
     t0 = time.perf_counter()
     unrolled = _flat(unrolled_hypergradient(probe, unroll_batches, val_batch))
     unrolled_time = time.perf_counter() - t0
     log(f"unrolled reference: {len(unroll_batches)} steps in {unrolled_time:.1f}s, ‖g‖ "
         f"{float(unrolled.norm()):.3e}, cosine to the implicit one "
         f"{float(torch.nn.functional.cosine_similarity(unrolled, reference, dim=0)):+.4f}")
-    state = {k: v.clone() for k, v in net.state_dict().items()}
-    rows = []
-    runs = [(name, config.options.get(name, {}), False) for name in config.strategies]
-    runs += [(name, dict(options), True) for name, options in config.variants]
-    for name, options, variant in runs:
-        net.load_state_dict(state)
-        strategy = make_strategy(name, net, **options)
-        if strategy.fits_response and config.hyper_steps:
-            for _ in range(config.hyper_steps):
-                strategy.weight_step(train_batch)  # fits φ around α; α itself never moves
-        times = []
-        for _ in range(config.repeats):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            t = time.perf_counter()
-            g = _flat(strategy.hypergradient(train_batch, val_batch))
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - t)
-        cos = float(torch.nn.functional.cosine_similarity(g, reference, dim=0))
-        rel = float((g - reference).norm() / reference.norm())
-        cos_u = float(torch.nn.functional.cosine_similarity(g, unrolled, dim=0))
-        rel_u = float((g - unrolled).norm() / unrolled.norm())
-        row = {"strategy": name, "cosine": cos, "relative_error": rel, "cosine_unrolled": cos_u,
-               "relative_error_unrolled": rel_u, "time_s": statistics.median(times),
-               "norm": float(g.norm()), "passes": type(strategy).passes(strategy.config),
-               "options": _options(strategy.config), "variant": variant}
-        info = getattr(strategy, "solve_info", None)
-        if info and "iterations" in info:   # implicit-cg: its CG's products, and why it stopped
-            row.update(solver_iterations=info["iterations"], solver_stop=info["stop"],
-                       solver_residual=info.get("residual", float("nan")))
-        if info and "growth" in info:   # implicit-neumann: its series' last term over its first
-            row.update(solver_growth=float(info["growth"]))
-        label = name + (f" {options}" if variant else "")
-        log(f"{label:<20} implicit: cosine {cos:+.4f}, relative error {rel:.4f};  unrolled: cosine "
-            f"{cos_u:+.4f}, relative error {rel_u:.4f};  {row['time_s'] * 1e3:.0f} ms"
-            + (f"; solver: {info['iterations']} iterations ({info['stop']})"
-               if info and "iterations" in info else "")
-            + (f"; series growth {float(info['growth']):.2f}" if info and "growth" in info else ""))
-        rows.append(row)
-    net.load_state_dict(state)
-    return {"point": {"train_loss": float(train_loss.detach()), "grad_norm": grad_norm,
-                      "warmup_steps": config.warmup_steps,
-                      "warmup_alpha_lr": config.warmup_alpha_lr, "pretrain_steps": config.pretrain_steps,
-                      "batch_size": config.batch_size, "space_options": config.space_options,
-                      "seed": config.seed},
-            "hessian": hessian,
-            "reference": {"solver": solver, "iterations": solve["iterations"], "stop": solve["stop"],
-                          "rounds": solve["rounds"],
-                          "residual": solve["residual"], "damping": damping,
-                          "damping_rule": str(config.reference_damping),
-                          "time_s": ref_time, "norm": float(reference.norm()),
-                          "unrolled_steps": len(unroll_batches), "unrolled_time_s": unrolled_time,
-                          "unrolled_norm": float(unrolled.norm()),
-                          "cosine": float(torch.nn.functional.cosine_similarity(unrolled, reference, dim=0))},
-            "rows": rows}
+    return unrolled, {"unrolled_steps": len(unroll_batches), "unrolled_time_s": unrolled_time,
+                      "unrolled_norm": float(unrolled.norm()),
+                      "cosine": float(torch.nn.functional.cosine_similarity(unrolled, reference, dim=0))}
+
+
+def compare(name: str, options: dict, variant: bool, net, config: FidelityConfig, device: torch.device,
+            train_batch, val_batch, reference: torch.Tensor, unrolled: torch.Tensor, log) -> dict:
+    """One strategy's hypergradient at the point against both references: its row."""
+    strategy = make_strategy(name, net, **options)
+    if strategy.fits_response and config.hyper_steps:
+        for _ in range(config.hyper_steps):
+            strategy.weight_step(train_batch)  # fits φ around α; α itself never moves
+    times = []
+    for _ in range(config.repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t = time.perf_counter()
+        g = _flat(strategy.hypergradient(train_batch, val_batch))
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - t)
+    cos = float(torch.nn.functional.cosine_similarity(g, reference, dim=0))
+    rel = float((g - reference).norm() / reference.norm())
+    cos_u = float(torch.nn.functional.cosine_similarity(g, unrolled, dim=0))
+    rel_u = float((g - unrolled).norm() / unrolled.norm())
+    row = {"strategy": name, "cosine": cos, "relative_error": rel, "cosine_unrolled": cos_u,
+           "relative_error_unrolled": rel_u, "time_s": statistics.median(times),
+           "norm": float(g.norm()), "passes": type(strategy).passes(strategy.config),
+           "options": _options(strategy.config), "variant": variant}
+    info = getattr(strategy, "solve_info", None)
+    if info and "iterations" in info:   # implicit-cg: its CG's products, and why it stopped
+        row.update(solver_iterations=info["iterations"], solver_stop=info["stop"],
+                   solver_residual=info.get("residual", float("nan")))
+    if info and "growth" in info:   # implicit-neumann: its series' last term over its first
+        row.update(solver_growth=float(info["growth"]))
+    label = name + (f" {options}" if variant else "")
+    log(f"{label:<20} implicit: cosine {cos:+.4f}, relative error {rel:.4f};  unrolled: cosine "
+        f"{cos_u:+.4f}, relative error {rel_u:.4f};  {row['time_s'] * 1e3:.0f} ms"
+        + (f"; solver: {info['iterations']} iterations ({info['stop']})"
+           if info and "iterations" in info else "")
+        + (f"; series growth {float(info['growth']):.2f}" if info and "growth" in info else ""))
+    return row
 
 
 def minres_solve(hvp, v: list[torch.Tensor], damping: float, k: int, tol: float,
@@ -253,9 +288,6 @@ def minres_solve(hvp, v: list[torch.Tensor], damping: float, k: int, tol: float,
     receives `iterations` (the products, those of the residuals included), `rounds` (MINRES runs),
     `stop` ("converged": the true residual is at most tol; else "max iterations") and `residual`
     (‖(H + δI)x − v‖/‖v‖, recomputed)."""
-    import numpy as np
-    from scipy.sparse.linalg import LinearOperator, minres
-
     shapes = [t.shape for t in v]
     sizes = [t.numel() for t in v]
     like = v[0]

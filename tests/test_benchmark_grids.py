@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 
 from benchmark.grids import GRIDS, SMOKE, Grid, get_grid
-from benchmark.store import KEYS, ResultStore
 from nas.strategies import STRATEGIES
+from resultstore.schema import KEYS
+from resultstore.store import ResultStore
 
 
 def test_shipped_grids_cover_every_strategy():

@@ -4,7 +4,7 @@ from benchmark import perf
 
 
 def test_perf_prints_json_lines_and_writes_one_part_per_run(tmp_path, capsys):
-    from benchmark.store import ResultStore
+    from resultstore.store import ResultStore
 
     out = tmp_path / "perf"
     args = ["--strategies", "implicit-cg", "--hvp", "finite-difference", "--batch", "2",

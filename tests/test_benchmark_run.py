@@ -125,7 +125,7 @@ def test_trials_with_result_parts_are_not_rerun_without_rays_state(ray_tmp, caps
     # Parts copied from another machine (no results/<experiment>/ray): the finished trials are
     # skipped, here all of them, so Ray never starts; another profile in grid.json is refused.
     from benchmark.grids import get_grid
-    from benchmark.store import ResultStore
+    from resultstore.store import ResultStore
 
     argv = _argv(ray_tmp)
     root = ray_tmp / "results" / "smoke"
@@ -155,8 +155,8 @@ def test_the_dense_dag_grid_runs_its_ground_truth_and_searches_through_the_same_
     """`--grid dense-dag`: the ground truth of a seed is a declared trial of the grid, stored in
     the same results folder, and the report scores each search's choice against it."""
     from analysis.dense_dag import search_scores
-    from analysis.load import load_experiment
     from analysis.report import report
+    from resultstore.experiment import load_experiment
 
     argv = ["--grid", "dense-dag", "--strategies", "first-order", "random", "--seeds", "0",
             "--datasets", "digits", "--results", str(ray_tmp / "results"), "--num-cpus", "2",
@@ -258,7 +258,7 @@ def test_results_under_the_ids_of_before_move_to_the_trial_whose_rows_they_hold(
     import json
 
     from benchmark.grids import SMOKE, Grid
-    from benchmark.store import ResultStore
+    from resultstore.store import ResultStore
 
     grid = Grid("g", ("first-order",), ("imagefolder:~/data/cifar", "imagefolder:/data/cifar"),
                 (0,), SMOKE)
@@ -370,13 +370,13 @@ def test_the_nb201_space_end_to_end_with_lookups_in_a_table_made_here(ray_tmp, c
     """`--grid nb201-smoke`: every strategy and both baselines search NAS-Bench-201's space and are
     scored by lookups in a small table the test makes; the cells it lacks are trained into it
     (train on miss), every epoch's cell is looked up, and the report shows the lookup views."""
-    from analysis.load import load_experiment
     from analysis.report import report
-    from benchmark.cell_tables import CellTable
     from benchmark.grids import get_grid
     from benchmark.trial import table_protocol
     from nas.spaces.nb201_cell import Cell
     from nas.strategies import STRATEGIES
+    from resultstore.cells import CellTable
+    from resultstore.experiment import load_experiment
 
     results = ray_tmp / "results"
     grid = get_grid("nb201-smoke").override(search_epochs=1, eval_epochs=1)

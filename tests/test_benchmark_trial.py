@@ -4,8 +4,8 @@ import math
 import pytest
 
 from benchmark.grids import SMOKE, Grid
-from benchmark.store import ResultStore
 from benchmark.trial import run_trial, trial_rows
+from resultstore.store import ResultStore
 
 TINY = dataclasses.replace(SMOKE, train_subset=256, train=dataclasses.replace(SMOKE.train, epochs=1),
                            search_epochs=2, search_batch_size=64, eval_repeats=1)
@@ -80,7 +80,7 @@ def test_a_trial_resumes_in_the_middle_of_an_evaluation_from_its_last_epoch(thro
 
 
 def test_a_search_only_trial_records_its_search_and_trains_nothing(tmp_path):
-    from analysis.load import load_experiment
+    from resultstore.experiment import load_experiment
 
     grid = Grid("t", ("first-order",), ("digits",), (0,), TINY).override(search_only=True)
     spec = grid.trials()[0]
@@ -177,8 +177,8 @@ def test_a_strategys_own_metrics_land_in_the_epochs_table():
 def test_the_harvest_copies_a_finished_trials_parts_unless_its_marking_part_is_there(tmp_path):
     """Rows that a trial could not write where the driver sees them come from its last
     checkpoint; a trial whose `trials` part is there already keeps all of its own tables."""
-    from benchmark.store import ResultStore
     from benchmark.tune_trainable import harvest_parts
+    from resultstore.store import ResultStore
 
     key = {"experiment": "e", "strategy": "first-order", "search_dataset": "digits", "seed": 0,
            "profile": "smoke"}

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmark.cell_tables import CellTable, TableError, import_published, open_published, resolve_table
 from nas.spaces.nb201_cell import Cell
+from resultstore.cells import CellTable, TableError, import_published, open_published, resolve_table
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
@@ -296,9 +296,9 @@ def test_the_split_half_correlation_pairs_each_cells_own_trainings(tmp_path):
 def test_the_report_counts_missed_searches_and_their_collapse(tmp_path):
     import pandas as pd
 
-    from analysis.load import Experiment
     from analysis.lookups import lookup_table
     from analysis.report import status_lines
+    from resultstore.experiment import Experiment
 
     table = CellTable(tmp_path / "tables" / "t")
     table.require({"space": "nb201"}, create=True)
@@ -374,8 +374,9 @@ def test_nas_bench_201s_own_pth_file_is_read_through_its_api(tmp_path):
 def test_a_fill_grid_is_chunks_of_its_cells_and_each_trains_them_into_the_table(tmp_path, tiny_digits,
                                                                                monkeypatch):
     from benchmark import trial
-    from benchmark.cell_tables import NB201_BEST, fill_cells
+    from benchmark.fills import fill_cells
     from benchmark.grids import get_grid
+    from nas.spaces.nb201_cell import NB201_BEST
 
     grid = get_grid("nb201-pilot")
     cells = fill_cells(grid.profile)
@@ -447,7 +448,7 @@ def test_a_tables_report_says_what_it_can_rank_and_what_it_costs(tmp_path):
 def test_a_table_keeps_its_rows_across_adds_and_compacts_into_one_file(tmp_path, monkeypatch):
     """A fill adds thousands of trainings: the table is not read again after each (its rows so far
     are joined with the new ones), and compacting it leaves one file that reads the same."""
-    from benchmark.store import ResultStore
+    from resultstore.store import ResultStore
 
     table = CellTable(tmp_path / "t")
     table.require({"space": "nb201", "source": "trained here"}, create=True)
@@ -473,7 +474,7 @@ def test_a_table_keeps_its_rows_across_adds_and_compacts_into_one_file(tmp_path,
 
 def test_a_whole_space_is_filled_in_a_seeded_random_order():
     """So that a table filled part of the way holds a uniform sample of the space's cells."""
-    from benchmark.cell_tables import fill_cells
+    from benchmark.fills import fill_cells
     from benchmark.grids import get_grid
     from nas.spaces.nb201_cell import distinct_cells
 
@@ -498,10 +499,10 @@ def test_a_search_is_ranked_among_a_uniform_sample_of_the_space_not_among_what_s
     table besides are left out; a complete table ranks among every cell."""
     import pandas as pd
 
-    from analysis.load import Experiment
     from analysis.lookups import lookup_numbers
-    from benchmark.cell_tables import fill_order, uniform_sample
     from nas.spaces import space_config
+    from resultstore.cells import fill_order, uniform_sample
+    from resultstore.experiment import Experiment
 
     options = {"nodes": 3, "ops": ["none", "skip_connect", "nor_conv_3x3"]}
     order = fill_order("nb201", space_config("nb201", **options))
@@ -547,7 +548,7 @@ def test_the_plan_of_a_fill_grid_counts_what_the_table_holds_and_costs_the_rest(
     assert "the table holds 0 of them; 42 to train" in text and "no training of this table yet" in text
     table = CellTable(tmp_path / grid.profile.table)
     table.require({"space": "nb201"}, create=True)
-    from benchmark.cell_tables import fill_cells
+    from benchmark.fills import fill_cells
 
     first = fill_cells(grid.profile)[0]
     table.add([{**row(first, s, 0.3, dataset=grid.search_datasets[0]), "train_cpu_s": 90.0}
@@ -562,8 +563,8 @@ def test_collapse_shares_are_compared_with_the_baselines_with_intervals_and_holm
     import pandas as pd
     from scipy.stats import fisher_exact
 
-    from analysis.load import Experiment
     from analysis.lookups import collapse_differences
+    from resultstore.experiment import Experiment
 
     cells = {True: ALL_SKIP, False: BEST}
     key = {"experiment": "e", "search_dataset": "digits", "profile": "p", "eval_dataset": "digits",
@@ -592,7 +593,7 @@ def test_collapse_shares_are_compared_with_the_baselines_with_intervals_and_holm
 def test_a_table_named_but_not_made_starts_from_the_shipped_copy(tmp_path):
     """A fresh clone's first search reads the table shipped in results/examples/tables; its misses
     go into its own copy, never into the repository's."""
-    from benchmark.cell_tables import SHIPPED_TABLES, start_from_shipped
+    from resultstore.cells import SHIPPED_TABLES, start_from_shipped
 
     shipped = tmp_path / "shipped"
     source = CellTable(shipped / "t")
@@ -656,8 +657,8 @@ def test_a_found_cell_whose_output_ignores_its_input_is_counted(tmp_path):
     convolutions (issue 32's first fresh-clone search found one after 10 epochs)."""
     import pandas as pd
 
-    from analysis.load import Experiment
     from analysis.lookups import lookup_table
+    from resultstore.experiment import Experiment
 
     cut = "|none~0|+|none~0|nor_conv_3x3~1|+|none~0|nor_conv_3x3~1|nor_conv_1x1~2|"
     assert Cell.parse(cut).is_zero() and not Cell.parse(BEST).is_zero()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis import dense_dag as dd
-from analysis.load import Experiment
+from resultstore.experiment import Experiment
 
 DAGS = ["DAG(layers=3, edges=[(0, 1), (1, 2)])", "DAG(layers=3, edges=[(0, 1), (0, 2), (1, 2)])",
         "DAG(layers=3, edges=[(0, 2), (0, 1)])", "DAG(layers=3, edges=[(0, 1), (1, 2), (0, 2)])"]

@@ -106,7 +106,7 @@ def test_fidelity_leaves_the_supernet_as_it_found_the_point(tiny_digits, monkeyp
 
 
 def test_toy_out_writes_its_table_where_the_report_reads_it(tmp_path, capsys):
-    from benchmark.store import ResultStore
+    from resultstore.store import ResultStore
 
     assert main(["toy", "--strategies", "first-order", "implicit-neumann", "--max-iter", "40",
                  "--set", "neumann_k=3", "--out", str(tmp_path)]) == 0
@@ -124,8 +124,8 @@ def test_the_unrolled_reference_equals_a_hand_written_unroll_on_the_toy(momentum
     """L_train = w² − 2αw + α², L_val = αw − 2α + 1; SGD with momentum μ and lr η, by hand:
     g = 2w − 2α, b ← μb + g, w ← w − ηb, carrying dw/dα and db/dα along."""
     from nas.strategies import make_strategy
+    from nas.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem
     from studies.fidelity import unrolled_hypergradient
-    from studies.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem
 
     alpha, w0, lr = 0.7, -1.3, 0.1
     toy = ToyProblem(alpha, w0)
@@ -185,7 +185,7 @@ def test_fidelity_reports_the_training_hessians_spectrum(tiny_digits):
 
 def test_fidelity_at_several_points_of_a_search_lands_in_one_table_and_one_figure(tmp_path, capsys):
     from analysis import figures
-    from benchmark.store import ResultStore
+    from resultstore.store import ResultStore
 
     args = ["fidelity", "--strategies", "first-order", "second-order", "--channels", "4", "--layers", "3",
             "--batch-size", "16", "--pretrain-steps", "2", "--reference-k", "3", "--unrolled-steps", "1",

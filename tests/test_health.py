@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.health import health_table, search_health, strategy_flags
-from analysis.load import Experiment
 from analysis.tables import COMPARISON_FIELDS, comparison_frame
+from resultstore.experiment import Experiment
 
 
 def _epochs(strategy, seed, changes, **metrics):

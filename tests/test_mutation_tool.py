@@ -17,7 +17,7 @@ def _tool():
 def test_every_module_in_scope_has_its_own_tests_and_they_exist():
     tool = _tool()
     modules = [tool.module_name(p) for p in tool.in_scope()]
-    assert "nas.cli" not in modules and "benchmark.store" in modules and "analysis.stats" in modules
+    assert "nas.cli" not in modules and "resultstore.store" in modules and "analysis.stats" in modules
     for m in modules:
         if m == "nas":          # (nas/__init__.py: no functions, no mutants)
             continue

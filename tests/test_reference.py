@@ -122,7 +122,8 @@ def test_published_numbers_of_another_protocol_get_their_own_panels(ref):
 
 @pytest.fixture(scope="module")
 def toy_records():
-    from studies.toy import default_runs, run_toy
+    from nas.toy import run_toy
+    from studies.toy import default_runs
 
     return [run_toy(r) for r in default_runs()]
 
@@ -133,7 +134,7 @@ COURSE_RUNS = {"first-order": 659, "first-order (ξ=0)": 659, "second-order ξ=0
 
 
 def test_the_toy_table_prints_the_course_projects_iterations_beside_the_measured_ones(toy_records):
-    from studies.toy import format_table
+    from analysis.toy import format_table
 
     lines = format_table(toy_records).splitlines()
     header = lines[0].split()
@@ -155,7 +156,7 @@ def test_the_toy_table_prints_the_course_projects_iterations_beside_the_measured
 
 
 def test_the_course_numbers_apply_only_to_the_same_settings(toy_records):
-    from studies.toy import course_iterations, table_row
+    from analysis.toy import course_iterations, table_row
 
     r = next(r for r in toy_records if r["label"] == "second-order ξ=0.5")
     assert course_iterations(r) == 296

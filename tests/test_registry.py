@@ -1,17 +1,22 @@
 """Every registered strategy, and a ninth one added by one class and one registry line, is accepted
 by every tool built on the library: the grid, the perf harness, the tuner, the toy and the fidelity
-tool. Nothing outside the strategy's class may need to know its name."""
+tool; every space, and a fourth one added by one class and one `register_space` call, is searched
+by every strategy and declared by a grid. Nothing outside the class may need to know its name, and
+registration refuses what the benchmark could not run (a training config without a seed)."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import pytest
 import torch
 
-from nas.strategies import STRATEGIES, get_strategy, strategy_config
+from nas.spaces import SPACES, Supernet, TrainConfig, register_space
+from nas.spaces.nb201 import NB201Space
+from nas.strategies import STRATEGIES, get_strategy, register_strategy, strategy_config
 from nas.strategies.base import Range, Strategy, StrategyConfig, grad
 
 
@@ -96,7 +101,8 @@ def test_the_perf_harness_times_every_searching_strategy(name, request):
 
 @pytest.mark.parametrize("name", ALL)
 def test_the_toy_runs_every_searching_strategy_with_its_own_options(name, request):
-    from studies.toy import ToyRun, default_runs, run_toy
+    from nas.toy import ToyRun, run_toy
+    from studies.toy import default_runs
 
     name = _name(name, request)
     cls = get_strategy(name)
@@ -196,15 +202,29 @@ def test_a_hypernetwork_refuses_an_unknown_head_and_a_model_it_cannot_modulate()
     assert str(e.value) == "the model has no weight with an output-channel dimension to modulate"
 
 
+class TwinSpace(NB201Space):
+    """A fourth space as a newcomer would add one: a subclass of an existing one (NAS-Bench-201's,
+    here under another name) and one registration."""
+
+    name = "nb201-twin"
+
+
+@pytest.fixture
+def fourth():
+    """The one registration: `register_space` (what an installed package's entry point does)."""
+    register_space(TwinSpace())
+    yield TwinSpace.name
+    SPACES.pop(TwinSpace.name)
+
+
 # The smallest supernet of each space (every registered space: a new one must add its line).
 TINY_SPACES = {"darts": {"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2},
                "dense-dag": {"blocks": 3, "layers": 3, "width": 8},
-               "nb201": {"channels": 4, "cells_per_stage": 1}}
+               "nb201": {"channels": 4, "cells_per_stage": 1},
+               "nb201-twin": {"channels": 4, "cells_per_stage": 1}}
 
 
-def test_every_space_has_a_tiny_supernet_here():
-    from nas.spaces import SPACES
-
+def test_every_space_has_a_tiny_supernet_here(fourth):
     assert set(TINY_SPACES) == set(SPACES)
 
 
@@ -217,6 +237,8 @@ def test_every_strategy_searches_every_space(name, space, request, tiny_digits):
     from nas.spaces import get_space
 
     name = _name(name, request)
+    if space == TwinSpace.name:
+        request.getfixturevalue("fourth")
     search = Search(SearchConfig(space=space, strategy=name, dataset="digits", epochs=1,
                                  batch_size=64, seed=0, space_options=TINY_SPACES[space],
                                  strategy_options={"alpha_lr": 0.03}, diagnostics_every=1),
@@ -229,3 +251,47 @@ def test_every_strategy_searches_every_space(name, space, request, tiny_digits):
     assert math.isfinite(record["discretisation_gap"])
     moved = any(not torch.equal(before[k], v) for k, v in search.supernet.softmax_alphas().items())
     assert moved == get_strategy(name).searches
+
+
+def test_a_grid_declares_the_fourth_space_and_its_supernet_is_a_supernet(fourth, tiny_digits):
+    from benchmark.grids import NB201_SMOKE, Grid
+    from nas.spaces import make_supernet, space_config
+
+    profile = dataclasses.replace(NB201_SMOKE, name="twin", space=fourth, table=None, on_miss="error",
+                                  lookup_epochs=False)
+    trials = Grid("twin", ("first-order",), ("digits",), (0,), profile).trials()
+    assert [(t.strategy, t.profile.space) for t in trials] == [("first-order", fourth)]
+    for space, options in TINY_SPACES.items():
+        net = make_supernet(space, space_config(space, **options), 1, 10, image_size=8)
+        assert isinstance(net, Supernet)
+
+
+@pytest.mark.parametrize("space", sorted(SPACES))
+def test_every_spaces_training_config_has_the_declared_fields(space):
+    config = SPACES[space].TrainConfig()
+    assert isinstance(config, TrainConfig) and dataclasses.is_dataclass(config)
+
+
+def test_registration_refuses_what_the_benchmark_cannot_run():
+    @dataclass(frozen=True)
+    class NoSeed:
+        epochs: int = 1
+
+    class Seedless(NB201Space):
+        name = "seedless"
+        TrainConfig = NoSeed
+
+    with pytest.raises(ValueError, match=r"TrainConfig \(NoSeed\) lacks seed"):
+        register_space(Seedless())
+    with pytest.raises(ValueError, match="already registered"):
+        register_space(type("Other", (NB201Space,), {"name": "darts"})())
+
+    class Typo(ScaledFirstOrder):
+        name = "typo"
+        tunable: ClassVar[dict] = {"alpha_lrr": Range(0.1, 1.0)}
+
+    with pytest.raises(ValueError, match="options its Config lacks: alpha_lrr"):
+        register_strategy(Typo)
+    with pytest.raises(ValueError, match="not a Strategy"):
+        register_strategy(object)
+    assert "seedless" not in SPACES and "typo" not in STRATEGIES

@@ -14,9 +14,9 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from analysis import report as report_module
-from analysis.load import ReportError, load_experiment
 from analysis.tables import accuracy_numbers, accuracy_table, transfer_numbers
 from nas.genotype import DARTS_V1, DARTS_V2
+from resultstore.experiment import ReportError, load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ("first-order", "second-order", "hyperdarts-mlp")
@@ -90,9 +90,9 @@ def make_experiment(root: Path, skip=(), diverge=(), declare_extra=False, repeat
     profile = {"name": "cpu", "eval_repeats": repeats} if repeats else {"name": "cpu"}
     (root / "grid.json").write_text(json.dumps({"grid": "synth", "profile": profile, "trials": declared}))
     # A tiny toy table and a fidelity measurement, written as their commands write them.
-    from benchmark.store import ResultStore
+    from nas.toy import ToyRun, run_toy
+    from resultstore.store import ResultStore
     from studies.cli import fidelity_rows, toy_rows
-    from studies.toy import ToyRun, run_toy
 
     toy = [run_toy(ToyRun(s, 0.05, 1e-3, 200, (2.0, -2.0), {}, 0), trajectory=True)
            for s in ("first-order", "one-level")]
@@ -413,8 +413,8 @@ def test_figure_alpha_heatmap_is_diverging_around_uniform_with_its_range_printed
     from matplotlib.colors import TwoSlopeNorm
 
     from analysis import figures
-    from analysis.load import Experiment
     from nas.ops import PRIMITIVES
+    from resultstore.experiment import Experiment
 
     rng = np.random.default_rng(0)
     rows = []
@@ -468,20 +468,21 @@ def test_toy_figure_gives_a_run_one_colour_in_every_panel_and_keeps_legends_off_
                                                                                          monkeypatch):
     from matplotlib.colors import to_hex
 
-    import analysis.plotting
-    from studies.toy import ToyRun, plot_trajectories, run_colors, run_toy
+    import analysis.toy
+    from analysis.toy import plot_trajectories, run_colors
+    from nas.toy import ToyRun, run_toy
 
     records = [run_toy(ToyRun(n, max_iter=150, options=o), trajectory=True)
                for n, o in (("second-order", {"xi": 0.0}), ("second-order", {"xi": 0.5}),
                             ("first-order", {}), ("one-level", {}))]
     made = []
-    real = analysis.plotting.new_figure
+    real = analysis.toy.new_figure
 
     def keep(*a, **k):
         made.append(real(*a, **k))
         return made[-1]
 
-    monkeypatch.setattr(analysis.plotting, "new_figure", keep)
+    monkeypatch.setattr(analysis.toy, "new_figure", keep)
     plot_trajectories(records, tmp_path / "toy")
     fig = made[0][0]
     colors = run_colors(records)
@@ -498,7 +499,7 @@ def test_toy_figure_gives_a_run_one_colour_in_every_panel_and_keeps_legends_off_
 
 
 def test_missing_expects_transfer_repeats_on_transfer_datasets(tmp_path):
-    from analysis.load import Experiment
+    from resultstore.experiment import Experiment
 
     rows = [{"strategy": "first-order", "search_dataset": "c10", "seed": 0, "eval_dataset": e,
              "repeat": r, "status": "finished", "test_acc": 0.5}
@@ -562,7 +563,7 @@ def test_drawing_never_changes_the_users_matplotlib_backend(tmp_path):
 
 def test_the_collapse_figure_draws_one_panel_per_recorded_diagnostic(tmp_path, monkeypatch):
     from analysis import figures
-    from analysis.load import Experiment
+    from resultstore.experiment import Experiment
 
     rows = [{"experiment": "e", "strategy": s, "search_dataset": "d", "seed": seed, "profile": "p",
              "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": ep, "train_acc": 0.5,
@@ -587,8 +588,8 @@ def test_the_collapse_figure_draws_one_panel_per_recorded_diagnostic(tmp_path, m
 def test_a_search_only_experiment_counts_its_searches_genotypes(tmp_path):
     """Search-only trials ("searched") have genotypes but no accuracy: the movement table compares
     them all the same."""
-    from analysis.load import Experiment
     from analysis.tables import movement_numbers
+    from resultstore.experiment import Experiment
 
     g1 = "Genotype(normal=[('skip_connect', 0), ('sep_conv_3x3', 1)], normal_concat=[2], " \
          "reduce=[('max_pool_3x3', 0), ('sep_conv_3x3', 1)], reduce_concat=[2])"
@@ -631,9 +632,9 @@ def test_the_collapse_figure_draws_what_a_uniform_alpha_gives():
     import math
 
     from analysis.figures import uniform_references
-    from analysis.load import Experiment
     from nas.genotype import NAMED_GENOTYPES
     from nas.ops import PRIMITIVES
+    from resultstore.experiment import Experiment
 
     alphas = pd.DataFrame([{"strategy": "first-order", "search_dataset": "d", "seed": 0, "epoch": 0,
                             "cell": "normal", "edge": "0->2", "op": op, "weight": 1 / 8}
@@ -715,7 +716,7 @@ def test_a_folder_of_studies_alone_gets_their_report_with_seeds_pooled(tmp_path)
     """`python -m studies fidelity --out FOLDER` on several seeds, nothing else in FOLDER: the
     report has the fidelity table with n = the seeds and each row's mean and t interval over
     them; a rerun of a seed replaces its rows rather than adding to them."""
-    from benchmark.store import ResultStore
+    from resultstore.store import ResultStore
     from studies.cli import fidelity_rows
 
     root = tmp_path / "fid"

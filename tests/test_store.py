@@ -10,10 +10,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from benchmark import store as store_module
-from benchmark.grids import get_grid
-from benchmark.store import KEYS, MARKING, ResultStore, manifest_matches, read_results, write_parquet_atomic
+from benchmark.grids import get_grid, manifest_matches
 from nas.files import FileError
+from resultstore import store as store_module
+from resultstore.schema import KEYS, MARKING
+from resultstore.store import ResultStore, read_results, write_parquet_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -155,7 +155,7 @@ def test_finite_differences_agree_with_double_backward(net, batches):
 
 def test_the_finite_difference_divides_by_two_epsilon():
     # On the smooth toy the DARTS radius is accurate: (g⁺ − g⁻)/(2ε), not (g⁺ − g⁻)/2·ε.
-    from studies.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem
+    from nas.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem
 
     g = make_strategy("second-order", ToyProblem(), xi=0.5, fd_radius=0.01, w_momentum=0.0,
                       w_weight_decay=0.0).hypergradient(TRAIN_BATCH, VAL_BATCH)
@@ -645,7 +645,7 @@ def test_a_fresh_strategy_is_at_epoch_zero_and_its_state_says_so(net):
 @pytest.mark.parametrize("name", ["implicit-neumann", "implicit-cg"])
 def test_finite_difference_implicit_steps_run_on_a_model_with_one_weight(name):
     """The toy problem has a single weight tensor (Strategy takes any model with weights and α)."""
-    from studies.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem
+    from nas.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem
 
     s = make_strategy(name, ToyProblem(), hvp="finite-difference", **STRATEGIES[name].toy_options)
     exact = make_strategy(name, ToyProblem(), **STRATEGIES[name].toy_options)

@@ -1,8 +1,10 @@
 import pytest
 import torch
 
+from analysis.toy import plot_trajectories
 from nas.strategies import SEARCHING, make_strategy
-from studies.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem, ToyRun, default_runs, plot_trajectories, run_toy
+from nas.toy import TRAIN_BATCH, VAL_BATCH, ToyProblem, ToyRun, run_toy
+from studies.toy import default_runs
 
 GD = {"w_lr": 0.01, "w_lr_min": 0.01, "w_momentum": 0.0, "w_weight_decay": 0.0,
       "w_grad_clip": 0.0, "alpha_optimizer": "sgd", "alpha_lr": 0.01, "alpha_weight_decay": 0.0}

@@ -21,13 +21,17 @@ DARTS by design):
   describes an architecture by numbers (`properties`, e.g. depth and fan-in).
 
 Adding a space: one module with the config, the supernet and the `SearchSpace` subclass, and one
-line in `nas.spaces.SPACES`.
+line in `nas.spaces.SPACES` (or `nas.spaces.register_space` from a package of one's own, see
+`nas.plugins`). Its `TrainConfig` is a frozen dataclass with at least the fields of `TrainConfig`
+here (`seed`, `epochs`: the benchmark sets each repeat's seed and a grid's epochs); registration
+refuses a space without them.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
@@ -73,6 +77,18 @@ class Supernet(Protocol):
     def architecture_stats(self) -> dict[str, float]: ...
 
 
+@runtime_checkable
+class TrainConfig(Protocol):
+    """What the benchmark sets on every space's training config (a frozen dataclass with more
+    fields): the training's seed (each repeat's its own) and its epochs (a grid's --eval-epochs)."""
+
+    seed: int
+    epochs: int
+
+
+TRAIN_CONFIG_FIELDS = ("seed", "epochs")
+
+
 def tidy_alphas(name: str, probs: torch.Tensor, rows: list[str], columns: list[str]) -> list[dict]:
     """The rows {'cell', 'edge', 'op', 'weight'} of one α tensor's probabilities [rows, columns]
     (the results tables' alphas columns; a 1-D tensor is one column)."""
@@ -86,7 +102,7 @@ class SearchSpace(ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type]           # the supernet's shape (a frozen dataclass)
-    TrainConfig: ClassVar[type]      # how an architecture is trained from scratch
+    TrainConfig: ClassVar[type[TrainConfig]]   # how an architecture is trained from scratch
     # Options of Config that a benchmark sets from the search's seed (the dense-DAG space's DAGs).
     seeded_options: ClassVar[tuple[str, ...]] = ()
     # Whether `build` needs the image side (densely connected layers flatten the image).
@@ -127,12 +143,8 @@ class SearchSpace(ABC):
 
     def describe(self, config: Any) -> str:
         """The supernet's config in a few words (the plan prints it): every field by default."""
-        from dataclasses import asdict
-
         return ", ".join(f"{k} {v}" for k, v in asdict(config).items())
 
     def describe_training(self, config: Any) -> str:
         """The training config in a few words: every field but the seed by default."""
-        from dataclasses import asdict
-
         return ", ".join(f"{k} {v}" for k, v in asdict(config).items() if k != "seed")

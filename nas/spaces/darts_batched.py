@@ -553,7 +553,9 @@ RECOMPUTE = ("none", "separable", "all")
 def edges_forward(x: torch.Tensor, mixed_ops: list[nn.Module], weights: torch.Tensor,
                   merge_5x5: bool = True, recompute: str = "separable") -> torch.Tensor:
     """The outputs of the MixedOps `mixed_ops` (all reading x, with one stride) stacked:
-    [N, E, C, H', W'], edge e mixed with weights[e] (softmax(α) of its row)."""
+    [N, E, C, H', W'], edge e mixed with weights[e] (softmax(α) of its row).
+    (Long: one fused computation whose intermediate tensors its backward shares; split, they would be passed
+    around or recomputed.)"""
     if recompute not in RECOMPUTE:
         raise ValueError(f"recompute must be one of {', '.join(RECOMPUTE)}, got {recompute!r}")
     E = len(mixed_ops)

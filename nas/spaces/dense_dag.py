@@ -29,6 +29,7 @@ weights carry over. The found architecture is the block with the largest α.
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.checkpoint import check_training_state
+from nas.checkpoint import check_training_state, seed_everything
 from nas.data import Augment, Batches, ImageData
 from nas.spaces.base import SearchSpace
 from nas.training import fit_and_test
@@ -177,8 +178,6 @@ class DagArchitecture:
 
 def parse_dag(text: str) -> DagArchitecture:
     """Inverse of str(DagArchitecture): 'DAG(layers=4, edges=[(0, 1), (1, 3)])'."""
-    import ast
-
     try:
         node = ast.parse(text.strip(), mode="eval").body
         if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "DAG"):
@@ -443,8 +442,6 @@ def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config:
                      on_checkpoint: Callable[[dict], None] | None = None) -> dict:
     """Train one DAG of `width` (`layer`: dense maps or 3×3 convolutions) from scratch and test it
     (see StandaloneConfig). `resume` / `on_checkpoint`: as `nas.evaluate.train_and_test`'s."""
-    from nas.search import seed_everything
-
     check_training_state(resume, config)
     seed_everything(config.seed)
     net = DagNet(arch, data.in_channels * data.image_size ** 2, width, data.num_classes,

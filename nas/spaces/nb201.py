@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from nas.checkpoint import check_training_state
+from nas.checkpoint import check_training_state, seed_everything
 from nas.data import Augment, Batches, ImageData
 from nas.spaces.base import SearchSpace, tidy_alphas
 from nas.spaces.nb201_cell import OPS, Cell, CellError, distinct_cells, edge_count
@@ -243,8 +243,6 @@ def train_cell(cell: Cell, data: ImageData, config: NB201TrainConfig, device: to
     `network` builds the network instead of `NB201Network` (the throughput benchmark's reference
     implementation); it is built right after the seed is set, so that both start from the same
     weights."""
-    from nas.search import seed_everything
-
     check_training_state(resume, config)
     seed_everything(config.seed)
     if network is not None:
@@ -265,7 +263,7 @@ def train_cell(cell: Cell, data: ImageData, config: NB201TrainConfig, device: to
 
 class NB201Space(SearchSpace):
     """NAS-Bench-201's cell space; a found cell is trained in the benchmark's network, or looked
-    up in a table of cells (benchmark/cell_tables.py)."""
+    up in a table of cells (resultstore/cells.py)."""
 
     name = "nb201"
     Config = NB201Config

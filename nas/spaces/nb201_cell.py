@@ -36,6 +36,9 @@ from dataclasses import dataclass
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 ZERO = "#"
+# NAS-Bench-201's best cell on CIFAR-10 (its 200-epoch table; the cell whose parameter count
+# tests/golden/nb201_params.json pins)
+NB201_BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
 
 class CellError(ValueError):

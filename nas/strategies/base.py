@@ -110,7 +110,7 @@ class Strategy(ABC):
     The model is anything with `named_weight_parameters()` and `arch_parameters()`
     whose forward maps a batch's inputs to outputs; `model.objective(outputs, y)`
     (if the model has one; cross-entropy otherwise) turns them into (loss, accuracy).
-    The DARTS supernet and the toy problem of `studies.toy` are both such models.
+    The DARTS supernet and the toy problem of `nas.toy` are both such models.
     """
 
     name: ClassVar[str]
@@ -119,7 +119,7 @@ class Strategy(ABC):
     searches: ClassVar[bool] = True
     # The options the tuner samples, with their ranges (benchmark/tuning.py); α's lr for every one.
     tunable: ClassVar[dict[str, Range]] = {"alpha_lr": Range(1e-4, 3e-3, log=True)}
-    # The options the toy problem (studies/toy.py) gives this strategy, and the option it sweeps
+    # The options the toy problem (nas/toy.py) gives this strategy, and the option it sweeps
     # over the toy's ξ values (second-order's unrolling step), if any.
     toy_options: ClassVar[dict[str, object]] = {}
     toy_sweep: ClassVar[str | None] = None

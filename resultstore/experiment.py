@@ -17,12 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.store import KEYS, ResultStore
 from nas.files import read_json
-
-TABLES = tuple(KEYS)           # the benchmark's tables (benchmark/store.py declares them)
-TRIAL_KEY = ["strategy", "search_dataset", "seed"]
-SEARCH_KEY = [*TRIAL_KEY, "eval_dataset"]        # one search, evaluated on one dataset
+from resultstore.schema import KEYS, SEARCH_KEY
+from resultstore.store import ResultStore
 
 
 class ReportError(Exception):
@@ -144,7 +141,7 @@ def load_experiment(root: str | Path) -> Experiment:
         raise ReportError(f"there is no experiment folder at {root}; run "
                           f"`python benchmark/run.py --grid NAME` first, or name an existing one")
     store = ResultStore(root)
-    frames = {t: store.read(t) for t in TABLES}
+    frames = {t: store.read(t) for t in KEYS}
     frames["trials"] = _with_repeats(frames["trials"], eval_seed=True)
     frames["epochs"] = _with_repeats(frames["epochs"], eval_seed=False)
     declared, space, table_path, options = [], "darts", None, {}
@@ -199,21 +196,3 @@ def _experiments(results: Path) -> list[str]:
 def _last_written(p: Path) -> float:
     files = [*p.glob("*.parquet"), *p.glob("parts/trials/*.parquet")]
     return max((f.stat().st_mtime for f in files), default=p.stat().st_mtime)
-
-
-def short_name(dataset: str) -> str:
-    """'imagefolder:~/.cache/cifar10-jpeg' -> 'cifar10-jpeg'; other names unchanged."""
-    return str(dataset).rstrip("/").split(":")[-1].split("/")[-1] or str(dataset)
-
-
-def reference_key(dataset: str) -> str | None:
-    """Which published dataset a measured one corresponds to (cifar10, cifar100, imagenet16-120:
-    NAS-Bench-201's), if any."""
-    s = short_name(dataset).lower().replace("-", "").replace("_", "")
-    if s.startswith("cifar100"):
-        return "cifar100"
-    if s.startswith("cifar10"):
-        return "cifar10"
-    if s.startswith("imagenet16"):
-        return "imagenet16-120"
-    return None

@@ -34,14 +34,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+from scipy import stats
 
-from benchmark.store import ResultStore
 from nas.files import FileError, read_json, write_json
+from nas.spaces import get_space
+from nas.spaces.nb201 import cell_stats
+from nas.spaces.nb201_cell import Cell
+from resultstore.schema import dataset_id
+from resultstore.store import ResultStore
 
 PUBLISHED_PREFIX = "nb201:"
 # this project's names of NAS-Bench-201's datasets -> the API's, with the split its test accuracy
@@ -84,8 +91,6 @@ class Lookup:
 
 
 def part_name(dataset: str, arch: str, seed: int) -> str:
-    from benchmark.grids import dataset_id
-
     return f"{dataset_id(dataset)}__{hashlib.sha1(arch.encode()).hexdigest()[:16]}__s{seed}"
 
 
@@ -226,8 +231,6 @@ class CellTable:
         mean, 2ρ/(1 + ρ)); and the share of pairs of cells whose means differ by more than twice
         the standard error of their difference (on a random sample of PAIR_CELLS cells where
         there are more)."""
-        from scipy import stats
-
         nan = float("nan")
         rows = self.rows()
         rows = rows[rows["dataset"] == dataset] if not rows.empty else rows
@@ -281,8 +284,6 @@ def start_from_shipped(ref: str | None, folder: str | Path, shipped: Path = SHIP
     that name shipped in results/examples/tables (a checkout's), so that a first search reads the
     shipped trainings and trains its misses into its own copy, never into the repository's.
     Returns the trainings copied (0: nothing to copy)."""
-    import shutil
-
     folder = Path(folder)
     if (ref is None or ref.startswith(PUBLISHED_PREFIX) or "/" in ref or ref.startswith(("~", "."))
             or (folder / "table.json").exists() or not (shipped / ref / "table.json").is_file()):
@@ -318,15 +319,14 @@ def open_published(path):
                          "NAS-Bench-201-v1_1-096897.pth")
     if isinstance(path, str) and path.endswith(".pth"):
         try:
-            from nas_201_api import NASBench201API
+            from nas_201_api import NASBench201API  # (optional: .[nb201])
         except ImportError:
             raise TableError(f"reading NAS-Bench-201's .pth file needs its official API: {hint}") from None
-        import torch
 
         return NASBench201API(torch.load(Path(path).expanduser(), map_location="cpu", weights_only=False),
                               verbose=False)
     try:
-        from nats_bench import create
+        from nats_bench import create  # (optional: .[nb201])
     except ImportError:
         raise TableError(f"reading NAS-Bench-201's file needs its official API: {hint}") from None
     source = str(Path(path).expanduser()) if isinstance(path, str) else path
@@ -337,9 +337,6 @@ def open_published(path):
 def published_rows(api, hp: str = "200") -> list[dict]:
     """Every training in NAS-Bench-201's file at `hp` epochs: one row per cell string, dataset and
     seed, with its test accuracy (in %, as the API gives it, divided by 100)."""
-    from nas.spaces.nb201 import cell_stats
-    from nas.spaces.nb201_cell import Cell
-
     rows = []
     for index in range(len(api)):
         arch = api.meta_archs[index]
@@ -380,17 +377,9 @@ def import_published(path, table: CellTable, hp: str = "200") -> int:
     return len(table.rows())
 
 
-PILOT_RANDOM = 16    # the pilot's cells drawn at random among the distinct ones (issue 32)
-# NAS-Bench-201's best cell on CIFAR-10 (its 200-epoch table; the cell whose parameter count
-# tests/golden/nb201_params.json pins): the pilot trains it beside the uniform cells
-NB201_BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
-
-
 def fill_order(space_name: str, space_config) -> list[str]:
     """Every distinct cell of the space (one string per canonical form, `SearchSpace.cells`) in
     the order a fill of the whole space takes them: a random permutation, seed 0."""
-    from nas.spaces import get_space
-
     cells = [str(c) for c in get_space(space_name).cells(space_config)]
     return [cells[i] for i in np.random.default_rng(0).permutation(len(cells))]
 
@@ -408,7 +397,6 @@ def uniform_sample(table: CellTable, dataset: str, order: list[str]) -> tuple[pd
     means = table.means(dataset)
     if table.unit == "arch":
         return means, "space"
-    from nas.spaces.nb201_cell import Cell
 
     prefix = []
     for text in order:
@@ -419,33 +407,6 @@ def uniform_sample(table: CellTable, dataset: str, order: list[str]) -> tuple[pd
     if not prefix:
         return means, "table"
     return means.loc[prefix], "space" if len(prefix) == len(order) else "sample"
-
-
-def fill_cells(profile) -> list[str]:
-    """The cells a fill profile trains into its table, in the order its trials take them: `all`
-    (one per distinct computation of the profile's space, `SearchSpace.cells`, in a random order,
-    seed 0, so that a table filled part of the way holds a uniform sample of them), `pilot` (the
-    uniform cells of each operation but `none` and, in the 4-node space, NAS-Bench-201's best
-    CIFAR-10 cell, then PILOT_RANDOM distinct cells drawn at random, seed 0) or `random:N` (N
-    distinct cells drawn at random, seed 0). ValueError in one sentence for another value or a
-    space that does not list its cells."""
-    from nas.spaces import get_space
-
-    space = get_space(profile.space)
-    cells = [str(c) for c in space.cells(profile.search_space)]
-    rng = np.random.default_rng(0)
-    fill = profile.fill
-    if fill == "all":   # in a seeded random order: the cells filled so far are a uniform sample
-        return fill_order(profile.space, profile.search_space)
-    if fill == "pilot":
-        named = [str(c) for c in space.references(profile.search_space).values()]
-        if NB201_BEST in cells:
-            named.append(NB201_BEST)
-        rest = [c for c in cells if c not in set(named)]
-        return named + [rest[i] for i in sorted(rng.choice(len(rest), PILOT_RANDOM, replace=False))]
-    if fill.startswith("random:") and fill[7:].isdigit() and 0 < int(fill[7:]) <= len(cells):
-        return [cells[i] for i in sorted(rng.choice(len(cells), int(fill[7:]), replace=False))]
-    raise ValueError(f"fill is all, pilot or random:N (N from 1 to {len(cells)}), not {fill!r}")
 
 
 def describe(table: CellTable, dataset: str) -> str:

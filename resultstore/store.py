@@ -17,37 +17,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from nas.files import FileError, atomic_write, read_json
+from nas.files import FileError, atomic_write
+from resultstore.schema import KEYS, MARKING, OTHER_KEYS, TABLES
 
-GRID_KEY = ["experiment", "strategy", "search_dataset", "seed", "profile"]
-# The benchmark's tables: one part per trial.
-KEYS: dict[str, list[str]] = {
-    "trials": [*GRID_KEY, "eval_dataset", "repeat"],
-    "epochs": [*GRID_KEY, "phase", "eval_dataset", "repeat", "epoch"],
-    "alphas": [*GRID_KEY, "epoch", "cell", "edge", "op"],
-    "ground_truth": [*GRID_KEY, "eval_dataset", "repeat", "architecture"],
-    # a trial that filled a chunk of a table of cells (its cells are in the table's `cells`)
-    "fills": [*GRID_KEY, "eval_dataset"],
-}
-# The studies' and tools' tables: one part per run of the command that writes them.
-OTHER_KEYS: dict[str, list[str]] = {
-    "toy": ["label", "lr", "tol", "max_iter", "seed", "options"],
-    "fidelity": ["strategy", "options", "search_step", "measured_at"],
-    "perf": ["device", "kind", "strategy", "batch", "layers", "channels", "image_size", "speed",
-             "hvp", "partial_channels", "measured_at"],
-    # a table of cells (benchmark/cell_tables.py): one part per training (or per dataset, imported)
-    "cells": ["table", "dataset", "arch", "train_seed"],
-}
-TABLES: dict[str, list[str]] = {**KEYS, **OTHER_KEYS}
-# the tables whose part marks a trial finished (written last)
-MARKING = ("trials", "ground_truth", "fills")
 # reads of a table whose part vanished meanwhile (a concurrent `compact`), before giving up
 READ_ATTEMPTS = 3
-
-# what to do about a grid.json that cannot be read, where the benchmark needs it
-GRID_JSON_HINT = ("restore it from a copy (the rows in parts/ are intact), or give this run another "
-                  "--experiment")
-
 
 def default_results_dir() -> Path:
     """Where results go unless a command is told otherwise: results/ of the project in a source
@@ -55,29 +29,6 @@ def default_results_dir() -> Path:
     installed copy (never inside site-packages)."""
     root = Path(__file__).resolve().parents[1]
     return root / "results" if (root / "pyproject.toml").is_file() else Path.cwd() / "results"
-
-def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
-    """Whether `root`/grid.json declares `grid`'s profile, its strategy options (where recorded)
-    and, for the trials of `specs` it lists, the same evaluation datasets; None without one."""
-    import json
-
-    from benchmark.grids import profile_from_dict
-
-    manifest = Path(root) / "grid.json"
-    if not manifest.is_file():
-        return None
-    old = read_json(manifest, GRID_JSON_HINT)
-    new = json.loads(json.dumps({"profile": grid.profile.to_dict(),
-                                 "strategy_options": grid.strategy_options}))
-    try:   # (a grid.json of before the typed configs is read into today's form)
-        old_profile = profile_from_dict(old.get("profile") or {}).to_dict()
-    except (ValueError, TypeError):
-        old_profile = None
-    evals = {t["trial_id"]: t.get("eval_datasets") for t in old.get("trials", [])}
-    return (old_profile == new["profile"]
-            and ("strategy_options" not in old or old["strategy_options"] == new["strategy_options"])
-            and all(evals.get(s.trial_id, list(s.eval_datasets)) == list(s.eval_datasets) for s in specs))
-
 
 def read_parquet(path: str | Path, **kwargs) -> pd.DataFrame:
     """A parquet file; FileError in one sentence, naming the file, where it cannot be read."""
