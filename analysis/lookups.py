@@ -105,6 +105,65 @@ def found_cells(exp: Experiment) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _lookup_rows(g: pd.DataFrame, mine: pd.DataFrame, ds: str, edges: int) -> tuple[list[dict], list[dict]]:
+    """One evaluation dataset's block, as displayed and as numbers: per strategy the looked-up
+    accuracy, regret and percentile of its scored searches (`g`), the collapse share and
+    parameter-free edges of every search that found a cell (`mine`)."""
+    frame, numbers = [], []
+    for s in strategy_order(set(g.strategy if not g.empty else []) | set(mine.strategy)):
+        x = g[g.strategy == s] if not g.empty else g
+        c = mine[mine.strategy == s]
+        acc, regret, pct = (st.mean_ci(x[col] if not x.empty else []) for col in
+                            ("acc", "regret", "percentile"))
+        k, n = int(c.collapsed.sum()), len(c)
+        share, lo, hi = st.proportion_ci(k, n)
+        miss = int(c.missed.sum())
+        cut = int(c.zero_output.sum()) if n else 0
+        frame.append({"strategy": s, "searches scored": len(x),
+                      "looked-up accuracy (%)": ci_text(acc[0], acc[1], acc[2]),
+                      "regret (pts)": ci_text(regret[0], regret[1], regret[2]),
+                      "percentile": ci_text(pct[0], pct[1], pct[2], digits=1),
+                      "collapsed": f"{k}/{n} ({100 * share:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}])"
+                                   if n else "—",
+                      "parameter-free edges": f"{c.param_free_cell.mean():.1f} of {edges}" if n else "—",
+                      "input cut off": f"{cut}/{n}" if n else "—",
+                      "missed": miss})
+        numbers.append({"eval_dataset": ds, "strategy": s, "searches": len(x), "acc": acc[0],
+                        "acc_lo": acc[1], "acc_hi": acc[2], "regret": regret[0],
+                        "regret_lo": regret[1], "regret_hi": regret[2], "percentile": pct[0],
+                        "percentile_lo": pct[1], "percentile_hi": pct[2], "collapsed": k,
+                        "cells_found": n, "collapsed_share": share, "collapsed_lo": lo,
+                        "collapsed_hi": hi,
+                        "param_free_edges": float(c.param_free_cell.mean()) if n else float("nan"),
+                        "cut_off": cut,
+                        "table_best": float(x.table_best.iloc[0]) if not x.empty else float("nan"),
+                        "table_cells": int(x.table_cells.iloc[0]) if not x.empty else 0,
+                        "missed": miss})
+    return frame, numbers
+
+
+# What the lookup table's numbers are and how they were computed.
+LOOKUP_NOTE = (
+    "Each search's found cell looked up in the table of cells (its accuracy: the mean of the "
+    "table's trainings of that cell, or of a cell of the same canonical form; no training "
+    "for this experiment but the misses the profile trained into the table). Per strategy "
+    "the mean over searches with its 95% t interval (none where n = 1); regret: the best "
+    "mean accuracy among the cells ranked against minus the search's; percentile: the share "
+    "of those cells whose mean is below the search's (ties half). The cells ranked against "
+    "(each block's head says which): every cell of the space where the table holds them all "
+    "(its canonical forms; NAS-Bench-201's file: its strings); else the cells a fill of the "
+    "whole space has trained so far, in its seeded random order (a uniform sample: its best "
+    "is below the space's, so regret is understated); else, for a table the searches alone "
+    "filled, the cells it holds (not the space's: neither number is the space's); collapsed: "
+    "of every search that found a cell (scored or missed), those whose cell has only "
+    "parameter-free operations (none, skip, pooling; NAS-Bench-201 reports DARTS ending at "
+    "the all-skip cell), with its 95% Wilson interval; input cut off: of those searches, the "
+    "ones whose cell has no path without `none` from its input to its output (the network "
+    "then predicts one class for every image, whatever its other edges); missed: searches "
+    "whose cell the table lacked (status missed; the report's first lines give each one's "
+    "reason).")
+
+
 def lookup_table(exp: Experiment, table) -> Table | None:
     """Per evaluation dataset and strategy: the looked-up accuracy, regret and percentile over the
     searches scored on it, and over every search that found a cell (the missed ones too) the share
@@ -123,36 +182,8 @@ def lookup_table(exp: Experiment, table) -> Table | None:
         g = num[num.eval_dataset == ds] if not num.empty else num
         searched = g.search_dataset.unique() if not g.empty else [ds]
         mine = cells[cells.search_dataset.isin(searched)] if not cells.empty else cells
-        frame = []
-        for s in strategy_order(set(g.strategy if not g.empty else []) | set(mine.strategy)):
-            x = g[g.strategy == s] if not g.empty else g
-            c = mine[mine.strategy == s]
-            acc, regret, pct = (st.mean_ci(x[col] if not x.empty else []) for col in
-                                ("acc", "regret", "percentile"))
-            k, n = int(c.collapsed.sum()), len(c)
-            share, lo, hi = st.proportion_ci(k, n)
-            miss = int(c.missed.sum())
-            cut = int(c.zero_output.sum()) if n else 0
-            frame.append({"strategy": s, "searches scored": len(x),
-                          "looked-up accuracy (%)": ci_text(acc[0], acc[1], acc[2]),
-                          "regret (pts)": ci_text(regret[0], regret[1], regret[2]),
-                          "percentile": ci_text(pct[0], pct[1], pct[2], digits=1),
-                          "collapsed": f"{k}/{n} ({100 * share:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}])"
-                                       if n else "—",
-                          "parameter-free edges": f"{c.param_free_cell.mean():.1f} of {edges}" if n else "—",
-                          "input cut off": f"{cut}/{n}" if n else "—",
-                          "missed": miss})
-            numbers.append({"eval_dataset": ds, "strategy": s, "searches": len(x), "acc": acc[0],
-                            "acc_lo": acc[1], "acc_hi": acc[2], "regret": regret[0],
-                            "regret_lo": regret[1], "regret_hi": regret[2], "percentile": pct[0],
-                            "percentile_lo": pct[1], "percentile_hi": pct[2], "collapsed": k,
-                            "cells_found": n, "collapsed_share": share, "collapsed_lo": lo,
-                            "collapsed_hi": hi,
-                            "param_free_edges": float(c.param_free_cell.mean()) if n else float("nan"),
-                            "cut_off": cut,
-                            "table_best": float(x.table_best.iloc[0]) if not x.empty else float("nan"),
-                            "table_cells": int(x.table_cells.iloc[0]) if not x.empty else 0,
-                            "missed": miss})
+        frame, found = _lookup_rows(g, mine, ds, edges)
+        numbers += found
         head = f"Evaluated on {short_name(ds)}"
         if not g.empty:
             head += (f": ranked among {g.table_cells.iloc[0]:,} cells, "
@@ -160,26 +191,8 @@ def lookup_table(exp: Experiment, table) -> Table | None:
         blocks.append((head, pd.DataFrame(frame)))
 
     text = [describe(table, ds) + "." for ds in datasets] if table is not None else []
-    note = ("Each search's found cell looked up in the table of cells (its accuracy: the mean of the "
-            "table's trainings of that cell, or of a cell of the same canonical form; no training "
-            "for this experiment but the misses the profile trained into the table). Per strategy "
-            "the mean over searches with its 95% t interval (none where n = 1); regret: the best "
-            "mean accuracy among the cells ranked against minus the search's; percentile: the share "
-            "of those cells whose mean is below the search's (ties half). The cells ranked against "
-            "(each block's head says which): every cell of the space where the table holds them all "
-            "(its canonical forms; NAS-Bench-201's file: its strings); else the cells a fill of the "
-            "whole space has trained so far, in its seeded random order (a uniform sample: its best "
-            "is below the space's, so regret is understated); else, for a table the searches alone "
-            "filled, the cells it holds (not the space's: neither number is the space's); collapsed: "
-            "of every search that found a cell (scored or missed), those whose cell has only "
-            "parameter-free operations (none, skip, pooling; NAS-Bench-201 reports DARTS ending at "
-            "the all-skip cell), with its 95% Wilson interval; input cut off: of those searches, the "
-            "ones whose cell has no path without `none` from its input to its output (the network "
-            "then predicts one class for every image, whatever its other edges); missed: searches "
-            "whose cell the table lacked (status missed; the report's first lines give each one's "
-            "reason).")
     return Table("lookups", "Looked-up accuracy, regret, percentile and collapse", blocks,
-                 pd.DataFrame(numbers), note, text)
+                 pd.DataFrame(numbers), LOOKUP_NOTE, text)
 
 
 def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:

@@ -142,74 +142,10 @@ def fidelity_table(rows: pd.DataFrame) -> Table | None:
         return None
     blocks, numbers = [], []
     order = {s: i for i, s in enumerate(strategy_order(rows.strategy))}
-
-    def span(g, col, spec):
-        if col not in g or g[col].isna().all():
-            return "?"
-        lo, hi = g[col].min(), g[col].max()
-        return format(lo, spec) if format(lo, spec) == format(hi, spec) else f"{lo:{spec}} to {hi:{spec}}"
-
-    def stat(v, spec):
-        v = v.dropna()
-        if v.empty:
-            return "—", (np.nan, np.nan, np.nan)
-        # cosines: the mean with its interval on Fisher's z scale (within [−1, 1]); relative
-        # errors: the geometric mean with the interval of their logarithms (positive)
-        m, lo, hi, n = (st.correlation_mean_ci(v, clip=1 - 1e-9) if spec.startswith("+")
-                        else st.log_mean_ci(v.clip(lower=1e-300)))
-        if n < 2:
-            return format(m, spec), (m, np.nan, np.nan)
-        return f"{m:{spec}} [{lo:{spec}}, {hi:{spec}}]", (m, lo, hi)
-
     for (pre, step), g in rows.groupby(["pretrain_steps", "search_step"], sort=True):
-        refs = g.drop_duplicates("point_seed")
-        n = refs.point_seed.nunique()
-        regime = (f"weights fitted to one batch ({pre} steps)" if pre else "weights as the search left them")
-        solvers = "/".join(sorted(set(refs.get("reference_solver", pd.Series(["minres"]))
-                                      .astype(str).str.upper())))
-        stops = ", ".join(sorted(set(refs.get("reference_stop", pd.Series(["?"])).astype(str))))
-        heading = (f"After {step} first-order search steps, {regime}, n = {n} seed{'s' * (n > 1)}: implicit "
-                   f"reference (H + δI)⁻¹ by {solvers} "
-                   f"with δ = {span(refs, 'reference_damping', '.3g')} "
-                   f"({refs.get('reference_damping_rule', pd.Series(['given'])).iloc[0]}), "
-                   f"{span(refs, 'reference_iterations', 'g')} products, stopped: "
-                   f"{stops}, true "
-                   f"relative residual ≤ {refs.get('reference_residual', pd.Series([np.nan])).max():.1e}; "
-                   f"unrolled reference: T = {span(refs, 'reference_unrolled_steps', 'g')} steps")
-        if "reference_cosine" in refs and refs.reference_cosine.notna().any():
-            heading += f"; cosine between the two {span(refs, 'reference_cosine', '+.2f')}"
-        if "hessian_min" in refs and refs.hessian_min.notna().any():
-            heading += (f"; training Hessian λ_min {span(refs, 'hessian_min', '+.3g')}, λ_max "
-                        f"{span(refs, 'hessian_max', '.3g')} (η·λ_max = "
-                        f"{span(refs, 'hessian_eta_times_max', '.2f')} for Neumann's default η)")
-        frame = []
-        g = g.assign(_o=g.strategy.map(order)).sort_values(["variant", "_o"], kind="stable")
-        for (strategy, options, variant), r in g.groupby(["strategy", "options", "variant"], sort=False):
-            label = strategy
-            if variant:
-                label += " [" + ", ".join(f"{k}={v}" for k, v in json.loads(options).items()
-                                          if k in _varied(g, strategy)) + "]"
-            texts, vals = {}, {}
-            for c, spec in (("cosine", "+.3f"), ("relative_error", ".3f"), ("cosine_unrolled", "+.3f"),
-                            ("relative_error_unrolled", ".3f")):
-                texts[c], (vals[c], vals[f"{c}_lo"], vals[f"{c}_hi"]) = stat(
-                    r[c] if c in r else pd.Series(dtype=float), spec)
-            its = r["solver_iterations"].dropna() if "solver_iterations" in r else pd.Series(dtype=float)
-            stops = r["solver_stop"].dropna() if "solver_stop" in r else pd.Series(dtype=str)
-            neg = int((stops == "negative curvature").sum())
-            passes = r["passes"].iloc[0] if "passes" in r else np.nan
-            frame.append({"strategy": label, "n": len(r), "passes": "—" if pd.isna(passes) else f"{passes:g}",
-                          "cosine (implicit)": texts["cosine"],
-                          "rel. error (implicit)": texts["relative_error"],
-                          "cosine (unrolled)": texts["cosine_unrolled"],
-                          "rel. error (unrolled)": texts["relative_error_unrolled"],
-                          "CG products used": "" if its.empty else
-                          f"{its.mean():.1f}" + (f"; negative curvature on {neg} of {len(stops)}" if neg
-                                                 else "; no negative curvature")})
-            numbers.append({"pretrain_steps": pre, "search_step": step, "strategy": strategy,
-                            "options": options, "variant": bool(variant), "n": len(r), "passes": passes,
-                            **vals})
-        blocks.append((heading, pd.DataFrame(frame)))
+        frame, found = _fidelity_rows(g, order, pre, step)
+        numbers += found
+        blocks.append((_fidelity_heading(g, pre, step), pd.DataFrame(frame)))
     note = ("Each strategy's hypergradient at the same weights and (train, val) batch pair, against the "
             "implicit reference (in float64, the damped system solved by CG where positive definite, "
             "else MINRES, to the stated true residual) and against the exact hypergradient of T unrolled "
@@ -223,6 +159,86 @@ def fidelity_table(rows: pd.DataFrame) -> Table | None:
             "on how many seeds it stopped on negative curvature.")
     return Table("fidelity", "Hypergradient fidelity along a search, against both references", blocks,
                  pd.DataFrame(numbers), note)
+
+
+def _span(g, col, spec):
+    """A column's range over the seeds, formatted ('?' where it is missing)."""
+    if col not in g or g[col].isna().all():
+        return "?"
+    lo, hi = g[col].min(), g[col].max()
+    return format(lo, spec) if format(lo, spec) == format(hi, spec) else f"{lo:{spec}} to {hi:{spec}}"
+
+
+def _fidelity_heading(g: pd.DataFrame, pre, step) -> str:
+    """One block's heading: its regime and point, n, both references' convergence and the training
+    Hessian's extreme eigenvalues, as ranges over the seeds."""
+    refs = g.drop_duplicates("point_seed")
+    n = refs.point_seed.nunique()
+    regime = (f"weights fitted to one batch ({pre} steps)" if pre else "weights as the search left them")
+    solvers = "/".join(sorted(set(refs.get("reference_solver", pd.Series(["minres"]))
+                                  .astype(str).str.upper())))
+    stops = ", ".join(sorted(set(refs.get("reference_stop", pd.Series(["?"])).astype(str))))
+    heading = (f"After {step} first-order search steps, {regime}, n = {n} seed{'s' * (n > 1)}: implicit "
+               f"reference (H + δI)⁻¹ by {solvers} "
+               f"with δ = {_span(refs, 'reference_damping', '.3g')} "
+               f"({refs.get('reference_damping_rule', pd.Series(['given'])).iloc[0]}), "
+               f"{_span(refs, 'reference_iterations', 'g')} products, stopped: "
+               f"{stops}, true "
+               f"relative residual ≤ {refs.get('reference_residual', pd.Series([np.nan])).max():.1e}; "
+               f"unrolled reference: T = {_span(refs, 'reference_unrolled_steps', 'g')} steps")
+    if "reference_cosine" in refs and refs.reference_cosine.notna().any():
+        heading += f"; cosine between the two {_span(refs, 'reference_cosine', '+.2f')}"
+    if "hessian_min" in refs and refs.hessian_min.notna().any():
+        heading += (f"; training Hessian λ_min {_span(refs, 'hessian_min', '+.3g')}, λ_max "
+                    f"{_span(refs, 'hessian_max', '.3g')} (η·λ_max = "
+                    f"{_span(refs, 'hessian_eta_times_max', '.2f')} for Neumann's default η)")
+    return heading
+
+
+def _fidelity_stat(v, spec):
+    """A column's mean over seeds with its interval, as text and as (mean, lo, hi)."""
+    v = v.dropna()
+    if v.empty:
+        return "—", (np.nan, np.nan, np.nan)
+    # cosines: the mean with its interval on Fisher's z scale (within [−1, 1]); relative
+    # errors: the geometric mean with the interval of their logarithms (positive)
+    m, lo, hi, n = (st.correlation_mean_ci(v, clip=1 - 1e-9) if spec.startswith("+")
+                    else st.log_mean_ci(v.clip(lower=1e-300)))
+    if n < 2:
+        return format(m, spec), (m, np.nan, np.nan)
+    return f"{m:{spec}} [{lo:{spec}}, {hi:{spec}}]", (m, lo, hi)
+
+
+def _fidelity_rows(g: pd.DataFrame, order: dict, pre, step) -> tuple[list[dict], list[dict]]:
+    """One block's rows, as displayed and as numbers: each strategy (and --variant) at the point."""
+    frame, numbers = [], []
+    g = g.assign(_o=g.strategy.map(order)).sort_values(["variant", "_o"], kind="stable")
+    for (strategy, options, variant), r in g.groupby(["strategy", "options", "variant"], sort=False):
+        label = strategy
+        if variant:
+            label += " [" + ", ".join(f"{k}={v}" for k, v in json.loads(options).items()
+                                      if k in _varied(g, strategy)) + "]"
+        texts, vals = {}, {}
+        for c, spec in (("cosine", "+.3f"), ("relative_error", ".3f"), ("cosine_unrolled", "+.3f"),
+                        ("relative_error_unrolled", ".3f")):
+            texts[c], (vals[c], vals[f"{c}_lo"], vals[f"{c}_hi"]) = _fidelity_stat(
+                r[c] if c in r else pd.Series(dtype=float), spec)
+        its = r["solver_iterations"].dropna() if "solver_iterations" in r else pd.Series(dtype=float)
+        stops = r["solver_stop"].dropna() if "solver_stop" in r else pd.Series(dtype=str)
+        neg = int((stops == "negative curvature").sum())
+        passes = r["passes"].iloc[0] if "passes" in r else np.nan
+        frame.append({"strategy": label, "n": len(r), "passes": "—" if pd.isna(passes) else f"{passes:g}",
+                      "cosine (implicit)": texts["cosine"],
+                      "rel. error (implicit)": texts["relative_error"],
+                      "cosine (unrolled)": texts["cosine_unrolled"],
+                      "rel. error (unrolled)": texts["relative_error_unrolled"],
+                      "CG products used": "" if its.empty else
+                      f"{its.mean():.1f}" + (f"; negative curvature on {neg} of {len(stops)}" if neg
+                                             else "; no negative curvature")})
+        numbers.append({"pretrain_steps": pre, "search_step": step, "strategy": strategy,
+                        "options": options, "variant": bool(variant), "n": len(r), "passes": passes,
+                        **vals})
+    return frame, numbers
 
 
 def _cos_refs(g: pd.DataFrame) -> float:

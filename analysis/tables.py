@@ -312,54 +312,42 @@ def detectability(num: pd.DataFrame) -> list[str]:
     return lines
 
 
-def accuracy_table(exp: Experiment, reference: pd.DataFrame | None,
-                   ran: dict[tuple[str, str], str] | None = None) -> Table | None:
-    """The accuracy table; None where no evaluation has finished. `ran`: per (search dataset,
-    strategy), whether its searches ran as configured (analysis/health.py), shown beside them."""
-    if exp.finished.empty:
-        return None
-    num = accuracy_numbers(exp)
-    blocks = []
-    for sd, g in num.groupby("search_dataset", sort=False):
-        evals = [sd, *sorted(set(g.eval_dataset) - {sd})]
-        rows = []
-        for strategy, s in g.groupby("strategy", sort=False):
-            by = s.set_index("eval_dataset")
-            first = by.loc[sd] if sd in by.index else by.iloc[0]
-            most = int(by["n"].max())
-            per = {e: _count(int(by.loc[e, "repeats_min"]), int(by.loc[e, "repeats_max"]))
-                   for e in evals if e in by.index}
-            row = {"strategy": strategy, "searches": most,
-                   # trainings per search: one number where every evaluation dataset has it
-                   "repeats": (next(iter(per.values())) if len(set(per.values())) == 1 else
-                               "; ".join(f"{short_name(e)} {r}" for e, r in per.items()))}
-            for e in evals:
-                cell = "—"
-                if e in by.index:
-                    r = by.loc[e]
-                    cell = ci_text(r.acc_mean, r.acc_ci_lo, r.acc_ci_hi)
-                    cell += f" (n = {int(r.n)})" if int(r.n) != most else ""
-                row[f"{short_name(e)} acc (%) [95% CI]"] = cell
-            row["params (M)"] = f"{first['params_m']:.3g}"
-            row["search cost"] = f"{first['search_hours']:.2g} {first['search_cost_unit']}"
-            row["eval cost"] = f"{by['eval_hours'].mean():.2g} {_units(by['eval_cost_unit'])}"
-            if ran is not None:
-                row["ran as configured"] = ran.get((sd, strategy), "—")
-            rows.append(row)
-        blocks.append((f"Measured: searched on {short_name(sd)}", pd.DataFrame(rows)))
+def _accuracy_rows(g: pd.DataFrame, sd: str, evals: list[str],
+                   ran: dict[tuple[str, str], str] | None) -> list[dict]:
+    """The measured block of one search dataset: a row per strategy, its accuracy on every
+    evaluation dataset with its interval, its trainings per search, size and costs."""
+    rows = []
+    for strategy, s in g.groupby("strategy", sort=False):
+        by = s.set_index("eval_dataset")
+        first = by.loc[sd] if sd in by.index else by.iloc[0]
+        most = int(by["n"].max())
+        per = {e: _count(int(by.loc[e, "repeats_min"]), int(by.loc[e, "repeats_max"]))
+               for e in evals if e in by.index}
+        row = {"strategy": strategy, "searches": most,
+               # trainings per search: one number where every evaluation dataset has it
+               "repeats": (next(iter(per.values())) if len(set(per.values())) == 1 else
+                           "; ".join(f"{short_name(e)} {r}" for e, r in per.items()))}
         for e in evals:
-            frame = comparison_frame(g[g.eval_dataset == e], ran)
-            if not frame.empty:
-                blocks.append((f"Differences on {short_name(e)} (searched on {short_name(sd)})", frame))
-        spread = variance_frame(g, exp.finished[exp.finished.search_dataset == sd])
-        if not spread.empty:
-            blocks.append((f"Search noise and training noise (searched on {short_name(sd)})", spread))
-    if reference is not None and not reference.empty:
-        blocks.append(("Published (not measured here; each row's protocol and paper version in its columns)",
-                       published_frame(reference)))
+            cell = "—"
+            if e in by.index:
+                r = by.loc[e]
+                cell = ci_text(r.acc_mean, r.acc_ci_lo, r.acc_ci_hi)
+                cell += f" (n = {int(r.n)})" if int(r.n) != most else ""
+            row[f"{short_name(e)} acc (%) [95% CI]"] = cell
+        row["params (M)"] = f"{first['params_m']:.3g}"
+        row["search cost"] = f"{first['search_hours']:.2g} {first['search_cost_unit']}"
+        row["eval cost"] = f"{by['eval_hours'].mean():.2g} {_units(by['eval_cost_unit'])}"
+        if ran is not None:
+            row["ran as configured"] = ran.get((sd, strategy), "—")
+        rows.append(row)
+    return rows
+
+
+def _accuracy_note(num: pd.DataFrame) -> str:
+    """What the accuracy table's numbers are and how they were computed."""
     devices = sorted(set(num["search_device"]))
     against = "; ".join(f"{b} for {'every strategy' if not p else p + '*'}" for b, p in BASELINES.items())
-    note = (
+    return (
         "Test accuracy in percent; differences in percentage points (pts). The unit is one search "
         "(a strategy searched with one seed): its accuracy is the mean over its repeats (trainings "
         "from scratch of the found cell with different training seeds), and n counts searches. "
@@ -392,6 +380,31 @@ def accuracy_table(exp: Experiment, reference: pd.DataFrame | None,
         "training from scratch and test; in the unit each column names: CPU-hours (process CPU "
         "time, all threads) on CPUs, GPU-hours (wall time on the device) on GPUs, CPU wall-hours "
         "for results written before CPU time was recorded.")
+
+
+def accuracy_table(exp: Experiment, reference: pd.DataFrame | None,
+                   ran: dict[tuple[str, str], str] | None = None) -> Table | None:
+    """The accuracy table; None where no evaluation has finished. `ran`: per (search dataset,
+    strategy), whether its searches ran as configured (analysis/health.py), shown beside them."""
+    if exp.finished.empty:
+        return None
+    num = accuracy_numbers(exp)
+    blocks = []
+    for sd, g in num.groupby("search_dataset", sort=False):
+        evals = [sd, *sorted(set(g.eval_dataset) - {sd})]
+        rows = _accuracy_rows(g, sd, evals, ran)
+        blocks.append((f"Measured: searched on {short_name(sd)}", pd.DataFrame(rows)))
+        for e in evals:
+            frame = comparison_frame(g[g.eval_dataset == e], ran)
+            if not frame.empty:
+                blocks.append((f"Differences on {short_name(e)} (searched on {short_name(sd)})", frame))
+        spread = variance_frame(g, exp.finished[exp.finished.search_dataset == sd])
+        if not spread.empty:
+            blocks.append((f"Search noise and training noise (searched on {short_name(sd)})", spread))
+    if reference is not None and not reference.empty:
+        blocks.append(("Published (not measured here; each row's protocol and paper version in its columns)",
+                       published_frame(reference)))
+    note = _accuracy_note(num)
     return Table("accuracy", "Test accuracy per strategy, with its cost", blocks, num, note,
                  detectability(num))
 

@@ -103,7 +103,8 @@ def grouped_against_separate(networks: int, channels: int, batch: int, size: int
     return out[0], out[1]
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: the protocol, the cells and rounds, and --grouped."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="imagefolder:~/.cache/cifar10-jpeg",
@@ -125,6 +126,13 @@ def main(argv: list[str] | None = None) -> None:
                     help="only time a 3×3 convolution of K stacked networks as one grouped "
                          "convolution against K separate ones (at --channels, --batch-size, "
                          "--image-size), and exit")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Time both formulations side by side (or, with --grouped, the grouped convolution) and print
+    the throughput each gives."""
+    ap = build_parser()
     args = ap.parse_args(argv)
     if args.grouped < 0:
         ap.error("--grouped must be 0 (off) or a number of networks")
@@ -140,6 +148,14 @@ def main(argv: list[str] | None = None) -> None:
               f"{args.threads} thread(s): one grouped {1e3 * g:.0f} ms, {args.grouped} separate "
               f"{1e3 * sep:.0f} ms (grouped / separate {g / sep:.2f})")
         return
+    cpu = time_variants(args)
+    print()
+    summarise(cpu, args)
+
+
+def time_variants(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
+    """Each variant's CPU-seconds per training of each cell, in interleaved rounds (the order
+    reversed every other round), each training's line printed as it ends."""
     data = load_dataset(args.dataset, args.data_root)
     data = resized(train_subset(data, args.train_subset), args.image_size)
     config = NB201TrainConfig(channels=args.channels, cells_per_stage=args.cells_per_stage,
@@ -161,7 +177,12 @@ def main(argv: list[str] | None = None) -> None:
                 cpu[variant].setdefault(str(cell), []).append(c)
                 print(f"round {r + 1} {variant:9s} {cell!s}  cpu {c:6.1f} s  wall {w:6.1f} s  "
                       f"test acc {result['test_acc']:.4f}", flush=True)
-    print()
+    return cpu
+
+
+def summarise(cpu: dict[str, dict[str, list[float]]], args: argparse.Namespace) -> None:
+    """Each variant's CPU-seconds per training and cells per core-hour, and the speed-up."""
+    cells = pick_cells(args.cells, args.seed)
     uniform = {str(c) for c in cells[:len(UNIFORM)]}
     for variant in args.variants:
         per_training = [t for times in cpu[variant].values() for t in times]

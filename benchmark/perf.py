@@ -273,8 +273,8 @@ def _format_row(r: dict) -> str:
             f"{r['overhead']:>9.2f}{mb:>9.0f}{r.get('saved_bytes', 0) / 2**20:>9.0f}  {r['speed']}")
 
 
-def main(argv: list[str] | None = None) -> int:
-
+def build_parser() -> argparse.ArgumentParser:
+    """The command line. (Long: one `add_argument` per option, each with its help.)"""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("\n\n", 1)[1])
@@ -319,7 +319,13 @@ def main(argv: list[str] | None = None) -> int:
                         "results/perf of the project, or ./results/perf where it is installed; '' "
                         "writes none)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure every configuration the command line asks for, print a row per measurement and
+    write them as one part of the perf table; 2 (one sentence) for a bad option."""
+    args = build_parser().parse_args(argv)
     strategies = [] if args.strategies == ["none"] else args.strategies
     unknown = [s for s in strategies if s not in STRATEGIES]
     try:
@@ -330,7 +336,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    search_speed = tuple(s for s in speed if s != "compile")
     custom = args.batch or args.layers or args.channels
     if custom:
         d_layers, d_channels, _, _ = SEARCH_PRESETS["darts"]
@@ -342,6 +347,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         configs = [SEARCH_PRESETS[n][:3] for n in args.preset]
         eval_configs = [EVAL_PRESETS[n][:3] for n in args.preset]
+    measure_all(args, strategies, speed, configs, eval_configs)
+    return 0
+
+
+def measure_all(args: argparse.Namespace, strategies: list[str], speed: tuple[str, ...],
+                configs: list, eval_configs: list) -> None:
+    """Each search configuration's strategies and cells, then (--eval) the evaluation network, each
+    in a process of its own; the rows printed as they come and written to --out."""
+    search_speed = tuple(s for s in speed if s != "compile")
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if not args.json:
         print(f"{'strategy':<28}{'batch':>6}{'cells×C':>9}{'step s':>9}{'pass s':>9}"
@@ -375,7 +389,6 @@ def main(argv: list[str] | None = None) -> int:
         store.write_part("perf", part, rows)
         if not args.json:
             print(f"wrote {len(rows)} rows to {store.part_path('perf', part)}", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

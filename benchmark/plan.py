@@ -40,6 +40,7 @@ from nas.spaces.nb201_cell import Cell
 from nas.strategies import get_strategy
 from resultstore.cells import CellTable
 from resultstore.experiment import ReportError, load_experiment
+from resultstore.schema import short_name
 from resultstore.store import read_results
 
 # Training-set sizes of the named datasets, for the images an evaluation processes when a profile
@@ -49,12 +50,8 @@ TRAIN_SIZES = {"cifar10": 50_000, "cifar100": 50_000, "fashion-mnist": 60_000, "
 BASELINE = "first-order"
 
 
-def _short(dataset: str) -> str:
-    return str(dataset).rstrip("/").split(":")[-1].split("/")[-1]
-
-
 def train_images(grid: Grid, dataset: str) -> int | None:
-    known = TRAIN_SIZES.get(_short(dataset))
+    known = TRAIN_SIZES.get(short_name(dataset))
     n = grid.profile.train_subset
     if n is None:
         return known
@@ -271,7 +268,7 @@ def declared_lines(grid: Grid, specs: list) -> list[str]:
                        for o in space.seeded_options)
     for d in grid.search_datasets:
         steps = search_steps(grid, d)
-        lines.append(f"  search on {_short(d)}: {space.describe(p.search_space)}"
+        lines.append(f"  search on {short_name(d)}: {space.describe(p.search_space)}"
                      f"{'; ' + seeded if seeded else ''}; "
                      f"batch {p.search_batch_size}, {p.search_epochs} epochs = "
                      f"{steps if steps is not None else '?'} steps"
@@ -281,8 +278,8 @@ def declared_lines(grid: Grid, specs: list) -> list[str]:
         seeds = ("the table's training seeds 0, 1000, … for every cell" if p.table else
                  "training seeds seed + 1000·r")
         what = "per cell the table lacks" if p.table else "per search"
-        lines.append(f"  evaluation on {_short(d)}: {space.describe_training(p.train)}; on {n if n else '?'} "
-                     f"training images, {specs[0].repeats(d)} training(s) {what} ({seeds})")
+        lines.append(f"  evaluation on {short_name(d)}: {space.describe_training(p.train)}; on "
+                     f"{n if n else '?'} training images, {specs[0].repeats(d)} training(s) {what} ({seeds})")
     options = {s: o for s, o in grid.strategy_options.items() if o and s in grid.strategies}
     if options:
         lines.append("  strategy options: " + "; ".join(f"{s} {o}" for s, o in options.items()))
@@ -323,7 +320,7 @@ def power_lines(grid: Grid, specs: list, detect: float | None, power_dir: Path,
         for r in sd.itertuples():
             mde = minimum_detectable_difference(r.sd, n, paired=True, power=POWER, alpha=holm_alpha)
             single = minimum_detectable_difference(r.sd, n, paired=True, power=POWER, alpha=ALPHA)
-            text = (f"  {_short(r.eval_dataset)}: sd of the paired differences {r.sd:.2f} points "
+            text = (f"  {short_name(r.eval_dataset)}: sd of the paired differences {r.sd:.2f} points "
                     f"(from {r.seeds} seeds × {r.strategies} strategies in {power_dir.name}, itself "
                     f"uncertain with {r.seeds - 1} degrees of freedom); with {n} seeds this grid "
                     f"detects ≥ {mde:.2f} points after Holm (≥ {single:.2f} for a single comparison)")
@@ -379,7 +376,7 @@ def cost_lines(grid: Grid, specs: list, perf_path: Path | None, cpus: int, gpus:
             if d in eval_s:
                 total += eval_s[d] * spec.repeats(d)
             else:
-                unknown.add(f"evaluation on {_short(d)}")
+                unknown.add(f"evaluation on {short_name(d)}")
     if grid.profile.ground_truth:
         unknown.add("the ground-truth trials")
     least = "at least " if unknown else ""
@@ -389,7 +386,7 @@ def cost_lines(grid: Grid, specs: list, perf_path: Path | None, cpus: int, gpus:
         if s in search_s:
             lines.append(f"    {s:22s} search {search_s[s]:8.0f} s")
     for d, sec in eval_s.items():
-        lines.append(f"    evaluation on {_short(d):13s} {sec:8.0f} s each")
+        lines.append(f"    evaluation on {short_name(d):13s} {sec:8.0f} s each")
     if unknown:
         lines.append(f"  not in the source, so not counted: {', '.join(sorted(unknown))}")
     return lines
@@ -439,7 +436,7 @@ def fill_plan(grid: Grid, cpus: int, tables_root: Path | None = None) -> str:
              f"{table.root}", ""]
     for d in grid.search_datasets:
         want = specs[0].repeats(d)
-        lines.append(f"  {len(cells):,} cells ({p.fill}) on {_short(d)}, {want} training(s) each "
+        lines.append(f"  {len(cells):,} cells ({p.fill}) on {short_name(d)}, {want} training(s) each "
                      f"(seeds 0, 1000, …) = {len(cells) * want:,} trainings, in {len(specs):,} trials of "
                      f"{p.fill_chunk} cells")
         lines.append(f"  each: {space.describe_training(p.train)}; on {train_images(grid, d) or '?'} "

@@ -15,15 +15,13 @@ import time
 
 from ray.tune import Callback
 
-
-def _short(dataset) -> str:
-    """'imagefolder:~/.cache/cifar10-jpeg' -> 'cifar10-jpeg'."""
-    return str(dataset).rstrip("/").split("/")[-1].split(":")[-1]
+from resultstore.schema import short_name
 
 
 def trial_label(spec: dict) -> str:
     """strategy, a short dataset name and the seed of a trial's spec dict."""
-    return f"{spec.get('strategy', '?')} {_short(spec.get('search_dataset', '?'))} s{spec.get('seed', '?')}"
+    dataset = short_name(spec.get("search_dataset", "?"))
+    return f"{spec.get('strategy', '?')} {dataset} s{spec.get('seed', '?')}"
 
 
 def describe(result: dict, search_epochs: int | None) -> str:
@@ -41,28 +39,28 @@ def describe(result: dict, search_epochs: int | None) -> str:
     if phase == "eval":
         n = result.get("repeats", 1)
         rep = f" #{result.get('repeat', 0) + 1}/{n}" if isinstance(n, int) and n > 1 else ""
-        what = f"eval {_short(result.get('eval_dataset', '?'))}{rep}"
+        what = f"eval {short_name(result.get('eval_dataset', '?'))}{rep}"
         if "test_acc" not in result and isinstance(result.get("epoch"), int):   # an epoch of it
             train = result.get("train_acc")
             train = f"  train {train:.3f}" if isinstance(train, float) else ""
             return f"{what}  epoch {result['epoch'] + 1}/{result.get('epochs', '?')}{train}"
         return f"{what}  test {result.get('test_acc', float('nan')):.3f}"
     if phase == "ground-truth":
-        return (f"ground truth {_short(result.get('eval_dataset', '?'))}  "
+        return (f"ground truth {short_name(result.get('eval_dataset', '?'))}  "
                 f"{result.get('trained', '?')}/{result.get('of', '?')} trained  "
                 f"test {result.get('test_acc', float('nan')):.3f}")
     if phase == "fill":
-        return (f"fill {_short(result.get('eval_dataset', '?'))}  {result.get('trained', '?')}/"
+        return (f"fill {short_name(result.get('eval_dataset', '?'))}  {result.get('trained', '?')}/"
                 f"{result.get('of', '?')} cells  test {result.get('test_acc', float('nan')):.3f}")
     if phase == "table":   # a cell the table lacked, trained into it
-        return (f"training a missing cell into the table on {_short(result.get('eval_dataset', '?'))} "
+        return (f"training a missing cell into the table on {short_name(result.get('eval_dataset', '?'))} "
                 f"#{result.get('repeat', 0) + 1}/{result.get('repeats', '?')}  "
                 f"test {result.get('test_acc', float('nan')):.3f}")
     if phase == "lookup":
         if result.get("status") == "missed":
-            return f"lookup {_short(result.get('eval_dataset', '?'))}  missed (not in the table)"
+            return f"lookup {short_name(result.get('eval_dataset', '?'))}  missed (not in the table)"
         now = ", trained now" if result.get("trained") else ""
-        return (f"lookup {_short(result.get('eval_dataset', '?'))}  test "
+        return (f"lookup {short_name(result.get('eval_dataset', '?'))}  test "
                 f"{result.get('test_acc', float('nan')):.3f} ({result.get('trainings', '?')} trainings{now})")
     if phase == "done":
         return f"done ({result.get('status', '?')})"
