@@ -384,29 +384,34 @@ def fill_order(space_name: str, space_config) -> list[str]:
     return [cells[i] for i in np.random.default_rng(0).permutation(len(cells))]
 
 
-def uniform_sample(table: CellTable, dataset: str, order: list[str]) -> tuple[pd.Series, str]:
+# The fill's order taken in blocks of this many cells (the nb201-table grid's chunk): a block the
+# table holds whole is in the uniform sample.
+SAMPLE_BLOCK = 16
+
+
+def uniform_sample(table: CellTable, dataset: str, order: list[str],
+                   block: int | None = None) -> tuple[pd.Series, str]:
     """The cells to rank a search's cell among on `dataset`, and what they are:
     - "space": every cell of `order` (`fill_order`: the space's cells) is in the table, or the table
       is NAS-Bench-201's file (every string);
-    - "sample": the longest prefix of `order` the table holds, a uniform random sample of the
-      space's cells (the cells the searches trained into the table besides would bias it towards
-      what searches find);
-    - "table": no cell of that prefix (a table the searches alone filled): every cell the table
-      holds.
+    - "sample": the cells of every block of `block` (default SAMPLE_BLOCK) consecutive cells of
+      `order` that the table holds whole, a uniform random sample of the space's cells: which
+      blocks a fill has done does not depend on the cells (Ray may take a fill's chunks in any
+      order), while the cells the searches trained into the table besides would bias it towards
+      what searches find; they are left out unless they complete a block whose every other cell
+      is there;
+    - "table": no whole block (a table the searches alone filled): every cell the table holds.
     Each as the mean accuracy per cell (canonical form; string in NAS-Bench-201's file)."""
     means = table.means(dataset)
     if table.unit == "arch":
         return means, "space"
-
-    prefix = []
-    for text in order:
-        form = Cell.parse(text).canonical()
-        if form not in means.index:
-            break
-        prefix.append(form)
-    if not prefix:
+    block = block or SAMPLE_BLOCK
+    forms = [Cell.parse(text).canonical() for text in order]
+    whole = [f for k in range(0, len(forms), block) for f in forms[k:k + block]
+             if all(g in means.index for g in forms[k:k + block])]
+    if not whole:
         return means, "table"
-    return means.loc[prefix], "space" if len(prefix) == len(order) else "sample"
+    return means.loc[whole], "space" if len(whole) == len(forms) else "sample"
 
 
 def describe(table: CellTable, dataset: str) -> str:

@@ -493,16 +493,20 @@ def test_a_whole_space_is_filled_in_a_seeded_random_order():
 
 
 def test_a_search_is_ranked_among_a_uniform_sample_of_the_space_not_among_what_searches_found(
-        tmp_path):
-    """While a fill of the whole space is under way, percentile and regret count only the longest
-    prefix of the fill's random order that the table holds; cells the searches trained into the
-    table besides are left out; a complete table ranks among every cell."""
+        tmp_path, monkeypatch):
+    """While a fill of the whole space is under way, percentile and regret count only the blocks of
+    the fill's random order that the table holds whole, in whatever order the fill did them; cells
+    the searches trained into the table besides are left out; a complete table ranks among every
+    cell."""
     import pandas as pd
 
+    import resultstore.cells
     from analysis.lookups import lookup_numbers
     from nas.spaces import space_config
     from resultstore.cells import fill_order, uniform_sample
     from resultstore.experiment import Experiment
+
+    monkeypatch.setattr(resultstore.cells, "SAMPLE_BLOCK", 3)    # (the tiny space has 9 cells)
 
     options = {"nodes": 3, "ops": ["none", "skip_connect", "nor_conv_3x3"]}
     order = fill_order("nb201", space_config("nb201", **options))
@@ -525,9 +529,11 @@ def test_a_search_is_ranked_among_a_uniform_sample_of_the_space_not_among_what_s
     assert (num.ranked_among == "sample").all() and (num.table_cells == 3).all()
     assert num.percentile[0] == 100.0 and num.regret[0] == pytest.approx(30 - 99)
     assert num.percentile[1] == pytest.approx(100 * 1.5 / 3) and num.regret[1] == pytest.approx(10)
-    # a gap in the order ends the sample there
+    # a block with a gap is left out; a whole block after it counts
     table.add([row(c, 0, accs[c]) for c in order[4:]])
-    assert len(uniform_sample(table, "digits", order)[0]) == 3
+    means, among = uniform_sample(table, "digits", order)
+    whole = [Cell.parse(c).canonical() for c in order[:3] + order[6:]]
+    assert among == "sample" and sorted(means.index) == sorted(whole)
     table.add([row(order[3], 0, accs[order[3]])])
     means, among = uniform_sample(table, "digits", order)
     assert among == "space" and len(means) == len(order)
