@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 from scipy import stats
-from scipy import stats as sps
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from analysis import stats as st
@@ -293,7 +292,7 @@ def collapse_differences(exp: Experiment) -> Table | None:
             k1, n1, k2, n2 = int(x.sum()), len(x), int(y.sum()), len(y)
             diff = k1 / n1 - k2 / n2
             lo, hi = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff")
-            p = float(sps.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+            p = float(stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
             rows.append({"search_dataset": sd, "strategy": s, "baseline": b, "collapsed": k1,
                          "searches": n1, "baseline_collapsed": k2, "baseline_searches": n2,
                          "diff": 100 * diff, "diff_lo": 100 * float(lo), "diff_hi": 100 * float(hi),

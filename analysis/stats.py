@@ -17,7 +17,6 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
-from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
@@ -371,14 +370,14 @@ def variance_components(frame, unit_cols, value_col: str = "acc", repeat_col: st
         sd_search = search_lo = search_hi = train_lo = train_hi = NAN
         if not math.isnan(ms_within):
             df_w = big_n - k
-            train_lo = math.sqrt(df_w * ms_within / sps.chi2.ppf(1 - a / 2, df_w))
-            train_hi = math.sqrt(df_w * ms_within / sps.chi2.ppf(a / 2, df_w))
+            train_lo = math.sqrt(df_w * ms_within / stats.chi2.ppf(1 - a / 2, df_w))
+            train_hi = math.sqrt(df_w * ms_within / stats.chi2.ppf(a / 2, df_w))
         if k >= 2 and not math.isnan(ms_within):
             r0 = (big_n - float((r ** 2).sum()) / big_n) / (k - 1)
             sd_search = math.sqrt(max(0.0, ms_between - ms_within) / r0)
             df_b = k - 1
             search_lo, search_hi = (
-                math.sqrt(max(0.0, df_b * ms_between / sps.chi2.ppf(q, df_b) - ms_within) / r0)
+                math.sqrt(max(0.0, df_b * ms_between / stats.chi2.ppf(q, df_b) - ms_within) / r0)
                 for q in (1 - a / 2, a / 2))
         rows.append({**dict(zip(group_cols, key)), "searches": k, "trainings": int(big_n),
                      "repeats_min": int(r.min()), "repeats_max": int(r.max()), "ms_between": ms_between,

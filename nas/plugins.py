@@ -29,7 +29,7 @@ from importlib.metadata import entry_points
 GROUPS = {"strategies": "hyperdarts_bench.strategies", "spaces": "hyperdarts_bench.spaces"}
 ENV = "HYPERDARTS_PLUGINS"
 REGISTRIES = ("nas.strategies", "nas.spaces")
-_loaded: list[bool] = []      # [True] once the plugins are loaded (or loading) in this process
+_loaded = False      # True once the plugins are loaded (or loading) in this process
 
 
 class PluginError(ValueError):
@@ -64,6 +64,7 @@ def load_plugins() -> None:
     """Register the installed packages' strategies and spaces and import $HYPERDARTS_PLUGINS's
     modules, once, when both registries are ready (each sets `_READY` and then calls this); a
     registry not imported yet is imported first (its own call then loads them)."""
+    global _loaded
     if _loaded:
         return
     for name in REGISTRIES:
@@ -71,9 +72,9 @@ def load_plugins() -> None:
             importlib.import_module(name)
             return   # (its own last line loaded the plugins, or will when the other is ready)
     registries = [sys.modules[name] for name in REGISTRIES]
-    if _loaded or not all(getattr(r, "_READY", False) for r in registries):
+    if not all(getattr(r, "_READY", False) for r in registries):
         return       # (the registry still being imported calls again when it is ready)
-    _loaded.append(True)
+    _loaded = True
     strategies, spaces = registries
     for cls in entry_point_objects("strategies"):
         strategies.register_strategy(cls)
