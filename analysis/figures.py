@@ -614,10 +614,13 @@ EPOCH_COLUMNS = {"experiment", "strategy", "search_dataset", "seed", "profile", 
                  "repeat", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time_s",
                  # the derived cell and its lookup in a table of cells (analysis/lookups.py draws it)
                  "genotype", "lookup_acc", "lookup_n"}
+# what each search did, from its own steps (the others: the collapse diagnostics, on a fixed batch)
+SEARCH_METRICS = ("alpha_change", "hypergrad_norm", "hypergrad_norm_max", "cg_iterations",
+                  "cg_negative_curvature", "cg_damping", "neumann_growth", "neumann_growth_max",
+                  "response_change")
 DIAGNOSTIC_LABELS = {
     "alpha_entropy": "mean entropy of softmax(α) (nats)",
     "largest_eigenvalue": "largest eigenvalue of ∇²_α L_val",
-    "dominant_eigenvalue": "eigenvalue of ∇²_α L_val of largest magnitude",
     "discretisation_gap": "discretisation gap (acc. pts)",
     "param_free_normal": "parameter-free ops, normal cell",
     "param_free_reduce": "parameter-free ops, reduction cell",
@@ -734,8 +737,11 @@ def collapse_curves(exp: Experiment, prefix: Path) -> list[Path]:
                 if lab in strategies:   # not the panels' own reference lines
                     handles.setdefault(lab, h)
         fig.legend(list(handles.values()), list(handles), loc="outside right center", frameon=False)
-        fig.suptitle(_wrap(n_text(ns) + "; measured on one fixed validation batch after the epochs "
-                           "shown", 110), fontsize=7.5)
+        # (the collapse diagnostics come from a fixed batch; what each search did, from its steps)
+        batch = [c for c in cols if c in DIAGNOSTIC_LABELS and c not in SEARCH_METRICS]
+        fig.suptitle(_wrap(n_text(ns) + ("; diagnostics measured on one fixed validation batch after "
+                                         "the epochs shown" if batch else "; from each epoch's search steps"),
+                           110), fontsize=7.5)
         return _save(fig, prefix)
 
 

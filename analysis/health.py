@@ -72,7 +72,6 @@ def search_health(exp: Experiment) -> pd.DataFrame:
     if e.empty:
         return pd.DataFrame()
     options = _options(exp)
-    from_alphas = _alpha_change_from_alphas(exp)
     rows = []
     for key, g in e.sort_values("epoch").groupby(TRIAL_KEY, sort=False):
         strategy = key[0]
@@ -81,8 +80,7 @@ def search_health(exp: Experiment) -> pd.DataFrame:
                                  else pd.Series(np.nan, index=g.index))
         change = col("alpha_change")
         later = change[g["epoch"] >= 1] if (g["epoch"] >= 1).any() else change
-        row["alpha_change"] = (float(later.median()) if later.notna().any()
-                               else from_alphas.get(key, np.nan))
+        row["alpha_change"] = float(later.median()) if later.notna().any() else np.nan
         mean, peak = col("hypergrad_norm"), col("hypergrad_norm_max")
         row["hypergrad_norm"] = float(mean.median()) if mean.notna().any() else np.nan
         row["hypergrad_spike"] = float((peak / mean).max()) if peak.notna().any() else np.nan
@@ -104,22 +102,6 @@ def search_health(exp: Experiment) -> pd.DataFrame:
     typical = searching.groupby("search_dataset")["alpha_change"].median()
     out["flags"] = [_flags(r, typical.get(r["search_dataset"], np.nan)) for _, r in out.iterrows()]
     out["unchecked"] = [_unchecked(r) for _, r in out.iterrows()]
-    return out
-
-
-def _alpha_change_from_alphas(exp: Experiment) -> dict[tuple, float]:
-    """The median over epochs ≥ 1 of mean |Δ log softmax(α)| from the previous epoch, computed from
-    the alphas table: the α change of results written before the search recorded it."""
-    a = exp.alphas
-    if a.empty or not {"epoch", "cell", "edge", "op", "weight"} <= set(a):
-        return {}
-    out = {}
-    for key, g in a.groupby(TRIAL_KEY, sort=False):
-        wide = g.pivot_table(index="epoch", columns=["cell", "edge", "op"], values="weight")
-        if len(wide) < 2:
-            continue
-        logs = np.log(wide.to_numpy(dtype=float).clip(1e-30))
-        out[key] = float(np.median(np.abs(np.diff(logs, axis=0)).mean(axis=1)))
     return out
 
 

@@ -352,10 +352,10 @@ def table_numbers(table, dataset: str) -> dict:
     named = named_cells(table)
     key = {v: Cell.parse(v).canonical() if table.unit == "canonical" else v for v in named.values()}
     skip = means.get(key.get(named.get("all-skip_connect", ""), ""), float("nan"))
-    cpu = rows["train_cpu_s"].dropna() if "train_cpu_s" in rows else pd.Series(dtype=float)
+    cpu = rows["train_cpu_s"].dropna()   # (none for NAS-Bench-201's imported trainings)
     # the whole space's cost is its cells' mean cost: from the cells other than the named ones (the
     # uniform cells are the cheapest and the dearest), where the table has others
-    drawn = rows[~rows.arch.isin(set(named.values()))] if "train_cpu_s" in rows else rows
+    drawn = rows[~rows.arch.isin(set(named.values()))]
     cpu_drawn = drawn["train_cpu_s"].dropna() if len(drawn) else cpu
     per_cell = rows.groupby(table.unit).size().median() if len(rows) else float("nan")
     sd = 100 * ceiling["sd"]

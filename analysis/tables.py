@@ -85,11 +85,10 @@ def cost_hours(frame: pd.DataFrame, what: str) -> tuple[pd.Series, pd.Series]:
     On a CPU the cost is the process's CPU time, all threads (`<what>_cpu_s`, "CPU-hours"): wall
     time on shared cores measures the neighbours as much as the work (identical first-order
     searches of the cpu grid took 105-441 s of it). On a GPU it is the wall time of the trial on
-    its device ("GPU-hours"). Rows written before CPU time was recorded fall back to wall time,
-    labelled "CPU wall-hours"."""
+    its device ("GPU-hours"). A CPU row without CPU time (the shipped examples run before it was
+    recorded hold none) falls back to wall time, labelled "CPU wall-hours"."""
     wall = frame[f"{what}_wall_s"].astype(float)
-    cpu = (frame[f"{what}_cpu_s"].astype(float) if f"{what}_cpu_s" in frame
-           else pd.Series(np.nan, index=frame.index))
+    cpu = frame[f"{what}_cpu_s"].astype(float)
     on_cpu = frame[f"{what}_device"].map(lambda d: device_kind(d) == "CPU").astype(bool)
     use_cpu = on_cpu & cpu.notna()
     hours = pd.Series(np.where(use_cpu, cpu, wall) / 3600, index=frame.index)
@@ -243,6 +242,11 @@ REFERENCE_COLUMNS = ("method", "search_dataset", "eval_dataset", "test_error", "
 NOT_STATED = "not stated"
 
 
+# the reference table's columns besides method, eval_dataset and test_error
+REFERENCE_OPTIONAL = ("space", "search_dataset", "test_error_std", "params_m", "search_gpu_days",
+                      "protocol", "paper_version", "citation", "source")
+
+
 def load_reference(path: str | Path, space: str | None = None) -> pd.DataFrame:
     """Published results (analysis/reference.csv), one row per (method, search dataset, evaluation
     dataset, source), with `acc` = 100 − test_error added (rounded to 1e-6, so that 100 − 21.72 is
@@ -253,8 +257,9 @@ def load_reference(path: str | Path, space: str | None = None) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: the reference table lacks the column(s) {', '.join(missing)}")
     ref["acc"] = (100.0 - ref["test_error"].astype(float)).round(6)
-    if "space" not in ref:
-        ref["space"] = "darts"
+    for column in REFERENCE_OPTIONAL:   # (a column one's own table leaves out: every cell empty)
+        if column not in ref:
+            ref[column] = np.nan
     ref["space"] = ref["space"].fillna("darts")
     if space is not None:
         ref = ref[ref.space == space].reset_index(drop=True)
@@ -379,7 +384,7 @@ def _accuracy_note(num: pd.DataFrame) -> str:
         f"Search cost: the mean cost of one search, on {'; '.join(devices)}; eval cost: that of one "
         "training from scratch and test; in the unit each column names: CPU-hours (process CPU "
         "time, all threads) on CPUs, GPU-hours (wall time on the device) on GPUs, CPU wall-hours "
-        "for results written before CPU time was recorded.")
+        "for rows without CPU time (runs before it was recorded).")
 
 
 def accuracy_table(exp: Experiment, reference: pd.DataFrame | None,
@@ -504,13 +509,13 @@ def published_frame(reference: pd.DataFrame) -> pd.DataFrame:
     if reference is None or reference.empty:
         return pd.DataFrame()
     ref = reference.reset_index(drop=True)
-    protocol = ref["protocol"].map(_stated) if "protocol" in ref else pd.Series(NOT_STATED, index=ref.index)
+    protocol = ref["protocol"].map(_stated)
     first = {p: i for i, p in reversed(list(enumerate(protocol)))}
     order = sorted(ref.index, key=lambda i: (first[protocol[i]], str(ref.at[i, "eval_dataset"]), i))
     rows = []
     for i in order:
         r = ref.loc[i]
-        acc = r["acc"] if "acc" in ref else 100.0 - float(r["test_error"])
+        acc = r["acc"]
         std = r.get("test_error_std", float("nan"))
         citation = _stated(r.get("citation"), "")
         source = ", ".join(x for x in (short_citation(citation) if citation else "",
@@ -840,8 +845,6 @@ def _share(value: float, n: int) -> str:
 COLLAPSE_COLUMNS = {"param_free_normal": ("parameter-free ops, normal", 1),
                     "param_free_reduce": ("parameter-free ops, reduction", 1),
                     "largest_eigenvalue": ("largest eigenvalue of ∇²_α L_val", 3),
-                    # results written before issue 30: the eigenvalue of largest magnitude
-                    "dominant_eigenvalue": ("eigenvalue of ∇²_α L_val of largest magnitude", 3),
                     "alpha_entropy": ("entropy of softmax(α) (nats)", 3),
                     "discretisation_gap": ("discretisation gap (pts)", 1)}
 
@@ -885,8 +888,7 @@ def collapse_table(exp: Experiment) -> Table | None:
             "operations: skip connections and poolings among the derived cell's edges (DARTS's collapse "
             "fills the normal cell with skips); the largest eigenvalue of the validation loss's Hessian in "
             "α (power iteration, shifted where the eigenvalue of largest magnitude is negative; Zela et "
-            "al. 2020 read a growing one as the sign of a coming collapse; results written before issue "
-            "30 hold the eigenvalue of largest magnitude instead, labelled so); "
+            "al. 2020 read a growing one as the sign of a coming collapse); "
             "entropy: the mean over edges of softmax(α)'s entropy (uniform over 8 operations: 2.079 nats; "
             "falling: α commits); discretisation gap: the supernet's accuracy with the mixed α minus with "
             "the derived one-hot architecture, on the same batch (accuracy points).")

@@ -49,7 +49,7 @@ import torch
 from benchmark.grids import OFFLINE_CIFAR10, get_grid
 from benchmark.perf import measure, measure_eval, run_isolated
 from benchmark.plan import plan
-from benchmark.trial import run_trial, trial_rows
+from benchmark.trial import run_trial
 from nas.data import DatasetError, load_dataset
 from nas.search import resolve_device
 from nas.strategies import SEARCHING
@@ -156,11 +156,11 @@ def trial_row(dev, size: dict, dataset: str, tiny: bool) -> dict:
     start = time.perf_counter()
     try:
         state = run_trial(spec, dev)
-        rows = trial_rows(spec, state)["trials"]
-        ok = state.get("status") == "finished" and len(rows) == 1
-        detail = (f"finished: search {state['search_wall_s']:.0f} s, one evaluation epoch "
+        rows = state.rows(spec)["trials"]
+        ok = state.status == "finished" and len(rows) == 1
+        detail = (f"finished: search {state.search_wall_s:.0f} s, one evaluation epoch "
                   f"{rows[0]['eval_wall_s']:.0f} s, test accuracy {rows[0]['test_acc']:.3f}"
-                  if ok else f"status {state.get('status')}: {state.get('reason', '')}")
+                  if ok else f"status {state.status}: {state.reason}")
     except Exception as e:
         ok, detail = False, f"{type(e).__name__}: {e}"
     return {"check": "full trial (shortened)", "ok": ok, "detail": detail, "dataset": dataset,
@@ -214,7 +214,7 @@ def markdown(rows: list[dict], projected: list[str], tiny: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python benchmark/acceptance.py",
                                 description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -228,25 +228,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
     p.add_argument("--out", default=str(default_results_dir() / "acceptance"),
                    help="folder of acceptance.parquet and acceptance.md (default: %(default)s)")
-    args = p.parse_args(argv)
+    return p
 
-    try:
-        dev = resolve_device(args.device)
-    except (ValueError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+def device_and_dataset(args: argparse.Namespace) -> tuple[torch.device, str]:
+    """The device and the trial's dataset the arguments ask for; ValueError in one sentence where
+    there is none (no CUDA device without --tiny, a dataset that does not load)."""
+    dev = resolve_device(args.device)
     if dev.type != "cuda" and not args.tiny:
-        print("error: no CUDA device here; the check is meant for a GPU (--tiny runs it at tiny "
-              "sizes on this machine)", file=sys.stderr)
-        return 2
+        raise ValueError("no CUDA device here; the check is meant for a GPU (--tiny runs it at tiny "
+                         "sizes on this machine)")
     dataset = args.dataset or OFFLINE_CIFAR10
     try:
         load_dataset(dataset)
     except DatasetError as e:
         if args.dataset or not args.tiny:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            raise ValueError(str(e)) from None
         dataset = "digits"
+    return dev, dataset
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        dev, dataset = device_and_dataset(args)
+    except (ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     size = SIZES["tiny" if args.tiny else "darts"]
     out = Path(args.out).expanduser().resolve()
     start = time.perf_counter()

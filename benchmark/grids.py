@@ -13,14 +13,14 @@ profile) and put it in `GRIDS`:
 from __future__ import annotations
 
 import dataclasses
-import json
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmark.fills import fill_cells
 from nas.evaluate import EvalConfig
-from nas.files import read_json
+from nas.files import json_ready
 from nas.options import build_config
 from nas.search import SearchConfig
 from nas.spaces import get_space
@@ -136,33 +136,11 @@ class Profile:
             raise ValueError(f"profile {self.name}: the {self.space} space lists no candidates "
                              "to train as a ground truth")
         # a bad switch fails when the grid is declared, not inside a Ray trial
-        SearchConfig(space=self.space, strategy="first-order", speed=self.search_speed,
-                     space_options=self.space_options())
-
-    def space_options(self) -> dict:
-        """The supernet's options, as `SearchConfig.space_options` takes them."""
-        return dataclasses.asdict(self.search_space)
+        SearchConfig(space=self.space, speed=self.search_speed, space_config=self.search_space)
 
     def to_dict(self) -> dict:
         """The JSON form (grid.json, Ray's trial config); `profile_from_dict` reads it back."""
         return json_ready(dataclasses.asdict(self))
-
-
-def json_ready(obj):
-    """Tuples as lists, as JSON writes them: the form two dicts are compared in."""
-    if isinstance(obj, dict):
-        return {k: json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v) for v in obj]
-    return obj
-
-
-# Profile fields from before the space's typed configs (grid.json files written until 6007e16).
-_OLD_SEARCH = {"search_channels": "channels", "search_layers": "layers", "search_nodes": "nodes",
-               "search_partial_channels": "partial_channels"}
-_OLD_TRAIN = {"eval_channels": "channels", "eval_layers": "layers", "eval_epochs": "epochs",
-              "eval_batch_size": "batch_size", "eval_auxiliary": "auxiliary",
-              "eval_drop_path": "drop_path_prob", "eval_speed": "speed"}
 
 
 def _config(cls: type, values: dict, owner: str):
@@ -172,19 +150,16 @@ def _config(cls: type, values: dict, owner: str):
 
 
 def profile_from_dict(d: dict) -> Profile:
-    """A Profile from its `to_dict()` form, or from a grid.json of before the typed configs."""
+    """A Profile from its `to_dict()` form; ValueError in one sentence for an unknown field."""
     d = dict(d)
     space = get_space(d.get("space", "darts"))
-    if any(k in d for k in (*_OLD_SEARCH, *_OLD_TRAIN)):
-        search = {new: d.pop(old) for old, new in _OLD_SEARCH.items() if old in d}
-        search.setdefault("multiplier", search.get("nodes", 4))
-        train = {new: d.pop(old) for old, new in _OLD_TRAIN.items() if old in d}
-        d["search_space"], d["train"] = search, train
     d["search_space"] = _config(space.Config, d.get("search_space") or {}, f"the {space.name} space")
     d["train"] = _config(space.TrainConfig, d.get("train") or {}, f"training in the {space.name} space")
     return _config(Profile, d, "a profile")
 
 
+# training seeds: repeat r of a found cell trains with seed + 1000·r, of a table's cell with 1000·r
+EVAL_SEED_STRIDE = 1000
 GROUND_TRUTH = "ground-truth"   # the `strategy` (and `kind`) of a ground-truth trial
 FILL = "table-fill"             # the `strategy` (and `kind`) of a trial that fills a table of cells
 
@@ -202,10 +177,34 @@ def legacy_trial_id(strategy: str, dataset: str, seed: int) -> str:
     return f"{strategy}__{ds}__s{seed}"
 
 
+def strategy_options(profile: Profile, strategy: str, given: dict) -> dict:
+    """The options a strategy searches with in a grid of `profile`: the grid's (tuned) ones, and
+    the profile's α learning rate where the grid gives none."""
+    options = dict(given)
+    if profile.search_alpha_lr is not None:
+        options.setdefault("alpha_lr", profile.search_alpha_lr)
+    return options
+
+
+def typed_strategy_config(profile: Profile, strategy: str, given: dict):
+    """The strategy's typed config in a grid of `profile` (its schedule the profile's search
+    epochs); ValueError in one sentence for an unknown or bad option. The one place a grid's
+    strategy options are checked: where a grid is declared, and where its trials are built."""
+    return strategy_config(strategy, epochs=profile.search_epochs,
+                           **strategy_options(profile, strategy, given))
+
+
 @dataclass(frozen=True)
 class TrialSpec:
-    """One row of a grid: what a trial searches and evaluates (kind "search"), or the ground
-    truth of one seed and search dataset (kind "ground-truth", strategy "ground-truth")."""
+    """One row of a grid: what a trial searches and evaluates (kind "search"), the ground truth of
+    one seed and search dataset (kind "ground-truth", strategy "ground-truth"), or a chunk of a
+    table's cells to train (kind "table-fill").
+
+    Built once, complete: `space_config` is the supernet's and every training's space config
+    (its seeded options set to the trial's seed where the profile says so), `search` the whole
+    typed search config (None for a trial that does not search), `options` the options the
+    strategy was given; `train_config(repeat)` each repeat's training. The codec
+    (benchmark/codec.py) writes it for Ray and reads it back."""
 
     experiment: str
     strategy: str
@@ -213,11 +212,40 @@ class TrialSpec:
     seed: int
     profile: Profile
     eval_datasets: tuple[str, ...]
-    strategy_options: dict = field(default_factory=dict)
+    strategy_options: dict = field(default_factory=dict)   # the grid's (or a tuning sample's)
     data_root: str | None = None
     kind: str = "search"
     # the folder of the profile's table of cells (resolved by Grid.trials), None without one
     table_path: str | None = None
+    space_config: Any = field(init=False, compare=False)
+    options: dict = field(init=False, compare=False)
+    search: SearchConfig | None = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("search", GROUND_TRUTH, FILL):
+            raise ValueError(f"a trial is a search, a {GROUND_TRUTH} or a {FILL}, not {self.kind!r}")
+        p = self.profile
+        seeded = self.space.seeded_options if p.space_seeded else ()
+        set_ = functools.partial(object.__setattr__, self)
+        # (every seed draws its own candidates, unless the profile keeps its own for every seed)
+        set_("space_config", dataclasses.replace(p.search_space, **{o: self.seed for o in seeded})
+             if seeded else p.search_space)
+        if self.kind != "search":
+            set_("options", {})
+            set_("search", None)
+            return
+        set_("options", strategy_options(p, self.strategy, self.strategy_options))
+        set_("search", SearchConfig(
+            space=p.space, strategy=self.strategy, dataset=self.search_dataset,
+            epochs=p.search_epochs, batch_size=p.search_batch_size, seed=self.seed,
+            space_config=self.space_config, speed=p.search_speed,
+            diagnostics_every=p.search_diagnostics_every,
+            strategy_config=typed_strategy_config(p, self.strategy, self.strategy_options)))
+
+    @property
+    def space(self):
+        """The profile's search space (nas.spaces)."""
+        return get_space(self.profile.space)
 
     @property
     def trial_id(self) -> str:
@@ -227,9 +255,14 @@ class TrialSpec:
     def legacy_trial_id(self) -> str:
         return legacy_trial_id(self.strategy, self.search_dataset, self.seed)
 
-    def __post_init__(self) -> None:
-        if self.kind not in ("search", GROUND_TRUTH, FILL):
-            raise ValueError(f"a trial is a search, a {GROUND_TRUTH} or a {FILL}, not {self.kind!r}")
+    def eval_seed(self, repeat: int) -> int:
+        """The training seed of repeat `repeat`: the search's seed for the first, then + 1000 per
+        repeat; equal across strategies, so that evaluations pair by (seed, repeat)."""
+        return self.seed + EVAL_SEED_STRIDE * repeat
+
+    def train_config(self, repeat: int = 0):
+        """The space's training config of the profile, with the repeat's training seed."""
+        return dataclasses.replace(self.profile.train, seed=self.eval_seed(repeat))
 
     def repeats(self, dataset: str) -> int:
         """Trainings of the found genotype on `dataset`: eval_repeats on the search dataset,
@@ -270,10 +303,7 @@ class Grid:
         if unknown:
             raise ValueError(f"grid {self.name!r} gives options to the unknown strategy {unknown[0]!r}")
         for s in self.strategies:
-            options = dict(self.strategy_options.get(s, {}))
-            if self.profile.search_alpha_lr is not None:
-                options.setdefault("alpha_lr", self.profile.search_alpha_lr)
-            strategy_config(s, epochs=self.profile.search_epochs, **options)
+            typed_strategy_config(self.profile, s, self.strategy_options.get(s, {}))
 
     def trials(self, experiment: str | None = None,
                tables_root: str | Path | None = None) -> list[TrialSpec]:
@@ -525,27 +555,3 @@ def get_grid(name: str) -> Grid:
     if name not in GRIDS:
         raise ValueError(f"unknown grid {name!r}; valid grids are {', '.join(GRIDS)}")
     return GRIDS[name]
-
-
-# what to do about a grid.json that cannot be read, where the benchmark needs it
-GRID_JSON_HINT = ("restore it from a copy (the rows in parts/ are intact), or give this run another "
-                  "--experiment")
-
-
-def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
-    """Whether `root`/grid.json declares `grid`'s profile, its strategy options (where recorded)
-    and, for the trials of `specs` it lists, the same evaluation datasets; None without one."""
-    manifest = Path(root) / "grid.json"
-    if not manifest.is_file():
-        return None
-    old = read_json(manifest, GRID_JSON_HINT)
-    new = json.loads(json.dumps({"profile": grid.profile.to_dict(),
-                                 "strategy_options": grid.strategy_options}))
-    try:   # (a grid.json of before the typed configs is read into today's form)
-        old_profile = profile_from_dict(old.get("profile") or {}).to_dict()
-    except (ValueError, TypeError):
-        old_profile = None
-    evals = {t["trial_id"]: t.get("eval_datasets") for t in old.get("trials", [])}
-    return (old_profile == new["profile"]
-            and ("strategy_options" not in old or old["strategy_options"] == new["strategy_options"])
-            and all(evals.get(s.trial_id, list(s.eval_datasets)) == list(s.eval_datasets) for s in specs))

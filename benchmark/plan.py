@@ -32,8 +32,9 @@ from analysis.stats import (
     seeds_needed,
 )
 from analysis.tables import comparisons
+from benchmark.codec import manifest_matches
 from benchmark.fills import fill_cells
-from benchmark.grids import Grid, manifest_matches
+from benchmark.grids import Grid
 from benchmark.perf import perf_options
 from nas.spaces import get_space
 from nas.spaces.nb201_cell import Cell

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":   # run as a script from a checkout: the packages beside it import uninstalled
     sys.path.insert(0, str(ROOT))
 
-from benchmark.grids import GRID_JSON_HINT, GRIDS, get_grid, legacy_trial_id, manifest_matches, trial_id
+from benchmark.codec import GRID_JSON_HINT, encode_manifest, encode_spec, manifest_matches
+from benchmark.grids import GRIDS, get_grid, legacy_trial_id, trial_id
 from benchmark.plan import plan
 from benchmark.trial import open_table
 from nas.data import DatasetError, load_dataset
@@ -495,10 +496,10 @@ def run_trials(args: argparse.Namespace, grid, declared: list, specs: list, rest
     from ray import tune
 
     from benchmark.progress import ProgressPrinter
-    from benchmark.tune_trainable import PartsHarvester, harvest_checkpoint, spec_to_dict, trainable
+    from benchmark.tune_trainable import PartsHarvester, harvest_checkpoint, trainable
 
     resources = trial_resources(grid.profile, ray.cluster_resources())
-    param_space = {"spec": tune.grid_search([spec_to_dict(s) for s in specs]),
+    param_space = {"spec": tune.grid_search([encode_spec(s) for s in specs]),
                    "results_dir": str(results_dir),
                    "cpu_threads": resources.get("cpu", 1),
                    "fail_once_marker": args.fail_once_marker}
@@ -666,12 +667,8 @@ def write_manifest(results_dir: Path, grid, specs) -> None:
         new_ids = {t["trial_id"] for t in trials}
         trials = [t for t in read_json(old, GRID_JSON_HINT).get("trials", [])
                   if t["trial_id"] not in new_ids] + trials
-    manifest = {"grid": grid.name, "profile": grid.profile.to_dict(),
-                "strategy_options": grid.strategy_options, "trials": trials}
-    tables = {s.table_path for s in specs if s.table_path}
-    if tables:   # where the report finds the table of cells the trials looked their cells up in
-        manifest["table_path"] = sorted(tables)[0]
-    write_json(results_dir / "grid.json", manifest)
+    tables = sorted({s.table_path for s in specs if s.table_path})
+    write_json(results_dir / "grid.json", encode_manifest(grid, trials, tables[0] if tables else None))
 
 
 def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_dir) -> int:
@@ -682,11 +679,10 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
-    from benchmark.tune_trainable import spec_to_dict
     from benchmark.tuning import search_space, write_tuned
 
     search_only = dataclasses.replace(spec, eval_datasets=())
-    param_space = {**param_space, "spec": spec_to_dict(search_only),
+    param_space = {**param_space, "spec": encode_spec(search_only),
                    "options": search_space(spec.strategy)}
     tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,
                        tune_config=tune.TuneConfig(

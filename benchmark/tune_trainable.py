@@ -32,23 +32,13 @@ import ray
 import torch
 from ray import tune
 
-from benchmark.grids import TrialSpec, profile_from_dict
-from benchmark.trial import run_trial, trial_rows
+from benchmark.codec import decode_spec, decode_state, encode_state
+from benchmark.grids import TrialSpec
+from benchmark.trial import run_trial
+from benchmark.trial_state import TrialState
 from nas.files import atomic_write
 from resultstore.schema import MARKING, dataset_id
 from resultstore.store import ResultStore
-
-
-def spec_to_dict(spec: TrialSpec) -> dict:
-    return {**dataclasses.asdict(spec), "profile": spec.profile.to_dict()}
-
-
-def spec_from_dict(d: dict) -> TrialSpec:
-    d = dict(d)
-    # (a config that went through JSON holds lists where the profile has tuples)
-    d["profile"] = profile_from_dict(d["profile"])
-    d["eval_datasets"] = tuple(d["eval_datasets"])
-    return TrialSpec(**d)
 
 
 def own_checkpoint(results_dir: str | Path, trial_id: str) -> Path:
@@ -56,40 +46,50 @@ def own_checkpoint(results_dir: str | Path, trial_id: str) -> Path:
     return Path(results_dir) / "checkpoints" / f"{trial_id}.pt"
 
 
+def latest_state(spec: TrialSpec, own: Path | None) -> TrialState | None:
+    """The state to resume from: Ray's checkpoint or the trial's own file, whichever has done
+    more units of work (None: start the trial)."""
+    state = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            state = decode_state(torch.load(Path(d) / "state.pt", weights_only=False,
+                                            map_location="cpu"), "Ray's checkpoint")
+    if own is not None and own.is_file():
+        mine = decode_state(torch.load(own, weights_only=False, map_location="cpu"), str(own))
+        # (a file of another trial, e.g. one renamed from an ambiguous id of before, is not ours)
+        if mine is not None and mine.owner == trial_key(spec) and (
+                state is None or mine.units > state.units):
+            state = mine
+    return state
+
+
+def trial_device(config: dict) -> torch.device:
+    """The GPU Ray gave the trial, else the CPU with the threads it gave."""
+    use_gpu = torch.cuda.is_available() and os.environ.get("CUDA_VISIBLE_DEVICES", "") != ""
+    if not use_gpu and config.get("cpu_threads"):
+        torch.set_num_threads(int(config["cpu_threads"]))
+    return torch.device("cuda" if use_gpu else "cpu")
+
+
 def trainable(config: dict) -> None:
-    spec = spec_from_dict(config["spec"])
+    spec = decode_spec(config["spec"])
     if config.get("options"):  # sampled by a tuning run
         spec = dataclasses.replace(spec, strategy_options={**spec.strategy_options,
                                                            **config["options"]})
-    store = ResultStore(config["results_dir"])
     # a tuning run's samples share the grid trial's id and are never restored: no file for them
     # the results folder is this node's where the driver's grid.json is in it (one machine, or a
     # shared file system); elsewhere the rows reach it through the trial's last checkpoint
     visible = (Path(config["results_dir"]) / "grid.json").is_file()
     own = (None if config.get("options") or not visible
            else own_checkpoint(config["results_dir"], spec.trial_id))
-    state = None
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as d:
-            state = torch.load(Path(d) / "state.pt", weights_only=False, map_location="cpu")
-    if own is not None and own.is_file():
-        mine = torch.load(own, weights_only=False, map_location="cpu")
-        # (a file of another trial, e.g. one renamed from an ambiguous id of before, is not ours)
-        ours = mine.get("trial_key", trial_key(spec)) == trial_key(spec)
-        if ours and (state is None or mine.get("units", 0) > state.get("units", 0)):
-            state = mine
-    use_gpu = torch.cuda.is_available() and os.environ.get("CUDA_VISIBLE_DEVICES", "") != ""
-    device = torch.device("cuda" if use_gpu else "cpu")
-    if not use_gpu and config.get("cpu_threads"):
-        torch.set_num_threads(int(config["cpu_threads"]))
     marker = Path(config["fail_once_marker"]) if config.get("fail_once_marker") else None
 
-    def progress(metrics: dict, st: dict) -> None:
-        st["units"] = st.get("units", 0) + 1
-        st["trial_key"] = trial_key(spec)
+    def progress(metrics: dict, st: TrialState) -> None:
+        st.units += 1
+        st.owner = trial_key(spec)
         with tempfile.TemporaryDirectory() as d:
-            torch.save(st, Path(d) / "state.pt")     # serialised once, copied to the own file
+            torch.save(encode_state(st), Path(d) / "state.pt")   # serialised once, copied to the own file
             if own is not None:
                 atomic_write(own, lambda tmp: shutil.copyfile(Path(d) / "state.pt", tmp))
             tune.report({**metrics, "trial_id": spec.trial_id, "done": False},
@@ -98,24 +98,29 @@ def trainable(config: dict) -> None:
             marker.write_text(f"{spec.trial_id} crashed after {metrics}")
             raise RuntimeError("injected failure (tests)")
 
-    state = run_trial(spec, device, state, progress)
+    state = run_trial(spec, trial_device(config), latest_state(spec, own), progress)
     # the part of `trials` (or `ground_truth`) marks the trial finished, so it is written last: a
     # kill between the parts leaves the trial to be run again, not rows missing
-    tables = trial_rows(spec, state)
+    tables = state.rows(spec)
     if visible:
-        store.write_parts(spec.trial_id, tables)
+        ResultStore(config["results_dir"]).write_parts(spec.trial_id, tables)
     if own is not None:
         own.unlink(missing_ok=True)
-    final = {"phase": "done", "status": state["status"], "trial_id": spec.trial_id, "done": True,
+    report_final(spec, state, tables)
+
+
+def report_final(spec: TrialSpec, state: TrialState, tables: dict) -> None:
+    """The trial's last report to Ray: its test accuracies, and a checkpoint that holds its rows
+    and its finished state (a trial restarted from it ends at once)."""
+    final = {"phase": "done", "status": state.status, "trial_id": spec.trial_id, "done": True,
              "node_id": ray.get_runtime_context().get_node_id()}
     # metric names that every logger accepts (MLflow's: letters, digits, _-. /:)
-    accs = ({f"test_acc/{metric_suffix(k)}": v["test_acc"] for k, v in state.get("evals", {}).items()}
+    accs = ({f"test_acc/{metric_suffix(k)}": v["test_acc"] for k, v in state.evals.items()}
             if spec.kind == "search" else {})
-    history = state.get("search_history") or [{}]
+    history = state.search_history or [{}]
     with tempfile.TemporaryDirectory() as d:
-        # the rows, and the finished state: a trial restarted from this checkpoint ends at once
         ResultStore(d).write_parts(spec.trial_id, tables)
-        torch.save(state, Path(d) / "state.pt")
+        torch.save(encode_state(state), Path(d) / "state.pt")
         tune.report({**final, **accs, "val_acc": history[-1].get("val_acc", 0.0)},
                     checkpoint=tune.Checkpoint.from_directory(d))
 
@@ -170,6 +175,6 @@ def trial_key(spec: TrialSpec) -> dict:
 
 
 def metric_suffix(eval_key: str) -> str:
-    """'imagefolder:~/x#1' -> 'imagefolder_x-<hash>/r1' (a state from before repeats: repeat 0)."""
-    dataset, sep, repeat = eval_key.rpartition("#")
-    return f"{dataset_id(dataset)}/r{repeat}" if sep else f"{dataset_id(eval_key)}/r0"
+    """'imagefolder:~/x#1' -> 'imagefolder_x-<hash>/r1'."""
+    dataset, _, repeat = eval_key.rpartition("#")
+    return f"{dataset_id(dataset)}/r{repeat}"

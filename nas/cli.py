@@ -191,10 +191,10 @@ def _progress(prefix: str):
 
 def cmd_search(args: argparse.Namespace) -> int:
     options = dict(parse_option(s) for s in args.set)
-    config = SearchConfig(space=args.space, strategy=args.strategy, dataset=args.dataset,
-                          epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                          space_options=_space_options(args), strategy_options=options,
-                          speed=tuple(args.speed))
+    config = SearchConfig.of(space=args.space, strategy=args.strategy, dataset=args.dataset,
+                             epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                             space_options=_space_options(args), strategy_options=options,
+                             speed=tuple(args.speed))
     device = resolve_device(args.device)
     slug = args.dataset.replace(":", "_").replace("/", "_")
     out = Path(args.out or f"runs/search-{args.strategy}-{slug}-s{args.seed}")

@@ -6,8 +6,7 @@
   to α (RobustDARTS, Zela et al. 2020, who saw it grow before DARTS collapses), by power iteration
   on exact Hessian-vector products (double backward through the α-gradient), shifted where the
   eigenvalue of largest magnitude is negative; each iteration costs about two passes of the
-  supernet on the diagnostic batch. (Results written before issue 30 hold `dominant_eigenvalue`,
-  the eigenvalue of largest magnitude, instead.)
+  supernet on the diagnostic batch.
 - `discretisation_gap`: the supernet's validation accuracy with its mixed α minus its accuracy
   with α replaced by the derived architecture (`Supernet.discrete_alphas`, one-hot), on the
   diagnostic batch: how much the final discretisation throws away.

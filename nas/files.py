@@ -52,3 +52,12 @@ def read_json(path: str | Path, hint: str = "restore it from a copy or delete it
 def write_json(path: str | Path, obj, indent: int | None = 1) -> Path:
     """`obj` as JSON (with a final newline), atomically."""
     return atomic_write(path, json.dumps(obj, indent=indent) + "\n")
+
+
+def json_ready(obj):
+    """Tuples as lists, as JSON writes them: the form two written configs are compared in."""
+    if isinstance(obj, dict):
+        return {k: json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    return obj

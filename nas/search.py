@@ -8,8 +8,8 @@ loop does not know which strategy it runs, and knows a space only through the
 `Supernet` protocol of nas/spaces/base.py.
 
     from nas.search import SearchConfig, run_search
-    result = run_search(SearchConfig(dataset="digits", epochs=5,
-                                     space_options={"channels": 8, "layers": 5}))
+    result = run_search(SearchConfig.of(dataset="digits", epochs=5,
+                                        space_options={"channels": 8, "layers": 5}))
     print(result.genotype)
 
 `Search` holds the whole state (supernet, strategy, batch generators, history)
@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,16 +31,27 @@ import torch
 from nas.checkpoint import rng_state, seed_everything, set_rng_state
 from nas.data import Augment, Batches, ImageData, load_dataset, search_split
 from nas.diagnostics import collapse_diagnostics
-from nas.files import atomic_write, write_json
+from nas.files import atomic_write, json_ready, write_json
 from nas.genotype import Genotype
-from nas.spaces import Supernet, make_supernet, space_config
+from nas.spaces import Supernet, get_space, make_supernet, space_config
 from nas.speed import Speed
-from nas.strategies import Strategy, get_strategy, strategy_config
+from nas.strategies import Strategy, StrategyConfig, get_strategy, strategy_config
+
+# The written form of a search's config and checkpoint (`SearchConfig.to_dict`, `Search.state_dict`);
+# a checkpoint of another format is refused in one sentence, not read.
+CHECKPOINT_FORMAT = 2
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """Everything that determines a search; `space_options`/`strategy_options` go to their configs."""
+    """Everything that determines a search, with the space's and the strategy's typed configs.
+
+    Each config is validated where it is built (`SearchConfig.of` builds both from names and
+    option dicts, as a command line gives them); this class checks only that they are the named
+    space's and strategy's, and that the strategy's schedule runs the search's epochs. The
+    strategy's name travels with its config because one Config class serves several strategies
+    (HyperDartsConfig: hyperdarts-linear and hyperdarts-mlp).
+    """
 
     space: str = "darts"
     strategy: str = "first-order"
@@ -49,14 +61,25 @@ class SearchConfig:
     seed: int = 0
     train_fraction: float = 0.5     # share of the training set used for w; the rest is for α
     alpha_data: str = "val"         # "val": α steps on the held-out part; "train": w and α on all of it
-    space_options: dict = field(default_factory=dict)
-    strategy_options: dict = field(default_factory=dict)
+    space_config: Any = None        # the space's Config (None: its defaults)
+    strategy_config: StrategyConfig | None = None   # the strategy's Config (None: its defaults)
     # nas.speed switches: amp, channels_last, cudnn_benchmark, keep_activations
     speed: tuple[str, ...] = ()
     # collapse diagnostics (nas/diagnostics.py) after every N-th epoch and the last (0: off), with
     # this many power iterations for the Hessian's dominant eigenvalue (0: no eigenvalue)
     diagnostics_every: int = 0
     eigen_iterations: int = 20
+
+    @classmethod
+    def of(cls, space: str = "darts", strategy: str = "first-order", space_options: dict | None = None,
+           strategy_options: dict | None = None, **fields) -> SearchConfig:
+        """The config with the space's and the strategy's configs built from option dicts (the
+        strategy's epochs are the search's); an unknown option raises ValueError."""
+        epochs = fields.get("epochs", cls.epochs)
+        return cls(space=space, strategy=strategy, **fields,
+                   space_config=space_config(space, **(space_options or {})),
+                   strategy_config=strategy_config(strategy, **{"epochs": epochs,
+                                                                **(strategy_options or {})}))
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -73,29 +96,37 @@ class SearchConfig:
         if "compile" in self.speed:
             raise ValueError("the compile switch applies to the evaluation network only: the "
                              "strategies differentiate the supernet through functional_call")
-        space_config(self.space, **self.space_options)
-        strategy_config(self.strategy, **self._strategy_values())
+        space_cls, strategy_cls = get_space(self.space).Config, get_strategy(self.strategy).Config
+        if self.space_config is None:
+            object.__setattr__(self, "space_config", space_cls())
+        if self.strategy_config is None:
+            object.__setattr__(self, "strategy_config", strategy_cls(epochs=self.epochs))
+        for config, cls, owner in ((self.space_config, space_cls, f"the {self.space} space"),
+                                   (self.strategy_config, strategy_cls, f"the {self.strategy} strategy")):
+            if type(config) is not cls:
+                raise ValueError(f"{owner} takes a {cls.__name__}, not a {type(config).__name__}")
+        if self.strategy_config.epochs != self.epochs:
+            raise ValueError(f"the {self.strategy} strategy's schedule runs "
+                             f"{self.strategy_config.epochs} epochs, the search {self.epochs}")
 
-    def _strategy_values(self) -> dict:
-        return {"epochs": self.epochs, **self.strategy_options}
+    def options(self) -> dict:
+        """The strategy's options but its epochs (the search's own): the trials table's
+        `strategy_options`."""
+        return {k: v for k, v in asdict(self.strategy_config).items() if k != "epochs"}
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The JSON form (a checkpoint's, config.json); `from_dict` reads it back."""
+        return json_ready({**asdict(self), "format": CHECKPOINT_FORMAT})
 
-    def matches(self, stored: dict) -> bool:
-        """Whether a stored `to_dict()` describes this search; a key added since it was written
-        (absent there) matches where this config has that key's default."""
-        mine = self.to_dict()
-        defaults = asdict(SearchConfig())
-        stored = {k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()}
-        try:   # the space's options as its config reads them: a default written out or left out is one
-            options = dict(stored.get("space_options") or {})
-            stored["space_options"] = asdict(space_config(stored.get("space", self.space), **options))
-            mine["space_options"] = asdict(space_config(self.space, **self.space_options))
-        except (ValueError, TypeError):
-            return False
-        return set(stored) <= set(mine) and all(
-            stored[k] == mine[k] if k in stored else mine[k] == defaults[k] for k in mine)
+
+def check_checkpoint(state: dict, where: str) -> None:
+    """ValueError in one sentence where `state` (a `Search.state_dict()`) was written in another
+    format than this version's."""
+    written = state.get("format", 1)
+    if written != CHECKPOINT_FORMAT:
+        raise ValueError(f"{where} holds a search checkpoint of format {written}, written by another "
+                         f"version of nas.search (this one reads format {CHECKPOINT_FORMAT}); start "
+                         "that search again")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -134,13 +165,13 @@ class Search:
         self.data = data if data is not None else load_dataset(config.dataset, data_root, download)
         seed_everything(config.seed)
         self.supernet: Supernet = make_supernet(
-            config.space, space_config(config.space, **config.space_options), self.data.in_channels,
+            config.space, config.space_config, self.data.in_channels,
             self.data.num_classes, image_size=self.data.image_size).to(self.device)
         self.speed = Speed.from_names(config.speed)
         self.speed.setup(self.device)
         self.speed.model(self.supernet)
         self.strategy: Strategy = get_strategy(config.strategy)(
-            self.supernet, strategy_config(config.strategy, **config._strategy_values()))
+            self.supernet, config.strategy_config)
         self.strategy.speed = self.speed
         if config.alpha_data == "train":   # both steps on all the training data, in different orders
             train_idx = val_idx = torch.arange(len(self.data.train_y))
@@ -273,6 +304,7 @@ class Search:
     # -- checkpoints --------------------------------------------------------
     def state_dict(self) -> dict:
         return {
+            "format": CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),
             "supernet": self.supernet.state_dict(),
             "strategy": self.strategy.state_dict(),
@@ -284,16 +316,14 @@ class Search:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        if not self.config.matches(state["config"]):
+        check_checkpoint(state, "the state")
+        if state["config"] != self.config.to_dict():
             raise ValueError("the checkpoint belongs to a search with another configuration")
         self.supernet.load_state_dict(state["supernet"])
         self.strategy.load_state_dict(state["strategy"])
         self.train_batches.set_state(state["train_rng"])
         self.val_batches.set_state(state["val_rng"])
-        if "rng" in state:
-            set_rng_state(state["rng"])
-        else:                                  # a checkpoint from before nas.rng: CPU only
-            torch.set_rng_state(state["torch_rng"])
+        set_rng_state(state["rng"])
         self.history = list(state["history"])
         self.elapsed = state["elapsed"]
 
@@ -327,7 +357,8 @@ def run_search(config: SearchConfig, *, data: ImageData | None = None,
         ckpt = out / "checkpoint.pt"
         if ckpt.is_file():
             state = torch.load(ckpt, map_location=search.device, weights_only=False)
-            if not config.matches(state["config"]):
+            check_checkpoint(state, str(out))
+            if state["config"] != config.to_dict():
                 raise ValueError(f"{out} holds a search with another configuration; "
                                  "choose another output folder or delete that one")
             search.load_state_dict(state)

@@ -6,8 +6,9 @@ otherwise. `grid.json`, written by `benchmark/run.py` when a grid starts,
 declares the trials, so that the ones without results can be named.
 
 Each found genotype may be trained from scratch several times (`repeat` 0, 1, …, with training
-seed `eval_seed`); files written before repeats existed get `repeat` = 0 and `eval_seed` = the
-search seed. The unit of the statistics is one search: `Experiment.searches` averages its repeats.
+seed `eval_seed`; a trial's row without an evaluation, diverged or missed, reads as repeat 0 with
+the search's seed). The unit of the statistics is one search: `Experiment.searches` averages its
+repeats.
 """
 
 from __future__ import annotations
@@ -77,8 +78,7 @@ class Experiment:
 
     def missing(self) -> list[str]:
         """Declared trials, evaluations or repeats with no row yet: 'trial_id', 'trial_id: eval ds'
-        or 'trial_id: eval ds repeat r' (repeats from grid.json: per trial and dataset where
-        written, else the profile's eval_repeats on the search dataset, transfer_repeats else)."""
+        or 'trial_id: eval ds repeat r' (grid.json's repeats, per trial and dataset)."""
         rows = self.trials[[*SEARCH_KEY, "repeat"]].itertuples(index=False)
         have = {(*r[:4], int(r[4])) for r in rows}
         ended = {k[:3] for k in have}
@@ -112,16 +112,13 @@ class Experiment:
 
 
 def _repeats(declared: dict, dataset: str) -> int:
-    """Trainings declared for one evaluation dataset of a trial: grid.json's per-trial `repeats`
-    where written, else the profile's eval_repeats (search dataset) or transfer_repeats."""
-    if dataset in declared.get("repeats", {}):
-        return int(declared["repeats"][dataset])
-    key = "eval_repeats" if dataset == declared.get("search_dataset") else "transfer_repeats"
-    return int(declared.get(key, declared.get("eval_repeats", 1)))
+    """Trainings declared for one evaluation dataset of a trial (grid.json's per-trial `repeats`)."""
+    return int(declared["repeats"][dataset])
 
 
 def _with_repeats(df: pd.DataFrame, eval_seed: bool) -> pd.DataFrame:
-    """Files from before repeated evaluations: `repeat` 0 (and `eval_seed` = the search seed)."""
+    """Rows without an evaluation (a diverged or missed trial's, a search epoch's): `repeat` 0
+    (and `eval_seed` the search's seed), so that the columns are whole numbers."""
     if df.empty:
         return df
     if "repeat" not in df:
@@ -151,11 +148,7 @@ def load_experiment(root: str | Path) -> Experiment:
         profile = manifest.get("profile") or {}
         space = profile.get("space", "darts")
         options = profile.get("search_space") or {}
-        every = int(profile.get("eval_repeats", 1) or 1)
-        # (a profile from before transfer_repeats repeated every dataset eval_repeats times)
-        repeats = {"eval_repeats": every,
-                   "transfer_repeats": int(profile.get("transfer_repeats", every) or every)}
-        declared = [{**repeats, **d} for d in manifest.get("trials", [])]
+        declared = list(manifest.get("trials", []))
         table_path = manifest.get("table_path")
     # (a folder of `python -m studies ... --out` alone has no trials: its report is the studies')
     fill = bool(declared) and all(d.get("kind") == "table-fill" for d in declared)

@@ -10,7 +10,9 @@ report reads only these files. The columns are documented in results/README.md.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -58,6 +60,25 @@ def write_parquet_atomic(rows: list[dict] | pd.DataFrame, path: Path) -> None:
         keys = list(dict.fromkeys(k for row in rows for k in row))
         table = pa.Table.from_pydict({k: [row.get(k) for row in rows] for k in keys})
     atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """An exclusive lock on the file `path` (made where missing) for the with-block; another
+    process's waits. The kernel releases it when a process ends, however it ends. (No lock where
+    `fcntl` is missing: Windows.)"""
+    try:
+        import fcntl  # (POSIX only)
+    except ImportError:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _read_listed(path: Path) -> pd.DataFrame:
@@ -123,7 +144,7 @@ class ResultStore:
                 continue
         listed.sort(key=lambda pm: pm[1])
         joined = self.root / f"{table}.parquet"
-        if table in OTHER_KEYS and joined.is_file():   # a file appended to before the parts: first
+        if table in OTHER_KEYS and joined.is_file():   # what `compact` folded: read first
             listed.insert(0, (joined, joined.stat().st_mtime))
         return listed
 
@@ -141,9 +162,15 @@ class ResultStore:
         thousands; returns the parts folded. Safe beside writers and readers: the joined file is
         replaced atomically before any part goes, a part written or rewritten meanwhile stays (it
         is read after the joined file, so it still wins), and a reader that finds a part gone
-        reads again."""
+        reads again. Two compactions of one folder (two grids that share a table, started
+        together) take turns: the second would otherwise read parts the first deletes, or replace
+        the joined file with one that lacks what the first folded."""
         if table not in OTHER_KEYS:
             raise ValueError(f"only {', '.join(OTHER_KEYS)} can be compacted, not {table!r}")
+        with exclusive(self.root / ".compact.lock"):
+            return self._compact(table)
+
+    def _compact(self, table: str) -> int:
         joined = self.root / f"{table}.parquet"
         listed = self._listing(table)
         parts = [(p, m) for p, m in listed if p != joined]
@@ -176,7 +203,7 @@ class ResultStore:
 
 def read_results(path: str | Path, table: str) -> pd.DataFrame:
     """`table` from a results folder (its parts, or its joined <table>.parquet), or from one parquet
-    file (e.g. a perf.parquet written before the parts); empty if there is none."""
+    file (e.g. a perf.parquet copied out of a results folder); empty if there is none."""
     path = Path(path).expanduser()
     if path.is_file():
         return read_parquet(path)

@@ -15,7 +15,7 @@ SMALL = {"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2}
 
 
 def _random_genotype(seed, data, options=SMALL):
-    cfg = SearchConfig(strategy="random", epochs=3, batch_size=64, seed=seed, space_options=options)
+    cfg = SearchConfig.of(strategy="random", epochs=3, batch_size=64, seed=seed, space_options=options)
     search = Search(cfg, data)
     before = [a.detach().clone() for a in search.supernet.arch_parameters()]
     while not search.done:

@@ -68,7 +68,7 @@ def test_the_dense_dag_searches_are_unchanged():
 
     data = load_dataset("digits")
     for strategy, old in GOLDEN["dense_dag_search"]["results"].items():
-        search = Search(SearchConfig(space="dense-dag", strategy=strategy, dataset="digits", epochs=3,
+        search = Search(SearchConfig.of(space="dense-dag", strategy=strategy, dataset="digits", epochs=3,
                                      batch_size=64, seed=1,
                                      # the initialisation of 6007e16 (He init came with issue 14)
                                      space_options=dict(blocks=6, layers=4, width=16, dag_seed=1,

@@ -1,4 +1,5 @@
 import dataclasses
+import json
 
 import pandas as pd
 import pytest
@@ -49,25 +50,21 @@ def test_the_default_grids_hold_the_random_baseline_and_the_hyperdarts_control()
 
 
 def test_repeats_are_per_dataset_and_the_profile_alpha_lr_yields_to_a_grid_option():
-    import dataclasses
-
-    from benchmark.trial import eval_config, search_config
 
     profile = dataclasses.replace(SMOKE, eval_repeats=3, transfer_repeats=1, search_alpha_lr=0.05)
     grid = Grid("g", ("first-order", "hyperdarts-mlp"), ("digits",), (2,), profile,
                 transfer_datasets=("fashion-mnist",), strategy_options={"hyperdarts-mlp": {"alpha_lr": 0.01}})
     fo, hd = grid.trials()
     assert fo.repeats("digits") == 3 and fo.repeats("fashion-mnist") == 1
-    assert [eval_config(fo, r).seed for r in range(3)] == [2, 1002, 2002]
-    assert search_config(fo).strategy_options == {"alpha_lr": 0.05}
-    assert search_config(hd).strategy_options == {"alpha_lr": 0.01}
+    assert [fo.train_config(r).seed for r in range(3)] == [2, 1002, 2002]
+    assert fo.options == {"alpha_lr": 0.05} and fo.search.strategy_config.alpha_lr == 0.05
+    assert hd.options == {"alpha_lr": 0.01} and hd.search.strategy_config.alpha_lr == 0.01
+    assert fo.search.strategy_config.epochs == fo.search.epochs == SMOKE.search_epochs
 
 
 def test_the_plan_counts_trials_and_projects_power_and_cost_from_an_earlier_run(tmp_path):
-    import dataclasses
 
     from benchmark.plan import plan
-    from benchmark.trial import eval_seed  # noqa: F401  (the repeat seeds the plan describes)
 
     grid = Grid("g", ("first-order", "one-level"), ("digits",), (0, 1, 2), SMOKE)
     text = plan(grid, tmp_path / "none", None, 1.0, cpus=2)
@@ -160,15 +157,18 @@ def test_progress_lines_say_phase_epoch_and_metric():
                      "test_acc": 0.9}, 4) == "eval digits #2/2  test 0.900"
 
 
-def test_a_spec_survives_a_json_round_trip_with_its_speed_switches():
+def test_a_spec_survives_a_json_round_trip_with_its_speed_switches_and_another_format_is_refused():
     import json
 
+    from benchmark.codec import FormatError, decode_spec, encode_spec
     from benchmark.grids import CPU
-    from benchmark.tune_trainable import spec_from_dict, spec_to_dict
 
     spec = get_grid("cpu").trials()[0]
-    back = spec_from_dict(json.loads(json.dumps(spec_to_dict(spec))))
+    back = decode_spec(json.loads(json.dumps(encode_spec(spec))))
     assert back == spec and back.profile.train.speed == CPU.train.speed == ("channels_last",)
+    assert back.search == spec.search and back.space_config == spec.space_config
+    with pytest.raises(FormatError, match="format none .an older version.; this version reads format 1"):
+        decode_spec({k: v for k, v in encode_spec(spec).items() if k != "format"})
 
 
 def test_a_profile_checks_its_speed_switches_when_declared():
@@ -181,19 +181,12 @@ def test_a_profile_checks_its_speed_switches_when_declared():
         Profile("x", train=EvalConfig(speed=("turbo",)))
 
 
-def test_a_grid_json_from_before_the_typed_configs_reads_as_todays_profile():
+def test_a_profile_survives_its_written_form():
     from benchmark.grids import CPU, profile_from_dict
 
-    old = {"name": "cpu", "space": "darts", "search_channels": 4, "search_layers": 5, "search_nodes": 4,
-           "search_epochs": 3, "search_batch_size": 32, "search_partial_channels": 1,
-           "search_alpha_lr": 0.02, "eval_channels": 8, "eval_layers": 5, "eval_epochs": 4,
-           "eval_batch_size": 96, "eval_auxiliary": False, "eval_drop_path": 0.0, "eval_repeats": 2,
-           "transfer_repeats": 1, "train_subset": 10000, "search_subset": 2048, "image_size": 16,
-           "search_speed": [], "eval_speed": ["channels_last"], "gpus_per_trial": 0.5,
-           "cpus_per_trial": 1}
-    # (the old cpu profile had no collapse diagnostics, today's computes them every epoch)
-    assert profile_from_dict(old) == dataclasses.replace(CPU, search_diagnostics_every=0)
-    assert profile_from_dict(CPU.to_dict()) == CPU
+    assert profile_from_dict(json.loads(json.dumps(CPU.to_dict()))) == CPU
+    with pytest.raises(ValueError, match="a profile has no option.s. search_channels"):
+        profile_from_dict({**CPU.to_dict(), "search_channels": 4})
 
 
 @pytest.mark.parametrize("values, words", [
@@ -217,10 +210,8 @@ def test_the_dense_dag_grid_declares_a_ground_truth_per_seed_before_its_searches
 
 
 def test_the_stability_grid_searches_the_same_candidates_on_every_seed():
-    from benchmark.trial import space_options
-
-    same = [space_options(t)["dag_seed"] for t in get_grid("dense-dag-stability").trials()]
-    own = {t.seed: space_options(t)["dag_seed"] for t in get_grid("dense-dag").trials()}
+    same = [t.space_config.dag_seed for t in get_grid("dense-dag-stability").trials()]
+    own = {t.seed: t.space_config.dag_seed for t in get_grid("dense-dag").trials()}
     assert set(same) == {0} and own == {0: 0, 1: 1, 2: 2}
 
 
@@ -300,11 +291,11 @@ def test_run_refuses_a_bad_tuned_option_before_ray_starts(tmp_path, capsys):
 def test_a_column_that_only_later_rows_have_is_kept(tmp_path):
     """(The collapse diagnostics exist on some epochs only: the first row may lack them.)"""
     rows = [{**_rows("first-order", 0, 0.5)[0], "repeat": r} for r in (0, 1)]
-    rows[1]["dominant_eigenvalue"] = 0.7
+    rows[1]["largest_eigenvalue"] = 0.7
     store = ResultStore(tmp_path)
     store.write_part("trials", "a", rows)
     df = store.read("trials")
-    assert df.dominant_eigenvalue.isna().tolist() == [True, False] and df.dominant_eigenvalue.iloc[1] == 0.7
+    assert df.largest_eigenvalue.isna().tolist() == [True, False] and df.largest_eigenvalue.iloc[1] == 0.7
 
 
 def test_the_plan_says_what_its_seeds_detect_without_any_earlier_run(tmp_path):

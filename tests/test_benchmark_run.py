@@ -82,7 +82,8 @@ def test_bad_names_exit_2_with_one_sentence(argv, words, capsys, tmp_path):
 
 def test_tuning_writes_a_config_that_a_grid_then_uses(ray_tmp):
     results = ray_tmp / "results"
-    argv = ["--grid", "smoke", "--results", str(results), "--num-cpus", "2"]
+    argv = ["--grid", "smoke", "--results", str(results), "--num-cpus", "2", "--search-epochs", "2",
+            "--eval-epochs", "1"]
     assert run_module.main([*argv, "--tune", "first-order", "--samples", "2"]) == 0
     tuned_dir = results / "tuned" / "smoke"
     from benchmark.tuning import load_tuned
@@ -367,14 +368,14 @@ def test_a_server_that_opens_with_http2_settings_counts_as_ray():
 
 
 def test_the_nb201_space_end_to_end_with_lookups_in_a_table_made_here(ray_tmp, capsys):
-    """`--grid nb201-smoke`: every strategy and both baselines search NAS-Bench-201's space and are
+    """`--grid nb201-smoke`: strategies (a gradient, an implicit one and the random baseline; every
+    strategy searches every space in tests/test_registry.py) search NAS-Bench-201's space and are
     scored by lookups in a small table the test makes; the cells it lacks are trained into it
     (train on miss), every epoch's cell is looked up, and the report shows the lookup views."""
     from analysis.report import report
     from benchmark.grids import get_grid
     from benchmark.trial import table_protocol
     from nas.spaces.nb201_cell import Cell
-    from nas.strategies import STRATEGIES
     from resultstore.cells import CellTable
     from resultstore.experiment import load_experiment
 
@@ -388,15 +389,16 @@ def test_the_nb201_space_end_to_end_with_lookups_in_a_table_made_here(ray_tmp, c
              "epochs": 1, "train_wall_s": 1.0, "source": "test"}
             for op, acc in (("skip_connect", 0.2), ("avg_pool_3x3", 0.3)) for s in (0, 1000)]
     table.add(made)
+    strategies = ("first-order", "implicit-cg", "random")
     argv = ["--grid", "nb201-smoke", "--results", str(results), "--num-cpus", "2",
-            "--search-epochs", "1", "--eval-epochs", "1"]
+            "--search-epochs", "1", "--eval-epochs", "1", "--strategies", *strategies]
     assert run_module.main(argv) == 0
     out = capsys.readouterr()
     assert "table nb201-smoke (trained here): 2 cells (canonical forms) on digits" in out.err
     assert "training a missing cell into the table on digits #1/2" in out.out
     root = results / "nb201-smoke"
     trials = pd.read_parquet(root / "trials.parquet")
-    assert set(trials.strategy) == set(STRATEGIES) and (trials.status == "finished").all()
+    assert set(trials.strategy) == set(strategies) and (trials.status == "finished").all()
     assert set(trials.evaluated_by) <= {"lookup", "trained on miss"} and set(trials.table) == {"nb201-smoke"}
     rows = CellTable(spec.table_path).rows()
     assert len(rows[rows.source == "test"]) == 4 and (rows.source == "trained").any()

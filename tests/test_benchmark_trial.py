@@ -3,8 +3,9 @@ import math
 
 import pytest
 
+from benchmark.codec import decode_state, encode_state
 from benchmark.grids import SMOKE, Grid
-from benchmark.trial import run_trial, trial_rows
+from benchmark.trial import run_trial
 from resultstore.store import ResultStore
 
 TINY = dataclasses.replace(SMOKE, train_subset=256, train=dataclasses.replace(SMOKE.train, epochs=1),
@@ -17,12 +18,17 @@ def _spec(strategy="first-order", profile=TINY, options=None):
     return grid.trials()[0]
 
 
+def _saved(through_a_file):
+    """What a trial state becomes in a checkpoint: the codec's form through torch.save/load."""
+    return lambda state: decode_state(through_a_file(encode_state(state)))
+
+
 def test_a_trial_searches_evaluates_and_becomes_rows(tmp_path):
     seen = []
     spec = _spec()
     state = run_trial(spec, on_progress=lambda m, s: seen.append(m["phase"]))
     assert seen == ["search", "search", "eval", "eval"]   # the evaluation's one epoch, then its test
-    rows = trial_rows(spec, state)
+    rows = state.rows(spec)
     (trial,) = rows["trials"]
     assert trial["status"] == "finished" and 0 <= trial["test_acc"] <= 1 and trial["params"] > 0
     assert trial["search_epochs"] == 2 and trial["eval_epochs"] == 1     # TINY's, as run
@@ -40,11 +46,11 @@ def test_a_trial_searches_evaluates_and_becomes_rows(tmp_path):
 def test_a_trial_resumes_from_its_last_state(through_a_file):
     spec = _spec()
     states = []
-    full = run_trial(spec, on_progress=lambda m, s: states.append(through_a_file(s)))
-    assert states[0]["evals"] == {}
+    full = run_trial(spec, on_progress=lambda m, s: states.append(_saved(through_a_file)(s)))
+    assert states[0].evals == {}
     resumed = run_trial(spec, state=states[0])  # after the first search epoch
-    assert resumed["genotype"] == full["genotype"]
-    assert resumed["evals"]["digits#0"]["test_acc"] == full["evals"]["digits#0"]["test_acc"]
+    assert resumed.genotype == full.genotype
+    assert resumed.evals["digits#0"]["test_acc"] == full.evals["digits#0"]["test_acc"]
 
 
 def test_a_trial_resumes_in_the_middle_of_an_evaluation_from_its_last_epoch(through_a_file):
@@ -53,26 +59,26 @@ def test_a_trial_resumes_in_the_middle_of_an_evaluation_from_its_last_epoch(thro
     profile = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, epochs=3))
     spec = _spec(profile=profile)
     reports = []
-    full = run_trial(spec, on_progress=lambda m, s: reports.append((m, through_a_file(s))))
+    full = run_trial(spec, on_progress=lambda m, s: reports.append((m, _saved(through_a_file)(s))))
     eval_epochs = [(m, s) for m, s in reports if m["phase"] == "eval" and "test_acc" not in m]
     assert [m["epoch"] for m, _ in eval_epochs] == [0, 1, 2]
     assert all(m["epochs"] == 3 for m, _ in eval_epochs)
     crashed = eval_epochs[0][1]             # the checkpoint after the evaluation's first epoch
-    assert crashed["eval_partial"]["digits#0"]["epoch"] == 1 and crashed["evals"] == {}
+    assert crashed.eval_partial["digits#0"]["epoch"] == 1 and crashed.evals == {}
     seen = []
     resumed = run_trial(spec, state=crashed, on_progress=lambda m, s: seen.append(m))
     assert [m.get("epoch") for m in seen if m["phase"] == "eval" and "test_acc" not in m] == [1, 2]
-    assert "eval_partial" not in resumed
-    assert resumed["evals"]["digits#0"]["test_acc"] == full["evals"]["digits#0"]["test_acc"]
-    assert [h["train_loss"] for h in resumed["evals"]["digits#0"]["history"]] == \
-        [h["train_loss"] for h in full["evals"]["digits#0"]["history"]]
-    rows = trial_rows(spec, resumed)
+    assert resumed.eval_partial == {}
+    assert resumed.evals["digits#0"]["test_acc"] == full.evals["digits#0"]["test_acc"]
+    assert [h["train_loss"] for h in resumed.evals["digits#0"]["history"]] == \
+        [h["train_loss"] for h in full.evals["digits#0"]["history"]]
+    rows = resumed.rows(spec)
     # the costs: the process CPU time of every epoch, those before the crash included
     (trial,) = rows["trials"]
-    history = resumed["evals"]["digits#0"]["history"]
+    history = resumed.evals["digits#0"]["history"]
     assert trial["eval_cpu_s"] == pytest.approx(sum(h["epoch_cpu_s"] for h in history))
     assert trial["search_cpu_s"] == pytest.approx(
-        sum(r["epoch_cpu_s"] for r in resumed["search_history"]))
+        sum(r["epoch_cpu_s"] for r in resumed.search_history))
     assert trial["eval_cpu_s"] > 0 and trial["search_cpu_s"] > 0
     assert [r["cpu_s"] for r in rows["epochs"] if r["phase"] == "eval"] == [
         h["epoch_cpu_s"] for h in history]
@@ -86,10 +92,10 @@ def test_a_search_only_trial_records_its_search_and_trains_nothing(tmp_path):
     spec = grid.trials()[0]
     seen = []
     state = run_trial(spec, on_progress=lambda m, s: seen.append(m["phase"]))
-    assert seen == ["search", "search"] and state["status"] == "searched" and state["evals"] == {}
-    rows = trial_rows(spec, state)
+    assert seen == ["search", "search"] and state.status == "searched" and state.evals == {}
+    rows = state.rows(spec)
     (trial,) = rows["trials"]
-    assert trial["status"] == "searched" and trial["genotype"] == state["genotype"]
+    assert trial["status"] == "searched" and trial["genotype"] == state.genotype
     assert "test_acc" not in trial and len(rows["epochs"]) == 2
     store = ResultStore(tmp_path)
     for table, table_rows in rows.items():
@@ -112,8 +118,8 @@ def test_a_diverging_search_is_recorded_not_raised(monkeypatch):
     monkeypatch.setattr(FirstOrder, "step", nan_step)
     spec = _spec()
     state = run_trial(spec)
-    assert state["status"] == "diverged" and "diverged" in state["reason"]
-    (row,) = trial_rows(spec, state)["trials"]
+    assert state.status == "diverged" and "diverged" in state.reason
+    (row,) = state.rows(spec)["trials"]
     assert row["status"] == "diverged"
 
 
@@ -126,7 +132,7 @@ def test_eval_repeats_train_the_genotype_with_paired_seeds_and_land_in_the_parqu
     # each training's one epoch, then its test
     assert seen[-4:] == [("eval", 0, False), ("eval", 0, True), ("eval", 1, False), ("eval", 1, True)]
     store = ResultStore(tmp_path)
-    for table, rows in trial_rows(spec, state).items():
+    for table, rows in state.rows(spec).items():
         store.write_part(table, spec.trial_id, rows)
     trials = store.collect()["trials"].sort_values("repeat")
     assert list(trials["repeat"]) == [0, 1]
@@ -149,27 +155,23 @@ def test_the_random_baseline_takes_no_step_and_is_evaluated_like_the_others():
     state = run_trial(spec, on_progress=lambda m, s: phases.append(m["phase"]))
     # one record of the drawn α, then the evaluation (its one epoch, then its test)
     assert phases == ["search", "eval", "eval"]
-    rows = trial_rows(spec, state)
+    rows = state.rows(spec)
     assert rows["trials"][0]["status"] == "finished"
     assert rows["epochs"][0]["train_loss"] is None
 
 
-def test_a_state_from_before_repeats_resumes_and_becomes_rows():
+def test_a_state_of_another_format_starts_the_trial_again(through_a_file, capsys):
     spec = _spec()
     state = run_trial(spec)
-    new_keys = ("eval_dataset", "repeat", "eval_seed")
-    old = {k: v for k, v in state["evals"]["digits#0"].items() if k not in new_keys}
-    legacy = {**state, "evals": {"digits": old}}
-    (row,) = trial_rows(spec, legacy)["trials"]       # the rows of a legacy state
-    assert row["eval_dataset"] == "digits" and row["repeat"] == 0 and row["eval_seed"] == spec.seed
-    resumed = run_trial(spec, state=legacy)          # nothing to train again
-    assert list(resumed["evals"]) == ["digits#0"]
-    assert resumed["evals"]["digits#0"]["test_acc"] == state["evals"]["digits#0"]["test_acc"]
+    assert _saved(through_a_file)(state) == state
+    old = {k: v for k, v in encode_state(state).items() if k != "format"}
+    assert decode_state(old, "old.pt") is None
+    assert "old.pt holds a trial state of another format" in capsys.readouterr().err
 
 
 def test_a_strategys_own_metrics_land_in_the_epochs_table():
     spec = _spec("implicit-cg", options={"cg_k": 2, "hvp": "finite-difference"})
-    rows = trial_rows(spec, run_trial(spec))
+    rows = run_trial(spec).rows(spec)
     search = [r for r in rows["epochs"] if r["phase"] == "search"]
     assert search and all(1.0 <= r["cg_iterations"] <= 2.0 for r in search)
 
@@ -206,8 +208,8 @@ profile = dataclasses.replace(SMOKE, train_subset=256, search_epochs=2, eval_rep
                               train=dataclasses.replace(SMOKE.train, epochs=1))
 spec = Grid("t", (sys.argv[1],), ("digits",), (0,), profile).trials()[0]
 state = run_trial(spec)
-print(json.dumps({"genotype": state["genotype"], "test_acc": state["evals"]["digits#0"]["test_acc"],
-                  "alpha": state["search_history"][-1]["alpha_normal"]}))
+print(json.dumps({"genotype": state.genotype, "test_acc": state.evals["digits#0"]["test_acc"],
+                  "alpha": state.search_history[-1]["alpha_normal"]}))
 """
 
 

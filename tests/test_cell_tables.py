@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from benchmark.trial_state import TrialState
 from nas.spaces.nb201_cell import Cell
 from resultstore.cells import CellTable, TableError, import_published, open_published, resolve_table
 
@@ -186,23 +187,23 @@ def test_a_trial_trains_its_missing_cells_into_the_table_and_then_looks_them_up(
     spec = lookup_spec(tmp_path)
     shown = []
     state = trial.run_trial(spec, "cpu", on_progress=lambda m, st: shown.append(m))
-    assert state["status"] == "finished"
+    assert state.status == "finished"
     table = CellTable(spec.table_path)
     assert table.protocol()["train"]["epochs"] == 1 and table.protocol()["source"] == "trained here"
     rows = table.rows()
-    epoch_cells = [h["genotype"] for h in state["search_history"]]
+    epoch_cells = [h["genotype"] for h in state.search_history]
     # every epoch's computation, trained twice (a cell of a computation the table has is not)
     computations = {Cell.parse(c).canonical() for c in epoch_cells}
     assert set(rows["canonical"]) == computations and set(rows["train_seed"]) == {0, 1000}
     assert len(rows) == 2 * len(computations)
     assert any(m.get("phase") == "table" for m in shown)
     # the found cell's evaluations are the table's trainings of it
-    final = rows[rows["canonical"] == Cell.parse(state["genotype"]).canonical()].sort_values("train_seed")
-    evals = sorted(state["evals"].values(), key=lambda e: e["repeat"])
+    final = rows[rows["canonical"] == Cell.parse(state.genotype).canonical()].sort_values("train_seed")
+    evals = sorted(state.evals.values(), key=lambda e: e["repeat"])
     assert [e["test_acc"] for e in evals] == list(final["test_acc"])
     assert [e["eval_seed"] for e in evals] == [0, 1000]
     assert {e["evaluated_by"] for e in evals} == {"lookup"}   # trained at the last epoch's lookup
-    tables = trial.trial_rows(spec, state)
+    tables = state.rows(spec)
     search_rows = [r for r in tables["epochs"] if r["phase"] == "search"]
     assert [r["genotype"] for r in search_rows] == epoch_cells
     for r in search_rows:
@@ -212,9 +213,9 @@ def test_a_trial_trains_its_missing_cells_into_the_table_and_then_looks_them_up(
     # the same search again, from nothing: it finds every cell in the table and trains none
     before = len(table.rows())
     again = trial.run_trial(spec, "cpu")
-    assert len(CellTable(spec.table_path).rows()) == before and again["status"] == "finished"
-    assert {e["evaluated_by"] for e in again["evals"].values()} == {"lookup"}
-    assert all(e["eval_wall_s"] == 0.0 and e["table_train_s"] > 0 for e in again["evals"].values())
+    assert len(CellTable(spec.table_path).rows()) == before and again.status == "finished"
+    assert {e["evaluated_by"] for e in again.evals.values()} == {"lookup"}
+    assert all(e["eval_wall_s"] == 0.0 and e["table_train_s"] > 0 for e in again.evals.values())
 
 
 def test_a_miss_that_may_not_train_ends_the_trial_in_one_sentence(tmp_path, tiny_digits, monkeypatch):
@@ -223,18 +224,18 @@ def test_a_miss_that_may_not_train_ends_the_trial_in_one_sentence(tmp_path, tiny
     monkeypatch.setattr(trial, "load_for_trial", lambda name, spec, search=False: tiny_digits)
     spec = lookup_spec(tmp_path, on_miss="error", lookup_epochs=False)
     state = trial.run_trial(spec, "cpu")
-    assert state["status"] == "missed" and "no table of cells at" in state["reason"]
+    assert state.status == "missed" and "no table of cells at" in state.reason
     CellTable(spec.table_path).require(trial.table_protocol(spec), create=True)   # an empty table
     state = trial.run_trial(spec, "cpu")
-    assert state["status"] == "missed"
-    assert f"has no training of {state['genotype']}" in state["reason"]
-    (only,) = trial.trial_rows(spec, state)["trials"]
-    assert only["status"] == "missed" and only["genotype"] == state["genotype"]
+    assert state.status == "missed"
+    assert f"has no training of {state.genotype}" in state.reason
+    (only,) = state.rows(spec)["trials"]
+    assert only["status"] == "missed" and only["genotype"] == state.genotype
     # a table trained at another protocol is refused
     other = dataclasses.replace(spec, profile=dataclasses.replace(
         spec.profile, train=dataclasses.replace(spec.profile.train, epochs=3)))
     state = trial.run_trial(other, "cpu")
-    assert state["status"] == "missed" and "another protocol" in state["reason"]
+    assert state.status == "missed" and "another protocol" in state.reason
 
 
 def test_a_profile_declares_its_table_consistently():
@@ -400,15 +401,16 @@ def test_a_fill_grid_is_chunks_of_its_cells_and_each_trains_them_into_the_table(
     first, second = small.trials(tables_root=tmp_path)
     state = trial.run_trial(first, "cpu")
     table = CellTable(first.table_path)
-    assert state["status"] == "finished" and len(table.rows()) == 2 * 2      # 2 cells, 2 trainings
+    assert state.status == "finished" and len(table.rows()) == 2 * 2      # 2 cells, 2 trainings
     assert set(table.rows().train_seed) == {0, 1000}
-    (row_,) = trial.trial_rows(first, state)["fills"]
+    (row_,) = state.rows(first)["fills"]
     assert row_["cells"] == 2 and row_["trained_now"] == 2 and row_["table"] == table.name
     # a chunk stopped after its first cell goes on from the second; the first is not trained again
-    partial = {"cells": {trial.fill_chunk(second)[0]: {"test_acc": 0.5, "trainings": 2, "trained": True}}}
+    partial = TrialState(cells={trial.fill_chunk(second)[0]: {"test_acc": 0.5, "trainings": 2,
+                                                              "trained": True}})
     again = trial.run_trial(second, "cpu", state=partial)
-    assert again["status"] == "finished" and len(CellTable(first.table_path).rows()) == 2 * 2
-    assert trial.run_trial(first, "cpu")["cells"] and len(CellTable(first.table_path).rows()) == 4
+    assert again.status == "finished" and len(CellTable(first.table_path).rows()) == 2 * 2
+    assert trial.run_trial(first, "cpu").cells and len(CellTable(first.table_path).rows()) == 4
 
 
 def test_a_tables_report_says_what_it_can_rank_and_what_it_costs(tmp_path):

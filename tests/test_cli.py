@@ -131,7 +131,7 @@ def test_the_command_line_search_and_evaluation_are_the_library_runs_of_their_fl
                  "--epochs", "2", "--batch-size", "96", "--channels", "2", "--layers", "2",
                  "--nodes", "2", "--set", "w_lr=0.05", "--device", "cpu", "--out", str(out)]) == 0
     printed = capsys.readouterr().out.strip()
-    config = SearchConfig(strategy="one-level", dataset="digits", epochs=2, batch_size=96, seed=3,
+    config = SearchConfig.of(strategy="one-level", dataset="digits", epochs=2, batch_size=96, seed=3,
                           space_options={"channels": 2, "layers": 2, "nodes": 2, "multiplier": 2},
                           strategy_options={"w_lr": 0.05})
     lib = run_search(config)

@@ -327,7 +327,7 @@ def test_a_search_epoch_with_the_batched_cell_ends_where_the_plain_one_does(monk
     rounding. (Later epochs drift apart as they do between 1 and 2 threads: that search amplifies
     rounding, tests/test_behaviour.py.)"""
     from benchmark.grids import GRIDS
-    from benchmark.trial import load_for_trial, search_config
+    from benchmark.trial import load_for_trial
     from nas.search import Search
 
     (spec,) = [t for t in GRIDS["smoke"].trials() if t.strategy == "first-order" and t.seed == 0]
@@ -335,7 +335,7 @@ def test_a_search_epoch_with_the_batched_cell_ends_where_the_plain_one_does(monk
     alphas = []
     for batched in (False, True):
         monkeypatch.setattr(SearchCell, "batched", batched)
-        search = Search(search_config(spec), data, "cpu")
+        search = Search(spec.search, data, "cpu")
         start = [a.detach().clone() for a in search.supernet.arch_parameters()]
         search.run_epoch()
         alphas.append([a.detach().clone() for a in search.supernet.arch_parameters()])

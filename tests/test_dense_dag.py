@@ -90,7 +90,7 @@ def test_stage_two_resamples_from_alpha_feedback_and_resets_alpha():
 
 @pytest.mark.parametrize("strategy", list(SEARCHING))
 def test_every_strategy_runs_a_few_steps_on_the_space(strategy, tiny_digits):
-    cfg = SearchConfig(space="dense-dag", strategy=strategy, dataset="digits", epochs=2, batch_size=64,
+    cfg = SearchConfig.of(space="dense-dag", strategy=strategy, dataset="digits", epochs=2, batch_size=64,
                        space_options={"blocks": 4, "layers": 4, "width": 16, "resample_every": 1})
     search = Search(cfg, tiny_digits)
     before = [p.detach().clone() for p in search.supernet.weight_parameters()]
@@ -152,7 +152,7 @@ def test_the_conv_layer_space_trains_a_found_dag_of_filters(tiny_digits):
     from nas.search import Search, SearchConfig
     from nas.spaces.dense_dag import StandaloneConfig, train_standalone
 
-    search = Search(SearchConfig(space="dense-dag", strategy="first-order", dataset="digits", epochs=1,
+    search = Search(SearchConfig.of(space="dense-dag", strategy="first-order", dataset="digits", epochs=1,
                                  batch_size=32, seed=0,
                                  space_options=dict(blocks=3, layers=3, width=4, layer="conv")),
                     tiny_digits, "cpu")

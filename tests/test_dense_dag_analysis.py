@@ -131,11 +131,6 @@ def test_the_collapse_table_reads_each_diagnostic_as_a_sequence_over_the_epochs(
     assert row["searches"] == 2 and row["epochs"] == "1 → 2 → 3"
     assert row["parameter-free ops, normal"] == "1.0 → 3.0 → 7.0"       # the mean over the 2 seeds
     assert row["largest eigenvalue of ∇²_α L_val"] == "0.100 → 0.500 → 0.900"
-    # results written before issue 30 hold the eigenvalue of largest magnitude, labelled so
-    old = pd.DataFrame(rows).rename(columns={"largest_eigenvalue": "dominant_eigenvalue"})
-    (_, frame), = collapse_table(Experiment(root=None, trials=pd.DataFrame({"status": []}),
-                                            epochs=old, alphas=pd.DataFrame())).blocks
-    assert frame.iloc[0]["eigenvalue of ∇²_α L_val of largest magnitude"] == "0.100 → 0.500 → 0.900"
 
 
 def test_a_uniform_choice_has_the_modal_share_of_the_exact_enumeration():

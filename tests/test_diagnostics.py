@@ -98,7 +98,7 @@ def test_diagnostics_do_not_change_the_search(tiny_digits):
                 strategy="second-order")
     runs = {}
     for every in (0, 1):
-        search = Search(SearchConfig(**base, diagnostics_every=every, eigen_iterations=3), tiny_digits)
+        search = Search(SearchConfig.of(**base, diagnostics_every=every, eigen_iterations=3), tiny_digits)
         while not search.done:
             search.run_epoch()
         runs[every] = search

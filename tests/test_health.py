@@ -65,27 +65,6 @@ def test_a_cg_that_uses_its_products_and_a_converging_series_are_not_flagged():
     assert flags == {"first-order": [], "implicit-cg": [], "implicit-neumann": []}
 
 
-def test_alpha_change_of_old_results_comes_from_the_alphas_table():
-    """Results written before the search recorded alpha_change: it is computed from α per epoch."""
-    alphas, epochs = [], []
-    for strategy, step in (("first-order", 0.1), ("second-order", 0.12), ("implicit-neumann", 1e-4)):
-        for e in range(3):
-            w = np.array([1.0 + step * e, 1.0])
-            w = w / w.sum()
-            alphas += [{"strategy": strategy, "search_dataset": "d", "seed": 0, "epoch": e,
-                        "cell": "normal", "edge": "0->2", "op": op, "weight": float(x)}
-                       for op, x in zip(("a", "b"), w)]
-            epochs.append({"strategy": strategy, "search_dataset": "d", "seed": 0,
-                           "phase": "search", "epoch": e})
-    trials = pd.DataFrame({"strategy": ["first-order", "second-order", "implicit-neumann"],
-                           "search_dataset": "d", "seed": 0, "status": "finished"})
-    exp = Experiment(None, trials, pd.DataFrame(epochs), pd.DataFrame(alphas))
-    h = search_health(exp).set_index("strategy")
-    assert h.loc["implicit-neumann", "flags"][0].startswith("α did not move")
-    assert h.loc["first-order", "flags"] == []
-    assert h.loc["first-order", "alpha_change"] > 0.02
-
-
 def test_the_report_names_per_strategy_what_went_wrong_and_does_not_compare_it():
     rows = (_epochs("first-order", 0, [0.1, 0.1]) + _epochs("first-order", 1, [0.1, 0.1])
             + _epochs("implicit-neumann", 0, [0.1, 0.0]) + _epochs("implicit-neumann", 1, [0.1, 0.1]))

@@ -144,3 +144,39 @@ def test_no_module_sets_the_global_matplotlib_backend():
     for folder in LAYERS:
         for path in (ROOT / folder).rglob("*.py"):
             assert "matplotlib.use(" not in path.read_text(), path
+
+
+LONG = 60   # code lines (no docstring, blank or comment-only line) a function may have unexplained
+
+
+def _code_lines(node: ast.FunctionDef, lines: list[str]) -> int:
+    body = node.body
+    has_doc = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+        and isinstance(body[0].value.value, str)
+    start = body[0].end_lineno + 1 if has_doc else body[0].lineno
+    return sum(1 for line in lines[start - 1:node.end_lineno]
+               if line.strip() and not line.strip().startswith("#"))
+
+
+def _long_functions(source: str) -> list[tuple[str, int]]:
+    """The functions of `source` longer than LONG code lines whose docstring gives no reason
+    ("(Long: ...)"), with their lengths."""
+    lines = source.splitlines()
+    return [(node.name, n) for node in ast.walk(ast.parse(source))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and (n := _code_lines(node, lines)) > LONG and "(Long:" not in (ast.get_docstring(node) or "")]
+
+
+def test_the_length_rule_counts_code_not_docstrings_or_comments():
+    body = "\n".join(f"    x{i} = {i}" for i in range(LONG))
+    fits = f'def f():\n    """Doc.\n\n    More doc."""\n    # a comment\n\n{body}\n'
+    assert _long_functions(fits) == []
+    assert _long_functions(fits + "    return x0\n") == [("f", LONG + 1)]
+    told = fits.replace("More doc.", "(Long: one table, one function.)") + "    return x0\n"
+    assert _long_functions(told) == []
+
+
+def test_no_function_is_long_without_a_reason():
+    long = [f"{path.relative_to(ROOT)}: {name} ({n} code lines)" for path in SOURCES
+            for name, n in _long_functions(path.read_text())]
+    assert not long, "split these, or say why not in the docstring as (Long: ...): " + "; ".join(long)

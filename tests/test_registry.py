@@ -239,7 +239,7 @@ def test_every_strategy_searches_every_space(name, space, request, tiny_digits):
     name = _name(name, request)
     if space == TwinSpace.name:
         request.getfixturevalue("fourth")
-    search = Search(SearchConfig(space=space, strategy=name, dataset="digits", epochs=1,
+    search = Search(SearchConfig.of(space=space, strategy=name, dataset="digits", epochs=1,
                                  batch_size=64, seed=0, space_options=TINY_SPACES[space],
                                  strategy_options={"alpha_lr": 0.03}, diagnostics_every=1),
                     tiny_digits, "cpu")

@@ -38,9 +38,9 @@ def make_experiment(root: Path, skip=(), diverge=(), declare_extra=False, repeat
                     strategies=STRATEGIES, skip_repeats=()) -> dict:
     """Parts for every (strategy, seed) but those in `skip`; returns the accuracies written.
 
-    repeats=None writes the old files (no `repeat`, `eval_seed`); repeats=r trains each found cell r
-    times (keys (strategy, seed, ds, repeat), a per-search offset plus training noise), but for the
-    (strategy, seed, repeat) in `skip_repeats`, and declares `eval_repeats` = r in grid.json."""
+    repeats=None trains each found cell once (the accuracies keyed (strategy, seed, ds)); repeats=r
+    trains it r times (keys (strategy, seed, ds, repeat), a per-search offset plus training noise),
+    but for the (strategy, seed, repeat) in `skip_repeats`, and declares r repeats in grid.json."""
     rng = np.random.default_rng(0)
     accs = {}
     for si, strategy in enumerate(strategies):
@@ -62,12 +62,13 @@ def make_experiment(root: Path, skip=(), diverge=(), declare_extra=False, repeat
                             continue
                         acc = (search + (rng.normal(0, 0.3) if repeats else 0.0)) / 100
                         accs[(strategy, seed, ds, r) if repeats else (strategy, seed, ds)] = acc
-                        extra = {"repeat": r, "eval_seed": 1000 * r + seed} if repeats else {}
+                        extra = {"repeat": r, "eval_seed": 1000 * r + seed}
                         trials.append({**key, "eval_dataset": ds, "status": "finished", "reason": "",
                                        "genotype": str(DARTS_V2 if si % 2 else DARTS_V1), "test_acc": acc,
                                        "test_loss": 0.3, "params": 3.3e6 + si * 1e5,
-                                       "search_wall_s": 3600.0 * (1 + si) + seed,
+                                       "search_wall_s": 3600.0 * (1 + si) + seed, "search_cpu_s": 3500.0,
                                        "search_device": "NVIDIA H100", "eval_wall_s": 7200.0,
+                                       "eval_cpu_s": 7000.0,
                                        "eval_device": "NVIDIA H100", **extra, **common})
             epochs = [{**key, "phase": "search", "eval_dataset": "", "epoch": e, "train_loss": 1.0,
                        "train_acc": 0.3 + 0.1 * e, "val_acc": 0.25 + 0.1 * e, "val_loss": 1.1, "lr": 0.025,
@@ -82,12 +83,13 @@ def make_experiment(root: Path, skip=(), diverge=(), declare_extra=False, repeat
             for table, rows in (("trials", trials), ("epochs", epochs), ("alphas", alphas)):
                 (root / "parts" / table).mkdir(parents=True, exist_ok=True)
                 pd.DataFrame(rows).to_parquet(root / "parts" / table / f"{tid}.parquet")
-    declared = [{**_key(s, seed), "trial_id": _trial_id(s, seed), "eval_datasets": ["cifar10", "cifar100"]}
+    evals = {"eval_datasets": ["cifar10", "cifar100"],
+             "repeats": {"cifar10": repeats or 1, "cifar100": repeats or 1}}
+    declared = [{**_key(s, seed), "trial_id": _trial_id(s, seed), **evals}
                 for s in strategies for seed in SEEDS]
     if declare_extra:
-        declared.append({**_key("implicit-cg", 0), "trial_id": "implicit-cg__cifar10__s0",
-                         "eval_datasets": ["cifar10", "cifar100"]})
-    profile = {"name": "cpu", "eval_repeats": repeats} if repeats else {"name": "cpu"}
+        declared.append({**_key("implicit-cg", 0), "trial_id": "implicit-cg__cifar10__s0", **evals})
+    profile = {"name": "cpu", "eval_repeats": repeats or 1, "transfer_repeats": repeats or 1}
     (root / "grid.json").write_text(json.dumps({"grid": "synth", "profile": profile, "trials": declared}))
     # A tiny toy table and a fidelity measurement, written as their commands write them.
     from nas.toy import ToyRun, run_toy
@@ -140,13 +142,6 @@ def test_accuracy_numbers_equal_what_pandas_computes_from_the_parquet(synth):
     assert row.search_hours == pytest.approx((3 * 3600 * 3 + 0 + 1 + 2) / 3 / 3600)
     assert row.params_m == pytest.approx(3.5) and row.search_cost_unit == "GPU-hours"
     assert list(num.strategy.unique()) == list(STRATEGIES)   # the registry's order
-
-
-def test_old_files_get_repeat_0_and_the_search_seed_as_training_seed(synth):
-    exp = load_experiment(synth[0])
-    assert (exp.trials.repeat == 0).all() and (exp.trials.eval_seed == exp.trials.seed).all()
-    assert (exp.epochs.repeat == 0).all()
-    assert len(exp.searches) == len(exp.finished) and (exp.searches.repeats == 1).all()
 
 
 def test_repeats_are_averaged_per_search_and_split_into_search_and_training_noise(tmp_path):
@@ -498,17 +493,17 @@ def test_toy_figure_gives_a_run_one_colour_in_every_panel_and_keeps_legends_off_
     assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
 
 
-def test_missing_expects_transfer_repeats_on_transfer_datasets(tmp_path):
+def test_missing_counts_the_repeats_grid_json_declares_per_dataset(tmp_path):
     from resultstore.experiment import Experiment
 
     rows = [{"strategy": "first-order", "search_dataset": "c10", "seed": 0, "eval_dataset": e,
              "repeat": r, "status": "finished", "test_acc": 0.5}
             for e, r in (("c10", 0), ("c10", 1), ("fmnist", 0))]
     declared = [{"strategy": "first-order", "search_dataset": "c10", "seed": 0, "trial_id": "t",
-                 "eval_datasets": ["c10", "fmnist"], "eval_repeats": 2, "transfer_repeats": 1}]
+                 "eval_datasets": ["c10", "fmnist"], "repeats": {"c10": 2, "fmnist": 1}}]
     exp = Experiment(tmp_path, pd.DataFrame(rows), pd.DataFrame(), pd.DataFrame(), declared)
     assert exp.missing() == []
-    exp.declared[0]["repeats"] = {"c10": 2, "fmnist": 2}      # grid.json's per-trial counts win
+    exp.declared[0]["repeats"] = {"c10": 2, "fmnist": 2}
     assert exp.missing() == ["t: fmnist repeat 1"]
 
 
@@ -568,7 +563,7 @@ def test_the_collapse_figure_draws_one_panel_per_recorded_diagnostic(tmp_path, m
     rows = [{"experiment": "e", "strategy": s, "search_dataset": "d", "seed": seed, "profile": "p",
              "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": ep, "train_acc": 0.5,
              "val_acc": 0.5, "lr": 0.1, "time_s": 1.0, "alpha_entropy": 2.0 - 0.1 * ep + 0.01 * seed,
-             "dominant_eigenvalue": 0.3 * (ep + 1), "diagnostics_s": 0.5,
+             "largest_eigenvalue": 0.3 * (ep + 1), "diagnostics_s": 0.5,
              "cg_iterations": 3.0 if s == "implicit-cg" else None}
             for s in ("first-order", "implicit-cg") for seed in (0, 1) for ep in (0, 1)]
     exp = Experiment(tmp_path, pd.DataFrame(), pd.DataFrame(rows), pd.DataFrame())
@@ -579,9 +574,9 @@ def test_the_collapse_figure_draws_one_panel_per_recorded_diagnostic(tmp_path, m
     assert paths and all(p.stat().st_size > 1000 for p in paths)
     titles = [ax.get_title() for ax in saved[0].axes if ax.get_visible()]
     assert titles == [figures.DIAGNOSTIC_LABELS[c] for c in
-                      ("alpha_entropy", "dominant_eigenvalue", "cg_iterations")]   # not the *_s cost
+                      ("alpha_entropy", "largest_eigenvalue", "cg_iterations")]   # not the *_s cost
     assert figures.collapse_curves(Experiment(tmp_path, pd.DataFrame(), pd.DataFrame(rows).drop(
-        columns=["alpha_entropy", "dominant_eigenvalue", "cg_iterations", "diagnostics_s"]),
+        columns=["alpha_entropy", "largest_eigenvalue", "cg_iterations", "diagnostics_s"]),
         pd.DataFrame()), tmp_path / "none") == []
 
 
@@ -612,7 +607,7 @@ def test_a_search_only_experiment_counts_its_searches_genotypes(tmp_path):
 
 def test_costs_are_cpu_time_on_a_cpu_and_device_time_on_a_gpu():
     """Wall time on shared cores is not a cost: on a CPU the report counts the process's CPU time,
-    and says which it counts; rows written before CPU time was recorded say 'CPU wall-hours'."""
+    and says which it counts; a CPU row without CPU time (not recorded) says 'CPU wall-hours'."""
     from analysis.tables import cost_hours
 
     f = pd.DataFrame({"search_wall_s": [7200.0, 3600.0, 1800.0],
@@ -622,8 +617,6 @@ def test_costs_are_cpu_time_on_a_cpu_and_device_time_on_a_gpu():
     hours, unit = cost_hours(f, "search")
     assert hours.tolist() == [1.0, 1.0, 0.5]
     assert unit.tolist() == ["CPU-hours", "CPU wall-hours", "GPU-hours"]
-    hours, unit = cost_hours(f.drop(columns="search_cpu_s"), "search")
-    assert unit.tolist() == ["CPU wall-hours", "CPU wall-hours", "GPU-hours"]
 
 
 def test_the_collapse_figure_draws_what_a_uniform_alpha_gives():

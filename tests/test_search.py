@@ -14,7 +14,7 @@ TINY = {"channels": 4, "layers": 3}
 
 def _config(**kw):
     base = {"dataset": "digits", "epochs": 2, "batch_size": 64, "space_options": TINY}
-    return SearchConfig(**{**base, **kw})
+    return SearchConfig.of(**{**base, **kw})
 
 
 def test_search_records_every_epoch_and_writes_its_outputs(tiny_digits, tmp_path):
@@ -59,7 +59,7 @@ def test_resume_from_a_checkpoint_continues_exactly(tiny_digits, tmp_path):
     assert resumed.final["train_loss"] == pytest.approx(straight.final["train_loss"], rel=1e-6)
 
 
-def test_the_checkpoint_keeps_every_global_random_state_and_old_ones_still_load(tiny_digits):
+def test_the_checkpoint_keeps_every_global_random_state_and_another_format_is_refused(tiny_digits):
     import random
 
     import numpy as np
@@ -72,10 +72,9 @@ def test_the_checkpoint_keeps_every_global_random_state_and_old_ones_still_load(
     draws = (random.random(), float(np.random.rand()), float(torch.rand(())))
     Search(_config(epochs=1), data=tiny_digits).load_state_dict(state)
     assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == draws
-    old = {k: v for k, v in state.items() if k != "rng"}     # written before nas.checkpoint
-    old["torch_rng"] = state["rng"]["torch"]
-    Search(_config(epochs=1), data=tiny_digits).load_state_dict(old)
-    assert float(torch.rand(())) == draws[2]
+    old = {k: v for k, v in state.items() if k != "format"}     # written before the format key
+    with pytest.raises(ValueError, match="format 1, written by another version"):
+        Search(_config(epochs=1), data=tiny_digits).load_state_dict(old)
 
 
 def test_a_folder_of_another_search_is_refused(tiny_digits, tmp_path):
@@ -88,36 +87,41 @@ def test_bad_names_fail_before_any_work():
     with pytest.raises(ValueError, match="valid strategies"):
         SearchConfig(strategy="zeroth-order")
     with pytest.raises(ValueError, match="no option"):
-        SearchConfig(strategy_options={"xi": 0.1})
+        SearchConfig.of(strategy_options={"xi": 0.1})
 
 
-def test_speed_switches_are_part_of_the_config_and_old_checkpoints_still_match():
-    from nas.search import SearchConfig
-
+def test_speed_switches_are_part_of_the_config():
     c = SearchConfig(speed=("channels-last",))
     assert c.speed == ("channels_last",)
-    stored = SearchConfig().to_dict()
-    del stored["speed"]                       # a checkpoint written before the switches existed
-    assert SearchConfig().matches(stored)
-    assert not c.matches(stored)
+    assert c.to_dict() != SearchConfig().to_dict()
     with pytest.raises(ValueError, match="evaluation network only"):
         SearchConfig(speed=("compile",))
     with pytest.raises(ValueError, match="unknown speed option 'fast'"):
         SearchConfig(speed=("fast",))
 
 
-def test_a_checkpoint_whose_space_options_left_out_defaults_still_matches():
-    """Trial states written before the profile's typed configs stored only the DARTS sizes; the
-    same search spelled with every option of the space is the same search."""
+def test_the_typed_configs_are_the_named_space_and_strategy_ones():
+    """A SearchConfig holds typed configs: of the named space and strategy, the strategy's schedule
+    the search's epochs; `of` builds them from options, and an option spelt out at its default is
+    the same search."""
     from dataclasses import asdict
 
     from nas.spaces.darts import DartsSpaceConfig
+    from nas.spaces.nb201 import NB201Config
+    from nas.strategies.hyperdarts import HyperDartsConfig
 
-    old = SearchConfig(space_options={"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2})
-    new = SearchConfig(space_options=asdict(DartsSpaceConfig(channels=4, layers=3, nodes=2, multiplier=2)))
-    assert new.matches(old.to_dict()) and old.matches(new.to_dict())
-    other = SearchConfig(space_options={"channels": 4, "layers": 3, "nodes": 2, "multiplier": 1})
-    assert not new.matches(other.to_dict())
+    short = SearchConfig.of(space_options={"channels": 4, "layers": 3, "nodes": 2, "multiplier": 2})
+    full = SearchConfig.of(space_options=asdict(DartsSpaceConfig(channels=4, layers=3, nodes=2,
+                                                                 multiplier=2)))
+    assert short == full and short.to_dict() == full.to_dict()
+    assert short.strategy_config.epochs == short.epochs == 50
+    with pytest.raises(ValueError, match="darts space takes a DartsSpaceConfig, not a NB201Config"):
+        SearchConfig(space_config=NB201Config())
+    with pytest.raises(ValueError, match="first-order strategy takes a StrategyConfig, not a HyperDarts"):
+        SearchConfig(strategy_config=HyperDartsConfig())
+    with pytest.raises(ValueError, match="runs 50 epochs, the search 3"):
+        SearchConfig(epochs=3, strategy_config=HyperDartsConfig(), strategy="hyperdarts-mlp")
+    assert SearchConfig(strategy="hyperdarts-linear", epochs=3).strategy_config == HyperDartsConfig(epochs=3)
 
 
 def _indexed_data(n: int = 96) -> ImageData:
@@ -233,7 +237,7 @@ def test_every_strategy_resumes_mid_search_to_the_uninterrupted_result(space, st
     # (3 epochs in the dense-DAG space: its DAGs are resampled after epoch 2, from the checkpoint's
     # generator state)
     epochs = 3 if space == "dense-dag" else 2
-    config = SearchConfig(space=space, strategy=strategy, dataset="digits", epochs=epochs,
+    config = SearchConfig.of(space=space, strategy=strategy, dataset="digits", epochs=epochs,
                           batch_size=32, space_options=space_options)
     data = dataclasses.replace(tiny_digits, train_x=tiny_digits.train_x[:128],
                                train_y=tiny_digits.train_y[:128])   # 2 steps an epoch

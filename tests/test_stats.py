@@ -329,7 +329,8 @@ def _experiment(groups: dict, repeats=2, datasets=("digits",)) -> tuple[Experime
                                  "seed": seed, "profile": "p", "eval_dataset": ds, "repeat": r,
                                  "eval_seed": seed + 1000 * r, "status": "finished", "reason": "",
                                  "test_acc": acc / 100, "params": 1e5, "search_wall_s": 60.0,
-                                 "search_device": "cpu", "eval_wall_s": 30.0, "eval_device": "cpu"})
+                                 "search_cpu_s": 50.0, "search_device": "cpu", "eval_wall_s": 30.0,
+                                 "eval_cpu_s": 25.0, "eval_device": "cpu"})
     trials = pd.DataFrame(rows)
     return Experiment(Path("x"), trials, pd.DataFrame(), pd.DataFrame()), trials
 

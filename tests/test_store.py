@@ -10,7 +10,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from benchmark.grids import get_grid, manifest_matches
+from benchmark.codec import manifest_matches
+from benchmark.grids import get_grid
 from nas.files import FileError
 from resultstore import store as store_module
 from resultstore.schema import KEYS, MARKING
@@ -164,7 +165,7 @@ def test_a_trials_marking_part_is_written_after_its_other_tables(tmp_path, monke
     assert set(MARKING) == {"trials", "ground_truth", "fills"}
 
 
-def test_a_tools_table_reads_the_old_joined_file_first_and_its_parts_over_it(tmp_path):
+def test_a_tools_table_reads_its_compacted_file_first_and_its_parts_over_it(tmp_path):
     perf = {k: 0 for k in store_module.OTHER_KEYS["perf"]}
     write_parquet_atomic([{**perf, "step_s": 1.0}, {**perf, "batch": 64, "step_s": 3.0}],
                          tmp_path / "perf.parquet")
@@ -262,11 +263,14 @@ def test_a_results_folder_matches_only_the_grid_it_declares(tmp_path):
     assert manifest_matches(tmp_path, tuned) is False
     other = [dataclasses.replace(s, eval_datasets=("digits", "fashion-mnist")) for s in specs]
     assert manifest_matches(tmp_path, grid, other) is False         # the same trials, other evals
-    # a grid.json written before strategy options were recorded matches on its profile alone
+    # the codec's format: another is no match; none is the first (the key came with the codec)
     manifest = json.loads((tmp_path / "grid.json").read_text())
-    del manifest["strategy_options"]
+    assert manifest["format"] == 1
+    (tmp_path / "grid.json").write_text(json.dumps({**manifest, "format": 2}))
+    assert manifest_matches(tmp_path, grid, specs) is False
+    del manifest["format"]
     (tmp_path / "grid.json").write_text(json.dumps(manifest))
-    assert manifest_matches(tmp_path, tuned) is True
+    assert manifest_matches(tmp_path, grid, specs) is True
     # trials it does not list match whatever their evaluation datasets
     del manifest["trials"]
     (tmp_path / "grid.json").write_text(json.dumps(manifest))
@@ -318,6 +322,25 @@ def test_compacting_folds_the_parts_into_one_file_and_keeps_what_read_returns(tm
     monkeypatch.setattr(ResultStore, "_join", real_join)
     assert (tmp_path / "parts" / "perf" / "busy.parquet").is_file()
     assert store.read("perf").set_index("batch").step_s[5] == 2.0
+
+
+def test_two_compactions_of_one_folder_take_turns(tmp_path):
+    """Two grids that share a table compact it when they start: the second waits for the first
+    (it would otherwise read parts the first deletes, or write a joined file without them)."""
+    import threading
+
+    store = ResultStore(tmp_path)
+    perf = {k: 0 for k in store_module.OTHER_KEYS["perf"]}
+    for i in range(3):
+        store.write_part("perf", f"run{i}", [{**perf, "batch": i, "step_s": float(i)}])
+    folded = []
+    with store_module.exclusive(tmp_path / ".compact.lock"):   # the other grid's compaction
+        other = threading.Thread(target=lambda: folded.append(store.compact("perf")))
+        other.start()
+        other.join(0.5)
+        assert other.is_alive() and len(list((tmp_path / "parts" / "perf").glob("*"))) == 3
+    other.join(10)
+    assert folded == [3] and store.read("perf").step_s.tolist() == [0.0, 1.0, 2.0]
 
 
 def test_a_reader_that_finds_a_part_gone_reads_again(tmp_path, monkeypatch):

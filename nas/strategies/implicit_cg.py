@@ -170,6 +170,5 @@ class ImplicitCG(Strategy):
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
-        # (checkpoints written before the spectrum rule hold neither: the fixed δ, counting anew)
-        self.steps_taken = int(state.get("cg_steps_taken", 0))
-        self.damping = float(state.get("cg_damping", self.config.cg_damping))
+        self.steps_taken = int(state["cg_steps_taken"])
+        self.damping = float(state["cg_damping"])

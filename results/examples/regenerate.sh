@@ -8,7 +8,7 @@ work=$(mktemp -d)
 # the tables of cells the examples looked their cells up in (the report finds them beside them)
 [ -d results/examples/tables ] && cp -r results/examples/tables "$work/tables"
 declare -A keep=(
-  [cpu]="accuracy differences noise transfer search_curves cost toy"
+  [cpu]="accuracy differences noise transfer search_curves cost toy collapse"
   [cpu-collapse]="collapse search_curves fidelity fidelity_cost"
   [cpu-collapse-v2]="collapse search_curves"
   [cpu-cg-spectrum]="collapse search_curves"

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from benchmark.grids import GRIDS
-from benchmark.trial import load_for_trial, search_config
+from benchmark.trial import load_for_trial
 from nas.search import Search
 from nas.spaces.darts import SearchCell
 
@@ -35,7 +35,7 @@ OUT = Path(__file__).parent / "smoke.json"
 
 def smoke_search(strategy: str) -> Search:
     (spec,) = [t for t in GRIDS["smoke"].trials() if t.strategy == strategy and t.seed == 0]
-    return Search(search_config(spec), load_for_trial(spec.search_dataset, spec, search=True), "cpu")
+    return Search(spec.search, load_for_trial(spec.search_dataset, spec, search=True), "cpu")
 
 
 def measure(strategy: str) -> dict:

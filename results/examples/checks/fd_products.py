@@ -19,14 +19,14 @@ import sys
 import torch
 
 from benchmark.grids import GRIDS
-from benchmark.trial import load_for_trial, search_config
+from benchmark.trial import load_for_trial
 from nas.search import Search
 from nas.strategies import make_strategy
 from nas.strategies.base import global_norm
 
 torch.set_num_threads(1)
 (spec,) = [t for t in GRIDS["cpu"].trials() if t.strategy == "first-order" and t.seed == 0]
-search = Search(search_config(spec), load_for_trial(spec.search_dataset, spec, search=True), "cpu")
+search = Search(spec.search, load_for_trial(spec.search_dataset, spec, search=True), "cpu")
 pairs = iter(zip(search.train_batches, search.val_batches))
 PRODUCTS = {"exact": {"hvp": "exact"}, "fd 0.01": {"hvp": "finite-difference", "fd_radius": 0.01},
             "fd 0.1": {"hvp": "finite-difference", "fd_radius": 0.1}}

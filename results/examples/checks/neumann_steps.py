@@ -14,7 +14,7 @@ import time
 import torch
 torch.set_num_threads(1)
 from benchmark.grids import GRIDS
-from benchmark.trial import load_for_trial, search_config
+from benchmark.trial import load_for_trial
 from nas.search import Search
 import nas.strategies.implicit_neumann as nm
 
@@ -34,8 +34,8 @@ def solve(hvp, v, eta, k):
 nm.neumann_solve = solve
 (spec,) = [t for t in GRIDS["cpu"].trials() if t.strategy == strategy and t.seed == seed]
 import dataclasses
-cfg = search_config(spec)
-if len(sys.argv) > 3: cfg = dataclasses.replace(cfg, strategy_options={**cfg.strategy_options, "hvp": sys.argv[3]})
+cfg = spec.search
+if len(sys.argv) > 3: cfg = dataclasses.replace(cfg, strategy_config=dataclasses.replace(cfg.strategy_config, hvp=sys.argv[3]))
 print(cfg, flush=True)
 s = Search(cfg, load_for_trial(spec.search_dataset, spec, search=True), "cpu")
 st = s.strategy
