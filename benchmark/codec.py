@@ -1,9 +1,11 @@
 """The one written form of a trial: its spec (Ray's trial config, the tuner's samples), the grid's
 manifest (grid.json) and its state (checkpoints: Ray's and `<results>/checkpoints/<id>.pt`).
 
-Each carries `format`. A spec or a manifest of another format is refused in one sentence; a
-trial state of another format is not resumed (the trial starts again, and says so): this project
-keeps no readers of its older files but one migration, `benchmark/run.py`'s `migrate_trial_ids`.
+Each carries `format`. A spec or a grid.json of another format is refused in one sentence (a
+grid.json without one is this version's first: the key came with the codec, the form did not
+change; Ray's saved specs of such a run are not resumed, `benchmark/run.py`); a trial state of
+another format is not resumed (the trial starts again, and says so). This project keeps no readers
+of its older files but one migration, `benchmark/run.py`'s `migrate_trial_ids`.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ def decode_spec(d: dict) -> TrialSpec:
 
 
 def encode_state(state: TrialState) -> dict:
-    """A trial state as its checkpoints hold it (torch.save of this dict)."""
-    return {"format": FORMAT, **dataclasses.asdict(state)}
+    """A trial state as its checkpoints hold it (torch.save of this dict; a shallow copy: the
+    search's tensors are saved as they are, not copied first)."""
+    return {"format": FORMAT, **{f.name: getattr(state, f.name) for f in dataclasses.fields(state)}}
 
 
 def decode_state(d: dict | None, where: str = "a checkpoint") -> TrialState | None:
@@ -80,16 +83,24 @@ def encode_manifest(grid, trials: list[dict], table_path: str | None = None) -> 
     return manifest
 
 
+def manifest_format(root: str | Path) -> int | None:
+    """The format of `root`/grid.json; None without one, or without the key."""
+    manifest = Path(root) / "grid.json"
+    return read_json(manifest, GRID_JSON_HINT).get("format") if manifest.is_file() else None
+
+
 def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
     """Whether `root`/grid.json declares `grid`'s profile and strategy options and, for the trials
-    of `specs` it lists, the same evaluation datasets; None without one. (A grid.json without a
-    format is this version's first: the key came with the codec, the form did not change.)"""
+    of `specs` it lists, the same evaluation datasets; None without one; FormatError for a
+    grid.json of another format (one without the key reads as format 1)."""
     manifest = Path(root) / "grid.json"
     if not manifest.is_file():
         return None
     old = read_json(manifest, GRID_JSON_HINT)
     if old.get("format", FORMAT) != FORMAT:
-        return False
+        raise FormatError(f"{manifest} is of format {old.get('format')}, written by another version "
+                          f"of this project (this one writes format {FORMAT}); give this run "
+                          "another --experiment")
     new = json.loads(json.dumps({"profile": grid.profile.to_dict(),
                                  "strategy_options": grid.strategy_options}))
     try:   # (a field added to Profile since: its default)

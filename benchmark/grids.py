@@ -177,7 +177,7 @@ def legacy_trial_id(strategy: str, dataset: str, seed: int) -> str:
     return f"{strategy}__{ds}__s{seed}"
 
 
-def strategy_options(profile: Profile, strategy: str, given: dict) -> dict:
+def with_profile_options(profile: Profile, given: dict) -> dict:
     """The options a strategy searches with in a grid of `profile`: the grid's (tuned) ones, and
     the profile's α learning rate where the grid gives none."""
     options = dict(given)
@@ -191,7 +191,7 @@ def typed_strategy_config(profile: Profile, strategy: str, given: dict):
     epochs); ValueError in one sentence for an unknown or bad option. The one place a grid's
     strategy options are checked: where a grid is declared, and where its trials are built."""
     return strategy_config(strategy, epochs=profile.search_epochs,
-                           **strategy_options(profile, strategy, given))
+                           **with_profile_options(profile, given))
 
 
 @dataclass(frozen=True)
@@ -217,9 +217,9 @@ class TrialSpec:
     kind: str = "search"
     # the folder of the profile's table of cells (resolved by Grid.trials), None without one
     table_path: str | None = None
-    space_config: Any = field(init=False, compare=False)
-    options: dict = field(init=False, compare=False)
-    search: SearchConfig | None = field(init=False, compare=False)
+    space_config: Any = field(init=False, compare=False, repr=False)
+    options: dict = field(init=False, compare=False, repr=False)
+    search: SearchConfig | None = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in ("search", GROUND_TRUTH, FILL):
@@ -234,7 +234,7 @@ class TrialSpec:
             set_("options", {})
             set_("search", None)
             return
-        set_("options", strategy_options(p, self.strategy, self.strategy_options))
+        set_("options", with_profile_options(p, self.strategy_options))
         set_("search", SearchConfig(
             space=p.space, strategy=self.strategy, dataset=self.search_dataset,
             epochs=p.search_epochs, batch_size=p.search_batch_size, seed=self.seed,

@@ -32,7 +32,7 @@ from analysis.stats import (
     seeds_needed,
 )
 from analysis.tables import comparisons
-from benchmark.codec import manifest_matches
+from benchmark.codec import FormatError, manifest_matches
 from benchmark.fills import fill_cells
 from benchmark.grids import Grid
 from benchmark.perf import perf_options
@@ -206,6 +206,15 @@ def sd_units(n: int, family: int, table_spread: tuple[str, float, int] | None = 
     return lines
 
 
+def same_grid(experiment_dir: Path, grid: Grid) -> bool:
+    """Whether the experiment's grid.json declares this grid's profile (one of another format
+    does not)."""
+    try:
+        return bool(manifest_matches(experiment_dir, grid))
+    except FormatError:
+        return False
+
+
 def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float | None,
          cpus: int, gpus: int = 0, power_dir: Path | None = None,
          tables_root: Path | None = None) -> str:
@@ -219,7 +228,7 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     lines = [f"grid {grid.name} (profile {p.name}, the {p.space} space)", ""]
     lines += declared_lines(grid, specs)
     searches = earlier_searches(experiment_dir)
-    if not searches.empty and not manifest_matches(experiment_dir, grid):
+    if not searches.empty and not same_grid(experiment_dir, grid):
         lines += ["", f"(the results in {experiment_dir} come from another profile: not used; name them "
                       "with --power-from to take their standard deviations anyway)"]
         searches = pd.DataFrame()

@@ -26,7 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":   # run as a script from a checkout: the packages beside it import uninstalled
     sys.path.insert(0, str(ROOT))
 
-from benchmark.codec import GRID_JSON_HINT, encode_manifest, encode_spec, manifest_matches
+from benchmark.codec import (
+    FORMAT,
+    GRID_JSON_HINT,
+    FormatError,
+    encode_manifest,
+    encode_spec,
+    manifest_format,
+    manifest_matches,
+)
 from benchmark.grids import GRIDS, get_grid, legacy_trial_id, trial_id
 from benchmark.plan import plan
 from benchmark.trial import open_table
@@ -424,6 +432,11 @@ def trials_to_run(args: argparse.Namespace, grid, declared: list, results_dir: P
     given = ray_trial_ids(results_dir)
     restorable = (not args.tune and bool(given) and tune.Tuner.can_restore(path)
                   and given in ({s.trial_id for s in declared}, {s.trial_id for s in unfinished}))
+    if restorable and manifest_format(results_dir) != FORMAT:
+        print("Ray's saved run holds trial specs an earlier version wrote (grid.json has no format); "
+              "the unfinished trials go on from their own checkpoint files in "
+              f"{results_dir / 'checkpoints'} instead", file=sys.stderr)
+        restorable = False
     if restorable and ray_checkpoints_gone(path):
         print("Ray's saved run refers to a trial checkpoint that is gone (the driver was stopped while "
               "Ray replaced its checkpoints); the unfinished trials go on from their own checkpoint "
@@ -594,7 +607,10 @@ def check_manifest(results_dir: Path, grid, specs) -> None:
     """Refuse to add trials to a results folder whose grid.json declares another profile, other
     strategy options or other evaluation datasets for the same trials (their rows would not be
     comparable with the new ones), or that holds result parts without a grid.json."""
-    matches = manifest_matches(results_dir, grid, specs)
+    try:
+        matches = manifest_matches(results_dir, grid, specs)
+    except FormatError as e:
+        raise UsageError(str(e)) from None
     if matches is None and any((results_dir / "parts").glob("*/*.parquet")):
         raise UsageError(f"{results_dir} holds result parts but no grid.json to say what produced "
                          "them; copy its grid.json too, or give this run another --experiment")

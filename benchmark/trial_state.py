@@ -162,8 +162,9 @@ class TrialState:
 
 def cpu_seconds(history: list[dict]) -> float | None:
     """The process CPU time of a search's or a training's epochs (their `epoch_cpu_s`, summed);
-    None without epochs (a looked-up evaluation)."""
-    if not history:
+    None without epochs (a looked-up evaluation), or where a space's training does not record it
+    (the space contract, nas/spaces/base.py, asks for epoch_time_s only)."""
+    if not history or any("epoch_cpu_s" not in h for h in history):
         return None
     return float(sum(h["epoch_cpu_s"] for h in history))
 

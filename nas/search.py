@@ -109,13 +109,9 @@ class SearchConfig:
             raise ValueError(f"the {self.strategy} strategy's schedule runs "
                              f"{self.strategy_config.epochs} epochs, the search {self.epochs}")
 
-    def options(self) -> dict:
-        """The strategy's options but its epochs (the search's own): the trials table's
-        `strategy_options`."""
-        return {k: v for k, v in asdict(self.strategy_config).items() if k != "epochs"}
-
     def to_dict(self) -> dict:
-        """The JSON form (a checkpoint's, config.json); `from_dict` reads it back."""
+        """The JSON form (a checkpoint's, config.json: a checkpoint resumes only the search whose
+        form is equal)."""
         return json_ready({**asdict(self), "format": CHECKPOINT_FORMAT})
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,7 +75,13 @@ def exclusive(path: Path) -> Iterator[None]:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        except OSError as e:   # (a file system without locks, e.g. some NFS mounts: go on without)
+            print(f"warning: {path} cannot be locked ({e.strerror}); going on without the lock",
+                  file=sys.stderr)
+            yield
+            return
         try:
             yield
         finally:

@@ -222,8 +222,11 @@ def test_a_trial_is_the_same_to_the_last_bit_in_a_new_process(strategy):
     import subprocess
     import sys
 
-    runs = [subprocess.run([sys.executable, "-c", _TRIAL_IN_A_PROCESS, strategy], capture_output=True,
-                           text=True, timeout=300, check=True).stdout.strip().splitlines()[-1]
-            for _ in range(2)]
-    first, second = (json.loads(r) for r in runs)
+    # (the two processes run side by side: each uses one thread)
+    procs = [subprocess.Popen([sys.executable, "-c", _TRIAL_IN_A_PROCESS, strategy],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outs]
+    first, second = (json.loads(out.strip().splitlines()[-1]) for out, _ in outs)
     assert first == second

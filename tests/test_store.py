@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from benchmark.codec import manifest_matches
+from benchmark.codec import FormatError, manifest_matches
 from benchmark.grids import get_grid
 from nas.files import FileError
 from resultstore import store as store_module
@@ -267,7 +267,9 @@ def test_a_results_folder_matches_only_the_grid_it_declares(tmp_path):
     manifest = json.loads((tmp_path / "grid.json").read_text())
     assert manifest["format"] == 1
     (tmp_path / "grid.json").write_text(json.dumps({**manifest, "format": 2}))
-    assert manifest_matches(tmp_path, grid, specs) is False
+    with pytest.raises(FormatError, match=r"grid.json is of format 2, written by another version of this "
+                       r"project \(this one writes format 1\); give this run another --experiment$"):
+        manifest_matches(tmp_path, grid, specs)
     del manifest["format"]
     (tmp_path / "grid.json").write_text(json.dumps(manifest))
     assert manifest_matches(tmp_path, grid, specs) is True
