@@ -242,9 +242,8 @@ def _fidelity_rows(g: pd.DataFrame, order: dict, pre, step) -> tuple[list[dict],
 
 
 def _cos_refs(g: pd.DataFrame) -> float:
-    """The cosine between the two references of one point (the fidelity table's reference_cosine;
-    NaN in a table written before it was stored)."""
-    return float(g["reference_cosine"].iloc[0]) if "reference_cosine" in g else float("nan")
+    """The cosine between the two references of one point (the fidelity table's reference_cosine)."""
+    return float(g["reference_cosine"].iloc[0])
 
 
 def _varied(g: pd.DataFrame, strategy: str) -> set[str]:

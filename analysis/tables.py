@@ -672,9 +672,7 @@ def latest_perf(path: Path) -> pd.DataFrame:
     df = read_results(path, "perf")
     if df.empty:
         return df
-    if "partial_channels" not in df:
-        df["partial_channels"] = 1
-    df["partial_channels"] = df.partial_channels.fillna(1).astype(int)
+    df["partial_channels"] = df.partial_channels.astype(int)
     df = df.sort_values("measured_at").drop_duplicates(PERF_KEY, keep="last")
     return df.reset_index(drop=True)
 
@@ -899,23 +897,15 @@ def latest_fidelity(rows: pd.DataFrame) -> pd.DataFrame:
     """The fidelity table (`python -m studies fidelity --out`), the latest measurement of each
     (point seed, weights fitted or not, search step, strategy, options): a rerun replaces its
     rows, runs with other seeds add to them. Adds `point_seed` and `pretrain_steps` (from the
-    `point` column; 0 and the study's default 200 where a table predates them)."""
+    `point` column)."""
     if rows.empty:
         return rows
     rows = rows.copy()
-    points = (rows["point"].map(json.loads) if "point" in rows
-              else pd.Series([{}] * len(rows), index=rows.index))
-    rows["point_seed"] = points.map(lambda p: int(p.get("seed", 0)))
-    rows["pretrain_steps"] = points.map(lambda p: int(p.get("pretrain_steps", 200)))
-    if "search_step" not in rows:
-        rows["search_step"] = 0
-    if "variant" not in rows:
-        rows["variant"] = False
-    if "options" not in rows:
-        rows["options"] = "{}"
+    points = rows["point"].map(json.loads)
+    rows["point_seed"] = points.map(lambda p: int(p["seed"]))
+    rows["pretrain_steps"] = points.map(lambda p: int(p["pretrain_steps"]))
     key = ["point_seed", "pretrain_steps", "search_step", "strategy", "options", "variant"]
-    if "measured_at" in rows:
-        rows = rows.sort_values("measured_at")
+    rows = rows.sort_values("measured_at")
     return rows.drop_duplicates(key, keep="last").reset_index(drop=True)
 
 

@@ -121,8 +121,6 @@ def _with_repeats(df: pd.DataFrame, eval_seed: bool) -> pd.DataFrame:
     (and `eval_seed` the search's seed), so that the columns are whole numbers."""
     if df.empty:
         return df
-    if "repeat" not in df:
-        df["repeat"] = 0
     df["repeat"] = df["repeat"].fillna(0).astype(int)
     if eval_seed:
         if "eval_seed" not in df:

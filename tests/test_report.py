@@ -51,8 +51,8 @@ def make_experiment(root: Path, skip=(), diverge=(), declare_extra=False, repeat
             common = {"strategy_options": "{}", "torch_version": "2.x", "nas_version": "0.1.0",
                       "git_commit": "abc", "finished_at": "2026-01-01T00:00:00+00:00"}
             if (strategy, seed) in diverge:
-                trials = [{**key, "eval_dataset": "", "status": "diverged", "reason": "loss is nan",
-                           **common}]
+                trials = [{**key, "eval_dataset": "", "repeat": 0, "status": "diverged",
+                           "reason": "loss is nan", **common}]
             else:
                 trials = []
                 for ds, base in (("cifar10", 90.0), ("cifar100", 65.0)):
@@ -70,7 +70,8 @@ def make_experiment(root: Path, skip=(), diverge=(), declare_extra=False, repeat
                                        "search_device": "NVIDIA H100", "eval_wall_s": 7200.0,
                                        "eval_cpu_s": 7000.0,
                                        "eval_device": "NVIDIA H100", **extra, **common})
-            epochs = [{**key, "phase": "search", "eval_dataset": "", "epoch": e, "train_loss": 1.0,
+            epochs = [{**key, "phase": "search", "eval_dataset": "", "repeat": 0, "epoch": e,
+                       "train_loss": 1.0,
                        "train_acc": 0.3 + 0.1 * e, "val_acc": 0.25 + 0.1 * e, "val_loss": 1.1, "lr": 0.025,
                        "time_s": 10.0} for e in range(3)]
             alphas = []
