@@ -17,7 +17,6 @@ from pathlib import Path
 if __name__ == "__main__":   # run as a script: python analysis/plotting.py --genotype ...
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import argparse
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -25,6 +24,7 @@ from matplotlib.figure import Figure
 
 from nas.genotype import NAMED_GENOTYPES, Genotype, GenotypeError, resolve_genotype
 from nas.ops import PRIMITIVES
+from nas.options import Parser
 from nas.strategies import STRATEGIES
 
 _COLORS = {"input": "#a6d96a", "node": "#abd9e9", "output": "#fee08b"}
@@ -226,9 +226,9 @@ def plot_genotype(genotype: Genotype, out_prefix: str | Path,
 def main(argv: list[str] | None = None) -> int:
     """Draw a genotype's normal and reduction cells from the command line."""
 
-    p = argparse.ArgumentParser(prog="python analysis/plotting.py",
-                                description="Draw the normal and the reduction cell of a genotype as "
-                                            "<out>_normal.{png,pdf} and <out>_reduce.{png,pdf}.")
+    p = Parser(prog="python analysis/plotting.py",
+               description="Draw the normal and the reduction cell of a genotype as "
+                           "<out>_normal.{png,pdf} and <out>_reduce.{png,pdf}.")
     p.add_argument("--genotype", required=True,
                    help=f"a name ({', '.join(NAMED_GENOTYPES)}), a file, a search folder or text")
     p.add_argument("--out", default="cell", help="output prefix (default: cell)")

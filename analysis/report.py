@@ -23,7 +23,6 @@ diverged trials, gives a report of what is there with the missing trials named.
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import sys
@@ -72,6 +71,7 @@ from analysis.tables import (
 from analysis.toy import COURSE_TIME, TABLE_NOTE, course_iterations, plot_trajectories
 from nas.files import FileError, atomic_write
 from nas.genotype import GenotypeError, parse_genotype
+from nas.options import Parser, program
 from resultstore.experiment import Experiment, ReportError, find_experiment, load_experiment
 from resultstore.store import ResultStore, default_results_dir
 
@@ -679,8 +679,9 @@ def report(experiment: str | Path, out: str | Path | None = None, reference: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Tables and figures of a benchmark experiment, on one page "
-                                            "(<experiment>/report/report.md and report.html).")
+    p = Parser(prog=program("analysis/report.py"),
+               description="Tables and figures of a benchmark experiment, on one page "
+                           "(<experiment>/report/report.md and report.html).")
     p.add_argument("experiment", nargs="?", default=None,
                    help="an experiment folder, or its name under --results (default: the experiment "
                         "written most recently)")

@@ -51,6 +51,7 @@ from benchmark.perf import measure, measure_eval, run_isolated
 from benchmark.plan import plan
 from benchmark.trial import run_trial
 from nas.data import DatasetError, load_dataset
+from nas.options import Parser
 from nas.search import resolve_device
 from nas.strategies import SEARCHING
 from resultstore.store import ResultStore, default_results_dir, write_parquet_atomic
@@ -215,10 +216,10 @@ def markdown(rows: list[dict], projected: list[str], tiny: bool) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python benchmark/acceptance.py",
-                                description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = Parser(prog="python benchmark/acceptance.py",
+               description=__doc__.split("\n\n")[0],
+               formatter_class=argparse.RawDescriptionHelpFormatter,
+               epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--tiny", action="store_true",
                    help="tiny sizes, in this process, on any device (checks the command, not a GPU)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")

@@ -14,7 +14,6 @@ Other arguments go to `benchmark/run.py`.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import re
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":   # run as a script from a checkout: the packages beside it import uninstalled
     sys.path.insert(0, str(ROOT))
 from nas.files import FileError
+from nas.options import Parser
 from resultstore.experiment import ReportError, load_experiment
 
 NODE = ["--num-cpus", "1", "--memory", str(3 * 2**30), "--object-store-memory", str(400 * 2**20),
@@ -94,8 +94,8 @@ def wait_for_nodes(address: str, n: int, env: dict, nodes: list[subprocess.Popen
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python benchmark/cluster_check.py",
-                                description=__doc__.split("\n\n")[0])
+    p = Parser(prog="python benchmark/cluster_check.py",
+               description=__doc__.split("\n\n")[0])
     p.add_argument("--work", default=None,
                    help="folder for the results, Ray's storage and the nodes' logs (default: a new "
                         "temporary folder)")

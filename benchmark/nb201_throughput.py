@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from nas.data import load_dataset, resized, train_subset
+from nas.options import Parser
 from nas.spaces.nb201 import NB201TrainConfig, train_cell
 from nas.spaces.nb201_cell import Cell, distinct_cells
 from nas.spaces.nb201_net import InferCell, NB201Network
@@ -105,8 +106,8 @@ def grouped_against_separate(networks: int, channels: int, batch: int, size: int
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: the protocol, the cells and rounds, and --grouped."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(description=__doc__.split("\n\n")[0],
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", default="imagefolder:~/.cache/cifar10-jpeg",
                     help="dataset name, as the grids name it (default: the offline CIFAR-10 copy)")
     ap.add_argument("--data-root", default=None)

@@ -56,6 +56,7 @@ import torch.nn.functional as F
 from nas.data import Augment, Batches
 from nas.evaluate import EvalConfig, EvalNetwork, Trainer
 from nas.genotype import DARTS_V2
+from nas.options import Parser, count, program
 from nas.search import resolve_device
 from nas.spaces import make_supernet, space_config
 from nas.spaces.darts import SearchCell
@@ -275,9 +276,9 @@ def _format_row(r: dict) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line. (Long: one `add_argument` per option, each with its help.)"""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("\n\n", 1)[1])
+    p = Parser(prog=program("benchmark/perf.py"), description=__doc__.split("\n\n")[0],
+               formatter_class=argparse.RawDescriptionHelpFormatter,
+               epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--strategies", nargs="+", default=list(STRATEGIES),
                    help=f"strategies to measure: {', '.join(STRATEGIES)} (default: all); "
                         "'none' measures no search step")
@@ -285,21 +286,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="configurations: darts = 8 cells, 16 channels, batch 64 (search) and the "
                         "paper's 20 × 36 at batch 96 (evaluation); small = 5 × 8 at batch 16 and "
                         "8 × 16 at 32 (default: both; --batch/--layers/--channels replace them)")
-    p.add_argument("--batch", nargs="+", type=int, default=None, help="batch sizes (custom config)")
-    p.add_argument("--layers", type=int, default=None, help="cells (custom config)")
-    p.add_argument("--channels", type=int, default=None, help="channels (custom config)")
-    p.add_argument("--image-size", type=int, default=32, help="image side (default: 32)")
-    p.add_argument("--steps", type=int, default=5, help="timed steps (default: 5)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed steps first (default: 1)")
+    p.add_argument("--batch", nargs="+", type=count(1), default=None, help="batch sizes (custom config)")
+    p.add_argument("--layers", type=count(1), default=None, help="cells (custom config)")
+    p.add_argument("--channels", type=count(1), default=None, help="channels (custom config)")
+    p.add_argument("--image-size", type=count(1), default=32, help="image side (default: 32)")
+    p.add_argument("--steps", type=count(1), default=5, help="timed steps (default: 5)")
+    p.add_argument("--warmup", type=count(0), default=1, help="untimed steps first (default: 1)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=count(1), default=None, help="torch CPU threads")
     p.add_argument("--speed", nargs="+", default=[], metavar="SWITCH",
                    help="nas.speed switches: amp channels-last cudnn-benchmark keep-activations "
                         "(the search only; the same cells as --cell batched-keep) (compile: the "
                         "evaluation network only) (default: none)")
     p.add_argument("--hvp", choices=["exact", "finite-difference"], default="exact",
                    help="the implicit strategies' Hessian-vector products (default: exact)")
-    p.add_argument("--partial-channels", type=int, default=1, metavar="K",
+    p.add_argument("--partial-channels", type=count(1), default=1, metavar="K",
                    help="PC-DARTS partial channel connections, 1/K of the channels through the "
                         "operations: the memory remedy (default: 1, off)")
     p.add_argument("--cell", nargs="+", choices=["batched", "batched-all", "batched-keep", "plain",

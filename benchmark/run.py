@@ -16,6 +16,7 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -40,7 +41,9 @@ from benchmark.plan import plan
 from benchmark.trial import open_table
 from nas.data import DatasetError, load_dataset
 from nas.files import FileError, read_json, write_json
-from nas.options import parse_option
+from nas.memory import check_space_fits
+from nas.options import Parser, count, parse_option, positive, program
+from nas.spaces import get_space
 from nas.strategies import STRATEGIES, get_strategy
 from resultstore.cells import CellTable, TableError, describe, import_published, start_from_shipped
 from resultstore.schema import KEYS, MARKING
@@ -51,9 +54,15 @@ class UsageError(Exception):
     """Bad input: one sentence, exit status 2."""
 
 
+# the exit status of a run stopped by Ctrl-C (the shell's 128 + SIGINT), so that
+# `run.py && report.py` does not go on over an unfinished grid
+INTERRUPTED = 130
+RESUME_HINT = "run the same command again to resume"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line, parsed. (Long: one `add_argument` per option, each with its help.)"""
-    p = argparse.ArgumentParser(prog="python benchmark/run.py", description=__doc__.split("\n\n")[0])
+    p = Parser(prog=program("benchmark/run.py"), description=__doc__.split("\n\n")[0])
     p.add_argument("--grid", default="smoke", help=f"grid: {', '.join(GRIDS)} (default: smoke)")
     p.add_argument("--experiment", default=None, help="experiment name (default: the grid's)")
     p.add_argument("--results", default=str(default_results_dir()),
@@ -63,9 +72,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"override the grid's strategies: {', '.join(STRATEGIES)}")
     p.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
                    help="override the grid's search datasets")
-    p.add_argument("--seeds", nargs="+", type=int, default=None, help="override the seeds")
-    p.add_argument("--search-epochs", type=int, default=None, help="override search epochs")
-    p.add_argument("--eval-epochs", type=int, default=None, help="override evaluation epochs")
+    p.add_argument("--seeds", nargs="+", type=count(0), default=None, help="override the seeds")
+    p.add_argument("--search-epochs", type=count(1), default=None, help="override search epochs")
+    p.add_argument("--eval-epochs", type=count(1), default=None, help="override evaluation epochs")
     p.add_argument("--space-set", action="append", default=[], metavar="KEY=VALUE",
                    help="an option of the profile's search space, e.g. --space-set blocks=16 "
                         "--space-set layers=6 on a dense-dag grid (repeatable; use another "
@@ -77,7 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="run the searches and record their epochs and α (and the collapse "
                         "diagnostics where the profile computes them), train nothing; use another "
                         "--experiment")
-    p.add_argument("--truth-repeats", type=int, default=None, metavar="N",
+    p.add_argument("--truth-repeats", type=count(1), default=None, metavar="N",
                    help="trainings of each ground-truth architecture per dataset (default: the "
                         "profile's; the noise ceiling compares halves of them); use another "
                         "--experiment")
@@ -104,21 +113,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "a folder every node mounts, or a cloud URI that Ray accepts (s3://bucket/"
                         "path, gs://…); a cluster of several nodes needs one (default: "
                         "<results>/<experiment>/ray, on this machine's disk)")
-    p.add_argument("--num-cpus", type=int, default=None,
+    p.add_argument("--num-cpus", type=count(1), default=None,
                    help="CPUs of the private local instance (default: all)")
-    p.add_argument("--max-concurrent", type=int, default=None, help="bound on parallel trials")
-    p.add_argument("--max-failures", type=int, default=2,
+    p.add_argument("--max-concurrent", type=count(1), default=None, help="bound on parallel trials")
+    p.add_argument("--max-failures", type=count(0), default=2,
                    help="retries of a crashed trial from its last checkpoint (default: 2)")
     p.add_argument("--tune", default=None, metavar="STRATEGY",
                    help="tune this strategy's own hyperparameters on the grid's first dataset and "
                         "seed (Optuna TPE + ASHA on search-validation accuracy) instead of running")
-    p.add_argument("--samples", type=int, default=8, help="configurations to try with --tune")
+    p.add_argument("--samples", type=count(1), default=8, help="configurations to try with --tune")
     p.add_argument("--tuned", default=None, metavar="FOLDER",
                    help="use the tuned options in FOLDER/<strategy>.json (from --tune)")
     p.add_argument("--plan", action="store_true",
                    help="print the declared trials, what the grid can detect (from an earlier run "
                         "of it, when one exists) and its projected cost; run nothing")
-    p.add_argument("--detect", type=float, default=None, metavar="POINTS",
+    p.add_argument("--detect", type=positive, default=None, metavar="POINTS",
                    help="with --plan: the seeds needed to detect a difference of POINTS accuracy "
                         "points (80%% power, α = 0.05)")
     p.add_argument("--power-from", default=None, metavar="EXPERIMENT",
@@ -278,6 +287,17 @@ def check_address(address: str) -> None:
                          "(6379 unless `ray start --head --port` said otherwise)")
 
 
+def check_networks(grid, specs) -> None:
+    """Refuse a grid whose supernet or trained network cannot fit this machine's memory (or its
+    GPU's), before Ray starts; print what its space says of the supernet's shape."""
+    device = "cuda" if grid.profile.gpus_per_trial else "cpu"
+    search = next((s for s in specs if s.kind == "search"), None)
+    check_space_fits(grid.profile.space, space_config=search.space_config if search else None,
+                     train_config=grid.profile.train, device=device)
+    for caveat in get_space(grid.profile.space).caveats(search.space_config) if search else ():
+        print(f"warning: {caveat}", file=sys.stderr)
+
+
 def lock_experiment(results_dir: Path):
     """An exclusive lock on `results_dir`/.driver.lock, held while the returned file is open (the
     driver's lifetime): a second driver on the same experiment is refused in one sentence. The
@@ -326,6 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError) as e:  # unknown names and bad values raise ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:   # outside Ray Tune's fit, or a second Ctrl-C within it
+        print(f"\ninterrupted: the trials that finished have their rows, the others their last "
+              f"checkpoints; {RESUME_HINT}", file=sys.stderr)
+        return INTERRUPTED
     finally:   # the locks this run took
         while len(HELD_LOCKS) > before:
             HELD_LOCKS.pop().close()
@@ -333,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """The grid the arguments declare: its plan (--plan), its tuning (--tune) or its trials, run on
-    Ray from where they stopped; 1 if a trial failed."""
+    Ray from where they stopped; 1 if a trial failed, INTERRUPTED if Ctrl-C stopped it."""
     grid = declared_grid(args)
     experiment = args.experiment or (f"tune-{grid.name}-{args.tune}" if args.tune else grid.name)
     results_dir = Path(args.results).resolve() / experiment
@@ -344,6 +368,7 @@ def run(args: argparse.Namespace) -> int:
     check_datasets(grid, grid.data_root, args.download)
     loggers = logger_callbacks(args.log, experiment)
     declared = grid.trials(experiment, tables_root=Path(args.results).resolve() / "tables")
+    check_networks(grid, declared)
     prepare_table(grid, declared)
     storage, name = ray_storage(args.storage, results_dir, experiment)
     path = f"{storage.rstrip('/')}/{name}"
@@ -503,7 +528,7 @@ def start_ray(args: argparse.Namespace, grid, declared: list, results_dir: Path,
 def run_trials(args: argparse.Namespace, grid, declared: list, specs: list, restorable: bool,
                results_dir: Path, storage: str, name: str, loggers: list) -> int:
     """Run `specs` on the Ray started (or tune the strategy of --tune), collect their rows and
-    print a summary; 1 if a trial failed."""
+    print a summary; 1 if a trial failed, INTERRUPTED if a trial was stopped."""
     # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
     import ray
     from ray import tune
@@ -548,10 +573,14 @@ def run_trials(args: argparse.Namespace, grid, declared: list, specs: list, rest
     compact_table(declared)
     wall = time.perf_counter() - start
     failed = [r for r in results if r.error is not None]
+    # a trial that neither failed nor reported its end was stopped: Ctrl-C (Tune stops its trials
+    # and keeps their checkpoints) before or while it ran
+    stopped = [r for r in results if r.error is None and not r.metrics.get("done")]
     trials = frames["trials"]
     nodes = {r.metrics.get("node_id") for r in results if r.metrics.get("node_id")}
-    print(f"\n{len(specs)} trials, {len(failed)} failed, {wall:.0f}s on {len(nodes)} Ray node(s); "
-          f"results in {results_dir}")
+    finished = len(specs) - len(failed) - len(stopped)
+    print(f"\n{len(specs)} trials: {finished} finished, {len(failed)} failed, {len(stopped)} "
+          f"interrupted; {wall:.0f}s on {len(nodes)} Ray node(s); results in {results_dir}")
     if not trials.empty:
         cols = [c for c in ("strategy", "search_dataset", "seed", "eval_dataset", "repeat", "status",
                             "test_acc") if c in trials.columns]
@@ -559,6 +588,10 @@ def run_trials(args: argparse.Namespace, grid, declared: list, specs: list, rest
     for r in failed:
         print(f"failed: {r.path}: {r.error}", file=sys.stderr)
     ray.shutdown()
+    if stopped:
+        print(f"interrupted: {len(stopped)} of {len(specs)} trials did not finish (their last "
+              f"checkpoints are kept); {RESUME_HINT}", file=sys.stderr)
+        return INTERRUPTED
     return 1 if failed else 0
 
 
@@ -707,7 +740,16 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
                            scheduler=ASHAScheduler(max_t=grid.profile.search_epochs + 1,
                                                    grace_period=1),
                            max_concurrent_trials=args.max_concurrent))
+    before = signal.getsignal(signal.SIGINT)
     results = tuner.fit()
+    # Tune handles a first Ctrl-C itself (it stops the trials and returns what they reported) and
+    # then puts back the handler it found: a tuning cut short writes no best options
+    handled = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0") == "0"   # (else: KeyboardInterrupt)
+    if handled and signal.getsignal(signal.SIGINT) is before:
+        ray.shutdown()
+        print(f"interrupted: the tuning of {spec.strategy} stopped after {len(results)} of "
+              f"{args.samples} samples and wrote no options; run it again", file=sys.stderr)
+        return INTERRUPTED
     best = results.get_best_result(metric="val_acc", mode="max", scope="all")
     path = write_tuned(Path(args.results).resolve() / "tuned" / grid.name, spec.strategy,
                        best.config["options"], float(best.metrics["val_acc"]))

@@ -20,9 +20,10 @@ from nas.data import DATASET_NAMES, DatasetError, load_dataset
 from nas.evaluate import EvalConfig, EvalNetwork, count_parameters, train_and_test
 from nas.files import write_json
 from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
-from nas.options import parse_option
+from nas.memory import COPIES, check_space_fits
+from nas.options import Parser, count, parse_option, positive
 from nas.search import SearchConfig, resolve_device, run_search
-from nas.spaces import SPACES, make_supernet, space_config
+from nas.spaces import SPACES, get_space, make_supernet, space_config
 from nas.spaces.darts import DartsSpaceConfig
 from nas.spaces.nb201 import NB201Config, NB201TrainConfig, parse_cell, train_cell
 from nas.spaces.nb201_net import NB201Network
@@ -51,13 +52,13 @@ def _dataset_args(p: argparse.ArgumentParser, default: str | None = "digits",
 def _space_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", default=SEARCH.space,
                    help=f"search space: {', '.join(SPACES)} (default: {SEARCH.space})")
-    p.add_argument("--channels", type=int, default=None,
+    p.add_argument("--channels", type=count(1), default=None,
                    help=f"initial channels C (default: the space's: darts {SPACE.channels}, "
                         f"nb201 {NB201.channels})")
-    p.add_argument("--layers", type=int, default=None,
+    p.add_argument("--layers", type=count(1), default=None,
                    help=f"darts: cells (default {SPACE.layers}); nb201: cells per stage N "
                         f"(default {NB201.cells_per_stage})")
-    p.add_argument("--nodes", type=int, default=None,
+    p.add_argument("--nodes", type=count(1), default=None,
                    help=f"darts: intermediate nodes per cell (default {SPACE.nodes}); nb201: nodes "
                         f"with the input and the output (default {NB201.nodes})")
     p.add_argument("--ops", nargs="+", default=None, metavar="OP",
@@ -99,7 +100,7 @@ def _speed_arg(p: argparse.ArgumentParser, names: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m nas` command line. (Long: one `add_argument` per option, each with its help.)"""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m nas",
         description="Differentiable architecture search: search a cell with a hypergradient "
                     "strategy, draw its genotype, train it from scratch.")
@@ -115,11 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"hypergradient strategy: {', '.join(STRATEGIES)} (default: {SEARCH.strategy})")
     _dataset_args(p)
     _space_args(p)
-    p.add_argument("--epochs", type=int, default=SEARCH.epochs,
+    p.add_argument("--epochs", type=count(1), default=SEARCH.epochs,
                    help=f"search epochs (default: {SEARCH.epochs})")
-    p.add_argument("--batch-size", type=int, default=SEARCH.batch_size,
+    p.add_argument("--batch-size", type=count(1), default=SEARCH.batch_size,
                    help=f"batch size (default: {SEARCH.batch_size})")
-    p.add_argument("--seed", type=int, default=SEARCH.seed, help=f"random seed (default: {SEARCH.seed})")
+    p.add_argument("--seed", type=count(0), default=SEARCH.seed, help=f"random seed (default: {SEARCH.seed})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a strategy option, e.g. --set alpha_lr=6e-4 (repeatable)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
@@ -145,35 +146,36 @@ def build_parser() -> argparse.ArgumentParser:
     def default(name: str) -> str:
         return f"darts {getattr(EVAL, name)}, nb201 {getattr(NB201_TRAIN, name)}"
 
-    p.add_argument("--channels", type=int, default=None,
+    p.add_argument("--channels", type=count(1), default=None,
                    help=f"initial channels (default: {default('channels')})")
-    p.add_argument("--layers", type=int, default=None,
+    p.add_argument("--layers", type=count(1), default=None,
                    help=f"darts: cells (default {EVAL.layers}); nb201: cells per stage "
                         f"(default {NB201_TRAIN.cells_per_stage})")
-    p.add_argument("--epochs", type=int, default=None, help=f"training epochs (default: {default('epochs')})")
-    p.add_argument("--batch-size", type=int, default=None,
+    p.add_argument("--epochs", type=count(1), default=None,
+                   help=f"training epochs (default: {default('epochs')})")
+    p.add_argument("--batch-size", type=count(1), default=None,
                    help=f"batch size (default: {default('batch_size')})")
-    p.add_argument("--lr", type=float, default=None, help=f"initial SGD lr (default: {default('lr')})")
+    p.add_argument("--lr", type=positive, default=None, help=f"initial SGD lr (default: {default('lr')})")
     p.add_argument("--no-auxiliary", action="store_true", help="darts: drop the auxiliary head")
     p.add_argument("--drop-path", type=float, default=EVAL.drop_path_prob,
                    help=f"darts: final drop-path probability (default: {EVAL.drop_path_prob})")
-    p.add_argument("--cutout", type=int, default=None,
+    p.add_argument("--cutout", type=count(0), default=None,
                    help="darts: cutout length (default: the dataset's, 16 on CIFAR, 0 on digits)")
-    p.add_argument("--seed", type=int, default=EVAL.seed, help=f"random seed (default: {EVAL.seed})")
+    p.add_argument("--seed", type=count(0), default=EVAL.seed, help=f"random seed (default: {EVAL.seed})")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     _speed_arg(p, "amp channels-last cudnn-benchmark compile (darts only)")
     p.add_argument("--dry-run", action="store_true",
                    help="build the network and print its parameter count without training")
-    p.add_argument("--num-classes", type=int, default=None,
+    p.add_argument("--num-classes", type=count(1), default=None,
                    help="with --dry-run: count the parameters for this many classes instead of "
                         "the dataset's (e.g. 120 for NAS-Bench-201's ImageNet16-120)")
     p.add_argument("--out", default=None, help="write the result as JSON to this file")
 
     p = sub.add_parser("info", help="print a supernet's weight and α counts as JSON")
     _space_args(p)
-    p.add_argument("--in-channels", type=int, default=3, help="image channels (default: 3)")
-    p.add_argument("--num-classes", type=int, default=10, help="classes (default: 10)")
-    p.add_argument("--image-size", type=int, default=32,
+    p.add_argument("--in-channels", type=count(1), default=3, help="image channels (default: 3)")
+    p.add_argument("--num-classes", type=count(1), default=10, help="classes (default: 10)")
+    p.add_argument("--image-size", type=count(1), default=32,
                    help="image side, for spaces of dense layers (default: 32)")
     return parser
 
@@ -196,6 +198,9 @@ def cmd_search(args: argparse.Namespace) -> int:
                              space_options=_space_options(args), strategy_options=options,
                              speed=tuple(args.speed))
     device = resolve_device(args.device)
+    check_space_fits(args.space, space_config=config.space_config, device=device)
+    for caveat in get_space(args.space).caveats(config.space_config):
+        print(f"warning: {caveat}", file=sys.stderr)
     slug = args.dataset.replace(":", "_").replace("/", "_")
     out = Path(args.out or f"runs/search-{args.strategy}-{slug}-s{args.seed}")
     data = load_dataset(args.dataset, args.data_root, args.download)
@@ -254,6 +259,8 @@ def _evaluate_darts(args: argparse.Namespace) -> int:
                                     batch_size="batch_size", lr="lr"),
                            "auxiliary": not args.no_auxiliary, "drop_path_prob": args.drop_path,
                            "cutout": args.cutout, "seed": args.seed, "speed": tuple(args.speed)})
+    device = "cpu" if args.dry_run else resolve_device(args.device)
+    check_space_fits("darts", train_config=config, device=device, copies=1 if args.dry_run else COPIES)
     if args.dry_run:
         in_ch, n_cls = _dry_run_shape(args)
         net = EvalNetwork(genotype, config.channels, config.layers, n_cls, in_ch, config.auxiliary)
@@ -262,7 +269,6 @@ def _evaluate_darts(args: argparse.Namespace) -> int:
                           "params_with_auxiliary": total, "channels": config.channels,
                           "layers": config.layers, "num_classes": n_cls}))
         return 0
-    device = resolve_device(args.device)
     data = load_dataset(args.dataset, args.data_root, args.download)
     print(f"training {genotype} on {args.dataset} for {config.epochs} epochs on {device}",
           file=sys.stderr, flush=True)
@@ -310,6 +316,8 @@ def _evaluate_nb201(args: argparse.Namespace) -> int:
     config = NB201TrainConfig(**_given(args, channels="channels", layers="cells_per_stage",
                                        epochs="epochs", batch_size="batch_size", lr="lr"),
                               seed=args.seed)
+    device = "cpu" if args.dry_run else resolve_device(args.device)
+    check_space_fits("nb201", train_config=config, device=device, copies=1 if args.dry_run else COPIES)
     if args.dry_run:
         in_ch, n_cls = _dry_run_shape(args)
         net = NB201Network(cell, config.channels, config.cells_per_stage, n_cls, in_ch)
@@ -318,7 +326,6 @@ def _evaluate_nb201(args: argparse.Namespace) -> int:
                           "channels": config.channels, "cells_per_stage": config.cells_per_stage,
                           "num_classes": n_cls}))
         return 0
-    device = resolve_device(args.device)
     data = load_dataset(args.dataset, args.data_root, args.download)
     print(f"training {cell} on {args.dataset} for {config.epochs} epochs on {device}",
           file=sys.stderr, flush=True)
@@ -331,6 +338,7 @@ EVALUATES = {"darts": _evaluate_darts, "nb201": _evaluate_nb201}
 
 def cmd_info(args: argparse.Namespace) -> int:
     config = space_config(args.space, **_space_options(args))
+    check_space_fits(args.space, space_config=config, copies=1)
     net = make_supernet(args.space, config, args.in_channels, args.num_classes, image_size=args.image_size)
     weights = sum(p.numel() for p in net.weight_parameters())
     alphas = sum(p.numel() for p in net.arch_parameters())

@@ -20,6 +20,7 @@ from nas.checkpoint import check_training_state, restore_training, training_stat
 from nas.data import Augment, Batches, ImageData
 from nas.genotype import Genotype
 from nas.ops import FactorizedReduce, Identity, ReLUConvBN, make_op
+from nas.options import check_ranges
 from nas.speed import Speed
 
 
@@ -44,11 +45,12 @@ class EvalConfig:
     speed: tuple[str, ...] = ()   # nas.speed switches: amp, channels_last, cudnn_benchmark, compile
 
     def __post_init__(self) -> None:
-        for name in ("channels", "layers", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not 0.0 <= self.drop_path_prob < 1.0:
-            raise ValueError(f"drop_path_prob must lie in [0, 1), got {self.drop_path_prob}")
+        check_ranges(self, at_least_one=("channels", "layers", "epochs", "batch_size"),
+                     positive=("lr",), non_negative=("lr_min", "weight_decay", "grad_clip",
+                                                     "auxiliary_weight", "cutout"),
+                     fraction=("momentum", "drop_path_prob"))
+        if self.lr_min > self.lr:
+            raise ValueError(f"lr_min ({self.lr_min}) cannot exceed lr ({self.lr})")
         object.__setattr__(self, "speed", Speed.from_names(self.speed).names())
 
 

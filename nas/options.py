@@ -1,11 +1,15 @@
-"""Frozen-dataclass configs built from user-given values, refusing unknown option names and
-values of the wrong type."""
+"""Frozen-dataclass configs built from user-given values, refusing unknown option names, values of
+the wrong type and values out of range; the command lines' types for counts and positive numbers."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import sys
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import fields
 
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a text"}
@@ -63,3 +67,58 @@ def parse_option(text: str) -> tuple[str, object]:
         return key.replace("-", "_"), json.loads(value)
     except json.JSONDecodeError:
         return key.replace("-", "_"), value
+
+
+def check_ranges(config, *, at_least_one: tuple = (), positive: tuple = (), non_negative: tuple = (),
+                 fraction: tuple = ()) -> None:
+    """ValueError in one sentence for the first field of `config` out of its range: whole numbers
+    of at least 1, positive numbers, numbers of at least 0, and fractions in [0, 1) (momenta,
+    Adam's betas, drop probabilities). Fields that are None pass (a default chosen later)."""
+    rules = ((at_least_one, lambda v: v >= 1, "at least 1"), (positive, lambda v: v > 0, "positive"),
+             (non_negative, lambda v: v >= 0, "at least 0"),
+             (fraction, lambda v: 0 <= v < 1, "in [0, 1)"))
+    for names, ok, wanted in rules:
+        for name in names:
+            value = getattr(config, name)
+            if value is not None and not ok(value):
+                raise ValueError(f"{name} must be {wanted}, got {value}")
+
+
+def count(minimum: int = 1) -> Callable[[str], int]:
+    """An argparse `type`: a whole number of at least `minimum` (argparse answers anything else
+    with one sentence naming the flag, exit status 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+def positive(text: str) -> float:
+    """An argparse `type`: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """An argparse parser that refuses a bad command line in one line (the error and where help is),
+    not the whole usage block above it; exit status 2 as argparse's."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def program(script: str) -> str:
+    """How the running command is called, for its usage line and hints: the console script's name
+    where it was started as one (hyperdarts-grid), else `python SCRIPT`."""
+    name = os.path.basename(sys.argv[0] or "")
+    return name if name.startswith("hyperdarts-") else f"python {script}"

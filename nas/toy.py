@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from nas.options import check_ranges
 from nas.strategies import STRATEGIES, make_strategy
 
 # x = 0 asks the toy for L_train, x = 1 for L_val; y is unused.
@@ -72,6 +73,9 @@ class ToyRun:
     start: tuple[float, float] = (2.0, -2.0)
     options: dict = field(default_factory=dict)   # strategy options (xi, neumann_k, sigma, …)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_ranges(self, at_least_one=("max_iter",), positive=("lr", "tol"), non_negative=("seed",))
 
     @property
     def label(self) -> str:

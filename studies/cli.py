@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 
 from analysis.toy import plot_trajectories, table_footer, table_header, table_row
 from nas.data import DATASET_NAMES, DatasetError, load_dataset, resized, train_subset
-from nas.options import parse_option
+from nas.options import Parser, count, parse_option, positive
 from nas.search import resolve_device
 from nas.strategies import SEARCHING, STRATEGIES
 from nas.toy import TOY_OPTIONS, ToyRun, run_toy
@@ -38,7 +38,7 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m studies` command line. (Long: one `add_argument` per option, each with its help.)"""
-    parser = argparse.ArgumentParser(prog="python -m studies", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m studies", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("toy", help="every strategy on the DARTS toy bilevel problem",
@@ -51,18 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--xi", nargs="+", type=float, default=[0.0, 0.3, 0.5, 0.7],
                    help="values of the option a strategy sweeps on the toy (second-order's ξ; "
                         "default: 0 0.3 0.5 0.7)")
-    p.add_argument("--lr", type=float, default=TOY["lr"],
+    p.add_argument("--lr", type=positive, default=TOY["lr"],
                    help=f"learning rate of α and w (default: {TOY['lr']})")
-    p.add_argument("--tol", type=float, default=TOY["tol"],
+    p.add_argument("--tol", type=positive, default=TOY["tol"],
                    help=f"stopping tolerance (default: {TOY['tol']})")
-    p.add_argument("--max-iter", type=int, default=TOY["max_iter"],
+    p.add_argument("--max-iter", type=count(1), default=TOY["max_iter"],
                    help=f"iteration cap (default: {TOY['max_iter']})")
     p.add_argument("--start", nargs=2, type=float, default=list(TOY["start"]), metavar=("ALPHA", "W"),
                    help=f"start point (default: {TOY['start'][0]:g} {TOY['start'][1]:g})")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a strategy option for every strategy that has it (defaults: each strategy's "
                         f"toy_options, {', '.join(f'{k}={v}' for k, v in TOY_OPTIONS.items())})")
-    p.add_argument("--seed", type=int, default=TOY["seed"], help=f"random seed (default: {TOY['seed']})")
+    p.add_argument("--seed", type=count(0), default=TOY["seed"], help=f"random seed (default: {TOY['seed']})")
     p.add_argument("--json", action="store_true", help="one JSON object per run")
     p.add_argument("--trajectory", action="store_true", help="include the trajectories in the JSON")
     p.add_argument("--plot", default=None, metavar="FILE",
@@ -81,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="digits",
                    help=f"dataset name: {', '.join(DATASET_NAMES)} (default: digits)")
     p.add_argument("--data-root", default=None, help="where datasets live")
-    p.add_argument("--channels", type=int, default=FID.space_options["channels"],
+    p.add_argument("--channels", type=count(1), default=FID.space_options["channels"],
                    help=f"supernet channels (default: {FID.space_options['channels']})")
-    p.add_argument("--layers", type=int, default=FID.space_options["layers"],
+    p.add_argument("--layers", type=count(1), default=FID.space_options["layers"],
                    help=f"supernet cells (default: {FID.space_options['layers']})")
     for name, text in (("batch_size", "batch size"),
                        ("warmup_steps", "first-order search steps before the point is fixed"),
@@ -102,17 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="δ of the implicit reference's (H + δI)x = v: 'auto' (2·|λ_min| of the measured "
                         "spectrum: a positive definite system) or a number (0: H itself, indefinite "
                         "away from a minimum) (default: auto)")
-    p.add_argument("--alpha-lr", type=float, default=None, metavar="LR",
+    p.add_argument("--alpha-lr", type=positive, default=None, metavar="LR",
                    help="α's learning rate in the first-order search that leads to each point "
                         "(default: DARTS's 3e-4; the cpu grid's is 0.02)")
-    p.add_argument("--image-size", type=int, default=None, metavar="N",
+    p.add_argument("--image-size", type=count(1), default=None, metavar="N",
                    help="resize the images to N×N first (default: as stored)")
-    p.add_argument("--train-subset", type=int, default=None, metavar="N",
+    p.add_argument("--train-subset", type=count(1), default=None, metavar="N",
                    help="a fixed random N training images (default: all)")
     p.add_argument("--variant", nargs="+", action="append", default=[], metavar="STRATEGY K=V",
                    help="one more row at each point: STRATEGY with these options, e.g. --variant "
                         "implicit-cg cg_damping=10 cg_k=20 (repeatable)")
-    p.add_argument("--points", nargs="+", type=int, default=None, metavar="STEPS",
+    p.add_argument("--points", nargs="+", type=count(0), default=None, metavar="STEPS",
                    help="measure at several points of the same search: after each of these numbers "
                         "of first-order steps (e.g. 0 50 100: start, middle, end; default: "
                         "--warmup-steps alone)")

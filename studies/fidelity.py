@@ -34,6 +34,7 @@ from scipy.sparse.linalg import LinearOperator, minres
 
 from nas.checkpoint import seed_everything
 from nas.data import Batches, ImageData, search_split
+from nas.options import check_ranges
 from nas.spaces import make_supernet, space_config
 from nas.spectrum import auto_damping, lanczos_extremes
 from nas.strategies import SEARCHING, make_strategy
@@ -68,6 +69,10 @@ class FidelityConfig:
     variants: tuple = ()
 
     def __post_init__(self) -> None:
+        check_ranges(self, at_least_one=("batch_size", "reference_k", "unrolled_steps", "repeats"),
+                     positive=("pretrain_lr", "reference_tol", "warmup_alpha_lr"),
+                     non_negative=("seed", "warmup_steps", "pretrain_steps", "eigen_iterations",
+                                   "hyper_steps"))
         d = self.reference_damping
         if (d != "auto") if isinstance(d, str) else d < 0:
             raise ValueError(f"reference_damping is 'auto' or a number ≥ 0, not {d!r}")

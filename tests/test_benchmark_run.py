@@ -192,11 +192,37 @@ def test_the_dense_dag_grid_runs_its_ground_truth_and_searches_through_the_same_
     assert "Published" not in text      # the published numbers are of the DARTS space
 
 
-def test_a_driver_killed_during_an_evaluation_resumes_from_that_evaluations_epoch(ray_tmp):
-    """kill -9 of the whole run (driver and Ray) in the middle of an evaluation; the same command
-    again finishes the grid: the evaluation goes on from its last finished epoch, and every row is
-    there once."""
+def _run_until(argv: list, cwd, marker: str, sig: int) -> tuple[int, str]:
+    """Run `argv` in a process group of its own and send `sig` to the whole group (as a terminal's
+    Ctrl-C does, or kill -9 of every process) at the first line of output holding `marker`; its
+    exit status and output."""
     import os
+    import subprocess
+
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if marker in line:
+                os.killpg(proc.pid, sig)
+                seen += proc.stdout.readlines() if sig != 9 else []
+                break
+    finally:
+        if proc.poll() is None and sig == 9:
+            os.killpg(proc.pid, sig)
+        code = proc.wait(timeout=120)
+    assert any(marker in line for line in seen), "".join(seen)
+    return code, "".join(seen)
+
+
+def test_a_driver_killed_or_interrupted_during_an_evaluation_resumes_from_that_evaluations_epoch(
+        ray_tmp):
+    """kill -9 of the whole run (driver and Ray) in the middle of an evaluation, then Ctrl-C in
+    the middle of the next; the same command again finishes the grid: each evaluation goes on from
+    its last finished epoch, and every row is there once. The interrupted run says so and exits
+    130, so that `run.py && report.py` stops."""
     import signal
     import subprocess
     import sys
@@ -206,28 +232,22 @@ def test_a_driver_killed_during_an_evaluation_resumes_from_that_evaluations_epoc
     argv = [sys.executable, "benchmark/run.py", "--grid", "smoke", "--strategies", "first-order",
             "--results", str(ray_tmp / "results"), "--num-cpus", "1", "--search-epochs", "1",
             "--eval-epochs", "4"]
-    first = subprocess.Popen(argv, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True, start_new_session=True)
-    seen = []
-    try:
-        for line in first.stdout:
-            seen.append(line)
-            if "eval digits #1/2  epoch 2/4" in line:
-                os.killpg(first.pid, signal.SIGKILL)
-                break
-    finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
-        first.wait(timeout=60)
-    assert any("epoch 2/4" in line for line in seen), "".join(seen)
+    _run_until(argv, root, "eval digits #1/2  epoch 2/4", signal.SIGKILL)
     results = ray_tmp / "results" / "smoke"
     assert not list((results / "parts").glob("trials/*.parquet"))   # killed before a trial ended
-    again = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=900)
-    assert again.returncode == 0, again.stdout + again.stderr
-    resumed = [int(line.split("epoch ")[1].split("/")[0]) for line in again.stdout.splitlines()
+    code, out = _run_until(argv, root, "eval digits #2/2  epoch 2/4", signal.SIGINT)
+    assert code == run_module.INTERRUPTED, out
+    assert "1 trials: 0 finished, 0 failed, 1 interrupted" in out, out
+    assert "interrupted: 1 of 1 trials did not finish" in out and "Traceback" not in out, out
+    resumed = [int(line.split("epoch ")[1].split("/")[0]) for line in out.splitlines()
                if "eval digits #1/2  epoch" in line]
     # epoch 2 was finished and checkpointed before its line was printed: the rerun starts after it
     # (or later, where the killed run finished another epoch in the instant before the kill)
+    assert resumed and resumed[0] >= 3 and resumed == list(range(resumed[0], 5)), out
+    again = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout + again.stderr
+    resumed = [int(line.split("epoch ")[1].split("/")[0]) for line in again.stdout.splitlines()
+               if "eval digits #2/2  epoch" in line]
     assert resumed and resumed[0] >= 3 and resumed == list(range(resumed[0], 5)), again.stdout
     trials = pd.read_parquet(results / "trials.parquet")
     assert sorted(trials["repeat"]) == [0, 1] and (trials["status"] == "finished").all()

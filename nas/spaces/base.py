@@ -128,6 +128,17 @@ class SearchSpace(ABC):
         train_acc, lr, epoch_time_s). After every epoch `on_checkpoint` (if given) receives a
         state that, passed back as `resume`, goes on from the next epoch to the same result."""
 
+    def largest_network(self, config: Any, in_channels: int, num_classes: int) -> nn.Module | None:
+        """The network of the space's largest architecture as `train_and_test` builds it under the
+        training config `config` (built on the meta device to check that it fits, `nas.memory`);
+        None where the space does not say."""
+        return None
+
+    def caveats(self, config: Any) -> list[str]:
+        """What a user should know of the supernet `config` before searching it (printed as
+        warnings): none by default."""
+        return []
+
     def references(self, space_config: Any) -> dict[str, Architecture]:
         """Architectures that anchor the ground truth beside the candidates, by role."""
         return {}

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.data import ImageData
-from nas.evaluate import EvalConfig, train_and_test
-from nas.genotype import Genotype, derive_genotype, parse_genotype
+from nas.evaluate import EvalConfig, EvalNetwork, train_and_test
+from nas.genotype import DARTS_V2, Genotype, derive_genotype, parse_genotype
 from nas.ops import PRIMITIVES, FactorizedReduce, ReLUConvBN, check_primitives, make_op
 from nas.spaces.base import SearchSpace, tidy_alphas
 from nas.spaces.darts_batched import cell_forward, channel_shuffle
@@ -304,6 +304,18 @@ class DartsSpace(SearchSpace):
 
     def parse(self, text: str) -> Genotype:
         return parse_genotype(text)
+
+    def largest_network(self, config: EvalConfig, in_channels: int, num_classes: int) -> EvalNetwork:
+        """DARTS V2's network (its cells' separable convolutions weigh about what any cell's do)."""
+        return EvalNetwork(DARTS_V2, config.channels, config.layers, num_classes, in_channels,
+                           config.auxiliary)
+
+    def caveats(self, config: DartsSpaceConfig) -> list[str]:
+        if config.layers >= 3:
+            return []
+        return [f"a DARTS supernet of {config.layers} cell(s) has no normal cell (cells "
+                f"layers//3 and 2·layers//3 reduce): the normal cell's α gets no gradient and the "
+                "found normal cell is its initial α's; search 3 cells or more"]
 
     def describe(self, config: DartsSpaceConfig) -> str:
         ops = "" if config.primitives == PRIMITIVES else f", operations {', '.join(config.primitives)}"

@@ -281,6 +281,12 @@ class NB201Space(SearchSpace):
                        on_checkpoint=None) -> dict:
         return train_cell(arch, data, config, device, resume=resume, on_checkpoint=on_checkpoint)
 
+    def largest_network(self, config: NB201TrainConfig, in_channels: int,
+                        num_classes: int) -> NB201Network:
+        """The network of the all-conv_3x3 cell, the most weights a cell has."""
+        return NB201Network(Cell(("nor_conv_3x3",) * 6), config.channels, config.cells_per_stage,
+                            num_classes, in_channels)
+
     def references(self, space_config: NB201Config) -> dict[str, Cell]:
         """The uniform cells of each operation but `none` (all-skip: DARTS's end on NAS-Bench-201)."""
         n = space_config.num_edges

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from nas.options import check_ranges
 from nas.speed import Speed
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -53,11 +54,11 @@ class StrategyConfig:
     alpha_weight_decay: float = 1e-3
 
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
-        for name in ("w_lr", "alpha_lr"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        check_ranges(self, at_least_one=("epochs",), positive=("w_lr", "alpha_lr"),
+                     non_negative=("w_lr_min", "w_weight_decay", "w_grad_clip", "alpha_weight_decay"),
+                     fraction=("w_momentum", "alpha_beta1", "alpha_beta2"))
+        if self.w_lr_min > self.w_lr:
+            raise ValueError(f"w_lr_min ({self.w_lr_min}) cannot exceed w_lr ({self.w_lr})")
         if self.alpha_optimizer not in ("adam", "sgd"):
             raise ValueError(f"alpha_optimizer must be adam or sgd, got {self.alpha_optimizer!r}")
 

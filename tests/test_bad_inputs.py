@@ -1,0 +1,70 @@
+"""The bad inputs tried against the command lines (issue 34), each with the exit status and the one
+sentence it ends in, and nothing written: the table that documents how each command refuses.
+
+Every row runs the command's `main` in this process, and only inputs refused before any data is
+loaded or Ray is started are here (the rest are tested beside what they exercise: an interrupt in
+test_benchmark_run.py, a damaged file in test_store.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmark import perf
+from benchmark import run as run_module
+from nas import cli as nas_cli
+from studies import cli as studies_cli
+
+MAINS = {"run": run_module.main, "nas": nas_cli.main, "studies": studies_cli.main, "perf": perf.main}
+BIG = "1000000"
+NB201_CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+
+# (command, arguments, the sentence's words); every row ends with exit status 2
+BAD_INPUTS = [
+    ("run", ["--num-cpus", "0"], "argument --num-cpus: must be at least 1, got 0"),
+    ("run", ["--max-failures", "-1"], "argument --max-failures: must be at least 0, got -1"),
+    ("run", ["--max-concurrent", "0"], "argument --max-concurrent: must be at least 1, got 0"),
+    ("run", ["--tune", "first-order", "--samples", "0"], "argument --samples: must be at least 1"),
+    ("run", ["--seeds", "-1"], "argument --seeds: must be at least 0, got -1"),
+    ("run", ["--search-epochs", "0"], "argument --search-epochs: must be at least 1, got 0"),
+    ("run", ["--eval-epochs", "two"], "argument --eval-epochs: expected a whole number, got 'two'"),
+    ("run", ["--plan", "--detect", "-3"], "argument --detect: must be above 0, got -3"),
+    ("run", ["--train-set", "lr=-0.1"], "lr must be positive, got -0.1"),
+    ("run", ["--train-set", "momentum=1"], "momentum must be in [0, 1), got 1"),
+    ("run", ["--train-set", "lr_min=1"], "lr_min (1) cannot exceed lr (0.025)"),
+    ("run", ["--space-set", f"channels={BIG}"], "the darts supernet (3 cells × 1000000 channels"),
+    ("run", ["--train-set", f"channels={BIG}"], "the darts network trained (3 cells × 1000000 channels"),
+    ("nas", ["info", "--channels", BIG], "GB for its weights alone, more than the"),
+    ("nas", ["search", "--channels", BIG], "GB for its weights, their gradients and optimiser state"),
+    ("nas", ["search", "--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
+    ("nas", ["search", "--set", "alpha_lr=0"], "alpha_lr must be positive, got 0"),
+    ("nas", ["search", "--set", "w_momentum=-0.5"], "w_momentum must be in [0, 1), got -0.5"),
+    ("nas", ["evaluate", "--genotype", "DARTS", "--lr", "0"], "argument --lr: must be above 0, got 0"),
+    ("nas", ["evaluate", "--genotype", "DARTS", "--channels", BIG, "--dry-run"],
+     "the darts network trained (20 cells × 1000000 channels"),
+    ("nas", ["evaluate", "--space", "nb201", "--genotype", NB201_CELL, "--channels", BIG],
+     "the nb201 network trained (5 cells per stage × 1000000 channels"),
+    ("studies", ["fidelity", "--points", "-5"], "argument --points: must be at least 0, got -5"),
+    ("studies", ["fidelity", "--repeats", "0"], "repeats must be at least 1, got 0"),
+    ("studies", ["toy", "--lr", "-1"], "argument --lr: must be above 0, got -1"),
+    ("studies", ["toy", "--max-iter", "0"], "argument --max-iter: must be at least 1, got 0"),
+    ("perf", ["--steps", "0"], "argument --steps: must be at least 1, got 0"),
+    ("perf", ["--batch", "0"], "argument --batch: must be at least 1, got 0"),
+]
+
+
+@pytest.mark.parametrize(("command", "argv", "sentence"), BAD_INPUTS,
+                         ids=[f"{c} {' '.join(a)}"[:60] for c, a, _ in BAD_INPUTS])
+def test_a_bad_input_ends_in_one_sentence_with_status_2_and_writes_nothing(
+        command, argv, sentence, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    if command == "run":
+        argv = [*argv, "--results", str(tmp_path / "results")]
+    try:
+        code = MAINS[command](argv)
+    except SystemExit as e:          # argparse's refusals
+        code = e.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert sentence in err, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert not any(tmp_path.iterdir()), sorted(tmp_path.rglob("*"))
