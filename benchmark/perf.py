@@ -63,6 +63,7 @@ from nas.spaces.darts import SearchCell
 from nas.speed import Speed
 from nas.strategies import SEARCHING as STRATEGIES  # the random baseline takes no step
 from nas.strategies import get_strategy, make_strategy, strategy_config
+from nas.strategies.base import grad
 from resultstore.store import ResultStore, default_results_dir
 
 # (cells, channels, batch, image side) of the search presets; (cells, channels, batch) of the
@@ -170,7 +171,7 @@ def measure(strategy: str, batch: int, layers: int, channels: int, image_size: i
 
     def one_pass():
         loss = F.cross_entropy(strat.forward(train_b[0]), train_b[1])
-        torch.autograd.grad(loss, params)
+        grad(loss, params)   # (allowing parameters a small supernet leaves unused)
 
     pass_s = statistics.median(_times(one_pass, steps, warmup, dev))
     saved = saved_bytes(lambda: strat.forward(train_b[0]))
@@ -239,17 +240,26 @@ def _child(conn, fn, kwargs) -> None:
         conn.close()
 
 
+class MeasureError(RuntimeError):
+    """A measurement that failed in its process: what was measured and the error, one sentence."""
+
+
 def run_isolated(fn=measure, **kwargs) -> dict:
-    """`fn` in a spawned process, so that its peak RSS is its own."""
+    """`fn` in a spawned process, so that its peak RSS is its own; MeasureError if it fails."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, fn, kwargs))
     proc.start()
     child.close()
-    status, payload = parent.recv()
+    try:
+        status, payload = parent.recv()
+    except EOFError:   # the process died without a word (killed, out of memory)
+        status, payload = "error", "its process ended without a result"
     proc.join()
     if status != "ok":
-        raise RuntimeError(payload)
+        what = ", ".join(f"{k} {kwargs[k]}" for k in ("strategy", "layers", "channels", "batch")
+                         if k in kwargs)
+        raise MeasureError(f"measuring {fn.__name__} ({what}) failed: {payload}")
     return payload
 
 
@@ -334,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"unknown strategy {unknown[0]!r}; valid strategies are "
                              f"{', '.join(STRATEGIES)}")
         speed = Speed.from_names(args.speed).names()
+        resolve_device(args.device)   # a device this machine lacks, before any process starts
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -348,7 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         configs = [SEARCH_PRESETS[n][:3] for n in args.preset]
         eval_configs = [EVAL_PRESETS[n][:3] for n in args.preset]
-    measure_all(args, strategies, speed, configs, eval_configs)
+    try:
+        measure_all(args, strategies, speed, configs, eval_configs)
+    except MeasureError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import math
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,6 +244,15 @@ def _load_imagefolder(root: Path) -> ImageData:
     extra = sorted(set(test_files) - set(classes))
     if extra:
         raise DatasetError(f"{root}/test has classes that train lacks: {', '.join(extra)}")
+    learnt = [c for c in classes if train_files[c]]
+    if len(learnt) < 2:
+        raise DatasetError(f"{root}/train has images of {len(learnt)} class ({', '.join(learnt)}); "
+                           "a classifier needs two classes or more")
+    for split, missing in (("train", [c for c in classes if not train_files[c]]),
+                           ("test", [c for c in classes if not test_files.get(c)])):
+        if missing:
+            print(f"warning: {root}/{split} has no images of class(es) {', '.join(missing)}",
+                  file=sys.stderr)
     # Decoding tens of thousands of images takes a while: cache the tensors, keyed
     # on the tree's path, file count and newest modification time.
     files = [p for c in classes for p in train_files[c]] + [

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from benchmark import perf
 
 
@@ -65,6 +67,22 @@ def test_perf_rejects_an_unknown_strategy_or_switch(capsys):
     assert "unknown strategy 'third-order'" in capsys.readouterr().err
     assert perf.main(["--speed", "turbo", "--out", ""]) == 2
     assert "unknown speed option 'turbo'" in capsys.readouterr().err
+
+
+def test_perf_measures_a_supernet_without_a_normal_cell_and_a_failed_measurement_is_one_sentence(
+        capsys, monkeypatch):
+    """--layers 2: both cells reduce, α_normal is unused and the pass's gradient allows that; a
+    measurement that fails in its process ends the run in one sentence naming it (status 1)."""
+    monkeypatch.setattr(perf, "run_isolated", lambda fn, **kw: fn(**kw))   # in this process
+    args = ["--strategies", "first-order", "--batch", "2", "--layers", "2", "--channels", "2",
+            "--image-size", "8", "--steps", "1", "--warmup", "0", "--json", "--out", ""]
+    assert perf.main(args) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["layers"] == 2 and row["pass_s"] > 0
+    monkeypatch.undo()
+    with pytest.raises(perf.MeasureError) as e:
+        perf.run_isolated(json.loads, s="{", strategy="first-order")   # (loads has no `strategy`)
+    assert str(e.value).startswith("measuring loads (strategy first-order) failed: TypeError: ")
 
 
 def test_perf_times_the_plain_cell_beside_the_batched_one(capsys, monkeypatch):

@@ -163,12 +163,33 @@ def test_imagefolder_with_mixed_sizes_names_the_file(tmp_path):
     from PIL import Image
 
     for split in ("train", "test"):
-        (tmp_path / split / "a").mkdir(parents=True)
-    Image.new("RGB", (8, 8)).save(tmp_path / "train" / "a" / "0.png")
+        for c in ("a", "b"):
+            (tmp_path / split / c).mkdir(parents=True)
+            Image.new("RGB", (8, 8)).save(tmp_path / split / c / "0.png")
     Image.new("RGB", (9, 9)).save(tmp_path / "train" / "a" / "1.png")
-    Image.new("RGB", (8, 8)).save(tmp_path / "test" / "a" / "0.png")
     with pytest.raises(DatasetError, match="1.png"):
         load_dataset(f"imagefolder:{tmp_path}")
+
+
+def test_imagefolder_of_one_class_is_refused_and_a_class_missing_from_a_split_is_said(
+        tmp_path, capsys):
+    """One class would be learnt to 100% accuracy: refused. A class without test images is
+    trained but never tested: a warning names it."""
+    from PIL import Image
+
+    for split, classes in (("train", ("a", "b")), ("test", ("a",))):
+        for c in classes:
+            (tmp_path / split / c).mkdir(parents=True)
+            Image.new("RGB", (8, 8)).save(tmp_path / split / c / "0.png")
+    (tmp_path / "test" / "b").mkdir()                  # the class's folder, without images
+    data = load_dataset(f"imagefolder:{tmp_path}")
+    assert data.classes == ["a", "b"] and data.test_y.tolist() == [0]
+    assert f"warning: {tmp_path}/test has no images of class(es) b" in capsys.readouterr().err
+    (tmp_path / "train" / "b" / "0.png").unlink()
+    with pytest.raises(DatasetError) as e:
+        load_dataset(f"imagefolder:{tmp_path}")
+    assert str(e.value) == (f"{tmp_path}/train has images of 1 class (a); a classifier needs two "
+                            "classes or more")
 
 
 def test_resized_averages_pixels_and_scales_the_augmentation(digits):
