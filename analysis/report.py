@@ -69,7 +69,7 @@ from analysis.tables import (
     write_table,
 )
 from analysis.toy import COURSE_TIME, TABLE_NOTE, course_iterations, plot_trajectories
-from nas.files import FileError, atomic_write
+from nas.files import FileError, PathError, atomic_write, check_writable
 from nas.genotype import GenotypeError, parse_genotype
 from nas.options import Parser, program
 from resultstore.experiment import Experiment, ReportError, find_experiment, load_experiment
@@ -706,10 +706,12 @@ def main(argv: list[str] | None = None) -> int:
     perf = args.perf or str(Path(args.results) / "perf")
     start = time.perf_counter()
     try:
+        if args.out:
+            check_writable(args.out, "--out")
         path = report(find_experiment(args.experiment, args.results), args.out,
                       None if args.no_reference else args.reference, edge=args.edge, toy=not args.no_toy,
                       perf=perf)
-    except (ReportError, FileError) as e:
+    except (ReportError, FileError, PathError) as e:
         print(f"report: {e}", file=sys.stderr)
         return 2
     print(f"wrote {path} and {path.with_suffix('.html').name} in {time.perf_counter() - start:.0f}s")

@@ -40,7 +40,7 @@ from benchmark.grids import GRIDS, get_grid, legacy_trial_id, trial_id
 from benchmark.plan import plan
 from benchmark.trial import open_table
 from nas.data import DatasetError, load_dataset
-from nas.files import FileError, read_json, write_json
+from nas.files import FileError, check_writable, read_json, write_json
 from nas.memory import check_space_fits
 from nas.options import Parser, count, parse_option, positive, program
 from nas.spaces import get_space
@@ -365,6 +365,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plan:
         print_plan(args, grid, results_dir)
         return 0
+    check_writable(args.results, "--results")
+    check_storage(args.storage)
     check_datasets(grid, grid.data_root, args.download)
     loggers = logger_callbacks(args.log, experiment)
     declared = grid.trials(experiment, tables_root=Path(args.results).resolve() / "tables")
@@ -593,6 +595,25 @@ def run_trials(args: argparse.Namespace, grid, declared: list, specs: list, rest
               f"checkpoints are kept); {RESUME_HINT}", file=sys.stderr)
         return INTERRUPTED
     return 1 if failed else 0
+
+
+def check_storage(storage: str | None) -> None:
+    """Refuse a --storage that cannot be written (a local folder) or reached (a URI, probed
+    through pyarrow's file systems, as Ray reaches it), in one sentence, before anything starts."""
+    if storage is None:
+        return
+    if "://" not in storage or storage.startswith("file://"):
+        check_writable(storage.removeprefix("file://"), "--storage")
+        return
+    import pyarrow.fs
+
+    try:
+        fs, path = pyarrow.fs.FileSystem.from_uri(storage)
+        fs.get_file_info(path)
+    except (OSError, ValueError, pyarrow.ArrowException) as e:
+        reason = str(e).split(";")[0].strip().rstrip(".")
+        raise UsageError(f"--storage {storage} cannot be reached ({reason}); check the URI and the "
+                         "network, or give a local folder") from None
 
 
 def ray_storage(storage: str | None, results_dir: Path, experiment: str) -> tuple[str, str]:

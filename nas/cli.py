@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nas.data import DATASET_NAMES, DatasetError, load_dataset
 from nas.evaluate import EvalConfig, EvalNetwork, count_parameters, train_and_test
-from nas.files import write_json
+from nas.files import check_writable, write_json
 from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
 from nas.memory import COPIES, check_space_fits
 from nas.options import Parser, count, parse_option, positive
@@ -202,7 +202,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     for caveat in get_space(args.space).caveats(config.space_config):
         print(f"warning: {caveat}", file=sys.stderr)
     slug = args.dataset.replace(":", "_").replace("/", "_")
-    out = Path(args.out or f"runs/search-{args.strategy}-{slug}-s{args.seed}")
+    out = check_writable(args.out or f"runs/search-{args.strategy}-{slug}-s{args.seed}", "--out")
     data = load_dataset(args.dataset, args.data_root, args.download)
     print(f"searching with {args.strategy} on {args.dataset} ({len(data.train_y)} training images, "
           f"halved into search-train and search-val) on {device}; writing to {out}",
@@ -261,6 +261,8 @@ def _evaluate_darts(args: argparse.Namespace) -> int:
                            "cutout": args.cutout, "seed": args.seed, "speed": tuple(args.speed)})
     device = "cpu" if args.dry_run else resolve_device(args.device)
     check_space_fits("darts", train_config=config, device=device, copies=1 if args.dry_run else COPIES)
+    if args.out and not args.dry_run:
+        check_writable(args.out, "--out", folder=False)
     if args.dry_run:
         in_ch, n_cls = _dry_run_shape(args)
         net = EvalNetwork(genotype, config.channels, config.layers, n_cls, in_ch, config.auxiliary)
@@ -318,6 +320,8 @@ def _evaluate_nb201(args: argparse.Namespace) -> int:
                               seed=args.seed)
     device = "cpu" if args.dry_run else resolve_device(args.device)
     check_space_fits("nb201", train_config=config, device=device, copies=1 if args.dry_run else COPIES)
+    if args.out and not args.dry_run:
+        check_writable(args.out, "--out", folder=False)
     if args.dry_run:
         in_ch, n_cls = _dry_run_shape(args)
         net = NB201Network(cell, config.channels, config.cells_per_stage, n_cls, in_ch)

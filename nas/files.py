@@ -61,3 +61,25 @@ def json_ready(obj):
     if isinstance(obj, (list, tuple)):
         return [json_ready(v) for v in obj]
     return obj
+
+
+class PathError(ValueError):
+    """A path given to a command that it cannot write: one sentence naming the flag and the path."""
+
+
+def check_writable(path: str | Path, what: str, folder: bool = True) -> Path:
+    """`path`, made absolute, where a command can write it: a folder (`folder`) or a file, that
+    exists as that kind or can be made under a writable folder; else PathError in one sentence
+    that names `what` (the flag) and the path. Nothing is made."""
+    path = Path(path).expanduser().absolute()
+    kind = "folder" if folder else "file"
+    if path.exists() and path.is_dir() != folder:
+        raise PathError(f"{what} {path} is a {'file' if folder else 'folder'}, not a {kind}")
+    above = path if path.exists() and folder else path.parent
+    while not above.exists():
+        above = above.parent
+    if not above.is_dir():
+        raise PathError(f"{what} {path} lies under {above}, which is a file")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise PathError(f"{what} {path} cannot be written: {above} is not writable by this user")
+    return path

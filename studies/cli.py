@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 
 from analysis.toy import plot_trajectories, table_footer, table_header, table_row
 from nas.data import DATASET_NAMES, DatasetError, load_dataset, resized, train_subset
+from nas.files import check_writable
 from nas.options import Parser, count, parse_option, positive
 from nas.search import resolve_device
 from nas.strategies import SEARCHING, STRATEGIES
@@ -148,6 +149,10 @@ def fidelity_rows(result: dict, measured_at: str) -> list[dict]:
 
 def cmd_toy(args: argparse.Namespace) -> int:
     _check_strategies(args.strategies)
+    if args.plot:
+        check_writable(f"{args.plot}.png", "--plot", folder=False)
+    if args.out:
+        check_writable(args.out, "--out")
     options = dict(parse_option(t) for t in args.set)
     valid = {f.name for n in (args.strategies or SEARCHING) for f in dataclasses.fields(STRATEGIES[n].Config)}
     unknown = sorted(set(options) - valid)
@@ -184,6 +189,8 @@ def cmd_toy(args: argparse.Namespace) -> int:
 def cmd_fidelity(args: argparse.Namespace) -> int:
     _check_strategies(args.strategies)
     device = resolve_device(args.device)
+    if args.out:
+        check_writable(args.out, "--out")
     damping = args.reference_damping
     if damping != "auto":
         try:

@@ -10,16 +10,19 @@ from __future__ import annotations
 import pytest
 import torch
 
+from analysis import report
 from benchmark import perf
 from benchmark import run as run_module
 from nas import cli as nas_cli
 from studies import cli as studies_cli
 
-MAINS = {"run": run_module.main, "nas": nas_cli.main, "studies": studies_cli.main, "perf": perf.main}
+MAINS = {"run": run_module.main, "nas": nas_cli.main, "studies": studies_cli.main, "perf": perf.main,
+         "report": report.main}
 BIG = "1000000"
 NB201_CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
-# (command, arguments, the sentence's words); every row ends with exit status 2
+# (command, arguments, the sentence's words); every row ends with exit status 2. {file} is a file
+# and {folder} a folder made for the row, {tmp} the folder it runs in.
 BAD_INPUTS = [
     ("run", ["--num-cpus", "0"], "argument --num-cpus: must be at least 1, got 0"),
     ("run", ["--max-failures", "-1"], "argument --max-failures: must be at least 0, got -1"),
@@ -50,6 +53,19 @@ BAD_INPUTS = [
     ("studies", ["toy", "--max-iter", "0"], "argument --max-iter: must be at least 1, got 0"),
     ("perf", ["--steps", "0"], "argument --steps: must be at least 1, got 0"),
     ("perf", ["--batch", "0"], "argument --batch: must be at least 1, got 0"),
+    ("run", ["--results", "{file}"], "--results {file} is a file, not a folder"),
+    ("run", ["--results", "{file}/results"], "--results {file}/results lies under {file}, which is a file"),
+    ("run", ["--storage", "{file}"], "--storage {file} is a file, not a folder"),
+    ("run", ["--storage", "gopher://host/runs"],
+     "--storage gopher://host/runs cannot be reached (Unrecognized filesystem type"),
+    ("nas", ["search", "--out", "{file}"], "--out {file} is a file, not a folder"),
+    ("nas", ["evaluate", "--genotype", "DARTS", "--out", "{folder}"],
+     "--out {folder} is a folder, not a file"),
+    ("studies", ["toy", "--plot", "{file}/toy"], "--plot {file}/toy.png lies under {file}, which is a file"),
+    ("studies", ["toy", "--out", "{file}"], "--out {file} is a file, not a folder"),
+    ("studies", ["fidelity", "--out", "{file}"], "--out {file} is a file, not a folder"),
+    ("report", ["--results", "{tmp}", "--out", "{file}", "smoke"],
+     "report: --out {file} is a file, not a folder"),
     ("perf", ["--device", "cuda"], "device 'cuda' was asked for but this machine has no CUDA device"),
     ("studies", ["fidelity", "--device", "cuda"], "device 'cuda' was asked for but this machine has no"),
     ("nas", ["search", "--device", "cuda"], "device 'cuda' was asked for but this machine has no"),
@@ -63,8 +79,15 @@ def test_a_bad_input_ends_in_one_sentence_with_status_2_and_writes_nothing(
     if "cuda" in argv and torch.cuda.is_available():
         pytest.skip("a CUDA device is there")
     monkeypatch.chdir(tmp_path)
-    if command == "run":
+    (tmp_path / "file").write_text("")
+    (tmp_path / "folder").mkdir()
+    paths = {"file": str(tmp_path / "file"), "folder": str(tmp_path / "folder"), "tmp": str(tmp_path)}
+    argv, sentence = [a.format(**paths) for a in argv], sentence.format(**paths)
+    if command == "run" and "--results" not in argv:
         argv = [*argv, "--results", str(tmp_path / "results")]
+    if command == "report":
+        (tmp_path / "smoke" / "parts").mkdir(parents=True)    # an experiment folder, empty
+    before = sorted(tmp_path.rglob("*"))
     try:
         code = MAINS[command](argv)
     except SystemExit as e:          # argparse's refusals
@@ -73,4 +96,4 @@ def test_a_bad_input_ends_in_one_sentence_with_status_2_and_writes_nothing(
     assert code == 2, err
     assert sentence in err, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    assert not any(tmp_path.iterdir()), sorted(tmp_path.rglob("*"))
+    assert sorted(tmp_path.rglob("*")) == before
