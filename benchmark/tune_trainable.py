@@ -36,7 +36,8 @@ from benchmark.codec import decode_spec, decode_state, encode_state
 from benchmark.grids import TrialSpec
 from benchmark.trial import run_trial
 from benchmark.trial_state import TrialState
-from nas.files import atomic_write
+from nas.checkpoint import load_checkpoint
+from nas.files import FileError, atomic_write
 from resultstore.schema import MARKING, dataset_id
 from resultstore.store import ResultStore
 
@@ -56,7 +57,11 @@ def latest_state(spec: TrialSpec, own: Path | None) -> TrialState | None:
             state = decode_state(torch.load(Path(d) / "state.pt", weights_only=False,
                                             map_location="cpu"), "Ray's checkpoint")
     if own is not None and own.is_file():
-        mine = decode_state(torch.load(own, weights_only=False, map_location="cpu"), str(own))
+        try:
+            mine = decode_state(load_checkpoint(own, "the trial goes on without it"), str(own))
+        except FileError as e:   # (written atomically: a full disk or a hand at work)
+            print(f"warning: {e}", file=sys.stderr)
+            mine = None
         # (a file of another trial, e.g. one renamed from an ambiguous id of before, is not ours)
         if mine is not None and mine.owner == trial_key(spec) and (
                 state is None or mine.units > state.units):

@@ -14,11 +14,25 @@ dense-DAG and nb201 spaces train with).
 
 from __future__ import annotations
 
+import pickle
 import random
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import torch
+
+from nas.files import FileError
+
+
+def load_checkpoint(path: str | Path, hint: str, map_location: str | torch.device = "cpu"):
+    """What torch.save wrote to `path`; FileError in one sentence naming the file and what to do
+    (`hint`) where it cannot be read back (cut short by a full disk, damaged, not a checkpoint)."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, ValueError) as e:
+        reason = str(e).split(". ")[0].splitlines()[0] if str(e) else type(e).__name__
+        raise FileError(f"{path} is not a readable checkpoint ({reason}); {hint}") from None
 
 
 def seed_everything(seed: int) -> None:

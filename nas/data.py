@@ -260,8 +260,14 @@ def _load_imagefolder(root: Path) -> ImageData:
     key = hashlib.sha1(f"{root.resolve()}|{len(files)}|"
                        f"{max(p.stat().st_mtime_ns for p in files)}".encode()).hexdigest()[:16]
     cache = default_data_root().parent / "imagefolder-cache" / f"{key}.pt"
+    cached = None
     if cache.is_file():
-        trx, try_, tex, tey = torch.load(cache, weights_only=True)
+        try:
+            cached = torch.load(cache, weights_only=True)
+        except (RuntimeError, EOFError, OSError, ValueError):   # cut short: decoded again
+            print(f"warning: the cache {cache} cannot be read; decoding {root} again", file=sys.stderr)
+    if cached is not None:
+        trx, try_, tex, tey = cached
     else:
         trx, try_ = _decode(train_files, classes)
         tex, tey = _decode(test_files, classes)

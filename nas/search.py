@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas.checkpoint import rng_state, seed_everything, set_rng_state
+from nas.checkpoint import load_checkpoint, rng_state, seed_everything, set_rng_state
 from nas.data import Augment, Batches, ImageData, load_dataset, search_split
 from nas.diagnostics import collapse_diagnostics
 from nas.files import atomic_write, json_ready, write_json
@@ -352,7 +352,8 @@ def run_search(config: SearchConfig, *, data: ImageData | None = None,
         out.mkdir(parents=True, exist_ok=True)
         ckpt = out / "checkpoint.pt"
         if ckpt.is_file():
-            state = torch.load(ckpt, map_location=search.device, weights_only=False)
+            state = load_checkpoint(ckpt, f"delete it to start the search in {out} again",
+                                    search.device)
             check_checkpoint(state, str(out))
             if state["config"] != config.to_dict():
                 raise ValueError(f"{out} holds a search with another configuration; "

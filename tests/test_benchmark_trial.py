@@ -169,6 +169,24 @@ def test_a_state_of_another_format_starts_the_trial_again(through_a_file, capsys
     assert "old.pt holds a trial state of another format" in capsys.readouterr().err
 
 
+def test_a_damaged_own_checkpoint_is_named_and_passed_over(tmp_path, capsys):
+    """A trial's own state file cut short (a full disk) is not a reason to fail the trial: it goes
+    on from Ray's checkpoint, or starts, and says which file it passed over."""
+    import torch
+
+    from benchmark.trial_state import TrialState
+    from benchmark.tune_trainable import latest_state, trial_key
+
+    spec, own = _spec(), tmp_path / "own.pt"
+    torch.save(encode_state(TrialState(status="searching", owner=trial_key(spec))), own)
+    assert latest_state(spec, own).owner == trial_key(spec)       # (outside Ray: no checkpoint of its)
+    own.write_bytes(own.read_bytes()[:100])
+    assert latest_state(spec, own) is None
+    err = capsys.readouterr().err
+    assert f"warning: {own} is not a readable checkpoint (" in err
+    assert "the trial goes on without it" in err and len(err.strip().splitlines()) == 1
+
+
 def test_a_strategys_own_metrics_land_in_the_epochs_table():
     spec = _spec("implicit-cg", options={"cg_k": 2, "hvp": "finite-difference"})
     rows = run_trial(spec).rows(spec)
