@@ -60,6 +60,7 @@ from analysis.tables import (
     accuracy_table,
     collapse_table,
     latest_fidelity,
+    latest_perf,
     load_reference,
     markdown_blocks,
     movement_table,
@@ -665,7 +666,6 @@ def report(experiment: str | Path, out: str | Path | None = None, reference: str
     """Build the report of one experiment folder; returns the path of report.md."""
     exp = load_experiment(experiment)
     out = Path(out) if out else exp.root / "report"
-    out.mkdir(parents=True, exist_ok=True)
     ref = None
     if reference:
         if not Path(reference).is_file():
@@ -673,6 +673,9 @@ def report(experiment: str | Path, out: str | Path | None = None, reference: str
         ref = load_reference(reference, space=exp.space)   # the published numbers of its space
         if ref.empty:
             ref = None
+    if perf:
+        latest_perf(Path(perf))   # a damaged perf table is refused before anything is written
+    out.mkdir(parents=True, exist_ok=True)
     blocks = build(exp, out, ref, edge=edge, toy=toy, log=log, perf=Path(perf) if perf else None)
     write_html(exp, blocks, out)
     return write_markdown(exp, blocks, out)

@@ -18,7 +18,7 @@ from analysis import stats as st
 from nas.files import atomic_write
 from nas.genotype import parse_genotype
 from nas.strategies import STRATEGIES
-from resultstore.experiment import Experiment
+from resultstore.experiment import Experiment, ReportError
 from resultstore.schema import TRIAL_KEY, short_name
 from resultstore.store import read_results
 
@@ -252,10 +252,17 @@ def load_reference(path: str | Path, space: str | None = None) -> pd.DataFrame:
     dataset, source), with `acc` = 100 − test_error added (rounded to 1e-6, so that 100 − 21.72 is
     78.28). Empty cells (no std, parameters, search cost or search dataset published) are NaN.
     `space`: only the rows of that search space (a table without a `space` column is DARTS's)."""
-    ref = pd.read_csv(path)
+    try:
+        ref = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise ReportError(f"{path} is not a CSV table of published numbers ({e}); give --reference "
+                          "a table like analysis/reference.csv, or --no-reference") from None
     missing = [c for c in ("method", "eval_dataset", "test_error") if c not in ref]
     if missing:
-        raise ValueError(f"{path}: the reference table lacks the column(s) {', '.join(missing)}")
+        raise ReportError(f"{path}: the reference table lacks the column(s) {', '.join(missing)}; "
+                          "give --reference a table like analysis/reference.csv, or --no-reference")
+    if not pd.api.types.is_numeric_dtype(ref["test_error"]):
+        raise ReportError(f"{path}: the reference table's test_error holds text, not numbers")
     ref["acc"] = (100.0 - ref["test_error"].astype(float)).round(6)
     for column in REFERENCE_OPTIONAL:   # (a column one's own table leaves out: every cell empty)
         if column not in ref:
@@ -672,6 +679,10 @@ def latest_perf(path: Path) -> pd.DataFrame:
     df = read_results(path, "perf")
     if df.empty:
         return df
+    missing = [c for c in (*PERF_KEY, "measured_at") if c not in df]
+    if missing:
+        raise ReportError(f"{path} is not benchmark/perf.py's perf table: it lacks the column(s) "
+                          f"{', '.join(missing)}")
     df["partial_channels"] = df.partial_channels.astype(int)
     df = df.sort_values("measured_at").drop_duplicates(PERF_KEY, keep="last")
     return df.reset_index(drop=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from benchmark.grids import TrialSpec, profile_from_dict
 from benchmark.trial_state import TrialState
-from nas.files import read_json
+from resultstore.schema import read_manifest
 
 FORMAT = 1
 
@@ -85,22 +85,21 @@ def encode_manifest(grid, trials: list[dict], table_path: str | None = None) -> 
 
 def manifest_format(root: str | Path) -> int | None:
     """The format of `root`/grid.json; None without one, or without the key."""
-    manifest = Path(root) / "grid.json"
-    return read_json(manifest, GRID_JSON_HINT).get("format") if manifest.is_file() else None
+    manifest = read_manifest(root, GRID_JSON_HINT)
+    return manifest.get("format") if manifest is not None else None
 
 
 def manifest_matches(root: str | Path, grid, specs=()) -> bool | None:
     """Whether `root`/grid.json declares `grid`'s profile and strategy options and, for the trials
     of `specs` it lists, the same evaluation datasets; None without one; FormatError for a
     grid.json of another format (one without the key reads as format 1)."""
-    manifest = Path(root) / "grid.json"
-    if not manifest.is_file():
+    old = read_manifest(root, GRID_JSON_HINT)
+    if old is None:
         return None
-    old = read_json(manifest, GRID_JSON_HINT)
     if old.get("format", FORMAT) != FORMAT:
-        raise FormatError(f"{manifest} is of format {old.get('format')}, written by another version "
-                          f"of this project (this one writes format {FORMAT}); give this run "
-                          "another --experiment")
+        raise FormatError(f"{Path(root) / 'grid.json'} is of format {old.get('format')}, written by "
+                          f"another version of this project (this one writes format {FORMAT}); give "
+                          "this run another --experiment")
     new = json.loads(json.dumps({"profile": grid.profile.to_dict(),
                                  "strategy_options": grid.strategy_options}))
     try:   # (a field added to Profile since: its default)

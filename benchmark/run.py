@@ -46,7 +46,7 @@ from nas.options import Parser, count, parse_option, positive, program
 from nas.spaces import get_space
 from nas.strategies import STRATEGIES, get_strategy
 from resultstore.cells import CellTable, TableError, describe, import_published, start_from_shipped
-from resultstore.schema import KEYS, MARKING
+from resultstore.schema import KEYS, MARKING, read_manifest
 from resultstore.store import ResultStore, default_results_dir, read_parquet
 
 
@@ -682,7 +682,7 @@ def migrate_trial_ids(results_dir: Path, specs) -> int:
 
     store = ResultStore(results_dir)
     manifest = results_dir / "grid.json"
-    entries = read_json(manifest, GRID_JSON_HINT).get("trials", []) if manifest.is_file() else []
+    entries = (read_manifest(results_dir, GRID_JSON_HINT) or {}).get("trials", [])
     # a checkpoint file says nothing about its dataset: it moves only where no other trial, of this
     # run or of an earlier one (grid.json), had the same legacy id
     keys = {(s.strategy, s.search_dataset, s.seed) for s in specs} | {
@@ -715,7 +715,7 @@ def migrate_trial_ids(results_dir: Path, specs) -> int:
             t["trial_id"] = trial_id(*k)
             changed = True
     if changed:
-        write_json(manifest, {**read_json(manifest, GRID_JSON_HINT), "trials": entries})
+        write_json(manifest, {**read_manifest(results_dir, GRID_JSON_HINT), "trials": entries})
     return moved
 
 
@@ -732,11 +732,10 @@ def write_manifest(results_dir: Path, grid, specs) -> None:
     trials = [{**s.key(), "kind": s.kind, "trial_id": s.trial_id,
                "eval_datasets": list(s.eval_datasets),
                "repeats": {d: s.repeats(d) for d in s.eval_datasets}} for s in specs]
-    old = results_dir / "grid.json"
-    if old.is_file():
+    old = read_manifest(results_dir, GRID_JSON_HINT)
+    if old is not None:
         new_ids = {t["trial_id"] for t in trials}
-        trials = [t for t in read_json(old, GRID_JSON_HINT).get("trials", [])
-                  if t["trial_id"] not in new_ids] + trials
+        trials = [t for t in old.get("trials", []) if t.get("trial_id") not in new_ids] + trials
     tables = sorted({s.table_path for s in specs if s.table_path})
     write_json(results_dir / "grid.json", encode_manifest(grid, trials, tables[0] if tables else None))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ray import tune
 
-from nas.files import read_json, write_json
+from nas.files import FileError, read_json, write_json
 from nas.strategies import STRATEGIES, get_strategy
 from nas.strategies.base import Range
 
@@ -43,6 +43,9 @@ def load_tuned(folder: str | Path) -> dict[str, dict]:
     tuned = {}
     for path in sorted(folder.glob("*.json")):
         d = read_json(path, "run the tuning again, or delete it")
+        if not isinstance(d, dict) or not isinstance(d.get("options"), dict):
+            raise FileError(f"{path} is not a tuned configuration ({{\"strategy\": …, \"options\": "
+                            "{…}}); run the tuning again, or mend or delete it")
         if d.get("strategy") in STRATEGIES:
             tuned[d["strategy"]] = dict(d["options"])
     if not tuned:

@@ -49,6 +49,23 @@ def read_json(path: str | Path, hint: str = "restore it from a copy or delete it
                         f"{hint}") from None
 
 
+def read_json_object(path: str | Path, hint: str, shape: dict[str, type] | None = None) -> dict:
+    """The JSON object in `path`, whose keys of `shape` (where present) hold a value of that type
+    (a list of them: objects); FileError naming the file and the first thing amiss, for a file
+    edited by hand into another form."""
+    obj = read_json(path, hint)
+    if not isinstance(obj, dict):
+        raise FileError(f"{path} holds a JSON {type(obj).__name__}, not an object; {hint}")
+    for key, kind in (shape or {}).items():
+        value = obj.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, dict) for v in value)):
+            wanted = "a list of objects" if kind is list else "an object" if kind is dict else kind.__name__
+            raise FileError(f"{path}: its {key!r} is not {wanted}; {hint}")
+    return obj
+
+
 def write_json(path: str | Path, obj, indent: int | None = 1) -> Path:
     """`obj` as JSON (with a final newline), atomically."""
     return atomic_write(path, json.dumps(obj, indent=indent) + "\n")

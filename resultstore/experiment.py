@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nas.files import read_json
-from resultstore.schema import KEYS, SEARCH_KEY
+from resultstore.schema import KEYS, SEARCH_KEY, read_manifest
 from resultstore.store import ResultStore
 
 
@@ -140,9 +139,9 @@ def load_experiment(root: str | Path) -> Experiment:
     frames["trials"] = _with_repeats(frames["trials"], eval_seed=True)
     frames["epochs"] = _with_repeats(frames["epochs"], eval_seed=False)
     declared, space, table_path, options = [], "darts", None, {}
-    if (root / "grid.json").is_file():
-        manifest = read_json(root / "grid.json", "restore it from a copy, or delete it (the report "
-                             "then cannot name the trials that have no results yet)")
+    manifest = read_manifest(root, "restore it from a copy, or delete it (the report then cannot "
+                             "name the trials that have no results yet)")
+    if manifest is not None:
         profile = manifest.get("profile") or {}
         space = profile.get("space", "darts")
         options = profile.get("search_space") or {}

@@ -1,10 +1,14 @@
 """The results layer's schema: every table this project writes and its key (the columns are
-documented in results/README.md), and the names a dataset goes by in files and tables."""
+documented in results/README.md), grid.json's shape, and the names a dataset goes by in files and
+tables."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
+
+from nas.files import read_json_object
 
 GRID_KEY = ["experiment", "strategy", "search_dataset", "seed", "profile"]
 # The benchmark's tables: one part per trial.
@@ -45,3 +49,15 @@ def dataset_id(dataset: str) -> str:
 def short_name(dataset: str) -> str:
     """'imagefolder:~/.cache/cifar10-jpeg' -> 'cifar10-jpeg'; other names unchanged."""
     return str(dataset).rstrip("/").split(":")[-1].split("/")[-1] or str(dataset)
+
+
+# grid.json (written by benchmark/run.py, benchmark/codec.py's encode_manifest): the keys that
+# readers use, and what each holds
+GRID_JSON_SHAPE = {"trials": list, "profile": dict, "strategy_options": dict}
+
+
+def read_manifest(root: str | Path, hint: str) -> dict | None:
+    """`root`/grid.json as an object (None without one); FileError naming it where it is not
+    valid JSON or not of grid.json's shape (a hand's edit)."""
+    path = Path(root) / "grid.json"
+    return read_json_object(path, hint, GRID_JSON_SHAPE) if path.is_file() else None

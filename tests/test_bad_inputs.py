@@ -7,6 +7,8 @@ test_benchmark_run.py, a damaged file in test_store.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -21,9 +23,8 @@ MAINS = {"run": run_module.main, "nas": nas_cli.main, "studies": studies_cli.mai
 BIG = "1000000"
 NB201_CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
-# (command, arguments, the sentence's words); every row ends with exit status 2. {file} is a file
-# and {folder} a folder made for the row (with a checkpoint.pt cut short), {tmp} the folder it runs
-# in.
+# (command, arguments, the sentence's words); every row ends with exit status 2. {tmp} is the
+# folder a row runs in, with the files of `_hand_made`; {cpu} the shipped cpu experiment (read).
 BAD_INPUTS = [
     ("run", ["--num-cpus", "0"], "argument --num-cpus: must be at least 1, got 0"),
     ("run", ["--max-failures", "-1"], "argument --max-failures: must be at least 0, got -1"),
@@ -70,10 +71,32 @@ BAD_INPUTS = [
     ("studies", ["fidelity", "--out", "{file}"], "--out {file} is a file, not a folder"),
     ("report", ["--results", "{tmp}", "--out", "{file}", "smoke"],
      "report: --out {file} is a file, not a folder"),
+    ("run", ["--results", "{tmp}/hand"], "{tmp}/hand/smoke/grid.json holds a JSON list, not an object"),
+    ("report", ["{tmp}/hand/smoke"],
+     "report: {tmp}/hand/smoke/grid.json holds a JSON list, not an object"),
+    ("run", ["--tuned", "{tmp}/tuned"], "{tmp}/tuned/first-order.json is not a tuned configuration"),
+    ("report", ["{cpu}", "--out", "{tmp}/out", "--reference", "{tmp}/ref.csv"],
+     "report: {tmp}/ref.csv: the reference table lacks the column(s) method, eval_dataset, test_error"),
+    ("report", ["{cpu}", "--out", "{tmp}/out", "--perf", "{file}"],
+     "report: {file} is not a readable parquet file"),
     ("perf", ["--device", "cuda"], "device 'cuda' was asked for but this machine has no CUDA device"),
     ("studies", ["fidelity", "--device", "cuda"], "device 'cuda' was asked for but this machine has no"),
     ("nas", ["search", "--device", "cuda"], "device 'cuda' was asked for but this machine has no"),
 ]
+
+
+def _hand_made(tmp: Path) -> None:
+    """The files the rows name: an empty file, a folder with a checkpoint cut short, and files
+    edited by hand into another form (a grid.json that is a list, a tuned configuration that is a
+    list, a reference table with other columns)."""
+    (tmp / "file").write_text("")
+    (tmp / "folder").mkdir()
+    (tmp / "folder" / "checkpoint.pt").write_bytes(b"PK\x03\x04 cut short")
+    (tmp / "hand" / "smoke" / "parts").mkdir(parents=True)
+    (tmp / "hand" / "smoke" / "grid.json").write_text("[1, 2]")
+    (tmp / "tuned").mkdir()
+    (tmp / "tuned" / "first-order.json").write_text("[]")
+    (tmp / "ref.csv").write_text("a,b\n1,2\n")
 
 
 @pytest.mark.parametrize(("command", "argv", "sentence"), BAD_INPUTS,
@@ -83,10 +106,9 @@ def test_a_bad_input_ends_in_one_sentence_with_status_2_and_writes_nothing(
     if "cuda" in argv and torch.cuda.is_available():
         pytest.skip("a CUDA device is there")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "file").write_text("")
-    (tmp_path / "folder").mkdir()
-    (tmp_path / "folder" / "checkpoint.pt").write_bytes(b"PK\x03\x04 cut short")
-    paths = {"file": str(tmp_path / "file"), "folder": str(tmp_path / "folder"), "tmp": str(tmp_path)}
+    _hand_made(tmp_path)
+    paths = {"file": str(tmp_path / "file"), "folder": str(tmp_path / "folder"), "tmp": str(tmp_path),
+             "cpu": str(Path(report.__file__).parents[1] / "results" / "examples" / "cpu")}
     argv, sentence = [a.format(**paths) for a in argv], sentence.format(**paths)
     if command == "run" and "--results" not in argv:
         argv = [*argv, "--results", str(tmp_path / "results")]
@@ -101,4 +123,5 @@ def test_a_bad_input_ends_in_one_sentence_with_status_2_and_writes_nothing(
     assert code == 2, err
     *before_it, last = err.splitlines()   # (a search says where it writes before it reads that)
     assert sentence in last and "error" not in " ".join(before_it) and "Traceback" not in err, err
-    assert sorted(tmp_path.rglob("*")) == before
+    # (a driver takes its experiment's lock before it reads the experiment's files)
+    assert sorted(p for p in tmp_path.rglob("*") if p.name != ".driver.lock") == before
