@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import signal
@@ -145,6 +146,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "repeatable; a resumed run keeps the loggers it started with. Without it Ray "
                         "writes no TensorBoard files")
     # Tests only: every trial crashes once, right after its first checkpoint, if FILE is absent.
+    p.add_argument("--verbose", action="store_true",
+                   help="show Ray's own log lines: its start, its warnings and a failed trial's "
+                        "traceback (default: this project's progress lines, and one line per "
+                        "error)")
     p.add_argument("--fail-once-marker", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -480,9 +485,34 @@ def trials_to_run(args: argparse.Namespace, grid, declared: list, results_dir: P
     return unfinished, restorable
 
 
+class _OneLine(logging.Filter):
+    """A log record without its traceback: one line (the trial's error file holds the rest)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def quiet_ray(verbose: bool) -> None:
+    """Ray's own lines on the terminal only with --verbose; else its errors alone, one line each
+    (its start, its warnings of slow snapshots, its summary box and a failed trial's traceback are
+    what a grid prints about itself in its own lines). Before Ray loads: some are read then."""
+    if verbose:
+        return
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")   # (Tune's summary box, at verbose 0)
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    import ray  # noqa: F401 (its logging configured, then quieted)
+
+    logger = logging.getLogger("ray")
+    logger.setLevel(logging.ERROR)
+    for handler in logger.handlers:
+        handler.addFilter(_OneLine())
+
+
 def start_ray(args: argparse.Namespace, grid, declared: list, results_dir: Path, storage: str) -> None:
     """Start a private Ray (or join --address's cluster, whose every node must then see Ray's
     storage, the table of cells and the data); a refused start leaves no experiment folder behind."""
+    quiet_ray(args.verbose)
     # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
     import ray
 
@@ -496,7 +526,8 @@ def start_ray(args: argparse.Namespace, grid, declared: list, results_dir: Path,
         lock_experiment(results_dir)   # held until `main` returns
     try:
         if address:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.INFO if args.verbose else logging.ERROR)
         else:
             # in a checkout its workers import this copy of the project, as the driver does
             # (installed or not); an installed copy is found by its workers as it is
@@ -505,7 +536,8 @@ def start_ray(args: argparse.Namespace, grid, declared: list, results_dir: Path,
                 env = {"PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH"))
                                                      if p)}
             ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False,
-                     log_to_driver=False, runtime_env={"env_vars": env} if env else None)
+                     log_to_driver=False, runtime_env={"env_vars": env} if env else None,
+                     logging_level=logging.INFO if args.verbose else logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as e:
         if created:   # a refused run leaves nothing behind
             shutil.rmtree(results_dir, ignore_errors=True)
