@@ -36,6 +36,7 @@ from benchmark.codec import FormatError, manifest_matches
 from benchmark.fills import fill_cells
 from benchmark.grids import Grid
 from benchmark.perf import perf_options
+from nas.options import program
 from nas.spaces import get_space
 from nas.spaces.nb201_cell import Cell
 from nas.strategies import get_strategy
@@ -373,7 +374,7 @@ def cost_lines(grid: Grid, specs: list, perf_path: Path | None, cpus: int, gpus:
             lines.append(f"  {'; '.join(notes)}: cannot project")
             return lines
     if not search_s and not eval_s:
-        lines.append("  no earlier experiment and no perf results (python benchmark/perf.py): "
+        lines.append(f"  no earlier experiment and no perf results ({program('benchmark/perf.py')}): "
                      "cannot project")
         return lines
     total, unknown = 0.0, set()

@@ -117,8 +117,15 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+# this project's commands: their console scripts, and the scripts of a checkout
+SCRIPTS = {"hyperdarts-grid": "benchmark/run.py", "hyperdarts-report": "analysis/report.py",
+           "hyperdarts-perf": "benchmark/perf.py"}
+
+
 def program(script: str) -> str:
-    """How the running command is called, for its usage line and hints: the console script's name
-    where it was started as one (hyperdarts-grid), else `python SCRIPT`."""
-    name = os.path.basename(sys.argv[0] or "")
-    return name if name.startswith("hyperdarts-") else f"python {script}"
+    """How the command `script` (benchmark/run.py, …) is called where this one runs, for usage
+    lines and hints: its console script where this process was started as one (hyperdarts-grid),
+    else `python SCRIPT`."""
+    if os.path.basename(sys.argv[0] or "").startswith("hyperdarts-"):
+        return next(name for name, path in SCRIPTS.items() if path == script)
+    return f"python {script}"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from nas.options import program
 from resultstore.schema import KEYS, SEARCH_KEY, read_manifest
 from resultstore.store import ResultStore
 
@@ -132,8 +133,8 @@ def load_experiment(root: str | Path) -> Experiment:
     """Load an experiment folder; ReportError if it does not exist or holds no trial yet."""
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise ReportError(f"there is no experiment folder at {root}; run "
-                          f"`python benchmark/run.py --grid NAME` first, or name an existing one")
+        raise ReportError(f"there is no experiment folder at {root}; run `"
+                          f"{program('benchmark/run.py')} --grid NAME` first, or name an existing one")
     store = ResultStore(root)
     frames = {t: store.read(t) for t in KEYS}
     frames["trials"] = _with_repeats(frames["trials"], eval_seed=True)
@@ -172,7 +173,7 @@ def find_experiment(name: str | None, results: str | Path) -> Path:
     found = _experiments(results)
     if not found:
         raise ReportError(f"{results} holds no experiment with results; run "
-                          f"`python benchmark/run.py --grid smoke` first")
+                          f"`{program('benchmark/run.py')} --grid smoke` first")
     return max((results / f for f in found), key=_last_written)
 
 

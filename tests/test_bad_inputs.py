@@ -125,3 +125,20 @@ def test_a_bad_input_ends_in_one_sentence_with_status_2_and_writes_nothing(
     assert sentence in last and "error" not in " ".join(before_it) and "Traceback" not in err, err
     # (a driver takes its experiment's lock before it reads the experiment's files)
     assert sorted(p for p in tmp_path.rglob("*") if p.name != ".driver.lock") == before
+
+
+def test_a_console_script_names_itself_and_the_others_in_its_refusals_and_hints(monkeypatch, capsys):
+    """Started as hyperdarts-grid (an installed console script), a refusal and a hint name the
+    console scripts, not `python benchmark/run.py`, which an installed copy does not have."""
+    from nas.options import program
+    from resultstore.experiment import ReportError, load_experiment
+
+    monkeypatch.setattr("sys.argv", ["/usr/local/bin/hyperdarts-grid"])
+    assert program("benchmark/run.py") == "hyperdarts-grid"
+    with pytest.raises(SystemExit):
+        run_module.main(["--num-cpus", "0"])
+    assert capsys.readouterr().err.startswith("hyperdarts-grid: error: argument --num-cpus:")
+    with pytest.raises(ReportError, match="run `hyperdarts-grid --grid NAME` first"):
+        load_experiment("/no/such/experiment")
+    monkeypatch.setattr("sys.argv", ["benchmark/run.py"])
+    assert program("analysis/report.py") == "python analysis/report.py"

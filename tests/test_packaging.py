@@ -76,3 +76,23 @@ def test_an_installed_wheel_runs_a_grid_and_its_report_from_any_folder(wheel, tm
     text = (work / "results" / "smoke" / "report" / "report.md").read_text()
     assert "first-order" in text and "Published" in text     # the wheel's reference.csv was read
     assert not list(venv.rglob("results/smoke"))             # nothing written into the environment
+
+
+def test_the_tested_versions_satisfy_every_declared_floor():
+    """constraints.txt (the versions CI tested) pins every dependency pyproject.toml declares, each
+    at or above its floor: a floor raised past what was tested, or a dependency added without a
+    tested version, fails here."""
+    import re
+
+    import tomllib
+    from packaging.version import Version
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = dict(re.fullmatch(r"([A-Za-z0-9_.\-]+)==(\S+)", line).groups()
+                for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    pins = {k.lower().replace("_", "-"): v for k, v in pins.items()}
+    for dep in deps:
+        name, floor = re.fullmatch(r"([A-Za-z0-9_.\-]+)(?:\[\w+\])?>=([0-9.]+)", dep).groups()
+        assert name.lower() in pins, f"{name} has no tested version in constraints.txt"
+        assert Version(pins[name.lower()]) >= Version(floor), (name, pins[name.lower()], floor)

@@ -59,7 +59,9 @@ def test_paired_difference_is_ttest_rel_on_the_seeds_both_have():
     assert d.diff == pytest.approx((x - y).mean()) and d.p == pytest.approx(res.pvalue)
     assert (d.lo, d.hi) == pytest.approx(tuple(res.confidence_interval(0.95)))
     assert d.sd == pytest.approx(np.std(x - y, ddof=1))
-    assert d.mde == pytest.approx(TTestPower().solve_power(nobs=4, alpha=0.05, power=0.8) * d.sd)
+    # (solve_power and this brentq stop within about 1e-6 of the root: scipy 1.11's noncentral t)
+    assert d.mde == pytest.approx(TTestPower().solve_power(nobs=4, alpha=0.05, power=0.8) * d.sd,
+                                  rel=1e-5)
     one = st.paired_difference(a.loc[[0]], b)            # one pair: a difference, nothing else
     assert one.n == 1 and one.diff == pytest.approx(0.5)
     assert all(math.isnan(v) for v in (one.lo, one.hi, one.p, one.mde))
@@ -120,7 +122,7 @@ def test_every_comparison_uses_the_level_power_and_alpha_it_is_given():
         res = stats.ttest_rel(a, b)
         assert (d.lo, d.hi) == pytest.approx(tuple(res.confidence_interval(0.8)))
         assert d.mde == pytest.approx(TTestPower().solve_power(nobs=8, alpha=0.01, power=0.9) * d.sd,
-                                      rel=1e-6)
+                                      rel=1e-5)
     for d in (st.welch_difference(a.to_numpy(), c.to_numpy(), level=0.8, power=0.9, alpha=0.01),
               st.compare(a, c, level=0.8, power=0.9, alpha=0.01)):
         res = stats.ttest_ind(a, c, equal_var=False)
@@ -128,7 +130,7 @@ def test_every_comparison_uses_the_level_power_and_alpha_it_is_given():
         pooled = math.sqrt((7 * a.var() + 8 * c.var()) / 15)
         assert d.sd == pytest.approx(pooled)
         assert d.mde == pytest.approx(TTestIndPower().solve_power(nobs1=8, ratio=9 / 8, alpha=0.01,
-                                                                  power=0.9) * pooled, rel=1e-6)
+                                                                  power=0.9) * pooled, rel=1e-5)
         assert (d.n, d.n_a, d.n_b, d.test) == (8, 8, 9, "welch")
 
 
@@ -178,9 +180,10 @@ def test_minimum_detectable_difference_matches_statsmodels_and_falls_with_n():
 
 def test_power_at_no_effect_is_alpha_and_unequal_groups_use_both_sizes():
     # at effect 0 a two-sided test rejects with probability α: both tails count
-    assert st.t_test_power(0.0, 10) == pytest.approx(0.05, abs=1e-12)
+    # (to 1e-9: scipy 1.11's noncentral t at noncentrality 0 is 5e-12 from the central one)
+    assert st.t_test_power(0.0, 10) == pytest.approx(0.05, abs=1e-9)
     assert math.isnan(st.t_test_power(0.5, 1))            # no degrees of freedom: no power
-    assert st.t_test_power(0.0, 5, paired=False, n2=7, alpha=0.01) == pytest.approx(0.01, abs=1e-12)
+    assert st.t_test_power(0.0, 5, paired=False, n2=7, alpha=0.01) == pytest.approx(0.01, abs=1e-9)
     assert st.t_test_power(0.5, 12, paired=False, n2=4) == pytest.approx(
         TTestIndPower().power(0.5, nobs1=12, ratio=4 / 12, alpha=0.05))
     # a large first group and a tiny second one: the bracket must use the tiny one too
