@@ -661,6 +661,18 @@ def write_html(exp: Experiment, blocks: list[dict], out: Path) -> Path:
     return path
 
 
+def check_edge(exp: Experiment, edge: str) -> None:
+    """ReportError where --edge names no edge of the DARTS normal cell whose α the report draws."""
+    if exp.space != "darts":
+        raise ReportError(f"--edge draws an edge of the DARTS normal cell; {exp.root} searched the "
+                          f"{exp.space} space")
+    alphas = exp.alphas
+    edges = sorted(set(alphas.loc[alphas.cell == "normal", "edge"])) if not alphas.empty else []
+    if edge not in edges:
+        raise ReportError(f"--edge {edge} is not an edge of the normal cell; its edges are "
+                          f"{', '.join(edges) or 'none (no α recorded)'}")
+
+
 def report(experiment: str | Path, out: str | Path | None = None, reference: str | Path | None = REFERENCE,
            edge: str | None = None, toy: bool = True, log=print, perf: str | Path | None = None) -> Path:
     """Build the report of one experiment folder; returns the path of report.md."""
@@ -675,6 +687,8 @@ def report(experiment: str | Path, out: str | Path | None = None, reference: str
             ref = None
     if perf:
         latest_perf(Path(perf))   # a damaged perf table is refused before anything is written
+    if edge is not None:
+        check_edge(exp, edge)
     out.mkdir(parents=True, exist_ok=True)
     blocks = build(exp, out, ref, edge=edge, toy=toy, log=log, perf=Path(perf) if perf else None)
     write_html(exp, blocks, out)

@@ -297,6 +297,11 @@ class Grid:
                              f"{', '.join(STRATEGIES)}")
         if not (self.strategies and self.search_datasets and self.seeds):
             raise ValueError(f"grid {self.name!r} needs at least one strategy, dataset and seed")
+        for what, values in (("strategy", self.strategies), ("dataset", self.search_datasets),
+                             ("seed", self.seeds)):
+            twice = sorted({v for v in values if values.count(v) > 1}, key=str)
+            if twice:   # (a trial declared twice would run twice under one id)
+                raise ValueError(f"grid {self.name!r} names the {what} {twice[0]} more than once")
         # A misspelt or bad option fails here, when the grid is declared, not in every Ray trial.
 
         unknown = sorted(set(self.strategy_options) - set(STRATEGIES))
