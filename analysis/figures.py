@@ -850,7 +850,8 @@ def fidelity_vs_cost(rows: pd.DataFrame, prefix: Path) -> list[Path]:
                          + 0.02 * (steps.index(r.search_step) - (len(steps) - 1) / 2))
                 m, lo, hi = getattr(r, col), getattr(r, f"{col}_lo"), getattr(r, f"{col}_hi")
                 if not math.isnan(lo):
-                    ax.errorbar(r.passes * shift, m, yerr=[[m - lo], [hi - m]], fmt="none",
+                    # (max: an interval of identical values has its ends a rounding off the mean)
+                    ax.errorbar(r.passes * shift, m, yerr=[[max(m - lo, 0)], [max(hi - m, 0)]], fmt="none",
                                 ecolor=colors[r.strategy], elinewidth=0.8, capsize=1.5, zorder=2)
                 ax.scatter(r.passes * shift, m, color=colors[r.strategy], marker=shapes[r.search_step],
                            edgecolor="black", lw=0.4, s=26, zorder=3)

@@ -195,7 +195,7 @@ def test_report_writes_every_table_and_figure(synth):
         for ext in ("md", "tex", "csv"):
             assert (out / "tables" / f"{name}.{ext}").stat().st_size > 0
     figs = ["accuracy", "differences", "transfer", "search_curves", "cost", "alpha_edge", "toy", "fidelity",
-            *[f"alphas_{s}" for s in STRATEGIES],
+            "fidelity_cost", *[f"alphas_{s}" for s in STRATEGIES],
             *[f"cell_{s}_{k}" for s in STRATEGIES for k in ("normal", "reduce")]]
     for f in figs:
         for ext in ("png", "pdf"):
@@ -272,8 +272,8 @@ def test_the_report_adds_perf_measurements_latest_first(tmp_path):
     root = tmp_path / "p"
     make_experiment(root)
     base = {"kind": "search", "batch": 16, "layers": 5, "channels": 8, "image_size": 32, "speed": "",
-            "hvp": "", "device": "cpu (x86_64, 2 threads)", "peak_mem_bytes": 2**30, "steps": 2,
-            "images_per_s": np.nan}
+            "hvp": "", "partial_channels": 1, "device": "cpu (x86_64, 2 threads)",
+            "peak_mem_bytes": 2**30, "steps": 2, "images_per_s": np.nan}
     rows = [dict(base, strategy="first-order", step_s=9.0, pass_s=3.0, expected_passes=2.0,
                  measured_at="2026-01-01T00:00:00"),
             dict(base, strategy="first-order", step_s=6.0, pass_s=3.0, expected_passes=2.0,
@@ -296,6 +296,11 @@ def test_the_report_adds_perf_measurements_latest_first(tmp_path):
 
 
 # ---------------------------------------------------------------- figures (analysis/figures.py)
+
+
+def _suptitle(fig) -> str:
+    """A figure's suptitle (Figure.get_suptitle arrived in matplotlib 3.8; the floor is 3.7)."""
+    return fig._suptitle.get_text() if fig._suptitle is not None else ""
 
 
 def _capture_figures(monkeypatch):
@@ -332,7 +337,7 @@ def test_figure_with_one_search_per_strategy_draws_no_whiskers_and_says_n_1(tmp_
         assert all(not _errorbars(ax) for ax in fig.axes), fig
         assert all(not ax.collections or not any(c.__class__.__name__ == "FillBetweenPolyCollection"
                                                  for c in ax.collections) for ax in fig.axes)
-        titles = " ".join([fig.get_suptitle()] + [ax.get_title() for ax in fig.axes])
+        titles = " ".join([_suptitle(fig)] + [ax.get_title() for ax in fig.axes])
         assert "n = 1, no interval" in titles, titles
     assert "n = 1, no interval" in figures.n_caption(exp)
 
@@ -432,7 +437,7 @@ def test_figure_alpha_heatmap_is_diverging_around_uniform_with_its_range_printed
     dev = alphas.groupby(["cell", "edge", "op"]).weight.mean().sub(0.125).abs().max()
     assert norm.vcenter == 0.125
     assert (norm.vmin, norm.vmax) == pytest.approx((0.125 - dev, 0.125 + dev))
-    title = fig.get_suptitle()
+    title = _suptitle(fig)
     assert "softmax(α) − 1/8 in [−" in title and "n = 2 searches" in title
 
 
@@ -451,7 +456,7 @@ def test_figure_search_curves_leave_out_random_and_draw_lines(tmp_path, monkeypa
         assert len(lines[0].get_xdata()) == 3 and lines[0].get_linewidth() > 0
         assert lines[0].get_marker() == "o"
         assert ax.get_ylim()[0] == 0 and len(_errorbars(ax)) == 1
-    assert "random: no search, no curve" in fig.get_suptitle()
+    assert "random: no search, no curve" in _suptitle(fig)
     # In the accuracy figure random is a grey reference bar and band, first in the panel.
     figures.accuracy_bars(exp, None, tmp_path / "accuracy")
     ax = next(ax for ax in saved[-1].axes if ax.get_title().startswith("measured"))
