@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         for node in reversed(nodes):
             stop(node)
         shutil.rmtree(temp, ignore_errors=True)
-    summary = re.search(r"(\d+) trials, (\d+) failed, \d+s on (\d+) Ray node", run.stdout)
+    summary = re.search(r"(\d+) trials: \d+ finished, (\d+) failed, \d+ interrupted; \d+s on (\d+) Ray node",
+                        run.stdout)
 
     try:
         missing = load_experiment(work / "results" / "two-node").missing()

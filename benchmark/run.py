@@ -637,7 +637,7 @@ def check_storage(storage: str | None) -> None:
     if "://" not in storage or storage.startswith("file://"):
         check_writable(storage.removeprefix("file://"), "--storage")
         return
-    import pyarrow.fs
+    import pyarrow.fs  # (only a --storage URI needs it)
 
     try:
         fs, path = pyarrow.fs.FileSystem.from_uri(storage)

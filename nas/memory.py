@@ -13,6 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from nas.spaces import get_space
+
 # weights, their gradients, momentum and one more copy (a strategy's backup or Adam's second
 # moment): the least that a training step holds per parameter
 COPIES = 4
@@ -62,8 +64,6 @@ def check_space_fits(space: str, *, space_config=None, train_config=None,
                      device: str | torch.device = "cpu", copies: int = COPIES) -> None:
     """ValueError in one sentence where the supernet of `space_config` or the largest network
     trained under `train_config` (either may be None) cannot fit the memory of `device`."""
-    from nas.spaces import get_space
-
     s = get_space(space)
     if space_config is not None:
         check_fits(lambda: s.build(space_config, 3, 100, 32),

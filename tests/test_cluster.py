@@ -50,4 +50,4 @@ def test_a_tiny_grid_on_a_two_node_cluster_started_here_has_every_row(tmp_path, 
                              "first-order", "random", "--search-epochs", "1", "--eval-epochs", "1"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "ok   its trials ran on 2 nodes" in out and "2 trials, 0 failed" in out
+    assert "ok   its trials ran on 2 nodes" in out and "2 trials: 2 finished, 0 failed, 0 interrupted" in out

@@ -253,7 +253,7 @@ def test_bad_settings_are_refused_with_the_setting_and_its_value():
     EvalConfig(drop_path_prob=0.0)
     EvalConfig(drop_path_prob=0.99)
     for p in (-0.1, 1.0):
-        with pytest.raises(ValueError, match=rf"^drop_path_prob must lie in \[0, 1\), got {p}$"):
+        with pytest.raises(ValueError, match=rf"^drop_path_prob must be in \[0, 1\), got {p}$"):
             EvalConfig(drop_path_prob=p)
 
 

@@ -158,8 +158,10 @@ def test_every_bad_strategy_option_gets_its_whole_message_at_its_boundary():
     assert names.startswith("one-level, first-order, second-order")
     strategy_config("first-order", epochs=1)
     assert message(strategy_config, "first-order", epochs=0) == "epochs must be at least 1, got 0"
+    strategy_config("first-order", w_lr=1e-9, w_lr_min=0.0)
+    assert message(strategy_config, "first-order", w_lr=1e-9) == "w_lr_min (0.001) cannot exceed w_lr (1e-09)"
     for name in ("w_lr", "alpha_lr"):
-        strategy_config("first-order", **{name: 1e-9})
+        strategy_config("first-order", **{name: 1e-9, "w_lr_min": 0.0})
         assert message(strategy_config, "first-order", **{name: 0.0}) == f"{name} must be positive, got 0.0"
     strategy_config("first-order", alpha_optimizer="sgd")
     assert message(strategy_config, "first-order", alpha_optimizer="SGD") == (
