@@ -322,6 +322,10 @@ def test_every_dataset_error_is_one_sentence_that_names_the_place_and_the_remedy
     Image.new("RGB", (8, 8)).save(tree / "test" / "b" / "0.png")
     assert message(load_dataset, f"imagefolder:{tree}") == f"{tree}/test has classes that train lacks: b"
     (tree / "test" / "b").rename(tree / "test" / "a")
+    assert message(load_dataset, f"imagefolder:{tree}") == (
+        f"{tree}/train has images of 1 class (a); a classifier needs two classes or more")
+    (tree / "train" / "b").mkdir()
+    Image.new("RGB", (8, 8)).save(tree / "train" / "b" / "0.png")
     Image.new("RGB", (6, 8)).save(tree / "test" / "a" / "0.png")
     assert message(load_dataset, f"imagefolder:{tree}") == (
         f"{tree}: train images are (3, 8, 8) but test images are (3, 8, 6)")
@@ -400,8 +404,9 @@ def test_an_image_folder_dataset_is_named_by_its_path_and_augmented_for_its_size
     from PIL import Image
 
     for split in ("train", "test"):
-        (tmp_path / split / "a").mkdir(parents=True)
-        Image.new("RGB", (24, 24), (10, 20, 30)).save(tmp_path / split / "a" / "0.png")
+        for c in ("a", "b"):
+            (tmp_path / split / c).mkdir(parents=True)
+            Image.new("RGB", (24, 24), (10, 20, 30)).save(tmp_path / split / c / "0.png")
     data = load_dataset(f"imagefolder:{tmp_path}")
     assert data.name == f"imagefolder:{tmp_path}"
     assert data.augment == Augment(crop_padding=3, flip=True, cutout=0) and data.eval_cutout == 12
