@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -145,11 +146,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "`pip install mlflow`); "
                         "repeatable; a resumed run keeps the loggers it started with. Without it Ray "
                         "writes no TensorBoard files")
-    # Tests only: every trial crashes once, right after its first checkpoint, if FILE is absent.
     p.add_argument("--verbose", action="store_true",
                    help="show Ray's own log lines: its start, its warnings and a failed trial's "
-                        "traceback (default: this project's progress lines, and one line per "
-                        "error)")
+                        "traceback (default: this project's progress lines, one line per error, "
+                        "and Ray's warning that no node can take a trial)")
+    # Tests only: every trial crashes once, right after its first checkpoint, if FILE is absent.
     p.add_argument("--fail-once-marker", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -418,13 +419,11 @@ def declared_grid(args: argparse.Namespace):
 
 
 def check_plan_flags(args: argparse.Namespace) -> None:
-    """--detect, --power-from and --perf go with --plan; --detect is positive."""
+    """--detect, --power-from and --perf go with --plan (argparse checks --detect is positive)."""
     for flag, value in (("--detect", args.detect), ("--power-from", args.power_from),
                         ("--perf", args.perf)):
         if value is not None and not args.plan:
             raise UsageError(f"{flag} goes with --plan")
-    if args.detect is not None and args.detect <= 0:
-        raise UsageError(f"--detect must be a positive number of accuracy points, got {args.detect}")
 
 
 def print_plan(args: argparse.Namespace, grid, results_dir: Path) -> None:
@@ -507,6 +506,8 @@ def quiet_ray(verbose: bool) -> None:
     logger.setLevel(logging.ERROR)
     for handler in logger.handlers:
         handler.addFilter(_OneLine())
+    # but the warning that no node can take a trial: without it a stuck grid says nothing
+    logging.getLogger("ray.tune.execution.insufficient_resources_manager").setLevel(logging.WARNING)
 
 
 def start_ray(args: argparse.Namespace, grid, declared: list, results_dir: Path, storage: str) -> None:
@@ -796,7 +797,11 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
     results = tuner.fit()
     # Tune handles a first Ctrl-C itself (it stops the trials and returns what they reported) and
     # then puts back the handler it found: a tuning cut short writes no best options
-    handled = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0") == "0"   # (else: KeyboardInterrupt)
+    # (where Tune installs no handler, a Ctrl-C is a KeyboardInterrupt: off the main thread, with
+    # TUNE_DISABLE_SIGINT_HANDLER, and through Ray Client, whose fit runs in a remote actor)
+    handled = (os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0") == "0"
+               and threading.current_thread() is threading.main_thread()
+               and not ray.util.client.ray.is_connected())
     if handled and signal.getsignal(signal.SIGINT) is before:
         ray.shutdown()
         print(f"interrupted: the tuning of {spec.strategy} stopped after {len(results)} of "

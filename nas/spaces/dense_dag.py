@@ -40,6 +40,7 @@ from torch import nn
 
 from nas.checkpoint import check_training_state, seed_everything
 from nas.data import Augment, Batches, ImageData
+from nas.options import check_ranges
 from nas.spaces.base import SearchSpace
 from nas.training import fit_and_test
 
@@ -434,6 +435,7 @@ class StandaloneConfig:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError(f"standalone training needs epochs ≥ 1, batch_size ≥ 1 and lr > 0 "
                              f"(got {self.epochs}, {self.batch_size}, {self.lr})")
+        check_ranges(self, non_negative=("weight_decay",), fraction=("momentum",))
 
 
 def train_standalone(arch: DagArchitecture, data: ImageData, width: int, config: StandaloneConfig,

@@ -30,6 +30,7 @@ from torch import nn
 
 from nas.checkpoint import check_training_state, seed_everything
 from nas.data import Augment, Batches, ImageData
+from nas.options import check_ranges
 from nas.spaces.base import SearchSpace, tidy_alphas
 from nas.spaces.nb201_cell import OPS, Cell, CellError, distinct_cells, edge_count
 from nas.spaces.nb201_net import NB201Network, ResidualBlock, operation
@@ -91,11 +92,13 @@ class NB201TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("channels", "cells_per_stage", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+        check_ranges(self, at_least_one=("channels", "cells_per_stage", "epochs", "batch_size"),
+                     positive=("lr",), non_negative=("lr_min", "weight_decay"),
+                     fraction=("momentum",))
+        if self.lr_min > self.lr:
+            raise ValueError(f"lr_min ({self.lr_min}) cannot exceed lr ({self.lr})")
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs a momentum above 0; give momentum or nesterov=false")
 
 
 class MixedOp(nn.Module):
