@@ -16,11 +16,13 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 from nas.data import DATASET_NAMES, DatasetError, load_dataset
 from nas.evaluate import EvalConfig, EvalNetwork, count_parameters, train_and_test
 from nas.files import check_writable, write_json
 from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
-from nas.memory import COPIES, check_space_fits
+from nas.memory import check_space_fits
 from nas.options import Parser, count, parse_option, positive
 from nas.search import SearchConfig, resolve_device, run_search
 from nas.spaces import SPACES, get_space, make_supernet, space_config
@@ -259,10 +261,7 @@ def _evaluate_darts(args: argparse.Namespace) -> int:
                                     batch_size="batch_size", lr="lr"),
                            "auxiliary": not args.no_auxiliary, "drop_path_prob": args.drop_path,
                            "cutout": args.cutout, "seed": args.seed, "speed": tuple(args.speed)})
-    device = "cpu" if args.dry_run else resolve_device(args.device)
-    check_space_fits("darts", train_config=config, device=device, copies=1 if args.dry_run else COPIES)
-    if args.out and not args.dry_run:
-        check_writable(args.out, "--out", folder=False)
+    device = _check_training(args, "darts", config)
     if args.dry_run:
         in_ch, n_cls = _dry_run_shape(args)
         net = EvalNetwork(genotype, config.channels, config.layers, n_cls, in_ch, config.auxiliary)
@@ -276,6 +275,19 @@ def _evaluate_darts(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)
     result = train_and_test(genotype, data, config, device=device, on_epoch=_progress("train"))
     return _write_evaluation(args, str(genotype), result)
+
+
+def _check_training(args: argparse.Namespace, space: str, config) -> str | torch.device:
+    """Before an evaluation loads its data: the network fits the device (its weights alone for a
+    --dry-run, on the CPU) and --out can be written; the device it trains on."""
+    if args.dry_run:
+        check_space_fits(space, train_config=config, copies=1)
+        return "cpu"
+    device = resolve_device(args.device)
+    check_space_fits(space, train_config=config, device=device)
+    if args.out:
+        check_writable(args.out, "--out", folder=False)
+    return device
 
 
 def _write_evaluation(args: argparse.Namespace, arch: str, result: dict) -> int:
@@ -318,10 +330,7 @@ def _evaluate_nb201(args: argparse.Namespace) -> int:
     config = NB201TrainConfig(**_given(args, channels="channels", layers="cells_per_stage",
                                        epochs="epochs", batch_size="batch_size", lr="lr"),
                               seed=args.seed)
-    device = "cpu" if args.dry_run else resolve_device(args.device)
-    check_space_fits("nb201", train_config=config, device=device, copies=1 if args.dry_run else COPIES)
-    if args.out and not args.dry_run:
-        check_writable(args.out, "--out", folder=False)
+    device = _check_training(args, "nb201", config)
     if args.dry_run:
         in_ch, n_cls = _dry_run_shape(args)
         net = NB201Network(cell, config.channels, config.cells_per_stage, n_cls, in_ch)
