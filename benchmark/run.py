@@ -41,7 +41,7 @@ from benchmark.codec import (
 from benchmark.grids import GRIDS, get_grid, legacy_trial_id, trial_id
 from benchmark.plan import plan
 from benchmark.trial import open_table
-from nas.data import DatasetError, load_dataset
+from nas.data import DatasetError, dataset_shape, load_dataset
 from nas.files import FileError, check_writable, read_json, write_json
 from nas.memory import check_space_fits
 from nas.options import Parser, count, parse_option, positive, program
@@ -295,11 +295,19 @@ def check_address(address: str) -> None:
 
 def check_networks(grid, specs) -> None:
     """Refuse a grid whose supernet or trained network cannot fit this machine's memory (or its
-    GPU's), before Ray starts; print what its space says of the supernet's shape."""
+    GPU's), before its data loads and Ray starts: their weights, and on the named datasets (whose
+    image shapes are known without loading them; an image folder's are not) with the profile's
+    batches; print what its space says of the supernet's shape."""
     device = "cuda" if grid.profile.gpus_per_trial else "cpu"
     search = next((s for s in specs if s.kind == "search"), None)
-    check_space_fits(grid.profile.space, space_config=search.space_config if search else None,
-                     train_config=grid.profile.train, device=device)
+    p = grid.profile
+    searched = {dataset_shape(d, p.image_size) for d in grid.search_datasets}
+    trained = searched | {dataset_shape(d, p.image_size) for d in grid.transfer_datasets}
+    for shape in sorted(searched, key=str) if search else ():     # (None: an image folder's)
+        check_space_fits(p.space, space_config=search.space_config, device=device, shape=shape,
+                         search_batch=p.search_batch_size)
+    for shape in sorted(trained, key=str) if p.train is not None else ():
+        check_space_fits(p.space, train_config=p.train, device=device, shape=shape)
     for caveat in get_space(grid.profile.space).caveats(search.space_config) if search else ():
         print(f"warning: {caveat}", file=sys.stderr)
 
@@ -373,10 +381,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     check_writable(args.results, "--results")
     check_storage(args.storage)
-    check_datasets(grid, grid.data_root, args.download)
-    loggers = logger_callbacks(args.log, experiment)
     declared = grid.trials(experiment, tables_root=Path(args.results).resolve() / "tables")
     check_networks(grid, declared)
+    check_datasets(grid, grid.data_root, args.download)
+    loggers = logger_callbacks(args.log, experiment)
     prepare_table(grid, declared)
     storage, name = ray_storage(args.storage, results_dir, experiment)
     path = f"{storage.rstrip('/')}/{name}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from nas.data import DATASET_NAMES, DatasetError, load_dataset
+from nas.data import DATASET_NAMES, DatasetError, dataset_shape, load_dataset
 from nas.evaluate import EvalConfig, EvalNetwork, count_parameters, train_and_test
 from nas.files import check_writable, write_json
 from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
@@ -200,7 +200,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                              space_options=_space_options(args), strategy_options=options,
                              speed=tuple(args.speed))
     device = resolve_device(args.device)
-    check_space_fits(args.space, space_config=config.space_config, device=device)
+    check_space_fits(args.space, space_config=config.space_config, device=device,
+                     shape=dataset_shape(args.dataset), search_batch=args.batch_size)
     for caveat in get_space(args.space).caveats(config.space_config):
         print(f"warning: {caveat}", file=sys.stderr)
     slug = args.dataset.replace(":", "_").replace("/", "_")
@@ -284,7 +285,7 @@ def _check_training(args: argparse.Namespace, space: str, config) -> str | torch
         check_space_fits(space, train_config=config, copies=1)
         return "cpu"
     device = resolve_device(args.device)
-    check_space_fits(space, train_config=config, device=device)
+    check_space_fits(space, train_config=config, device=device, shape=dataset_shape(args.dataset))
     if args.out:
         check_writable(args.out, "--out", folder=False)
     return device

@@ -32,6 +32,9 @@ import torch.nn.functional as F
 from nas.files import atomic_write
 
 DATASET_NAMES = ("digits", "cifar10", "cifar100", "fashion-mnist", "imagefolder:<path>")
+# (channels, image side) of the named datasets, known without loading them (an image folder's
+# is not: it is read with its images)
+DATASET_SHAPES = {"digits": (1, 8), "cifar10": (3, 32), "cifar100": (3, 32), "fashion-mnist": (1, 28)}
 FASHION_MNIST_DIRS = ("fashion-mnist", "/usr/share/datasets/fashion-mnist")  # under the root; Debian's
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -85,6 +88,13 @@ def default_data_root() -> Path:
     """$HYPERDARTS_DATA if set, else ~/.cache/hyperdarts-bench/data."""
     env = os.environ.get("HYPERDARTS_DATA")
     return Path(env) if env else Path.home() / ".cache" / "hyperdarts-bench" / "data"
+
+
+def dataset_shape(name: str, image_size: int | None = None) -> tuple[int, int] | None:
+    """(channels, image side) of a named dataset without loading it, its side `image_size` where
+    given (a profile's resize); None for an image folder or a name this module does not know."""
+    shape = DATASET_SHAPES.get(name)
+    return None if shape is None else (shape[0], image_size or shape[1])
 
 
 def load_dataset(name: str, root: str | Path | None = None, download: bool = False) -> ImageData:

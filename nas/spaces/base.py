@@ -128,6 +128,11 @@ class SearchSpace(ABC):
         train_acc, lr, epoch_time_s). After every epoch `on_checkpoint` (if given) receives a
         state that, passed back as `resume`, goes on from the next epoch to the same result."""
 
+    def counting_supernet(self, config: Any, in_channels: int, num_classes: int,
+                          image_size: int) -> nn.Module:
+        """The supernet as `nas.memory` counts it on the meta device: `build`'s by default."""
+        return self.build(config, in_channels, num_classes, image_size)
+
     def largest_network(self, config: Any, in_channels: int, num_classes: int) -> nn.Module | None:
         """The network of the space's largest architecture as `train_and_test` builds it under the
         training config `config` (built on the meta device to check that it fits, `nas.memory`);

@@ -305,6 +305,16 @@ class DartsSpace(SearchSpace):
     def parse(self, text: str) -> Genotype:
         return parse_genotype(text)
 
+    def counting_supernet(self, config: DartsSpaceConfig, in_channels: int, num_classes: int,
+                          image_size: int) -> DartsSupernet:
+        """With the plain cells: the batched cell's hand-written backward functions do not run on
+        the meta device, and the batched cell keeps no more than the plain cell's layers output
+        (it computes some of them again in its backward instead)."""
+        net = self.build(config, in_channels, num_classes, image_size)
+        for cell in net.cells:
+            cell.batched = False
+        return net
+
     def largest_network(self, config: EvalConfig, in_channels: int, num_classes: int) -> EvalNetwork:
         """DARTS V2's network (its cells' separable convolutions weigh about what any cell's do)."""
         return EvalNetwork(DARTS_V2, config.channels, config.layers, num_classes, in_channels,
