@@ -194,14 +194,17 @@ def grid_datasets(specs) -> list[str]:
     return sorted({d for t in specs for d in (t.search_dataset, *(t.eval_datasets if trains(t) else ()))})
 
 
-def check_datasets(grid, data_root, download: bool = False) -> None:
+def check_datasets(grid, data_root, download: bool = False) -> dict[str, tuple[int, int]]:
     """Every dataset of the grid loads (downloaded first, once, where `download` and it is missing:
-    torchvision's CIFAR, with its progress), before Ray starts."""
+    torchvision's CIFAR, with its progress), before Ray starts; their (channels, image side)."""
+    shapes = {}
     for name in grid_datasets(grid.trials()):
         try:
-            load_dataset(name, data_root, download=download)
+            data = load_dataset(name, data_root, download=download)
         except DatasetError as e:
             raise UsageError(str(e)) from None
+        shapes[name] = (data.in_channels, data.image_size)
+    return shapes
 
 
 def prepare_table(grid, specs) -> None:
@@ -293,22 +296,32 @@ def check_address(address: str) -> None:
                          "(6379 unless `ray start --head --port` said otherwise)")
 
 
-def check_networks(grid, specs) -> None:
+def check_networks(grid, specs, loaded: dict[str, tuple[int, int]] | None = None) -> None:
     """Refuse a grid whose supernet or trained network cannot fit this machine's memory (or its
-    GPU's), before its data loads and Ray starts: their weights, and on the named datasets (whose
-    image shapes are known without loading them; an image folder's are not) with the profile's
-    batches; print what its space says of the supernet's shape."""
+    GPU's), before Ray starts: their weights, and with the profile's batches on the images of each
+    dataset. Without `loaded`, before its data loads: the datasets whose image shapes are known
+    without loading them, and what its space says of the supernet's shape is printed; with it
+    (the (channels, side) of the loaded datasets), after: the image folders'."""
     device = "cuda" if grid.profile.gpus_per_trial else "cpu"
     search = next((s for s in specs if s.kind == "search"), None)
     p = grid.profile
-    searched = {dataset_shape(d, p.image_size) for d in grid.search_datasets}
-    trained = searched | {dataset_shape(d, p.image_size) for d in grid.transfer_datasets}
-    for shape in sorted(searched, key=str) if search else ():     # (None: an image folder's)
-        check_space_fits(p.space, space_config=search.space_config, device=device, shape=shape,
+
+    def shape(d: str) -> tuple[int, int] | None:
+        if loaded is None:
+            return dataset_shape(d, p.image_size)
+        if dataset_shape(d) is not None or d not in loaded:     # (checked before it loaded)
+            return None
+        return loaded[d][0], p.image_size or loaded[d][1]
+    searched = {shape(d) for d in grid.search_datasets}
+    trained = searched | {shape(d) for d in grid.transfer_datasets}
+    if loaded is not None:
+        searched, trained = searched - {None}, trained - {None}
+    for s in sorted(searched, key=str) if search else ():     # (None: the weights alone)
+        check_space_fits(p.space, space_config=search.space_config, device=device, shape=s,
                          search_batch=p.search_batch_size)
-    for shape in sorted(trained, key=str) if p.train is not None else ():
-        check_space_fits(p.space, train_config=p.train, device=device, shape=shape)
-    for caveat in get_space(grid.profile.space).caveats(search.space_config) if search else ():
+    for s in sorted(trained, key=str) if p.train is not None else ():
+        check_space_fits(p.space, train_config=p.train, device=device, shape=s)
+    for caveat in get_space(p.space).caveats(search.space_config) if search and loaded is None else ():
         print(f"warning: {caveat}", file=sys.stderr)
 
 
@@ -383,7 +396,7 @@ def run(args: argparse.Namespace) -> int:
     check_storage(args.storage)
     declared = grid.trials(experiment, tables_root=Path(args.results).resolve() / "tables")
     check_networks(grid, declared)
-    check_datasets(grid, grid.data_root, args.download)
+    check_networks(grid, declared, check_datasets(grid, grid.data_root, args.download))
     loggers = logger_callbacks(args.log, experiment)
     prepare_table(grid, declared)
     storage, name = ray_storage(args.storage, results_dir, experiment)

@@ -3,6 +3,7 @@
 import re
 import shutil
 import tempfile
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -348,11 +349,31 @@ def test_download_is_an_option_of_the_grid_and_reaches_the_loader_before_ray(mon
 
     calls = []
     monkeypatch.setattr(run_module, "load_dataset",
-                        lambda name, root, download=False: calls.append((name, root, download)))
+                        lambda name, root, download=False: calls.append((name, root, download))
+                        or SimpleNamespace(in_channels=3, image_size=32))
     grid = get_grid("full")
     run_module.check_datasets(grid, "/data", run_module.parse_args(["--download"]).download)
     assert sorted(calls) == [("cifar10", "/data", True), ("cifar100", "/data", True)]
     assert run_module.parse_args([]).download is False
+
+
+def test_a_batch_too_large_for_an_image_folder_s_images_is_refused_once_they_are_read(
+        tmp_path, capsys):
+    """An image folder's image shape is known once it is read: the batch is checked then, before
+    Ray starts and before anything of the experiment is written."""
+    from PIL import Image
+
+    root = tmp_path / "imgs"
+    for split in ("train", "test"):
+        for c in ("a", "b"):
+            (root / split / c).mkdir(parents=True)
+            Image.new("RGB", (8, 8)).save(root / split / c / "0.png")
+    code = run_module.main(["--grid", "smoke", "--datasets", f"imagefolder:{root}", "--train-set",
+                            "batch_size=1000000", "--results", str(tmp_path / "results")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "at batch 1,000,000 of 3×8×8 images would need at least" in err[-1], err
+    assert not (tmp_path / "results" / "smoke").exists() or not any(
+        p.name != ".driver.lock" for p in (tmp_path / "results" / "smoke").rglob("*"))
 
 
 def test_an_address_where_something_other_than_ray_listens_is_refused_within_seconds(tmp_path, capsys):
