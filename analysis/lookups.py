@@ -84,6 +84,55 @@ def ranked_among(table, dataset: str, order: list[str]) -> tuple[pd.Series, str]
     return uniform_sample(table, dataset, order)
 
 
+def search_budget(exp: Experiment, table, dataset: str) -> int | None:
+    """Trainings of the table's protocol that cost what a first-order search of the experiment
+    costs: the median CPU-seconds of its first-order searches over the median CPU-seconds of the
+    table's trainings on `dataset`; None without either."""
+    t = exp.trials
+    if t.empty or "search_cpu_s" not in t:
+        return None
+    searches = pd.to_numeric(t[t.strategy == "first-order"].drop_duplicates(TRIAL_KEY).search_cpu_s,
+                             errors="coerce").dropna()
+    rows = table.rows()
+    if searches.empty or rows.empty or "train_cpu_s" not in rows:
+        return None
+    train = pd.to_numeric(rows[rows.dataset == dataset].train_cpu_s, errors="coerce").dropna()
+    if train.empty or train.median() <= 0:
+        return None
+    return max(1, round(float(searches.median() / train.median())))
+
+
+def random_search(table, dataset: str, among: pd.Series, budget: int,
+                  seeds) -> pd.DataFrame:
+    """Random search at a budget of `budget` trainings, once per seed: `budget` cells drawn without
+    replacement (numpy's generator seeded by the seed) from `among` (the cells a search is ranked
+    among) that the table trained at least twice on `dataset`; the one whose training of the
+    table's first training seed scored best is chosen, and scored by the mean of its other
+    trainings, so that its score is not the maximum of the noise it was chosen on. Per seed:
+    the chosen cell (canonical form) and its score (%), regret and percentile among `among`."""
+    rows = table.rows()
+    rows = rows[(rows.dataset == dataset) & rows[table.unit].isin(among.index)]
+    first = rows.train_seed.min() if not rows.empty else None
+    chosen_on = rows[rows.train_seed == first].groupby(table.unit).test_acc.mean()
+    scored_on = rows[rows.train_seed != first].groupby(table.unit).test_acc.mean()
+    collapsed = rows.groupby(table.unit).collapsed.first() if "collapsed" in rows else None
+    pool = sorted(set(chosen_on.index) & set(scored_on.index))
+    if not pool:
+        return pd.DataFrame()
+    best = 100 * float(among.max())
+    out = []
+    for seed in seeds:
+        drawn = np.random.default_rng(int(seed)).choice(len(pool), min(budget, len(pool)),
+                                                        replace=False)
+        cells = [pool[i] for i in drawn]
+        pick = max(cells, key=lambda c: (chosen_on[c], c))
+        acc = 100 * float(scored_on[pick])
+        out.append({"seed": int(seed), "canonical": pick, "acc": acc, "regret": best - acc,
+                    "percentile": table.percentile(acc / 100, dataset, among=among),
+                    "collapsed": bool(collapsed[pick]) if collapsed is not None else None})
+    return pd.DataFrame(out)
+
+
 # what a percentile and a regret are relative to, in words
 AMONG = {"space": "every cell of the space",
          "sample": "a uniform random sample of the space's cells (the table's fill so far)",
@@ -141,6 +190,36 @@ def _lookup_rows(g: pd.DataFrame, mine: pd.DataFrame, ds: str, edges: int) -> tu
     return frame, numbers
 
 
+def _random_search_row(exp: Experiment, table, ds: str, seeds) -> tuple[dict, dict] | None:
+    """The lookup table's row of random search at a first-order search's budget (`random_search`)
+    on `ds`, one draw per seed of the experiment, as displayed and as numbers; None where the
+    cells ranked against are not a uniform sample of the space, or the budget is unknown."""
+    means, among = ranked_among(table, ds, space_order(exp))
+    budget = search_budget(exp, table, ds)
+    if among == "table" or budget is None:
+        return None
+    r = random_search(table, ds, means, budget, seeds)
+    if r.empty:
+        return None
+    acc, regret, pct = (st.mean_ci(r[col]) for col in ("acc", "regret", "percentile"))
+    k, n = int(r.collapsed.sum()), len(r)
+    share, lo, hi = st.proportion_ci(k, n)
+    name = f"random search ({budget} trainings)"
+    shown = {"strategy": name, "searches scored": n,
+             "looked-up accuracy (%)": ci_text(acc[0], acc[1], acc[2]),
+             "regret (pts)": ci_text(regret[0], regret[1], regret[2]),
+             "percentile": ci_text(pct[0], pct[1], pct[2], digits=1),
+             "collapsed": f"{k}/{n} ({100 * share:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}])",
+             "parameter-free edges": "—", "input cut off": "—", "missed": 0}
+    numbers = {"eval_dataset": ds, "strategy": "random-search", "budget": budget, "searches": n,
+               "acc": acc[0], "acc_lo": acc[1], "acc_hi": acc[2], "regret": regret[0],
+               "regret_lo": regret[1], "regret_hi": regret[2], "percentile": pct[0],
+               "percentile_lo": pct[1], "percentile_hi": pct[2], "collapsed": k, "cells_found": n,
+               "collapsed_share": share, "collapsed_lo": lo, "collapsed_hi": hi,
+               "table_best": 100 * float(means.max()), "table_cells": len(means), "missed": 0}
+    return shown, numbers
+
+
 # What the lookup table's numbers are and how they were computed.
 LOOKUP_NOTE = (
     "Each search's found cell looked up in the table of cells (its accuracy: the mean of the "
@@ -161,7 +240,13 @@ LOOKUP_NOTE = (
     "ones whose cell has no path without `none` from its input to its output (the network "
     "then predicts one class for every image, whatever its other edges); missed: searches "
     "whose cell the table lacked (status missed; the report's first lines give each one's "
-    "reason).")
+    "reason). Random search (a control, not a strategy of the grid, so in no comparison): on "
+    "each seed of the experiment, as many cells as a first-order search costs trainings (the "
+    "median CPU-seconds of the experiment's first-order searches over those of the table's "
+    "trainings) drawn from the cells ranked against, the one best in its first training chosen "
+    "and scored by its other trainings (so that its score is not the maximum of the noise it was "
+    "chosen on; both trainings are tested on the same test images, which still favours it "
+    "slightly).")
 
 
 def lookup_table(exp: Experiment, table) -> Table | None:
@@ -183,6 +268,10 @@ def lookup_table(exp: Experiment, table) -> Table | None:
         searched = g.search_dataset.unique() if not g.empty else [ds]
         mine = cells[cells.search_dataset.isin(searched)] if not cells.empty else cells
         frame, found = _lookup_rows(g, mine, ds, edges)
+        rs = _random_search_row(exp, table, ds, sorted(g.seed.unique())) if not g.empty else None
+        if rs is not None:
+            frame.append(rs[0])
+            found.append(rs[1])
         numbers += found
         head = f"Evaluated on {short_name(ds)}"
         if not g.empty:

@@ -682,3 +682,47 @@ def test_a_found_cell_whose_output_ignores_its_input_is_counted(tmp_path):
     (_, frame), = t.blocks
     assert frame.iloc[0]["input cut off"] == "1/2" and frame.iloc[0]["collapsed"].startswith("0/2")
     assert t.numbers.iloc[0]["cut_off"] == 1
+
+
+def test_random_search_chooses_by_one_training_scores_by_the_other_at_a_search_s_budget(tmp_path):
+    """Random search, the lookups' control: as many cells as a first-order search costs trainings,
+    drawn per seed from the cells ranked against; the best of its first training is chosen and
+    scored by its other training, so a cell lucky in its first training does not keep its luck."""
+    from analysis.lookups import lookup_table, random_search, search_budget
+    from nas.spaces import space_config
+    from resultstore.cells import fill_order
+    from resultstore.experiment import Experiment
+
+    options = {"nodes": 3, "ops": ["none", "skip_connect", "nor_conv_3x3"]}
+    order = fill_order("nb201", space_config("nb201", **options))
+    table = CellTable(tmp_path / "tables" / "t")
+    table.require({"space": "nb201", "source": "trained here"}, create=True)
+    # the first training ranks the cells in the order of `order`; the second in the reverse order
+    n = len(order)
+    table.add([row(c, 0, 0.1 + 0.01 * i) for i, c in enumerate(order)] +
+              [row(c, 1000, 0.5 - 0.01 * i) for i, c in enumerate(order)])
+    means = table.means("digits")
+    # a budget of every cell: the last of `order` is chosen, and scored by its second training
+    r = random_search(table, "digits", means, n, seeds=[0, 1])
+    last = Cell.parse(order[-1]).canonical()
+    assert list(r.canonical) == [last, last]
+    assert r.acc.tolist() == pytest.approx([100 * (0.5 - 0.01 * (n - 1))] * 2)
+    assert r.regret.tolist() == pytest.approx([100 * means.max() - r.acc[0]] * 2)
+    # a budget of one: one drawn cell a seed, the same for the same seed
+    one = random_search(table, "digits", means, 1, seeds=[0, 1, 2, 0])
+    assert one.canonical[0] == one.canonical[3] and len(set(one.canonical)) > 1
+    # the budget: the first-order searches' median CPU-seconds over the trainings' (3 s each)
+    key = {"experiment": "e", "search_dataset": "digits", "profile": "p", "eval_dataset": "digits",
+           "repeat": 0, "status": "finished", "reason": "", "test_acc": 0.3}
+    trials = pd.DataFrame([{**key, "strategy": "first-order", "seed": s, "genotype": order[s],
+                            "search_cpu_s": cpu} for s, cpu in enumerate((30.0, 36.0, 90.0))] +
+                          [{**key, "strategy": "random", "seed": 0, "genotype": order[1],
+                            "search_cpu_s": 0.0}])
+    exp = Experiment(tmp_path / "e", trials, pd.DataFrame(), pd.DataFrame(), space="nb201",
+                     table_path=str(table.root), space_options=options)
+    assert search_budget(exp, table, "digits") == 12
+    lookups = lookup_table(exp, table)
+    rs = lookups.numbers[lookups.numbers.strategy == "random-search"]
+    assert len(rs) == 1 and rs.budget.iloc[0] == 12 and rs.searches.iloc[0] == 3
+    shown = lookups.blocks[0][1]
+    assert shown.strategy.iloc[-1] == "random search (12 trainings)"
