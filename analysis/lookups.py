@@ -153,6 +153,16 @@ def found_cells(exp: Experiment) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def on_scale(ci: tuple, column: str) -> tuple:
+    """A mean and its t interval (`st.mean_ci`) with the interval cut to the 0–100 scale of an
+    accuracy or a percentile (a t interval over a few searches reaches past it; the quantity
+    cannot); a regret's is left as it is."""
+    mean, lo, hi, n = ci
+    if column == "regret":
+        return ci
+    return mean, float(np.clip(lo, 0, 100)), float(np.clip(hi, 0, 100)), n
+
+
 def _lookup_rows(g: pd.DataFrame, mine: pd.DataFrame, ds: str, edges: int) -> tuple[list[dict], list[dict]]:
     """One evaluation dataset's block, as displayed and as numbers: per strategy the looked-up
     accuracy, regret and percentile of its scored searches (`g`), the collapse share and
@@ -161,7 +171,7 @@ def _lookup_rows(g: pd.DataFrame, mine: pd.DataFrame, ds: str, edges: int) -> tu
     for s in strategy_order(set(g.strategy if not g.empty else []) | set(mine.strategy)):
         x = g[g.strategy == s] if not g.empty else g
         c = mine[mine.strategy == s]
-        acc, regret, pct = (st.mean_ci(x[col] if not x.empty else []) for col in
+        acc, regret, pct = (on_scale(st.mean_ci(x[col] if not x.empty else []), col) for col in
                             ("acc", "regret", "percentile"))
         k, n = int(c.collapsed.sum()), len(c)
         share, lo, hi = st.proportion_ci(k, n)
@@ -201,7 +211,7 @@ def _random_search_row(exp: Experiment, table, ds: str, seeds) -> tuple[dict, di
     r = random_search(table, ds, means, budget, seeds)
     if r.empty:
         return None
-    acc, regret, pct = (st.mean_ci(r[col]) for col in ("acc", "regret", "percentile"))
+    acc, regret, pct = (on_scale(st.mean_ci(r[col]), col) for col in ("acc", "regret", "percentile"))
     k, n = int(r.collapsed.sum()), len(r)
     share, lo, hi = st.proportion_ci(k, n)
     name = f"random search ({budget} trainings)"
@@ -225,7 +235,8 @@ LOOKUP_NOTE = (
     "Each search's found cell looked up in the table of cells (its accuracy: the mean of the "
     "table's trainings of that cell, or of a cell of the same canonical form; no training "
     "for this experiment but the misses the profile trained into the table). Per strategy "
-    "the mean over searches with its 95% t interval (none where n = 1); regret: the best "
+    "the mean over searches with its 95% t interval (none where n = 1; an accuracy's and a "
+    "percentile's cut to 0–100, which a t interval over few searches overshoots); regret: the best "
     "mean accuracy among the cells ranked against minus the search's; percentile: the share "
     "of those cells whose mean is below the search's (ties half). The cells ranked against "
     "(each block's head says which): every cell of the space where the table holds them all "

@@ -726,3 +726,13 @@ def test_random_search_chooses_by_one_training_scores_by_the_other_at_a_search_s
     assert len(rs) == 1 and rs.budget.iloc[0] == 12 and rs.searches.iloc[0] == 3
     shown = lookups.blocks[0][1]
     assert shown.strategy.iloc[-1] == "random search (12 trainings)"
+
+
+def test_an_accuracy_s_and_a_percentile_s_interval_stay_on_their_scale_a_regret_s_does_not():
+    from analysis.lookups import on_scale
+
+    assert on_scale((50.0, -20.0, 120.0, 2), "percentile") == (50.0, 0.0, 100.0, 2)
+    assert on_scale((30.0, -5.0, 65.0, 2), "acc") == (30.0, 0.0, 65.0, 2)
+    assert on_scale((3.0, -20.0, 26.0, 2), "regret") == (3.0, -20.0, 26.0, 2)
+    mean, lo, hi, n = on_scale((30.0, float("nan"), float("nan"), 1), "acc")
+    assert (mean, n) == (30.0, 1) and np.isnan(lo) and np.isnan(hi)
