@@ -185,12 +185,14 @@ def logger_callbacks(tools: list[str], experiment: str) -> list:
     return callbacks
 
 
-def grid_datasets(specs) -> list[str]:
-    """Every dataset that the trials search or train on, each once (a profile that looks its cells
-    up in a table, and trains none on a miss, evaluates on no data)."""
-    def trains(t) -> bool:
-        return t.table_path is None or t.profile.on_miss == "train"
+def trains(spec) -> bool:
+    """Whether a trial trains networks on its evaluation datasets: not a search-only one, nor one
+    that looks its cells up in a table and trains none on a miss."""
+    return spec.profile.evaluate and (spec.table_path is None or spec.profile.on_miss == "train")
 
+
+def grid_datasets(specs) -> list[str]:
+    """Every dataset that the trials search or train on, each once."""
     return sorted({d for t in specs for d in (t.search_dataset, *(t.eval_datasets if trains(t) else ()))})
 
 
@@ -299,7 +301,8 @@ def check_address(address: str) -> None:
 def check_networks(grid, specs, loaded: dict[str, tuple[int, int]] | None = None) -> None:
     """Refuse a grid whose supernet or trained network cannot fit this machine's memory (or its
     GPU's), before Ray starts: their weights, and with the profile's batches on the images of each
-    dataset. Without `loaded`, before its data loads: the datasets whose image shapes are known
+    dataset searched or trained on (a trained network's activations those of the space's smallest,
+    a floor). Without `loaded`, before its data loads: the datasets whose image shapes are known
     without loading them, and what its space says of the supernet's shape is printed; with it
     (the (channels, side) of the loaded datasets), after: the image folders'."""
     device = "cuda" if grid.profile.gpus_per_trial else "cpu"
@@ -312,14 +315,14 @@ def check_networks(grid, specs, loaded: dict[str, tuple[int, int]] | None = None
         if dataset_shape(d) is not None or d not in loaded:     # (checked before it loaded)
             return None
         return loaded[d][0], p.image_size or loaded[d][1]
-    searched = {shape(d) for d in grid.search_datasets}
-    trained = searched | {shape(d) for d in grid.transfer_datasets}
+    searched = {shape(t.search_dataset) for t in specs if t.kind == "search"}
+    trained = {shape(d) for t in specs if trains(t) for d in t.eval_datasets}
     if loaded is not None:
         searched, trained = searched - {None}, trained - {None}
-    for s in sorted(searched, key=str) if search else ():     # (None: the weights alone)
+    for s in sorted(searched, key=str):     # (None: the weights alone)
         check_space_fits(p.space, space_config=search.space_config, device=device, shape=s,
-                         search_batch=p.search_batch_size)
-    for s in sorted(trained, key=str) if p.train is not None else ():
+                         search_batch=p.search_batch_size, search_speed=p.search_speed)
+    for s in sorted(trained, key=str):
         check_space_fits(p.space, train_config=p.train, device=device, shape=s)
     for caveat in get_space(p.space).caveats(search.space_config) if search and loaded is None else ():
         print(f"warning: {caveat}", file=sys.stderr)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 from pathlib import Path
 
 import torch
 
-from nas.data import DATASET_NAMES, DatasetError, dataset_shape, load_dataset
+from nas.data import DATASET_NAMES, DatasetError, ImageData, dataset_shape, load_dataset
 from nas.evaluate import EvalConfig, EvalNetwork, count_parameters, train_and_test
 from nas.files import check_writable, write_json
 from nas.genotype import NAMED_GENOTYPES, GenotypeError, resolve_genotype
@@ -200,13 +201,16 @@ def cmd_search(args: argparse.Namespace) -> int:
                              space_options=_space_options(args), strategy_options=options,
                              speed=tuple(args.speed))
     device = resolve_device(args.device)
-    check_space_fits(args.space, space_config=config.space_config, device=device,
-                     shape=dataset_shape(args.dataset), search_batch=args.batch_size)
+    fits = functools.partial(check_space_fits, args.space, space_config=config.space_config,
+                             device=device, search_batch=args.batch_size, search_speed=config.speed)
+    fits(shape=dataset_shape(args.dataset))
     for caveat in get_space(args.space).caveats(config.space_config):
         print(f"warning: {caveat}", file=sys.stderr)
     slug = args.dataset.replace(":", "_").replace("/", "_")
     out = check_writable(args.out or f"runs/search-{args.strategy}-{slug}-s{args.seed}", "--out")
     data = load_dataset(args.dataset, args.data_root, args.download)
+    if dataset_shape(args.dataset) is None:       # an image folder's, known once it is read
+        fits(shape=(data.in_channels, data.image_size))
     print(f"searching with {args.strategy} on {args.dataset} ({len(data.train_y)} training images, "
           f"halved into search-train and search-val) on {device}; writing to {out}",
           file=sys.stderr, flush=True)
@@ -262,33 +266,47 @@ def _evaluate_darts(args: argparse.Namespace) -> int:
                                     batch_size="batch_size", lr="lr"),
                            "auxiliary": not args.no_auxiliary, "drop_path_prob": args.drop_path,
                            "cutout": args.cutout, "seed": args.seed, "speed": tuple(args.speed)})
-    device = _check_training(args, "darts", config)
+    def network(in_channels: int, num_classes: int) -> EvalNetwork:
+        return EvalNetwork(genotype, config.channels, config.layers, num_classes, in_channels,
+                           config.auxiliary)
+    device = _check_training(args, "darts", config, network)
     if args.dry_run:
         in_ch, n_cls = _dry_run_shape(args)
-        net = EvalNetwork(genotype, config.channels, config.layers, n_cls, in_ch, config.auxiliary)
+        net = network(in_ch, n_cls)
         total = sum(p.numel() for p in net.parameters())
         print(json.dumps({"genotype": str(genotype), "params": count_parameters(net),
                           "params_with_auxiliary": total, "channels": config.channels,
                           "layers": config.layers, "num_classes": n_cls}))
         return 0
-    data = load_dataset(args.dataset, args.data_root, args.download)
+    data = _load_checked(args, "darts", config, network, device)
     print(f"training {genotype} on {args.dataset} for {config.epochs} epochs on {device}",
           file=sys.stderr, flush=True)
     result = train_and_test(genotype, data, config, device=device, on_epoch=_progress("train"))
     return _write_evaluation(args, str(genotype), result)
 
 
-def _check_training(args: argparse.Namespace, space: str, config) -> str | torch.device:
+def _check_training(args: argparse.Namespace, space: str, config, network) -> str | torch.device:
     """Before an evaluation loads its data: the network fits the device (its weights alone for a
-    --dry-run, on the CPU) and --out can be written; the device it trains on."""
+    --dry-run, on the CPU; with `network(in_channels, num_classes)`'s activations at the batch on
+    a named dataset) and --out can be written; the device it trains on."""
     if args.dry_run:
         check_space_fits(space, train_config=config, copies=1)
         return "cpu"
     device = resolve_device(args.device)
-    check_space_fits(space, train_config=config, device=device, shape=dataset_shape(args.dataset))
+    check_space_fits(space, train_config=config, device=device, shape=dataset_shape(args.dataset),
+                     network=network)
     if args.out:
         check_writable(args.out, "--out", folder=False)
     return device
+
+
+def _load_checked(args: argparse.Namespace, space: str, config, network, device) -> ImageData:
+    """The evaluation's data; an image folder's batch checked once its images are read."""
+    data = load_dataset(args.dataset, args.data_root, args.download)
+    if dataset_shape(args.dataset) is None:
+        check_space_fits(space, train_config=config, device=device, network=network,
+                         shape=(data.in_channels, data.image_size))
+    return data
 
 
 def _write_evaluation(args: argparse.Namespace, arch: str, result: dict) -> int:
@@ -331,16 +349,18 @@ def _evaluate_nb201(args: argparse.Namespace) -> int:
     config = NB201TrainConfig(**_given(args, channels="channels", layers="cells_per_stage",
                                        epochs="epochs", batch_size="batch_size", lr="lr"),
                               seed=args.seed)
-    device = _check_training(args, "nb201", config)
+    def network(in_channels: int, num_classes: int) -> NB201Network:
+        return NB201Network(cell, config.channels, config.cells_per_stage, num_classes, in_channels)
+    device = _check_training(args, "nb201", config, network)
     if args.dry_run:
         in_ch, n_cls = _dry_run_shape(args)
-        net = NB201Network(cell, config.channels, config.cells_per_stage, n_cls, in_ch)
+        net = network(in_ch, n_cls)
         print(json.dumps({"genotype": str(cell), "canonical": cell.canonical(),
                           "params": sum(p.numel() for p in net.parameters()),
                           "channels": config.channels, "cells_per_stage": config.cells_per_stage,
                           "num_classes": n_cls}))
         return 0
-    data = load_dataset(args.dataset, args.data_root, args.download)
+    data = _load_checked(args, "nb201", config, network, device)
     print(f"training {cell} on {args.dataset} for {config.epochs} epochs on {device}",
           file=sys.stderr, flush=True)
     result = train_cell(cell, data, config, device)

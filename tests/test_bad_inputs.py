@@ -47,15 +47,15 @@ BAD_INPUTS = [
     ("run", ["--train-set", f"channels={BIG}"], "the darts network trained (3 cells × 1000000 channels"),
     ("run", ["--train-set", f"batch_size={BIG}"],
      "the darts network trained (3 cells × 8 channels, 3 epochs of batch 1000000"),
-    # (its CIFAR-10 is an image folder, whose images are not read before Ray starts: the check is
-    # on the transfer dataset, Fashion-MNIST at the profile's 16 × 16)
+    # (its CIFAR-10 is an image folder, whose image shape is known once it is read: the first check,
+    # before any data loads, is on the transfer dataset, Fashion-MNIST at the profile's 16 × 16)
     ("run", ["--grid", "nb201-cpu", "--train-set", f"batch_size={BIG}"],
      "at batch 1,000,000 of 1×16×16 images would need at least"),
     ("nas", ["info", "--channels", BIG], "GB for its weights alone, more than the"),
     ("nas", ["search", "--batch-size", BIG], "the darts supernet (8 cells × 16 channels, 4 nodes (4 "
      "concatenated)) at batch 1,000,000 of 1×8×8 images would need at least"),
     ("nas", ["evaluate", "--space", "nb201", "--genotype", NB201_CELL, "--batch-size", BIG],
-     "GB of the activations its backward keeps), more than the"),
+     "GB of the activations its backward keeps, 0.0 GB of weights and optimiser state), more than"),
     ("nas", ["search", "--channels", BIG], "GB for its weights, their gradients and optimiser state"),
     ("nas", ["search", "--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
     ("nas", ["search", "--set", "alpha_lr=0"], "alpha_lr must be positive, got 0"),

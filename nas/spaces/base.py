@@ -139,6 +139,12 @@ class SearchSpace(ABC):
         None where the space does not say."""
         return None
 
+    def smallest_network(self, config: Any, in_channels: int, num_classes: int) -> nn.Module | None:
+        """The network `train_and_test` builds under `config` whose layers output the least on a
+        batch (`nas.memory` counts it as the floor of a training's activations); None where the
+        space does not say."""
+        return None
+
     def caveats(self, config: Any) -> list[str]:
         """What a user should know of the supernet `config` before searching it (printed as
         warnings): none by default."""

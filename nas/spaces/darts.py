@@ -320,6 +320,12 @@ class DartsSpace(SearchSpace):
         return EvalNetwork(DARTS_V2, config.channels, config.layers, num_classes, in_channels,
                            config.auxiliary)
 
+    def smallest_network(self, config: EvalConfig, in_channels: int, num_classes: int) -> EvalNetwork:
+        """The network of cells of skip connections only (identities in a normal cell)."""
+        skips = [("skip_connect", 0), ("skip_connect", 1)] * 4
+        return EvalNetwork(Genotype(skips, (2, 3, 4, 5), skips, (2, 3, 4, 5)), config.channels,
+                           config.layers, num_classes, in_channels, config.auxiliary)
+
     def caveats(self, config: DartsSpaceConfig) -> list[str]:
         if config.layers >= 3:
             return []

@@ -290,6 +290,12 @@ class NB201Space(SearchSpace):
         return NB201Network(Cell(("nor_conv_3x3",) * 6), config.channels, config.cells_per_stage,
                             num_classes, in_channels)
 
+    def smallest_network(self, config: NB201TrainConfig, in_channels: int,
+                         num_classes: int) -> NB201Network:
+        """The network of the all-skip cell: its cells' layers output nothing of their own."""
+        return NB201Network(Cell(("skip_connect",) * 6), config.channels, config.cells_per_stage,
+                            num_classes, in_channels)
+
     def references(self, space_config: NB201Config) -> dict[str, Cell]:
         """The uniform cells of each operation but `none` (all-skip: DARTS's end on NAS-Bench-201)."""
         n = space_config.num_edges
