@@ -85,14 +85,14 @@ def ranked_among(table, dataset: str, order: list[str]) -> tuple[pd.Series, str]
 
 
 def search_budget(exp: Experiment, table, dataset: str) -> int | None:
-    """Trainings of the table's protocol that cost what a first-order search of the experiment
-    costs: the median CPU-seconds of its first-order searches over the median CPU-seconds of the
-    table's trainings on `dataset`; None without either."""
+    """Trainings of the table's protocol that cost what a first-order search on `dataset` costs: the
+    median CPU-seconds of the experiment's finished first-order searches on it over the median
+    CPU-seconds of the table's trainings on it; None without either."""
     t = exp.trials
     if t.empty or "search_cpu_s" not in t:
         return None
-    searches = pd.to_numeric(t[t.strategy == "first-order"].drop_duplicates(TRIAL_KEY).search_cpu_s,
-                             errors="coerce").dropna()
+    t = t[(t.strategy == "first-order") & (t.status == "finished") & (t.search_dataset == dataset)]
+    searches = pd.to_numeric(t.drop_duplicates(TRIAL_KEY).search_cpu_s, errors="coerce").dropna()
     rows = table.rows()
     if searches.empty or rows.empty or "train_cpu_s" not in rows:
         return None
@@ -102,21 +102,22 @@ def search_budget(exp: Experiment, table, dataset: str) -> int | None:
     return max(1, round(float(searches.median() / train.median())))
 
 
-def random_search(table, dataset: str, among: pd.Series, budget: int,
-                  seeds) -> pd.DataFrame:
+def random_search(table, dataset: str, among: pd.Series, budget: int, seeds) -> pd.DataFrame:
     """Random search at a budget of `budget` trainings, once per seed: `budget` cells drawn without
-    replacement (numpy's generator seeded by the seed) from `among` (the cells a search is ranked
-    among) that the table trained at least twice on `dataset`; the one whose training of the
-    table's first training seed scored best is chosen, and scored by the mean of its other
-    trainings, so that its score is not the maximum of the noise it was chosen on. Per seed:
-    the chosen cell (canonical form) and its score (%), regret and percentile among `among`."""
+    replacement (numpy's generator seeded by the seed) from the cells of `among` (the cells a
+    search is ranked among) that the table trained at least twice on `dataset`; the one whose
+    first training (the table's first training seed) reached the highest training accuracy is
+    chosen, and scored by the mean test accuracy of its other trainings, so that neither the test
+    images nor the luck of the training it was chosen on enter its score. Per seed: the chosen
+    cell (`unit`), its score (%), regret and percentile among `among`, whether it collapsed, and
+    `pool`, the cells drawn from. Empty where the pool is empty."""
     rows = table.rows()
     rows = rows[(rows.dataset == dataset) & rows[table.unit].isin(among.index)]
     first = rows.train_seed.min() if not rows.empty else None
-    chosen_on = rows[rows.train_seed == first].groupby(table.unit).test_acc.mean()
+    chosen_on = rows[rows.train_seed == first].groupby(table.unit).train_acc.mean()
     scored_on = rows[rows.train_seed != first].groupby(table.unit).test_acc.mean()
     collapsed = rows.groupby(table.unit).collapsed.first() if "collapsed" in rows else None
-    pool = sorted(set(chosen_on.index) & set(scored_on.index))
+    pool = sorted(set(chosen_on.dropna().index) & set(scored_on.dropna().index))
     if not pool:
         return pd.DataFrame()
     best = 100 * float(among.max())
@@ -124,12 +125,12 @@ def random_search(table, dataset: str, among: pd.Series, budget: int,
     for seed in seeds:
         drawn = np.random.default_rng(int(seed)).choice(len(pool), min(budget, len(pool)),
                                                         replace=False)
-        cells = [pool[i] for i in drawn]
-        pick = max(cells, key=lambda c: (chosen_on[c], c))
+        pick = max((pool[i] for i in drawn), key=lambda c: (chosen_on[c], c))
         acc = 100 * float(scored_on[pick])
-        out.append({"seed": int(seed), "canonical": pick, "acc": acc, "regret": best - acc,
+        out.append({"seed": int(seed), "cell": pick, "acc": acc, "regret": best - acc,
                     "percentile": table.percentile(acc / 100, dataset, among=among),
-                    "collapsed": bool(collapsed[pick]) if collapsed is not None else None})
+                    "collapsed": None if collapsed is None else bool(collapsed[pick]),
+                    "pool": len(pool)})
     return pd.DataFrame(out)
 
 
@@ -163,6 +164,30 @@ def on_scale(ci: tuple, column: str) -> tuple:
     return mean, float(np.clip(lo, 0, 100)), float(np.clip(hi, 0, 100)), n
 
 
+def _summary(name: str, x: pd.DataFrame, collapsed: pd.Series | None) -> tuple[dict, dict]:
+    """One row of a lookups block, as displayed and as numbers: the mean looked-up accuracy, regret
+    and percentile of the scored searches `x` with their intervals, and the collapse share of
+    `collapsed` (one bool a search; None: not known)."""
+    acc, regret, pct = (on_scale(st.mean_ci(x[col] if not x.empty else []), col) for col in
+                        ("acc", "regret", "percentile"))
+    k, n = (int(collapsed.sum()), len(collapsed)) if collapsed is not None else (0, 0)
+    share, lo, hi = st.proportion_ci(k, n)
+    shown = {"strategy": name, "searches scored": len(x),
+             "looked-up accuracy (%)": ci_text(acc[0], acc[1], acc[2]),
+             "regret (pts)": ci_text(regret[0], regret[1], regret[2]),
+             "percentile": ci_text(pct[0], pct[1], pct[2], digits=1),
+             "collapsed": f"{k}/{n} ({100 * share:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}])"
+                          if n else "—"}
+    numbers = {"strategy": name, "searches": len(x), "acc": acc[0], "acc_lo": acc[1],
+               "acc_hi": acc[2], "regret": regret[0], "regret_lo": regret[1],
+               "regret_hi": regret[2], "percentile": pct[0], "percentile_lo": pct[1],
+               "percentile_hi": pct[2], "collapsed": k, "cells_found": n,
+               "collapsed_share": share, "collapsed_lo": lo, "collapsed_hi": hi,
+               "table_best": float(x.table_best.iloc[0]) if not x.empty else float("nan"),
+               "table_cells": int(x.table_cells.iloc[0]) if not x.empty else 0}
+    return shown, numbers
+
+
 def _lookup_rows(g: pd.DataFrame, mine: pd.DataFrame, ds: str, edges: int) -> tuple[list[dict], list[dict]]:
     """One evaluation dataset's block, as displayed and as numbers: per strategy the looked-up
     accuracy, regret and percentile of its scored searches (`g`), the collapse share and
@@ -171,63 +196,37 @@ def _lookup_rows(g: pd.DataFrame, mine: pd.DataFrame, ds: str, edges: int) -> tu
     for s in strategy_order(set(g.strategy if not g.empty else []) | set(mine.strategy)):
         x = g[g.strategy == s] if not g.empty else g
         c = mine[mine.strategy == s]
-        acc, regret, pct = (on_scale(st.mean_ci(x[col] if not x.empty else []), col) for col in
-                            ("acc", "regret", "percentile"))
-        k, n = int(c.collapsed.sum()), len(c)
-        share, lo, hi = st.proportion_ci(k, n)
-        miss = int(c.missed.sum())
+        shown, found = _summary(s, x, c.collapsed)
+        n, miss = len(c), int(c.missed.sum())
         cut = int(c.zero_output.sum()) if n else 0
-        frame.append({"strategy": s, "searches scored": len(x),
-                      "looked-up accuracy (%)": ci_text(acc[0], acc[1], acc[2]),
-                      "regret (pts)": ci_text(regret[0], regret[1], regret[2]),
-                      "percentile": ci_text(pct[0], pct[1], pct[2], digits=1),
-                      "collapsed": f"{k}/{n} ({100 * share:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}])"
-                                   if n else "—",
+        frame.append({**shown,
                       "parameter-free edges": f"{c.param_free_cell.mean():.1f} of {edges}" if n else "—",
-                      "input cut off": f"{cut}/{n}" if n else "—",
-                      "missed": miss})
-        numbers.append({"eval_dataset": ds, "strategy": s, "searches": len(x), "acc": acc[0],
-                        "acc_lo": acc[1], "acc_hi": acc[2], "regret": regret[0],
-                        "regret_lo": regret[1], "regret_hi": regret[2], "percentile": pct[0],
-                        "percentile_lo": pct[1], "percentile_hi": pct[2], "collapsed": k,
-                        "cells_found": n, "collapsed_share": share, "collapsed_lo": lo,
-                        "collapsed_hi": hi,
+                      "input cut off": f"{cut}/{n}" if n else "—", "missed": miss})
+        numbers.append({"eval_dataset": ds, **found,
                         "param_free_edges": float(c.param_free_cell.mean()) if n else float("nan"),
-                        "cut_off": cut,
-                        "table_best": float(x.table_best.iloc[0]) if not x.empty else float("nan"),
-                        "table_cells": int(x.table_cells.iloc[0]) if not x.empty else 0,
-                        "missed": miss})
+                        "cut_off": cut, "missed": miss})
     return frame, numbers
 
 
 def _random_search_row(exp: Experiment, table, ds: str, seeds) -> tuple[dict, dict] | None:
-    """The lookup table's row of random search at a first-order search's budget (`random_search`)
-    on `ds`, one draw per seed of the experiment, as displayed and as numbers; None where the
-    cells ranked against are not a uniform sample of the space, or the budget is unknown."""
+    """The lookups block's row of random search at a first-order search's budget (`random_search`)
+    on the search dataset `ds`, one draw per seed, as displayed and as numbers; None where the
+    cells ranked against are not a uniform sample of the space, the budget is unknown, or it
+    reaches the whole pool (every seed would choose the same cell)."""
     means, among = ranked_among(table, ds, space_order(exp))
     budget = search_budget(exp, table, ds)
     if among == "table" or budget is None:
         return None
     r = random_search(table, ds, means, budget, seeds)
-    if r.empty:
+    if r.empty or budget >= r.pool.iloc[0]:
         return None
-    acc, regret, pct = (on_scale(st.mean_ci(r[col]), col) for col in ("acc", "regret", "percentile"))
-    k, n = int(r.collapsed.sum()), len(r)
-    share, lo, hi = st.proportion_ci(k, n)
-    name = f"random search ({budget} trainings)"
-    shown = {"strategy": name, "searches scored": n,
-             "looked-up accuracy (%)": ci_text(acc[0], acc[1], acc[2]),
-             "regret (pts)": ci_text(regret[0], regret[1], regret[2]),
-             "percentile": ci_text(pct[0], pct[1], pct[2], digits=1),
-             "collapsed": f"{k}/{n} ({100 * share:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}])",
-             "parameter-free edges": "—", "input cut off": "—", "missed": 0}
-    numbers = {"eval_dataset": ds, "strategy": "random-search", "budget": budget, "searches": n,
-               "acc": acc[0], "acc_lo": acc[1], "acc_hi": acc[2], "regret": regret[0],
-               "regret_lo": regret[1], "regret_hi": regret[2], "percentile": pct[0],
-               "percentile_lo": pct[1], "percentile_hi": pct[2], "collapsed": k, "cells_found": n,
-               "collapsed_share": share, "collapsed_lo": lo, "collapsed_hi": hi,
-               "table_best": 100 * float(means.max()), "table_cells": len(means), "missed": 0}
-    return shown, numbers
+    r = r.assign(table_best=100 * float(means.max()), table_cells=len(means))
+    known = r.collapsed.notna().all()
+    shown, numbers = _summary(f"random search (best of {budget} of {r.pool.iloc[0]} cells)", r,
+                              r.collapsed.astype(bool) if known else None)
+    return ({**shown, "parameter-free edges": "—", "input cut off": "—", "missed": 0},
+            {"eval_dataset": ds, **numbers, "strategy": "random-search", "budget": budget,
+             "pool": int(r.pool.iloc[0]), "missed": 0})
 
 
 # What the lookup table's numbers are and how they were computed.
@@ -251,13 +250,16 @@ LOOKUP_NOTE = (
     "ones whose cell has no path without `none` from its input to its output (the network "
     "then predicts one class for every image, whatever its other edges); missed: searches "
     "whose cell the table lacked (status missed; the report's first lines give each one's "
-    "reason). Random search (a control, not a strategy of the grid, so in no comparison): on "
-    "each seed of the experiment, as many cells as a first-order search costs trainings (the "
-    "median CPU-seconds of the experiment's first-order searches over those of the table's "
-    "trainings) drawn from the cells ranked against, the one best in its first training chosen "
-    "and scored by its other trainings (so that its score is not the maximum of the noise it was "
-    "chosen on; both trainings are tested on the same test images, which still favours it "
-    "slightly).")
+    "reason). Random search (a control, not a strategy of the grid, so in no comparison; on the "
+    "search dataset only, where the cells ranked against are a uniform sample): on each seed "
+    "that a search was scored on, as many cells as a first-order search costs trainings (the "
+    "median CPU-seconds of the experiment's finished first-order searches over those of the "
+    "table's trainings) drawn from the cells ranked against that the table trained at least "
+    "twice, the one with the highest training accuracy in its first training chosen and scored "
+    "by the test accuracy of its other trainings (neither the test images nor the luck of the "
+    "training it was chosen on enter its score; it is scored by one training where a search's "
+    "cell is scored by the mean of two, which widens its spread but does not bias its mean); "
+    "left out where that budget reaches every cell of the pool.")
 
 
 def lookup_table(exp: Experiment, table) -> Table | None:
@@ -279,7 +281,8 @@ def lookup_table(exp: Experiment, table) -> Table | None:
         searched = g.search_dataset.unique() if not g.empty else [ds]
         mine = cells[cells.search_dataset.isin(searched)] if not cells.empty else cells
         frame, found = _lookup_rows(g, mine, ds, edges)
-        rs = _random_search_row(exp, table, ds, sorted(g.seed.unique())) if not g.empty else None
+        rs = (_random_search_row(exp, table, ds, sorted(g.seed.unique()))
+              if not g.empty and ds in set(g.search_dataset) else None)
         if rs is not None:
             frame.append(rs[0])
             found.append(rs[1])

@@ -686,8 +686,9 @@ def test_a_found_cell_whose_output_ignores_its_input_is_counted(tmp_path):
 
 def test_random_search_chooses_by_one_training_scores_by_the_other_at_a_search_s_budget(tmp_path):
     """Random search, the lookups' control: as many cells as a first-order search costs trainings,
-    drawn per seed from the cells ranked against; the best of its first training is chosen and
-    scored by its other training, so a cell lucky in its first training does not keep its luck."""
+    drawn per seed from the cells ranked against; the one whose first training reached the highest
+    training accuracy is chosen (not the highest test accuracy) and scored by its other training,
+    so a cell lucky in its first training does not keep its luck."""
     from analysis.lookups import lookup_table, random_search, search_budget
     from nas.spaces import space_config
     from resultstore.cells import fill_order
@@ -697,35 +698,41 @@ def test_random_search_chooses_by_one_training_scores_by_the_other_at_a_search_s
     order = fill_order("nb201", space_config("nb201", **options))
     table = CellTable(tmp_path / "tables" / "t")
     table.require({"space": "nb201", "source": "trained here"}, create=True)
-    # the first training ranks the cells in the order of `order`; the second in the reverse order
     n = len(order)
-    table.add([row(c, 0, 0.1 + 0.01 * i) for i, c in enumerate(order)] +
-              [row(c, 1000, 0.5 - 0.01 * i) for i, c in enumerate(order)])
+    # the first training: training accuracy rising along `order`, test accuracy falling; the
+    # second: test accuracy falling along `order`
+    first = [{**row(c, 0, 0.5 - 0.01 * i), "train_acc": 0.1 + 0.01 * i} for i, c in enumerate(order)]
+    table.add(first + [row(c, 1000, 0.4 - 0.01 * i) for i, c in enumerate(order)])
     means = table.means("digits")
-    # a budget of every cell: the last of `order` is chosen, and scored by its second training
+    # a budget of every cell: the last of `order` is chosen (the best training accuracy, the worst
+    # test accuracy), and scored by its second training
     r = random_search(table, "digits", means, n, seeds=[0, 1])
     last = Cell.parse(order[-1]).canonical()
-    assert list(r.canonical) == [last, last]
-    assert r.acc.tolist() == pytest.approx([100 * (0.5 - 0.01 * (n - 1))] * 2)
+    assert list(r.cell) == [last, last] and (r.pool == n).all()
+    assert r.acc.tolist() == pytest.approx([100 * (0.4 - 0.01 * (n - 1))] * 2)
     assert r.regret.tolist() == pytest.approx([100 * means.max() - r.acc[0]] * 2)
     # a budget of one: one drawn cell a seed, the same for the same seed
     one = random_search(table, "digits", means, 1, seeds=[0, 1, 2, 0])
-    assert one.canonical[0] == one.canonical[3] and len(set(one.canonical)) > 1
-    # the budget: the first-order searches' median CPU-seconds over the trainings' (3 s each)
+    assert one.cell[0] == one.cell[3] and len(set(one.cell)) > 1
+    # the budget: the finished first-order searches' median CPU-seconds over the trainings' (3 s)
     key = {"experiment": "e", "search_dataset": "digits", "profile": "p", "eval_dataset": "digits",
            "repeat": 0, "status": "finished", "reason": "", "test_acc": 0.3}
-    trials = pd.DataFrame([{**key, "strategy": "first-order", "seed": s, "genotype": order[s],
-                            "search_cpu_s": cpu} for s, cpu in enumerate((30.0, 36.0, 90.0))] +
-                          [{**key, "strategy": "random", "seed": 0, "genotype": order[1],
-                            "search_cpu_s": 0.0}])
-    exp = Experiment(tmp_path / "e", trials, pd.DataFrame(), pd.DataFrame(), space="nb201",
-                     table_path=str(table.root), space_options=options)
-    assert search_budget(exp, table, "digits") == 12
+    searches = [{**key, "strategy": "first-order", "seed": s, "genotype": order[s],
+                 "search_cpu_s": cpu} for s, cpu in enumerate((6.0, 12.0, 90.0))]
+    diverged = {**searches[0], "seed": 3, "status": "diverged", "search_cpu_s": 0.1}
+    baseline = {**key, "strategy": "random", "seed": 0, "genotype": order[1], "search_cpu_s": 0.0}
+    exp = Experiment(tmp_path / "e", pd.DataFrame([*searches, diverged, baseline]), pd.DataFrame(),
+                     pd.DataFrame(), space="nb201", table_path=str(table.root), space_options=options)
+    assert search_budget(exp, table, "digits") == 4 < n
     lookups = lookup_table(exp, table)
     rs = lookups.numbers[lookups.numbers.strategy == "random-search"]
-    assert len(rs) == 1 and rs.budget.iloc[0] == 12 and rs.searches.iloc[0] == 3
-    shown = lookups.blocks[0][1]
-    assert shown.strategy.iloc[-1] == "random search (12 trainings)"
+    assert len(rs) == 1 and rs.budget.iloc[0] == 4 and rs.pool.iloc[0] == n
+    assert rs.searches.iloc[0] == 3          # (seeds 0-2: the diverged seed 3 was not scored)
+    assert lookups.blocks[0][1].strategy.iloc[-1] == f"random search (best of 4 of {n} cells)"
+    # a budget that reaches the whole pool would choose the same cell on every seed: no row
+    slow = exp.trials.assign(search_cpu_s=exp.trials.search_cpu_s * 100)
+    exp = dataclasses.replace(exp, trials=slow)
+    assert "random-search" not in set(lookup_table(exp, table).numbers.strategy)
 
 
 def test_an_accuracy_s_and_a_percentile_s_interval_stay_on_their_scale_a_regret_s_does_not():
