@@ -183,14 +183,16 @@ def sd_units(n: int, family: int, table_spread: tuple[str, float, int] | None = 
         return [f"  with {n} seed there is no sd over seeds: nothing is detectable"]
     one = minimum_detectable_difference(1.0, n, paired=True, power=POWER, alpha=ALPHA)
     holm = minimum_detectable_difference(1.0, n, paired=True, power=POWER, alpha=ALPHA / max(1, family))
+    def after(text: str) -> str:        # (a grid without comparisons has no Holm family)
+        return f", {text} after Holm" + (f" over {family}" if "sd" in text else "") if family else ""
     lines = [f"  without data, in units of that sd: with {n} seeds one paired comparison detects "
-             f"≥ {one:.1f} sd, ≥ {holm:.1f} sd after Holm over {family}"]
+             f"≥ {one:.1f} sd{after(f'≥ {holm:.1f} sd')}"]
     if table_spread is not None:
         name, spread, cells = table_spread
         lines.append(f"    for scale: the cells of the table {name} differ by an sd of {spread:.2f} points "
                      f"({cells:,} cells; a search's looked-up accuracy varies on that scale, and two "
                      f"strategies that find cells as different as two random ones differ by √2 × that); "
-                     f"at that sd: ≥ {one * spread:.2f} points, ≥ {holm * spread:.2f} after Holm")
+                     f"at that sd: ≥ {one * spread:.2f} points{after(f'≥ {holm * spread:.2f}')}")
         return lines
     try:
         ref = pd.read_csv(REFERENCE)
@@ -202,8 +204,8 @@ def sd_units(n: int, family: int, table_spread: tuple[str, float, int] | None = 
         lo, hi = float(darts.min()), float(darts.max())
         lines.append(f"    for scale: DARTS's published test errors on CIFAR-10 vary by {lo:g}–{hi:g} points "
                      "between trainings of its cell (analysis/reference.csv), a lower bound on the sd "
-                     f"between searches; at that sd: ≥ {one * lo:.2f}–{one * hi:.2f} points, "
-                     f"≥ {holm * lo:.2f}–{holm * hi:.2f} after Holm")
+                     f"between searches; at that sd: ≥ {one * lo:.2f}–{one * hi:.2f} points"
+                     f"{after(f'≥ {holm * lo:.2f}–{holm * hi:.2f}')}")
     return lines
 
 
@@ -307,9 +309,14 @@ def power_lines(grid: Grid, specs: list, detect: float | None, power_dir: Path,
     # the report's Holm family: every comparison for a search dataset, on all its evaluation datasets
     family = len(comparisons(grid.strategies)) * (len(evals) if p.evaluate else 1)
     holm_alpha = ALPHA / max(1, family)
-    lines += ["", f"power (paired by seed; 80% power, two-sided α = {ALPHA:g}; after Holm's correction "
-                  f"over the report's {family} comparisons per search dataset (on {len(evals)} "
-                  f"evaluation dataset(s)), α/{family} at its first step):"]
+    if family:
+        lines += ["", f"power (paired by seed; 80% power, two-sided α = {ALPHA:g}; after Holm's "
+                      f"correction over the report's {family} comparisons per search dataset (on "
+                      f"{len(evals)} evaluation dataset(s)), α/{family} at its first step):"]
+    else:
+        lines += ["", f"power (paired by seed; 80% power, two-sided α = {ALPHA:g}; the grid's "
+                      f"strategies ({', '.join(grid.strategies)}) hold no pair the report compares, "
+                      "so no Holm correction):"]
     n = len(grid.seeds)
     lines += sd_units(n, family, table_spread(specs[0]) if p.table else None)
     if p.space == "nb201":
@@ -428,11 +435,12 @@ def collapse_power(n: int, family: int) -> list[str]:
 
     need = proportion_seeds_needed(COLLAPSE_DIFFERENCE)
     need_holm = proportion_seeds_needed(COLLAPSE_DIFFERENCE, alpha=ALPHA / max(1, family))
+    holm_text = f" ({points(holm)} after Holm over {family})" if family else ""
+    need_text = f" ({need_holm} after Holm)" if family else ""
     return [f"  collapse (a found cell of parameter-free operations only): with {n} searches per "
-            f"strategy, two collapse shares around 50% differ detectably by {points(one)} "
-            f"({points(holm)} after Holm over {family}); {100 * COLLAPSE_DIFFERENCE:.0f} points need "
-            f"{need} searches per strategy ({need_holm} after Holm) (two proportions, arcsine "
-            "approximation)"]
+            f"strategy, two collapse shares around 50% differ detectably by {points(one)}"
+            f"{holm_text}; {100 * COLLAPSE_DIFFERENCE:.0f} points need {need} searches per "
+            f"strategy{need_text} (two proportions, arcsine approximation)"]
 
 
 def fill_plan(grid: Grid, cpus: int, tables_root: Path | None = None) -> str:

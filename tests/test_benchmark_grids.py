@@ -312,3 +312,9 @@ def test_the_plan_says_what_its_seeds_detect_without_any_earlier_run(tmp_path):
     assert f"at that sd: ≥ {0.09 * one:.2f}–{0.14 * one:.2f} points" in text
     one_seed = plan(GRIDS["smoke"], tmp_path / "smoke", None, None, cpus=2)
     assert "with 1 seed there is no sd over seeds: nothing is detectable" in one_seed
+    # one strategy (a tuning's held-out seeds): no pair to compare, so no Holm family of 0
+    alone = plan(GRIDS["nb201-cpu"].override(strategies=("first-order",), seeds=(100, 101)),
+                 tmp_path / "alone", None, None, cpus=1)
+    assert "the grid's strategies (first-order) hold no pair the report compares" in alone
+    assert "Holm over 0" not in alone and "α/0" not in alone and "after Holm" not in alone
+    assert "with 2 seeds one paired comparison detects ≥ 11.5 sd\n" in alone
