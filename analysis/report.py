@@ -73,7 +73,7 @@ from analysis.toy import COURSE_TIME, TABLE_NOTE, course_iterations, plot_trajec
 from nas.files import FileError, PathError, atomic_write, check_writable
 from nas.genotype import GenotypeError, parse_genotype
 from nas.options import Parser, program
-from resultstore.experiment import Experiment, ReportError, find_experiment, load_experiment
+from resultstore.experiment import Experiment, ReportError, find_experiment, load_experiment, only_strategies
 from resultstore.store import ResultStore, default_results_dir
 
 REFERENCE = Path(__file__).with_name("reference.csv")
@@ -574,14 +574,25 @@ def perf_section(page: Page, perf: Path) -> None:
                 "(a median over its timed steps) per configuration, no interval.")
 
 
+# the unfinished trials a report names one by one (a grid in progress has hundreds)
+MISSING_SHOWN = 10
+
+
 def status_lines(exp: Experiment) -> list[str]:
     lines = []
+    if exp.left_out:
+        kept = ", ".join(strategy_order(set(exp.trials.strategy))) if not exp.trials.empty else "none"
+        lines.append(f"**Some strategies only** (`--strategies`): {kept}; the experiment's "
+                     f"{', '.join(exp.left_out)} are left out of every table, figure and Holm family.")
     if exp.trials.empty:   # a studies-only folder: nothing declared, nothing missing
         return lines
     missing = exp.missing()
     if missing:
+        shown = ", ".join(missing[:MISSING_SHOWN]) + (
+            f", and {len(missing) - MISSING_SHOWN} more (grid.json declares them)"
+            if len(missing) > MISSING_SHOWN else "")
         lines.append(f"**Incomplete:** {len(missing)} declared trial(s) or evaluation(s) have no result "
-                     f"yet (still running, failed, or not started): {', '.join(missing)}.")
+                     f"yet (still running, failed, or not started): {shown}.")
     for r in exp.diverged.itertuples():
         lines.append(f"**Diverged:** {r.strategy} on {r.search_dataset}, seed {r.seed}: {r.reason}")
     for r in exp.trials[exp.trials.status == "missed"].itertuples():
@@ -674,9 +685,13 @@ def check_edge(exp: Experiment, edge: str) -> None:
 
 
 def report(experiment: str | Path, out: str | Path | None = None, reference: str | Path | None = REFERENCE,
-           edge: str | None = None, toy: bool = True, log=print, perf: str | Path | None = None) -> Path:
-    """Build the report of one experiment folder; returns the path of report.md."""
+           edge: str | None = None, toy: bool = True, log=print, perf: str | Path | None = None,
+           strategies=None) -> Path:
+    """Build the report of one experiment folder (of its `strategies` only, where given); returns
+    the path of report.md."""
     exp = load_experiment(experiment)
+    if strategies:
+        exp = only_strategies(exp, strategies)
     out = Path(out) if out else exp.root / "report"
     ref = None
     if reference:
@@ -719,6 +734,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--perf", default=None,
                    help="benchmark/perf.py's results (a folder, or one parquet file) to add as a speed "
                         "section (default: <results>/perf where it exists)")
+    p.add_argument("--strategies", nargs="+", default=None, metavar="STRATEGY",
+                   help="report these strategies only (a comparison declared among some of the "
+                        "experiment's: its Holm family is theirs alone; the page names the others "
+                        "it leaves out) (default: all)")
     args = p.parse_args(argv)
     perf = args.perf or str(Path(args.results) / "perf")
     start = time.perf_counter()
@@ -727,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
             check_writable(args.out, "--out")
         path = report(find_experiment(args.experiment, args.results), args.out,
                       None if args.no_reference else args.reference, edge=args.edge, toy=not args.no_toy,
-                      perf=perf)
+                      perf=perf, strategies=args.strategies)
     except (ReportError, FileError, PathError) as e:
         print(f"report: {e}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ repeats.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ class Experiment:
     table_path: str | None = None                        # grid.json's table of cells, if any
     fills: pd.DataFrame = field(default_factory=pd.DataFrame)   # a grid that fills its table
     space_options: dict = field(default_factory=dict)    # grid.json's profile's search_space
+    left_out: tuple[str, ...] = ()                       # strategies `only_strategies` removed
 
     @property
     def fills_table(self) -> bool:
@@ -109,6 +111,26 @@ class Experiment:
                 out += [f"{d['trial_id']}: {e} repeat {r}" for r in range(_repeats(d, e))
                         if (*key, e, r) not in have]
         return out
+
+
+def only_strategies(exp: Experiment, names) -> Experiment:
+    """The experiment with the rows (trials, epochs, α) and the declared trials of the strategies
+    `names` only: a report's pre-declared comparison among some of them, whose Holm family is
+    theirs alone. ReportError (one sentence) for a name the experiment has no row of."""
+    names = list(dict.fromkeys(names))
+    held = sorted(set(exp.trials.strategy)) if not exp.trials.empty else []
+    unknown = [n for n in names if n not in held]
+    if unknown:
+        raise ReportError(f"--strategies names {', '.join(unknown)}, of which {exp.root} holds no "
+                          f"rows; it holds {', '.join(held) or 'none'}")
+
+    def keep(df: pd.DataFrame) -> pd.DataFrame:
+        return df[df.strategy.isin(names)] if not df.empty and "strategy" in df else df
+    declared = [d for d in exp.declared if d.get("strategy") in names
+                or d.get("kind") in ("ground-truth", "table-fill")]
+    return dataclasses.replace(exp, trials=keep(exp.trials), epochs=keep(exp.epochs),
+                               alphas=keep(exp.alphas), declared=declared,
+                               left_out=tuple(n for n in held if n not in names))
 
 
 def _repeats(declared: dict, dataset: str) -> int:

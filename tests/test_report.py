@@ -738,3 +738,44 @@ def test_a_folder_of_studies_alone_gets_their_report_with_seeds_pooled(tmp_path)
     lo, hi = np.tanh(stats.t.interval(0.95, 2, loc=z.mean(), scale=np.std(z, ddof=1) / np.sqrt(3)))
     first = base["rows"][0]["strategy"]
     assert f"| {first} | 3 |" in text and f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]" in text
+
+
+def test_a_report_of_some_strategies_compares_those_alone_and_names_the_rest(tmp_path):
+    """--strategies: a comparison declared among some of an experiment's strategies; its Holm family
+    is theirs alone (first-order and hyperdarts-mlp: 2 comparisons on each of 2 datasets, not the
+    3 strategies' 4 each), and the page names what it leaves out. A name the experiment lacks is
+    refused in one sentence."""
+    from resultstore.experiment import only_strategies
+
+    root = tmp_path / "synth"
+    make_experiment(root, strategies=("first-order", "second-order", "hyperdarts-mlp", "random"))
+    exp = load_experiment(root)
+    some = only_strategies(exp, ["first-order", "hyperdarts-mlp", "random"])
+    assert set(some.trials.strategy) == set(some.epochs.strategy) == set(some.alphas.strategy) == {
+        "first-order", "hyperdarts-mlp", "random"}
+    assert some.left_out == ("second-order",) and not some.missing()
+    assert all(d["strategy"] != "second-order" for d in some.declared)
+    assert set(accuracy_numbers(some).strategy) == {"first-order", "hyperdarts-mlp", "random"}
+    text = report_module.report(root, toy=False, log=lambda *a: None,
+                                strategies=["first-order", "hyperdarts-mlp", "random"]).read_text()
+    assert ("**Some strategies only** (`--strategies`): first-order, hyperdarts-mlp, random; the "
+            "experiment's second-order are left out of every table, figure and Holm family.") in text
+    # hyperdarts-mlp − first-order and − random, first-order − random: 3 a dataset, 6 in all
+    assert "over the 6 comparisons" in text and "over the 10 comparisons" not in text
+    assert "| second-order | 3 | 1 |" not in text
+    full = report_module.report(root, out=tmp_path / "all", toy=False, log=lambda *a: None).read_text()
+    assert "over the 10 comparisons" in full and "| second-order | 3 | 1 |" in full
+    assert "Some strategies only" not in full
+    with pytest.raises(ReportError, match="--strategies names implicit-cg, of which .* holds no "
+                                          "rows; it holds first-order, hyperdarts-mlp, random, "
+                                          "second-order"):
+        only_strategies(exp, ["first-order", "implicit-cg"])
+
+
+def test_an_unfinished_grid_names_its_first_missing_trials_and_counts_the_rest(tmp_path, monkeypatch):
+    root = tmp_path / "synth"
+    make_experiment(root, skip={(s, seed) for s in STRATEGIES for seed in SEEDS} - {("first-order", 0)})
+    monkeypatch.setattr(report_module, "MISSING_SHOWN", 3)
+    line = report_module.status_lines(load_experiment(root))[0]
+    assert line.startswith("**Incomplete:** 8 declared trial(s)")
+    assert line.count("__cifar10__s") == 3 and line.endswith(", and 5 more (grid.json declares them).")
