@@ -337,7 +337,11 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
                 ax.plot(xs, mean, marker="o", ms=3.5, lw=1.2 if len(xs) > 1 else 0, color=colors[name],
                         label=name, zorder=3)
                 has = np.isfinite(lo)
-                if has.any():
+                lo, hi = np.clip(lo, 0, 100), np.clip(hi, 0, 100)   # (a t interval over 2 spans it)
+                if has.sum() > 1:
+                    ax.fill_between(xs, lo, hi, where=has, color=colors[name], alpha=0.12, lw=0,
+                                    zorder=2)
+                elif has.any():     # one epoch (a baseline that does not search): its whisker
                     ax.errorbar(xs[has], mean[has], yerr=np.vstack([mean - lo, hi - mean])[:, has],
                                 fmt="none", ecolor=colors[name], elinewidth=0.8, capsize=2, zorder=2)
             means, among = ranked_among(table, ds, order)
@@ -357,7 +361,8 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(dict(zip(labels, handles)).values(), dict(zip(labels, handles)).keys(),
                    loc="outside right center", frameon=False)
-        fig.suptitle(_wrap(n_text(ns), 110), fontsize=7.5)
+        fig.suptitle(_wrap(n_text(ns).replace("whiskers:", "bands:") + ", cut to the axis", 110),
+                     fontsize=7.5)
         return _save(fig, prefix)
 
 

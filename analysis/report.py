@@ -365,8 +365,10 @@ def lookup_section(page: Page, exp: Experiment) -> None:
     page.figure("lookup_curves", lookup_curves(exp, table, page.fdir / "lookup_curves"),
                 "Looked-up accuracy over the search",
                 "The derived cell after every search epoch, looked up in the table of cells (the mean "
-                "of its trainings there), per strategy: the mean over searches, whiskers its 95% t "
-                "CI (none where n = 1); dashed: the best cell, dotted: the median cell, of the cells "
+                "of its trainings there), per strategy: the mean over searches, the shaded band its "
+                "95% t CI cut to the axis (a whisker for a baseline's single point; none where n = "
+                "1); dashed: the best cell, dotted: the "
+                "median cell, of the cells "
                 "a search is ranked among (the space's, a uniform sample of them, or the table's: "
                 "the legend says which). NATS-Bench reports search curves this way. "
                 + figures.count_caption(exp),
