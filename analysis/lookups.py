@@ -298,6 +298,26 @@ def lookup_table(exp: Experiment, table) -> Table | None:
                  pd.DataFrame(numbers), LOOKUP_NOTE, text)
 
 
+def _curve(ax, x: pd.DataFrame, name: str, color, offset: float) -> int:
+    """One strategy's line of `lookup_curves`: the mean looked-up accuracy per epoch with its 95% t
+    interval as a band cut to the axis (a t interval over 2 searches spans it), or as a whisker
+    for a single point (a baseline that does not search); returns the most searches an epoch has."""
+    rows = [(ep, *ci(x[x.epoch == ep].lookup_acc)) for ep in sorted(x.epoch.unique())]
+    xs = np.array([r[0] for r in rows], float) + offset
+    mean = np.array([r[1] for r in rows])
+    lo, hi = np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
+    ax.plot(xs, mean, marker="o", ms=3.5, lw=1.2 if len(xs) > 1 else 0, color=color, label=name,
+            zorder=3)
+    has = np.isfinite(lo)
+    lo, hi = np.clip(lo, 0, 100), np.clip(hi, 0, 100)
+    if has.sum() > 1:
+        ax.fill_between(xs, lo, hi, where=has, color=color, alpha=0.12, lw=0, zorder=2)
+    elif has.any():
+        ax.errorbar(xs[has], mean[has], yerr=np.vstack([mean - lo, hi - mean])[:, has], fmt="none",
+                    ecolor=color, elinewidth=0.8, capsize=2, zorder=2)
+    return max(r[4] for r in rows)
+
+
 def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
     """The looked-up accuracy of each epoch's derived cell over the search (the epochs table's
     lookup_acc), per strategy the mean over searches with its 95% CI; the best and median of the
@@ -327,23 +347,8 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
             g = per[per.search_dataset == ds]
             for name in strategies:
                 x = g[g.strategy == name]
-                if x.empty:
-                    continue
-                rows = [(ep, *ci(x[x.epoch == ep].lookup_acc)) for ep in sorted(x.epoch.unique())]
-                xs = np.array([r[0] for r in rows], float) + offsets[name]
-                mean = np.array([r[1] for r in rows])
-                lo, hi = np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
-                ns.append(max(r[4] for r in rows))
-                ax.plot(xs, mean, marker="o", ms=3.5, lw=1.2 if len(xs) > 1 else 0, color=colors[name],
-                        label=name, zorder=3)
-                has = np.isfinite(lo)
-                lo, hi = np.clip(lo, 0, 100), np.clip(hi, 0, 100)   # (a t interval over 2 spans it)
-                if has.sum() > 1:
-                    ax.fill_between(xs, lo, hi, where=has, color=colors[name], alpha=0.12, lw=0,
-                                    zorder=2)
-                elif has.any():     # one epoch (a baseline that does not search): its whisker
-                    ax.errorbar(xs[has], mean[has], yerr=np.vstack([mean - lo, hi - mean])[:, has],
-                                fmt="none", ecolor=colors[name], elinewidth=0.8, capsize=2, zorder=2)
+                if not x.empty:
+                    ns.append(_curve(ax, x, name, colors[name], offsets[name]))
             means, among = ranked_among(table, ds, order)
             means = 100 * means
             if len(means):
