@@ -183,10 +183,10 @@ def sd_units(n: int, family: int, table_spread: tuple[str, float, int] | None = 
         return [f"  with {n} seed there is no sd over seeds: nothing is detectable"]
     one = minimum_detectable_difference(1.0, n, paired=True, power=POWER, alpha=ALPHA)
     holm = minimum_detectable_difference(1.0, n, paired=True, power=POWER, alpha=ALPHA / max(1, family))
-    def after(text: str) -> str:        # (a grid without comparisons has no Holm family)
-        return f", {text} after Holm" + (f" over {family}" if "sd" in text else "") if family else ""
+    def after(text: str, over: bool = False) -> str:   # (a grid without comparisons: no Holm)
+        return (f", {text} after Holm" + (f" over {family}" if over else "")) if family else ""
     lines = [f"  without data, in units of that sd: with {n} seeds one paired comparison detects "
-             f"≥ {one:.1f} sd{after(f'≥ {holm:.1f} sd')}"]
+             f"≥ {one:.1f} sd{after(f'≥ {holm:.1f} sd', over=True)}"]
     if table_spread is not None:
         name, spread, cells = table_spread
         lines.append(f"    for scale: the cells of the table {name} differ by an sd of {spread:.2f} points "
