@@ -243,6 +243,47 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     return "\n".join(lines)
 
 
+def tuning_plan(grid: Grid, strategy: str, samples: int, declared_seeds: tuple[int, ...],
+                timed_dir: Path) -> str:
+    """The plan of `--tune STRATEGY`: what the tuning samples, what it chooses by, what it costs
+    (at most `samples` whole searches, at the mean search time of `timed_dir`'s finished ones), and
+    a warning where its seed is one of `declared_seeds`, the seeds the grid compares on."""
+    p, seed, dataset = grid.profile, grid.seeds[0], grid.search_datasets[0]
+    ranges = ", ".join(f"{name} {r.low:g}–{r.high:g}{' (log-uniform)' if r.log else ''}"
+                       for name, r in get_strategy(strategy).tunable.items())
+    lines = [f"tuning {strategy} on grid {grid.name} (profile {p.name}, the {p.space} space)", "",
+             f"  {samples} configurations of its own options ({ranges}), sampled by Optuna's TPE "
+             f"(seeded {seed}), each a search on seed {seed} of up to {p.search_epochs} epochs on "
+             f"{short_name(dataset)};",
+             "  ASHA stops the poorer ones early by the supernet's search-validation accuracy, and "
+             "the configuration with the highest of it (over its epochs) is written to "
+             f"results/tuned/{grid.name}/{strategy}.json (`--tuned` gives it to a grid);",
+             "  searches only: no found cell is trained or looked up, so no test image and no table "
+             "of cells enters the choice"]
+    if warning := tuning_seed_warning(grid.name, seed, declared_seeds):
+        lines.append(f"  {warning}")
+    timed = earlier_searches(timed_dir)
+    timed = timed[timed["strategy"] == strategy] if not timed.empty else timed
+    lines += ["", "projected cost:"]
+    if timed.empty:
+        lines.append(f"  no finished {strategy} search in {timed_dir}: cannot project")
+    else:
+        each = float(timed.groupby("seed")["search_wall_s"].first().mean())
+        lines.append(f"  at most {_hours(samples * each)} of trial time ({samples} × {each:.0f} s, "
+                     f"the mean of {timed['seed'].nunique()} finished search(es) in "
+                     f"{timed_dir.name}; ASHA's early stops make it less)")
+    return "\n".join(lines)
+
+
+def tuning_seed_warning(grid_name: str, seed: int, declared_seeds: tuple[int, ...]) -> str | None:
+    """A warning where a tuning's seed is one the grid compares strategies on, else None."""
+    if seed not in declared_seeds:
+        return None
+    return (f"warning: seed {seed} is one the grid {grid_name} compares on; tune on a seed it does "
+            f"not use (--seeds {max(declared_seeds) + 100}), or the tuned strategy is judged on the "
+            "search its options were chosen by")
+
+
 def declared_lines(grid: Grid, specs: list) -> list[str]:
     """What the grid runs: its searches, their evaluation, its ground truth, its settings."""
     p = grid.profile

@@ -39,7 +39,7 @@ from benchmark.codec import (
     manifest_matches,
 )
 from benchmark.grids import GRIDS, get_grid, legacy_trial_id, trial_id
-from benchmark.plan import plan
+from benchmark.plan import plan, tuning_plan, tuning_seed_warning
 from benchmark.trial import open_table
 from nas.data import DatasetError, dataset_shape, load_dataset
 from nas.files import FileError, check_writable, read_json, write_json
@@ -122,7 +122,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="retries of a crashed trial from its last checkpoint (default: 2)")
     p.add_argument("--tune", default=None, metavar="STRATEGY",
                    help="tune this strategy's own hyperparameters on the grid's first dataset and "
-                        "seed (Optuna TPE + ASHA on search-validation accuracy) instead of running")
+                        "seed (Optuna TPE + ASHA on search-validation accuracy) instead of running; "
+                        "give a seed the comparison does not use (--seeds 100)")
     p.add_argument("--samples", type=count(1), default=8, help="configurations to try with --tune")
     p.add_argument("--tuned", default=None, metavar="FOLDER",
                    help="use the tuned options in FOLDER/<strategy>.json (from --tune)")
@@ -461,6 +462,10 @@ def print_plan(args: argparse.Namespace, grid, results_dir: Path) -> None:
         power = power if power.is_dir() else Path(args.results).resolve() / args.power_from
         if not power.is_dir():
             raise UsageError(f"--power-from {args.power_from}: no such experiment folder")
+    if args.tune:
+        timed = power or Path(args.results).resolve() / grid.name
+        print(tuning_plan(grid, args.tune, args.samples, get_grid(args.grid).seeds, timed))
+        return
     print(plan(grid, results_dir, perf, args.detect, cpus=args.num_cpus or os.cpu_count() or 1,
                power_dir=power, tables_root=Path(args.results).resolve() / "tables"))
 
@@ -807,6 +812,8 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
 
     from benchmark.tuning import search_space, write_tuned
 
+    if warning := tuning_seed_warning(grid.name, spec.seed, get_grid(args.grid).seeds):
+        print(warning, file=sys.stderr)
     search_only = dataclasses.replace(spec, eval_datasets=())
     param_space = {**param_space, "spec": encode_spec(search_only),
                    "options": search_space(spec.strategy)}

@@ -318,3 +318,27 @@ def test_the_plan_says_what_its_seeds_detect_without_any_earlier_run(tmp_path):
     assert "the grid's strategies (first-order) hold no pair the report compares" in alone
     assert "Holm over 0" not in alone and "α/0" not in alone and "after Holm" not in alone
     assert "with 2 seeds one paired comparison detects ≥ 11.5 sd\n" in alone
+
+
+def test_the_plan_of_a_tuning_says_what_it_samples_chooses_by_and_costs(tmp_path):
+    """--tune's plan: the strategy's ranges, the objective (no table, no test image), the cost from
+    earlier searches of that strategy, and a warning where the seed is one the grid compares on."""
+    from benchmark.plan import tuning_plan
+
+    grid = GRIDS["nb201-cpu"].override(strategies=("hyperdarts-mlp",), seeds=(0,))
+    store = ResultStore(tmp_path / "nb201-cpu")
+    for seed, wall in ((0, 400.0), (1, 600.0)):
+        for ev in ("cifar10", "fashion-mnist"):   # a search's row per evaluation dataset
+            store.write_part("trials", f"h{seed}{ev}", [{
+                "experiment": "nb201-cpu", "strategy": "hyperdarts-mlp", "search_dataset": "cifar10",
+                "seed": seed, "profile": "nb201-cpu", "eval_dataset": ev, "repeat": 0,
+                "status": "finished", "test_acc": 0.3, "search_wall_s": wall, "eval_wall_s": 1.0,
+                "search_device": "cpu"}])
+    text = tuning_plan(grid, "hyperdarts-mlp", 4, GRIDS["nb201-cpu"].seeds, tmp_path / "nb201-cpu")
+    assert "4 configurations of its own options (alpha_lr 0.0001–0.003 (log-uniform), sigma " \
+           "0.05–1)" in text
+    assert "search-validation accuracy" in text and "no test image" in text
+    assert "at most 33 min of trial time (4 × 500 s, the mean of 2 finished search(es)" in text
+    assert "warning: seed 0 is one the grid nb201-cpu compares on" in text
+    held_out = tuning_plan(grid.override(seeds=(109,)), "hyperdarts-mlp", 4, (0, 1), tmp_path / "x")
+    assert "warning" not in held_out and "no finished hyperdarts-mlp search in" in held_out

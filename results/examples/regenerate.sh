@@ -23,6 +23,11 @@ declare -A keep=(
   [nb201-pilot-n3e3]="cell_table"
   [nb201-pilot-n5]="cell_table"
   [nb201-cpu-pilot]="lookup_curves accuracy"
+  [nb201-cpu]="lookup_curves accuracy differences collapse"
+)
+# the report's own options for an example (its command line in the shipped report says the same)
+declare -A options=(
+  [nb201-cpu]="--strategies first-order hyperdarts-mlp first-order-smoothed random"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${!keep[@]}")
@@ -35,10 +40,12 @@ for name in "${names[@]}"; do
     python -m studies toy --out "$work/$name" > /dev/null
     toy=
   fi
-  python analysis/report.py "$work/$name" $toy > /dev/null 2>&1
+  opts=${options[$name]:-}
+  # shellcheck disable=SC2086
+  python analysis/report.py "$work/$name" $toy $opts > /dev/null 2>&1
   # shellcheck disable=SC2086
   python results/examples/ship_report.py "$work/$name/report" "$src" \
-    "python analysis/report.py $name${toy:+ $toy}" ${keep[$name]}
+    "python analysis/report.py $name${toy:+ $toy}${opts:+ $opts}" ${keep[$name]}
   echo "regenerated $src"
 done
 rm -rf "$work"
