@@ -426,10 +426,11 @@ def declared_grid(args: argparse.Namespace):
         lookup_epochs=args.lookup_epochs)
     if args.tuned:
         # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
-        from benchmark.tuning import load_tuned
+        from benchmark.tuning import load_tuned, tuned_lines
 
-        grid = dataclasses.replace(grid, strategy_options={**grid.strategy_options,
-                                                           **load_tuned(args.tuned)})
+        tuned = load_tuned(args.tuned)
+        grid = dataclasses.replace(grid, strategy_options={**grid.strategy_options, **tuned})
+        print("\n".join(tuned_lines(args.tuned, tuned, grid.strategies)), file=sys.stderr)
     if args.tune:
         if args.tune not in STRATEGIES:
             raise UsageError(f"unknown strategy {args.tune!r}; valid strategies are "

@@ -50,4 +50,33 @@ def load_tuned(folder: str | Path) -> dict[str, dict]:
             tuned[d["strategy"]] = dict(d["options"])
     if not tuned:
         raise ValueError(f"{folder} holds no tuned configuration (<strategy>.json)")
-    return tuned
+    return with_controls(tuned)
+
+
+def with_controls(tuned: dict[str, dict]) -> dict[str, dict]:
+    """`tuned` with every control strategy (`Strategy.tuned_as`) that has no options of its own
+    given the options of the strategy it controls, those it has too (first-order-smoothed takes
+    hyperdarts-mlp's α lr and σ): a control is tuned with what it controls, not apart."""
+    out = dict(tuned)
+    for name, cls in STRATEGIES.items():
+        source = cls.tuned_as
+        if source and name not in out and source in tuned:
+            out[name] = {k: v for k, v in tuned[source].items() if k in cls.tunable}
+    return out
+
+
+def tuned_lines(folder: str | Path, tuned: dict[str, dict], strategies) -> list[str]:
+    """What a grid's strategies run at with `--tuned FOLDER`: a line each, a control's naming the
+    strategy whose options it took, and the strategies with none (their defaults)."""
+    files = {p.stem for p in Path(folder).glob("*.json")}
+    lines = [f"tuned options from {folder}:"]
+    for name in strategies:
+        if name not in tuned:
+            continue
+        source = get_strategy(name).tuned_as
+        took = f" ({source}'s: {name} is its control)" if name not in files and source else ""
+        lines.append(f"  {name}: {tuned[name]}{took}")
+    untuned = [n for n in strategies if n not in tuned and get_strategy(n).searches]
+    if untuned:
+        lines.append(f"  not tuned, at their defaults: {', '.join(untuned)}")
+    return lines

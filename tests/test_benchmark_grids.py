@@ -342,3 +342,27 @@ def test_the_plan_of_a_tuning_says_what_it_samples_chooses_by_and_costs(tmp_path
     assert "warning: seed 0 is one the grid nb201-cpu compares on" in text
     held_out = tuning_plan(grid.override(seeds=(109,)), "hyperdarts-mlp", 4, (0, 1), tmp_path / "x")
     assert "warning" not in held_out and "no finished hyperdarts-mlp search in" in held_out
+
+
+def test_the_noise_control_runs_at_the_tuned_options_of_what_it_controls(tmp_path):
+    """--tuned: first-order-smoothed without a file of its own takes hyperdarts-mlp's α lr and σ
+    (a control tuned apart would not isolate hyperDARTS's noise); its own file wins."""
+    import json
+
+    from benchmark.tuning import load_tuned, tuned_lines
+
+    folder = tmp_path / "tuned"
+    folder.mkdir()
+    for name, options in (("hyperdarts-mlp", {"alpha_lr": 2e-3, "sigma": 0.3}),
+                          ("first-order", {"alpha_lr": 5e-4})):
+        (folder / f"{name}.json").write_text(json.dumps({"strategy": name, "options": options}))
+    tuned = load_tuned(folder)
+    assert tuned["first-order-smoothed"] == {"alpha_lr": 2e-3, "sigma": 0.3}
+    assert tuned["first-order"] == {"alpha_lr": 5e-4} and "one-level" not in tuned
+    lines = tuned_lines(folder, tuned, ("first-order", "first-order-smoothed", "one-level", "random"))
+    assert "  first-order-smoothed: {'alpha_lr': 0.002, 'sigma': 0.3} (hyperdarts-mlp's: " \
+           "first-order-smoothed is its control)" in lines
+    assert lines[-1] == "  not tuned, at their defaults: one-level"
+    (folder / "first-order-smoothed.json").write_text(json.dumps(
+        {"strategy": "first-order-smoothed", "options": {"alpha_lr": 1e-4, "sigma": 0.9}}))
+    assert load_tuned(folder)["first-order-smoothed"] == {"alpha_lr": 1e-4, "sigma": 0.9}
