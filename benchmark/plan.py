@@ -243,6 +243,13 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     return "\n".join(lines)
 
 
+def grace_period(profile) -> int:
+    """The epochs every tuning sample searches before ASHA may stop it: a quarter of the search.
+    The search-validation accuracy of the first epochs measures the weights' training, which α's
+    options barely touch yet (a grace of one epoch made ASHA's choice close to a draw)."""
+    return max(1, profile.search_epochs // 4)
+
+
 def tuning_plan(grid: Grid, strategy: str, samples: int, declared_seeds: tuple[int, ...],
                 timed_dir: Path) -> str:
     """The plan of `--tune STRATEGY`: what the tuning samples, what it chooses by, what it costs
@@ -255,8 +262,9 @@ def tuning_plan(grid: Grid, strategy: str, samples: int, declared_seeds: tuple[i
              f"  {samples} configurations of its own options ({ranges}), sampled by Optuna's TPE "
              f"(seeded {seed}), each a search on seed {seed} of up to {p.search_epochs} epochs on "
              f"{short_name(dataset)};",
-             "  ASHA stops the poorer ones early by the supernet's search-validation accuracy, and "
-             "the configuration with the highest of it (over its epochs) is written to "
+             f"  ASHA stops the poorer ones early (after {grace_period(p)} epochs at the first) by "
+             "the supernet's search-validation accuracy, and the configuration with the highest of "
+             "it (over its epochs) is written to "
              f"results/tuned/{grid.name}/{strategy}.json (`--tuned` gives it to a grid);",
              "  searches only: no found cell is trained or looked up, so no test image and no table "
              "of cells enters the choice"]

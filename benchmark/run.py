@@ -39,7 +39,7 @@ from benchmark.codec import (
     manifest_matches,
 )
 from benchmark.grids import GRIDS, get_grid, legacy_trial_id, trial_id
-from benchmark.plan import plan, tuning_plan, tuning_seed_warning
+from benchmark.plan import grace_period, plan, tuning_plan, tuning_seed_warning
 from benchmark.trial import open_table
 from nas.data import DatasetError, dataset_shape, load_dataset
 from nas.files import FileError, check_writable, read_json, write_json
@@ -823,7 +823,7 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
                            metric="val_acc", mode="max", num_samples=args.samples,
                            search_alg=OptunaSearch(seed=spec.seed),
                            scheduler=ASHAScheduler(max_t=grid.profile.search_epochs + 1,
-                                                   grace_period=1),
+                                                   grace_period=grace_period(grid.profile)),
                            max_concurrent_trials=args.max_concurrent))
     before = signal.getsignal(signal.SIGINT)
     results = tuner.fit()
