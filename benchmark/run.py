@@ -815,7 +815,10 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
 
     if warning := tuning_seed_warning(grid.name, spec.seed, get_grid(args.grid).seeds):
         print(warning, file=sys.stderr)
-    search_only = dataclasses.replace(spec, eval_datasets=())
+    # the search alone: no found cell, nor any epoch's, is evaluated or looked up (no test image
+    # and no table enters the choice; a lookup's result would lack the metric ASHA reads)
+    search_only = dataclasses.replace(spec, eval_datasets=(), table_path=None,
+                                      profile=dataclasses.replace(spec.profile, lookup_epochs=False))
     param_space = {**param_space, "spec": encode_spec(search_only),
                    "options": search_space(spec.strategy)}
     tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,

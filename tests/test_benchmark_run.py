@@ -114,6 +114,25 @@ def test_tuning_writes_a_config_that_a_grid_then_uses(ray_tmp):
     assert json.loads(trials["strategy_options"].iloc[0]) == tuned["first-order"]
 
 
+def test_a_tuning_on_a_grid_with_a_table_searches_only(ray_tmp, capsys):
+    """nb201-smoke looks every epoch's cell up and trains the ones its table lacks; a tuning of it
+    neither looks up nor trains (no table enters the choice), and warns on a seed the grid uses."""
+    from benchmark.tuning import load_tuned
+    from resultstore.cells import CellTable
+
+    results = ray_tmp / "results"
+    argv = ["--grid", "nb201-smoke", "--results", str(results), "--num-cpus", "2",
+            "--search-epochs", "2", "--tune", "first-order", "--samples", "2"]
+    assert run_module.main(argv) == 0
+    assert "warning: seed 0 is one the grid nb201-smoke compares on" in capsys.readouterr().err
+    assert set(load_tuned(results / "tuned" / "nb201-smoke")) == {"first-order"}
+    table = results / "tables" / "nb201-smoke"
+    assert not table.exists() or not list((table / "parts").rglob("*.parquet")), \
+        "a tuning trained cells into the table"
+    assert not table.exists() or len(CellTable(table).rows()) == len(CellTable(
+        run_module.ROOT / "results" / "examples" / "tables" / "nb201-smoke").rows())
+
+
 def test_a_logger_whose_package_is_missing_is_refused_before_anything_is_written(
         tmp_path, capsys, monkeypatch):
     import importlib.util
