@@ -449,6 +449,86 @@ def collapse_differences(exp: Experiment) -> Table | None:
                  pd.concat(numbers, ignore_index=True), note)
 
 
+def _left_out(flags: dict | None, sd: str, names) -> list[str]:
+    """The strategies of `names` that did not run as configured on search dataset `sd`."""
+    return [s for s in strategy_order(names) if str((flags or {}).get((sd, s), "")).startswith("no")]
+
+
+def _accuracy_test(groups: dict) -> tuple[float, float, float]:
+    """(F, its p, Kruskal–Wallis p) across the groups' values; p = 1 where every value is the same."""
+    values = np.concatenate(list(groups.values()))
+    if np.ptp(values) == 0:
+        return 0.0, 1.0, 1.0
+    f = stats.f_oneway(*groups.values())
+    return float(f.statistic), float(f.pvalue), float(stats.kruskal(*groups.values()).pvalue)
+
+
+def _collapse_test(counts: dict) -> tuple[float, float, bool]:
+    """(χ², its p, whether an expected count is below 5) of the k × 2 table of collapsed and not;
+    p = 1 where no search, or every one, collapsed."""
+    table = np.array([[k, n - k] for k, n in counts.values()])
+    if table[:, 0].sum() == 0 or table[:, 1].sum() == 0:
+        return 0.0, 1.0, False
+    r = stats.chi2_contingency(table, correction=False)
+    return float(r.statistic), float(r.pvalue), bool((r.expected_freq < 5).any())
+
+
+def strategies_differ(exp: Experiment, table, flags: dict | None = None) -> Table | None:
+    """Before any strategy is ranked: do they differ at all? Per search and evaluation dataset, a
+    one-way ANOVA (and Kruskal–Wallis, robust to the two-peaked outcomes of collapse) of the
+    looked-up accuracy across every strategy with two or more scored searches, the random cell
+    included; per search dataset, a χ² test of homogeneity of the collapse share. Strategies that
+    did not run as configured (`flags`, analysis/health.py) are left out and named."""
+    num, cells = lookup_numbers(exp, table), found_cells(exp)
+    rows = []
+    for (sd, ds), g in (num.groupby(["search_dataset", "eval_dataset"], sort=False)
+                        if not num.empty else []):
+        bad = _left_out(flags, sd, g.strategy.unique())
+        groups = {s: x.acc.to_numpy() for s, x in g.groupby("strategy") if s not in bad and len(x) > 1}
+        if len(groups) > 1:
+            f, p, kw = _accuracy_test(groups)
+            rows.append({"search_dataset": sd, "eval_dataset": ds, "outcome": "looked-up accuracy",
+                         "strategies": len(groups), "searches": sum(map(len, groups.values())),
+                         "test": "one-way ANOVA", "statistic": f, "p": p, "kruskal_p": kw,
+                         "approximate": False, "left_out": ", ".join(bad)})
+    for sd, c in (cells.groupby("search_dataset", sort=False) if not cells.empty else []):
+        bad = _left_out(flags, sd, c.strategy.unique())
+        counts = {s: (int(x.collapsed.sum()), len(x)) for s, x in c.groupby("strategy")
+                  if s not in bad and len(x) > 1}
+        if len(counts) > 1:
+            chi2, p, rough = _collapse_test(counts)
+            rows.append({"search_dataset": sd, "eval_dataset": sd, "outcome": "collapse share",
+                         "strategies": len(counts), "searches": sum(n for _, n in counts.values()),
+                         "test": "χ² test of homogeneity", "statistic": chi2, "p": p,
+                         "kruskal_p": float("nan"), "approximate": rough, "left_out": ", ".join(bad)})
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    shown = pd.DataFrame({
+        "searched on": frame.search_dataset.map(short_name),
+        "outcome": [r.outcome if r.outcome == "collapse share" else
+                    f"{r.outcome} on {short_name(r.eval_dataset)}" for r in frame.itertuples()],
+        "strategies (searches)": [f"{r.strategies} ({r.searches})" for r in frame.itertuples()],
+        "test": [f"{r.test}{' (expected counts < 5: rough)' if r.approximate else ''}"
+                 for r in frame.itertuples()],
+        "statistic": [f"{r.statistic:.2f}" for r in frame.itertuples()],
+        "p": [p_text(r.p) + ("" if np.isnan(r.kruskal_p) else f" (Kruskal–Wallis {p_text(r.kruskal_p)})")
+              for r in frame.itertuples()],
+        "verdict": ["they differ" if r.p < st.ALPHA else "no difference detectable among them at this n"
+                    for r in frame.itertuples()],
+        "left out (did not run as configured)": frame.left_out.replace("", "—")})
+    note = ("Before the strategies are ranked or compared in pairs: whether they differ at all, over "
+            "every strategy with two or more searches (the random cell included; random search, a "
+            "control, is not a strategy here). Looked-up accuracy: a one-way ANOVA across the "
+            "strategies' searches (scipy.stats.f_oneway), beside it Kruskal–Wallis, which does not "
+            "assume normal errors (a search's accuracy is two-peaked where some searches collapse). "
+            "Collapse share: a χ² test of homogeneity of the k × 2 table of collapsed and not "
+            "(scipy.stats.chi2_contingency, no continuity correction); with expected counts below 5 "
+            "its p is rough. Where a test does not reject, no order of the strategies on that "
+            "outcome is read from this grid, whatever their means.")
+    return Table("strategies_differ", "Do the strategies differ at all?", [("", shown)], frame, note)
+
+
 def table_numbers(table, dataset: str) -> dict:
     """What a table of cells shows on `dataset`: its size and noise ceiling, whether its cells differ
     at all (one-way ANOVA over the cells trained at least twice), the spread of its cells' means,

@@ -51,6 +51,7 @@ from analysis.lookups import (
     find_table,
     lookup_curves,
     lookup_table,
+    strategies_differ,
     table_figure,
     table_summary,
 )
@@ -338,7 +339,7 @@ def search_sections(page: Page, exp: Experiment, reference: pd.DataFrame | None,
                else "Accuracy table: no evaluation has finished yet")
     page.table(health_table(exp), "")
     if exp.table_path:
-        lookup_section(page, exp)
+        lookup_section(page, exp, flags)
     if darts:
         page.table(movement_table(exp), "")
     if not exp.ground_truth.empty:
@@ -350,7 +351,7 @@ def search_sections(page: Page, exp: Experiment, reference: pd.DataFrame | None,
     darts_views(page, exp, edge, darts)
 
 
-def lookup_section(page: Page, exp: Experiment) -> None:
+def lookup_section(page: Page, exp: Experiment, flags: dict | None = None) -> None:
     """The searches looked up in their table of cells: regret, percentiles, collapse, the curves."""
     table = find_table(exp)
     if table is None:
@@ -360,6 +361,7 @@ def lookup_section(page: Page, exp: Experiment) -> None:
                                                        "percentiles"})
     page.table(lookup_table(exp, table), "" if table is None else
                "Lookups: no search has been looked up in the table yet")
+    page.table(strategies_differ(exp, table, flags), "")
     page.table(collapse_differences(exp), "Collapse differences: no baseline to compare with "
                "(first-order, random or first-order-smoothed) or no cell found yet")
     page.figure("lookup_curves", lookup_curves(exp, table, page.fdir / "lookup_curves"),

@@ -743,3 +743,46 @@ def test_an_accuracy_s_and_a_percentile_s_interval_stay_on_their_scale_a_regret_
     assert on_scale((3.0, -20.0, 26.0, 2), "regret") == (3.0, -20.0, 26.0, 2)
     mean, lo, hi, n = on_scale((30.0, float("nan"), float("nan"), 1), "acc")
     assert (mean, n) == (30.0, 1) and np.isnan(lo) and np.isnan(hi)
+
+
+def test_whether_the_strategies_differ_at_all_is_tested_before_they_are_ranked(tmp_path):
+    """An ANOVA (and Kruskal–Wallis) of the looked-up accuracy and a χ² test of the collapse share
+    across the strategies; one that did not run as configured is left out and named."""
+    import pandas as pd
+    from scipy import stats
+
+    from analysis.lookups import strategies_differ
+    from resultstore.experiment import Experiment
+
+    table = CellTable(tmp_path / "t")
+    table.require({"space": "nb201", "source": "trained here"}, create=True)
+    table.add([row(c, s, acc) for c, acc in ((BEST, 0.9), (ALL_SKIP, 0.3), (POOL, 0.5))
+               for s in (0, 1000)])
+    key = {"experiment": "e", "search_dataset": "digits", "profile": "p", "eval_dataset": "digits",
+           "repeat": 0, "status": "finished", "reason": ""}
+    found = {"first-order": [ALL_SKIP] * 4 + [BEST], "hyperdarts-mlp": [BEST] * 4 + [POOL],
+             "random": [POOL, BEST, ALL_SKIP, POOL, POOL], "one-level": [BEST] * 5}
+    acc = {BEST: 0.9, ALL_SKIP: 0.3, POOL: 0.5}
+    trials = pd.DataFrame([{**key, "strategy": s, "seed": i, "genotype": g, "test_acc": acc[g]}
+                           for s, cells in found.items() for i, g in enumerate(cells)])
+    exp = Experiment(tmp_path / "e", trials, pd.DataFrame(), pd.DataFrame(), space="nb201",
+                     table_path=str(table.root))
+    flags = {("digits", "one-level"): "no: α did not move (5 of 5)"}
+    t = strategies_differ(exp, table, flags)
+    n = t.numbers.set_index("outcome")
+    kept = [[100 * acc[g] for g in found[s]] for s in ("first-order", "hyperdarts-mlp", "random")]
+    a = n.loc["looked-up accuracy"]
+    assert (a.strategies, a.searches, a.left_out) == (3, 15, "one-level")
+    assert a.p == pytest.approx(stats.f_oneway(*kept).pvalue)
+    assert a.kruskal_p == pytest.approx(stats.kruskal(*kept).pvalue)
+    c = n.loc["collapse share"]
+    chi = stats.chi2_contingency([[4, 1], [1, 4], [4, 1]], correction=False)   # pooling collapses too
+    assert c.p == pytest.approx(chi.pvalue) and c.approximate
+    shown = t.blocks[0][1]
+    assert list(shown["left out (did not run as configured)"]) == ["one-level", "one-level"]
+    assert "(expected counts < 5: rough)" in shown.test.iloc[1]
+    # no spread at all: nothing to test, and nothing differs
+    same = trials[trials.strategy != "one-level"].assign(genotype=BEST, test_acc=0.9)
+    flat = strategies_differ(Experiment(tmp_path / "e", same, pd.DataFrame(), pd.DataFrame(),
+                                        space="nb201", table_path=str(table.root)), table)
+    assert set(flat.numbers.p) == {1.0}
