@@ -811,7 +811,7 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
-    from benchmark.tuning import search_space, write_tuned
+    from benchmark.tuning import search_space, tuning_samples, write_tuned
 
     if warning := tuning_seed_warning(grid.name, spec.seed, get_grid(args.grid).seeds):
         print(warning, file=sys.stderr)
@@ -845,6 +845,10 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
     best = results.get_best_result(metric="val_acc", mode="max", scope="all")
     path = write_tuned(Path(args.results).resolve() / "tuned" / grid.name, spec.strategy,
                        best.config["options"], float(best.metrics["val_acc"]))
+    samples = tuning_samples(results.experiment_path)
+    samples.to_csv(path.with_name(f"{spec.strategy}-samples.csv"), index=False)
+    print(f"the {len(samples)} samples (written to {path.with_name(f'{spec.strategy}-samples.csv')}):"
+          f"\n{samples.to_string(index=False)}")
     print(f"best {spec.strategy} options {best.config['options']} (search-val accuracy "
           f"{best.metrics['val_acc']:.4f}) written to {path}; run a grid with --tuned "
           f"{path.parent}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from ray import tune
 
 from nas.files import FileError, read_json, write_json
@@ -28,6 +29,24 @@ def distribution(r: Range):
 def search_space(strategy: str) -> dict:
     """Ray Tune distributions of the strategy's own options: its class's `tunable` ranges."""
     return {name: distribution(r) for name, r in get_strategy(strategy).tunable.items()}
+
+
+def tuning_samples(ray_dir: str | Path) -> pd.DataFrame:
+    """Every sample of a tuning, from Ray's trial folders in `ray_dir` (its params.json and
+    progress.csv, so a tuning cut short reads too): its options, the search epochs it ran (ASHA
+    stops the poorer ones), its best and last search-validation accuracy; best first."""
+    rows = []
+    for trial in sorted(Path(ray_dir).glob("*/params.json")):
+        options = (read_json(trial, "a tuning's trial folder") or {}).get("options") or {}
+        progress = trial.parent / "progress.csv"
+        history = pd.read_csv(progress) if progress.is_file() and progress.stat().st_size else None
+        val = (history.loc[history.get("phase", pd.Series(dtype=str)) == "search", "val_acc"]
+               if history is not None and "val_acc" in history else pd.Series(dtype=float))
+        rows.append({**options, "epochs": len(val),
+                     "best_val_acc": float(val.max()) if len(val) else float("nan"),
+                     "last_val_acc": float(val.iloc[-1]) if len(val) else float("nan")})
+    frame = pd.DataFrame(rows)
+    return frame.sort_values("best_val_acc", ascending=False, ignore_index=True) if rows else frame
 
 
 def write_tuned(folder: Path, strategy: str, options: dict, score: float) -> Path:

@@ -101,6 +101,10 @@ def test_tuning_writes_a_config_that_a_grid_then_uses(ray_tmp):
 
     tuned = load_tuned(tuned_dir)
     assert set(tuned) == {"first-order"} and 1e-4 <= tuned["first-order"]["alpha_lr"] <= 3e-3
+    samples = pd.read_csv(tuned_dir / "first-order-samples.csv")      # every sample, best first
+    assert len(samples) == 2 and samples.alpha_lr.between(1e-4, 3e-3).all()
+    assert samples.alpha_lr.iloc[0] == pytest.approx(tuned["first-order"]["alpha_lr"])
+    assert samples.epochs.between(1, 2).all() and samples.best_val_acc.is_monotonic_decreasing
     # Ray's TensorBoard files only where asked for
     assert not list((results / "tune-smoke-first-order").rglob("events.out.tfevents.*"))
     assert run_module.main([*argv, "--strategies", "first-order", "--tuned", str(tuned_dir),
