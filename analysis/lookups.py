@@ -27,6 +27,7 @@ from analysis.tables import VERDICTS, Table, ci_text, comparisons, p_text, strat
 from nas.spaces import space_config
 from nas.spaces.nb201 import cell_stats
 from nas.spaces.nb201_cell import NB201_BEST, Cell
+from nas.strategies import STRATEGIES
 from resultstore.cells import CellTable, describe, fill_order, uniform_sample
 from resultstore.experiment import Experiment
 from resultstore.schema import TRIAL_KEY, short_name
@@ -449,18 +450,38 @@ def collapse_differences(exp: Experiment) -> Table | None:
                  pd.concat(numbers, ignore_index=True), note)
 
 
-def _left_out(flags: dict | None, sd: str, names) -> list[str]:
-    """The strategies of `names` that did not run as configured on search dataset `sd`."""
-    return [s for s in strategy_order(names) if str((flags or {}).get((sd, s), "")).startswith("no")]
+def _searching(names) -> list[str]:
+    """The strategies of `names` that search (the random cell is a baseline, compared in pairs)."""
+    return [s for s in strategy_order(names) if getattr(STRATEGIES.get(s), "searches", True)]
 
 
-def _accuracy_test(groups: dict) -> tuple[float, float, float]:
-    """(F, its p, Kruskal–Wallis p) across the groups' values; p = 1 where every value is the same."""
-    values = np.concatenate(list(groups.values()))
-    if np.ptp(values) == 0:
+def _left_out(flags: dict | None, sd: str, sizes: dict[str, int]) -> tuple[list[str], list[str]]:
+    """(the strategies to test, what was left out and why) of `sizes` {strategy: searches} on
+    search dataset `sd`: a strategy that did not run as configured, or with fewer than 2 searches."""
+    keep, out = [], []
+    for s in _searching(sizes):
+        if str((flags or {}).get((sd, s), "")).startswith("no:"):
+            out.append(f"{s} (did not run as configured)")
+        elif sizes[s] < 2:
+            out.append(f"{s} ({sizes[s]} search{'es' if sizes[s] != 1 else ''})")
+        else:
+            keep.append(s)
+    return keep, out
+
+
+def _accuracy_test(g: pd.DataFrame) -> tuple[float, float, float]:
+    """(F, its p, Friedman's p over the seeds every strategy searched: nan with fewer than 3
+    strategies or 2 such seeds) of the looked-up accuracies `g` (strategy, seed, acc); p = 1 where
+    every accuracy is the same."""
+    if np.ptp(g.acc.to_numpy()) == 0:
         return 0.0, 1.0, 1.0
-    f = stats.f_oneway(*groups.values())
-    return float(f.statistic), float(f.pvalue), float(stats.kruskal(*groups.values()).pvalue)
+    f = stats.f_oneway(*[x.acc.to_numpy() for _, x in g.groupby("strategy")])
+    wide = g.pivot_table(index="seed", columns="strategy", values="acc").dropna()
+    friedman = float("nan")
+    if wide.shape[1] >= 3 and len(wide) >= 2:
+        friedman = (1.0 if (wide.nunique(axis=1) == 1).all() else
+                    float(stats.friedmanchisquare(*[wide[c] for c in wide]).pvalue))
+    return float(f.statistic), float(f.pvalue), friedman
 
 
 def _collapse_test(counts: dict) -> tuple[float, float, bool]:
@@ -473,34 +494,40 @@ def _collapse_test(counts: dict) -> tuple[float, float, bool]:
     return float(r.statistic), float(r.pvalue), bool((r.expected_freq < 5).any())
 
 
-def strategies_differ(exp: Experiment, table, flags: dict | None = None) -> Table | None:
-    """Before any strategy is ranked: do they differ at all? Per search and evaluation dataset, a
-    one-way ANOVA (and Kruskal–Wallis, robust to the two-peaked outcomes of collapse) of the
-    looked-up accuracy across every strategy with two or more scored searches, the random cell
-    included; per search dataset, a χ² test of homogeneity of the collapse share. Strategies that
-    did not run as configured (`flags`, analysis/health.py) are left out and named."""
-    num, cells = lookup_numbers(exp, table), found_cells(exp)
+def _differ_rows(num: pd.DataFrame, cells: pd.DataFrame, flags: dict | None) -> list[dict]:
     rows = []
     for (sd, ds), g in (num.groupby(["search_dataset", "eval_dataset"], sort=False)
                         if not num.empty else []):
-        bad = _left_out(flags, sd, g.strategy.unique())
-        groups = {s: x.acc.to_numpy() for s, x in g.groupby("strategy") if s not in bad and len(x) > 1}
-        if len(groups) > 1:
-            f, p, kw = _accuracy_test(groups)
+        g = g.dropna(subset=["acc"])
+        keep, out = _left_out(flags, sd, g.strategy.value_counts().to_dict())
+        if len(keep) > 1:
+            g = g[g.strategy.isin(keep)]
+            f, p, friedman = _accuracy_test(g)
             rows.append({"search_dataset": sd, "eval_dataset": ds, "outcome": "looked-up accuracy",
-                         "strategies": len(groups), "searches": sum(map(len, groups.values())),
-                         "test": "one-way ANOVA", "statistic": f, "p": p, "kruskal_p": kw,
-                         "approximate": False, "left_out": ", ".join(bad)})
+                         "strategies": len(keep), "searches": len(g), "test": "one-way ANOVA",
+                         "statistic": f, "p": p, "friedman_p": friedman, "approximate": False,
+                         "left_out": "; ".join(out)})
     for sd, c in (cells.groupby("search_dataset", sort=False) if not cells.empty else []):
-        bad = _left_out(flags, sd, c.strategy.unique())
-        counts = {s: (int(x.collapsed.sum()), len(x)) for s, x in c.groupby("strategy")
-                  if s not in bad and len(x) > 1}
-        if len(counts) > 1:
+        keep, out = _left_out(flags, sd, c.strategy.value_counts().to_dict())
+        if len(keep) > 1:
+            counts = {s: (int(c[c.strategy == s].collapsed.sum()), int((c.strategy == s).sum()))
+                      for s in keep}
             chi2, p, rough = _collapse_test(counts)
             rows.append({"search_dataset": sd, "eval_dataset": sd, "outcome": "collapse share",
-                         "strategies": len(counts), "searches": sum(n for _, n in counts.values()),
+                         "strategies": len(keep), "searches": sum(n for _, n in counts.values()),
                          "test": "χ² test of homogeneity", "statistic": chi2, "p": p,
-                         "kruskal_p": float("nan"), "approximate": rough, "left_out": ", ".join(bad)})
+                         "friedman_p": float("nan"), "approximate": rough, "left_out": "; ".join(out)})
+    return rows
+
+
+def strategies_differ(exp: Experiment, table, flags: dict | None = None) -> Table | None:
+    """Whether the searching strategies differ at all, beside their pairwise comparisons: per
+    search and evaluation dataset, a one-way ANOVA of the looked-up accuracy (with Friedman's test
+    beside it, blocked by seed and by ranks: the seeds pair the searches, and a search's accuracy is
+    two-peaked where some collapse); per search dataset, a χ² test of homogeneity of the collapse
+    share. The random cell is a baseline, not a strategy here; strategies that did not run as
+    configured (`flags`, analysis/health.py) or have fewer than 2 searches are left out and named."""
+    rows = _differ_rows(lookup_numbers(exp, table), found_cells(exp), flags)
     if not rows:
         return None
     frame = pd.DataFrame(rows)
@@ -512,20 +539,22 @@ def strategies_differ(exp: Experiment, table, flags: dict | None = None) -> Tabl
         "test": [f"{r.test}{' (expected counts < 5: rough)' if r.approximate else ''}"
                  for r in frame.itertuples()],
         "statistic": [f"{r.statistic:.2f}" for r in frame.itertuples()],
-        "p": [p_text(r.p) + ("" if np.isnan(r.kruskal_p) else f" (Kruskal–Wallis {p_text(r.kruskal_p)})")
+        "p": [p_text(r.p) + ("" if np.isnan(r.friedman_p) else f" (Friedman {p_text(r.friedman_p)})")
               for r in frame.itertuples()],
         "verdict": ["they differ" if r.p < st.ALPHA else "no difference detectable among them at this n"
                     for r in frame.itertuples()],
-        "left out (did not run as configured)": frame.left_out.replace("", "—")})
-    note = ("Before the strategies are ranked or compared in pairs: whether they differ at all, over "
-            "every strategy with two or more searches (the random cell included; random search, a "
-            "control, is not a strategy here). Looked-up accuracy: a one-way ANOVA across the "
-            "strategies' searches (scipy.stats.f_oneway), beside it Kruskal–Wallis, which does not "
-            "assume normal errors (a search's accuracy is two-peaked where some searches collapse). "
-            "Collapse share: a χ² test of homogeneity of the k × 2 table of collapsed and not "
-            "(scipy.stats.chi2_contingency, no continuity correction); with expected counts below 5 "
-            "its p is rough. Where a test does not reject, no order of the strategies on that "
-            "outcome is read from this grid, whatever their means.")
+        "left out": frame.left_out.replace("", "—")})
+    note = ("Whether the searching strategies differ at all on an outcome (the random cell is a "
+            "baseline, compared with each in pairs, not a strategy here), over every strategy with "
+            "two or more searches that ran as configured. Looked-up accuracy: a one-way ANOVA "
+            "across the strategies' searches (scipy.stats.f_oneway), and beside it Friedman's test "
+            "on the seeds every strategy searched (paired by seed and by ranks, which a "
+            "two-peaked outcome does not upset; with 3 or more strategies). Collapse share: a χ² "
+            "test of homogeneity of the k × 2 table of collapsed and not "
+            "(scipy.stats.chi2_contingency, no continuity correction); with expected counts below "
+            "5 its p is rough. One test per row, uncorrected. Where a row does not reject, the "
+            "strategies' order on that outcome is not evidence of a difference; the pairwise "
+            "comparisons with Holm's correction are read on their own.")
     return Table("strategies_differ", "Do the strategies differ at all?", [("", shown)], frame, note)
 
 

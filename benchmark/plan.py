@@ -264,14 +264,15 @@ def tuning_plan(grid: Grid, strategy: str, samples: int, declared_seeds: tuple[i
              f"{short_name(dataset)};",
              f"  ASHA stops the poorer ones early (after {grace_period(p)} epochs at the first) by "
              "the supernet's search-validation accuracy, and the configuration with the highest of "
-             "it (over its epochs) is written to "
+             "it at its last epoch (the epoch whose α gives the cell) is written to "
              f"results/tuned/{grid.name}/{strategy}.json (`--tuned` gives it to a grid);",
              "  searches only: no found cell is trained or looked up, so no test image and no table "
              "of cells enters the choice"]
     if warning := tuning_seed_warning(grid.name, seed, declared_seeds):
         lines.append(f"  {warning}")
     timed = earlier_searches(timed_dir)
-    timed = timed[timed["strategy"] == strategy] if not timed.empty else timed
+    timed = (timed[(timed["strategy"] == strategy) & (timed["search_dataset"] == dataset)]
+             if not timed.empty else timed)
     lines += ["", "projected cost:"]
     if timed.empty:
         lines.append(f"  no finished {strategy} search in {timed_dir}: cannot project")

@@ -439,8 +439,13 @@ def declared_grid(args: argparse.Namespace):
         if not get_strategy(args.tune).searches:
             raise UsageError(f"{args.tune} has no options to tune: it does not search")
         grid = grid.override(strategies=[args.tune])
-        grid = dataclasses.replace(grid, seeds=grid.seeds[:1],
-                                   search_datasets=grid.search_datasets[:1])
+        # the search alone: no found cell, nor any epoch's, is evaluated or looked up, and no table
+        # is opened (no test image and no table enters the choice; a lookup's result would lack the
+        # metric ASHA reads)
+        grid = dataclasses.replace(grid, seeds=grid.seeds[:1], search_datasets=grid.search_datasets[:1],
+                                   profile=dataclasses.replace(grid.profile, table=None,
+                                                               lookup_epochs=False, on_miss="error",
+                                                               evaluate=False))
     return grid
 
 
@@ -815,10 +820,7 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
 
     if warning := tuning_seed_warning(grid.name, spec.seed, get_grid(args.grid).seeds):
         print(warning, file=sys.stderr)
-    # the search alone: no found cell, nor any epoch's, is evaluated or looked up (no test image
-    # and no table enters the choice; a lookup's result would lack the metric ASHA reads)
-    search_only = dataclasses.replace(spec, eval_datasets=(), table_path=None,
-                                      profile=dataclasses.replace(spec.profile, lookup_epochs=False))
+    search_only = dataclasses.replace(spec, eval_datasets=())   # (and no table: `declared_grid`)
     param_space = {**param_space, "spec": encode_spec(search_only),
                    "options": search_space(spec.strategy)}
     tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,
@@ -842,15 +844,18 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
         print(f"interrupted: the tuning of {spec.strategy} stopped after {len(results)} of "
               f"{args.samples} samples and wrote no options; run it again", file=sys.stderr)
         return INTERRUPTED
-    best = results.get_best_result(metric="val_acc", mode="max", scope="all")
+    # by the last epoch's accuracy: the cell a search derives is its last epoch's
+    best = results.get_best_result(metric="val_acc", mode="max", scope="last")
+    samples = tuning_samples([(r.config["options"], r.metrics_dataframe) for r in results],
+                             best.config["options"])
+    score = float(samples.loc[samples.chosen, "last_val_acc"].iloc[0])
     path = write_tuned(Path(args.results).resolve() / "tuned" / grid.name, spec.strategy,
-                       best.config["options"], float(best.metrics["val_acc"]))
-    samples = tuning_samples(results.experiment_path)
+                       best.config["options"], score)
     samples.to_csv(path.with_name(f"{spec.strategy}-samples.csv"), index=False)
     print(f"the {len(samples)} samples (written to {path.with_name(f'{spec.strategy}-samples.csv')}):"
           f"\n{samples.to_string(index=False)}")
-    print(f"best {spec.strategy} options {best.config['options']} (search-val accuracy "
-          f"{best.metrics['val_acc']:.4f}) written to {path}; run a grid with --tuned "
+    print(f"best {spec.strategy} options {best.config['options']} (search-val accuracy at its "
+          f"last epoch {score:.4f}) written to {path}; run a grid with --tuned "
           f"{path.parent}")
     ray.shutdown()
     return 0

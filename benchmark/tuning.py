@@ -31,22 +31,35 @@ def search_space(strategy: str) -> dict:
     return {name: distribution(r) for name, r in get_strategy(strategy).tunable.items()}
 
 
-def tuning_samples(ray_dir: str | Path) -> pd.DataFrame:
-    """Every sample of a tuning, from Ray's trial folders in `ray_dir` (its params.json and
-    progress.csv, so a tuning cut short reads too): its options, the search epochs it ran (ASHA
-    stops the poorer ones), its best and last search-validation accuracy; best first."""
-    rows = []
+def read_samples(ray_dir: str | Path) -> list[tuple[dict, pd.DataFrame]]:
+    """(options, reported history) of every sample of a tuning from Ray's trial folders in
+    `ray_dir` (params.json, progress.csv), for a tuning whose driver is gone (cut short, or run by
+    an earlier version); a running tuning has them from Ray's results."""
+    samples = []
     for trial in sorted(Path(ray_dir).glob("*/params.json")):
         options = (read_json(trial, "a tuning's trial folder") or {}).get("options") or {}
         progress = trial.parent / "progress.csv"
-        history = pd.read_csv(progress) if progress.is_file() and progress.stat().st_size else None
-        val = (history.loc[history.get("phase", pd.Series(dtype=str)) == "search", "val_acc"]
-               if history is not None and "val_acc" in history else pd.Series(dtype=float))
+        ok = progress.is_file() and progress.stat().st_size
+        samples.append((options, pd.read_csv(progress) if ok else pd.DataFrame()))
+    return samples
+
+
+def tuning_samples(samples: list[tuple[dict, pd.DataFrame]], chosen: dict | None) -> pd.DataFrame:
+    """One row per sample: its options, the search epochs it ran (ASHA stops the poorer ones), its
+    last and best search-validation accuracy, and whether it is `chosen`; by the last accuracy
+    (the tuner's objective), best first, the chosen one first among equals."""
+    rows = []
+    for options, history in samples:
+        search = history[history["phase"] == "search"] if "phase" in history else history.iloc[0:0]
+        val = search["val_acc"].dropna() if "val_acc" in search else pd.Series(dtype=float)
         rows.append({**options, "epochs": len(val),
+                     "last_val_acc": float(val.iloc[-1]) if len(val) else float("nan"),
                      "best_val_acc": float(val.max()) if len(val) else float("nan"),
-                     "last_val_acc": float(val.iloc[-1]) if len(val) else float("nan")})
+                     "chosen": options == chosen})
     frame = pd.DataFrame(rows)
-    return frame.sort_values("best_val_acc", ascending=False, ignore_index=True) if rows else frame
+    if frame.empty:
+        return frame
+    return frame.sort_values(["last_val_acc", "chosen"], ascending=False, ignore_index=True)
 
 
 def write_tuned(folder: Path, strategy: str, options: dict, score: float) -> Path:
@@ -69,33 +82,16 @@ def load_tuned(folder: str | Path) -> dict[str, dict]:
             tuned[d["strategy"]] = dict(d["options"])
     if not tuned:
         raise ValueError(f"{folder} holds no tuned configuration (<strategy>.json)")
-    return with_controls(tuned)
-
-
-def with_controls(tuned: dict[str, dict]) -> dict[str, dict]:
-    """`tuned` with every control strategy (`Strategy.tuned_as`) that has no options of its own
-    given the options of the strategy it controls, those it has too (first-order-smoothed takes
-    hyperdarts-mlp's α lr and σ): a control is tuned with what it controls, not apart."""
-    out = dict(tuned)
-    for name, cls in STRATEGIES.items():
-        source = cls.tuned_as
-        if source and name not in out and source in tuned:
-            out[name] = {k: v for k, v in tuned[source].items() if k in cls.tunable}
-    return out
+    return tuned
 
 
 def tuned_lines(folder: str | Path, tuned: dict[str, dict], strategies) -> list[str]:
-    """What a grid's strategies run at with `--tuned FOLDER`: a line each, a control's naming the
-    strategy whose options it took, and the strategies with none (their defaults)."""
-    files = {p.stem for p in Path(folder).glob("*.json")}
+    """What a grid's strategies run at with `--tuned FOLDER`: a line each, and the searching
+    strategies the folder has no options for."""
     lines = [f"tuned options from {folder}:"]
-    for name in strategies:
-        if name not in tuned:
-            continue
-        source = get_strategy(name).tuned_as
-        took = f" ({source}'s: {name} is its control)" if name not in files and source else ""
-        lines.append(f"  {name}: {tuned[name]}{took}")
+    lines += [f"  {name}: {tuned[name]}" for name in strategies if name in tuned]
     untuned = [n for n in strategies if n not in tuned and get_strategy(n).searches]
     if untuned:
-        lines.append(f"  not tuned, at their defaults: {', '.join(untuned)}")
+        lines.append(f"  not tuned (the profile's options, else the strategy's defaults): "
+                     f"{', '.join(untuned)}")
     return lines

@@ -330,7 +330,8 @@ def test_the_plan_of_a_tuning_says_what_it_samples_chooses_by_and_costs(tmp_path
     for seed, wall in ((0, 400.0), (1, 600.0)):
         for ev in ("cifar10", "fashion-mnist"):   # a search's row per evaluation dataset
             store.write_part("trials", f"h{seed}{ev}", [{
-                "experiment": "nb201-cpu", "strategy": "hyperdarts-mlp", "search_dataset": "cifar10",
+                "experiment": "nb201-cpu", "strategy": "hyperdarts-mlp",
+                "search_dataset": grid.search_datasets[0],
                 "seed": seed, "profile": "nb201-cpu", "eval_dataset": ev, "repeat": 0,
                 "status": "finished", "test_acc": 0.3, "search_wall_s": wall, "eval_wall_s": 1.0,
                 "search_device": "cpu"}])
@@ -345,9 +346,9 @@ def test_the_plan_of_a_tuning_says_what_it_samples_chooses_by_and_costs(tmp_path
     assert "warning" not in held_out and "no finished hyperdarts-mlp search in" in held_out
 
 
-def test_the_noise_control_runs_at_the_tuned_options_of_what_it_controls(tmp_path):
-    """--tuned: first-order-smoothed without a file of its own takes hyperdarts-mlp's α lr and σ
-    (a control tuned apart would not isolate hyperDARTS's noise); its own file wins."""
+def test_a_grid_with_tuned_options_says_what_each_strategy_runs_at(tmp_path):
+    """--tuned: every strategy takes only its own file (the noise control is tuned like any
+    other), and the grid's first lines name the options and the searching strategies without."""
     import json
 
     from benchmark.tuning import load_tuned, tuned_lines
@@ -358,12 +359,9 @@ def test_the_noise_control_runs_at_the_tuned_options_of_what_it_controls(tmp_pat
                           ("first-order", {"alpha_lr": 5e-4})):
         (folder / f"{name}.json").write_text(json.dumps({"strategy": name, "options": options}))
     tuned = load_tuned(folder)
-    assert tuned["first-order-smoothed"] == {"alpha_lr": 2e-3, "sigma": 0.3}
-    assert tuned["first-order"] == {"alpha_lr": 5e-4} and "one-level" not in tuned
+    assert tuned == {"hyperdarts-mlp": {"alpha_lr": 2e-3, "sigma": 0.3},
+                     "first-order": {"alpha_lr": 5e-4}}
     lines = tuned_lines(folder, tuned, ("first-order", "first-order-smoothed", "one-level", "random"))
-    assert "  first-order-smoothed: {'alpha_lr': 0.002, 'sigma': 0.3} (hyperdarts-mlp's: " \
-           "first-order-smoothed is its control)" in lines
-    assert lines[-1] == "  not tuned, at their defaults: one-level"
-    (folder / "first-order-smoothed.json").write_text(json.dumps(
-        {"strategy": "first-order-smoothed", "options": {"alpha_lr": 1e-4, "sigma": 0.9}}))
-    assert load_tuned(folder)["first-order-smoothed"] == {"alpha_lr": 1e-4, "sigma": 0.9}
+    assert lines[1] == "  first-order: {'alpha_lr': 0.0005}"
+    assert lines[-1] == ("  not tuned (the profile's options, else the strategy's defaults): "
+                         "first-order-smoothed, one-level")

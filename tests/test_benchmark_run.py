@@ -1,5 +1,6 @@
 """The Ray Tune driver, on a private local Ray instance (2 CPUs)."""
 
+import json
 import re
 import shutil
 import tempfile
@@ -103,8 +104,12 @@ def test_tuning_writes_a_config_that_a_grid_then_uses(ray_tmp):
     assert set(tuned) == {"first-order"} and 1e-4 <= tuned["first-order"]["alpha_lr"] <= 3e-3
     samples = pd.read_csv(tuned_dir / "first-order-samples.csv")      # every sample, best first
     assert len(samples) == 2 and samples.alpha_lr.between(1e-4, 3e-3).all()
-    assert samples.alpha_lr.iloc[0] == pytest.approx(tuned["first-order"]["alpha_lr"])
-    assert samples.epochs.between(1, 2).all() and samples.best_val_acc.is_monotonic_decreasing
+    chosen = samples[samples.chosen]                                   # the json's, by its last epoch
+    assert len(chosen) == 1 and chosen.alpha_lr.iloc[0] == pytest.approx(tuned["first-order"]["alpha_lr"])
+    saved = json.loads((tuned_dir / "first-order.json").read_text())
+    assert saved["val_acc"] == pytest.approx(chosen.last_val_acc.iloc[0])
+    assert samples.last_val_acc.is_monotonic_decreasing and chosen.index[0] == 0
+    assert samples.epochs.between(1, 2).all() and (samples.best_val_acc >= samples.last_val_acc).all()
     # Ray's TensorBoard files only where asked for
     assert not list((results / "tune-smoke-first-order").rglob("events.out.tfevents.*"))
     assert run_module.main([*argv, "--strategies", "first-order", "--tuned", str(tuned_dir),
@@ -113,8 +118,6 @@ def test_tuning_writes_a_config_that_a_grid_then_uses(ray_tmp):
     assert len(events) == 1 and events[0].stat().st_size > 0
     trials = pd.read_parquet(results / "with-tuned" / "trials.parquet")
     assert list(trials["status"]) == ["finished", "finished"]    # the smoke grid's two trainings
-    import json
-
     assert json.loads(trials["strategy_options"].iloc[0]) == tuned["first-order"]
 
 

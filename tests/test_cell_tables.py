@@ -745,9 +745,10 @@ def test_an_accuracy_s_and_a_percentile_s_interval_stay_on_their_scale_a_regret_
     assert (mean, n) == (30.0, 1) and np.isnan(lo) and np.isnan(hi)
 
 
-def test_whether_the_strategies_differ_at_all_is_tested_before_they_are_ranked(tmp_path):
-    """An ANOVA (and Kruskal–Wallis) of the looked-up accuracy and a χ² test of the collapse share
-    across the strategies; one that did not run as configured is left out and named."""
+def test_whether_the_searching_strategies_differ_at_all_is_tested(tmp_path):
+    """An ANOVA (and Friedman's test, by seed) of the looked-up accuracy and a χ² test of the
+    collapse share across the searching strategies; the random cell, a strategy that did not run
+    as configured and one with a single search are left out, the last two named."""
     import pandas as pd
     from scipy import stats
 
@@ -761,28 +762,32 @@ def test_whether_the_strategies_differ_at_all_is_tested_before_they_are_ranked(t
     key = {"experiment": "e", "search_dataset": "digits", "profile": "p", "eval_dataset": "digits",
            "repeat": 0, "status": "finished", "reason": ""}
     found = {"first-order": [ALL_SKIP] * 4 + [BEST], "hyperdarts-mlp": [BEST] * 4 + [POOL],
-             "random": [POOL, BEST, ALL_SKIP, POOL, POOL], "one-level": [BEST] * 5}
+             "first-order-smoothed": [POOL, BEST, ALL_SKIP, POOL, POOL], "one-level": [BEST] * 5,
+             "random": [BEST] * 5, "second-order": [ALL_SKIP]}
     acc = {BEST: 0.9, ALL_SKIP: 0.3, POOL: 0.5}
     trials = pd.DataFrame([{**key, "strategy": s, "seed": i, "genotype": g, "test_acc": acc[g]}
                            for s, cells in found.items() for i, g in enumerate(cells)])
-    exp = Experiment(tmp_path / "e", trials, pd.DataFrame(), pd.DataFrame(), space="nb201",
-                     table_path=str(table.root))
-    flags = {("digits", "one-level"): "no: α did not move (5 of 5)"}
-    t = strategies_differ(exp, table, flags)
+
+    def differ(frame, flags):
+        return strategies_differ(Experiment(tmp_path / "e", frame, pd.DataFrame(), pd.DataFrame(),
+                                            space="nb201", table_path=str(table.root)), table, flags)
+
+    flags = {("digits", "one-level"): "no: α did not move (5 of 5)",
+             ("digits", "first-order"): "not recorded"}            # not recorded is not flagged
+    t = differ(trials, flags)
     n = t.numbers.set_index("outcome")
-    kept = [[100 * acc[g] for g in found[s]] for s in ("first-order", "hyperdarts-mlp", "random")]
+    names = ("first-order", "hyperdarts-mlp", "first-order-smoothed")
+    kept = [[100 * acc[g] for g in found[s]] for s in names]
     a = n.loc["looked-up accuracy"]
-    assert (a.strategies, a.searches, a.left_out) == (3, 15, "one-level")
+    assert (a.strategies, a.searches) == (3, 15)
+    assert a.left_out == "one-level (did not run as configured); second-order (1 search)"
     assert a.p == pytest.approx(stats.f_oneway(*kept).pvalue)
-    assert a.kruskal_p == pytest.approx(stats.kruskal(*kept).pvalue)
-    c = n.loc["collapse share"]
-    chi = stats.chi2_contingency([[4, 1], [1, 4], [4, 1]], correction=False)   # pooling collapses too
+    assert a.friedman_p == pytest.approx(stats.friedmanchisquare(*kept).pvalue)
+    c = n.loc["collapse share"]                          # pooling collapses too
+    chi = stats.chi2_contingency([[4, 1], [1, 4], [4, 1]], correction=False)
     assert c.p == pytest.approx(chi.pvalue) and c.approximate
-    shown = t.blocks[0][1]
-    assert list(shown["left out (did not run as configured)"]) == ["one-level", "one-level"]
-    assert "(expected counts < 5: rough)" in shown.test.iloc[1]
-    # no spread at all: nothing to test, and nothing differs
-    same = trials[trials.strategy != "one-level"].assign(genotype=BEST, test_acc=0.9)
-    flat = strategies_differ(Experiment(tmp_path / "e", same, pd.DataFrame(), pd.DataFrame(),
-                                        space="nb201", table_path=str(table.root)), table)
-    assert set(flat.numbers.p) == {1.0}
+    assert "(expected counts < 5: rough)" in t.blocks[0][1].test.iloc[1]
+    # no spread at all: nothing differs; fewer than two strategies left: no test
+    same = trials.assign(genotype=BEST, test_acc=0.9)
+    assert set(differ(same, None).numbers.p) == {1.0}
+    assert differ(trials[trials.strategy.isin(["first-order", "random"])], None) is None

@@ -120,10 +120,6 @@ class Strategy(ABC):
     searches: ClassVar[bool] = True
     # The options the tuner samples, with their ranges (benchmark/tuning.py); α's lr for every one.
     tunable: ClassVar[dict[str, Range]] = {"alpha_lr": Range(1e-4, 3e-3, log=True)}
-    # A control of another strategy (first-order-smoothed: hyperDARTS's noise without its
-    # hypernetwork) runs at that strategy's tuned options where it has none of its own: a control
-    # tuned apart would no longer isolate what it controls for (benchmark/tuning.py `load_tuned`).
-    tuned_as: ClassVar[str | None] = None
     # The options the toy problem (nas/toy.py) gives this strategy, and the option it sweeps
     # over the toy's ξ values (second-order's unrolling step), if any.
     toy_options: ClassVar[dict[str, object]] = {}

@@ -33,7 +33,6 @@ class FirstOrderSmoothed(FirstOrder):
     name = "first-order-smoothed"
     Config = SmoothedConfig
     tunable = {**Strategy.tunable, "sigma": Range(0.05, 1.0)}
-    tuned_as = "hyperdarts-mlp"     # the poster's hyperDARTS: its tuned α lr and σ, not its own
     toy_options = {"sigma": 0.5}
 
     def weight_step(self, train_batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,6 +27,8 @@ def sd_interval(table: CellTable, dataset: str) -> tuple[float, float, float, in
     by = rows[rows["dataset"] == dataset].groupby(table.unit)["test_acc"]
     n, var = by.count(), by.var(ddof=1)
     df = int((n[n >= 2] - 1).sum())
+    if df == 0:
+        return float("nan"), float("nan"), float("nan"), 0
     ss = float(((n - 1) * var)[n >= 2].sum())
     sd = np.sqrt(ss / df)
     lo, hi = np.sqrt(ss / stats.chi2.ppf(0.975, df)), np.sqrt(ss / stats.chi2.ppf(0.025, df))
