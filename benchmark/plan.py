@@ -243,6 +243,11 @@ def plan(grid: Grid, experiment_dir: Path, perf_path: Path | None, detect: float
     return "\n".join(lines)
 
 
+# Optuna's TPESampler draws its first n_startup_trials (10, its default, which Ray's OptunaSearch
+# keeps) uniformly from the ranges before it models them: a tuning of fewer samples is a random search.
+TPE_STARTUP = 10
+
+
 def grace_period(profile) -> int:
     """The epochs every tuning sample searches before ASHA may stop it: a quarter of the search.
     The search-validation accuracy of the first epochs measures the weights' training, which α's
@@ -260,8 +265,8 @@ def tuning_plan(grid: Grid, strategy: str, samples: int, declared_seeds: tuple[i
                        for name, r in get_strategy(strategy).tunable.items())
     lines = [f"tuning {strategy} on grid {grid.name} (profile {p.name}, the {p.space} space)", "",
              f"  {samples} configurations of its own options ({ranges}), sampled by Optuna's TPE "
-             f"(seeded {seed}), each a search on seed {seed} of up to {p.search_epochs} epochs on "
-             f"{short_name(dataset)};",
+             f"(seeded {seed}; its first {TPE_STARTUP} are drawn at random), each a search on seed "
+             f"{seed} of up to {p.search_epochs} epochs on {short_name(dataset)};",
              f"  ASHA stops the poorer ones early (after {grace_period(p)} epochs at the first) by "
              "the supernet's search-validation accuracy, and the configuration with the highest of "
              "it at its last epoch (the epoch whose α gives the cell) is written to "

@@ -339,6 +339,7 @@ def test_the_plan_of_a_tuning_says_what_it_samples_chooses_by_and_costs(tmp_path
     assert "4 configurations of its own options (alpha_lr 0.0001–0.003 (log-uniform), sigma " \
            "0.05–1)" in text
     assert "search-validation accuracy" in text and "no test image" in text
+    assert "(seeded 0; its first 10 are drawn at random)" in text
     assert "(after 12 epochs at the first)" in text           # a quarter of nb201-cpu's 50
     assert "at most 33 min of trial time (4 × 500 s, the mean of 2 finished search(es)" in text
     assert "warning: seed 0 is one the grid nb201-cpu compares on" in text
