@@ -469,19 +469,25 @@ def _left_out(flags: dict | None, sd: str, sizes: dict[str, int]) -> tuple[list[
     return keep, out
 
 
-def _accuracy_test(g: pd.DataFrame) -> tuple[float, float, float]:
-    """(F, its p, Friedman's p over the seeds every strategy searched: nan with fewer than 3
-    strategies or 2 such seeds) of the looked-up accuracies `g` (strategy, seed, acc); p = 1 where
-    every accuracy is the same."""
-    if np.ptp(g.acc.to_numpy()) == 0:
-        return 0.0, 1.0, 1.0
-    f = stats.f_oneway(*[x.acc.to_numpy() for _, x in g.groupby("strategy")])
+def _accuracy_test(g: pd.DataFrame) -> dict:
+    """The tests of the looked-up accuracies `g` (strategy, seed, acc): Friedman's over the seeds
+    every strategy searched, the primary where there are 3 or more strategies and 2 such seeds
+    (the seeds pair the searches), else the one-way ANOVA; the other beside it. p = 1 where every
+    accuracy is the same."""
     wide = g.pivot_table(index="seed", columns="strategy", values="acc").dropna()
-    friedman = float("nan")
-    if wide.shape[1] >= 3 and len(wide) >= 2:
-        friedman = (1.0 if (wide.nunique(axis=1) == 1).all() else
-                    float(stats.friedmanchisquare(*[wide[c] for c in wide]).pvalue))
-    return float(f.statistic), float(f.pvalue), friedman
+    blocked = wide.shape[1] >= 3 and len(wide) >= 2
+    if np.ptp(g.acc.to_numpy()) == 0:
+        return {"test": "Friedman" if blocked else "one-way ANOVA", "statistic": 0.0, "p": 1.0,
+                "anova_p": 1.0, "friedman_p": 1.0 if blocked else float("nan"), "blocks": len(wide)}
+    f = stats.f_oneway(*[x.acc.to_numpy() for _, x in g.groupby("strategy")])
+    out = {"test": "one-way ANOVA", "statistic": float(f.statistic), "p": float(f.pvalue),
+           "anova_p": float(f.pvalue), "friedman_p": float("nan"), "blocks": len(wide)}
+    if blocked:
+        same = (wide.nunique(axis=1) == 1).all()
+        r = None if same else stats.friedmanchisquare(*[wide[c] for c in wide])
+        p = 1.0 if same else float(r.pvalue)
+        out.update(test="Friedman", statistic=0.0 if same else float(r.statistic), p=p, friedman_p=p)
+    return out
 
 
 def _collapse_test(counts: dict) -> tuple[float, float, bool]:
@@ -502,11 +508,9 @@ def _differ_rows(num: pd.DataFrame, cells: pd.DataFrame, flags: dict | None) -> 
         keep, out = _left_out(flags, sd, g.strategy.value_counts().to_dict())
         if len(keep) > 1:
             g = g[g.strategy.isin(keep)]
-            f, p, friedman = _accuracy_test(g)
             rows.append({"search_dataset": sd, "eval_dataset": ds, "outcome": "looked-up accuracy",
-                         "strategies": len(keep), "searches": len(g), "test": "one-way ANOVA",
-                         "statistic": f, "p": p, "friedman_p": friedman, "approximate": False,
-                         "left_out": "; ".join(out)})
+                         "strategies": len(keep), "searches": len(g), **_accuracy_test(g),
+                         "approximate": False, "left_out": "; ".join(out)})
     for sd, c in (cells.groupby("search_dataset", sort=False) if not cells.empty else []):
         keep, out = _left_out(flags, sd, c.strategy.value_counts().to_dict())
         if len(keep) > 1:
@@ -516,16 +520,24 @@ def _differ_rows(num: pd.DataFrame, cells: pd.DataFrame, flags: dict | None) -> 
             rows.append({"search_dataset": sd, "eval_dataset": sd, "outcome": "collapse share",
                          "strategies": len(keep), "searches": sum(n for _, n in counts.values()),
                          "test": "χ² test of homogeneity", "statistic": chi2, "p": p,
-                         "friedman_p": float("nan"), "approximate": rough, "left_out": "; ".join(out)})
+                         "anova_p": float("nan"), "friedman_p": float("nan"), "blocks": 0,
+                         "approximate": rough, "left_out": "; ".join(out)})
     return rows
+
+
+def _test_text(r) -> str:
+    if r.test == "Friedman":
+        return f"Friedman, by seed ({r.blocks} seeds)"
+    return r.test + (" (expected counts < 5: rough)" if r.approximate else "")
 
 
 def strategies_differ(exp: Experiment, table, flags: dict | None = None) -> Table | None:
     """Whether the searching strategies differ at all, beside their pairwise comparisons: per
-    search and evaluation dataset, a one-way ANOVA of the looked-up accuracy (with Friedman's test
-    beside it, blocked by seed and by ranks: the seeds pair the searches, and a search's accuracy is
-    two-peaked where some collapse); per search dataset, a χ² test of homogeneity of the collapse
-    share. The random cell is a baseline, not a strategy here; strategies that did not run as
+    search and evaluation dataset, Friedman's test of the looked-up accuracy, blocked by seed and
+    by ranks (the seeds pair the searches, and a search's accuracy is two-peaked where some
+    collapse), with the one-way ANOVA beside it (the test where fewer than 3 strategies or 2
+    shared seeds leave Friedman's undefined); per search dataset, a χ² test of homogeneity of the
+    collapse share. The random cell is a baseline, not a strategy here; strategies that did not run as
     configured (`flags`, analysis/health.py) or have fewer than 2 searches are left out and named."""
     rows = _differ_rows(lookup_numbers(exp, table), found_cells(exp), flags)
     if not rows:
@@ -536,20 +548,21 @@ def strategies_differ(exp: Experiment, table, flags: dict | None = None) -> Tabl
         "outcome": [r.outcome if r.outcome == "collapse share" else
                     f"{r.outcome} on {short_name(r.eval_dataset)}" for r in frame.itertuples()],
         "strategies (searches)": [f"{r.strategies} ({r.searches})" for r in frame.itertuples()],
-        "test": [f"{r.test}{' (expected counts < 5: rough)' if r.approximate else ''}"
-                 for r in frame.itertuples()],
+        "test": [_test_text(r) for r in frame.itertuples()],
         "statistic": [f"{r.statistic:.2f}" for r in frame.itertuples()],
-        "p": [p_text(r.p) + ("" if np.isnan(r.friedman_p) else f" (Friedman {p_text(r.friedman_p)})")
+        "p": [p_text(r.p) + (f" (one-way ANOVA {p_text(r.anova_p)})" if r.test == "Friedman" else "")
               for r in frame.itertuples()],
         "verdict": ["they differ" if r.p < st.ALPHA else "no difference detectable among them at this n"
                     for r in frame.itertuples()],
         "left out": frame.left_out.replace("", "—")})
     note = ("Whether the searching strategies differ at all on an outcome (the random cell is a "
             "baseline, compared with each in pairs, not a strategy here), over every strategy with "
-            "two or more searches that ran as configured. Looked-up accuracy: a one-way ANOVA "
-            "across the strategies' searches (scipy.stats.f_oneway), and beside it Friedman's test "
-            "on the seeds every strategy searched (paired by seed and by ranks, which a "
-            "two-peaked outcome does not upset; with 3 or more strategies). Collapse share: a χ² "
+            "two or more searches that ran as configured. Looked-up accuracy: Friedman's test on "
+            "the seeds every strategy searched (scipy.stats.friedmanchisquare: paired by seed, as "
+            "the grid is, and by ranks, which a two-peaked outcome does not upset; its χ² "
+            "approximation is rough below about 10 seeds), with a one-way ANOVA across the "
+            "strategies' searches beside it (scipy.stats.f_oneway; the test itself where fewer than "
+            "3 strategies or 2 shared seeds leave Friedman's undefined). Collapse share: a χ² "
             "test of homogeneity of the k × 2 table of collapsed and not "
             "(scipy.stats.chi2_contingency, no continuity correction); with expected counts below "
             "5 its p is rough. One test per row, uncorrected. Where a row does not reject, the "

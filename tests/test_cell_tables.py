@@ -746,8 +746,8 @@ def test_an_accuracy_s_and_a_percentile_s_interval_stay_on_their_scale_a_regret_
 
 
 def test_whether_the_searching_strategies_differ_at_all_is_tested(tmp_path):
-    """An ANOVA (and Friedman's test, by seed) of the looked-up accuracy and a χ² test of the
-    collapse share across the searching strategies; the random cell, a strategy that did not run
+    """Friedman's test by seed (the ANOVA beside it) of the looked-up accuracy and a χ² test of
+    the collapse share across the searching strategies; the random cell, a strategy that did not run
     as configured and one with a single search are left out, the last two named."""
     import pandas as pd
     from scipy import stats
@@ -781,8 +781,12 @@ def test_whether_the_searching_strategies_differ_at_all_is_tested(tmp_path):
     a = n.loc["looked-up accuracy"]
     assert (a.strategies, a.searches) == (3, 15)
     assert a.left_out == "one-level (did not run as configured); second-order (1 search)"
-    assert a.p == pytest.approx(stats.f_oneway(*kept).pvalue)
-    assert a.friedman_p == pytest.approx(stats.friedmanchisquare(*kept).pvalue)
+    assert a.test == "Friedman" and a.blocks == 5
+    assert a.p == a.friedman_p == pytest.approx(stats.friedmanchisquare(*kept).pvalue)
+    assert a.anova_p == pytest.approx(stats.f_oneway(*kept).pvalue)
+    shown = t.blocks[0][1]
+    assert shown.test.iloc[0] == "Friedman, by seed (5 seeds)"
+    assert shown.p.iloc[0].endswith(f"(one-way ANOVA {a.anova_p:.3f})")
     c = n.loc["collapse share"]                          # pooling collapses too
     chi = stats.chi2_contingency([[4, 1], [1, 4], [4, 1]], correction=False)
     assert c.p == pytest.approx(chi.pvalue) and c.approximate
@@ -791,3 +795,6 @@ def test_whether_the_searching_strategies_differ_at_all_is_tested(tmp_path):
     same = trials.assign(genotype=BEST, test_acc=0.9)
     assert set(differ(same, None).numbers.p) == {1.0}
     assert differ(trials[trials.strategy.isin(["first-order", "random"])], None) is None
+    two = differ(trials[trials.strategy.isin(["first-order", "hyperdarts-mlp"])], None)   # no Friedman
+    two = two.numbers.set_index("outcome").loc["looked-up accuracy"]
+    assert two.test == "one-way ANOVA" and two.p == pytest.approx(stats.f_oneway(*kept[:2]).pvalue)
