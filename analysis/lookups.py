@@ -478,15 +478,15 @@ def _accuracy_test(g: pd.DataFrame) -> dict:
     blocked = wide.shape[1] >= 3 and len(wide) >= 2
     if np.ptp(g.acc.to_numpy()) == 0:
         return {"test": "Friedman" if blocked else "one-way ANOVA", "statistic": 0.0, "p": 1.0,
-                "anova_p": 1.0, "friedman_p": 1.0 if blocked else float("nan"), "blocks": len(wide)}
+                "anova_p": 1.0, "friedman_p": 1.0 if blocked else float("nan"), "blocks": len(wide),
+                "exact": True}
     f = stats.f_oneway(*[x.acc.to_numpy() for _, x in g.groupby("strategy")])
     out = {"test": "one-way ANOVA", "statistic": float(f.statistic), "p": float(f.pvalue),
-           "anova_p": float(f.pvalue), "friedman_p": float("nan"), "blocks": len(wide)}
+           "anova_p": float(f.pvalue), "friedman_p": float("nan"), "blocks": len(wide),
+           "exact": False}
     if blocked:
-        same = (wide.nunique(axis=1) == 1).all()
-        r = None if same else stats.friedmanchisquare(*[wide[c] for c in wide])
-        p = 1.0 if same else float(r.pvalue)
-        out.update(test="Friedman", statistic=0.0 if same else float(r.statistic), p=p, friedman_p=p)
+        chi2, p, exact = st.friedman(wide.to_numpy())
+        out.update(test="Friedman", statistic=chi2, p=p, friedman_p=p, exact=exact)
     return out
 
 
@@ -521,13 +521,13 @@ def _differ_rows(num: pd.DataFrame, cells: pd.DataFrame, flags: dict | None) -> 
                          "strategies": len(keep), "searches": sum(n for _, n in counts.values()),
                          "test": "χ² test of homogeneity", "statistic": chi2, "p": p,
                          "anova_p": float("nan"), "friedman_p": float("nan"), "blocks": 0,
-                         "approximate": rough, "left_out": "; ".join(out)})
+                         "exact": False, "approximate": rough, "left_out": "; ".join(out)})
     return rows
 
 
 def _test_text(r) -> str:
     if r.test == "Friedman":
-        return f"Friedman, by seed ({r.blocks} seeds)"
+        return f"Friedman, by seed ({r.blocks} seeds; {'exact' if r.exact else 'χ² approximation'})"
     return r.test + (" (expected counts < 5: rough)" if r.approximate else "")
 
 
@@ -558,9 +558,10 @@ def strategies_differ(exp: Experiment, table, flags: dict | None = None) -> Tabl
     note = ("Whether the searching strategies differ at all on an outcome (the random cell is a "
             "baseline, compared with each in pairs, not a strategy here), over every strategy with "
             "two or more searches that ran as configured. Looked-up accuracy: Friedman's test on "
-            "the seeds every strategy searched (scipy.stats.friedmanchisquare: paired by seed, as "
-            "the grid is, and by ranks, which a two-peaked outcome does not upset; its χ² "
-            "approximation is rough below about 10 seeds), with a one-way ANOVA across the "
+            "the seeds every strategy searched (paired by seed, as the grid is, and by ranks, which a "
+            "two-peaked outcome does not upset; its p exact, from the permutations of each seed's "
+            "ranks, where they are few enough to count, else the χ² approximation: "
+            "analysis/stats.py `friedman`), with a one-way ANOVA across the "
             "strategies' searches beside it (scipy.stats.f_oneway; the test itself where fewer than "
             "3 strategies or 2 shared seeds leave Friedman's undefined). Collapse share: a χ² "
             "test of homogeneity of the k × 2 table of collapsed and not "

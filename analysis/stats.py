@@ -11,6 +11,7 @@ paired by seed.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import NamedTuple
 
@@ -193,6 +194,47 @@ def compare(a, b, level: float = LEVEL, power: float = POWER, alpha: float = ALP
     if len(sa.index.intersection(sb.index)) > 0:
         return paired_difference(sa, sb, level, power, alpha)
     return welch_difference(sa.to_numpy(), sb.to_numpy(), level, power, alpha)
+
+
+# The work (distinct vectors of rank sums × orderings of a block) above which the exact
+# distribution of Friedman's statistic is not enumerated: k = 3 strategies stay below it at 40
+# seeds (under a second), not at 100; 4 not at 10; beyond, the χ² approximation is used and said
+# to be.
+FRIEDMAN_WORK = 100_000
+
+
+def friedman(blocks) -> tuple[float, float, bool]:
+    """Friedman's test of k treatments over n blocks (`blocks`: n × k, a row a block; ties get
+    midranks; k ≥ 3): (its χ² statistic, scipy's, corrected for ties; its p; whether that p is
+    exact). The p is the exact permutation
+    p, P(ΣR² ≥ observed) over the k! orderings of each block's ranks, by dynamic programming over
+    the blocks' sums of ranks, where those stay few; else the χ² approximation of
+    scipy.stats.friedmanchisquare, which is rough for few blocks (at n = 4 and k = 3 it gives 0.050
+    where the exact p is 0.069)."""
+    x = np.asarray(blocks, dtype=float)
+    k = x.shape[1]
+    ranks = np.apply_along_axis(stats.rankdata, 1, x)
+    sums = ranks.sum(axis=0)
+    # scipy's statistic (corrected for ties); under H0 each block's ranks are exchangeable, so the
+    # permutations leave that correction as it is and order their outcomes by ΣR² alone
+    chi2 = float(stats.friedmanchisquare(*x.T).statistic)
+    dist: dict[tuple, int] = {(0.0,) * k: 1}
+    if math.factorial(k) > FRIEDMAN_WORK:
+        return chi2, float(stats.chi2.sf(chi2, k - 1)), False
+    for row in ranks:
+        orders = set(itertools.permutations(row))
+        new: dict[tuple, int] = {}
+        for s, c in dist.items():
+            for o in orders:
+                key = tuple(a + b for a, b in zip(s, o))
+                new[key] = new.get(key, 0) + c
+        dist = new
+        if len(dist) * len(orders) > FRIEDMAN_WORK:
+            return chi2, float(stats.chi2.sf(chi2, k - 1)), False
+    observed = float((sums ** 2).sum())
+    total = sum(dist.values())
+    above = sum(c for s, c in dist.items() if sum(v * v for v in s) >= observed - 1e-9)
+    return chi2, above / total, True
 
 
 def holm(pvalues) -> np.ndarray:

@@ -571,3 +571,24 @@ def test_the_power_of_comparing_two_collapse_rates_is_statsmodels_arcsine_power(
     assert np.isnan(proportion_detectable_difference(3, alpha=0.001))
     with pytest.raises(ValueError, match="lies in"):
         proportion_seeds_needed(1.2)
+
+
+def test_friedmans_exact_p_counts_the_orderings_of_each_blocks_ranks():
+    """The exact permutation p of Friedman's test: the published table's values at n = 4 blocks
+    and k = 3 treatments, ties by midranks, and the χ² approximation where the count would be
+    too large (it is said: `exact` False)."""
+    import numpy as np
+    from scipy import stats as sps
+
+    from analysis.stats import friedman
+
+    chi2, p, exact = friedman([[3, 2, 1]] * 4)            # one ordering on every block: 6 of 6**4
+    assert (chi2, exact) == (8.0, True) and p == pytest.approx(6 / 6 ** 4)
+    chi2, p, exact = friedman([[3, 2, 1], [3, 1, 2], [3, 1, 2], [3, 1, 2]])
+    assert chi2 == pytest.approx(6.5) and p == pytest.approx(54 / 1296)      # the table's 0.042
+    assert sps.friedmanchisquare(*np.array([[3, 2, 1], [3, 1, 2], [3, 1, 2], [3, 1, 2]]).T).pvalue < p
+    tied = friedman([[1, 1, 2], [2, 1, 3], [1, 2, 3]])
+    assert tied[2] and 0 < tied[1] <= 1
+    x = np.random.default_rng(0).normal(size=(6, 10))     # 10! orderings a block: not counted
+    chi2, p, exact = friedman(x)
+    assert not exact and p == pytest.approx(sps.friedmanchisquare(*x.T).pvalue, rel=1e-6)
