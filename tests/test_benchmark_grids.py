@@ -366,3 +366,22 @@ def test_a_grid_with_tuned_options_says_what_each_strategy_runs_at(tmp_path):
     assert lines[1] == "  first-order: {'alpha_lr': 0.0005}"
     assert lines[-1] == ("  not tuned (the profile's options, else the strategy's defaults): "
                          "first-order-smoothed, one-level")
+
+
+def test_a_tunings_samples_are_read_back_from_rays_trial_folders(tmp_path):
+    """read_samples + tuning_samples: every sample's options and its search epochs from Ray's
+    params.json and progress.csv; the final 'done' report and a NaN epoch are not epochs."""
+    import json
+
+    from benchmark.tuning import read_samples, tuning_samples
+
+    for name, lr, vals in (("a", 1e-4, [0.2, 0.5, 0.4]), ("b", 3e-4, [0.3, 0.45]), ("c", 5e-4, [])):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "params.json").write_text(json.dumps({"options": {"alpha_lr": lr}}))
+        rows = [f"search,{v}" for v in vals] + (["search,"] if name == "b" else [])
+        (d / "progress.csv").write_text("phase,val_acc\n" + "\n".join([*rows, "done,0.9"]) + "\n")
+    t = tuning_samples(read_samples(tmp_path), {"alpha_lr": 3e-4})
+    assert list(t.alpha_lr[:2]) == [3e-4, 1e-4]                 # by the last epoch: 0.45 > 0.4
+    assert list(t.epochs) == [2, 3, 0] and list(t.chosen) == [True, False, False]
+    assert t.best_val_acc.iloc[1] == 0.5 and t.last_val_acc.iloc[1] == 0.4
