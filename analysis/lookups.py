@@ -543,6 +543,8 @@ def strategies_differ(exp: Experiment, table, flags: dict | None = None) -> Tabl
     if not rows:
         return None
     frame = pd.DataFrame(rows)
+    # the rows of one search dataset are one family (the same searches on several outcomes)
+    frame["p_holm"] = frame.groupby("search_dataset", sort=False)["p"].transform(st.holm)
     shown = pd.DataFrame({
         "searched on": frame.search_dataset.map(short_name),
         "outcome": [r.outcome if r.outcome == "collapse share" else
@@ -552,8 +554,9 @@ def strategies_differ(exp: Experiment, table, flags: dict | None = None) -> Tabl
         "statistic": [f"{r.statistic:.2f}" for r in frame.itertuples()],
         "p": [p_text(r.p) + (f" (one-way ANOVA {p_text(r.anova_p)})" if r.test == "Friedman" else "")
               for r in frame.itertuples()],
-        "verdict": ["they differ" if r.p < st.ALPHA else "no difference detectable among them at this n"
-                    for r in frame.itertuples()],
+        "p (Holm)": [p_text(r.p_holm) for r in frame.itertuples()],
+        "verdict": ["they differ" if r.p_holm < st.ALPHA
+                    else "no difference detectable among them at this n" for r in frame.itertuples()],
         "left out": frame.left_out.replace("", "—")})
     note = ("Whether the searching strategies differ at all on an outcome (the random cell is a "
             "baseline, compared with each in pairs, not a strategy here), over every strategy with "
@@ -566,9 +569,10 @@ def strategies_differ(exp: Experiment, table, flags: dict | None = None) -> Tabl
             "3 strategies or 2 shared seeds leave Friedman's undefined). Collapse share: a χ² "
             "test of homogeneity of the k × 2 table of collapsed and not "
             "(scipy.stats.chi2_contingency, no continuity correction); with expected counts below "
-            "5 its p is rough. One test per row, uncorrected. Where a row does not reject, the "
-            "strategies' order on that outcome is not evidence of a difference; the pairwise "
-            "comparisons with Holm's correction are read on their own.")
+            "5 its p is rough. p: each row's own; p (Holm): corrected over the rows of its search "
+            "dataset (one family: the same searches on each outcome), and the verdict reads it. "
+            "Where a row does not reject, the strategies' order on that outcome is not evidence of "
+            "a difference; the pairwise comparisons with Holm's correction are read on their own.")
     return Table("strategies_differ", "Do the strategies differ at all?", [("", shown)], frame, note)
 
 

@@ -255,6 +255,12 @@ class TrialSpec:
     def legacy_trial_id(self) -> str:
         return legacy_trial_id(self.strategy, self.search_dataset, self.seed)
 
+    @property
+    def result_table(self) -> str:
+        """The results table whose part marks this trial as finished: trials, ground_truth for a
+        ground truth, fills for a trial that fills a table of cells."""
+        return {"ground-truth": "ground_truth", "table-fill": "fills"}.get(self.kind, "trials")
+
     def eval_seed(self, repeat: int) -> int:
         """The training seed of repeat `repeat`: the search's seed for the first, then + 1000 per
         repeat; equal across strategies, so that evaluations pair by (seed, repeat)."""
@@ -507,7 +513,7 @@ NB201_PILOT = Profile("nb201-pilot", space="nb201",
 # CIFAR-10 at the protocol the pilot chose (results/examples/nb201-pilot-n3e2/README.md): the
 # network at 8 channels and 3 cells per stage, 10,000 training images at 16×16, 2 epochs of batch
 # 128, SGD 0.1 with Nesterov momentum and cosine decay, tested on all 10,000 test images; two
-# trainings a cell (seeds 0 and 1000). About 34 core-hours on this project's CPUs: it fills over
+# trainings a cell (seeds 0 and 1000). About 39 core-hours on this project's CPUs: it fills over
 # several sessions (rerun the same command; it resumes), in a seeded random order, so that the
 # cells it holds at any time are a uniform sample of the space. Searches look their cells up in it
 # (nb201-cpu), and train the cells it lacks into it.
@@ -523,10 +529,11 @@ NB201_TABLE = Profile("nb201-table", space="nb201", train=NB201_TABLE_TRAIN, eva
 # on the table's 10,000 training images at 16×16, halved into w's and α's (78 steps an epoch), 50
 # epochs, with a supernet of one cell per stage at 8 channels: shallower than the network the table
 # trains (3 per stage), as DARTS searches with 8 cells and evaluates with 20. Every epoch's derived
-# cell is looked up too (the per-epoch curve). Its 10 seeds are a first stage, not a powered grid:
-# `--plan --power-from nb201-cpu-pilot` says what they detect from the pilot's spread between seeds,
-# and `--seeds` raises them (issue 32 asks for a few points, or 30 points of collapse share, after
-# Holm).
+# cell is looked up too (the per-epoch curve). Its 40 seeds are what `--plan` asked for from the
+# first 16 searches' spread (about 4 points after Holm; issue 32 asks for a few points, or 30 points
+# of collapse share, after Holm): every strategy at 40 seeds is about 160–250 core-hours, so the
+# grid runs first with `--strategies first-order hyperdarts-mlp first-order-smoothed random`
+# (results/examples/nb201-cpu/README.md), the others after at the seeds time allows.
 NB201_CPU = Profile("nb201-cpu", space="nb201",
                     search_space=NB201Config(channels=8, cells_per_stage=1), search_epochs=50,
                     search_batch_size=64, search_speed=("channels_last",), train=NB201_TABLE_TRAIN,
@@ -551,7 +558,7 @@ GRIDS: dict[str, Grid] = {
     # (a fill grid has no strategies or seeds of its own: its trials are the chunks of its cells)
     "nb201-pilot": Grid("nb201-pilot", ("random",), (OFFLINE_CIFAR10,), (0,), NB201_PILOT),
     "nb201-table": Grid("nb201-table", ("random",), (OFFLINE_CIFAR10,), (0,), NB201_TABLE),
-    "nb201-cpu": Grid("nb201-cpu", ALL, (OFFLINE_CIFAR10,), tuple(range(10)), NB201_CPU,
+    "nb201-cpu": Grid("nb201-cpu", ALL, (OFFLINE_CIFAR10,), tuple(range(40)), NB201_CPU,
                       transfer_datasets=("fashion-mnist",)),
 }
 

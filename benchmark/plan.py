@@ -43,7 +43,7 @@ from nas.strategies import get_strategy
 from resultstore.cells import CellTable
 from resultstore.experiment import ReportError, load_experiment
 from resultstore.schema import short_name
-from resultstore.store import read_results
+from resultstore.store import ResultStore, read_results
 
 # Training-set sizes of the named datasets, for the images an evaluation processes when a profile
 # does not cut the training set.
@@ -439,22 +439,29 @@ def cost_lines(grid: Grid, specs: list, perf_path: Path | None, cpus: int, gpus:
         lines.append(f"  no earlier experiment and no perf results ({program('benchmark/perf.py')}): "
                      "cannot project")
         return lines
-    total, unknown = 0.0, set()
+    total, left, n_left, unknown = 0.0, 0.0, 0, set()
+    store = ResultStore(experiment_dir)
     for spec in specs:
-        if spec.strategy in search_s:
-            total += search_s[spec.strategy]
-        else:
+        cost = search_s.get(spec.strategy, 0.0)
+        if spec.strategy not in search_s:
             unknown.add(spec.strategy)
         for d in spec.eval_datasets:
             if d in eval_s:
-                total += eval_s[d] * spec.repeats(d)
+                cost += eval_s[d] * spec.repeats(d)
             else:
                 unknown.add(f"evaluation on {short_name(d)}")
+        total += cost
+        if not store.has_part(spec.result_table, spec.trial_id):
+            left, n_left = left + cost, n_left + 1
     if grid.profile.ground_truth:
         unknown.add("the ground-truth trials")
     least = "at least " if unknown else ""
     lines.append(f"  {least}{_hours(total)} of trial time in all; {least or 'about '}{_hours(total / par)} "
                  f"of wall time with {par} trial(s) at a time on {unit} ({source})")
+    if n_left < len(specs):
+        lines.append(f"  {len(specs) - n_left} of the {len(specs)} trials have results in "
+                     f"{experiment_dir}: the {n_left} left take {least or 'about '}{_hours(left)} of "
+                     f"trial time, {_hours(left / par)} of wall time")
     for s in grid.strategies:
         if s in search_s:
             lines.append(f"    {s:22s} search {search_s[s]:8.0f} s")

@@ -494,7 +494,7 @@ def trials_to_run(args: argparse.Namespace, grid, declared: list, results_dir: P
         if moved:
             print(f"renamed {moved} result file(s) in {results_dir} from the trial ids of an earlier "
                   "version (dataset paths are now told apart by a hash)", file=sys.stderr)
-    unfinished = [s for s in declared if not store.has_part(result_table(s), s.trial_id)]
+    unfinished = [s for s in declared if not store.has_part(s.result_table, s.trial_id)]
     given = ray_trial_ids(results_dir)
     restorable = (not args.tune and bool(given) and tune.Tuner.can_restore(path)
                   and given in ({s.trial_id for s in declared}, {s.trial_id for s in unfinished}))
@@ -719,12 +719,6 @@ def ray_checkpoints_gone(path: str) -> bool:
     return False
 
 
-def result_table(spec) -> str:
-    """The table whose part marks a trial as finished: trials, ground_truth for a ground truth,
-    fills for a trial that fills a table of cells."""
-    return {"ground-truth": "ground_truth", "table-fill": "fills"}.get(spec.kind, "trials")
-
-
 def check_manifest(results_dir: Path, grid, specs) -> None:
     """Refuse to add trials to a results folder whose grid.json declares another profile, other
     strategy options or other evaluation datasets for the same trials (their rows would not be
@@ -847,7 +841,7 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
     # by the last epoch's accuracy: the cell a search derives is its last epoch's
     best = results.get_best_result(metric="val_acc", mode="max", scope="last")
     samples = tuning_samples([(r.config["options"], r.metrics_dataframe) for r in results],
-                             best.config["options"])
+                             best.config["options"], rung=grace_period(grid.profile))
     score = float(samples.loc[samples.chosen, "last_val_acc"].iloc[0])
     path = write_tuned(Path(args.results).resolve() / "tuned" / grid.name, spec.strategy,
                        best.config["options"], score)

@@ -44,18 +44,23 @@ def read_samples(ray_dir: str | Path) -> list[tuple[dict, pd.DataFrame]]:
     return samples
 
 
-def tuning_samples(samples: list[tuple[dict, pd.DataFrame]], chosen: dict | None) -> pd.DataFrame:
+def tuning_samples(samples: list[tuple[dict, pd.DataFrame]], chosen: dict | None,
+                   rung: int | None = None) -> pd.DataFrame:
     """One row per sample: its options, the search epochs it ran (ASHA stops the poorer ones), its
-    last and best search-validation accuracy, and whether it is `chosen`; by the last accuracy
-    (the tuner's objective), best first, the chosen one first among equals."""
+    last and best search-validation accuracy, with `rung` (ASHA's grace period) its accuracy at
+    that epoch, which every sample reached (`rung_val_acc`, where ASHA first compared them), and
+    whether it is `chosen`; by the last accuracy (the tuner's objective), best first, the chosen
+    one first among equals."""
     rows = []
     for options, history in samples:
         search = history[history["phase"] == "search"] if "phase" in history else history.iloc[0:0]
         val = search["val_acc"].dropna() if "val_acc" in search else pd.Series(dtype=float)
+        at_rung = ({"rung": rung, "rung_val_acc": float(val.iloc[rung - 1]) if len(val) >= rung
+                    else float("nan")} if rung else {})
         rows.append({**options, "epochs": len(val),
                      "last_val_acc": float(val.iloc[-1]) if len(val) else float("nan"),
                      "best_val_acc": float(val.max()) if len(val) else float("nan"),
-                     "chosen": options == chosen})
+                     **at_rung, "chosen": options == chosen})
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame

@@ -96,6 +96,11 @@ def test_the_plan_counts_trials_and_projects_power_and_cost_from_an_earlier_run(
     assert f"detecting 1 points needs {int(np.ceil(need))} seeds" in text   # one comparison: no Holm
     # 3 seeds × (100 + 50) s of search + 6 searches × 2 trainings × 10 s = 570 s; 2 at a time
     assert "10 min of trial time in all; about 5 min of wall time" in text
+    assert "have results in" not in text       # the parts above are under other trials' ids
+    done = grid.trials()[0]                     # first-order, seed 0: 100 s + 2 trainings × 10 s
+    store.write_part(done.result_table, done.trial_id, store.read("trials").iloc[:1].to_dict("records"))
+    assert ("1 of the 6 trials have results in " in (text := plan(grid, tmp_path / "g", None, 1.0, cpus=2))
+            and ": the 5 left take about 8 min of trial time, 4 min of wall time" in text)
     # the sds of another experiment, named as such, and its times where the grid has none
     other = plan(grid, tmp_path / "none", None, 1.0, cpus=2, power_dir=tmp_path / "g")
     assert "standard deviations from" in other and f"{sd:.2f} points" in other
@@ -385,3 +390,6 @@ def test_a_tunings_samples_are_read_back_from_rays_trial_folders(tmp_path):
     assert list(t.alpha_lr[:2]) == [3e-4, 1e-4]                 # by the last epoch: 0.45 > 0.4
     assert list(t.epochs) == [2, 3, 0] and list(t.chosen) == [True, False, False]
     assert t.best_val_acc.iloc[1] == 0.5 and t.last_val_acc.iloc[1] == 0.4
+    at = tuning_samples(read_samples(tmp_path), None, rung=2)   # ASHA's first rung: epoch 2
+    assert list(at.rung_val_acc[:2]) == [0.45, 0.5] and pd.isna(at.rung_val_acc.iloc[2])
+    assert set(at.rung) == {2} and "rung" not in t

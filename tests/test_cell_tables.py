@@ -753,6 +753,7 @@ def test_whether_the_searching_strategies_differ_at_all_is_tested(tmp_path):
     from scipy import stats
 
     from analysis.lookups import strategies_differ
+    from analysis.stats import holm
     from resultstore.experiment import Experiment
 
     table = CellTable(tmp_path / "t")
@@ -792,6 +793,15 @@ def test_whether_the_searching_strategies_differ_at_all_is_tested(tmp_path):
     chi = stats.chi2_contingency([[4, 1], [1, 4], [4, 1]], correction=False)
     assert c.p == pytest.approx(chi.pvalue) and c.approximate
     assert "(expected counts < 5: rough)" in t.blocks[0][1].test.iloc[1]
+    # the verdict reads Holm's correction over the search dataset's rows, not each row's own p
+    assert list(t.numbers.p_holm) == pytest.approx(list(holm(t.numbers.p)))
+    assert (t.numbers.p_holm >= t.numbers.p).all() and (t.numbers.p_holm > t.numbers.p).any()
+    # accuracy p 0.027 alone would reject; with the collapse row's 0.051 Holm makes it 0.053
+    pair = {"first-order": [ALL_SKIP] * 5 + [BEST] * 5, "hyperdarts-mlp": [BEST] * 9 + [POOL]}
+    held = differ(pd.DataFrame([{**key, "strategy": s, "seed": i, "genotype": g, "test_acc": acc[g]}
+                                for s, cells in pair.items() for i, g in enumerate(cells)]), None)
+    assert held.numbers.p.iloc[0] < 0.05 < held.numbers.p_holm.iloc[0]
+    assert set(held.blocks[0][1].verdict) == {"no difference detectable among them at this n"}
     # no spread at all: nothing differs; fewer than two strategies left: no test
     same = trials.assign(genotype=BEST, test_acc=0.9)
     assert set(differ(same, None).numbers.p) == {1.0}
