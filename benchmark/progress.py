@@ -67,12 +67,37 @@ def describe(result: dict, search_epochs: int | None) -> str:
     return str(phase)
 
 
-class ProgressPrinter(Callback):
-    """Prints a line per result and per trial start, completion and failure (to `stream`)."""
+def time_left(took: dict[str, list[float]], pending: list[str], parallel: int) -> float | None:
+    """Seconds the `pending` trials (their strategies) take, `parallel` at a time, at the mean wall
+    time of the trials of each strategy that finished (`took`), or of all that finished where a
+    strategy has none yet; None before any finished."""
+    every = [t for ts in took.values() for t in ts]
+    if not every:
+        return None
+    mean = {s: sum(ts) / len(ts) for s, ts in took.items() if ts}
+    overall = sum(every) / len(every)
+    return sum(mean.get(s, overall) for s in pending) / max(1, parallel)
 
-    def __init__(self, total: int, stream=None):
+
+def _strategy(trial) -> str:
+    spec = trial.config.get("spec")
+    return spec.get("strategy", "?") if isinstance(spec, dict) else "?"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+class ProgressPrinter(Callback):
+    """Prints a line per result and per trial start, completion and failure (to `stream`); with
+    `eta`, after each trial that finishes, how long the rest take at the finished trials' times."""
+
+    def __init__(self, total: int, stream=None, eta: bool = False):
         self.total = total
         self.stream = stream   # None: sys.stdout at print time (the callback is pickled with the run)
+        self.eta = eta
+        self.took: dict[str, list[float]] = {}
+        self.parallel = 1      # the most trials seen running at once
 
     def _tally(self, trials) -> str:
         count = {s: sum(1 for t in trials if t.status == s) for s in ("RUNNING", "TERMINATED", "ERROR")}
@@ -89,7 +114,26 @@ class ProgressPrinter(Callback):
               file=self.stream or sys.stdout, flush=True)
 
     def on_trial_start(self, iteration, trials, trial, **info):
+        self.parallel = max(self.parallel, sum(1 for t in trials if t.status == "RUNNING"))
         self._print(trials, trial, "started")
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        """With `eta`: the time the trials not yet finished take, from this run's finished ones
+        (a trial resumed from a checkpoint counts only its time since)."""
+        if not self.eta:
+            return
+        seconds = (trial.last_result or {}).get("time_total_s")
+        if isinstance(seconds, (int, float)):
+            self.took.setdefault(_strategy(trial), []).append(float(seconds))
+        pending = [_strategy(t) for t in trials if t is not trial and t.status not in ("TERMINATED", "ERROR")]
+        left = time_left(self.took, pending, self.parallel)
+        if left is None or not pending:
+            return
+        until = time.strftime("%a %H:%M", time.localtime(time.time() + left))
+        n = sum(len(v) for v in self.took.values())
+        print(f"{time.strftime('%H:%M:%S')} {self._tally(trials)} {len(pending)} trial(s) left: about "
+              f"{_duration(left)} at {self.parallel} a time, at the mean times of the {n} finished in "
+              f"this run by strategy (until about {until})", file=self.stream or sys.stdout, flush=True)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         spec = trial.config.get("spec", {})

@@ -615,7 +615,7 @@ def run_trials(args: argparse.Namespace, grid, declared: list, specs: list, rest
         name=name, storage_path=storage,
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2), verbose=0,
-        callbacks=[ProgressPrinter(len(specs) if not args.tune else args.samples),
+        callbacks=[ProgressPrinter(len(specs) if not args.tune else args.samples, eta=not args.tune),
                    *loggers, *([] if args.tune else [PartsHarvester(results_dir)])])
     wrapped = tune.with_resources(trainable, resources)
     if args.tune:

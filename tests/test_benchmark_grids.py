@@ -162,6 +162,33 @@ def test_progress_lines_say_phase_epoch_and_metric():
                      "test_acc": 0.9}, 4) == "eval digits #2/2  test 0.900"
 
 
+def test_after_each_finished_trial_the_progress_says_how_long_the_rest_take():
+    """At each strategy's mean wall time so far (all finished trials' mean for a strategy with none
+    yet), as many at a time as were seen running; nothing before a trial finished, or for a tuning."""
+    import io
+    from types import SimpleNamespace
+
+    from benchmark.progress import ProgressPrinter, time_left
+
+    assert time_left({}, ["a"], 1) is None
+    assert time_left({"a": [100.0, 300.0], "r": [10.0]}, ["a", "a", "r", "new"], 2) == \
+        (200 + 200 + 10 + 410 / 3) / 2
+    trials = [SimpleNamespace(trial_id=str(i), status=status, last_result={"time_total_s": t},
+                              config={"spec": {"strategy": s, "search_dataset": "digits", "seed": i}})
+              for i, (s, status, t) in enumerate([("fo", "RUNNING", 600.0), ("random", "RUNNING", 60.0),
+                                                  ("fo", "PENDING", None), ("hd", "PENDING", None)])]
+    out = io.StringIO()
+    printer = ProgressPrinter(4, out, eta=True)
+    for t in trials[:2]:
+        printer.on_trial_start(0, trials, t)
+    trials[0].status = "TERMINATED"
+    printer.on_trial_complete(0, trials, trials[0])    # left: random, fo, hd at 600 s each; 2 at a time
+    assert "3 trial(s) left: about 15 min at 2 a time" in out.getvalue()
+    quiet = io.StringIO()
+    ProgressPrinter(4, quiet).on_trial_complete(0, trials, trials[0])
+    assert quiet.getvalue() == ""
+
+
 def test_a_spec_survives_a_json_round_trip_with_its_speed_switches_and_another_format_is_refused():
     import json
 
