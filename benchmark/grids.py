@@ -513,7 +513,7 @@ NB201_PILOT = Profile("nb201-pilot", space="nb201",
 # CIFAR-10 at the protocol the pilot chose (results/examples/nb201-pilot-n3e2/README.md): the
 # network at 8 channels and 3 cells per stage, 10,000 training images at 16×16, 2 epochs of batch
 # 128, SGD 0.1 with Nesterov momentum and cosine decay, tested on all 10,000 test images; two
-# trainings a cell (seeds 0 and 1000). About 39 core-hours on this project's CPUs: it fills over
+# trainings a cell (seeds 0 and 1000). About 40 core-hours on this project's CPUs: it fills over
 # several sessions (rerun the same command; it resumes), in a seeded random order, so that the
 # cells it holds at any time are a uniform sample of the space. Searches look their cells up in it
 # (nb201-cpu), and train the cells it lacks into it.
