@@ -99,6 +99,12 @@ class ProgressPrinter(Callback):
         self.took: dict[str, list[float]] = {}
         self.parallel = 1      # the most trials seen running at once
 
+    def __setstate__(self, state: dict) -> None:
+        """A run Ray resumes brings back the printer it pickled, perhaps an earlier version's,
+        without the attributes added since: those start afresh (a resumed grid shows its time
+        left from the trials that finish after it resumed)."""
+        self.__dict__.update({"eta": True, "took": {}, "parallel": 1, **state})
+
     def _tally(self, trials) -> str:
         count = {s: sum(1 for t in trials if t.status == s) for s in ("RUNNING", "TERMINATED", "ERROR")}
         return (f"[{count['RUNNING']:2d} running, {count['TERMINATED']:2d} done, "

@@ -187,6 +187,12 @@ def test_after_each_finished_trial_the_progress_says_how_long_the_rest_take():
     quiet = io.StringIO()
     ProgressPrinter(4, quiet).on_trial_complete(0, trials, trials[0])
     assert quiet.getvalue() == ""
+    # the printer a resumed run unpickles may be an earlier version's, without these attributes
+    old = ProgressPrinter.__new__(ProgressPrinter)
+    old.__setstate__({"total": 4, "stream": out})
+    old.on_trial_start(0, trials, trials[1])
+    old.on_trial_complete(0, trials, trials[0])
+    assert old.parallel == 1 and old.took == {"fo": [600.0]}
 
 
 def test_a_spec_survives_a_json_round_trip_with_its_speed_switches_and_another_format_is_refused():
