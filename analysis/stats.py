@@ -214,6 +214,8 @@ def friedman(blocks) -> tuple[float, float, bool]:
     x = np.asarray(blocks, dtype=float)
     k = x.shape[1]
     ranks = np.apply_along_axis(stats.rankdata, 1, x)
+    if (ranks == ranks[:, :1]).all():   # every block all ties: no ordering at all (scipy's is 0/0)
+        return 0.0, 1.0, True
     sums = ranks.sum(axis=0)
     # scipy's statistic (corrected for ties); under H0 each block's ranks are exchangeable, so the
     # permutations leave that correction as it is and order their outcomes by ΣR² alone

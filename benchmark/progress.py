@@ -124,8 +124,8 @@ class ProgressPrinter(Callback):
         self._print(trials, trial, "started")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        """With `eta`: the time the trials not yet finished take, from this run's finished ones
-        (a trial resumed from a checkpoint counts only its time since)."""
+        """With `eta`: the time the trials not yet finished take, from the wall times
+        (`time_total_s`) of the ones this run finished."""
         if not self.eta:
             return
         seconds = (trial.last_result or {}).get("time_total_s")

@@ -589,6 +589,7 @@ def test_friedmans_exact_p_counts_the_orderings_of_each_blocks_ranks():
     assert sps.friedmanchisquare(*np.array([[3, 2, 1], [3, 1, 2], [3, 1, 2], [3, 1, 2]]).T).pvalue < p
     tied = friedman([[1, 1, 2], [2, 1, 3], [1, 2, 3]])
     assert tied[2] and 0 < tied[1] <= 1
+    assert friedman([[1, 1, 1], [2, 2, 2], [5, 5, 5]]) == (0.0, 1.0, True)   # ties in every block
     x = np.random.default_rng(0).normal(size=(6, 10))     # 10! orderings a block: not counted
     chi2, p, exact = friedman(x)
     assert not exact and p == pytest.approx(sps.friedmanchisquare(*x.T).pvalue, rel=1e-6)
