@@ -98,12 +98,13 @@ class ProgressPrinter(Callback):
         self.eta = eta
         self.took: dict[str, list[float]] = {}
         self.parallel = 1      # the most trials seen running at once
+        self.resumed: set[str] = set()   # trials restored from a checkpoint: their time is part of it
 
     def __setstate__(self, state: dict) -> None:
         """A run Ray resumes brings back the printer it pickled, perhaps an earlier version's,
         without the attributes added since: those start afresh (a resumed grid shows its time
         left from the trials that finish after it resumed)."""
-        self.__dict__.update({"eta": True, "took": {}, "parallel": 1, **state})
+        self.__dict__.update({"eta": True, "took": {}, "parallel": 1, "resumed": set(), **state})
 
     def _tally(self, trials) -> str:
         count = {s: sum(1 for t in trials if t.status == s) for s in ("RUNNING", "TERMINATED", "ERROR")}
@@ -119,17 +120,25 @@ class ProgressPrinter(Callback):
         print(f"{time.strftime('%H:%M:%S')} {self._tally(trials)} {label}  {what}{tail}",
               file=self.stream or sys.stdout, flush=True)
 
+    def _count_running(self, trials, trial) -> None:
+        """The most trials seen running at once (`trial` among them: Ray marks a trial RUNNING
+        only after it announces its start)."""
+        self.parallel = max(self.parallel, sum(1 for t in trials if t.status == "RUNNING" or t is trial))
+
     def on_trial_start(self, iteration, trials, trial, **info):
-        self.parallel = max(self.parallel, sum(1 for t in trials if t.status == "RUNNING"))
+        self._count_running(trials, trial)
+        if getattr(trial, "checkpoint", None) is not None:   # restored: Ray's clock restarts at 0
+            self.resumed.add(trial.trial_id)
         self._print(trials, trial, "started")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         """With `eta`: the time the trials not yet finished take, from the wall times
-        (`time_total_s`) of the ones this run finished."""
+        (`time_total_s`) of the ones this run started and finished (a trial restored from a
+        checkpoint reports only the time since its restore, and is left out)."""
         if not self.eta:
             return
         seconds = (trial.last_result or {}).get("time_total_s")
-        if isinstance(seconds, (int, float)):
+        if isinstance(seconds, (int, float)) and trial.trial_id not in self.resumed:
             self.took.setdefault(_strategy(trial), []).append(float(seconds))
         pending = [_strategy(t) for t in trials if t is not trial and t.status not in ("TERMINATED", "ERROR")]
         left = time_left(self.took, pending, self.parallel)
@@ -142,11 +151,13 @@ class ProgressPrinter(Callback):
               f"this run by strategy (until about {until})", file=self.stream or sys.stdout, flush=True)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
+        self._count_running(trials, trial)
         spec = trial.config.get("spec", {})
         epochs = spec.get("profile", {}).get("search_epochs") if isinstance(spec, dict) else None
         self._print(trials, trial, describe(result, epochs), result.get("time_total_s"))
 
     def on_trial_recover(self, iteration, trials, trial, **info):
+        self.resumed.add(trial.trial_id)
         self._print(trials, trial, "crashed; retrying from its last checkpoint")
 
     def on_trial_error(self, iteration, trials, trial, **info):

@@ -164,7 +164,8 @@ def test_progress_lines_say_phase_epoch_and_metric():
 
 def test_after_each_finished_trial_the_progress_says_how_long_the_rest_take():
     """At each strategy's mean wall time so far (all finished trials' mean for a strategy with none
-    yet), as many at a time as were seen running; nothing before a trial finished, or for a tuning."""
+    yet), as many at a time as were seen running; nothing before a trial finished, or for a tuning;
+    a trial restored from a checkpoint (Ray's clock restarts at its restore) does not count."""
     import io
     from types import SimpleNamespace
 
@@ -173,20 +174,27 @@ def test_after_each_finished_trial_the_progress_says_how_long_the_rest_take():
     assert time_left({}, ["a"], 1) is None
     assert time_left({"a": [100.0, 300.0], "r": [10.0]}, ["a", "a", "r", "new"], 2) == \
         (200 + 200 + 10 + 410 / 3) / 2
-    trials = [SimpleNamespace(trial_id=str(i), status=status, last_result={"time_total_s": t},
+    trials = [SimpleNamespace(trial_id=str(i), status="PENDING", last_result={"time_total_s": t},
+                              checkpoint=None,
                               config={"spec": {"strategy": s, "search_dataset": "digits", "seed": i}})
-              for i, (s, status, t) in enumerate([("fo", "RUNNING", 600.0), ("random", "RUNNING", 60.0),
-                                                  ("fo", "PENDING", None), ("hd", "PENDING", None)])]
+              for i, (s, t) in enumerate([("fo", 600.0), ("random", 60.0), ("fo", None), ("hd", None)])]
     out = io.StringIO()
     printer = ProgressPrinter(4, out, eta=True)
-    for t in trials[:2]:
+    for t in trials[:2]:        # Ray marks a trial RUNNING after it announces its start
         printer.on_trial_start(0, trials, t)
+        t.status = "RUNNING"
     trials[0].status = "TERMINATED"
     printer.on_trial_complete(0, trials, trials[0])    # left: random, fo, hd at 600 s each; 2 at a time
     assert "3 trial(s) left: about 15 min at 2 a time" in out.getvalue()
     quiet = io.StringIO()
     ProgressPrinter(4, quiet).on_trial_complete(0, trials, trials[0])
     assert quiet.getvalue() == ""
+    restored = ProgressPrinter(4, io.StringIO(), eta=True)
+    trials[1].checkpoint = object()
+    restored.on_trial_start(0, trials, trials[1])
+    trials[1].status = "TERMINATED"
+    restored.on_trial_complete(0, trials, trials[1])
+    assert restored.took == {}
     # the printer a resumed run unpickles may be an earlier version's, without these attributes
     old = ProgressPrinter.__new__(ProgressPrinter)
     old.__setstate__({"total": 4, "stream": out})
