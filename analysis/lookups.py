@@ -209,11 +209,11 @@ def _lookup_rows(g: pd.DataFrame, mine: pd.DataFrame, ds: str, edges: int) -> tu
     return frame, numbers
 
 
-def _random_search_row(exp: Experiment, table, ds: str, seeds) -> tuple[dict, dict] | None:
-    """The lookups block's row of random search at a first-order search's budget (`random_search`)
-    on the search dataset `ds`, one draw per seed, as displayed and as numbers; None where the
-    cells ranked against are not a uniform sample of the space, the budget is unknown, or it
-    reaches the whole pool (every seed would choose the same cell)."""
+def _random_searches(exp: Experiment, table, ds: str, seeds) -> tuple[pd.DataFrame, int] | None:
+    """Random search at a first-order search's budget (`random_search`) on the search dataset
+    `ds`, one draw per seed, and that budget; None where the cells ranked against are not a uniform
+    sample of the space, the budget is unknown, or it reaches the whole pool (every seed would
+    choose the same cell)."""
     means, among = ranked_among(table, ds, space_order(exp))
     budget = search_budget(exp, table, ds)
     if among == "table" or budget is None:
@@ -221,7 +221,16 @@ def _random_search_row(exp: Experiment, table, ds: str, seeds) -> tuple[dict, di
     r = random_search(table, ds, means, budget, seeds)
     if r.empty or budget >= r.pool.iloc[0]:
         return None
-    r = r.assign(table_best=100 * float(means.max()), table_cells=len(means))
+    return r.assign(table_best=100 * float(means.max()), table_cells=len(means)), budget
+
+
+def _random_search_row(exp: Experiment, table, ds: str, seeds) -> tuple[dict, dict] | None:
+    """The lookups block's row of random search (`_random_searches`), as displayed and as
+    numbers; None where there is none."""
+    found = _random_searches(exp, table, ds, seeds)
+    if found is None:
+        return None
+    r, budget = found
     known = r.collapsed.notna().all()
     shown, numbers = _summary(f"random search (best of {budget} of {r.pool.iloc[0]} cells)", r,
                               r.collapsed.astype(bool) if known else None)
@@ -297,6 +306,53 @@ def lookup_table(exp: Experiment, table) -> Table | None:
     text = [describe(table, ds) + "." for ds in datasets] if table is not None else []
     return Table("lookups", "Looked-up accuracy, regret, percentile and collapse", blocks,
                  pd.DataFrame(numbers), LOOKUP_NOTE, text)
+
+
+SEED_NOTE = (
+    "Each search's looked-up accuracy (%: the mean of the table's trainings of its cell, as in the "
+    "lookups table), by seed, the unit the comparisons pair; '(collapsed)': a cell of "
+    "parameter-free operations only; 'missed': the table lacked the cell; —: no search. Random "
+    "search: the lookups table's control, its draw for that seed (on the search dataset only). "
+    "The CSV holds every search's cell, regret and percentile besides.")
+
+
+def lookups_by_seed(exp: Experiment, table) -> Table | None:
+    """Per evaluation dataset, one row per seed: each strategy's looked-up accuracy, marked where
+    its cell collapsed or was missed, and random search's draw for that seed where the lookups
+    table has one; the CSV one row per search (and random search's draws)."""
+    num = lookup_numbers(exp, table)
+    cells = found_cells(exp)
+    if num.empty:
+        return None
+    missed = cells[cells.missed] if not cells.empty else cells
+    blocks, numbers = [], []
+    searched = set(num.search_dataset)
+    for ds in sorted(num.eval_dataset.unique(), key=lambda d: d not in searched):   # searched first
+        g = num[num.eval_dataset == ds]
+        g = g.assign(collapsed=g.collapsed.astype(bool))
+        numbers.append(g[["eval_dataset", "strategy", "seed", "acc", "regret", "percentile",
+                          "collapsed", "genotype"]])
+        rs = _random_searches(exp, table, ds, sorted(g.seed.unique())) if ds in searched else None
+        if rs is not None:
+            numbers.append(rs[0].assign(eval_dataset=ds, strategy="random-search")
+                           .rename(columns={"cell": "genotype"})[numbers[-1].columns])
+        gone = missed[missed.search_dataset.isin(g.search_dataset.unique())]
+        names = strategy_order(set(g.strategy) | set(gone.strategy))
+        rows = []
+        for seed in sorted(set(g.seed) | set(gone.seed)):
+            row = {"seed": int(seed)}
+            for s in names:
+                hit = g[(g.strategy == s) & (g.seed == seed)]
+                lost = gone[(gone.strategy == s) & (gone.seed == seed)]
+                row[s] = ("missed" if not lost.empty else "—") if hit.empty else \
+                    f"{hit.acc.iloc[0]:.2f}" + (" (collapsed)" if hit.collapsed.iloc[0] else "")
+            if rs is not None:
+                draw = rs[0][rs[0].seed == seed]
+                row["random search"] = f"{draw.acc.iloc[0]:.2f}" if not draw.empty else "—"
+            rows.append(row)
+        blocks.append((f"Evaluated on {short_name(ds)}", pd.DataFrame(rows)))
+    return Table("lookups_by_seed", "Looked-up accuracy per seed", blocks,
+                 pd.concat(numbers, ignore_index=True), SEED_NOTE)
 
 
 def _curve(ax, x: pd.DataFrame, name: str, color, offset: float) -> int:

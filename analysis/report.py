@@ -51,6 +51,7 @@ from analysis.lookups import (
     find_table,
     lookup_curves,
     lookup_table,
+    lookups_by_seed,
     strategies_differ,
     table_figure,
     table_summary,
@@ -361,6 +362,7 @@ def lookup_section(page: Page, exp: Experiment, flags: dict | None = None) -> No
                                                        "percentiles"})
     page.table(lookup_table(exp, table), "" if table is None else
                "Lookups: no search has been looked up in the table yet")
+    page.table(lookups_by_seed(exp, table), "")
     page.table(strategies_differ(exp, table, flags), "")
     page.table(collapse_differences(exp), "Collapse differences: no baseline to compare with "
                "(first-order, random or first-order-smoothed) or no cell found yet")

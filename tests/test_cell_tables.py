@@ -297,7 +297,7 @@ def test_the_split_half_correlation_pairs_each_cells_own_trainings(tmp_path):
 def test_the_report_counts_missed_searches_and_their_collapse(tmp_path):
     import pandas as pd
 
-    from analysis.lookups import lookup_table
+    from analysis.lookups import lookup_table, lookups_by_seed
     from analysis.report import status_lines
     from resultstore.experiment import Experiment
 
@@ -326,6 +326,11 @@ def test_the_report_counts_missed_searches_and_their_collapse(tmp_path):
     assert hd["looked-up accuracy (%)"] == "—"
     assert any(line.startswith("**Missed**") and "hyperdarts-mlp on digits, seed 0" in line
                for line in status_lines(exp))
+    # per seed: the accuracy, marked where the cell collapsed or the table lacked it
+    (_, by_seed), = lookups_by_seed(exp, table).blocks
+    assert by_seed.to_dict("records") == [
+        {"seed": 0, "first-order": "85.00", "hyperdarts-mlp": "missed"},
+        {"seed": 1, "first-order": "45.00 (collapsed)", "hyperdarts-mlp": "—"}]
 
 
 def test_the_driver_refuses_a_table_that_cannot_serve_the_grid_before_any_search(tmp_path):
@@ -689,7 +694,7 @@ def test_random_search_chooses_by_one_training_scores_by_the_other_at_a_search_s
     drawn per seed from the cells ranked against; the one whose first training reached the highest
     training accuracy is chosen (not the highest test accuracy) and scored by its other training,
     so a cell lucky in its first training does not keep its luck."""
-    from analysis.lookups import lookup_table, random_search, search_budget
+    from analysis.lookups import lookup_table, lookups_by_seed, random_search, search_budget
     from nas.spaces import space_config
     from resultstore.cells import fill_order
     from resultstore.experiment import Experiment
@@ -729,6 +734,9 @@ def test_random_search_chooses_by_one_training_scores_by_the_other_at_a_search_s
     assert len(rs) == 1 and rs.budget.iloc[0] == 4 and rs.pool.iloc[0] == n
     assert rs.searches.iloc[0] == 3          # (seeds 0-2: the diverged seed 3 was not scored)
     assert lookups.blocks[0][1].strategy.iloc[-1] == f"random search (best of 4 of {n} cells)"
+    by_seed = lookups_by_seed(exp, table)    # and each seed's draw beside that seed's searches
+    draws = random_search(table, "digits", means, 4, seeds=[0, 1, 2]).acc
+    assert by_seed.blocks[0][1]["random search"].tolist() == [f"{a:.2f}" for a in draws]
     # a budget that reaches the whole pool would choose the same cell on every seed: no row
     slow = exp.trials.assign(search_cpu_s=exp.trials.search_cpu_s * 100)
     exp = dataclasses.replace(exp, trials=slow)
