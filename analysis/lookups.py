@@ -355,76 +355,123 @@ def lookups_by_seed(exp: Experiment, table) -> Table | None:
                  pd.concat(numbers, ignore_index=True), SEED_NOTE)
 
 
-def _curve(ax, x: pd.DataFrame, name: str, color, offset: float) -> int:
-    """One strategy's line of `lookup_curves`: the mean looked-up accuracy per epoch with its 95% t
-    interval as a band cut to the axis (a t interval over 2 searches spans it), or as a whisker
-    for a single point (a baseline that does not search); returns the most searches an epoch has."""
-    rows = [(ep, *ci(x[x.epoch == ep].lookup_acc)) for ep in sorted(x.epoch.unique())]
+def _share(values) -> tuple[float, float, float, int]:
+    """(share %, lo, hi, n) of 0/1 `values`: the Wilson 95% interval (`st.proportion_ci`)."""
+    v = np.asarray(values, float)
+    share, lo, hi = st.proportion_ci(int(v.sum()), len(v))
+    return 100 * share, 100 * lo, 100 * hi, len(v)
+
+
+def _curve(ax, x: pd.DataFrame, column: str, name: str, color, offset: float, interval=ci,
+           top: float = 100) -> int:
+    """One strategy's line of `lookup_curves`: the mean of `column` per epoch with its 95% interval
+    (`interval`: a t interval, or `_share`'s Wilson one) as a band cut to 0–`top` (a t interval
+    over 2 searches spans it), or as a whisker for a single point (a baseline that does not
+    search); returns the most searches an epoch has."""
+    rows = [(ep, *interval(x[x.epoch == ep][column])) for ep in sorted(x.epoch.unique())]
     xs = np.array([r[0] for r in rows], float) + offset
     mean = np.array([r[1] for r in rows])
     lo, hi = np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
     ax.plot(xs, mean, marker="o", ms=3.5, lw=1.2 if len(xs) > 1 else 0, color=color, label=name,
             zorder=3)
     has = np.isfinite(lo)
-    lo, hi = np.clip(lo, 0, 100), np.clip(hi, 0, 100)
+    lo, hi = np.clip(lo, 0, top), np.clip(hi, 0, top)
     if has.sum() > 1:
         ax.fill_between(xs, lo, hi, where=has, color=color, alpha=0.12, lw=0, zorder=2)
     elif has.any():
-        ax.errorbar(xs[has], mean[has], yerr=np.vstack([mean - lo, hi - mean])[:, has], fmt="none",
-                    ecolor=color, elinewidth=0.8, capsize=2, zorder=2)
+        err = np.maximum(np.vstack([mean - lo, hi - mean]), 0)   # (a Wilson end a rounding past 0)
+        ax.errorbar(xs[has], mean[has], yerr=err[:, has], fmt="none", ecolor=color, elinewidth=0.8,
+                    capsize=2, zorder=2)
     return max(r[4] for r in rows)
 
 
-def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
-    """The looked-up accuracy of each epoch's derived cell over the search (the epochs table's
-    lookup_acc), per strategy the mean over searches with its 95% CI; the best and median of the
-    cells a search is ranked among (`ranked_among`) as lines."""
+def epoch_cells(exp: Experiment) -> pd.DataFrame:
+    """One row per search and search epoch (counted from 1) with a derived cell: its looked-up
+    accuracy (%, NaN where the table lacked it), its parameter-free edges and whether it is a
+    collapse (`cell_stats`)."""
     e = exp.epochs
-    if e.empty or "lookup_acc" not in e or table is None:
+    if e.empty or "genotype" not in e:
+        return pd.DataFrame()
+    e = e[(e.phase == "search") & e.genotype.notna()].copy()
+    if e.empty:
+        return pd.DataFrame()
+    e["epoch"] = e["epoch"] + 1
+    e["lookup_acc"] = 100 * pd.to_numeric(e.get("lookup_acc", np.nan), errors="coerce")
+    per = e.groupby([*TRIAL_KEY, "epoch"]).agg(lookup_acc=("lookup_acc", "mean"),
+                                               genotype=("genotype", "first")).reset_index()
+    stats = pd.DataFrame([cell_stats(Cell.parse(g)) for g in per.genotype], index=per.index)
+    return per.join(stats[["param_free_cell", "collapsed"]])
+
+
+def _reference_lines(ax, table, ds: str, order: list[str]) -> list[float]:
+    """The best and the median of the cells a search on `ds` is ranked among, as lines; their
+    values."""
+    means, among = ranked_among(table, ds, order)
+    means = 100 * means
+    if not len(means):
+        return []
+    what = {"space": "of the space", "sample": "of a uniform sample", "table": "of the table"}[among]
+    ax.axhline(means.max(), color="black", ls="--", lw=0.8, label=f"best cell {what} ({len(means):,} cells)")
+    ax.axhline(means.median(), color="grey", ls=":", lw=0.8, label=f"median cell {what}")
+    return [float(means.max()), float(means.median())]
+
+
+def _fit_axis(ax, seen: list[float], lines: list[float]) -> None:
+    """The accuracy axis fitted to the curves' means and the reference lines, 3 points of margin,
+    within 0–100 (the bands are cut to it)."""
+    values = [v for v in [*seen, *lines] if np.isfinite(v)]
+    if values:
+        ax.set_ylim(max(0.0, min(values) - 3), min(100.0, max(values) + 3))
+
+
+def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
+    """Per search dataset, over the search epochs, per strategy the mean over searches with its 95%
+    interval of the derived cell's looked-up accuracy (the epochs table's lookup_acc), with the
+    best and median of the cells a search is ranked among (`ranked_among`) as lines; of its
+    parameter-free edges; and the share of searches whose derived cell is a collapse."""
+    per = epoch_cells(exp)
+    if per.empty or per.lookup_acc.isna().all() or table is None:
         return []
     order = space_order(exp)
-    e = e[(e.phase == "search")].copy()
-    e["lookup_acc"] = pd.to_numeric(e["lookup_acc"], errors="coerce")
-    e = e.dropna(subset=["lookup_acc"])
-    if e.empty:
-        return []
-    e["epoch"] = e["epoch"] + 1
-    per = e.groupby([*TRIAL_KEY, "epoch"])["lookup_acc"].mean().reset_index()
-    per["lookup_acc"] *= 100
     strategies = strategy_order(per.strategy.unique())
     colors = _palette(strategies)
     epochs = int(per.epoch.max())
+    edges = len(Cell.parse(per.genotype.iloc[0]).ops)
     offsets = dict(zip(strategies, _jitter(len(strategies), 0.3)))
     datasets = list(per.search_dataset.unique())
     ns = []
+    panels = (("lookup_acc", "looked-up test accuracy\nof the derived cell (%)", ci, 100),
+              ("param_free_cell", f"parameter-free edges of\nthe derived cell (of {edges})", ci, edges),
+              ("collapsed", "searches whose derived cell\nis a collapse (%, Wilson CI)", _share, 100))
     with matplotlib.rc_context(PAPER):
-        fig, axes = new_figure(1, len(datasets), figsize=(4.2 * len(datasets) + 2.2, 3.2), squeeze=False,
-                               layout="constrained")
-        for ax, ds in zip(axes[0], datasets):
+        fig, axes = new_figure(3, len(datasets), figsize=(4.2 * len(datasets) + 2.6, 7.6), squeeze=False,
+                               layout="constrained", sharex="col")
+        for j, ds in enumerate(datasets):
             g = per[per.search_dataset == ds]
-            for name in strategies:
-                x = g[g.strategy == name]
-                if not x.empty:
-                    ns.append(_curve(ax, x, name, colors[name], offsets[name]))
-            means, among = ranked_among(table, ds, order)
-            means = 100 * means
-            if len(means):
-                what = {"space": "of the space", "sample": "of a uniform sample",
-                        "table": "of the table"}[among]
-                ax.axhline(means.max(), color="black", ls="--", lw=0.8,
-                           label=f"best cell {what} ({len(means):,} cells)")
-                ax.axhline(means.median(), color="grey", ls=":", lw=0.8, label=f"median cell {what}")
-            ax.set_title(f"searched on {short_name(ds)}")
-            ax.set_xlabel("search epoch")
-            ax.set_ylabel("looked-up test accuracy of the derived cell (%)")
-            _epoch_axis(ax, epochs)
-            ax.set_ylim(0, 100)
-            ax.grid(lw=0.3)
+            for i, (column, label, interval, top) in enumerate(panels):
+                ax, seen = axes[i][j], []
+                for name in strategies:
+                    x = g[g.strategy == name].dropna(subset=[column])
+                    if not x.empty:
+                        n = _curve(ax, x, column, name, colors[name], offsets[name], interval, top)
+                        if i == 0:
+                            ns.append(n)
+                        seen += list(x.groupby("epoch")[column].mean())
+                if i == 0:
+                    _fit_axis(ax, seen, _reference_lines(ax, table, ds, order))
+                    ax.set_title(f"searched on {short_name(ds)}")
+                else:
+                    ax.set_ylim(-0.03 * top, 1.03 * top)
+                ax.set_ylabel(label)
+                _epoch_axis(ax, epochs)
+                ax.grid(lw=0.3)
+            axes[-1][j].set_xlabel("search epoch")
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(dict(zip(labels, handles)).values(), dict(zip(labels, handles)).keys(),
                    loc="outside right center", frameon=False)
-        fig.suptitle(_wrap(n_text(ns).replace("whiskers:", "bands:") + ", cut to the axis", 110),
-                     fontsize=7.5)
+        fig.suptitle(_wrap(n_text(ns).replace("whiskers:", "bands:") + ", cut to the axis; "
+                           "collapse: a cell of parameter-free operations only, its band the Wilson "
+                           "95% interval", 110), fontsize=7.5)
         return _save(fig, prefix)
 
 

@@ -367,11 +367,14 @@ def lookup_section(page: Page, exp: Experiment, flags: dict | None = None) -> No
     page.table(collapse_differences(exp), "Collapse differences: no baseline to compare with "
                "(first-order, random or first-order-smoothed) or no cell found yet")
     page.figure("lookup_curves", lookup_curves(exp, table, page.fdir / "lookup_curves"),
-                "Looked-up accuracy over the search",
-                "The derived cell after every search epoch, looked up in the table of cells (the mean "
-                "of its trainings there), per strategy: the mean over searches, the shaded band its "
-                "95% t CI cut to the axis (a whisker for a baseline's single point; none where n = "
-                "1); dashed: the best cell, dotted: the "
+                "Looked-up accuracy and collapse over the search",
+                "The derived cell after every search epoch, per strategy: top, looked up in the table "
+                "of cells (the mean of its trainings there), on an axis fitted to the curves and the "
+                "reference lines (not from 0); middle, its parameter-free edges (none, skip, "
+                "pooling); bottom, the share of searches whose derived cell is a collapse (every "
+                "edge parameter-free). Lines are the mean over searches, shaded bands the 95% t CI "
+                "(the collapse share's: its Wilson interval) cut to the axis (a whisker for a "
+                "baseline's single point; none where n = 1); dashed: the best cell, dotted: the "
                 "median cell, of the cells "
                 "a search is ranked among (the space's, a uniform sample of them, or the table's: "
                 "the legend says which). NATS-Bench reports search curves this way. "

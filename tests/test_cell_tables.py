@@ -817,3 +817,32 @@ def test_whether_the_searching_strategies_differ_at_all_is_tested(tmp_path):
     two = differ(trials[trials.strategy.isin(["first-order", "hyperdarts-mlp"])], None)   # no Friedman
     two = two.numbers.set_index("outcome").loc["looked-up accuracy"]
     assert two.test == "one-way ANOVA" and two.p == pytest.approx(stats.f_oneway(*kept[:2]).pvalue)
+
+
+def test_each_search_epoch_s_cell_is_counted_for_collapse_and_drawn(tmp_path):
+    """The lookup curves' rows: per search and epoch (from 1) the looked-up accuracy in %, the
+    derived cell's parameter-free edges and whether it collapsed; an epoch the table lacked keeps
+    its cell's numbers; the figure has the three panels' file."""
+    import pandas as pd
+
+    from analysis.lookups import epoch_cells, lookup_curves
+    from resultstore.experiment import Experiment
+
+    table = CellTable(tmp_path / "tables" / "t")
+    table.require({"space": "nb201"}, create=True)
+    table.add([row(BEST, 0, 0.9), row(ALL_SKIP, 0, 0.3)])
+    key = {"experiment": "e", "search_dataset": "digits", "profile": "p", "phase": "search",
+           "eval_dataset": "", "repeat": 0}
+    epochs = pd.DataFrame([{**key, "strategy": "first-order", "seed": seed, "epoch": ep, "genotype": g,
+                            "lookup_acc": acc}
+                           for seed, ep, g, acc in ((0, 0, BEST, 0.9), (0, 1, ALL_SKIP, 0.3),
+                                                    (1, 0, BEST, 0.9), (1, 1, POOL, None))])
+    exp = Experiment(tmp_path / "e", pd.DataFrame(), epochs, pd.DataFrame(), space="nb201",
+                     table_path=str(table.root))
+    per = epoch_cells(exp).sort_values(["seed", "epoch"])
+    assert per.epoch.tolist() == [1, 2, 1, 2]
+    assert per.lookup_acc.tolist()[:3] == pytest.approx([90.0, 30.0, 90.0])
+    assert pd.isna(per.lookup_acc.iloc[3])
+    assert per.param_free_cell.tolist() == [1.0, 6.0, 1.0, 6.0]
+    assert per.collapsed.tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert [p.suffix for p in lookup_curves(exp, table, tmp_path / "curves")] == [".png", ".pdf"]
