@@ -385,6 +385,16 @@ def _curve(ax, x: pd.DataFrame, column: str, name: str, color, offset: float, in
     return max(r[4] for r in rows)
 
 
+def _level(ax, values, label: str, color, interval=ci, top: float = 100, ls: str = "-") -> float:
+    """A baseline that does not search, across the epochs: its mean as a line and its 95%
+    interval (`interval`) as a band cut to 0–`top`; returns the mean."""
+    mean, lo, hi, _ = interval(values)
+    ax.axhline(mean, color=color, ls=ls, lw=1.0, label=label, zorder=2.5)
+    if np.isfinite(lo):
+        ax.axhspan(max(lo, 0), min(hi, top), color=color, alpha=0.15, lw=0, zorder=1)
+    return mean
+
+
 def epoch_cells(exp: Experiment) -> pd.DataFrame:
     """One row per search and search epoch (counted from 1) with a derived cell: its looked-up
     accuracy (%, NaN where the table lacked it), its parameter-free edges and whether it is a
@@ -427,8 +437,10 @@ def _fit_axis(ax, seen: list[float], lines: list[float]) -> None:
 def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
     """Per search dataset, over the search epochs, per strategy the mean over searches with its 95%
     interval of the derived cell's looked-up accuracy (the epochs table's lookup_acc), with the
-    best and median of the cells a search is ranked among (`ranked_among`) as lines; of its
-    parameter-free edges; and the share of searches whose derived cell is a collapse."""
+    best and median of the cells a search is ranked among (`ranked_among`) and random search
+    (`_random_searches`, on the seeds searched) as lines; of its parameter-free edges; and the
+    share of searches whose derived cell is a collapse. A baseline that does not search (one
+    epoch) is a grey line and band across the epochs."""
     per = epoch_cells(exp)
     if per.empty or per.lookup_acc.isna().all() or table is None:
         return []
@@ -444,7 +456,7 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
               ("param_free_cell", f"parameter-free edges of\nthe derived cell (of {edges})", ci, edges),
               ("collapsed", "searches whose derived cell\nis a collapse (%, Wilson CI)", _share, 100))
     with matplotlib.rc_context(PAPER):
-        fig, axes = new_figure(3, len(datasets), figsize=(4.2 * len(datasets) + 2.6, 7.6), squeeze=False,
+        fig, axes = new_figure(3, len(datasets), figsize=(4.6 * len(datasets) + 2.8, 7.6), squeeze=False,
                                layout="constrained", sharex="col")
         for j, ds in enumerate(datasets):
             g = per[per.search_dataset == ds]
@@ -452,12 +464,21 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
                 ax, seen = axes[i][j], []
                 for name in strategies:
                     x = g[g.strategy == name].dropna(subset=[column])
-                    if not x.empty:
-                        n = _curve(ax, x, column, name, colors[name], offsets[name], interval, top)
-                        if i == 0:
-                            ns.append(n)
-                        seen += list(x.groupby("epoch")[column].mean())
+                    if x.empty:
+                        continue
+                    if x.epoch.nunique() == 1 and epochs > 1:     # a baseline: its one cell
+                        seen.append(_level(ax, x[column], f"{name} cell (no search)", "grey", interval, top))
+                        continue
+                    n = _curve(ax, x, column, name, colors[name], offsets[name], interval, top)
+                    if i == 0:
+                        ns.append(n)
+                    seen += list(x.groupby("epoch")[column].mean())
                 if i == 0:
+                    searched = sorted(g[g.epoch > 1].seed.unique())
+                    rs = _random_searches(exp, table, ds, searched) if searched else None
+                    if rs is not None:
+                        seen.append(_level(ax, rs[0].acc, f"random search: the best of {rs[1]}\ncells "
+                                           "(a first-order search's cost)", "black", ls="-."))
                     _fit_axis(ax, seen, _reference_lines(ax, table, ds, order))
                     ax.set_title(f"searched on {short_name(ds)}")
                 else:

@@ -836,10 +836,12 @@ def test_each_search_epoch_s_cell_is_counted_for_collapse_and_drawn(tmp_path):
     epochs = pd.DataFrame([{**key, "strategy": "first-order", "seed": seed, "epoch": ep, "genotype": g,
                             "lookup_acc": acc}
                            for seed, ep, g, acc in ((0, 0, BEST, 0.9), (0, 1, ALL_SKIP, 0.3),
-                                                    (1, 0, BEST, 0.9), (1, 1, POOL, None))])
+                                                    (1, 0, BEST, 0.9), (1, 1, POOL, None))]
+                          + [{**key, "strategy": "random", "seed": 0, "epoch": 0, "genotype": BEST,
+                              "lookup_acc": 0.9}])   # a baseline: one cell, drawn across the epochs
     exp = Experiment(tmp_path / "e", pd.DataFrame(), epochs, pd.DataFrame(), space="nb201",
                      table_path=str(table.root))
-    per = epoch_cells(exp).sort_values(["seed", "epoch"])
+    per = epoch_cells(exp).query("strategy == 'first-order'").sort_values(["seed", "epoch"])
     assert per.epoch.tolist() == [1, 2, 1, 2]
     assert per.lookup_acc.tolist()[:3] == pytest.approx([90.0, 30.0, 90.0])
     assert pd.isna(per.lookup_acc.iloc[3])
