@@ -98,7 +98,7 @@ class ProgressPrinter(Callback):
         self.eta = eta
         self.took: dict[str, list[float]] = {}
         self.parallel = 1      # the most trials seen running at once
-        self.resumed: set[str] = set()   # trials restored from a checkpoint: their time is part of it
+        self.resumed: set[str] = set()   # trials that went on from a state: their time is part of it
 
     def __setstate__(self, state: dict) -> None:
         """A run Ray resumes brings back the printer it pickled, perhaps an earlier version's,
@@ -133,12 +133,14 @@ class ProgressPrinter(Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         """With `eta`: the time the trials not yet finished take, from the wall times
-        (`time_total_s`) of the ones this run started and finished (a trial restored from a
-        checkpoint reports only the time since its restore, and is left out)."""
+        (`time_total_s`) of the ones this run started and finished (a trial that went on from a
+        state, Ray's checkpoint or its own file, reports only the time since, and is left out)."""
         if not self.eta:
             return
-        seconds = (trial.last_result or {}).get("time_total_s")
-        if isinstance(seconds, (int, float)) and trial.trial_id not in self.resumed:
+        last = trial.last_result or {}
+        seconds = last.get("time_total_s")
+        went_on = last.get("resumed") or trial.trial_id in self.resumed
+        if isinstance(seconds, (int, float)) and not went_on:
             self.took.setdefault(_strategy(trial), []).append(float(seconds))
         pending = [_strategy(t) for t in trials if t is not trial and t.status not in ("TERMINATED", "ERROR")]
         left = time_left(self.took, pending, self.parallel)

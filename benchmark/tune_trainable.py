@@ -89,6 +89,10 @@ def trainable(config: dict) -> None:
     own = (None if config.get("options") or not visible
            else own_checkpoint(config["results_dir"], spec.trial_id))
     marker = Path(config["fail_once_marker"]) if config.get("fail_once_marker") else None
+    start = latest_state(spec, own)
+    # every report says whether the trial went on from a state (Ray's time_total_s then counts
+    # only the time since: the progress printer leaves such a trial out of its time left)
+    resumed = int(start is not None)
 
     def progress(metrics: dict, st: TrialState) -> None:
         st.units += 1
@@ -97,13 +101,13 @@ def trainable(config: dict) -> None:
             torch.save(encode_state(st), Path(d) / "state.pt")   # serialised once, copied to the own file
             if own is not None:
                 atomic_write(own, lambda tmp: shutil.copyfile(Path(d) / "state.pt", tmp))
-            tune.report({**metrics, "trial_id": spec.trial_id, "done": False},
+            tune.report({**metrics, "trial_id": spec.trial_id, "done": False, "resumed": resumed},
                         checkpoint=tune.Checkpoint.from_directory(d))
         if marker is not None and not marker.exists():  # tests: crash once, after a checkpoint
             marker.write_text(f"{spec.trial_id} crashed after {metrics}")
             raise RuntimeError("injected failure (tests)")
 
-    state = run_trial(spec, trial_device(config), latest_state(spec, own), progress)
+    state = run_trial(spec, trial_device(config), start, progress)
     # the part of `trials` (or `ground_truth`) marks the trial finished, so it is written last: a
     # kill between the parts leaves the trial to be run again, not rows missing
     tables = state.rows(spec)
@@ -111,14 +115,15 @@ def trainable(config: dict) -> None:
         ResultStore(config["results_dir"]).write_parts(spec.trial_id, tables)
     if own is not None:
         own.unlink(missing_ok=True)
-    report_final(spec, state, tables)
+    report_final(spec, state, tables, resumed)
 
 
-def report_final(spec: TrialSpec, state: TrialState, tables: dict) -> None:
+def report_final(spec: TrialSpec, state: TrialState, tables: dict, resumed: int = 0) -> None:
     """The trial's last report to Ray: its test accuracies, and a checkpoint that holds its rows
-    and its finished state (a trial restarted from it ends at once)."""
+    and its finished state (a trial restarted from it ends at once); `resumed`: 1 where the trial
+    went on from an earlier state."""
     final = {"phase": "done", "status": state.status, "trial_id": spec.trial_id, "done": True,
-             "node_id": ray.get_runtime_context().get_node_id()}
+             "node_id": ray.get_runtime_context().get_node_id(), "resumed": resumed}
     # metric names that every logger accepts (MLflow's: letters, digits, _-. /:)
     accs = ({f"test_acc/{metric_suffix(k)}": v["test_acc"] for k, v in state.evals.items()}
             if spec.kind == "search" else {})

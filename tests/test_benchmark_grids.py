@@ -201,6 +201,10 @@ def test_after_each_finished_trial_the_progress_says_how_long_the_rest_take():
     old.on_trial_start(0, trials, trials[1])
     old.on_trial_complete(0, trials, trials[0])
     assert old.parallel == 1 and old.took == {"fo": [600.0]}
+    own_file = ProgressPrinter(4, io.StringIO(), eta=True)   # went on from its own checkpoint file
+    trials[0].last_result = {"time_total_s": 60.0, "resumed": 1}
+    own_file.on_trial_complete(0, trials, trials[0])
+    assert own_file.took == {}
 
 
 def test_a_spec_survives_a_json_round_trip_with_its_speed_switches_and_another_format_is_refused():
