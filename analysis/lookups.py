@@ -356,9 +356,12 @@ def lookups_by_seed(exp: Experiment, table) -> Table | None:
 
 
 def _share(values) -> tuple[float, float, float, int]:
-    """(share %, lo, hi, n) of 0/1 `values`: the Wilson 95% interval (`st.proportion_ci`)."""
+    """(share %, lo, hi, n) of 0/1 `values`: the Wilson 95% interval (`st.proportion_ci`); none
+    (NaN) for one value, as for a mean's."""
     v = np.asarray(values, float)
     share, lo, hi = st.proportion_ci(int(v.sum()), len(v))
+    if len(v) < 2:
+        lo = hi = float("nan")
     return 100 * share, 100 * lo, 100 * hi, len(v)
 
 
