@@ -5,7 +5,8 @@
 set -euo pipefail
 export MPLBACKEND=Agg
 work=$(mktemp -d)
-# the tables of cells the examples looked their cells up in (the report finds them beside them)
+# the tables of cells the examples looked their cells up in (the report finds them beside them); an
+# example with a table/ folder of its own is pinned to that snapshot (its prose was read from it)
 [ -d results/examples/tables ] && cp -r results/examples/tables "$work/tables"
 declare -A keep=(
   [cpu]="accuracy differences noise transfer search_curves cost toy collapse"
@@ -33,18 +34,23 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${!keep[@]}")
 for name in "${names[@]}"; do
   src=results/examples/$name
-  mkdir -p "$work/$name"
-  cp -r "$src/parts" "$src/grid.json" "$work/$name/"
+  here=$work
+  if [ -d "$src/table" ]; then   # an example pinned to the table snapshot its prose was read from
+    here=$work/pinned-$name
+    mkdir -p "$here" && cp -r "$src/table" "$here/tables"
+  fi
+  mkdir -p "$here/$name"
+  cp -r "$src/parts" "$src/grid.json" "$here/$name/"
   toy=--no-toy
   if [ "$name" = cpu ]; then   # the cpu example carries the toy table beside the grid
-    python -m studies toy --out "$work/$name" > /dev/null
+    python -m studies toy --out "$here/$name" > /dev/null
     toy=
   fi
   opts=${options[$name]:-}
   # shellcheck disable=SC2086
-  python analysis/report.py "$work/$name" $toy $opts > /dev/null 2>&1
+  python analysis/report.py "$here/$name" $toy $opts > /dev/null 2>&1
   # shellcheck disable=SC2086
-  python results/examples/ship_report.py "$work/$name/report" "$src" \
+  python results/examples/ship_report.py "$here/$name/report" "$src" \
     "python analysis/report.py $name${toy:+ $toy}${opts:+ $opts}" ${keep[$name]}
   echo "regenerated $src"
 done
