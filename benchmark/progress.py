@@ -98,13 +98,12 @@ class ProgressPrinter(Callback):
         self.eta = eta
         self.took: dict[str, list[float]] = {}
         self.parallel = 1      # the most trials seen running at once
-        self.resumed: set[str] = set()   # trials that went on from a state: their time is part of it
 
     def __setstate__(self, state: dict) -> None:
         """A run Ray resumes brings back the printer it pickled, perhaps an earlier version's,
         without the attributes added since: those start afresh (a resumed grid shows its time
         left from the trials that finish after it resumed)."""
-        self.__dict__.update({"eta": True, "took": {}, "parallel": 1, "resumed": set(), **state})
+        self.__dict__.update({"eta": True, "took": {}, "parallel": 1, **state})
 
     def _tally(self, trials) -> str:
         count = {s: sum(1 for t in trials if t.status == s) for s in ("RUNNING", "TERMINATED", "ERROR")}
@@ -127,8 +126,6 @@ class ProgressPrinter(Callback):
 
     def on_trial_start(self, iteration, trials, trial, **info):
         self._count_running(trials, trial)
-        if getattr(trial, "checkpoint", None) is not None:   # restored: Ray's clock restarts at 0
-            self.resumed.add(trial.trial_id)
         self._print(trials, trial, "started")
 
     def on_trial_complete(self, iteration, trials, trial, **info):
@@ -139,8 +136,7 @@ class ProgressPrinter(Callback):
             return
         last = trial.last_result or {}
         seconds = last.get("time_total_s")
-        went_on = last.get("resumed") or trial.trial_id in self.resumed
-        if isinstance(seconds, (int, float)) and not went_on:
+        if isinstance(seconds, (int, float)) and not last.get("resumed"):   # (tune_trainable reports it)
             self.took.setdefault(_strategy(trial), []).append(float(seconds))
         pending = [_strategy(t) for t in trials if t is not trial and t.status not in ("TERMINATED", "ERROR")]
         left = time_left(self.took, pending, self.parallel)
@@ -159,7 +155,6 @@ class ProgressPrinter(Callback):
         self._print(trials, trial, describe(result, epochs), result.get("time_total_s"))
 
     def on_trial_recover(self, iteration, trials, trial, **info):
-        self.resumed.add(trial.trial_id)
         self._print(trials, trial, "crashed; retrying from its last checkpoint")
 
     def on_trial_error(self, iteration, trials, trial, **info):
