@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Ship the nb201-cpu grid's state at the end of a session (a session's machine keeps nothing that is
+# not committed; the next one goes on from what is shipped, this folder's README says how): the
+# finished trials' result parts and grid.json of each experiment that has them (nb201-cpu, and
+# nb201-cpu-tuned once it has run), then the table's snapshot (after them, so that it holds every
+# cell those trials trained), then each shipped report regenerated with today's analysis code. A
+# running grid may go on meanwhile: only finished trials have parts.
+# Usage, from the project root: bash results/examples/nb201-cpu/ship.sh [RESULTS] (default results)
+set -euo pipefail
+results=${1:-results}
+shipped=()
+for name in nb201-cpu nb201-cpu-tuned; do
+  live=$results/$name
+  [ -d "$live/parts" ] || continue
+  [ -d results/examples/$name ] || { echo "results/examples/$name has no README yet: not shipped"; continue; }
+  rm -rf "results/examples/$name/parts"
+  cp -r "$live/parts" "$live/grid.json" "results/examples/$name/"
+  python - "results/examples/$name" <<'PY'
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+parts = sorted(Path(sys.argv[1], "parts").glob("*/*.parquet"))
+for f in parts:
+    pd.read_parquet(f)
+print(f"{sys.argv[1]}: {len(list(Path(sys.argv[1], 'parts', 'trials').glob('*.parquet')))} trials, "
+      f"{len(parts)} parts, all readable")
+PY
+  shipped+=("$name")
+done
+python results/examples/tables/snapshot.py nb201-c8-n3-e2 --live "$results/tables/nb201-c8-n3-e2"
+[ ${#shipped[@]} -eq 0 ] || bash results/examples/regenerate.sh "${shipped[@]}"
