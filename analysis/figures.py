@@ -613,7 +613,7 @@ def search_curves(exp: Experiment, prefix: Path) -> list[Path]:
 EPOCH_COLUMNS = {"experiment", "strategy", "search_dataset", "seed", "profile", "phase", "eval_dataset",
                  "repeat", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "time_s",
                  # the derived cell and its lookup in a table of cells (analysis/lookups.py draws it)
-                 "genotype", "lookup_acc", "lookup_n"}
+                 "genotype", "lookup_acc", "lookup_n", "lookup_train_acc"}
 # what each search did, from its own steps (the others: the collapse diagnostics, on a fixed batch)
 SEARCH_METRICS = ("alpha_change", "hypergrad_norm", "hypergrad_norm_max", "cg_iterations",
                   "cg_negative_curvature", "cg_damping", "neumann_growth", "neumann_growth_max",

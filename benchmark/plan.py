@@ -255,12 +255,35 @@ def grace_period(profile) -> int:
     return max(1, profile.search_epochs // 4)
 
 
+# What a tuning chooses by: where the grid looks every epoch's derived cell up in a table of cells,
+# that cell's training accuracy there (the mean over the table's trainings of it, on their training
+# images: no test image enters the choice); elsewhere the supernet's search-validation accuracy. On
+# the nb201-cpu grid the supernet's accuracy did not track the found cell's (first-order's supernet
+# the most accurate, its cells the least), while a cell's training accuracy in one training tracked
+# its test accuracy in another (docs/findings.md; results/examples/nb201-cpu/supernet_vs_cell.py).
+CELL_METRIC, SUPERNET_METRIC = "cell_train_acc", "val_acc"
+
+
+def tuning_metric(profile) -> str:
+    """The metric a tuning on this profile reports to ASHA and chooses by (see above)."""
+    return CELL_METRIC if profile.table and profile.lookup_epochs else SUPERNET_METRIC
+
+
 def tuning_plan(grid: Grid, strategy: str, samples: int, declared_seeds: tuple[int, ...],
                 timed_dir: Path) -> str:
     """The plan of `--tune STRATEGY`: what the tuning samples, what it chooses by, what it costs
     (at most `samples` whole searches, at the mean search time of `timed_dir`'s finished ones), and
     a warning where its seed is one of `declared_seeds`, the seeds the grid compares on."""
     p, seed, dataset = grid.profile, grid.seeds[0], grid.search_datasets[0]
+    if tuning_metric(p) == CELL_METRIC:
+        criterion = (f"the training accuracy of each epoch's derived cell in the table {p.table} (the "
+                     "mean of its trainings there; a cell the table lacks is trained into it)")
+        scope = ("the search, with every epoch's cell looked up; no found cell is evaluated, and no "
+                 "test image enters the choice")
+    else:
+        criterion = "the supernet's search-validation accuracy"
+        scope = ("searches only: no found cell is trained or looked up, so no test image and no "
+                 "table of cells enters the choice")
     ranges = ", ".join(f"{name} {r.low:g}–{r.high:g}{' (log-uniform)' if r.log else ''}"
                        for name, r in get_strategy(strategy).tunable.items())
     lines = [f"tuning {strategy} on grid {grid.name} (profile {p.name}, the {p.space} space)", "",
@@ -268,11 +291,10 @@ def tuning_plan(grid: Grid, strategy: str, samples: int, declared_seeds: tuple[i
              f"(seeded {seed}; its first {TPE_STARTUP} are drawn at random), each a search on seed "
              f"{seed} of up to {p.search_epochs} epochs on {short_name(dataset)};",
              f"  ASHA stops the poorer ones early (after {grace_period(p)} epochs at the first) by "
-             "the supernet's search-validation accuracy, and the configuration with the highest of "
-             "it at its last epoch (the epoch whose α gives the cell) is written to "
-             f"results/tuned/{grid.name}/{strategy}.json (`--tuned` gives it to a grid);",
-             "  searches only: no found cell is trained or looked up, so no test image and no table "
-             "of cells enters the choice"]
+             f"{criterion}, and the configuration with the highest of it at its last epoch (the "
+             f"epoch whose α gives the cell) is written to results/tuned/{grid.name}/{strategy}.json "
+             "(`--tuned` gives it to a grid);",
+             f"  {scope}"]
     if warning := tuning_seed_warning(grid.name, seed, declared_seeds):
         lines.append(f"  {warning}")
     timed = earlier_searches(timed_dir)
@@ -283,9 +305,11 @@ def tuning_plan(grid: Grid, strategy: str, samples: int, declared_seeds: tuple[i
         lines.append(f"  no finished {strategy} search in {timed_dir}: cannot project")
     else:
         each = float(timed.groupby("seed")["search_wall_s"].first().mean())
-        lines.append(f"  at most {_hours(samples * each)} of trial time ({samples} × {each:.0f} s, "
+        extra = ("; the trainings of the epochs' cells the table lacks come on top"
+                 if tuning_metric(p) == CELL_METRIC else "")
+        lines.append(f"  at most {_hours(samples * each)} of search time ({samples} × {each:.0f} s, "
                      f"the mean of {timed['seed'].nunique()} finished search(es) in "
-                     f"{timed_dir.name}; ASHA's early stops make it less)")
+                     f"{timed_dir.name}; ASHA's early stops make it less{extra})")
     return "\n".join(lines)
 
 

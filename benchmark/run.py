@@ -39,7 +39,7 @@ from benchmark.codec import (
     manifest_matches,
 )
 from benchmark.grids import GRIDS, get_grid, legacy_trial_id, trial_id
-from benchmark.plan import grace_period, plan, tuning_plan, tuning_seed_warning
+from benchmark.plan import CELL_METRIC, grace_period, plan, tuning_metric, tuning_plan, tuning_seed_warning
 from benchmark.trial import open_table
 from nas.data import DatasetError, dataset_shape, load_dataset
 from nas.files import FileError, check_writable, read_json, write_json
@@ -122,8 +122,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="retries of a crashed trial from its last checkpoint (default: 2)")
     p.add_argument("--tune", default=None, metavar="STRATEGY",
                    help="tune this strategy's own hyperparameters on the grid's first dataset and "
-                        "seed (Optuna TPE + ASHA on search-validation accuracy) instead of running; "
-                        "give a seed the comparison does not use (--seeds 100)")
+                        "seed (Optuna TPE + ASHA) instead of running, choosing by the supernet's "
+                        "search-validation accuracy, or where the grid looks every epoch's cell up "
+                        "in a table, by that cell's training accuracy there; give a seed the "
+                        "comparison does not use (--seeds 100)")
     p.add_argument("--samples", type=count(1), default=8, help="configurations to try with --tune")
     p.add_argument("--tuned", default=None, metavar="FOLDER",
                    help="use the tuned options in FOLDER/<strategy>.json (from --tune)")
@@ -439,13 +441,17 @@ def declared_grid(args: argparse.Namespace):
         if not get_strategy(args.tune).searches:
             raise UsageError(f"{args.tune} has no options to tune: it does not search")
         grid = grid.override(strategies=[args.tune])
-        # the search alone: no found cell, nor any epoch's, is evaluated or looked up, and no table
-        # is opened (no test image and no table enters the choice; a lookup's result would lack the
-        # metric ASHA reads)
+        # the search alone, no found cell evaluated; on a profile that looks every epoch's cell up
+        # in a table, the epochs' cells are looked up (a miss trained into the table) and the
+        # tuning chooses by their training accuracy there; elsewhere no table is opened and it
+        # chooses by the supernet's search-validation accuracy (benchmark/plan.py `tuning_metric`)
+        if tuning_metric(grid.profile) == CELL_METRIC:
+            profile = dataclasses.replace(grid.profile, on_miss="train", evaluate=False)
+        else:
+            profile = dataclasses.replace(grid.profile, table=None, lookup_epochs=False,
+                                          on_miss="error", evaluate=False)
         grid = dataclasses.replace(grid, seeds=grid.seeds[:1], search_datasets=grid.search_datasets[:1],
-                                   profile=dataclasses.replace(grid.profile, table=None,
-                                                               lookup_epochs=False, on_miss="error",
-                                                               evaluate=False))
+                                   profile=profile)
     return grid
 
 
@@ -817,9 +823,10 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
     search_only = dataclasses.replace(spec, eval_datasets=())   # (and no table: `declared_grid`)
     param_space = {**param_space, "spec": encode_spec(search_only),
                    "options": search_space(spec.strategy)}
+    metric = tuning_metric(grid.profile)
     tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,
                        tune_config=tune.TuneConfig(
-                           metric="val_acc", mode="max", num_samples=args.samples,
+                           metric=metric, mode="max", num_samples=args.samples,
                            search_alg=OptunaSearch(seed=spec.seed),
                            scheduler=ASHAScheduler(max_t=grid.profile.search_epochs + 1,
                                                    grace_period=grace_period(grid.profile)),
@@ -839,18 +846,19 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
               f"{args.samples} samples and wrote no options; run it again", file=sys.stderr)
         return INTERRUPTED
     # by the last epoch's accuracy: the cell a search derives is its last epoch's
-    best = results.get_best_result(metric="val_acc", mode="max", scope="last")
+    best = results.get_best_result(metric=metric, mode="max", scope="last")
     samples = tuning_samples([(r.config["options"], r.metrics_dataframe) for r in results],
-                             best.config["options"], rung=grace_period(grid.profile))
-    score = float(samples.loc[samples.chosen, "last_val_acc"].iloc[0])
+                             best.config["options"], rung=grace_period(grid.profile), metric=metric)
+    score = float(samples.loc[samples.chosen, f"last_{metric}"].iloc[0])
     path = write_tuned(Path(args.results).resolve() / "tuned" / grid.name, spec.strategy,
-                       best.config["options"], score)
+                       best.config["options"], score, metric)
     samples.to_csv(path.with_name(f"{spec.strategy}-samples.csv"), index=False)
     print(f"the {len(samples)} samples (written to {path.with_name(f'{spec.strategy}-samples.csv')}):"
           f"\n{samples.to_string(index=False)}")
-    print(f"best {spec.strategy} options {best.config['options']} (search-val accuracy at its "
-          f"last epoch {score:.4f}) written to {path}; run a grid with --tuned "
-          f"{path.parent}")
+    what = ("its derived cell's training accuracy in the table" if metric == CELL_METRIC
+            else "search-val accuracy")
+    print(f"best {spec.strategy} options {best.config['options']} ({what} at its last epoch "
+          f"{score:.4f}) written to {path}; run a grid with --tuned {path.parent}")
     ray.shutdown()
     return 0
 

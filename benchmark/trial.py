@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import platform
 import time
 from collections.abc import Callable
@@ -114,9 +115,14 @@ def run_search(spec: TrialSpec, device: torch.device, state: TrialState, progres
         state.search = search.state_dict()
         if lookups:
             fill_epoch_lookups(spec, search.history, device, state, progress)
+        # (a tuning on a table chooses by the derived cell's training accuracy there: ASHA reads it
+        # from this report)
+        looked_up = state.epoch_lookups.get(str(record["epoch"]), {}) if lookups else {}
         progress({"phase": "search", "epoch": record["epoch"],
                   **{k: record[k] for k in ("train_acc", "val_acc", "train_loss", "val_loss")
-                     if k in record}}, state)
+                     if k in record},
+                  **({"cell_train_acc": looked_up.get("lookup_train_acc")} if lookups else {})},
+                 state)
     state.genotype, state.search_history = str(search.genotype()), search.history
     state.search_wall_s, state.search_device = search.elapsed, device_name(device)
     state.search = None   # the supernet is no longer needed
@@ -244,8 +250,10 @@ def fill_epoch_lookups(spec: TrialSpec, history: list[dict], device: torch.devic
         if table is not None:
             found, _ = lookup_or_train(spec, table, space.parse(record["genotype"]), spec.search_dataset,
                                        device, progress, state, spec.profile.on_miss == "train")
+        train = None if found is None or math.isnan(found.train_mean) else found.train_mean
         done[str(record["epoch"])] = ({"lookup_acc": None, "lookup_n": 0} if found is None
-                                      else {"lookup_acc": found.mean, "lookup_n": found.n})
+                                      else {"lookup_acc": found.mean, "lookup_n": found.n,
+                                            "lookup_train_acc": train})
 
 
 def evaluate_by_lookup(spec: TrialSpec, arch, device: torch.device, state: TrialState,

@@ -97,6 +97,10 @@ def trainable(config: dict) -> None:
     def progress(metrics: dict, st: TrialState) -> None:
         st.units += 1
         st.owner = trial_key(spec)
+        if config.get("options") and metrics.get("phase") != "search":
+            # a tuning's sample reports its search epochs alone: ASHA counts reports as epochs and
+            # reads its metric in each (a report of a cell trained into the table has none)
+            return
         with tempfile.TemporaryDirectory() as d:
             torch.save(encode_state(st), Path(d) / "state.pt")   # serialised once, copied to the own file
             if own is not None:
@@ -128,10 +132,14 @@ def report_final(spec: TrialSpec, state: TrialState, tables: dict, resumed: int 
     accs = ({f"test_acc/{metric_suffix(k)}": v["test_acc"] for k, v in state.evals.items()}
             if spec.kind == "search" else {})
     history = state.search_history or [{}]
+    # the tuner's metrics at the last epoch: the supernet's search-validation accuracy, and where
+    # the epochs were looked up, the derived cell's training accuracy in the table
+    last = state.epoch_lookups.get(str(history[-1].get("epoch")), {})
+    cell = {"cell_train_acc": last.get("lookup_train_acc")} if state.epoch_lookups else {}
     with tempfile.TemporaryDirectory() as d:
         ResultStore(d).write_parts(spec.trial_id, tables)
         torch.save(encode_state(state), Path(d) / "state.pt")
-        tune.report({**final, **accs, "val_acc": history[-1].get("val_acc", 0.0)},
+        tune.report({**final, **accs, "val_acc": history[-1].get("val_acc", 0.0), **cell},
                     checkpoint=tune.Checkpoint.from_directory(d))
 
 

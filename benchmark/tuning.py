@@ -1,9 +1,11 @@
 """Tuning a strategy's own hyperparameters: the search spaces, and the tuned configs a grid uses.
 
 `python benchmark/run.py --tune STRATEGY --grid G --samples N` samples N configurations with
-Optuna's TPE (Ray Tune's OptunaSearch), stops poor ones early with ASHA on the search-validation
-accuracy, and writes the best to results/tuned/<grid>/<strategy>.json; `--tuned results/tuned/<grid>`
-then gives every strategy of a grid its tuned options. Every strategy gets the same budget N.
+Optuna's TPE (Ray Tune's OptunaSearch), stops poor ones early with ASHA on the tuning's metric
+(benchmark/plan.py `tuning_metric`: the supernet's search-validation accuracy, or on a grid that
+looks every epoch's cell up in a table, that cell's training accuracy there), and writes the best
+to results/tuned/<grid>/<strategy>.json; `--tuned results/tuned/<grid>` then gives every strategy
+of a grid its tuned options. Every strategy gets the same budget N.
 """
 
 from __future__ import annotations
@@ -45,31 +47,41 @@ def read_samples(ray_dir: str | Path) -> list[tuple[dict, pd.DataFrame]]:
 
 
 def tuning_samples(samples: list[tuple[dict, pd.DataFrame]], chosen: dict | None,
-                   rung: int | None = None) -> pd.DataFrame:
+                   rung: int | None = None, metric: str = "val_acc") -> pd.DataFrame:
     """One row per sample: its options, the search epochs it ran (ASHA stops the poorer ones), its
-    last and best search-validation accuracy, with `rung` (ASHA's grace period) its accuracy at
-    that epoch, which every sample reached (`rung_val_acc`, where ASHA first compared them), and
-    whether it is `chosen`; by the last accuracy (the tuner's objective), best first, the chosen
-    one first among equals."""
+    last and best search-validation accuracy (`last_val_acc`, `best_val_acc`) and, where the tuning
+    chose by the derived cell's training accuracy in a table (`metric` cell_train_acc), the same of
+    that (`last_cell_train_acc`, `best_cell_train_acc`); with `rung` (ASHA's grace period) each at
+    that epoch, which every sample reached (`rung_val_acc`, `rung_cell_train_acc`: where ASHA first
+    compared them); and whether it is `chosen`; by the last value of `metric` (the tuner's
+    objective), best first, the chosen one first among equals."""
+    names = ["val_acc"] + ([metric] if metric != "val_acc" else [])
     rows = []
     for options, history in samples:
         search = history[history["phase"] == "search"] if "phase" in history else history.iloc[0:0]
-        val = search["val_acc"].dropna() if "val_acc" in search else pd.Series(dtype=float)
-        at_rung = ({"rung": rung, "rung_val_acc": float(val.iloc[rung - 1]) if len(val) >= rung
-                    else float("nan")} if rung else {})
-        rows.append({**options, "epochs": len(val),
-                     "last_val_acc": float(val.iloc[-1]) if len(val) else float("nan"),
-                     "best_val_acc": float(val.max()) if len(val) else float("nan"),
-                     **at_rung, "chosen": options == chosen})
+        row = {**options}
+        for name in names:
+            values = (pd.to_numeric(search[name], errors="coerce").dropna() if name in search
+                      else pd.Series(dtype=float))
+            if name == "val_acc":
+                row["epochs"] = len(values)
+            row[f"last_{name}"] = float(values.iloc[-1]) if len(values) else float("nan")
+            row[f"best_{name}"] = float(values.max()) if len(values) else float("nan")
+            if rung:
+                row["rung"] = rung
+                row[f"rung_{name}"] = float(values.iloc[rung - 1]) if len(values) >= rung else float("nan")
+        rows.append({**row, "chosen": options == chosen})
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    return frame.sort_values(["last_val_acc", "chosen"], ascending=False, ignore_index=True)
+    return frame.sort_values([f"last_{metric}", "chosen"], ascending=False, ignore_index=True)
 
 
-def write_tuned(folder: Path, strategy: str, options: dict, score: float) -> Path:
+def write_tuned(folder: Path, strategy: str, options: dict, score: float,
+                metric: str = "val_acc") -> Path:
+    """<strategy>.json: the chosen options, and the value of the metric the tuning chose by."""
     return write_json(Path(folder) / f"{strategy}.json",
-                      {"strategy": strategy, "options": options, "val_acc": score})
+                      {"strategy": strategy, "options": options, metric: score})
 
 
 def load_tuned(folder: str | Path) -> dict[str, dict]:

@@ -76,6 +76,7 @@ class Lookup:
     epochs: int = 0         # of each training
     device: str = ""        # where they were trained
     source_arch: str = ""   # the string whose trainings these are (`arch`, or an isomorphic one)
+    train_accs: tuple[float, ...] = ()   # the same trainings' accuracies on their training images
 
     @property
     def n(self) -> int:
@@ -84,6 +85,13 @@ class Lookup:
     @property
     def mean(self) -> float:
         return float(np.mean(self.accs))
+
+    @property
+    def train_mean(self) -> float:
+        """The mean training accuracy of the trainings (NaN where the table has none): a cell's
+        score that no test image enters (a tuning chooses by it)."""
+        known = [a for a in self.train_accs if np.isfinite(a)]
+        return float(np.mean(known)) if known else float("nan")
 
     @property
     def sd(self) -> float:
@@ -200,7 +208,9 @@ class CellTable:
                       tuple(int(s) for s in hit["train_seed"]), float(hit["params"].mean()),
                       float(hit["train_wall_s"].fillna(0).sum()),
                       int(hit["epochs"].max()) if "epochs" in hit else 0,
-                      str(device.iloc[0]) if len(device) else "", str(hit["arch"].iloc[0]))
+                      str(device.iloc[0]) if len(device) else "", str(hit["arch"].iloc[0]),
+                      tuple(float(a) for a in pd.to_numeric(hit["train_acc"], errors="coerce"))
+                      if "train_acc" in hit else ())
 
     def means(self, dataset: str) -> pd.Series:
         """Mean test accuracy per cell of the table on `dataset` (per `unit`: canonical form, or

@@ -364,8 +364,10 @@ def test_the_plan_says_what_its_seeds_detect_without_any_earlier_run(tmp_path):
 
 
 def test_the_plan_of_a_tuning_says_what_it_samples_chooses_by_and_costs(tmp_path):
-    """--tune's plan: the strategy's ranges, the objective (no table, no test image), the cost from
-    earlier searches of that strategy, and a warning where the seed is one the grid compares on."""
+    """--tune's plan: the strategy's ranges, the objective (on a grid that looks its epochs' cells
+    up, their training accuracy in the table; else the supernet's; never a test image), the cost
+    from earlier searches of that strategy, and a warning where the seed is one the grid compares
+    on."""
     from benchmark.plan import tuning_plan
 
     grid = GRIDS["nb201-cpu"].override(strategies=("hyperdarts-mlp",), seeds=(0,))
@@ -381,10 +383,15 @@ def test_the_plan_of_a_tuning_says_what_it_samples_chooses_by_and_costs(tmp_path
     text = tuning_plan(grid, "hyperdarts-mlp", 4, GRIDS["nb201-cpu"].seeds, tmp_path / "nb201-cpu")
     assert "4 configurations of its own options (alpha_lr 0.0001–0.003 (log-uniform), sigma " \
            "0.05–1)" in text
-    assert "search-validation accuracy" in text and "no test image" in text
+    assert "by the training accuracy of each epoch's derived cell in the table nb201-c8-n3-e2" in text
+    assert "search-validation accuracy" not in text and "no test image enters the choice" in text
+    no_table = tuning_plan(GRIDS["cpu"].override(strategies=("first-order",), seeds=(100,)),
+                           "first-order", 4, GRIDS["cpu"].seeds, tmp_path / "x")
+    assert "by the supernet's search-validation accuracy" in no_table and "no table" in no_table
     assert "(seeded 0; its first 10 are drawn at random)" in text
     assert "(after 12 epochs at the first)" in text           # a quarter of nb201-cpu's 50
-    assert "at most 33 min of trial time (4 × 500 s, the mean of 2 finished search(es)" in text
+    assert "at most 33 min of search time (4 × 500 s, the mean of 2 finished search(es)" in text
+    assert "the trainings of the epochs' cells the table lacks come on top" in text
     assert "warning: seed 0 is one the grid nb201-cpu compares on" in text
     held_out = tuning_plan(grid.override(seeds=(109,)), "hyperdarts-mlp", 4, (0, 1), tmp_path / "x")
     assert "warning" not in held_out and "no finished hyperdarts-mlp search in" in held_out
@@ -431,3 +438,14 @@ def test_a_tunings_samples_are_read_back_from_rays_trial_folders(tmp_path):
     at = tuning_samples(read_samples(tmp_path), None, rung=2)   # ASHA's first rung: epoch 2
     assert list(at.rung_val_acc[:2]) == [0.45, 0.5] and pd.isna(at.rung_val_acc.iloc[2])
     assert set(at.rung) == {2} and "rung" not in t
+    # chosen by the derived cell's training accuracy in a table: its columns beside val_acc's, and
+    # the order is its, the reverse of val_acc's here (a lookup that missed is no value of it)
+    for name, cells in (("a", [0.3, "", 0.36]), ("b", [0.35, 0.33]), ("c", [])):
+        vals = {"a": [0.2, 0.5, 0.4], "b": [0.3, 0.45], "c": []}[name]
+        rows = [f"search,{v},{c}" for v, c in zip(vals, cells)]
+        (tmp_path / name / "progress.csv").write_text("phase,val_acc,cell_train_acc\n"
+                                                      + "\n".join([*rows, "done,0.9,0.5"]) + "\n")
+    c = tuning_samples(read_samples(tmp_path), {"alpha_lr": 1e-4}, rung=1, metric="cell_train_acc")
+    assert list(c.alpha_lr[:2]) == [1e-4, 3e-4]                 # by the last epoch: 0.36 > 0.33
+    assert list(c.last_cell_train_acc[:2]) == [0.36, 0.33] and list(c.last_val_acc[:2]) == [0.4, 0.45]
+    assert list(c.rung_cell_train_acc[:2]) == [0.3, 0.35] and list(c.chosen) == [True, False, False]

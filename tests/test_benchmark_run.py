@@ -123,9 +123,11 @@ def test_tuning_writes_a_config_that_a_grid_then_uses(ray_tmp):
     assert json.loads(trials["strategy_options"].iloc[0]) == tuned["first-order"]
 
 
-def test_a_tuning_on_a_grid_with_a_table_searches_only(ray_tmp, capsys):
+def test_a_tuning_on_a_grid_with_a_table_chooses_by_its_cells_training_accuracy_there(ray_tmp, capsys):
     """nb201-smoke looks every epoch's cell up and trains the ones its table lacks; a tuning of it
-    neither looks up nor trains (no table enters the choice), and warns on a seed the grid uses."""
+    does the same, evaluates no found cell, and chooses by the last epoch's cell's training
+    accuracy in the table (the supernet's own accuracy did not track the cells': issue 32); it
+    warns on a seed the grid uses."""
     from benchmark.tuning import load_tuned
     from resultstore.cells import CellTable
 
@@ -134,12 +136,26 @@ def test_a_tuning_on_a_grid_with_a_table_searches_only(ray_tmp, capsys):
             "--search-epochs", "2", "--tune", "first-order", "--samples", "2"]
     assert run_module.main(argv) == 0
     assert "warning: seed 0 is one the grid nb201-smoke compares on" in capsys.readouterr().err
-    assert set(load_tuned(results / "tuned" / "nb201-smoke")) == {"first-order"}
-    table = results / "tables" / "nb201-smoke"
-    assert not table.exists() or not list((table / "parts").rglob("*.parquet")), \
-        "a tuning trained cells into the table"
-    assert not table.exists() or len(CellTable(table).rows()) == len(CellTable(
-        run_module.ROOT / "results" / "examples" / "tables" / "nb201-smoke").rows())
+    tuned_dir = results / "tuned" / "nb201-smoke"
+    assert set(load_tuned(tuned_dir)) == {"first-order"}
+    samples = pd.read_csv(tuned_dir / "first-order-samples.csv")
+    chosen = samples[samples.chosen]
+    saved = json.loads((tuned_dir / "first-order.json").read_text())
+    assert saved["cell_train_acc"] == pytest.approx(chosen.last_cell_train_acc.iloc[0])
+    assert "val_acc" not in saved and chosen.index[0] == 0
+    assert samples.last_cell_train_acc.is_monotonic_decreasing and samples.epochs.between(1, 2).all()
+    assert samples.last_val_acc.notna().all()       # the supernet's, beside it
+    # each sample's score is the mean training accuracy of a cell of the table, trained there
+    rows = CellTable(results / "tables" / "nb201-smoke").rows()
+    means = rows.groupby("arch").train_acc.mean()
+    for score in samples.last_cell_train_acc:
+        assert (means - score).abs().min() < 1e-9
+    shipped = CellTable(run_module.ROOT / "results" / "examples" / "tables" / "nb201-smoke").rows()
+    assert len(rows) >= len(shipped)
+    # no found cell evaluated: each sample's rows (in its last checkpoint) say searched, no test
+    parts = list((results / "tune-nb201-smoke-first-order").rglob("trials/*.parquet"))
+    trials = pd.concat([pd.read_parquet(p) for p in parts])
+    assert parts and set(trials.status) == {"searched"} and "test_acc" not in trials
 
 
 def test_a_logger_whose_package_is_missing_is_refused_before_anything_is_written(

@@ -207,8 +207,13 @@ def test_a_trial_trains_its_missing_cells_into_the_table_and_then_looks_them_up(
     search_rows = [r for r in tables["epochs"] if r["phase"] == "search"]
     assert [r["genotype"] for r in search_rows] == epoch_cells
     for r in search_rows:
-        assert r["lookup_n"] == 2 and r["lookup_acc"] == pytest.approx(
-            rows[rows["canonical"] == Cell.parse(r["genotype"]).canonical()]["test_acc"].mean())
+        trained = rows[rows["canonical"] == Cell.parse(r["genotype"]).canonical()]
+        assert r["lookup_n"] == 2 and r["lookup_acc"] == pytest.approx(trained["test_acc"].mean())
+        # (the score a tuning chooses by: the same trainings on their training images)
+        assert r["lookup_train_acc"] == pytest.approx(trained["train_acc"].mean())
+        assert r["lookup_train_acc"] != pytest.approx(r["lookup_acc"])
+    reported = [m for m in shown if m.get("phase") == "search"]
+    assert [m["cell_train_acc"] for m in reported] == [r["lookup_train_acc"] for r in search_rows]
     assert {r["table"] for r in tables["trials"]} == {table.name}
     # the same search again, from nothing: it finds every cell in the table and trains none
     before = len(table.rows())

@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # The nb201-cpu grid's runs, in the order of this folder's README ("What is left"), one after the
-# other: each command resumes where it stopped (its finished trials are not run again), so after an
-# interruption the same script goes on. NUM_CPUS trials at a time (default 2); arguments are passed
-# to every run (e.g. --results FOLDER, or --plan to print what each would run and cost).
+# other: each grid resumes where it stopped (its finished trials are not run again) and a tuning
+# whose options are written is not run again, so after an interruption the same script goes on (a
+# tuning cut short starts again). NUM_CPUS trials at a time (default 2), results in RESULTS (default
+# results); arguments are passed to every run (e.g. --plan: what each would run and cost).
 # Usage, from the project root: bash results/examples/nb201-cpu/run.sh [ARG ...]
 set -euo pipefail
 cpus=${NUM_CPUS:-2}
+results=${RESULTS:-results}
 run() {
   echo "== python benchmark/run.py --grid nb201-cpu $*"
-  python benchmark/run.py --grid nb201-cpu --num-cpus "$cpus" "$@"
+  python benchmark/run.py --grid nb201-cpu --num-cpus "$cpus" --results "$results" "$@"
 }
 # 1. the poster's four strategies at DARTS's settings, 40 seeds (the analysis fixed in the README)
 run --strategies first-order hyperdarts-mlp first-order-smoothed random --seeds $(seq 0 39) "$@"
 # 2. the other strategies at DARTS's settings, at the seeds their cost allows
 run --strategies one-level hyperdarts-linear second-order second-order-exact --seeds $(seq 0 9) "$@"
 run --strategies implicit-neumann implicit-cg --seeds $(seq 0 4) "$@"
-# 3. each strategy at its own tuned options (results/examples/tuned/nb201-cpu), an experiment of its own
-run --tuned results/examples/tuned/nb201-cpu --experiment nb201-cpu-tuned \
+# 3. each strategy's own options tuned on seed 100 (a seed the comparison does not use), by the
+#    found cells' training accuracy in the table, then the grid at them, an experiment of its own
+for strategy in first-order hyperdarts-mlp first-order-smoothed; do
+  [ -f "$results/tuned/nb201-cpu/$strategy.json" ] && [[ " $* " != *" --plan "* ]] && continue
+  run --tune "$strategy" --seeds 100 --samples 8 "$@"
+done
+run --tuned "$results/tuned/nb201-cpu" --experiment nb201-cpu-tuned \
   --strategies first-order hyperdarts-mlp first-order-smoothed random --seeds $(seq 0 19) "$@"

@@ -2,7 +2,7 @@
 # Ship the nb201-cpu grid's state at the end of a session (a session's machine keeps nothing that is
 # not committed; the next one goes on from what is shipped, this folder's README says how): the
 # finished trials' result parts and grid.json of each experiment that has them (nb201-cpu, and
-# nb201-cpu-tuned once it has run), then the table's snapshot (after them, so that it holds every
+# nb201-cpu-tuned once it has run), the tunings' options, then the table's snapshot (after them, so that it holds every
 # cell those trials trained), then each shipped report regenerated with today's analysis code. A
 # running grid may go on meanwhile: only finished trials have parts.
 # Usage, from the project root: bash results/examples/nb201-cpu/ship.sh [RESULTS] (default results)
@@ -28,6 +28,10 @@ print(f"{sys.argv[1]}: {len(list(Path(sys.argv[1], 'parts', 'trials').glob('*.pa
       f"{len(parts)} parts, all readable")
 PY
   shipped+=("$name")
+done
+# the tunings that have written their options (results/examples/tuned/nb201-cpu/README.md)
+for f in "$results"/tuned/nb201-cpu/*.json "$results"/tuned/nb201-cpu/*-samples.csv; do
+  [ -f "$f" ] && cp "$f" results/examples/tuned/nb201-cpu/ && echo "shipped $f"
 done
 python results/examples/tables/snapshot.py nb201-c8-n3-e2 --live "$results/tables/nb201-c8-n3-e2"
 [ ${#shipped[@]} -eq 0 ] || bash results/examples/regenerate.sh "${shipped[@]}"
