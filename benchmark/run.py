@@ -820,7 +820,9 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
 
     if warning := tuning_seed_warning(grid.name, spec.seed, get_grid(args.grid).seeds):
         print(warning, file=sys.stderr)
-    search_only = dataclasses.replace(spec, eval_datasets=())   # (and no table: `declared_grid`)
+    # (no found cell evaluated; the epochs' cells looked up only where the tuning chooses by them:
+    # `declared_grid`)
+    search_only = dataclasses.replace(spec, eval_datasets=())
     param_space = {**param_space, "spec": encode_spec(search_only),
                    "options": search_space(spec.strategy)}
     metric = tuning_metric(grid.profile)

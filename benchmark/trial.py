@@ -250,7 +250,7 @@ def fill_epoch_lookups(spec: TrialSpec, history: list[dict], device: torch.devic
         if table is not None:
             found, _ = lookup_or_train(spec, table, space.parse(record["genotype"]), spec.search_dataset,
                                        device, progress, state, spec.profile.on_miss == "train")
-        train = None if found is None or math.isnan(found.train_mean) else found.train_mean
+        train = None if found is None or math.isnan(found.first_train_acc) else found.first_train_acc
         done[str(record["epoch"])] = ({"lookup_acc": None, "lookup_n": 0} if found is None
                                       else {"lookup_acc": found.mean, "lookup_n": found.n,
                                             "lookup_train_acc": train})

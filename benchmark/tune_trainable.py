@@ -7,7 +7,7 @@ the driver saves every few seconds, so after a kill -9 of the driver Ray may off
 the trial starts from whichever of the two has done more units (`units` in the state), and no
 finished epoch is done again. The file goes when the trial's rows are written (the `trials`
 part last: it marks the trial finished). A tuning run's samples keep no file (they share the
-grid trial's id and are never restored).
+grid trial's id); Ray restores a failed one from its last checkpoint, taken at a search epoch.
 
 The trial's rows also go into its last checkpoint (`parts/<table>.parquet`), which Ray keeps in
 its storage (`--storage`: a shared folder or a cloud URI on a cluster). A trial writes its parts
@@ -82,7 +82,7 @@ def trainable(config: dict) -> None:
     if config.get("options"):  # sampled by a tuning run
         spec = dataclasses.replace(spec, strategy_options={**spec.strategy_options,
                                                            **config["options"]})
-    # a tuning run's samples share the grid trial's id and are never restored: no file for them
+    # a tuning run's samples share the grid trial's id: no file of their own (Ray's checkpoint)
     # the results folder is this node's where the driver's grid.json is in it (one machine, or a
     # shared file system); elsewhere the rows reach it through the trial's last checkpoint
     visible = (Path(config["results_dir"]) / "grid.json").is_file()
@@ -97,10 +97,10 @@ def trainable(config: dict) -> None:
     def progress(metrics: dict, st: TrialState) -> None:
         st.units += 1
         st.owner = trial_key(spec)
-        if config.get("options") and metrics.get("phase") != "search":
-            # a tuning's sample reports its search epochs alone: ASHA counts reports as epochs and
-            # reads its metric in each (a report of a cell trained into the table has none)
-            return
+        if config.get("options"):
+            metrics = tuning_report(metrics)
+            if metrics is None:
+                return
         with tempfile.TemporaryDirectory() as d:
             torch.save(encode_state(st), Path(d) / "state.pt")   # serialised once, copied to the own file
             if own is not None:
@@ -122,6 +122,24 @@ def trainable(config: dict) -> None:
     report_final(spec, state, tables, resumed)
 
 
+def tuning_report(metrics: dict) -> dict | None:
+    """What a tuning's sample reports to Ray of a unit of work: its search epochs alone (ASHA counts
+    reports as epochs and reads its metric in each; a cell trained into the table has none), a
+    diverged search as the worst of every metric; None: not reported."""
+    if metrics.get("phase") != "search":
+        return None
+    if metrics.get("status") == "diverged":
+        return {**metrics, **DIVERGED}
+    if "cell_train_acc" in metrics and metrics["cell_train_acc"] is None:
+        raise RuntimeError(f"the table has no training accuracy for the cell of search epoch "
+                           f"{metrics.get('epoch')}, which the tuning chooses by")
+    return metrics
+
+
+# a tuning's metrics of a search that diverged: below any other sample's
+DIVERGED = {"val_acc": float("-inf"), "cell_train_acc": float("-inf")}
+
+
 def report_final(spec: TrialSpec, state: TrialState, tables: dict, resumed: int = 0) -> None:
     """The trial's last report to Ray: its test accuracies, and a checkpoint that holds its rows
     and its finished state (a trial restarted from it ends at once); `resumed`: 1 where the trial
@@ -136,10 +154,13 @@ def report_final(spec: TrialSpec, state: TrialState, tables: dict, resumed: int 
     # the epochs were looked up, the derived cell's training accuracy in the table
     last = state.epoch_lookups.get(str(history[-1].get("epoch")), {})
     cell = {"cell_train_acc": last.get("lookup_train_acc")} if state.epoch_lookups else {}
+    scores = {"val_acc": history[-1].get("val_acc", 0.0), **cell}
+    if state.status == "diverged":   # (not the last epoch that did not diverge)
+        scores = DIVERGED
     with tempfile.TemporaryDirectory() as d:
         ResultStore(d).write_parts(spec.trial_id, tables)
         torch.save(encode_state(state), Path(d) / "state.pt")
-        tune.report({**final, **accs, "val_acc": history[-1].get("val_acc", 0.0), **cell},
+        tune.report({**final, **accs, **scores},
                     checkpoint=tune.Checkpoint.from_directory(d))
 
 

@@ -388,6 +388,10 @@ def test_the_plan_of_a_tuning_says_what_it_samples_chooses_by_and_costs(tmp_path
     no_table = tuning_plan(GRIDS["cpu"].override(strategies=("first-order",), seeds=(100,)),
                            "first-order", 4, GRIDS["cpu"].seeds, tmp_path / "x")
     assert "by the supernet's search-validation accuracy" in no_table and "no table" in no_table
+    # NAS-Bench-201's own file is the benchmark's answer: a tuning of that grid does not read it
+    on_file = tuning_plan(GRIDS["nb201"].override(strategies=("first-order",), seeds=(100,)),
+                          "first-order", 4, GRIDS["nb201"].seeds, tmp_path / "x")
+    assert "by the supernet's search-validation accuracy" in on_file and "no table" in on_file
     assert "(seeded 0; its first 10 are drawn at random)" in text
     assert "(after 12 epochs at the first)" in text           # a quarter of nb201-cpu's 50
     assert "at most 33 min of search time (4 × 500 s, the mean of 2 finished search(es)" in text

@@ -248,3 +248,20 @@ def test_a_trial_is_the_same_to_the_last_bit_in_a_new_process(strategy):
     assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outs]
     first, second = (json.loads(out.strip().splitlines()[-1]) for out, _ in outs)
     assert first == second
+
+
+def test_a_tuning_reports_its_search_epochs_alone_each_with_its_metric():
+    """ASHA counts a sample's reports as its epochs and reads the metric in each: a cell trained
+    into the table is not reported, a diverged search reports the worst of every metric, and an
+    epoch whose cell has no training accuracy in the table is an error, not a silent None."""
+    from benchmark.tune_trainable import tuning_report  # (imports Ray)
+
+    epoch = {"phase": "search", "epoch": 3, "val_acc": 0.5, "cell_train_acc": 0.4}
+    assert tuning_report(epoch) == epoch
+    assert tuning_report({"phase": "search", "epoch": 3, "val_acc": 0.5}) == {
+        "phase": "search", "epoch": 3, "val_acc": 0.5}           # a tuning without a table
+    assert tuning_report({"phase": "table", "eval_dataset": "digits", "test_acc": 0.3}) is None
+    diverged = tuning_report({"phase": "search", "status": "diverged"})
+    assert diverged["val_acc"] == diverged["cell_train_acc"] == -math.inf
+    with pytest.raises(RuntimeError, match="no training accuracy for the cell of search epoch 3"):
+        tuning_report({**epoch, "cell_train_acc": None})

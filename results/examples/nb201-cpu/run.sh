@@ -24,4 +24,4 @@ for strategy in first-order hyperdarts-mlp first-order-smoothed; do
   run --tune "$strategy" --seeds 100 --samples 8 "$@"
 done
 run --tuned "$results/tuned/nb201-cpu" --experiment nb201-cpu-tuned \
-  --strategies first-order hyperdarts-mlp first-order-smoothed random --seeds $(seq 0 19) "$@"
+  --strategies first-order hyperdarts-mlp first-order-smoothed random --seeds $(seq 20 39) "$@"

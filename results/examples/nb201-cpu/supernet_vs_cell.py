@@ -8,7 +8,7 @@ its other (seed 1000): the objective a tuning now chooses by on a grid with a ta
 the luck of the training it is read from. Spearman's ρ across the searches with a 95% bootstrap
 interval (analysis/stats.py `bootstrap_spearman`, resampling searches), and per strategy the mean
 supernet accuracy and looked-up accuracy and on how many seeds each strategy's supernet was the
-most accurate.
+most accurate; the same correlations within each strategy, and over the distinct cells found.
 
   python results/examples/nb201-cpu/supernet_vs_cell.py [EXAMPLE] [TABLE]
 
@@ -46,16 +46,20 @@ print(f"{len(last)} searches ({', '.join(f'{s} {n}' for s, n in last.groupby('st
       f"table {table.name}, {rows.canonical.nunique()} cells on the search dataset")
 
 
-def rho(x: str, y: str) -> str:
-    d = last.dropna(subset=[x, y])
+def rho(x: str, y: str, frame: pd.DataFrame, unit: str = "searches") -> str:
+    d = frame.dropna(subset=[x, y])
     r, lo, hi = bootstrap_spearman(d[x].astype(float), d[y].astype(float))
-    return f"Spearman ρ {r:+.2f} [{lo:+.2f}, {hi:+.2f}] over {len(d)} searches"
+    return f"Spearman ρ {r:+.2f} [{lo:+.2f}, {hi:+.2f}] over {len(d)} {unit}"
 
 
 print("supernet search-validation accuracy (last epoch) vs the found cell's looked-up accuracy:",
-      rho("val_acc", "lookup_acc"))
+      rho("val_acc", "lookup_acc", last))
+for strategy, group in last.groupby("strategy"):   # (what a tuning compares: within a strategy)
+    print(f"  within {strategy}: {rho('val_acc', 'lookup_acc', group)}")
 print("the found cell's training accuracy (table training seed 0) vs its test accuracy (seed 1000):",
-      rho("cell_train_first", "cell_test_other"))
+      rho("cell_train_first", "cell_test_other", last))
+cells = last.drop_duplicates("canonical")
+print(f"  over the distinct cells found: {rho('cell_train_first', 'cell_test_other', cells, 'cells')}")
 wide = last.pivot(index="seed", columns="strategy", values="val_acc").dropna()
 most = wide.idxmax(axis=1).value_counts()
 means = last.groupby("strategy")[["val_acc", "lookup_acc"]].mean().mul(100).round(2)
