@@ -826,13 +826,26 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
     param_space = {**param_space, "spec": encode_spec(search_only),
                    "options": search_space(spec.strategy)}
     metric = tuning_metric(grid.profile)
-    tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,
-                       tune_config=tune.TuneConfig(
-                           metric=metric, mode="max", num_samples=args.samples,
-                           search_alg=OptunaSearch(seed=spec.seed),
-                           scheduler=ASHAScheduler(max_t=grid.profile.search_epochs + 1,
-                                                   grace_period=grace_period(grid.profile)),
-                           max_concurrent_trials=args.max_concurrent))
+    # a tuning cut short goes on where it stopped when the same command runs again (the samples
+    # that finished are kept, the others resume from their last search epoch, Optuna's state is
+    # Ray's saved one); any other tuning in the same folder starts afresh
+    path = f"{run_config.storage_path.rstrip('/')}/{run_config.name}"
+    record = json.loads(json.dumps({"spec": encode_spec(search_only), "samples": args.samples,
+                                    "metric": metric, "max_concurrent": args.max_concurrent}))
+    saved = results_dir / "ray" / "tuning.json"
+    same = saved.is_file() and read_json(saved, "delete it to tune afresh") == record
+    if same and tune.Tuner.can_restore(path) and not ray_checkpoints_gone(path):
+        print(f"resuming the tuning of {spec.strategy} from {path}", file=sys.stderr)
+        tuner = tune.Tuner.restore(path, wrapped, resume_errored=True, param_space=param_space)
+    else:
+        write_json(saved, record)
+        tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,
+                           tune_config=tune.TuneConfig(
+                               metric=metric, mode="max", num_samples=args.samples,
+                               search_alg=OptunaSearch(seed=spec.seed),
+                               scheduler=ASHAScheduler(max_t=grid.profile.search_epochs + 1,
+                                                       grace_period=grace_period(grid.profile)),
+                               max_concurrent_trials=args.max_concurrent))
     before = signal.getsignal(signal.SIGINT)
     results = tuner.fit()
     # Tune handles a first Ctrl-C itself (it stops the trials and returns what they reported) and
@@ -844,8 +857,10 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
                and not ray.util.client.ray.is_connected())
     if handled and signal.getsignal(signal.SIGINT) is before:
         ray.shutdown()
-        print(f"interrupted: the tuning of {spec.strategy} stopped after {len(results)} of "
-              f"{args.samples} samples and wrote no options; run it again", file=sys.stderr)
+        finished = sum(1 for r in results if r.metrics.get("done"))
+        print(f"interrupted: the tuning of {spec.strategy} stopped with {finished} of "
+              f"{args.samples} samples finished and wrote no options; the same command goes on "
+              "from there", file=sys.stderr)
         return INTERRUPTED
     # by the last epoch's accuracy: the cell a search derives is its last epoch's
     best = results.get_best_result(metric=metric, mode="max", scope="last")

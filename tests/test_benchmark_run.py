@@ -264,6 +264,33 @@ def _run_until(argv: list, cwd, marker: str, sig: int) -> tuple[int, str]:
     return code, "".join(seen)
 
 
+def test_a_tuning_interrupted_goes_on_where_it_stopped(ray_tmp):
+    """Ctrl-C as a tuning's second sample starts: it exits 130 and writes no options; the
+    same command goes on (the finished sample is not searched again) and chooses among as many
+    samples as asked."""
+    import signal
+    import sys
+    from pathlib import Path
+
+    from benchmark.tuning import read_samples
+
+    root = Path(run_module.__file__).resolve().parents[1]
+    results = ray_tmp / "results"
+    argv = [sys.executable, "benchmark/run.py", "--grid", "smoke", "--results", str(results),
+            "--num-cpus", "1", "--search-epochs", "2", "--tune", "first-order", "--samples", "2",
+            "--seeds", "100"]
+    code, out = _run_until(argv, root, " 1 done, 0 failed / 2] first-order digits s100", signal.SIGINT)
+    assert code == run_module.INTERRUPTED, out
+    assert "interrupted: the tuning of first-order stopped with 1 of 2 samples finished" in out, out
+    assert not (results / "tuned").exists()
+    again = run_module.main(argv[2:])
+    assert again == 0
+    ray_dir = results / "tune-smoke-first-order" / "ray" / "tune"
+    assert len(read_samples(ray_dir)) == 2            # the first run's samples, none run twice
+    samples = pd.read_csv(results / "tuned" / "smoke" / "first-order-samples.csv")
+    assert len(samples) == 2 and samples.chosen.sum() == 1
+
+
 def test_a_driver_killed_or_interrupted_during_an_evaluation_resumes_from_that_evaluations_epoch(
         ray_tmp):
     """kill -9 of the whole run (driver and Ray) in the middle of an evaluation, then Ctrl-C in

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The nb201-cpu grid's runs, in the order of this folder's README ("What is left"), one after the
-# other: each grid resumes where it stopped (its finished trials are not run again) and a tuning
-# whose options are written is not run again, so after an interruption the same script goes on (a
-# tuning cut short starts again). NUM_CPUS trials at a time (default 2), results in RESULTS (default
+# other: each grid and each tuning resumes where it stopped (finished trials and samples are not
+# run again), so after an interruption the same script goes on. NUM_CPUS trials at a time (default 2), results in RESULTS (default
 # results); arguments are passed to every run (e.g. --plan: what each would run and cost).
 # Usage, from the project root: bash results/examples/nb201-cpu/run.sh [ARG ...]
 set -euo pipefail
