@@ -22,6 +22,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -549,6 +550,9 @@ def quiet_ray(verbose: bool) -> None:
         handler.addFilter(_OneLine())
     # but the warning that no node can take a trial: without it a stuck grid says nothing
     logging.getLogger("ray.tune.execution.insufficient_resources_manager").setLevel(logging.WARNING)
+    # Optuna's notice, in a resumed tuning, that a restored sample reports an epoch again (Ray's
+    # checkpoint was from before that epoch); its own lines: `tune_strategy`
+    warnings.filterwarnings("ignore", message="The reported value is ignored because this `step=")
 
 
 def start_ray(args: argparse.Namespace, grid, declared: list, results_dir: Path, storage: str) -> None:
@@ -817,6 +821,11 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
     from ray.tune.search.optuna import OptunaSearch
 
     from benchmark.tuning import search_space, tuning_samples, write_tuned
+
+    if not args.verbose:   # (Optuna's own lines, its study's creation: only with --verbose)
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
 
     if warning := tuning_seed_warning(grid.name, spec.seed, get_grid(args.grid).seeds):
         print(warning, file=sys.stderr)

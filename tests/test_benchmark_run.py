@@ -282,6 +282,7 @@ def test_a_tuning_interrupted_goes_on_where_it_stopped(ray_tmp):
     code, out = _run_until(argv, root, " 1 done, 0 failed / 2] first-order digits s100", signal.SIGINT)
     assert code == run_module.INTERRUPTED, out
     assert "interrupted: the tuning of first-order stopped with 1 of 2 samples finished" in out, out
+    assert "A new study created" not in out and "Traceback" not in out, out   # (Optuna's: --verbose)
     assert not (results / "tuned").exists()
     again = run_module.main(argv[2:])
     assert again == 0
