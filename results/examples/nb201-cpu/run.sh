@@ -19,7 +19,8 @@ run --strategies implicit-neumann implicit-cg --seeds $(seq 0 4) "$@"
 # 3. each strategy's own options tuned on seed 100 (a seed the comparison does not use), by the
 #    found cells' training accuracy in the table, then the grid at them, an experiment of its own
 for strategy in first-order hyperdarts-mlp first-order-smoothed; do
-  [ -f "$results/tuned/nb201-cpu/$strategy.json" ] && [[ " $* " != *" --plan "* ]] && continue
+  # (done: its options written by this grid's objective, the cell's training accuracy)
+  grep -qs '"cell_train_acc"' "$results/tuned/nb201-cpu/$strategy.json" && [[ " $* " != *" --plan "* ]] && continue
   run --tune "$strategy" --seeds 100 --samples 8 "$@"
 done
 run --tuned "$results/tuned/nb201-cpu" --experiment nb201-cpu-tuned \

@@ -29,9 +29,15 @@ print(f"{sys.argv[1]}: {len(list(Path(sys.argv[1], 'parts', 'trials').glob('*.pa
 PY
   shipped+=("$name")
 done
-# the tunings that have written their options (results/examples/tuned/nb201-cpu/README.md)
-for f in "$results"/tuned/nb201-cpu/*.json "$results"/tuned/nb201-cpu/*-samples.csv; do
-  [ -f "$f" ] && cp "$f" results/examples/tuned/nb201-cpu/ && echo "shipped $f"
+# the tunings that have written their options by this grid's objective, the cell's training
+# accuracy in the table (results/examples/tuned/nb201-cpu/README.md; one by another is not shipped)
+for f in "$results"/tuned/nb201-cpu/*.json; do
+  [ -f "$f" ] || continue
+  if ! grep -q '"cell_train_acc"' "$f"; then
+    echo "not shipped: $f chose by another objective than the cell's training accuracy"
+    continue
+  fi
+  cp "$f" "${f%.json}-samples.csv" results/examples/tuned/nb201-cpu/ && echo "shipped $f and its samples"
 done
 python results/examples/tables/snapshot.py nb201-c8-n3-e2 --live "$results/tables/nb201-c8-n3-e2"
 [ ${#shipped[@]} -eq 0 ] || bash results/examples/regenerate.sh "${shipped[@]}"
