@@ -847,6 +847,12 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
         print(f"resuming the tuning of {spec.strategy} from {path}", file=sys.stderr)
         tuner = tune.Tuner.restore(path, wrapped, resume_errored=True, param_space=param_space)
     else:
+        if "://" not in path and Path(path).exists():
+            # an earlier tuning's trial folders are kept, beside this one's rather than among them
+            aside = f"{path}-before-{time.strftime('%Y%m%d-%H%M%S')}"
+            os.replace(path, aside)
+            print(f"an earlier tuning's folders in {path} were moved to {aside}; this tuning "
+                  "starts afresh", file=sys.stderr)
         write_json(saved, record)
         tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,
                            tune_config=tune.TuneConfig(

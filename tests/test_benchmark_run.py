@@ -290,6 +290,11 @@ def test_a_tuning_interrupted_goes_on_where_it_stopped(ray_tmp):
     assert len(read_samples(ray_dir)) == 2            # the first run's samples, none run twice
     samples = pd.read_csv(results / "tuned" / "smoke" / "first-order-samples.csv")
     assert len(samples) == 2 and samples.chosen.sum() == 1
+    # another tuning in the same folder starts afresh; the earlier one's folders are moved aside
+    assert run_module.main([*argv[2:-4], "--samples", "1", "--seeds", "100"]) == 0
+    assert len(read_samples(ray_dir)) == 1
+    (aside,) = ray_dir.parent.glob("tune-before-*")
+    assert len(read_samples(aside)) == 2
 
 
 def test_a_driver_killed_or_interrupted_during_an_evaluation_resumes_from_that_evaluations_epoch(
