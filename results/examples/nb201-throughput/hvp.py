@@ -8,29 +8,18 @@ of 5 after one untimed).
   python results/examples/nb201-throughput/hvp.py
 """
 
-import time
-
 import torch
+from grid_search import first_batches, grid_search, ms, random_images
 
-from nas.data import Augment, ImageData
-from nas.search import Search, SearchConfig
 from nas.strategies.base import grad
 from nas.strategies.implicit import dot
 
-torch.set_num_threads(1)
-g = torch.Generator().manual_seed(0)
-x = torch.randint(0, 255, (512, 3, 16, 16), dtype=torch.uint8, generator=g)
-y = torch.randint(0, 10, (512,), generator=g)
-data = ImageData("synthetic", x, y, x[:10], y[:10], [str(i) for i in range(10)], (0.5,) * 3,
-                 (0.25,) * 3, Augment(crop_padding=2, flip=True, cutout=0))
+data = random_images(512)
 
 
 def parts(speed: tuple) -> dict:
-    config = SearchConfig.of(space="nb201", strategy="implicit-neumann", dataset="synthetic", epochs=1,
-                             batch_size=64, seed=0, space_options={"channels": 8, "cells_per_stage": 1},
-                             strategy_options={}, speed=speed)
-    search = Search(config, data=data)
-    s, (train, _) = search.strategy, next(zip(search.train_batches, search.val_batches))
+    search = grid_search("implicit-neumann", data, speed=speed)
+    s, (train, _) = search.strategy, first_batches(search)
 
     def keep_graph():
         with s.double_backward():
@@ -43,14 +32,6 @@ def parts(speed: tuple) -> dict:
             "with the graph kept": keep_graph,
             "one HVP": lambda: torch.autograd.grad(dot(g_w, u), s.weights, retain_graph=True,
                                                    allow_unused=True, materialize_grads=True)}
-
-
-def ms(f, k: int = 5) -> float:
-    f()
-    start = time.process_time()
-    for _ in range(k):
-        f()
-    return (time.process_time() - start) / k * 1000
 
 
 layouts = {"channels-last": parts(("channels_last",)), "default": parts(())}

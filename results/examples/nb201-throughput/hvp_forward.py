@@ -6,28 +6,16 @@ and their CPU times in interleaved rounds, beside a forward and backward.
   python results/examples/nb201-throughput/hvp_forward.py
 """
 
-import time
-
 import torch
+from grid_search import first_batches, grid_search, ms, random_images
 from torch.func import grad as fgrad
 from torch.func import jvp
 
-from nas.data import Augment, ImageData
-from nas.search import Search, SearchConfig
 from nas.strategies.base import grad
 from nas.strategies.implicit import dot
 
-torch.set_num_threads(1)
-g = torch.Generator().manual_seed(0)
-x = torch.randint(0, 255, (512, 3, 16, 16), dtype=torch.uint8, generator=g)
-y = torch.randint(0, 10, (512,), generator=g)
-data = ImageData("synthetic", x, y, x[:10], y[:10], [str(i) for i in range(10)], (0.5,) * 3,
-                 (0.25,) * 3, Augment(crop_padding=2, flip=True, cutout=0))
-config = SearchConfig.of(space="nb201", strategy="implicit-neumann", dataset="synthetic", epochs=1,
-                         batch_size=64, seed=0, space_options={"channels": 8, "cells_per_stage": 1},
-                         strategy_options={}, speed=("channels_last",))
-search = Search(config, data=data)
-s, (train, _) = search.strategy, next(zip(search.train_batches, search.val_batches))
+search = grid_search("implicit-neumann", random_images(512))
+s, (train, _) = search.strategy, first_batches(search)
 with s.double_backward():
     loss, _ = s.loss(train)
 g_w = torch.autograd.grad(loss, s.weights, create_graph=True, allow_unused=True,
@@ -60,14 +48,6 @@ a, b = reverse_over_reverse(), forward_over_reverse()
 num = sum(((ai - bi) ** 2).sum() for ai, bi in zip(a, b)) ** 0.5
 den = sum((ai ** 2).sum() for ai in a) ** 0.5
 print("relative difference", float((num / den).detach()))
-
-
-def ms(f, k: int = 5) -> float:
-    f()
-    start = time.process_time()
-    for _ in range(k):
-        f()
-    return (time.process_time() - start) / k * 1000
 
 
 for r in range(3):

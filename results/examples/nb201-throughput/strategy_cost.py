@@ -10,38 +10,18 @@ strategy per round; the summary is the median over rounds and its ratio to first
 
 import statistics
 import sys
-import time
 
-import torch
+from grid_search import grid_search, random_images, step_seconds
 
-from nas.data import Augment, ImageData
-from nas.search import Search, SearchConfig
 from nas.strategies import STRATEGIES
 
-torch.set_num_threads(1)
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 strategies = [s for s in STRATEGIES if s != "random"]
-g = torch.Generator().manual_seed(0)
-x = torch.randint(0, 255, (1024, 3, 16, 16), dtype=torch.uint8, generator=g)
-y = torch.randint(0, 10, (1024,), generator=g)
-data = ImageData("synthetic", x, y, x[:10], y[:10], [str(i) for i in range(10)], (0.5,) * 3,
-                 (0.25,) * 3, Augment(crop_padding=2, flip=True, cutout=0))
+data = random_images(1024)
 times: dict[str, list[float]] = {s: [] for s in strategies}
 for r in range(rounds):
     for strategy in strategies:
-        config = SearchConfig.of(space="nb201", strategy=strategy, dataset="synthetic", epochs=1,
-                                 batch_size=64, seed=r, space_options={"channels": 8, "cells_per_stage": 1},
-                                 strategy_options={}, speed=("channels_last",))
-        search = Search(config, data=data)
-        pairs = zip(search.train_batches, search.val_batches)
-        search.strategy.step(*next(pairs))
-        start, k = time.process_time(), 0
-        for train, val in pairs:
-            search.strategy.step(train, val)
-            k += 1
-            if k == 4:
-                break
-        times[strategy].append((time.process_time() - start) / k)
+        times[strategy].append(step_seconds(grid_search(strategy, data, seed=r), 4))
         print(f"round {r + 1}/{rounds} {strategy}: {times[strategy][-1] * 1000:.0f} ms/step", flush=True)
 base = statistics.median(times["first-order"])
 print("\nmedian over rounds (ratio to first-order):")
