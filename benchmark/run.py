@@ -812,6 +812,16 @@ def write_manifest(results_dir: Path, grid, specs) -> None:
     write_json(results_dir / "grid.json", encode_manifest(grid, trials, tables[0] if tables else None))
 
 
+def set_aside(path: str) -> None:
+    """Move an earlier tuning's Ray folder (local storage) to `<path>-before-<time>`, so that a
+    tuning starting afresh keeps its trial folders beside its own rather than among them."""
+    if "://" not in path and Path(path).exists():
+        aside = f"{path}-before-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.replace(path, aside)
+        print(f"an earlier tuning's folders in {path} were moved to {aside}; this tuning starts "
+              "afresh", file=sys.stderr)
+
+
 def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_dir) -> int:
     """Search the strategy's own options with OptunaSearch + ASHA; write the best config."""
     # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
@@ -847,12 +857,7 @@ def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_di
         print(f"resuming the tuning of {spec.strategy} from {path}", file=sys.stderr)
         tuner = tune.Tuner.restore(path, wrapped, resume_errored=True, param_space=param_space)
     else:
-        if "://" not in path and Path(path).exists():
-            # an earlier tuning's trial folders are kept, beside this one's rather than among them
-            aside = f"{path}-before-{time.strftime('%Y%m%d-%H%M%S')}"
-            os.replace(path, aside)
-            print(f"an earlier tuning's folders in {path} were moved to {aside}; this tuning "
-                  "starts afresh", file=sys.stderr)
+        set_aside(path)
         write_json(saved, record)
         tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,
                            tune_config=tune.TuneConfig(
