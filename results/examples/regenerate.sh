@@ -25,15 +25,18 @@ declare -A keep=(
   [nb201-pilot-n5]="cell_table"
   [nb201-cpu-pilot]="lookup_curves accuracy"
   [nb201-cpu]="lookup_curves accuracy differences collapse"
+  [nb201-cpu-tuned]="lookup_curves accuracy differences collapse"
 )
 # the report's own options for an example (its command line in the shipped report says the same)
 declare -A options=(
   [nb201-cpu]="--strategies first-order hyperdarts-mlp first-order-smoothed random"
+  [nb201-cpu-tuned]="--strategies first-order hyperdarts-mlp first-order-smoothed random"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${!keep[@]}")
 for name in "${names[@]}"; do
   src=results/examples/$name
+  [ -d "$src/parts" ] || { echo "skipped $src: no result parts yet"; continue; }
   here=$work
   if [ -d "$src/table" ]; then   # an example pinned to the table snapshot its prose was read from
     here=$work/pinned-$name
