@@ -348,7 +348,7 @@ class Grid:
     def override(self, *, strategies=None, datasets=None, seeds=None, search_epochs=None,
                  eval_epochs=None, data_root=None, space_options=None, train_options=None,
                  search_only=False, truth_repeats=None, table=None, on_miss=None,
-                 lookup_epochs=None) -> Grid:
+                 lookup_epochs=None, transfer_datasets=None) -> Grid:
         """A copy with the given command-line overrides (None leaves a field as it is);
         `space_options` and `train_options` ({field: value}) replace fields of the profile's
         search space and training configs (`--space-set`, `--train-set`); `truth_repeats` the
@@ -387,6 +387,8 @@ class Grid:
             self, profile=profile,
             strategies=tuple(strategies) if strategies else self.strategies,
             search_datasets=tuple(datasets) if datasets else self.search_datasets,
+            transfer_datasets=(tuple(transfer_datasets) if transfer_datasets is not None
+                               else self.transfer_datasets),
             seeds=tuple(seeds) if seeds is not None and len(seeds) else self.seeds,
             data_root=data_root if data_root is not None else self.data_root)
 

@@ -75,6 +75,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"override the grid's strategies: {', '.join(STRATEGIES)}")
     p.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
                    help="override the grid's search datasets")
+    p.add_argument("--transfer-datasets", nargs="+", default=None, metavar="NAME",
+                   help="override the datasets each found cell is also evaluated on besides its "
+                        "search dataset (transfer), e.g. --transfer-datasets fashion-mnist cifar100 "
+                        "with CIFAR-100 under --data-root (or --download); on a grid with a table, "
+                        "its cells are looked up, or trained into it, on each; use another "
+                        "--experiment")
     p.add_argument("--seeds", nargs="+", type=count(0), default=None, help="override the seeds")
     p.add_argument("--search-epochs", type=count(1), default=None, help="override search epochs")
     p.add_argument("--eval-epochs", type=count(1), default=None, help="override evaluation epochs")
@@ -426,7 +432,7 @@ def declared_grid(args: argparse.Namespace):
         space_options=dict(parse_option(t) for t in args.space_set),
         train_options=dict(parse_option(t) for t in args.train_set), search_only=args.search_only,
         truth_repeats=args.truth_repeats, table=args.table, on_miss=args.on_miss,
-        lookup_epochs=args.lookup_epochs)
+        lookup_epochs=args.lookup_epochs, transfer_datasets=args.transfer_datasets)
     if args.tuned:
         # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
         from benchmark.tuning import load_tuned, tuned_lines

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -56,3 +58,26 @@ def through_a_file():
         return torch.load(buf, weights_only=False)
 
     return roundtrip
+
+
+@pytest.fixture
+def fake_cifar100(tmp_path, monkeypatch):
+    """A folder holding CIFAR-100 in torchvision's format (cifar-100-python/: 20 training and 10
+    test images of 100 classes, random pixels); torchvision's md5 checks, which fake files fail,
+    are skipped in this process."""
+    import torchvision.datasets.cifar as tv_cifar
+
+    root = tmp_path / "cifar100-root"
+    d = root / "cifar-100-python"
+    d.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 20), ("test", 10)):
+        data = rng.integers(0, 256, (n, 3 * 32 * 32), dtype=np.uint8)
+        with open(d / split, "wb") as f:
+            pickle.dump({"data": data, "fine_labels": list(rng.integers(0, 100, n)),
+                         "coarse_labels": [0] * n}, f)
+    with open(d / "meta", "wb") as f:
+        pickle.dump({"fine_label_names": [f"c{i}" for i in range(100)]}, f)
+    monkeypatch.setattr(tv_cifar.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
+    return root

@@ -223,6 +223,37 @@ def test_a_trial_trains_its_missing_cells_into_the_table_and_then_looks_them_up(
     assert all(e["eval_wall_s"] == 0.0 and e["table_train_s"] > 0 for e in again.evals.values())
 
 
+def test_a_grid_with_cifar100_at_hand_makes_its_cifar100_table(tmp_path, tiny_digits, fake_cifar100,
+                                                               monkeypatch):
+    """`--transfer-datasets cifar100` with CIFAR-100 in the data root (issue 32: the same grid makes
+    its CIFAR-100 table): each found cell is trained into the table on CIFAR-100 too, at the
+    table's protocol, and the trial scores it there by those trainings."""
+    from benchmark import run as run_module
+    from benchmark import trial
+
+    load = trial.load_for_trial
+    monkeypatch.setattr(trial, "load_for_trial", lambda name, spec, search=False:
+                        tiny_digits if name == "digits" else load(name, spec, search))
+    args = run_module.parse_args(["--grid", "nb201-smoke", "--strategies", "first-order",
+                                  "--transfer-datasets", "cifar100", "--data-root", str(fake_cifar100),
+                                  "--search-epochs", "2", "--eval-epochs", "1"])
+    (spec,) = run_module.declared_grid(args).trials("t", tables_root=tmp_path / "tables")
+    assert spec.eval_datasets == ("digits", "cifar100")
+    state = trial.run_trial(spec, "cpu")
+    assert state.status == "finished"
+    rows = CellTable(spec.table_path).rows()
+    found = Cell.parse(state.genotype).canonical()
+    c100 = rows[rows["dataset"] == "cifar100"].sort_values("train_seed")
+    assert set(c100["canonical"]) == {found}
+    assert list(c100["train_seed"]) == [trial.table_seed(r) for r in range(spec.repeats("cifar100"))]
+    evals = sorted((e for e in state.evals.values() if e["eval_dataset"] == "cifar100"),
+                   key=lambda e: e["repeat"])
+    assert [e["test_acc"] for e in evals] == list(c100["test_acc"])
+    assert {e["evaluated_by"] for e in evals} == {"trained on miss"}
+    # (the search's epochs are looked up on the search dataset only)
+    assert set(rows.loc[rows["canonical"] != found, "dataset"]) <= {"digits"}
+
+
 def test_a_miss_that_may_not_train_ends_the_trial_in_one_sentence(tmp_path, tiny_digits, monkeypatch):
     from benchmark import trial
 

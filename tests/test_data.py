@@ -1,5 +1,3 @@
-import pickle
-
 import numpy as np
 import pytest
 import torch
@@ -111,27 +109,8 @@ def test_unknown_and_missing_datasets_say_what_to_do(tmp_path):
         load_dataset(f"imagefolder:{tmp_path / 'nope'}")
 
 
-def _write_fake_cifar100(root, n_train=20, n_test=10):
-    d = root / "cifar-100-python"
-    d.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for split, n in (("train", n_train), ("test", n_test)):
-        data = rng.integers(0, 256, (n, 3 * 32 * 32), dtype=np.uint8)
-        with open(d / split, "wb") as f:
-            pickle.dump({"data": data, "fine_labels": list(rng.integers(0, 100, n)),
-                         "coarse_labels": [0] * n}, f)
-    with open(d / "meta", "wb") as f:
-        pickle.dump({"fine_label_names": [f"c{i}" for i in range(100)]}, f)
-
-
-def test_cifar100_reads_torchvision_format(tmp_path, monkeypatch):
-    import torchvision.datasets.cifar as tv_cifar
-
-    _write_fake_cifar100(tmp_path)
-    # The files are fake, so their md5 sums are too: skip torchvision's integrity checks.
-    monkeypatch.setattr(tv_cifar.CIFAR10, "_check_integrity", lambda self: True)
-    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
-    data = load_dataset("cifar100", root=tmp_path)
+def test_cifar100_reads_torchvision_format(fake_cifar100):
+    data = load_dataset("cifar100", root=fake_cifar100)
     assert data.train_x.shape == (20, 3, 32, 32) and data.test_x.shape == (10, 3, 32, 32)
     assert data.num_classes == 100 and data.eval_cutout == 16 and data.augment.flip
 
