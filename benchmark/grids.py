@@ -304,7 +304,7 @@ class Grid:
         if not (self.strategies and self.search_datasets and self.seeds):
             raise ValueError(f"grid {self.name!r} needs at least one strategy, dataset and seed")
         for what, values in (("strategy", self.strategies), ("dataset", self.search_datasets),
-                             ("seed", self.seeds)):
+                             ("seed", self.seeds), ("transfer dataset", self.transfer_datasets)):
             twice = sorted({v for v in values if values.count(v) > 1}, key=str)
             if twice:   # (a trial declared twice would run twice under one id)
                 raise ValueError(f"grid {self.name!r} names the {what} {twice[0]} more than once")

@@ -75,11 +75,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"override the grid's strategies: {', '.join(STRATEGIES)}")
     p.add_argument("--datasets", nargs="+", default=None, metavar="NAME",
                    help="override the grid's search datasets")
-    p.add_argument("--transfer-datasets", nargs="+", default=None, metavar="NAME",
+    p.add_argument("--transfer-datasets", nargs="*", default=None, metavar="NAME",
                    help="override the datasets each found cell is also evaluated on besides its "
-                        "search dataset (transfer), e.g. --transfer-datasets fashion-mnist cifar100 "
-                        "with CIFAR-100 under --data-root (or --download); on a grid with a table, "
-                        "its cells are looked up, or trained into it, on each; use another "
+                        "search dataset (transfer; none when given no name), e.g. "
+                        "--transfer-datasets fashion-mnist cifar100 with CIFAR-100 under --data-root "
+                        "(or --download); on a grid with a table, its cells are looked up there on "
+                        "each (and trained into it where the profile trains a miss); use another "
                         "--experiment")
     p.add_argument("--seeds", nargs="+", type=count(0), default=None, help="override the seeds")
     p.add_argument("--search-epochs", type=count(1), default=None, help="override search epochs")
@@ -407,6 +408,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     check_writable(args.results, "--results")
     check_storage(args.storage)
+    if args.tune and (results_dir / "grid.json").is_file():
+        raise UsageError(f"{results_dir} holds a grid's results (grid.json); a tuning goes in a "
+                         f"folder of its own: leave out --experiment (tune-{grid.name}-{args.tune}) "
+                         "or name another")
     declared = grid.trials(experiment, tables_root=Path(args.results).resolve() / "tables")
     check_networks(grid, declared)
     check_networks(grid, declared, check_datasets(grid, grid.data_root, args.download))
@@ -437,7 +442,7 @@ def declared_grid(args: argparse.Namespace):
         # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
         from benchmark.tuning import load_tuned, tuned_lines
 
-        tuned = load_tuned(args.tuned)
+        tuned = load_tuned(args.tuned, metric=tuning_metric(grid.profile))
         grid = dataclasses.replace(grid, strategy_options={**grid.strategy_options, **tuned})
         print("\n".join(tuned_lines(args.tuned, tuned, grid.strategies)), file=sys.stderr)
     if args.tune:
@@ -819,13 +824,23 @@ def write_manifest(results_dir: Path, grid, specs) -> None:
 
 
 def set_aside(path: str) -> None:
-    """Move an earlier tuning's Ray folder (local storage) to `<path>-before-<time>`, so that a
-    tuning starting afresh keeps its trial folders beside its own rather than among them."""
-    if "://" not in path and Path(path).exists():
-        aside = f"{path}-before-{time.strftime('%Y%m%d-%H%M%S')}"
-        os.replace(path, aside)
-        print(f"an earlier tuning's folders in {path} were moved to {aside}; this tuning starts "
-              "afresh", file=sys.stderr)
+    """Move an earlier tuning's Ray folder (local storage) to `<path>-before-<time>[-<n>]`, so that
+    a tuning starting afresh keeps its trial folders beside its own rather than among them; on a
+    storage URI nothing moves, and it says so."""
+    if "://" in path:
+        print(f"a tuning starting afresh at {path}: any earlier tuning's trial folders there stay "
+              "beside this one's (nothing is moved on a storage URI)", file=sys.stderr)
+        return
+    if not Path(path).exists():
+        return
+    aside = f"{path}-before-{time.strftime('%Y%m%d-%H%M%S')}"
+    n = 1
+    while Path(aside if n == 1 else f"{aside}-{n}").exists():
+        n += 1
+    aside = aside if n == 1 else f"{aside}-{n}"
+    os.replace(path, aside)
+    print(f"an earlier tuning's folders in {path} were moved to {aside}; this tuning starts "
+          "afresh", file=sys.stderr)
 
 
 def tune_strategy(args, grid, spec, wrapped, param_space, run_config, results_dir) -> int:

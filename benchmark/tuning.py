@@ -84,8 +84,10 @@ def write_tuned(folder: Path, strategy: str, options: dict, score: float,
                       {"strategy": strategy, "options": options, metric: score})
 
 
-def load_tuned(folder: str | Path) -> dict[str, dict]:
-    """{strategy: options} from the <strategy>.json files of a tuning folder."""
+def load_tuned(folder: str | Path, metric: str | None = None) -> dict[str, dict]:
+    """{strategy: options} from the <strategy>.json files of a tuning folder; with `metric` (the
+    grid's tuning objective, benchmark/plan.py `tuning_metric`), a file whose tuning chose by
+    another objective (the key beside its options) is refused."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"the tuned-config folder {folder} does not exist")
@@ -95,6 +97,11 @@ def load_tuned(folder: str | Path) -> dict[str, dict]:
         if not isinstance(d, dict) or not isinstance(d.get("options"), dict):
             raise FileError(f"{path} is not a tuned configuration ({{\"strategy\": …, \"options\": "
                             "{…}}); run the tuning again, or mend or delete it")
+        chosen_by = [k for k in d if k not in ("strategy", "options")]
+        if metric is not None and chosen_by and metric not in chosen_by:
+            raise FileError(f"{path} was tuned by {chosen_by[0]}, not by this grid's objective "
+                            f"{metric}; tune {d.get('strategy')} again on this grid, or move the "
+                            "file out of the folder")
         if d.get("strategy") in STRATEGIES:
             tuned[d["strategy"]] = dict(d["options"])
     if not tuned:

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from benchmark.grids import GRIDS, SMOKE, Grid, get_grid
+from nas.files import FileError
 from nas.strategies import STRATEGIES
 from resultstore.schema import KEYS
 from resultstore.store import ResultStore
@@ -420,6 +421,13 @@ def test_a_grid_with_tuned_options_says_what_each_strategy_runs_at(tmp_path):
     assert lines[1] == "  first-order: {'alpha_lr': 0.0005}"
     assert lines[-1] == ("  not tuned (the profile's options, else the strategy's defaults): "
                          "first-order-smoothed, one-level")
+    # a grid whose tunings choose by the cell refuses options chosen by the supernet's accuracy
+    (folder / "first-order.json").write_text(json.dumps(
+        {"strategy": "first-order", "options": {"alpha_lr": 5e-4}, "val_acc": 0.6}))
+    assert load_tuned(folder, metric="val_acc")["first-order"] == {"alpha_lr": 5e-4}
+    with pytest.raises(FileError, match="first-order.json was tuned by val_acc, not by this grid's "
+                                        "objective cell_train_acc"):
+        load_tuned(folder, metric="cell_train_acc")
 
 
 def test_a_tunings_samples_are_read_back_from_rays_trial_folders(tmp_path):

@@ -178,6 +178,29 @@ def test_tuning_rejects_an_unknown_strategy_and_a_missing_folder(capsys):
     assert "valid strategies are" in err and "does not exist" in err
 
 
+def test_a_tuning_in_a_grids_results_folder_is_refused_and_moves_nothing(tmp_path, capsys):
+    grid_dir = tmp_path / "r" / "smoke"
+    (grid_dir / "ray" / "tune").mkdir(parents=True)
+    (grid_dir / "grid.json").write_text("{}")
+    argv = ["--results", str(tmp_path / "r"), "--tune", "first-order", "--experiment", "smoke"]
+    assert run_module.main(argv) == 2
+    assert "holds a grid's results (grid.json); a tuning goes in a folder of its own" in \
+        capsys.readouterr().err
+    assert sorted(p.name for p in (grid_dir / "ray").iterdir()) == ["tune"]
+
+
+def test_an_earlier_tuning_is_set_aside_under_a_name_of_its_own_each_time(tmp_path, capsys):
+    path = tmp_path / "tune"
+    for k in range(3):   # (three in one second: each its own name)
+        (path / f"trial{k}").mkdir(parents=True)
+        run_module.set_aside(str(path))
+    aside = sorted(tmp_path.glob("tune-before-*"))
+    assert len(aside) == 3 and not path.exists()
+    assert sorted(p.name for a in aside for p in a.iterdir()) == ["trial0", "trial1", "trial2"]
+    run_module.set_aside("s3://bucket/tune")   # nothing to move on a URI, and it says so
+    assert "nothing is moved on a storage URI" in capsys.readouterr().err
+
+
 def test_trials_with_result_parts_are_not_rerun_without_rays_state(ray_tmp, capsys):
     # Parts copied from another machine (no results/<experiment>/ray): the finished trials are
     # skipped, here all of them, so Ray never starts; another profile in grid.json is refused.

@@ -36,7 +36,11 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${!keep[@]}")
 for name in "${names[@]}"; do
   src=results/examples/$name
-  [ -d "$src/parts" ] || { echo "skipped $src: no result parts yet"; continue; }
+  if [ ! -d "$src/parts" ]; then   # (an example named on the command line must have them)
+    [ $# -eq 0 ] || { echo "$src has no result parts (parts/)" >&2; exit 1; }
+    echo "skipped $src: no result parts yet"
+    continue
+  fi
   here=$work
   if [ -d "$src/table" ]; then   # an example pinned to the table snapshot its prose was read from
     here=$work/pinned-$name
