@@ -64,5 +64,6 @@ wide = last.pivot(index="seed", columns="strategy", values="val_acc").dropna()
 most = wide.idxmax(axis=1).value_counts()
 means = last.groupby("strategy")[["val_acc", "lookup_acc"]].mean().mul(100).round(2)
 means["seeds with the most accurate supernet"] = most.reindex(means.index).fillna(0).astype(int)
-print(f"per strategy (means in %; of the {len(wide)} seeds every strategy searched):")
+print(f"per strategy (means in % over its searches; the count over the {len(wide)} seeds every "
+      "strategy searched):")
 print(means.to_string())
