@@ -833,11 +833,10 @@ def set_aside(path: str) -> None:
         return
     if not Path(path).exists():
         return
-    aside = f"{path}-before-{time.strftime('%Y%m%d-%H%M%S')}"
-    n = 1
-    while Path(aside if n == 1 else f"{aside}-{n}").exists():
-        n += 1
-    aside = aside if n == 1 else f"{aside}-{n}"
+    stamp = f"{path}-before-{time.strftime('%Y%m%d-%H%M%S')}"
+    aside, n = stamp, 2
+    while Path(aside).exists():   # (two in one second)
+        aside, n = f"{stamp}-{n}", n + 1
     os.replace(path, aside)
     print(f"an earlier tuning's folders in {path} were moved to {aside}; this tuning starts "
           "afresh", file=sys.stderr)
