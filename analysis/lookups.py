@@ -11,6 +11,7 @@ holds.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import matplotlib
@@ -24,12 +25,12 @@ from analysis import stats as st
 from analysis.figures import PAPER, _epoch_axis, _jitter, _palette, _save, _wrap, ci, n_text
 from analysis.plotting import new_figure
 from analysis.tables import VERDICTS, Table, ci_text, comparisons, p_text, strategy_order
-from nas.spaces import space_config
+from nas.spaces import get_space, space_config
 from nas.spaces.nb201 import cell_stats
 from nas.spaces.nb201_cell import NB201_BEST, Cell
 from nas.strategies import STRATEGIES
-from resultstore.cells import CellTable, describe, fill_order, uniform_sample
-from resultstore.experiment import Experiment
+from resultstore.cells import CellTable, canonical_form, describe, fill_order, uniform_sample
+from resultstore.experiment import Experiment, ReportError
 from resultstore.schema import TRIAL_KEY, short_name
 
 
@@ -141,14 +142,62 @@ AMONG = {"space": "every cell of the space",
          "table": "the cells the table holds (not a sample of the space: the searches filled it)"}
 
 
+def with_table_datasets(exp: Experiment, table, names) -> Experiment:
+    """The experiment with each scored search's cell looked up in its table on each dataset of
+    `names` (trained there after the searches, `--fill-from`), as evaluations of the search
+    (`evaluated_by` "table after the search"): transfer datasets the trials did not evaluate, which
+    join every table, figure and Holm family of the report. ReportError (one sentence) for a name
+    the trials evaluated, or one on which the table lacks a found cell (it says how to train them);
+    with no name, a note of the datasets the table could add."""
+    if exp.trials.empty or table is None:
+        if names:
+            raise ReportError(f"{exp.root} has no trial, or no table of cells that is there, so "
+                              "--table-datasets has nothing to read")
+        return exp
+    done = exp.finished.drop_duplicates(["strategy", "search_dataset", "seed"])
+    evaluated = set(exp.trials.eval_dataset.dropna())
+    others = [d for d in table.datasets() if d not in evaluated]
+    if not names:
+        return exp if not others or done.empty else dataclasses.replace(exp, notes=(*exp.notes, (
+            f"The table {table.name} holds trainings on {', '.join(others)} too, which the trials "
+            "did not evaluate; `--table-datasets NAME` adds them as transfer datasets.")))
+    if done.empty:
+        raise ReportError(f"{exp.root} has no scored search, so --table-datasets has nothing to read")
+    parse = get_space(exp.space).parse
+    rows = []
+    for name in dict.fromkeys(names):
+        if name in evaluated:
+            raise ReportError(f"the trials of {exp.root} evaluated {name} themselves; --table-datasets "
+                              f"names datasets they did not ({', '.join(others) or 'the table has none'})")
+        lookups = [table.lookup(r.genotype, canonical_form(parse(r.genotype)), name)
+                   for r in done.itertuples(index=False)]
+        lacking = sum(found is None for found in lookups)
+        if lacking:
+            raise ReportError(
+                f"the table {table.name} has no training on {name} of the cells that {lacking} of "
+                f"{exp.name}'s {len(done)} scored searches found; train them first: python benchmark/run.py "
+                f"--grid <the grid that fills {table.name}> --fill-from {exp.name} --datasets {name}")
+        for r, found in zip(done.to_dict("records"), lookups):
+            rows += [{**r, "eval_dataset": name, "repeat": i, "eval_seed": seed, "test_acc": acc,
+                      "test_loss": None, "params": found.params, "eval_wall_s": 0.0,
+                      "eval_device": found.device, "eval_epochs": found.epochs,
+                      "table_train_s": found.cost_s / found.n, "evaluated_by": "table after the search",
+                      "lookup_match": found.match, "canonical": found.canonical, "table": table.name}
+                     for i, (acc, seed) in enumerate(zip(found.accs, found.seeds))]
+    added = pd.DataFrame(rows)[exp.trials.columns.intersection(rows[0].keys())]
+    note = (f"**Looked up after the searches** (`--table-datasets`): {', '.join(dict.fromkeys(names))}, "
+            f"the table {table.name}'s trainings of the {len(done)} scored searches' cells (trained "
+            "there after the searches); these datasets join every comparison and its Holm family.")
+    return dataclasses.replace(exp, trials=pd.concat([exp.trials, added], ignore_index=True),
+                               notes=(*exp.notes, note))
+
+
 def found_cells(exp: Experiment) -> pd.DataFrame:
     """One row per search that found a cell (scored or missed): its key, genotype and the cell's
     numbers (cell_stats), for the collapse share, which does not need a lookup."""
-    t = exp.trials
-    if t.empty or "genotype" not in t:
+    t = exp.found
+    if t.empty:
         return pd.DataFrame()
-    t = t[t.status.isin(["finished", "missed"]) & t.genotype.notna()]
-    t = t.drop_duplicates(["strategy", "search_dataset", "seed"])
     rows = [{"strategy": r.strategy, "search_dataset": r.search_dataset, "seed": r.seed,
              "missed": r.status == "missed", **cell_stats(Cell.parse(r.genotype))}
             for r in t.itertuples(index=False)]

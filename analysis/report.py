@@ -55,6 +55,7 @@ from analysis.lookups import (
     strategies_differ,
     table_figure,
     table_summary,
+    with_table_datasets,
 )
 from analysis.plotting import plot_genotype
 from analysis.tables import (
@@ -595,6 +596,7 @@ def status_lines(exp: Experiment) -> list[str]:
         kept = ", ".join(strategy_order(set(exp.trials.strategy))) if not exp.trials.empty else "none"
         lines.append(f"**Some strategies only** (`--strategies`): {kept}; the experiment's "
                      f"{', '.join(exp.left_out)} are left out of every table, figure and Holm family.")
+    lines += list(exp.notes)
     if exp.trials.empty:   # a studies-only folder: nothing declared, nothing missing
         return lines
     missing = exp.missing()
@@ -697,12 +699,14 @@ def check_edge(exp: Experiment, edge: str) -> None:
 
 def report(experiment: str | Path, out: str | Path | None = None, reference: str | Path | None = REFERENCE,
            edge: str | None = None, toy: bool = True, log=print, perf: str | Path | None = None,
-           strategies=None) -> Path:
-    """Build the report of one experiment folder (of its `strategies` only, where given); returns
-    the path of report.md."""
+           strategies=None, table_datasets=()) -> Path:
+    """Build the report of one experiment folder (of its `strategies` only, where given; with its
+    found cells looked up in its table on `table_datasets` too); returns the path of report.md."""
     exp = load_experiment(experiment)
     if strategies:
         exp = only_strategies(exp, strategies)
+    if not exp.fills_table:
+        exp = with_table_datasets(exp, find_table(exp), table_datasets or ())
     out = Path(out) if out else exp.root / "report"
     ref = None
     if reference:
@@ -749,6 +753,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="report these strategies only (a comparison declared among some of the "
                         "experiment's: its Holm family is theirs alone; the page names the others "
                         "it leaves out) (default: all)")
+    p.add_argument("--table-datasets", nargs="+", default=None, metavar="NAME",
+                   help="look the found cells up in the experiment's table on these datasets too, as "
+                        "transfer datasets the trials did not evaluate (trained into the table after "
+                        "the searches: `benchmark/run.py --grid nb201-table --fill-from EXPERIMENT "
+                        "--datasets NAME`); they join every comparison and its Holm family")
     args = p.parse_args(argv)
     perf = args.perf or str(Path(args.results) / "perf")
     start = time.perf_counter()
@@ -757,7 +766,7 @@ def main(argv: list[str] | None = None) -> int:
             check_writable(args.out, "--out")
         path = report(find_experiment(args.experiment, args.results), args.out,
                       None if args.no_reference else args.reference, edge=args.edge, toy=not args.no_toy,
-                      perf=perf, strategies=args.strategies)
+                      perf=perf, strategies=args.strategies, table_datasets=args.table_datasets)
     except (ReportError, FileError, PathError) as e:
         print(f"report: {e}", file=sys.stderr)
         return 2

@@ -98,10 +98,12 @@ class Profile:
     lookup_epochs: bool = False
     # a grid that fills its table instead of searching (benchmark/fills.py, `fill_cells`):
     # "all" (one cell per distinct computation of the space), "pilot" (the uniform cells of each
-    # operation but none, and 16 cells drawn at random among the distinct ones) or "random:N";
+    # operation but none, and 16 cells drawn at random among the distinct ones), "random:N" or
+    # "found" (the cells of `fill_list`: those that experiments' searches found, `--fill-from`);
     # each trial trains `fill_chunk` of them into the table, `eval_repeats` trainings each
     fill: str | None = None
     fill_chunk: int = 20
+    fill_list: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         space = get_space(self.space)
@@ -128,6 +130,10 @@ class Profile:
                                  "name one (table)")
             if self.fill_chunk < 1:
                 raise ValueError(f"fill_chunk must be at least 1, got {self.fill_chunk}")
+        if (self.fill == "found") != bool(self.fill_list):
+            raise ValueError(f"profile {self.name}: fill 'found' trains the cells of fill_list, "
+                             "and only it has one")
+        if self.fill is not None:
             fill_cells(self)   # (an unknown fill, or a space that does not list its cells, fails here)
         if self.table is not None and self.ground_truth:
             raise ValueError(f"profile {self.name}: a table is its ground truth; ground_truth "

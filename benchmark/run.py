@@ -39,6 +39,7 @@ from benchmark.codec import (
     manifest_format,
     manifest_matches,
 )
+from benchmark.fills import found_cells
 from benchmark.grids import GRIDS, get_grid, legacy_trial_id, trial_id
 from benchmark.plan import CELL_METRIC, grace_period, plan, tuning_metric, tuning_plan, tuning_seed_warning
 from benchmark.trial import open_table
@@ -48,7 +49,15 @@ from nas.memory import check_space_fits
 from nas.options import Parser, count, parse_option, positive, program
 from nas.spaces import get_space
 from nas.strategies import STRATEGIES, get_strategy
-from resultstore.cells import CellTable, TableError, describe, import_published, start_from_shipped
+from resultstore.cells import (
+    CellTable,
+    TableError,
+    describe,
+    import_published,
+    resolve_table,
+    start_from_shipped,
+)
+from resultstore.experiment import ReportError, find_experiment
 from resultstore.schema import KEYS, MARKING, read_manifest
 from resultstore.store import ResultStore, default_results_dir, read_parquet
 
@@ -82,6 +91,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(or --download); on a grid with a table, its cells are looked up there on "
                         "each (and trained into it where the profile trains a miss); use another "
                         "--experiment")
+    p.add_argument("--fill-from", nargs="+", default=None, metavar="EXPERIMENT",
+                   help="on a grid that fills a table of cells (nb201-table): train only the cells "
+                        "these experiments' searches found (folders, or names under --results), "
+                        "e.g. --fill-from nb201-cpu --datasets cifar100 for their CIFAR-100 "
+                        "transfer without searching again (`analysis/report.py nb201-cpu "
+                        "--table-datasets cifar100` reads it); the experiment defaults to "
+                        "<grid>-from-<experiments>; after the experiments found more cells, name "
+                        "another --experiment (the cells trained already are not trained again)")
     p.add_argument("--seeds", nargs="+", type=count(0), default=None, help="override the seeds")
     p.add_argument("--search-epochs", type=count(1), default=None, help="override search epochs")
     p.add_argument("--eval-epochs", type=count(1), default=None, help="override evaluation epochs")
@@ -400,7 +417,7 @@ def run(args: argparse.Namespace) -> int:
     """The grid the arguments declare: its plan (--plan), its tuning (--tune) or its trials, run on
     Ray from where they stopped; 1 if a trial failed, INTERRUPTED if Ctrl-C stopped it."""
     grid = declared_grid(args)
-    experiment = args.experiment or (f"tune-{grid.name}-{args.tune}" if args.tune else grid.name)
+    experiment = args.experiment or default_experiment(args, grid)
     results_dir = Path(args.results).resolve() / experiment
     check_plan_flags(args)
     if args.plan:
@@ -428,6 +445,16 @@ def run(args: argparse.Namespace) -> int:
     return run_trials(args, grid, declared, specs, restorable, results_dir, storage, name, loggers)
 
 
+def default_experiment(args: argparse.Namespace, grid) -> str:
+    """The experiment a run writes without --experiment: the grid's name; a tuning's
+    tune-<grid>-<strategy>; a --fill-from run's <grid>-from-<experiments>."""
+    if args.tune:
+        return f"tune-{grid.name}-{args.tune}"
+    if args.fill_from:
+        return f"{grid.name}-from-" + "-".join(Path(e).name for e in args.fill_from)
+    return grid.name
+
+
 def declared_grid(args: argparse.Namespace):
     """The grid `--grid` names with the command line's overrides, tuned options (--tuned), or cut to
     one search of the strategy to tune (--tune)."""
@@ -438,6 +465,15 @@ def declared_grid(args: argparse.Namespace):
         train_options=dict(parse_option(t) for t in args.train_set), search_only=args.search_only,
         truth_repeats=args.truth_repeats, table=args.table, on_miss=args.on_miss,
         lookup_epochs=args.lookup_epochs, transfer_datasets=args.transfer_datasets)
+    if args.fill_from:
+        tables = Path(args.results).resolve() / "tables"
+        try:
+            roots = [find_experiment(e, args.results) for e in args.fill_from]
+        except ReportError as e:
+            raise UsageError(str(e)) from None
+        cells = found_cells(grid.profile, resolve_table(grid.profile.table, tables), roots)
+        grid = dataclasses.replace(grid, profile=dataclasses.replace(
+            grid.profile, fill="found", fill_list=tuple(cells)))
     if args.tuned:
         # (Ray loads where a grid starts: --help, --plan and a refused input answer without it)
         from benchmark.tuning import load_tuned, tuned_lines

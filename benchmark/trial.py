@@ -27,7 +27,7 @@ from nas.data import ImageData, load_dataset, resized, train_subset
 from nas.files import json_ready
 from nas.search import Search
 from nas.spaces import make_supernet
-from resultstore.cells import CellTable, TableError
+from resultstore.cells import CellTable, TableError, canonical_form
 
 
 def load_for_trial(name: str, spec: TrialSpec, search: bool = False) -> ImageData:
@@ -177,11 +177,6 @@ def open_table(spec: TrialSpec):
     if have is None or have.get("source") == "trained here":
         table.require(table_protocol(spec), create=spec.profile.on_miss == "train" or spec.kind == FILL)
     return table
-
-
-def canonical_form(arch) -> str:
-    """The architecture's canonical form where its space has one (nb201), else its string."""
-    return arch.canonical() if hasattr(arch, "canonical") else str(arch)
 
 
 def table_seed(repeat: int) -> int:

@@ -99,6 +99,12 @@ class Lookup:
         return float(np.std(self.accs, ddof=1)) if self.n > 1 else float("nan")
 
 
+def canonical_form(arch) -> str:
+    """The architecture's canonical form where its space has one (nb201), else its string: the
+    key by which a table finds a cell it holds under another string."""
+    return arch.canonical() if hasattr(arch, "canonical") else str(arch)
+
+
 def part_name(dataset: str, arch: str, seed: int) -> str:
     return f"{dataset_id(dataset)}__{hashlib.sha1(arch.encode()).hexdigest()[:16]}__s{seed}"
 

@@ -41,6 +41,7 @@ class Experiment:
     fills: pd.DataFrame = field(default_factory=pd.DataFrame)   # a grid that fills its table
     space_options: dict = field(default_factory=dict)    # grid.json's profile's search_space
     left_out: tuple[str, ...] = ()                       # strategies `only_strategies` removed
+    notes: tuple[str, ...] = ()                          # what a report adds to its status lines
 
     @property
     def fills_table(self) -> bool:
@@ -73,6 +74,16 @@ class Experiment:
         out["acc"] = g["acc"].mean().to_numpy()
         out["repeats"] = g["acc"].count().to_numpy()
         return out
+
+    @property
+    def found(self) -> pd.DataFrame:
+        """One row per search that found a cell, scored or missed by its table (the trial's first
+        row, with its `genotype`)."""
+        t = self.trials
+        if t.empty or "genotype" not in t:
+            return t.iloc[:0]
+        t = t[t.status.isin(["finished", "missed"]) & t.genotype.notna()]
+        return t.drop_duplicates(["strategy", "search_dataset", "seed"])
 
     @property
     def diverged(self) -> pd.DataFrame:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -24,6 +26,17 @@ def pytest_configure(config):
         torch.set_num_threads(1)
         set_mutant_under_test(mutant)
         os.environ.pop("MUTANT_UNDER_TEST")
+
+
+@pytest.fixture
+def ray_tmp(tmp_path, monkeypatch):
+    """A private Ray for a test that runs a grid: no stale cluster address, its temp files in a
+    short folder of /tmp (Ray's socket paths must stay under 108 bytes), removed after."""
+    short = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_TMPDIR", short)
+    yield tmp_path
+    shutil.rmtree(short, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

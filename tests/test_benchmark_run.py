@@ -3,24 +3,12 @@
 import json
 import re
 import shutil
-import tempfile
 from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from benchmark import run as run_module
-
-
-@pytest.fixture
-def ray_tmp(tmp_path, monkeypatch):
-    # A private Ray: no stale cluster address, temp files under the test's folder.
-    # Ray's socket paths must stay under 108 bytes, so its temp dir is short, not under tmp_path.
-    short = tempfile.mkdtemp(prefix="ray", dir="/tmp")
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    monkeypatch.setenv("RAY_TMPDIR", short)
-    yield tmp_path
-    shutil.rmtree(short, ignore_errors=True)
 
 
 def _argv(tmp_path, *extra):

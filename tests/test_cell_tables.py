@@ -429,7 +429,7 @@ def test_a_fill_grid_is_chunks_of_its_cells_and_each_trains_them_into_the_table(
     specs = grid.trials(tables_root=tmp_path)
     assert [s.seed for s in specs] == [0, 1, 2, 3, 4, 5] and {s.kind for s in specs} == {"table-fill"}
     assert [c for s in specs for c in trial.fill_chunk(s)] == cells
-    with pytest.raises(ValueError, match="fill is all, pilot or random:N"):
+    with pytest.raises(ValueError, match="fill is all, pilot, random:N .* or found"):
         dataclasses.replace(grid.profile, fill="some")
     with pytest.raises(ValueError, match="name one"):
         dataclasses.replace(grid.profile, table=None)
