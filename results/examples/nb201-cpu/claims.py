@@ -1,0 +1,134 @@
+"""Check that the prose gives the numbers of this folder's report: every headline number of the
+nb201-cpu grid that README.md ("So far") and docs/findings.md ("The grid so far") state, made here
+from the shipped report's tables (`tables/*.csv`, `tables/transfer.md`) in the prose's own words,
+and looked for in the documents (whitespace and line breaks aside). Prints one line per claim;
+exits 1 if a document lacks one: after a session ships new trials, the prose is updated until this
+passes (tests/test_shipped_claims.py runs it).
+
+Usage, from the project root: python results/examples/nb201-cpu/claims.py
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+CIFAR = "imagefolder:~/.cache/cifar10-jpeg"
+FMNIST = "fashion-mnist"
+FO, HD, FOS, RANDOM = "first-order", "hyperdarts-mlp", "first-order-smoothed", "random"
+
+
+def signed(x: float) -> str:
+    """+5.40, −1.14 (the prose's minus sign)."""
+    return f"{x:+.2f}".replace("-", "−")
+
+
+def p(x: float) -> str:
+    """A p-value as the prose gives it: 0.0002 below 0.001, 1.0 at 1, else three decimals."""
+    return "1.0" if x >= 0.9995 else f"{x:.4f}" if x < 0.001 else f"{x:.3f}"
+
+
+def interval(row, prefix: str = "acc") -> str:
+    return f"{row[prefix]:.2f}% [{row[prefix + '_lo']:.2f}, {row[prefix + '_hi']:.2f}]"
+
+
+def difference(acc: pd.DataFrame, strategy: str, against: str, dataset: str = CIFAR) -> dict:
+    """The report's paired difference of `strategy` from `against` on `dataset`, in prose form."""
+    row = acc[(acc.strategy == strategy) & (acc.eval_dataset == dataset)].iloc[0]
+    col = "vs_" + against.replace("-", "_")
+    return {"d": signed(row[col + "_diff"]), "lo": signed(row[col + "_diff_lo"]),
+            "hi": signed(row[col + "_diff_hi"]), "n": int(row[col + "_n"]), "p": p(row[col + "_p"]),
+            "p_holm": p(row[col + "_p_holm"]), "mde_holm": f"{row[col + '_mde_holm']:.1f}"}
+
+
+def claims(t: Path = HERE / "tables") -> list[tuple[str, str]]:
+    """(document, the text it must hold), from the report's tables in `t` (the shipped ones).
+    (Long: one line per claim.)"""
+    lk = pd.read_csv(t / "lookups.csv")
+    acc = pd.read_csv(t / "accuracy.csv")
+    differ = pd.read_csv(t / "strategies_differ.csv")
+    collapse = pd.read_csv(t / "collapse_differences.csv")
+    on = {s: r for s, r in lk[lk.eval_dataset == CIFAR].set_index("strategy").iterrows()}
+    n = {s: int(on[s].searches) for s in (FO, HD, FOS, RANDOM)}
+    hd_fo, hd_fos, fos_fo = difference(acc, HD, FO), difference(acc, HD, FOS), difference(acc, FOS, FO)
+    hd_fo_fm = difference(acc, HD, FO, FMNIST)
+    vs_random = {s: difference(acc, s, RANDOM) for s in (FO, HD, FOS)}
+    fo_random_fm = difference(acc, FO, RANDOM, FMNIST)
+    fr = {(r.eval_dataset, r.outcome): r for r in differ.itertuples()}
+    fr_c, fr_f = fr[(CIFAR, "looked-up accuracy")], fr[(FMNIST, "looked-up accuracy")]
+    fr_k = fr[(CIFAR, "collapse share")]
+    fisher = collapse[(collapse.strategy == HD) & (collapse.baseline == FO)].iloc[0]
+    # the prose gives one Fisher p "against each" of first-order's three comparisons while they agree
+    firsts = {p(r.p) for r in collapse.itertuples() if FO in (r.strategy, r.baseline)}
+    against = "against each" if len(firsts) == 1 else f"(three differ: {', '.join(sorted(firsts))})"
+    by_seed = pd.read_csv(t / "lookups_by_seed.csv")
+    rs_seeds = by_seed[(by_seed.eval_dataset == CIFAR) & (by_seed.strategy == "random-search")].seed
+    k, searches = int(on[FO].collapsed), int(on[FO].cells_found)
+    rho = re.search(r"across the (\d+) searches [^:]*: Spearman ρ = ([\d.]+) \[([\d.]+), ([\d.]+)\]",
+                    (t / "transfer.md").read_text())
+    seeds = f"{min(n.values())}–{max(n.values())}" if min(n.values()) != max(n.values()) else str(n[FO])
+    readme, findings = "README.md", "docs/findings.md"
+    return [
+        (readme, f"at {seeds} of the 40 seeds the grid declares"),
+        (readme, f"score {hd_fo['d'].lstrip('+')} points above first-order DARTS's (95% interval "
+                 f"{hd_fo['lo']} to {hd_fo['hi']}, uncorrected, n = {hd_fo['n']} seeds; p = "
+                 f"{hd_fo['p_holm']} after Holm's correction over 12 comparisons)"),
+        (readme, f"only {hd_fos['d'].lstrip('+')} [{hd_fos['lo']}, {hd_fos['hi']}] above its noise "
+                 "control's"),
+        (readme, f"n = {hd_fos['n']}, p = {hd_fos['p_holm']} after Holm; this n detects about "
+                 f"{hd_fos['mde_holm']} points there"),
+        (readme, f"collapsed to a cell of parameter-free operations on {k} of {searches} seeds"),
+        (readme, f"(Fisher p = {p(fisher.p)}, {p(fisher.p_holm)} after Holm)"),
+        (readme, f"Random search at a first-order search's cost scores {interval(on['random-search'])}"),
+        (findings, f"On CIFAR-10 the looked-up accuracies were {interval(on[FO])} (first-order), "
+                   f"{interval(on[HD])} (hyperdarts-mlp), {interval(on[FOS])} (first-order-smoothed) "
+                   f"and {interval(on[RANDOM])} (the random cell)"),
+        (findings, f"Friedman's test by seed: p = {p(fr_c.p)}, {p(fr_c.p_holm)} after Holm's correction"),
+        (findings, f"(Fashion-MNIST p = {p(fr_f.p)}, Holm {p(fr_f.p_holm)}; collapse share p = "
+                   f"{p(fr_k.p)}, Holm {p(fr_k.p_holm)},"),
+        (findings, f"hyperDARTS minus first-order: {hd_fo['d']} points [{hd_fo['lo']}, {hd_fo['hi']}] "
+                   f"on CIFAR-10 (paired t, uncorrected, n = {hd_fo['n']}), p_Holm {hd_fo['p_holm']}; "
+                   f"{hd_fo_fm['d']} [{hd_fo_fm['lo']}, {hd_fo_fm['hi']}] on Fashion-MNIST, p_Holm "
+                   f"{hd_fo_fm['p_holm']}"),
+        (findings, f"hyperDARTS minus its noise control: {hd_fos['d']} [{hd_fos['lo']}, {hd_fos['hi']}], "
+                   f"p_Holm {hd_fos['p_holm']} ({hd_fos['mde_holm']} points detectable after Holm at "
+                   f"this n, {hd_fos['n']})"),
+        (findings, f"the noise control minus first-order: {fos_fo['d']} [{fos_fo['lo']}, {fos_fo['hi']}], "
+                   f"p_Holm {fos_fo['p_holm']} (uncorrected p {fos_fo['p']})"),
+        (findings, "against the random cell: first-order {d} [{lo}, {hi}] (p_Holm {p_holm})".format(
+            **vs_random[FO])),
+        (findings, "hyperdarts-mlp {d} [{lo}, {hi}], first-order-smoothed".format(**vs_random[HD])),
+        (findings, "first-order-smoothed {d} [{lo}, {hi}], none significant".format(**vs_random[FOS])),
+        (findings, "first-order's cells are below the random cell's, {d} [{lo}, {hi}], p_Holm "
+                   "{p_holm}".format(**fo_random_fm)),
+        (findings, f"Collapse: first-order {k} of {searches}"),
+        (findings, f"(Fisher p = {p(fisher.p)} {against}, {p(fisher.p_holm)} after Holm over 6)"),
+        (findings, f"Across the {rho[1]} searches, a found cell's CIFAR-10 and Fashion-MNIST accuracies "
+                   f"correlate with Spearman ρ = {rho[2]} [{rho[3]}, {rho[4]}]"),
+        (findings, f"reached {interval(on['random-search'])} on seeds {rs_seeds.min()}–{rs_seeds.max()}"),
+    ]
+
+
+def main(tables: Path = HERE / "tables", root: Path = ROOT) -> int:
+    """Print each claim of `tables` with whether its document under `root` holds it; 1 if one lacks it."""
+    texts: dict[str, str] = {}
+    listed = claims(tables)
+    missing = 0
+    for doc, claim in listed:
+        if doc not in texts:
+            texts[doc] = " ".join((root / doc).read_text().split())
+        found = " ".join(claim.split()) in texts[doc]
+        missing += not found
+        print(f"{'ok     ' if found else 'MISSING'} {doc}: {claim}")
+    print(f"{missing} of {len(listed)} claims missing from the prose" if missing else
+          f"all {len(listed)} claims are in the prose")
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
