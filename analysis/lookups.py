@@ -146,37 +146,33 @@ def with_table_datasets(exp: Experiment, table, names) -> Experiment:
     """The experiment with each scored search's cell looked up in its table on each dataset of
     `names` (trained there after the searches, `--fill-from`), as evaluations of the search
     (`evaluated_by` "table after the search"): transfer datasets the trials did not evaluate, which
-    join every table, figure and Holm family of the report. ReportError (one sentence) for a name
-    the trials evaluated, or one on which the table lacks a found cell (it says how to train them);
-    with no name, a note of the datasets the table could add."""
-    if exp.trials.empty or table is None:
-        if names:
-            raise ReportError(f"{exp.root} has no trial, or no table of cells that is there, so "
-                              "--table-datasets has nothing to read")
+    join every table, figure and Holm family of the report, an analysis after the fact that its
+    status line names. ReportError (one sentence) for a name the trials evaluated, or one on which
+    the table lacks a found cell or holds fewer trainings of some (it says how to train them); with
+    no name, a note of the datasets the table holds every found cell on."""
+    if names and (exp.fills_table or exp.trials.empty or table is None):
+        raise ReportError(f"{exp.root} holds no search whose cell a table of cells that is there "
+                          "could serve, so --table-datasets has nothing to read; leave it out")
+    if exp.fills_table or exp.trials.empty or table is None:
         return exp
     done = exp.finished.drop_duplicates(["strategy", "search_dataset", "seed"])
     evaluated = set(exp.trials.eval_dataset.dropna())
-    others = [d for d in table.datasets() if d not in evaluated]
     if not names:
-        return exp if not others or done.empty else dataclasses.replace(exp, notes=(*exp.notes, (
-            f"The table {table.name} holds trainings on {', '.join(others)} too, which the trials "
-            "did not evaluate; `--table-datasets NAME` adds them as transfer datasets.")))
+        whole = [d for d in table.datasets() if d not in evaluated and not done.empty
+                 and all(f is not None for f in _table_lookups(exp, table, d, done))]
+        return exp if not whole else dataclasses.replace(exp, notes=(*exp.notes, (
+            f"The table {table.name} holds trainings on {', '.join(whole)} too, of every cell the "
+            "searches found, which the trials did not evaluate; `--table-datasets NAME` adds them "
+            "as transfer datasets.")))
     if done.empty:
         raise ReportError(f"{exp.root} has no scored search, so --table-datasets has nothing to read")
-    parse = get_space(exp.space).parse
     rows = []
     for name in dict.fromkeys(names):
         if name in evaluated:
             raise ReportError(f"the trials of {exp.root} evaluated {name} themselves; --table-datasets "
-                              f"names datasets they did not ({', '.join(others) or 'the table has none'})")
-        lookups = [table.lookup(r.genotype, canonical_form(parse(r.genotype)), name)
-                   for r in done.itertuples(index=False)]
-        lacking = sum(found is None for found in lookups)
-        if lacking:
-            raise ReportError(
-                f"the table {table.name} has no training on {name} of the cells that {lacking} of "
-                f"{exp.name}'s {len(done)} scored searches found; train them first: python benchmark/run.py "
-                f"--grid <the grid that fills {table.name}> --fill-from {exp.name} --datasets {name}")
+                              "names a dataset they did not")
+        lookups = _table_lookups(exp, table, name, done)
+        _check_served(exp, table, name, lookups)
         for r, found in zip(done.to_dict("records"), lookups):
             rows += [{**r, "eval_dataset": name, "repeat": i, "eval_seed": seed, "test_acc": acc,
                       "test_loss": None, "params": found.params, "eval_wall_s": 0.0,
@@ -187,9 +183,36 @@ def with_table_datasets(exp: Experiment, table, names) -> Experiment:
     added = pd.DataFrame(rows)[exp.trials.columns.intersection(rows[0].keys())]
     note = (f"**Looked up after the searches** (`--table-datasets`): {', '.join(dict.fromkeys(names))}, "
             f"the table {table.name}'s trainings of the {len(done)} scored searches' cells (trained "
-            "there after the searches); these datasets join every comparison and its Holm family.")
+            "there after the searches). An analysis after the fact: these datasets join every "
+            "comparison and its Holm family here, so the families are larger than those of the "
+            "report without the option, which keeps any analysis fixed before the grid ran.")
     return dataclasses.replace(exp, trials=pd.concat([exp.trials, added], ignore_index=True),
                                notes=(*exp.notes, note))
+
+
+def _table_lookups(exp: Experiment, table, name: str, done: pd.DataFrame) -> list:
+    """The table's trainings on `name` of each search's cell in `done` (None where it has none)."""
+    parse = get_space(exp.space).parse
+    return [table.lookup(g, canonical_form(parse(g)), name) for g in done.genotype]
+
+
+def _check_served(exp: Experiment, table, name: str, lookups: list) -> None:
+    """ReportError where the table lacks a found cell on `name`, or holds fewer trainings of some
+    than of others (a fill stopped, or under way)."""
+    lacking = sum(found is None for found in lookups)
+    command = (f"python benchmark/run.py --grid GRID --fill-from {exp.root} --datasets {name} "
+               f"[--data-root DIR], where GRID fills the table {table.name} (nb201-table fills "
+               "nb201-c8-n3-e2)")
+    if lacking:
+        raise ReportError(f"the table {table.name} has no training on {name} of the cells that "
+                          f"{lacking} of {exp.name}'s {len(lookups)} scored searches found; train "
+                          f"them first: {command}")
+    counts = sorted({found.n for found in lookups})
+    if len(counts) > 1:
+        short = sum(found.n < counts[-1] for found in lookups)
+        raise ReportError(f"the table {table.name} holds fewer trainings on {name} of the cells of "
+                          f"{short} of {exp.name}'s {len(lookups)} scored searches than of the others "
+                          f"({counts[0]} against {counts[-1]}); let the fill finish: {command}")
 
 
 def found_cells(exp: Experiment) -> pd.DataFrame:

@@ -705,9 +705,10 @@ def report(experiment: str | Path, out: str | Path | None = None, reference: str
     exp = load_experiment(experiment)
     if strategies:
         exp = only_strategies(exp, strategies)
-    if not exp.fills_table:
-        exp = with_table_datasets(exp, find_table(exp), table_datasets or ())
-    out = Path(out) if out else exp.root / "report"
+    exp = with_table_datasets(exp, find_table(exp), table_datasets or ())
+    # (a report with datasets looked up after the fact leaves the report without them as it is)
+    out = Path(out) if out else exp.root / ("report-with-" + "-".join(dict.fromkeys(table_datasets))
+                                            if table_datasets else "report")
     ref = None
     if reference:
         if not Path(reference).is_file():
@@ -757,7 +758,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="look the found cells up in the experiment's table on these datasets too, as "
                         "transfer datasets the trials did not evaluate (trained into the table after "
                         "the searches: `benchmark/run.py --grid nb201-table --fill-from EXPERIMENT "
-                        "--datasets NAME`); they join every comparison and its Holm family")
+                        "--datasets NAME`); they join every comparison and its Holm family, an "
+                        "analysis after the fact (default --out: <experiment>/report-with-NAME)")
     args = p.parse_args(argv)
     perf = args.perf or str(Path(args.results) / "perf")
     start = time.perf_counter()

@@ -46,29 +46,46 @@ def fill_cells(profile) -> list[str]:
 
 
 def found_cells(profile, table_path: str | None, experiments: list[Path]) -> list[str]:
-    """The cells that the searches of `experiments` (result folders) found, one string per distinct
-    computation (the first found), sorted: what `--fill-from` trains into the fill profile's
-    table, whose folder is `table_path`. ValueError in one sentence for a profile that fills no
-    table, an experiment of another space or table, or none with a found cell."""
+    """The cells that the searches of `experiments` (result folders) found, scored or missed, one
+    string per distinct computation (the least in sort order, so that the list does not depend on
+    the order the result files are read in), sorted: what `--fill-from` trains into the fill
+    profile's table, whose folder is `table_path`. ValueError in one sentence for a profile that
+    fills no table, an experiment that searched another space or looked its cells up in no table or
+    in another, or none with a found cell."""
     if profile.fill is None:
         raise ValueError(f"--fill-from goes with a grid that fills a table of cells (profile "
                          f"{profile.name} fills none): nb201-table, say")
     space = get_space(profile.space)
-    cells: dict[str, str] = {}
+    cells: dict[str, list[str]] = {}
     for root in experiments:
-        try:
-            exp = load_experiment(root)
-        except ReportError as e:
-            raise ValueError(str(e)) from None
-        if exp.space != profile.space:
-            raise ValueError(f"{root} searched the {exp.space} space; this grid fills a table of "
-                             f"the {profile.space} space")
-        if exp.table_path and table_path and Path(exp.table_path).name != Path(table_path).name:
-            raise ValueError(f"{root} looked its cells up in the table {Path(exp.table_path).name}; "
-                             f"this grid fills {Path(table_path).name} (--table names another)")
+        exp = _source(root, profile, table_path)
         for text in exp.found.genotype:
             cell = space.parse(text)
-            cells.setdefault(canonical_form(cell), str(cell))
+            cells.setdefault(canonical_form(cell), []).append(str(cell))
     if not cells:
-        raise ValueError(f"{', '.join(map(str, experiments))} hold no search that found a cell yet")
-    return sorted(cells.values())
+        raise ValueError(f"no search of {', '.join(map(str, experiments))} has found a cell (scored "
+                         "or missed by its table) yet; name an experiment whose searches have")
+    return sorted(min(strings) for strings in cells.values())
+
+
+def _source(root: Path, profile, table_path: str | None):
+    """The experiment at `root`, if its searches' cells can be filled into the table at
+    `table_path` (see `found_cells`)."""
+    try:
+        exp = load_experiment(root)
+    except ReportError as e:
+        raise ValueError(str(e)) from None
+    table = Path(table_path).name if table_path else None
+    if exp.fills_table:
+        raise ValueError(f"{root} fills a table and searched nothing; name the experiment whose "
+                         "searches found the cells")
+    if exp.space != profile.space:
+        raise ValueError(f"{root} searched the {exp.space} space; name an experiment of the "
+                         f"{profile.space} space, whose table this grid fills")
+    if not exp.table_path:
+        raise ValueError(f"{root} looked its cells up in no table of cells, so no report can read "
+                         "them in one; name an experiment whose searches looked theirs up")
+    if Path(exp.table_path).name != table:
+        raise ValueError(f"{root} looked its cells up in the table {Path(exp.table_path).name}, not "
+                         f"{table}; give --table {Path(exp.table_path).name}")
+    return exp

@@ -131,8 +131,8 @@ class Profile:
             if self.fill_chunk < 1:
                 raise ValueError(f"fill_chunk must be at least 1, got {self.fill_chunk}")
         if (self.fill == "found") != bool(self.fill_list):
-            raise ValueError(f"profile {self.name}: fill 'found' trains the cells of fill_list, "
-                             "and only it has one")
+            raise ValueError(f"profile {self.name}: fill 'found' and a fill_list go together "
+                             "(--fill-from sets both)")
         if self.fill is not None:
             fill_cells(self)   # (an unknown fill, or a space that does not list its cells, fails here)
         if self.table is not None and self.ground_truth:

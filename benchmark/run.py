@@ -466,6 +466,12 @@ def declared_grid(args: argparse.Namespace):
         truth_repeats=args.truth_repeats, table=args.table, on_miss=args.on_miss,
         lookup_epochs=args.lookup_epochs, transfer_datasets=args.transfer_datasets)
     if args.fill_from:
+        ignored = [f for f, v in (("--strategies", args.strategies), ("--seeds", args.seeds),
+                                  ("--transfer-datasets", args.transfer_datasets), ("--tune", args.tune))
+                   if v is not None]
+        if ignored:
+            raise UsageError(f"--fill-from trains every cell the experiments found, on --datasets; "
+                             f"{ignored[0]} has no meaning there: leave it out")
         tables = Path(args.results).resolve() / "tables"
         try:
             roots = [find_experiment(e, args.results) for e in args.fill_from]
@@ -661,7 +667,7 @@ def run_trials(args: argparse.Namespace, grid, declared: list, specs: list, rest
     from ray import tune
 
     from benchmark.progress import ProgressPrinter
-    from benchmark.tune_trainable import PartsHarvester, harvest_checkpoint, trainable
+    from benchmark.tune_trainable import InOrder, PartsHarvester, harvest_checkpoint, trainable
 
     resources = trial_resources(grid.profile, ray.cluster_resources())
     param_space = {"spec": tune.grid_search([encode_spec(s) for s in specs]),
@@ -691,6 +697,7 @@ def run_trials(args: argparse.Namespace, grid, declared: list, specs: list, rest
         tuner = tune.Tuner(wrapped, param_space=param_space, run_config=run_config,
                            tune_config=tune.TuneConfig(
                                max_concurrent_trials=args.max_concurrent,
+                               scheduler=InOrder([s.trial_id for s in specs]),
                                trial_dirname_creator=lambda t: t.trial_id))
     results = tuner.fit()
     for r in results:   # the rows of finished trials that could not write them here themselves
@@ -787,6 +794,11 @@ def check_manifest(results_dir: Path, grid, specs) -> None:
     if matches is None and any((results_dir / "parts").glob("*/*.parquet")):
         raise UsageError(f"{results_dir} holds result parts but no grid.json to say what produced "
                          "them; copy its grid.json too, or give this run another --experiment")
+    if matches is False and grid.profile.fill == "found":
+        raise UsageError(f"{results_dir} filled the cells that --fill-from's experiments had found "
+                         "when it ran, and they have found others since (or this run names other "
+                         "experiments); give this run another --experiment (the cells "
+                         "trained already are looked up, not trained again)")
     if matches is False:
         raise UsageError(f"{results_dir} holds results of a grid with another profile, other "
                          "strategy options or other evaluation datasets; give this run another "

@@ -31,9 +31,11 @@ from pathlib import Path
 import ray
 import torch
 from ray import tune
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import FIFOScheduler
 
 from benchmark.codec import decode_spec, decode_state, encode_state
-from benchmark.grids import TrialSpec
+from benchmark.grids import TrialSpec, trial_id
 from benchmark.trial import run_trial
 from benchmark.trial_state import TrialState
 from nas.checkpoint import load_checkpoint
@@ -217,3 +219,30 @@ def metric_suffix(eval_key: str) -> str:
     """'imagefolder:~/x#1' -> 'imagefolder_x-<hash>/r1'."""
     dataset, _, repeat = eval_key.rpartition("#")
     return f"{dataset_id(dataset)}/r{repeat}"
+
+
+class InOrder(FIFOScheduler):
+    """First in, first out in the grid's declared order (seed by seed, so that a grid stopped early
+    holds whole seeds, whose strategies pair), however Ray lists its trials: a run restored from
+    Ray's saved state lists them in an arbitrary order (Ray 2.60 saves them from a set), and
+    Ray's own FIFO scheduler then ran seed 31 before seed 21. `order`: the trial ids, in order;
+    a trial not among them goes last."""
+
+    def __init__(self, order: list[str]):
+        super().__init__()
+        self.rank = {t: i for i, t in enumerate(order)}
+
+    def _rank(self, trial) -> int:
+        spec = trial.config.get("spec") or {}
+        key = (spec.get("strategy"), spec.get("search_dataset"), spec.get("seed"))
+        return self.rank.get(trial_id(*key), len(self.rank)) if None not in key else len(self.rank)
+
+    def choose_trial_to_run(self, tune_controller):
+        for status in (Trial.PENDING, Trial.PAUSED):
+            ready = [t for t in tune_controller.get_trials() if t.status == status]
+            if ready:
+                return min(ready, key=self._rank)
+        return None
+
+    def debug_string(self) -> str:
+        return "Using FIFO scheduling in the grid's declared order."

@@ -81,7 +81,8 @@ class Experiment:
         row, with its `genotype`)."""
         t = self.trials
         if t.empty or "genotype" not in t:
-            return t.iloc[:0]
+            return pd.DataFrame(columns=[*t.columns.union(["strategy", "search_dataset", "seed",
+                                                           "status", "genotype"], sort=False)])
         t = t[t.status.isin(["finished", "missed"]) & t.genotype.notna()]
         return t.drop_duplicates(["strategy", "search_dataset", "seed"])
 

@@ -590,3 +590,34 @@ def test_a_saved_run_whose_trial_checkpoint_is_gone_is_not_restored(tmp_path):
     assert not run_module.ray_checkpoints_gone(str(tmp_path / "nothing"))
     (tmp_path / "experiment_state-2026-12-06_04-00-10.json").write_text("{not json")
     assert not run_module.ray_checkpoints_gone(str(tmp_path))      # unreadable: Ray decides
+
+
+def test_trials_are_taken_in_the_grids_order_however_ray_lists_them():
+    """A run restored from Ray's saved state lists its trials in an arbitrary order; the grid's
+    scheduler still takes the first pending one of the declared order (seed by seed), then the
+    first paused one, and one it was not given last."""
+    # (Ray loads where a grid starts, as in run.py)
+    from ray.tune.experiment import Trial
+
+    from benchmark.tune_trainable import InOrder
+
+    def trial(strategy: str, seed: int, status: str):
+        spec = {"strategy": strategy, "search_dataset": "digits", "seed": seed}
+        return SimpleNamespace(config={"spec": spec}, status=status)
+
+    order = [f"{s}__digits__s{seed}" for seed in (0, 1, 2) for s in ("first-order", "random")]
+    scheduler = InOrder(order)
+    listed = [trial("random", 2, Trial.PENDING), trial("stranger", 0, Trial.PENDING),
+              trial("first-order", 1, Trial.PENDING), trial("random", 0, Trial.PAUSED),
+              trial("first-order", 0, Trial.TERMINATED), trial("random", 1, Trial.PENDING)]
+    controller = SimpleNamespace(get_trials=lambda: listed)
+    assert scheduler.choose_trial_to_run(controller) is listed[2]      # first-order s1
+    listed[2].status = Trial.RUNNING
+    assert scheduler.choose_trial_to_run(controller) is listed[5]      # random s1
+    for t in (listed[5], listed[0]):
+        t.status = Trial.RUNNING
+    assert scheduler.choose_trial_to_run(controller) is listed[1]      # not in the grid: last
+    listed[1].status = Trial.RUNNING
+    assert scheduler.choose_trial_to_run(controller) is listed[3]      # then the paused one
+    listed[3].status = Trial.RUNNING
+    assert scheduler.choose_trial_to_run(controller) is None

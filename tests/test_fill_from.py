@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import pandas as pd
 import pytest
 
 from analysis.lookups import with_table_datasets
@@ -30,6 +31,13 @@ OTHER = "|skip_connect~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|skip_connect~2|
 FOUND = {("first-order", 0): SKIP, ("first-order", 1): TWIN, ("first-order", 2): POOL,
          ("hyperdarts-mlp", 0): OTHER, ("hyperdarts-mlp", 1): CONV, ("hyperdarts-mlp", 2): SKIP}
 MISSED = ("hyperdarts-mlp", 1)      # its cell was not in the table: found, not scored
+
+
+def row(arch: str, seed: int, acc: float, dataset: str = "digits") -> dict:
+    """One training of `arch` as a table of cells stores it."""
+    return {"dataset": dataset, "arch": arch, "canonical": Cell.parse(arch).canonical(),
+            "train_seed": seed, "test_acc": acc, "test_loss": 1.0, "train_acc": acc, "params": 100.0,
+            "epochs": 2, "train_wall_s": 3.0, "train_cpu_s": 3.0, "device": "cpu", "source": "trained"}
 
 
 def source_experiment(results, table: str, found: dict = FOUND):
@@ -88,16 +96,26 @@ def test_the_cells_an_experiment_found_are_trained_on_a_new_dataset_and_its_repo
         assert list(mine.test_acc) == [r.test_acc]
     numbers = transfer_numbers(with_new)
     assert set(numbers.transfer_dataset) == {"digits"} and set(numbers.n) == {2, 3}
-    # the command line's report: the status line says where the dataset's numbers come from
+    # the command line's report, in a folder of its own: the status line says where the dataset's
+    # numbers come from, and they join the comparisons (a Holm-corrected difference on digits)
     assert report_main([str(results / "src"), "--no-toy", "--table-datasets", "digits"]) == 0
-    text = (results / "src" / "report" / "report.md").read_text()
-    assert "**Looked up after the searches** (`--table-datasets`): digits" in text
-    capsys.readouterr()
+    out = results / "src" / "report-with-digits"
+    assert "**Looked up after the searches** (`--table-datasets`): digits" in (out / "report.md").read_text()
+    accuracy = pd.read_csv(out / "tables" / "accuracy.csv").set_index(["strategy", "eval_dataset"])
+    assert accuracy.loc[("hyperdarts-mlp", "digits"), "vs_first_order_p_holm"] >= 0
+    assert not (results / "src" / "report").exists()
     # without the option, the report says the table could add it
     assert "holds trainings on digits too" in with_table_datasets(src, table, ()).notes[0]
+    # the same command again trains nothing; once the experiment has found another cell, it is
+    # refused with what to do
+    assert run_module.main(argv) == 0 and len(CellTable(results / "tables" / "tiny").rows()) == 4 * 2
+    capsys.readouterr()
+    source_experiment(results, "tiny", {("first-order", 3): str(Cell(("nor_conv_1x1",) * 6))})
+    assert run_module.main(argv) == 2
+    assert "have found others since" in capsys.readouterr().err
 
 
-def test_fill_from_and_table_datasets_refuse_what_they_cannot_do_in_one_sentence(tmp_path, capsys):
+def test_fill_from_refuses_what_it_cannot_do_in_one_sentence(tmp_path, capsys):
     results = tmp_path / "results"
     source_experiment(results, "another-table")
 
@@ -107,21 +125,38 @@ def test_fill_from_and_table_datasets_refuse_what_they_cannot_do_in_one_sentence
 
     assert "goes with a grid that fills a table of cells" in refused(
         "--grid", "nb201-smoke", "--fill-from", "src")
-    assert "looked its cells up in the table another-table; this grid fills nb201-c8-n3-e2" in refused(
-        "--grid", "nb201-table", "--fill-from", "src")
+    assert "looked its cells up in the table another-table, not nb201-c8-n3-e2; give --table " \
+           "another-table" in refused("--grid", "nb201-table", "--fill-from", "src")
     assert "no experiment 'nope'" in refused("--grid", "nb201-table", "--fill-from", "nope")
-    # a table's datasets: one the trials evaluated, one whose cells the table lacks
-    table = CellTable(results / "tables" / "another-table")
+    assert "--seeds has no meaning there" in refused("--grid", "nb201-table", "--fill-from", "src",
+                                                     "--seeds", "1")
+    manifest = json.loads((results / "src" / "grid.json").read_text())
+    (results / "src" / "grid.json").write_text(json.dumps({**manifest, "table_path": None}))
+    assert "looked its cells up in no table of cells" in refused(
+        "--grid", "nb201-table", "--fill-from", "src")
+    # a profile of another fill than "found" holds no list, and "found" needs one
+    profile = get_grid("nb201-table").profile
+    for changes in ({"fill": "found"}, {"fill_list": (SKIP,)}):
+        with pytest.raises(ValueError, match="fill 'found' and a fill_list go together"):
+            dataclasses.replace(profile, **changes)
+
+
+def test_a_report_reads_from_a_table_only_datasets_it_holds_every_found_cell_on(tmp_path):
+    results = tmp_path / "results"
+    source_experiment(results, "t")
+    table = CellTable(results / "tables" / "t")
     table.require({"space": "nb201", "source": "trained here"}, create=True)
     src = load_experiment(results / "src")
     with pytest.raises(ReportError, match="evaluated cifar10 themselves"):
         with_table_datasets(src, table, ["cifar10"])
     with pytest.raises(ReportError, match=r"no training on digits of the cells that 5 of src's 5 "
-                                          r"scored searches found; train them first: .* --fill-from src"):
+                                          r"scored searches found; train them first: .* --fill-from "):
         with_table_datasets(src, table, ["digits"])
-    assert with_table_datasets(src, table, ()).notes == ()
-    # a profile of another fill than "found" holds no list, and "found" needs one
-    profile = get_grid("nb201-table").profile
-    for changes in ({"fill": "found"}, {"fill_list": (SKIP,)}):
-        with pytest.raises(ValueError, match="fill 'found' trains the cells of fill_list"):
-            dataclasses.replace(profile, **changes)
+    scored = [c for k, c in FOUND.items() if k != MISSED]
+    table.add([row(c, 0, 0.5) for c in scored])         # every scored cell once, some twice
+    table.add([row(c, 1000, 0.4) for c in scored[:2]])
+    with pytest.raises(ReportError, match=r"fewer trainings on digits .* \(1 against 2\); let the fill"):
+        with_table_datasets(src, table, ["digits"])
+    assert with_table_datasets(src, table, ()).notes[0].startswith("The table t holds trainings on digits")
+    table.add([row(str(Cell(("nor_conv_1x1",) * 6)), 0, 0.5, dataset="svhn")])   # not the found cells
+    assert "svhn" not in with_table_datasets(src, table, ()).notes[0]
