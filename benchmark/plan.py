@@ -550,8 +550,8 @@ def fill_plan(grid: Grid, cpus: int, tables_root: Path | None = None) -> str:
                      f"{p.fill_chunk} cells")
         lines.append(f"  each: {space.describe_training(p.train)}; on {train_images(grid, d) or '?'} "
                      "training images" + (f" at {p.image_size} px" if p.image_size else ""))
-        rows = table.rows() if table.exists() else pd.DataFrame()
-        rows = rows[rows["dataset"] == d] if not rows.empty else rows
+        every = table.rows() if table.exists() else pd.DataFrame()
+        rows = every[every["dataset"] == d] if not every.empty else every
         have = 0
         if not rows.empty:
             counts = rows.groupby(table.unit)["train_seed"].nunique()
@@ -559,13 +559,18 @@ def fill_plan(grid: Grid, cpus: int, tables_root: Path | None = None) -> str:
             have = int(sum(min(int(counts.get(f, 0)), want) for f in forms))
         left = len(cells) * want - have
         lines.append(f"  the table holds {have:,} of them; {left:,} to train")
-        if rows.empty:
+        if every.empty:
             lines.append("  cost: no training of this table yet to time (benchmark/nb201_throughput.py "
                          "measures one)")
             continue
-        per = float(rows["train_cpu_s"].mean())
+        # (a dataset the table has no training on yet: the cost of its trainings on the others)
+        timed = rows if not rows.empty else every
+        per = float(timed["train_cpu_s"].mean())
         n = slots(grid, cpus, 0)
-        lines.append(f"  cost: {per:.1f} CPU-seconds a training (mean of the table's {len(rows):,}): "
+        others = ", ".join(sorted(map(short_name, set(timed.dataset))))
+        of = (f"mean of the table's {len(timed):,}" if not rows.empty else
+              f"mean of the table's {len(timed):,} on {others}; none on {short_name(d)} yet")
+        lines.append(f"  cost: {per:.1f} CPU-seconds a training ({of}): "
                      f"{_hours(left * per)} of CPU for the rest, about {_hours(left * per / n)} of wall "
                      f"time on {n} slot(s)")
     return "\n".join(lines)

@@ -606,6 +606,11 @@ def test_the_plan_of_a_fill_grid_counts_what_the_table_holds_and_costs_the_rest(
     assert "the table holds 2 of them; 40 to train" in text
     assert "90.0 CPU-seconds a training (mean of the table's 3)" in text
     assert "1.0 h of CPU for the rest, about 30 min of wall time on 2 slot(s)" in text
+    # a dataset the table has no training on yet is costed at the others' trainings
+    other = grid.override(datasets=["digits"])
+    text = plan(other, tmp_path / "nb201-pilot", None, None, cpus=2, tables_root=tmp_path)
+    assert "the table holds 0 of them; 42 to train" in text
+    assert "90.0 CPU-seconds a training (mean of the table's 3 on cifar10-jpeg; none on digits yet)" in text
 
 
 def test_collapse_shares_are_compared_with_the_baselines_with_intervals_and_holm(tmp_path):
