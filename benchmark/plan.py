@@ -89,17 +89,19 @@ def earlier_searches(folder: Path) -> pd.DataFrame:
 
 def difference_sd(searches: pd.DataFrame) -> pd.DataFrame:
     """Per evaluation dataset: the root mean square over strategies of the sd over seeds of the
-    strategy's paired difference from first-order, and the number of strategies and seeds."""
+    strategy's paired difference from first-order, the number of strategies, and the fewest seeds
+    a strategy pairs with first-order (a seed only one of them ran counts for none)."""
     rows = []
     for (sd, ev), g in searches.groupby(["search_dataset", "eval_dataset"]):
         wide = g.pivot_table(index="seed", columns="strategy", values="acc")
         if BASELINE not in wide:
             continue
-        sds = [(wide[s] - wide[BASELINE]).dropna().std(ddof=1) for s in wide if s != BASELINE]
-        sds = [x for x in sds if np.isfinite(x)]
-        if sds:
-            rows.append({"search_dataset": sd, "eval_dataset": ev, "sd": math.sqrt(np.mean(np.square(sds))),
-                         "strategies": len(sds), "seeds": len(wide)})
+        diffs = [(wide[s] - wide[BASELINE]).dropna() for s in wide if s != BASELINE]
+        diffs = [d for d in diffs if np.isfinite(d.std(ddof=1))]
+        if diffs:
+            rows.append({"search_dataset": sd, "eval_dataset": ev,
+                         "sd": math.sqrt(np.mean([d.std(ddof=1) ** 2 for d in diffs])),
+                         "strategies": len(diffs), "seeds": min(len(d) for d in diffs)})
     return pd.DataFrame(rows)
 
 
@@ -422,7 +424,7 @@ def power_lines(grid: Grid, specs: list, detect: float | None, power_dir: Path,
             mde = minimum_detectable_difference(r.sd, n, paired=True, power=POWER, alpha=holm_alpha)
             single = minimum_detectable_difference(r.sd, n, paired=True, power=POWER, alpha=ALPHA)
             text = (f"  {short_name(r.eval_dataset)}: sd of the paired differences {r.sd:.2f} points "
-                    f"(from {r.seeds} seeds × {r.strategies} strategies in {power_dir.name}, itself "
+                    f"(from {r.seeds} paired seeds × {r.strategies} strategies in {power_dir.name}, itself "
                     f"uncertain with {r.seeds - 1} degrees of freedom); with {n} seeds this grid "
                     f"detects ≥ {mde:.2f} points after Holm (≥ {single:.2f} for a single comparison)")
             if detect is not None:

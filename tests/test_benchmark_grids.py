@@ -81,6 +81,11 @@ def test_the_plan_counts_trials_and_projects_power_and_cost_from_an_earlier_run(
                 "profile": "smoke", "eval_dataset": "digits", "repeat": 0, "status": "finished",
                 "test_acc": acc / 100, "search_wall_s": 100.0 if strategy == "first-order" else 50.0,
                 "eval_wall_s": 10.0, "search_device": "cpu"}])
+    # a seed first-order alone ran pairs with nothing: the sd is of 4 paired seeds, not 5
+    store.write_part("trials", "first-order4", [{
+        "experiment": "g", "strategy": "first-order", "search_dataset": "digits", "seed": 4,
+        "profile": "smoke", "eval_dataset": "digits", "repeat": 0, "status": "finished",
+        "test_acc": 0.9, "search_wall_s": 100.0, "eval_wall_s": 10.0, "search_device": "cpu"}])
     from benchmark.run import write_manifest
 
     other = dataclasses.replace(grid, profile=dataclasses.replace(SMOKE, search_epochs=9))
@@ -92,7 +97,8 @@ def test_the_plan_counts_trials_and_projects_power_and_cost_from_an_earlier_run(
     from statsmodels.stats.power import TTestPower
 
     sd = float(np.std(diffs, ddof=1))
-    assert f"sd of the paired differences {sd:.2f} points" in text
+    assert f"sd of the paired differences {sd:.2f} points (from 4 paired seeds × 1 strategies in g, " \
+           "itself uncertain with 3 degrees of freedom)" in text
     need = TTestPower().solve_power(effect_size=1.0 / sd, alpha=0.05, power=0.8)
     assert f"detecting 1 points needs {int(np.ceil(need))} seeds" in text   # one comparison: no Holm
     # 3 seeds × (100 + 50) s of search + 6 searches × 2 trainings × 10 s = 570 s; 2 at a time
