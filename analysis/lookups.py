@@ -150,10 +150,10 @@ def with_table_datasets(exp: Experiment, table, names) -> Experiment:
     status line names. ReportError (one sentence) for a name the trials evaluated, or one on which
     the table lacks a found cell or holds fewer trainings of some (it says how to train them); with
     no name, a note of the datasets the table holds every found cell on."""
-    if names and (exp.fills_table or exp.trials.empty or table is None):
-        raise ReportError(f"{exp.root} holds no search whose cell a table of cells that is there "
-                          "could serve, so --table-datasets has nothing to read; leave it out")
     if exp.fills_table or exp.trials.empty or table is None:
+        if names:
+            raise ReportError(f"{exp.root} holds no search whose cell a table of cells that is "
+                              "there could serve, so --table-datasets has nothing to read; leave it out")
         return exp
     done = exp.finished.drop_duplicates(["strategy", "search_dataset", "seed"])
     evaluated = set(exp.trials.eval_dataset.dropna())

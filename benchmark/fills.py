@@ -22,7 +22,7 @@ def fill_cells(profile) -> list[str]:
     uniform cells of each operation but `none` and, in the 4-node space, NAS-Bench-201's best
     CIFAR-10 cell, then PILOT_RANDOM distinct cells drawn at random, seed 0), `random:N` (N
     distinct cells drawn at random, seed 0) or `found` (the profile's `fill_list`: the cells that
-    experiments' searches found, `found_cells`). ValueError in one sentence for another value or a
+    experiments' searches found, `cells_found_by`). ValueError in one sentence for another value or a
     space that does not list its cells."""
     space = get_space(profile.space)
     if profile.fill == "found":
@@ -45,7 +45,7 @@ def fill_cells(profile) -> list[str]:
     raise ValueError(f"fill is all, pilot, random:N (N from 1 to {len(cells)}) or found, not {fill!r}")
 
 
-def found_cells(profile, table_path: str | None, experiments: list[Path]) -> list[str]:
+def cells_found_by(profile, table_path: str | None, experiments: list[Path]) -> list[str]:
     """The cells that the searches of `experiments` (result folders) found, scored or missed, one
     string per distinct computation (the least in sort order, so that the list does not depend on
     the order the result files are read in), sorted: what `--fill-from` trains into the fill
@@ -70,7 +70,7 @@ def found_cells(profile, table_path: str | None, experiments: list[Path]) -> lis
 
 def _source(root: Path, profile, table_path: str | None):
     """The experiment at `root`, if its searches' cells can be filled into the table at
-    `table_path` (see `found_cells`)."""
+    `table_path` (see `cells_found_by`)."""
     try:
         exp = load_experiment(root)
     except ReportError as e:

@@ -97,11 +97,11 @@ def difference_sd(searches: pd.DataFrame) -> pd.DataFrame:
         if BASELINE not in wide:
             continue
         diffs = [(wide[s] - wide[BASELINE]).dropna() for s in wide if s != BASELINE]
-        diffs = [d for d in diffs if np.isfinite(d.std(ddof=1))]
-        if diffs:
+        spread = [(d.std(ddof=1), len(d)) for d in diffs if len(d) > 1]   # (sd, paired seeds)
+        if spread:
             rows.append({"search_dataset": sd, "eval_dataset": ev,
-                         "sd": math.sqrt(np.mean([d.std(ddof=1) ** 2 for d in diffs])),
-                         "strategies": len(diffs), "seeds": min(len(d) for d in diffs)})
+                         "sd": math.sqrt(np.mean([x ** 2 for x, _ in spread])),
+                         "strategies": len(spread), "seeds": min(n for _, n in spread)})
     return pd.DataFrame(rows)
 
 

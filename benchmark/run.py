@@ -39,7 +39,7 @@ from benchmark.codec import (
     manifest_format,
     manifest_matches,
 )
-from benchmark.fills import found_cells
+from benchmark.fills import cells_found_by
 from benchmark.grids import GRIDS, get_grid, legacy_trial_id, trial_id
 from benchmark.plan import CELL_METRIC, grace_period, plan, tuning_metric, tuning_plan, tuning_seed_warning
 from benchmark.trial import open_table
@@ -477,7 +477,7 @@ def declared_grid(args: argparse.Namespace):
             roots = [find_experiment(e, args.results) for e in args.fill_from]
         except ReportError as e:
             raise UsageError(str(e)) from None
-        cells = found_cells(grid.profile, resolve_table(grid.profile.table, tables), roots)
+        cells = cells_found_by(grid.profile, resolve_table(grid.profile.table, tables), roots)
         grid = dataclasses.replace(grid, profile=dataclasses.replace(
             grid.profile, fill="found", fill_list=tuple(cells)))
     if args.tuned:
