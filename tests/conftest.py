@@ -28,6 +28,12 @@ def pytest_configure(config):
         os.environ.pop("MUTANT_UNDER_TEST")
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (the README's test command): a worker per CPU core, at most 4. Each worker imports
+    PyTorch and starts its own Ray in the grid tests, so more would cost memory for little time."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 @pytest.fixture
 def ray_tmp(tmp_path, monkeypatch):
     """A private Ray for a test that runs a grid: no stale cluster address, its temp files in a
