@@ -420,8 +420,8 @@ def transfer_scatter(exp: Experiment, reference: pd.DataFrame | None, prefix: Pa
             _fit_axis(ax.set_xlim, xs)
             _fit_axis(ax.set_ylim, ys)
             means = numbers[(numbers.search_dataset == sd) & (numbers.transfer_dataset == td)]
-            if len(means) >= 3:   # as the transfer table computes it (the same rows, the same order)
-                rho, lo, hi = st.bootstrap_spearman(means.search_acc_mean, means.transfer_acc_mean)
+            if len(means) >= 3:   # the transfer table's (searches resampled within strategies)
+                rho, lo, hi = means.iloc[0][["means_rho", "means_rho_ci_lo", "means_rho_ci_hi"]]
                 ax.text(0.98, 0.02, f"Spearman ρ of the {len(means)} strategies' means\n= "
                         f"{rho:+.2f} [{lo:+.2f}, {hi:+.2f}] (95% bootstrap CI)", transform=ax.transAxes,
                         ha="right", va="bottom", fontsize=6,

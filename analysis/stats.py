@@ -123,6 +123,50 @@ def bootstrap_spearman(x, y, reps: int = 2000, seed: int = 0,
     return rho, float(lo), float(hi)
 
 
+
+class RankingInterval(NamedTuple):
+    """What `bootstrap_ranking` returns: Spearman's ρ between the groups' means on x and on y with
+    its interval (NaN with fewer than 3 groups), and each group's rank on x and on y (1 = the
+    highest mean; ties share the lowest rank) with its interval, in the groups' order."""
+    rho: float
+    rho_lo: float
+    rho_hi: float
+    x_rank_lo: list[float]
+    x_rank_hi: list[float]
+    y_rank_lo: list[float]
+    y_rank_hi: list[float]
+
+
+def bootstrap_ranking(groups, reps: int = 2000, seed: int = 0, level: float = LEVEL) -> RankingInterval:
+    """How sure the ranking of groups (strategies) by their mean is on two paired measures (a
+    search's accuracy on its search dataset, x, and on a transfer dataset, y): a percentile bootstrap
+    that resamples each group's pairs (its searches) within the group, `reps` times from a seeded
+    generator, and ranks the resampled means. The groups are the ones compared, not a sample of
+    groups, so they are not resampled: the intervals are those of the measurement, which with
+    resampled groups would be [1, 1] wherever the means happen to be in the same order on x and y.
+    `groups`: one (x, y) pair of equal-length arrays per group; a group of one pair is kept as it
+    is. A resample whose means are constant on x or y gives no ρ (left out of ρ's interval)."""
+    pairs = [(np.asarray(x, float), np.asarray(y, float)) for x, y in groups]
+    mx, my = (np.array([p[i].mean() for p in pairs]) for i in (0, 1))
+    rho = float(stats.spearmanr(mx, my).statistic) if len(pairs) >= 3 else NAN
+    rng = np.random.default_rng(seed)
+    rhos, ranks_x, ranks_y = [], [], []
+    for _ in range(reps):
+        picks = [rng.integers(0, len(x), len(x)) for x, _ in pairs]
+        bx = np.array([x[i].mean() for (x, _), i in zip(pairs, picks)])
+        by = np.array([y[i].mean() for (_, y), i in zip(pairs, picks)])
+        ranks_x.append(stats.rankdata(-bx, method="min"))
+        ranks_y.append(stats.rankdata(-by, method="min"))
+        if len(pairs) >= 3 and np.ptp(bx) > 0 and np.ptp(by) > 0:
+            rhos.append(stats.spearmanr(bx, by).statistic)
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(rhos, [tail, 100 - tail]) if rhos else (NAN, NAN)
+    # ranks are whole numbers: the interval's ends are ranks that the resamples took (no interpolation)
+    (xlo, xhi), (ylo, yhi) = ((np.percentile(np.array(r), tail, axis=0, method="lower"),
+                               np.percentile(np.array(r), 100 - tail, axis=0, method="higher"))
+                              for r in (ranks_x, ranks_y))
+    return RankingInterval(rho, float(lo), float(hi), xlo.tolist(), xhi.tolist(), ylo.tolist(), yhi.tolist())
+
 def _as_series(values):
     if isinstance(values, pd.Series):
         return values.astype(float).dropna()

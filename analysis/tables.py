@@ -211,9 +211,12 @@ def accuracy_numbers(exp: Experiment) -> pd.DataFrame:
 
 def transfer_numbers(exp: Experiment) -> pd.DataFrame:
     """Per (search dataset, transfer dataset, strategy): the searches evaluated on both (paired by
-    seed), their mean accuracy with its 95% interval on each dataset, and the ranks."""
+    seed), their mean accuracy with its 95% interval on each dataset, the ranks of the means with
+    their 95% intervals, and Spearman's ρ between the strategies' means on the two datasets with its
+    interval (the same on every row of a pair of datasets; `stats.bootstrap_ranking`: the searches
+    resampled within each strategy)."""
     s = exp.searches
-    rows = []
+    rows, paired = [], []
     for (sd, strategy), g in s.groupby(["search_dataset", "strategy"]):
         on_search = g[g.eval_dataset == sd].set_index("seed")["acc"]
         for td in sorted(set(g.eval_dataset) - {sd}):
@@ -226,15 +229,26 @@ def transfer_numbers(exp: Experiment) -> pd.DataFrame:
                          "search_acc_mean": sm, "search_acc_ci_lo": slo, "search_acc_ci_hi": shi,
                          "search_acc_std": a.std(), "transfer_acc_mean": tm, "transfer_acc_ci_lo": tlo,
                          "transfer_acc_ci_hi": thi, "transfer_acc_std": b.std()})
-    out = pd.DataFrame(rows)
+            ok = a.notna().to_numpy() & b.notna().to_numpy()
+            paired.append((a.to_numpy(float)[ok], b.to_numpy(float)[ok]))
+    kept = [i for i, (x, _) in enumerate(paired) if len(x)]   # a strategy no seed of which has both
+    out = pd.DataFrame([rows[i] for i in kept])
+    paired = [paired[i] for i in kept]
     if out.empty:
         return out
     grp = out.groupby(["search_dataset", "transfer_dataset"])
     out["search_rank"] = grp["search_acc_mean"].rank(ascending=False, method="min").astype(int)
     out["transfer_rank"] = grp["transfer_acc_mean"].rank(ascending=False, method="min").astype(int)
     order = {s: i for i, s in enumerate(strategy_order(out["strategy"]))}
-    return out.sort_values(["search_dataset", "transfer_dataset", "strategy"],
-                           key=lambda c: c.map(order) if c.name == "strategy" else c).reset_index(drop=True)
+    out = out.sort_values(["search_dataset", "transfer_dataset", "strategy"],
+                          key=lambda c: c.map(order) if c.name == "strategy" else c)
+    # the bootstrap over each pair of datasets' strategies in the table's order (its draws follow it)
+    for _, g in out.groupby(["search_dataset", "transfer_dataset"], sort=False):
+        r = st.bootstrap_ranking([paired[i] for i in g.index])
+        out.loc[g.index, ["search_rank_lo", "search_rank_hi", "transfer_rank_lo", "transfer_rank_hi"]] = (
+            np.column_stack([r.x_rank_lo, r.x_rank_hi, r.y_rank_lo, r.y_rank_hi]))
+        out.loc[g.index, ["means_rho", "means_rho_ci_lo", "means_rho_ci_hi"]] = (r.rho, r.rho_lo, r.rho_hi)
+    return out.reset_index(drop=True)
 
 
 REFERENCE_COLUMNS = ("method", "search_dataset", "eval_dataset", "test_error", "test_error_std",
@@ -565,6 +579,15 @@ def search_pairs(exp: Experiment, search_dataset: str, transfer_dataset: str) ->
             .set_axis(["search", "transfer"], axis=1).reset_index(drop=True))
 
 
+def rank_text(g: pd.DataFrame, prefix: str) -> list[str]:
+    """A transfer block's ranks on one dataset with their bootstrap intervals: '2 [1, 3]', or the
+    rank alone where the interval is that rank."""
+    out = []
+    for rank, lo, hi in zip(g[f"{prefix}_rank"], g[f"{prefix}_rank_lo"], g[f"{prefix}_rank_hi"]):
+        out.append(f"{rank:d}" if lo == hi == rank else f"{rank:d} [{lo:.0f}, {hi:.0f}]")
+    return out
+
+
 def transfer_table(exp: Experiment) -> Table | None:
     num = transfer_numbers(exp)
     if num.empty:
@@ -579,13 +602,19 @@ def transfer_table(exp: Experiment) -> Table | None:
             f"{short_name(td)} acc (%) [95% CI]": [ci_text(m, lo, hi) for m, lo, hi in
                                                    zip(g.transfer_acc_mean, g.transfer_acc_ci_lo,
                                                        g.transfer_acc_ci_hi)],
-            f"rank on {short_name(sd)}": g["search_rank"], f"rank on {short_name(td)}": g["transfer_rank"]})
+            f"rank on {short_name(sd)}": rank_text(g, "search"),
+            f"rank on {short_name(td)}": rank_text(g, "transfer")})
         blocks.append((f"Searched on {short_name(sd)}, transferred to {short_name(td)}", frame))
         if len(g) >= 3:
-            rho, lo, hi = st.bootstrap_spearman(g.search_acc_mean, g.transfer_acc_mean)
+            r = g.iloc[0]
             notes.append(f"{short_name(sd)}→{short_name(td)}: Spearman ρ between the strategies' mean "
-                         f"accuracies = {ci_text(rho, lo, hi)} over {len(g)} strategies (95% "
-                         "percentile-bootstrap interval, resampling the strategies)")
+                         f"accuracies = {ci_text(r.means_rho, r.means_rho_ci_lo, r.means_rho_ci_hi)} over "
+                         f"{len(g)} strategies")
+    if not num.empty:
+        notes.append("the ranks (1 = the highest mean) and that ρ with 95% percentile-bootstrap "
+                     "intervals that resample each strategy's searches (its seeds, each search's two "
+                     "accuracies kept together), not the strategies, which are the ones compared: how "
+                     "sure the ranking is at this n")
         pairs = search_pairs(exp, sd, td)
         if len(pairs) >= 3:
             rho, lo, hi = st.bootstrap_spearman(pairs["search"], pairs["transfer"])

@@ -694,7 +694,6 @@ def test_the_differences_figure_draws_the_tables_differences_intervals_and_detec
 
 def test_the_transfer_figure_fits_its_axes_and_prints_the_tables_rho(tmp_path, monkeypatch):
     from analysis import figures
-    from analysis import stats as st
 
     root = tmp_path / "rep"
     make_experiment(root)
@@ -703,7 +702,9 @@ def test_the_transfer_figure_fits_its_axes_and_prints_the_tables_rho(tmp_path, m
     assert figures.transfer_scatter(exp, None, tmp_path / "transfer")
     ax = saved[0].axes[0]
     num = transfer_numbers(exp)
-    rho, lo, hi = st.bootstrap_spearman(num.search_acc_mean, num.transfer_acc_mean)
+    rho, lo, hi = num.iloc[0][["means_rho", "means_rho_ci_lo", "means_rho_ci_hi"]]   # the table's
+    assert rho == pytest.approx(stats.spearmanr(num.search_acc_mean, num.transfer_acc_mean).statistic)
+    assert -1 <= lo <= rho <= hi <= 1
     texts = " ".join(t.get_text() for t in ax.texts)
     assert f"= {rho:+.2f} [{lo:+.2f}, {hi:+.2f}]" in texts
     s = exp.searches

@@ -500,7 +500,7 @@ def test_every_number_of_the_transfer_table_recomputed_from_the_trials(tmp_path)
     md = (tmp_path / "transfer.md").read_text()
     t = trials.assign(acc=100 * trials.test_acc)
     per_search = t.groupby(["strategy", "eval_dataset", "seed"])["acc"].mean()   # mean over repeats
-    means = {}
+    means, pairs = {}, {}
     for s in ("first-order", "random", "hyperdarts-mlp", "one-level"):
         a, b = per_search.loc[(s, "digits")], per_search.loc[(s, "mnist")]
         both = a.index.intersection(b.index)                            # paired by seed
@@ -517,17 +517,18 @@ def test_every_number_of_the_transfer_table_recomputed_from_the_trials(tmp_path)
                 assert f"{x.mean():.2f} [{lo:.2f}, {hi:.2f}]" in md
             else:
                 assert math.isnan(row[f"{prefix}_acc_ci_lo"]) and math.isnan(row[f"{prefix}_acc_std"])
-        means[s] = (a.mean(), b.mean())
+        means[s], pairs[s] = (a.mean(), b.mean()), (a, b)
     for i, prefix in ((0, "search"), (1, "transfer")):                  # 1 = the highest mean
         order = sorted(means, key=lambda s: -means[s][i])
         assert {s: int(csv.loc[s, f"{prefix}_rank"]) for s in means} == {s: order.index(s) + 1 for s in order}
     assert csv.loc["random", "transfer_rank"] < csv.loc["random", "search_rank"]
     rho = stats.spearmanr([m[0] for m in means.values()], [m[1] for m in means.values()]).statistic
-    _, lo, hi = st.bootstrap_spearman([m[0] for m in means.values()], [m[1] for m in means.values()])
-    assert -1 <= lo <= hi <= 1
-    assert (f"Spearman ρ between the strategies' mean accuracies = {rho:.2f} [{lo:.2f}, {hi:.2f}] "
-            "over 4 strategies (95% percentile-bootstrap interval") in md
-    assert "| one-level | 1 |" in md
+    # its interval and the ranks' resample each strategy's searches, in the table's order
+    r = st.bootstrap_ranking([pairs[s] for s in csv.index])
+    assert -1 <= r.rho_lo <= r.rho_hi <= 1 and r.rho == pytest.approx(rho)
+    assert f"mean accuracies = {rho:.2f} [{r.rho_lo:.2f}, {r.rho_hi:.2f}] over 4 strategies" in md
+    assert csv["transfer_rank_lo"].tolist() == r.y_rank_lo and csv["search_rank_hi"].tolist() == r.x_rank_hi
+    assert "| one-level | 1 |" in md and "resample each strategy's searches" in md
     # across searches: every search evaluated on both datasets, one point each
     both = per_search.unstack("eval_dataset").dropna()
     assert len(both) == 5 + 5 + 4 + 1
@@ -536,6 +537,27 @@ def test_every_number_of_the_transfer_table_recomputed_from_the_trials(tmp_path)
     assert (f"across the 15 searches (every strategy's, each found cell's accuracy on both "
             f"datasets): Spearman ρ = {rho_s:.2f} [{lo_s:.2f}, {hi_s:.2f}]") in md
 
+
+
+def test_a_rankings_intervals_come_from_the_searches_not_from_the_order_of_the_means():
+    """Four strategies whose means happen to be in the same order on both datasets, two of them a
+    tenth of their searches' sd apart: resampling the strategies said ρ = 1 [1, 1]; resampling
+    each one's searches gives the two close ones ranks [1, 2] and ρ an interval below 1. Strategies
+    far apart keep their ranks exactly; a strategy of one search stays where it is."""
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 3, (4, 20))
+    groups = [(m + noise[i], 2 * m + noise[i] + rng.normal(0, 1, 20))   # each search's two accuracies
+              for i, m in enumerate([30.0, 37.0, 37.3, 45.0])]
+    means = [(x.mean(), y.mean()) for x, y in groups]
+    assert np.argsort([m[0] for m in means]).tolist() == np.argsort([m[1] for m in means]).tolist()
+    assert st.bootstrap_spearman(*zip(*means))[1:] == (1.0, 1.0)     # the strategies resampled
+    r = st.bootstrap_ranking(groups)
+    assert r.rho == 1.0 and r.rho_lo < 1.0 and r.rho_hi == 1.0
+    assert (r.x_rank_lo[0], r.x_rank_hi[0], r.x_rank_lo[3], r.x_rank_hi[3]) == (4, 4, 1, 1)
+    assert r.x_rank_lo[1:3] == [2, 2] and r.x_rank_hi[1:3] == [3, 3] and r.y_rank_hi[1:3] == [3, 3]
+    lone = st.bootstrap_ranking([*groups[:3], (np.array([45.0]), np.array([90.0]))])
+    assert (lone.x_rank_lo[3], lone.x_rank_hi[3]) == (1, 1)
+    assert math.isnan(st.bootstrap_ranking(groups[:2]).rho)   # no ρ of two strategies
 
 def test_a_correlations_interval_stays_in_its_range_and_is_the_t_interval_on_fishers_z():
     taus = [0.9, 0.6, 0.95]
