@@ -223,14 +223,15 @@ def transfer_numbers(exp: Experiment) -> pd.DataFrame:
             on_transfer = g[g.eval_dataset == td].set_index("seed")["acc"]
             both = on_search.index.intersection(on_transfer.index)
             a, b = on_search.loc[both], on_transfer.loc[both]
+            ok = (a.notna() & b.notna()).to_numpy()   # the searches with both accuracies, for every number
+            a, b = a[ok], b[ok]
             sm, slo, shi, n = st.mean_ci(a)
             tm, tlo, thi, _ = st.mean_ci(b)
             rows.append({"search_dataset": sd, "transfer_dataset": td, "strategy": strategy, "n": n,
                          "search_acc_mean": sm, "search_acc_ci_lo": slo, "search_acc_ci_hi": shi,
                          "search_acc_std": a.std(), "transfer_acc_mean": tm, "transfer_acc_ci_lo": tlo,
                          "transfer_acc_ci_hi": thi, "transfer_acc_std": b.std()})
-            ok = a.notna().to_numpy() & b.notna().to_numpy()
-            paired.append((a.to_numpy(float)[ok], b.to_numpy(float)[ok]))
+            paired.append((a.to_numpy(float), b.to_numpy(float)))
     kept = [i for i, (x, _) in enumerate(paired) if len(x)]   # a strategy no seed of which has both
     out = pd.DataFrame([rows[i] for i in kept])
     paired = [paired[i] for i in kept]
@@ -610,17 +611,18 @@ def transfer_table(exp: Experiment) -> Table | None:
             notes.append(f"{short_name(sd)}→{short_name(td)}: Spearman ρ between the strategies' mean "
                          f"accuracies = {ci_text(r.means_rho, r.means_rho_ci_lo, r.means_rho_ci_hi)} over "
                          f"{len(g)} strategies")
-    if not num.empty:
-        notes.append("the ranks (1 = the highest mean) and that ρ with 95% percentile-bootstrap "
-                     "intervals that resample each strategy's searches (its seeds, each search's two "
-                     "accuracies kept together), not the strategies, which are the ones compared: how "
-                     "sure the ranking is at this n")
         pairs = search_pairs(exp, sd, td)
         if len(pairs) >= 3:
             rho, lo, hi = st.bootstrap_spearman(pairs["search"], pairs["transfer"])
             notes.append(f"across the {len(pairs)} searches (every strategy's, each found cell's accuracy "
                          f"on both datasets): Spearman ρ = {ci_text(rho, lo, hi)} (95% percentile-"
                          "bootstrap interval, resampling the searches)")
+    notes.append("the ranks (1 = the highest mean) and the strategies' ρ with 95% percentile-bootstrap "
+                 "intervals that resample each strategy's searches (its seeds, each search's two "
+                 "accuracies kept together), not the strategies, which are the ones compared: the spread "
+                 "that the searches' noise at this n gives the ranking, not a guaranteed coverage (a "
+                 "strategy of one search counts as exact; strategies are resampled apart, so a seed "
+                 "effect they share widens the ranks' intervals)")
     note = ("Test accuracy in percent of the cells found on the search dataset, trained from scratch (or "
             "looked up in a table of cells) and "
             "tested on each dataset; the unit is one search (mean over its repeats), n = searches "

@@ -1,6 +1,7 @@
 """What a regular (non-editable) install gets: every package, the published numbers the report
 reads, the console scripts; and results in the current directory rather than inside site-packages."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,9 +14,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
+    """The project's wheel, built from a copy of the checkout: a build writes build/ and the
+    egg-info into its source folder, which tests in other pytest-xdist workers read meanwhile."""
     out = tmp_path_factory.mktemp("wheel")
+    source = out / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", "build", "*.egg-info", "results", "mutants", "__pycache__", ".ruff_cache"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                            "-q", "-w", str(out), str(ROOT)], capture_output=True, text=True,
+                            "-q", "-w", str(out), str(source)], capture_output=True, text=True,
                            timeout=300)
     assert built.returncode == 0, built.stderr
     (path,) = out.glob("hyperdarts_bench-*.whl")

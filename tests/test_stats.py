@@ -539,10 +539,35 @@ def test_every_number_of_the_transfer_table_recomputed_from_the_trials(tmp_path)
 
 
 
+
+def test_each_transfer_dataset_gets_its_own_rho_and_a_search_without_both_accuracies_counts_nowhere():
+    from analysis.tables import transfer_numbers, transfer_table
+
+    seeds = range(5)
+    _, trials = _experiment({"first-order": (seeds, 0.0), "random": (seeds, -2.0),
+                             "hyperdarts-mlp": (seeds, 1.0)}, datasets=("digits", "mnist", "fashion"))
+    hit = (trials.strategy == "random") & (trials.seed == 3) & (trials.eval_dataset == "mnist")
+    trials.loc[hit, "test_acc"] = np.nan
+    exp = Experiment(Path("x"), trials, pd.DataFrame(), pd.DataFrame())
+    num = transfer_numbers(exp).set_index(["transfer_dataset", "strategy"])
+    row = num.loc[("mnist", "random")]
+    t = trials[(trials.strategy == "random") & trials.seed.isin([0, 1, 2, 4])]
+    on = t.assign(acc=100 * t.test_acc).groupby(["eval_dataset", "seed"])["acc"].mean()
+    assert row.n == 4 and row.search_acc_mean == pytest.approx(on.loc["digits"].mean())
+    assert row.transfer_acc_mean == pytest.approx(on.loc["mnist"].mean())
+    assert num.loc[("fashion", "random")].n == 5
+    note = transfer_table(exp).note
+    for td, n in (("mnist", 14), ("fashion", 15)):
+        rho = num.loc[td].means_rho.iloc[0]
+        assert f"digits→{td}: Spearman ρ between the strategies' mean accuracies = {rho:.2f}" in note
+        assert f"across the {n} searches" in note
+    assert note.count("resample each strategy's searches") == 1
+
 def test_a_rankings_intervals_come_from_the_searches_not_from_the_order_of_the_means():
     """Four strategies whose means happen to be in the same order on both datasets, two of them a
     tenth of their searches' sd apart: resampling the strategies said ρ = 1 [1, 1]; resampling
-    each one's searches gives the two close ones ranks [1, 2] and ρ an interval below 1. Strategies
+    each one's searches gives the two close ones (ranks 2 and 3) the interval [2, 3] on both
+    datasets and ρ an interval reaching below 1. Strategies
     far apart keep their ranks exactly; a strategy of one search stays where it is."""
     rng = np.random.default_rng(0)
     noise = rng.normal(0, 3, (4, 20))
@@ -554,7 +579,7 @@ def test_a_rankings_intervals_come_from_the_searches_not_from_the_order_of_the_m
     r = st.bootstrap_ranking(groups)
     assert r.rho == 1.0 and r.rho_lo < 1.0 and r.rho_hi == 1.0
     assert (r.x_rank_lo[0], r.x_rank_hi[0], r.x_rank_lo[3], r.x_rank_hi[3]) == (4, 4, 1, 1)
-    assert r.x_rank_lo[1:3] == [2, 2] and r.x_rank_hi[1:3] == [3, 3] and r.y_rank_hi[1:3] == [3, 3]
+    assert r.x_rank_lo[1:3] == r.y_rank_lo[1:3] == [2, 2] and r.x_rank_hi[1:3] == r.y_rank_hi[1:3] == [3, 3]
     lone = st.bootstrap_ranking([*groups[:3], (np.array([45.0]), np.array([90.0]))])
     assert (lone.x_rank_lo[3], lone.x_rank_hi[3]) == (1, 1)
     assert math.isnan(st.bootstrap_ranking(groups[:2]).rho)   # no ρ of two strategies
