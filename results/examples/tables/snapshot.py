@@ -16,6 +16,7 @@ import numpy as np
 from scipy import stats
 
 from nas.spaces import space_config
+from nas.spaces.nb201_cell import Cell
 from resultstore.cells import CellTable, fill_order, uniform_sample
 
 HERE = Path(__file__).resolve().parent
@@ -35,9 +36,20 @@ def sd_interval(table: CellTable, dataset: str) -> tuple[float, float, float, in
     return 100 * sd, 100 * lo, 100 * hi, df
 
 
+def space_of(table: CellTable, space: str):
+    """The space's config at the cells' node count (a table of NAS-Bench-201's 3-node cells is
+    ranked among the 3-node space's cells, not the 4-node one's)."""
+    if space != "nb201":
+        return space_config(space)
+    nodes = {Cell.parse(a).nodes for a in table.rows()["arch"].unique()}
+    if len(nodes) != 1:
+        raise SystemExit(f"the table's cells have {sorted(nodes)} nodes: one count expected")
+    return space_config(space, nodes=nodes.pop())
+
+
 def summary(table: CellTable) -> list[str]:
     protocol = table.protocol() or {}
-    order = fill_order(protocol["space"], space_config(protocol["space"]))
+    order = fill_order(protocol["space"], space_of(table, protocol["space"]))
     rows = table.rows()
     lines = []
     for dataset in table.datasets():
