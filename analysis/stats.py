@@ -123,7 +123,6 @@ def bootstrap_spearman(x, y, reps: int = 2000, seed: int = 0,
     return rho, float(lo), float(hi)
 
 
-
 class RankingInterval(NamedTuple):
     """What `bootstrap_ranking` returns: Spearman's ρ between the groups' means on x and on y with
     its interval (NaN with fewer than 3 groups), and each group's rank on x and on y (1 = the
@@ -166,6 +165,7 @@ def bootstrap_ranking(groups, reps: int = 2000, seed: int = 0, level: float = LE
                                np.percentile(np.array(r), 100 - tail, axis=0, method="higher"))
                               for r in (ranks_x, ranks_y))
     return RankingInterval(rho, float(lo), float(hi), xlo.tolist(), xhi.tolist(), ylo.tolist(), yhi.tolist())
+
 
 def _as_series(values):
     if isinstance(values, pd.Series):

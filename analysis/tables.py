@@ -225,6 +225,8 @@ def transfer_numbers(exp: Experiment) -> pd.DataFrame:
             a, b = on_search.loc[both], on_transfer.loc[both]
             ok = (a.notna() & b.notna()).to_numpy()   # the searches with both accuracies, for every number
             a, b = a[ok], b[ok]
+            if a.empty:   # a strategy no seed of which has both
+                continue
             sm, slo, shi, n = st.mean_ci(a)
             tm, tlo, thi, _ = st.mean_ci(b)
             rows.append({"search_dataset": sd, "transfer_dataset": td, "strategy": strategy, "n": n,
@@ -232,9 +234,7 @@ def transfer_numbers(exp: Experiment) -> pd.DataFrame:
                          "search_acc_std": a.std(), "transfer_acc_mean": tm, "transfer_acc_ci_lo": tlo,
                          "transfer_acc_ci_hi": thi, "transfer_acc_std": b.std()})
             paired.append((a.to_numpy(float), b.to_numpy(float)))
-    kept = [i for i, (x, _) in enumerate(paired) if len(x)]   # a strategy no seed of which has both
-    out = pd.DataFrame([rows[i] for i in kept])
-    paired = [paired[i] for i in kept]
+    out = pd.DataFrame(rows)
     if out.empty:
         return out
     grp = out.groupby(["search_dataset", "transfer_dataset"])
