@@ -30,9 +30,10 @@ def pytest_configure(config):
 
 @pytest.hookimpl(optionalhook=True)   # (pytest without pytest-xdist knows no such hook)
 def pytest_xdist_auto_num_workers(config):
-    """`-n auto` (the README's test command): a worker per CPU core this process may use, at most 4.
-    Each worker imports PyTorch and starts its own Ray in the grid tests, so more would cost memory
-    for little time. PYTEST_XDIST_AUTO_NUM_WORKERS, where set, is left to pytest-xdist."""
+    """`-n auto` (optional, not the README's test command: docs/testing.md): a worker per CPU core
+    this process may use, at most 4. Each worker imports PyTorch and starts its own Ray in the grid
+    tests, so more would cost memory for little time. PYTEST_XDIST_AUTO_NUM_WORKERS, where set, is
+    left to pytest-xdist."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
