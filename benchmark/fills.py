@@ -22,7 +22,8 @@ def fill_cells(profile) -> list[str]:
     uniform cells of each operation but `none` and, in the 4-node space, NAS-Bench-201's best
     CIFAR-10 cell, then PILOT_RANDOM distinct cells drawn at random, seed 0), `random:N` (N
     distinct cells drawn at random, seed 0) or `found` (the profile's `fill_list`: the cells that
-    experiments' searches found, `cells_found_by`). ValueError in one sentence for another value or a
+    experiments' searches found, `cells_found_by`, or that the command line names, `named_cells`).
+    ValueError in one sentence for another value or a
     space that does not list its cells."""
     space = get_space(profile.space)
     if profile.fill == "found":
@@ -66,6 +67,22 @@ def cells_found_by(profile, table_path: str | None, experiments: list[Path]) -> 
         raise ValueError(f"no search of {', '.join(map(str, experiments))} has found a cell (scored "
                          "or missed by its table) yet; name an experiment whose searches have")
     return sorted(min(strings) for strings in cells.values())
+
+
+def named_cells(profile, texts: list[str]) -> list[str]:
+    """The cells `--fill-cells` names, as the fill profile's `fill_list`: each parsed in the
+    profile's space, one string per distinct computation (the first named), in the order named.
+    ValueError in one sentence for a profile that fills no table or a string that is no cell of
+    its space."""
+    if profile.fill is None:
+        raise ValueError(f"--fill-cells goes with a grid that fills a table of cells (profile "
+                         f"{profile.name} fills none): nb201-table, say")
+    space = get_space(profile.space)
+    cells: dict[str, str] = {}
+    for text in texts:
+        cell = space.parse(text)    # (a cell of another space fails here, in one sentence)
+        cells.setdefault(canonical_form(cell), str(cell))
+    return list(cells.values())
 
 
 def _source(root: Path, profile, table_path: str | None):

@@ -99,7 +99,8 @@ class Profile:
     # a grid that fills its table instead of searching (benchmark/fills.py, `fill_cells`):
     # "all" (one cell per distinct computation of the space), "pilot" (the uniform cells of each
     # operation but none, and 16 cells drawn at random among the distinct ones), "random:N" or
-    # "found" (the cells of `fill_list`: those that experiments' searches found, `--fill-from`);
+    # "found" (the cells of `fill_list`: those that experiments' searches found, `--fill-from`, or
+    # that the command line names, `--fill-cells`);
     # each trial trains `fill_chunk` of them into the table, `eval_repeats` trainings each
     fill: str | None = None
     fill_chunk: int = 20
@@ -132,7 +133,7 @@ class Profile:
                 raise ValueError(f"fill_chunk must be at least 1, got {self.fill_chunk}")
         if (self.fill == "found") != bool(self.fill_list):
             raise ValueError(f"profile {self.name}: fill 'found' and a fill_list go together "
-                             "(--fill-from sets both)")
+                             "(--fill-from or --fill-cells sets both)")
         if self.fill is not None:
             fill_cells(self)   # (an unknown fill, or a space that does not list its cells, fails here)
         if self.table is not None and self.ground_truth:

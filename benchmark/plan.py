@@ -547,7 +547,8 @@ def fill_plan(grid: Grid, cpus: int, tables_root: Path | None = None) -> str:
              f"{table.root}", ""]
     for d in grid.search_datasets:
         want = specs[0].repeats(d)
-        lines.append(f"  {len(cells):,} cells ({p.fill}) on {short_name(d)}, {want} training(s) each "
+        kind = "listed" if p.fill == "found" else p.fill   # (--fill-from's or --fill-cells' list)
+        lines.append(f"  {len(cells):,} cells ({kind}) on {short_name(d)}, {want} training(s) each "
                      f"(seeds 0, 1000, …) = {len(cells) * want:,} trainings, in {len(specs):,} trials of "
                      f"{p.fill_chunk} cells")
         lines.append(f"  each: {space.describe_training(p.train)}; on {train_images(grid, d) or '?'} "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import importlib.util
 import json
 import logging
@@ -39,7 +40,7 @@ from benchmark.codec import (
     manifest_format,
     manifest_matches,
 )
-from benchmark.fills import cells_found_by
+from benchmark.fills import cells_found_by, named_cells
 from benchmark.grids import GRIDS, get_grid, legacy_trial_id, trial_id
 from benchmark.plan import CELL_METRIC, grace_period, plan, tuning_metric, tuning_plan, tuning_seed_warning
 from benchmark.trial import open_table
@@ -99,6 +100,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "--table-datasets cifar100` reads it); the experiment defaults to "
                         "<grid>-from-<experiments>; after the experiments found more cells, name "
                         "another --experiment (the cells trained already are not trained again)")
+    p.add_argument("--fill-cells", nargs="+", default=None, metavar="CELL",
+                   help="on a grid that fills a table of cells (nb201-table): train only these "
+                        "cells (genotype strings of its space; two of one computation are trained "
+                        "once), e.g. a cell no search found, to rank it among the table's; the "
+                        "experiment defaults to <grid>-cells-<a hash of the list>")
     p.add_argument("--seeds", nargs="+", type=count(0), default=None, help="override the seeds")
     p.add_argument("--search-epochs", type=count(1), default=None, help="override search epochs")
     p.add_argument("--eval-epochs", type=count(1), default=None, help="override evaluation epochs")
@@ -447,11 +453,15 @@ def run(args: argparse.Namespace) -> int:
 
 def default_experiment(args: argparse.Namespace, grid) -> str:
     """The experiment a run writes without --experiment: the grid's name; a tuning's
-    tune-<grid>-<strategy>; a --fill-from run's <grid>-from-<experiments>."""
+    tune-<grid>-<strategy>; a --fill-from run's <grid>-from-<experiments>; a --fill-cells run's
+    <grid>-cells-<the first 8 hex digits of the list's sha256>."""
     if args.tune:
         return f"tune-{grid.name}-{args.tune}"
     if args.fill_from:
         return f"{grid.name}-from-" + "-".join(Path(e).name for e in args.fill_from)
+    if args.fill_cells:
+        listed = "\n".join(grid.profile.fill_list).encode()
+        return f"{grid.name}-cells-{hashlib.sha256(listed).hexdigest()[:8]}"
     return grid.name
 
 
@@ -465,19 +475,25 @@ def declared_grid(args: argparse.Namespace):
         train_options=dict(parse_option(t) for t in args.train_set), search_only=args.search_only,
         truth_repeats=args.truth_repeats, table=args.table, on_miss=args.on_miss,
         lookup_epochs=args.lookup_epochs, transfer_datasets=args.transfer_datasets)
-    if args.fill_from:
+    if args.fill_from and args.fill_cells:
+        raise UsageError("--fill-from and --fill-cells each say which cells to train: give one")
+    if args.fill_from or args.fill_cells:
+        option = "--fill-from" if args.fill_from else "--fill-cells"
         ignored = [f for f, v in (("--strategies", args.strategies), ("--seeds", args.seeds),
                                   ("--transfer-datasets", args.transfer_datasets), ("--tune", args.tune))
                    if v is not None]
         if ignored:
-            raise UsageError(f"--fill-from trains every cell the experiments found, on --datasets; "
+            raise UsageError(f"{option} trains the cells it names, on --datasets; "
                              f"{ignored[0]} has no meaning there: leave it out")
-        tables = Path(args.results).resolve() / "tables"
-        try:
-            roots = [find_experiment(e, args.results) for e in args.fill_from]
-        except ReportError as e:
-            raise UsageError(str(e)) from None
-        cells = cells_found_by(grid.profile, resolve_table(grid.profile.table, tables), roots)
+        if args.fill_cells:
+            cells = named_cells(grid.profile, args.fill_cells)
+        else:
+            tables = Path(args.results).resolve() / "tables"
+            try:
+                roots = [find_experiment(e, args.results) for e in args.fill_from]
+            except ReportError as e:
+                raise UsageError(str(e)) from None
+            cells = cells_found_by(grid.profile, resolve_table(grid.profile.table, tables), roots)
         grid = dataclasses.replace(grid, profile=dataclasses.replace(
             grid.profile, fill="found", fill_list=tuple(cells)))
     if args.tuned:
@@ -795,9 +811,9 @@ def check_manifest(results_dir: Path, grid, specs) -> None:
         raise UsageError(f"{results_dir} holds result parts but no grid.json to say what produced "
                          "them; copy its grid.json too, or give this run another --experiment")
     if matches is False and grid.profile.fill == "found":
-        raise UsageError(f"{results_dir} filled the cells that --fill-from's experiments had found "
-                         "when it ran, and they have found others since (or this run names other "
-                         "experiments); give this run another --experiment (the cells "
+        raise UsageError(f"{results_dir} filled another list of cells: --fill-from's experiments "
+                         "have found others since, or this run names other experiments or "
+                         "--fill-cells; give this run another --experiment (the cells "
                          "trained already are looked up, not trained again)")
     if matches is False:
         raise UsageError(f"{results_dir} holds results of a grid with another profile, other "

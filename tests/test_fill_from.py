@@ -141,6 +141,34 @@ def test_fill_from_refuses_what_it_cannot_do_in_one_sentence(tmp_path, capsys):
             dataclasses.replace(profile, **changes)
 
 
+def test_fill_cells_trains_the_named_cells_once_per_computation_and_refuses_in_one_sentence(
+        tmp_path, capsys):
+    results = tmp_path / "results"
+    conv_alone = "|none~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|skip_connect~2|"   # TWIN's computation
+    argv = ["--grid", "nb201-table", "--results", str(results), "--fill-cells", SKIP, TWIN, conv_alone, CONV]
+    args = run_module.parse_args(argv)
+    grid = run_module.declared_grid(args)
+    assert grid.profile.fill == "found" and grid.profile.fill_list == (SKIP, TWIN, CONV)
+    name = run_module.default_experiment(args, grid)
+    other = run_module.parse_args(argv[:-1])
+    assert name.startswith("nb201-table-cells-") and name != run_module.default_experiment(
+        other, run_module.declared_grid(other))
+    assert run_module.main([*argv, "--plan"]) == 0
+    assert "3 cells (listed) on cifar10-jpeg, 2 training(s) each" in capsys.readouterr().out
+
+    def refused(*more) -> str:
+        assert run_module.main([*more, "--results", str(results), "--plan"]) == 2
+        return capsys.readouterr().err
+
+    assert "--fill-cells goes with a grid that fills a table of cells" in refused(
+        "--grid", "nb201-smoke", "--fill-cells", SKIP)
+    assert "give one" in refused("--grid", "nb201-table", "--fill-cells", SKIP, "--fill-from", "src")
+    assert "--seeds has no meaning there" in refused("--grid", "nb201-table", "--fill-cells", SKIP,
+                                                     "--seeds", "1")
+    assert "unknown operation 'conv'" in refused("--grid", "nb201-table", "--fill-cells", "|conv~0|")
+    assert not results.exists()   # (a plan or a refusal writes nothing)
+
+
 def test_a_report_reads_from_a_table_only_datasets_it_holds_every_found_cell_on(tmp_path):
     results = tmp_path / "results"
     source_experiment(results, "t")
