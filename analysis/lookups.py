@@ -26,7 +26,7 @@ from analysis.figures import PAPER, _epoch_axis, _jitter, _palette, _save, _wrap
 from analysis.plotting import new_figure
 from analysis.tables import VERDICTS, Table, ci_text, comparisons, p_text, strategy_order
 from nas.spaces import get_space, space_config
-from nas.spaces.nb201 import cell_stats
+from nas.spaces.nb201 import cell_stats, collapsed_by_computation
 from nas.spaces.nb201_cell import NB201_BEST, Cell
 from nas.strategies import STRATEGIES
 from resultstore.cells import CellTable, canonical_form, describe, fill_order, uniform_sample
@@ -217,13 +217,17 @@ def _check_served(exp: Experiment, table, name: str, lookups: list) -> None:
 
 def found_cells(exp: Experiment) -> pd.DataFrame:
     """One row per search that found a cell (scored or missed): its key, genotype and the cell's
-    numbers (cell_stats), for the collapse share, which does not need a lookup."""
+    numbers (cell_stats, and `collapsed_computation`: `collapsed_by_computation`), for the
+    collapse share, which does not need a lookup."""
     t = exp.found
     if t.empty:
         return pd.DataFrame()
-    rows = [{"strategy": r.strategy, "search_dataset": r.search_dataset, "seed": r.seed,
-             "missed": r.status == "missed", **cell_stats(Cell.parse(r.genotype))}
-            for r in t.itertuples(index=False)]
+    rows = []
+    for r in t.itertuples(index=False):
+        cell = Cell.parse(r.genotype)
+        rows.append({"strategy": r.strategy, "search_dataset": r.search_dataset, "seed": r.seed,
+                     "missed": r.status == "missed", **cell_stats(cell),
+                     "collapsed_computation": float(collapsed_by_computation(cell))})
     return pd.DataFrame(rows)
 
 
@@ -583,14 +587,56 @@ def named_cells(table) -> dict[str, str]:
     return {k: v for k, v in names.items() if v in have}
 
 
-def collapse_differences(exp: Experiment) -> Table | None:
+COLLAPSE_BY_COMPUTATION_NOTE = (
+    "A second count of the same searches, defined after the nb201-cpu grid's seventh interim look "
+    "(2026-12-07) and not pre-declared: a found cell counts as a collapse where its output depends "
+    "on its input only through parameter-free operations, a convolution on no path from the input "
+    "to the output (a dead end, or fed by a node the input does not reach) counting as absent "
+    "(nas.spaces.nb201.collapsed_by_computation); the pre-declared count above asks every edge "
+    "to be parameter-free, so it misses a cell whose convolutions are all dead ends, which "
+    "computes what a collapse computes. A cell whose output is cut off from its input is neither. "
+    "Read it as a sensitivity analysis of the count above, not as a test of its own. ")
+
+
+def _collapse_frame(c: pd.DataFrame, column: str, pairs: list) -> pd.DataFrame:
+    """The numbers of `collapse_differences` for the found cells `c` of one search dataset, a
+    collapse read from `column`, one row per (strategy, baseline) of `pairs`."""
+    rows = []
+    for s, b in pairs:
+        x, y = c.loc[c.strategy == s, column], c.loc[c.strategy == b, column]
+        k1, n1, k2, n2 = int(x.sum()), len(x), int(y.sum()), len(y)
+        diff = k1 / n1 - k2 / n2
+        lo, hi = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff")
+        p = float(stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+        rows.append({"search_dataset": c.search_dataset.iloc[0], "strategy": s, "baseline": b,
+                     "collapsed": k1, "searches": n1, "baseline_collapsed": k2, "baseline_searches": n2,
+                     "diff": 100 * diff, "diff_lo": 100 * float(lo), "diff_hi": 100 * float(hi),
+                     "p": p})
+    frame = pd.DataFrame(rows)
+    frame["p_holm"] = st.holm(frame.p.to_numpy())
+    m = len(frame)
+    frame["mde"] = [100 * st.proportion_detectable_difference(min(a, b)) for a, b in
+                    zip(frame.searches, frame.baseline_searches)]
+    frame["mde_holm"] = [100 * st.proportion_detectable_difference(min(a, b), alpha=st.ALPHA / m)
+                         for a, b in zip(frame.searches, frame.baseline_searches)]
+    frame["verdict"] = [
+        "not testable" if min(r.searches, r.baseline_searches) < 2 else
+        "differs" if r.p_holm < st.ALPHA else
+        "not detectable" if (np.isnan(r.mde_holm) or abs(r.diff) < r.mde_holm) else
+        "not significant" for r in frame.itertuples()]
+    return frame
+
+
+def collapse_differences(exp: Experiment, by_computation: bool = False) -> Table | None:
     """Per search dataset, each strategy's collapse share against its baselines' (the report's
     comparisons: first-order, random, and hyperDARTS's noise control): the difference in points
     with its 95% Newcombe interval, Fisher's exact p, Holm's correction over the comparisons of
     the search dataset, and the smallest difference those numbers of searches detect (80% power,
     arcsine approximation) at α and after Holm. Searches of the same seed are treated as
-    independent (a strategy's collapse hardly pairs with another's)."""
-
+    independent (a strategy's collapse hardly pairs with another's). A collapse is `cell_stats`'s
+    (every edge parameter-free, pre-declared), or with `by_computation` the table
+    `collapse_by_computation`, `collapsed_by_computation`'s (COLLAPSE_BY_COMPUTATION_NOTE)."""
+    column = "collapsed_computation" if by_computation else "collapsed"
     cells = found_cells(exp)
     if cells.empty:
         return None
@@ -599,29 +645,8 @@ def collapse_differences(exp: Experiment) -> Table | None:
         pairs = comparisons(strategy_order(c.strategy.unique()))
         if not pairs:
             continue
-        rows = []
-        for s, b in pairs:
-            x, y = c[c.strategy == s].collapsed, c[c.strategy == b].collapsed
-            k1, n1, k2, n2 = int(x.sum()), len(x), int(y.sum()), len(y)
-            diff = k1 / n1 - k2 / n2
-            lo, hi = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff")
-            p = float(stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
-            rows.append({"search_dataset": sd, "strategy": s, "baseline": b, "collapsed": k1,
-                         "searches": n1, "baseline_collapsed": k2, "baseline_searches": n2,
-                         "diff": 100 * diff, "diff_lo": 100 * float(lo), "diff_hi": 100 * float(hi),
-                         "p": p})
-        frame = pd.DataFrame(rows)
-        frame["p_holm"] = st.holm(frame.p.to_numpy())
+        frame = _collapse_frame(c, column, pairs)
         m = len(frame)
-        frame["mde"] = [100 * st.proportion_detectable_difference(min(a, b)) for a, b in
-                        zip(frame.searches, frame.baseline_searches)]
-        frame["mde_holm"] = [100 * st.proportion_detectable_difference(min(a, b), alpha=st.ALPHA / m)
-                             for a, b in zip(frame.searches, frame.baseline_searches)]
-        frame["verdict"] = [
-            "not testable" if min(r.searches, r.baseline_searches) < 2 else
-            "differs" if r.p_holm < st.ALPHA else
-            "not detectable" if (np.isnan(r.mde_holm) or abs(r.diff) < r.mde_holm) else
-            "not significant" for r in frame.itertuples()]
         numbers.append(frame)
         shown = pd.DataFrame({
             "strategy": frame.strategy, "against": frame.baseline,
@@ -635,7 +660,14 @@ def collapse_differences(exp: Experiment) -> Table | None:
                                  f"≥ {r.mde:.0f} (≥ {r.mde_holm:.0f} after Holm)"
                                  for r in frame.itertuples()],
             "verdict": [VERDICTS[v] for v in frame.verdict]})
-        blocks.append((f"Searched on {short_name(sd)}: {m} comparisons", shown))
+        title = f"Searched on {short_name(sd)}: {m} comparisons"
+        if by_computation:   # (strategies_differ tests the pre-declared count; this one's test here)
+            searching = _searching(c.strategy.unique())
+            _, chi_p, rough = _collapse_test({x: (int(c.loc[c.strategy == x, column].sum()),
+                                                  int((c.strategy == x).sum())) for x in searching})
+            title += (f"; across the {len(searching)} searching strategies, χ² test of homogeneity "
+                      f"p = {p_text(chi_p)}{' (expected counts < 5: rough)' if rough else ''}")
+        blocks.append((title, shown))
     if not blocks:
         return None
     note = ("Collapse: a found cell of parameter-free operations only (none, skip, pooling), every search "
@@ -645,6 +677,12 @@ def collapse_differences(exp: Experiment) -> Table | None:
             "difference of two shares around 50% that these numbers of searches detect with 80% power "
             "(arcsine approximation), at α = 0.05 and at Holm's first step. 'No difference detectable "
             "at this n' where the difference is below that and Holm does not reject.")
+    if by_computation:
+        return Table("collapse_by_computation", "Collapse share counted by computation (after the "
+                     "fact): differences from the baselines", blocks, pd.concat(numbers, ignore_index=True),
+                     COLLAPSE_BY_COMPUTATION_NOTE + note.replace("Collapse: a found cell of parameter-free "
+                                                                 "operations only (none, skip, pooling), ",
+                                                                 "Collapse here: as above; "))
     return Table("collapse_differences", "Collapse share: differences from the baselines", blocks,
                  pd.concat(numbers, ignore_index=True), note)
 

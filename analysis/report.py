@@ -367,6 +367,7 @@ def lookup_section(page: Page, exp: Experiment, flags: dict | None = None) -> No
     page.table(strategies_differ(exp, table, flags), "")
     page.table(collapse_differences(exp), "Collapse differences: no baseline to compare with "
                "(first-order, random or first-order-smoothed) or no cell found yet")
+    page.table(collapse_differences(exp, by_computation=True), "")
     page.figure("lookup_curves", lookup_curves(exp, table, page.fdir / "lookup_curves"),
                 "Looked-up accuracy and collapse over the search",
                 "The derived cell after every search epoch, per strategy: top, looked up in the table "

@@ -10,10 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import chi2_contingency
 
+from analysis.lookups import collapse_differences
 from benchmark.trial_state import TrialState
 from nas.spaces.nb201_cell import Cell
 from resultstore.cells import CellTable, TableError, import_published, open_published, resolve_table
+from resultstore.experiment import Experiment
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
@@ -642,6 +645,32 @@ def test_collapse_shares_are_compared_with_the_baselines_with_intervals_and_holm
     assert heading == "Searched on digits: 6 comparisons"
     row = frame[(frame.strategy == "hyperdarts-mlp") & (frame.against == "first-order")].iloc[0]
     assert row["collapsed"] == "1/10 vs 8/10" and row["difference (pts)"].startswith("-70 [")
+
+
+def test_a_second_collapse_count_reads_the_computation_and_says_it_came_after_the_fact(tmp_path):
+    # hyperdarts-mlp's cells on seeds 0-4 have convolutions, all dead ends: the output is the input
+    dead = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+    key = {"experiment": "e", "search_dataset": "digits", "profile": "p", "eval_dataset": "digits",
+           "repeat": 0, "status": "finished", "test_acc": 0.5, "reason": ""}
+    cells = {"first-order": lambda i: ALL_SKIP if i < 6 else BEST,
+             "hyperdarts-mlp": lambda i: dead if i < 5 else BEST,
+             "first-order-smoothed": lambda i: BEST, "random": lambda i: BEST}
+    trials = pd.DataFrame([{**key, "strategy": s, "seed": i, "genotype": f(i)}
+                           for s, f in cells.items() for i in range(10)])
+    exp = Experiment(tmp_path / "e", trials, pd.DataFrame(), pd.DataFrame(), space="nb201")
+    edges = collapse_differences(exp).numbers.set_index(["strategy", "baseline"])
+    t = collapse_differences(exp, by_computation=True)
+    computed = t.numbers.set_index(["strategy", "baseline"])
+    assert t.name == "collapse_by_computation" and "not pre-declared" in t.note
+    assert edges.loc[("hyperdarts-mlp", "first-order"), "collapsed"] == 0
+    r = computed.loc[("hyperdarts-mlp", "first-order")]
+    assert (r.collapsed, r.baseline_collapsed) == (5, 6) and r["diff"] == pytest.approx(-10.0)
+    assert computed.loc[("first-order", "random"), "collapsed"] == 6   # (the same as by its edges)
+    # its heading carries the χ² test across the searching strategies (random is a baseline)
+    expected = chi2_contingency([[6, 4], [5, 5], [0, 10]], correction=False).pvalue
+    (heading, _), = t.blocks
+    assert heading.startswith("Searched on digits: 6 comparisons; across the 3 searching strategies")
+    assert f"p = {expected:.3f}" in heading
 
 
 def test_a_table_named_but_not_made_starts_from_the_shipped_copy(tmp_path):

@@ -69,6 +69,17 @@ def test_a_cell_cut_off_from_its_input_is_zero_by_paths():
     assert not Cell.parse(STRINGS[2]).is_zero()
 
 
+def test_the_live_operations_are_those_on_a_path_from_the_input_to_the_output():
+    paths = [[(3, 0)], [(1, 0), (3, 1)], [(2, 0), (3, 2)], [(1, 0), (2, 1), (3, 2)]]
+    for c in all_cells():   # every cell, against the four paths of a 4-node cell written out
+        ops = {(j, i): op for j, i, op in c.edges()}
+        on = {e for p in paths if all(ops[x] != "none" for x in p) for e in p}
+        assert c.live_ops() == [op for j, i, op in c.edges() if (j, i) in on]
+    # the convolutions of node 1 and 2 end at none edges: the output is the input
+    assert Cell.parse(STRINGS[1]).live_ops() == ["skip_connect"]
+    assert Cell.parse("|none~0|+|none~0|none~1|+|none~0|none~1|nor_conv_1x1~2|").live_ops() == []
+
+
 @pytest.mark.parametrize("text, words", [
     ("|nor_conv_3x3~0|+|nor_conv_3x3~0|", "node 2 of '|nor_conv_3x3~0|+|nor_conv_3x3~0|' must take all 2"),
     ("|conv_5x5~0|", "unknown operation 'conv_5x5'"),

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nas.spaces import get_space, make_supernet, space_config, train_config
-from nas.spaces.nb201 import cell_stats
+from nas.spaces.nb201 import cell_stats, collapsed_by_computation
 from nas.spaces.nb201_cell import OPS, Cell
 from nas.spaces.nb201_net import NB201Network
 
@@ -63,6 +63,18 @@ def test_a_cell_is_described_by_its_parameter_free_edges_and_collapse():
     refs = space.references(space_config("nb201"))
     assert set(refs) == {"all-skip_connect", "all-nor_conv_1x1", "all-nor_conv_3x3", "all-avg_pool_3x3"}
     assert str(refs["all-skip_connect"]) == ALL_SKIP
+
+
+def test_a_collapse_by_computation_counts_dead_convolutions_as_absent():
+    dead_ends = "|skip_connect~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+    of_a_zero = "|none~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    for text in (dead_ends, of_a_zero):   # the output is the input (and a constant): not a collapse
+        assert collapsed_by_computation(Cell.parse(text))   # by its edges, one by its computation
+        assert cell_stats(Cell.parse(text))["collapsed"] == 0.0
+    assert collapsed_by_computation(Cell.parse(ALL_SKIP)) and not collapsed_by_computation(Cell.parse(BEST))
+    cut_off = "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|"   # every edge free, output zero
+    assert cell_stats(Cell.parse(cut_off))["collapsed"] == 1.0
+    assert not collapsed_by_computation(Cell.parse(cut_off))
 
 
 def test_bad_options_and_strings_are_named_in_one_sentence():

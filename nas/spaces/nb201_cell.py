@@ -132,6 +132,22 @@ class Cell:
                 reach.add(j)
         return self.nodes - 1 not in reach
 
+    def live_ops(self) -> list[str]:
+        """The operations of the edges on a path of non-`none` edges from the input to the output,
+        in NAS-Bench-201's edge order: those through which the output depends on the input. An
+        edge from a node the input does not reach (a zero input: at most a BatchNorm's constant
+        shift) or into a node that does not reach the output (its result is never used) is left
+        out; a cell whose output is cut off (`is_zero`) has none."""
+        reach = {0}
+        for j, i, op in self.edges():
+            if op != "none" and i in reach:
+                reach.add(j)
+        feeds = {self.nodes - 1}
+        for j, i, op in reversed(self.edges()):   # (edges out of a node come after those into it)
+            if op != "none" and j in feeds:
+                feeds.add(i)
+        return [op for j, i, op in self.edges() if op != "none" and i in reach and j in feeds]
+
     def to_dict(self) -> dict:
         return {"arch": str(self), "canonical": self.canonical()}
 
