@@ -3,7 +3,8 @@
 # not committed; the next one goes on from what is shipped, this folder's README says how): the
 # finished trials' result parts and grid.json of each experiment that has them (nb201-cpu, and
 # nb201-cpu-tuned once it has run), the tunings' options, then the table's snapshot (after them, so that it holds every
-# cell those trials trained), then each shipped report regenerated with today's analysis code. A
+# cell those trials trained), then each shipped report regenerated with today's analysis code and
+# collapse-paths.txt (collapse_paths.py) written again. A
 # running grid may go on meanwhile: only finished trials have parts.
 # Usage, from the project root: bash results/examples/nb201-cpu/ship.sh [RESULTS] (default results)
 set -euo pipefail
@@ -41,3 +42,6 @@ for f in "$results"/tuned/nb201-cpu/*.json; do
 done
 python results/examples/tables/snapshot.py nb201-c8-n3-e2 --live "$results/tables/nb201-c8-n3-e2"
 [ ${#shipped[@]} -eq 0 ] || bash results/examples/regenerate.sh "${shipped[@]}"
+# what a collapse costs, by the paths it keeps, from the shipped trials and the new snapshot
+[ -d results/examples/nb201-cpu/parts ] &&
+  python results/examples/nb201-cpu/collapse_paths.py > results/examples/nb201-cpu/collapse-paths.txt
