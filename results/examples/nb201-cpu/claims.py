@@ -63,6 +63,12 @@ def claims(t: Path = HERE / "tables") -> list[tuple[str, str]]:
     fr_c, fr_f = fr[(CIFAR, "looked-up accuracy")], fr[(FMNIST, "looked-up accuracy")]
     fr_k = fr[(CIFAR, "collapse share")]
     fisher = collapse[(collapse.strategy == HD) & (collapse.baseline == FO)].iloc[0]
+    computed = pd.read_csv(t / "collapse_by_computation.csv").set_index(["strategy", "baseline"])
+    by = {s: f"{int(computed.loc[(s, b), 'collapsed'])} of {int(computed.loc[(s, b), 'searches'])}"
+          for s, b in ((FO, RANDOM), (HD, FO), (FOS, FO))}
+    by[RANDOM] = "{} of {}".format(*computed.loc[(FO, RANDOM), ["baseline_collapsed", "baseline_searches"]]
+                                   .astype(int))
+    hd_fo_by = computed.loc[(HD, FO)]
     # the prose gives one Fisher p "against each" of first-order's three comparisons while they agree
     firsts = {p(r.p) for r in collapse.itertuples() if FO in (r.strategy, r.baseline)}
     against = "against each" if len(firsts) == 1 else f"(three differ: {', '.join(sorted(firsts))})"
@@ -84,6 +90,7 @@ def claims(t: Path = HERE / "tables") -> list[tuple[str, str]]:
                  f"{hd_fos['mde_holm']} points there"),
         (readme, f"collapsed to a cell of parameter-free operations on {k} of {searches} seeds"),
         (readme, f"(Fisher p = {p(fisher.p)}, {p(fisher.p_holm)} after Holm)"),
+        (readme, f"hyperDARTS reached such a cell on {by[HD]} seeds and its noise control on {by[FOS]}"),
         (readme, f"Random search at a first-order search's cost scores {interval(on['random-search'])}"),
         (findings, f"On CIFAR-10 the looked-up accuracies were {interval(on[FO])} (first-order), "
                    f"{interval(on[HD])} (hyperdarts-mlp), {interval(on[FOS])} (first-order-smoothed) "
@@ -108,6 +115,11 @@ def claims(t: Path = HERE / "tables") -> list[tuple[str, str]]:
                    "{p_holm}".format(**fo_random_fm)),
         (findings, f"Collapse: first-order {k} of {searches}"),
         (findings, f"(Fisher p = {p(fisher.p)} {against}, {p(fisher.p_holm)} after Holm over 6)"),
+        (findings, f"Counted by computation: first-order {by[FO]}, hyperdarts-mlp {by[HD]}, "
+                   f"first-order-smoothed {by[FOS]}, the random cell {by[RANDOM]}"),
+        (findings, f"hyperDARTS minus first-order {signed(hd_fo_by['diff'])} points "
+                   f"[{signed(hd_fo_by.diff_lo)}, {signed(hd_fo_by.diff_hi)}] (Fisher p = "
+                   f"{p(hd_fo_by.p)}, {p(hd_fo_by.p_holm)} after Holm over 6)"),
         (findings, f"Across the {rho[1]} searches, a found cell's CIFAR-10 and Fashion-MNIST accuracies "
                    f"correlate with Spearman ρ = {rho[2]} [{rho[3]}, {rho[4]}]"),
         (findings, f"reached {interval(on['random-search'])} on seeds {rs_seeds.min()}–{rs_seeds.max()}"),
