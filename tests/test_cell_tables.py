@@ -13,6 +13,7 @@ import torch
 from scipy.stats import chi2_contingency
 
 from analysis.lookups import collapse_differences
+from analysis.stats import homogeneity_exact
 from benchmark.trial_state import TrialState
 from nas.spaces.nb201_cell import Cell
 from resultstore.cells import CellTable, TableError, import_published, open_published, resolve_table
@@ -666,11 +667,12 @@ def test_a_second_collapse_count_reads_the_computation_and_says_it_came_after_th
     r = computed.loc[("hyperdarts-mlp", "first-order")]
     assert (r.collapsed, r.baseline_collapsed) == (5, 6) and r["diff"] == pytest.approx(-10.0)
     assert computed.loc[("first-order", "random"), "collapsed"] == 6   # (the same as by its edges)
-    # its heading carries the χ² test across the searching strategies (random is a baseline)
-    expected = chi2_contingency([[6, 4], [5, 5], [0, 10]], correction=False).pvalue
+    # its heading carries the tests across the searching strategies (random is a baseline)
+    chi2 = chi2_contingency([[6, 4], [5, 5], [0, 10]], correction=False).pvalue
+    exact = homogeneity_exact([(6, 10), (5, 10), (0, 10)])
     (heading, _), = t.blocks
     assert heading.startswith("Searched on digits: 6 comparisons; across the 3 searching strategies")
-    assert f"p = {expected:.3f}" in heading
+    assert f"exact test p = {exact:.3f}, χ² test of homogeneity p = {chi2:.3f}" in heading
 
 
 def test_a_table_named_but_not_made_starts_from_the_shipped_copy(tmp_path):

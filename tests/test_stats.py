@@ -620,6 +620,23 @@ def test_the_power_of_comparing_two_collapse_rates_is_statsmodels_arcsine_power(
         proportion_seeds_needed(1.2)
 
 
+def test_the_exact_homogeneity_test_sums_the_tables_no_more_probable_than_the_observed():
+    # 2 rows: Fisher's exact test, two-sided
+    for (k1, n1), (k2, n2) in [((3, 10), (8, 10)), ((0, 5), (5, 5)), ((1, 9), (8, 10)), ((2, 7), (2, 7))]:
+        fisher = stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue
+        assert st.homogeneity_exact([(k1, n1), (k2, n2)]) == pytest.approx(fisher, rel=1e-9)
+    # 3 rows, against every table with the margins, its probability the multivariate hypergeometric's
+    counts, ns = [7, 2, 1], [23, 23, 22]
+    pmf = stats.multivariate_hypergeom(m=ns, n=sum(counts)).pmf
+    observed = pmf(counts)
+    tables = [t for t in np.ndindex(*(n + 1 for n in ns)) if sum(t) == sum(counts)]
+    expected = sum(pmf(list(t)) for t in tables if pmf(list(t)) <= observed * (1 + 1e-7))
+    assert st.homogeneity_exact(zip(counts, ns)) == pytest.approx(expected, rel=1e-9)
+    assert 0.05 < expected < 0.07     # where the χ² approximation says 0.030
+    assert st.homogeneity_exact([(0, 10)] * 3) == 1.0
+    assert st.homogeneity_exact([(5, 40)] * 5) is None    # 41⁵ tables: too many to count
+
+
 def test_friedmans_exact_p_counts_the_orderings_of_each_blocks_ranks():
     """The exact permutation p of Friedman's test: the published table's values at n = 4 blocks
     and k = 3 treatments, ties by midranks, and the χ² approximation where the count would be

@@ -232,8 +232,10 @@ def collapsed_by_computation(cell: Cell) -> bool:
     """Whether the cell computes what a collapse computes: its output depends on its input, and
     only through parameter-free operations (`Cell.live_ops`). Unlike `cell_stats`'s `collapsed`
     (every edge parameter-free, the pre-declared outcome), it counts a cell whose convolutions
-    are all dead ends, e.g. `|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|`,
-    which computes the identity; a cell whose output is cut off is not one."""
+    are all on no path from input to output, e.g.
+    `|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|`, which computes the
+    identity; a cell whose output is cut off is not one (`collapsed` counts one whose edges are
+    all parameter-free)."""
     live = cell.live_ops()
     return bool(live) and all(op in PARAMETER_FREE for op in live)
 

@@ -135,9 +135,10 @@ class Cell:
     def live_ops(self) -> list[str]:
         """The operations of the edges on a path of non-`none` edges from the input to the output,
         in NAS-Bench-201's edge order: those through which the output depends on the input. An
-        edge from a node the input does not reach (a zero input: at most a BatchNorm's constant
-        shift) or into a node that does not reach the output (its result is never used) is left
-        out; a cell whose output is cut off (`is_zero`) has none."""
+        edge from a node the input does not reach (a zero input: a convolution of it adds an
+        input-independent term, from its BatchNorm's shift) or into a node that does not reach the
+        output (its result is never used) is left out; a cell whose output is cut off (`is_zero`)
+        has none."""
         reach = {0}
         for j, i, op in self.edges():
             if op != "none" and i in reach:
