@@ -665,13 +665,13 @@ def collapse_differences(exp: Experiment, by_computation: bool = False) -> Table
                                  f"≥ {r.mde:.0f} (≥ {r.mde_holm:.0f} after Holm)"
                                  for r in frame.itertuples()],
             "verdict": [VERDICTS[v] for v in frame.verdict]})
-        title = f"Searched on {short_name(sd)}: {m} comparisons"
-        if by_computation:   # (strategies_differ tests the pre-declared count; this one's test here)
-            searching = _searching(c.strategy.unique())
+        title = f"Searched on {short_name(sd)}: {m} comparison{'s' if m != 1 else ''}"
+        searching = _searching(c.strategy.unique())
+        if by_computation and len(searching) > 1:   # (strategies_differ tests the pre-declared count)
             counts = {x: (int(c.loc[c.strategy == x, column].sum()), int((c.strategy == x).sum()))
                       for x in searching}
             _, chi_p, rough = _collapse_test(counts)
-            exact = st.homogeneity_exact(counts.values()) if len(searching) > 1 else None
+            exact = st.homogeneity_exact(counts.values())
             title += (f"; across the {len(searching)} searching strategies (uncorrected), "
                       + (f"Freeman–Halton exact test p = {p_text(exact)}, χ² test of homogeneity "
                          f"p = {p_text(chi_p)}" if exact is not None else

@@ -673,6 +673,10 @@ def test_a_second_collapse_count_reads_the_computation_and_says_it_came_after_th
     (heading, _), = t.blocks
     assert heading.startswith("Searched on digits: 6 comparisons; across the 3 searching strategies")
     assert f"exact test p = {exact:.3f}, χ² test of homogeneity p = {chi2:.3f}" in heading
+    # one searching strategy: no test across strategies
+    alone = Experiment(tmp_path / "e", trials[trials.strategy.isin(["first-order", "random"])],
+                       pd.DataFrame(), pd.DataFrame(), space="nb201")
+    assert collapse_differences(alone, by_computation=True).blocks[0][0] == "Searched on digits: 1 comparison"
 
 
 def test_a_table_named_but_not_made_starts_from_the_shipped_copy(tmp_path):
