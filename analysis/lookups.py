@@ -12,6 +12,7 @@ holds.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 import matplotlib
@@ -27,7 +28,7 @@ from analysis.plotting import new_figure
 from analysis.tables import VERDICTS, Table, ci_text, comparisons, p_text, strategy_order
 from nas.spaces import get_space, space_config
 from nas.spaces.nb201 import cell_stats, collapsed_by_computation
-from nas.spaces.nb201_cell import NB201_BEST, Cell
+from nas.spaces.nb201_cell import NB201_BEST, Cell, all_cells
 from nas.strategies import STRATEGIES
 from resultstore.cells import CellTable, canonical_form, describe, fill_order, uniform_sample
 from resultstore.experiment import Experiment, ReportError
@@ -217,8 +218,8 @@ def _check_served(exp: Experiment, table, name: str, lookups: list) -> None:
 
 def found_cells(exp: Experiment) -> pd.DataFrame:
     """One row per search that found a cell (scored or missed): its key, genotype and the cell's
-    numbers (cell_stats, and `collapsed_computation`: `collapsed_by_computation`), for the
-    collapse share, which does not need a lookup."""
+    numbers (its `nodes`, cell_stats, and `collapsed_computation`: `collapsed_by_computation`),
+    for the collapse share, which does not need a lookup."""
     t = exp.found
     if t.empty:
         return pd.DataFrame()
@@ -226,7 +227,7 @@ def found_cells(exp: Experiment) -> pd.DataFrame:
     for r in t.itertuples(index=False):
         cell = Cell.parse(r.genotype)
         rows.append({"strategy": r.strategy, "search_dataset": r.search_dataset, "seed": r.seed,
-                     "missed": r.status == "missed", **cell_stats(cell),
+                     "missed": r.status == "missed", "nodes": cell.nodes, **cell_stats(cell),
                      "collapsed_computation": float(collapsed_by_computation(cell))})
     return pd.DataFrame(rows)
 
@@ -596,11 +597,25 @@ COLLAPSE_BY_COMPUTATION_NOTE = (
     "term; nas.spaces.nb201.collapsed_by_computation). The pre-declared count above asks every "
     "edge to be parameter-free: it misses a cell whose convolutions are all on no such path, which "
     "computes what a collapse computes, and it counts a cell of parameter-free edges whose output "
-    "is cut off from its input, which this count does not; neither count contains the other. A "
-    "uniformly drawn cell of the 4-node space is a collapse by this count with probability 10.5% "
-    "(1,642 of 15,625 cells), by the pre-declared one 4.7% (729). Read it as a sensitivity "
-    "analysis of the count above, not as a test of its own; the test across the searching "
-    "strategies in the heading is not corrected for the report's other tests. ")
+    "is cut off from its input, which this count does not; neither count contains the other. {rates}"
+    "Read it as a sensitivity analysis of the count above, not as a test of its own; the test "
+    "across the searching strategies in the heading is not corrected for the report's other tests. ")
+COLLAPSE_NOTE = (
+    "every search that found a cell counted (missed lookups too). Difference: the strategy's share "
+    "minus the baseline's, in points, with its 95% Newcombe (Wilson score) interval; p: Fisher's "
+    "exact test, two-sided; Holm: over the comparisons of the search dataset; detectable: the "
+    "smallest difference of two shares around 50% that these numbers of searches detect with 80% "
+    "power (arcsine approximation), at α = 0.05 and at Holm's first step. 'No difference detectable "
+    "at this n' where the difference is below that and Holm does not reject.")
+
+
+@functools.cache
+def collapse_chance(nodes: int) -> tuple[int, int, int]:
+    """(cells of the `nodes`-node space, those collapsed by computation, those collapsed by their
+    edges): how often a uniformly drawn cell is a collapse by each count."""
+    cells = list(all_cells(nodes))
+    return (len(cells), sum(collapsed_by_computation(c) for c in cells),
+            sum(cell_stats(c)["collapsed"] == 1.0 for c in cells))
 
 
 def _collapse_frame(c: pd.DataFrame, column: str, pairs: list) -> pd.DataFrame:
@@ -681,19 +696,16 @@ def collapse_differences(exp: Experiment, by_computation: bool = False) -> Table
         blocks.append((title, shown))
     if not blocks:
         return None
-    note = ("Collapse: a found cell of parameter-free operations only (none, skip, pooling), every search "
-            "that found a cell counted (missed lookups too). Difference: the strategy's share minus the "
-            "baseline's, in points, with its 95% Newcombe (Wilson score) interval; p: Fisher's exact test, "
-            "two-sided; Holm: over the comparisons of the search dataset; detectable: the smallest "
-            "difference of two shares around 50% that these numbers of searches detect with 80% power "
-            "(arcsine approximation), at α = 0.05 and at Holm's first step. 'No difference detectable "
-            "at this n' where the difference is below that and Holm does not reject.")
     if by_computation:
+        total, computed, edges = collapse_chance(int(cells.nodes.iloc[0]))
+        rates = (f"A uniformly drawn cell of the space is a collapse by this count with probability "
+                 f"{100 * computed / total:.1f}% ({computed:,} of {total:,} cells), by the pre-declared "
+                 f"one {100 * edges / total:.1f}% ({edges:,}). ")
         return Table("collapse_by_computation", "Collapse share counted by computation (after the "
                      "fact): differences from the baselines", blocks, pd.concat(numbers, ignore_index=True),
-                     COLLAPSE_BY_COMPUTATION_NOTE + note.replace("Collapse: a found cell of parameter-free "
-                                                                 "operations only (none, skip, pooling), ",
-                                                                 "Collapse here: as above; "))
+                     COLLAPSE_BY_COMPUTATION_NOTE.format(rates=rates) + "Collapse here: as above; "
+                     + COLLAPSE_NOTE)
+    note = "Collapse: a found cell of parameter-free operations only (none, skip, pooling), " + COLLAPSE_NOTE
     return Table("collapse_differences", "Collapse share: differences from the baselines", blocks,
                  pd.concat(numbers, ignore_index=True), note)
 

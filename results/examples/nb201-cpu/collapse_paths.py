@@ -8,7 +8,8 @@ pooled copy. For every such computation in the table (CIFAR-10, the mean of its 
 prints its skip-only and pooled paths and its accuracy, grouped by those two counts, with its
 percentile among every cell of the table; then every search of the shipped grid whose cell is such
 a computation, by either collapse count (`collapsed`: every edge parameter-free, pre-declared;
-`by computation`: dead-end convolutions counting as absent, after the fact).
+`by computation`: a convolution on no path from input to output counting as absent, after the
+fact).
 
   python results/examples/nb201-cpu/collapse_paths.py [EXAMPLE] [TABLE]
 

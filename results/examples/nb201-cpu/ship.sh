@@ -43,5 +43,6 @@ done
 python results/examples/tables/snapshot.py nb201-c8-n3-e2 --live "$results/tables/nb201-c8-n3-e2"
 [ ${#shipped[@]} -eq 0 ] || bash results/examples/regenerate.sh "${shipped[@]}"
 # what a collapse costs, by the paths it keeps, from the shipped trials and the new snapshot
-[ -d results/examples/nb201-cpu/parts ] &&
+if [ -d results/examples/nb201-cpu/parts ]; then
   python results/examples/nb201-cpu/collapse_paths.py > results/examples/nb201-cpu/collapse-paths.txt
+fi
