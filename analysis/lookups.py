@@ -477,8 +477,9 @@ def _level(ax, values, label: str, color, interval=ci, top: float = 100, ls: str
 
 def epoch_cells(exp: Experiment) -> pd.DataFrame:
     """One row per search and search epoch (counted from 1) with a derived cell: its looked-up
-    accuracy (%, NaN where the table lacked it), its parameter-free edges and whether it is a
-    collapse (`cell_stats`)."""
+    accuracy (%, NaN where the table lacked it), its parameter-free edges, whether it is a
+    collapse (`cell_stats`) and whether it computes what one does (`collapsed_computation`:
+    `collapsed_by_computation`, a count made after the fact)."""
     e = exp.epochs
     if e.empty or "genotype" not in e:
         return pd.DataFrame()
@@ -489,8 +490,10 @@ def epoch_cells(exp: Experiment) -> pd.DataFrame:
     e["lookup_acc"] = 100 * pd.to_numeric(e.get("lookup_acc", np.nan), errors="coerce")
     per = e.groupby([*TRIAL_KEY, "epoch"]).agg(lookup_acc=("lookup_acc", "mean"),
                                                genotype=("genotype", "first")).reset_index()
-    stats = pd.DataFrame([cell_stats(Cell.parse(g)) for g in per.genotype], index=per.index)
-    return per.join(stats[["param_free_cell", "collapsed"]])
+    cells = [Cell.parse(g) for g in per.genotype]
+    stats = pd.DataFrame([{**cell_stats(c), "collapsed_computation": float(collapsed_by_computation(c))}
+                          for c in cells], index=per.index)
+    return per.join(stats[["param_free_cell", "collapsed", "collapsed_computation"]])
 
 
 def _reference_lines(ax, table, ds: str, order: list[str]) -> list[float]:
@@ -519,8 +522,9 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
     interval of the derived cell's looked-up accuracy (the epochs table's lookup_acc), with the
     best and median of the cells a search is ranked among (`ranked_among`) and random search
     (`_random_searches`, on the seeds searched) as lines; of its parameter-free edges; and the
-    share of searches whose derived cell is a collapse. A baseline that does not search (one
-    epoch) is a grey line and band across the epochs."""
+    share of searches whose derived cell is a collapse (and, dashed without a band, the share
+    whose cell computes what a collapse does: `collapsed_by_computation`, the count made after the
+    fact). A baseline that does not search (one epoch) is a grey line and band across the epochs."""
     per = epoch_cells(exp)
     if per.empty or per.lookup_acc.isna().all() or table is None:
         return []
@@ -553,6 +557,17 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
                     if i == 0:
                         ns.append(n)
                     seen += list(x.groupby("epoch")[column].mean())
+                    if column == "collapsed":
+                        share = 100 * x.groupby("epoch").collapsed_computation.mean()
+                        ax.plot(share.index + offsets[name], share.values, color=colors[name], ls="--",
+                                lw=1.0, zorder=2.8)
+                if column == "collapsed":
+                    ax.plot([], [], color="dimgrey", ls="--", lw=1.0,
+                            label="the same, counted by computation\n(after the fact; no band)")
+                    for name in strategies:    # a baseline's cell, counted by computation
+                        x = g[g.strategy == name]
+                        if x.epoch.nunique() == 1 and epochs > 1:
+                            ax.axhline(100 * x.collapsed_computation.mean(), color="grey", ls="--", lw=1.0)
                 if i == 0:
                     searched = sorted(g[g.epoch > 1].seed.unique())
                     rs = _random_searches(exp, table, ds, searched) if searched else None
@@ -568,11 +583,14 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
                 ax.grid(lw=0.3)
             axes[-1][j].set_xlabel("search epoch")
         handles, labels = axes[0][0].get_legend_handles_labels()
+        more = axes[-1][0].get_legend_handles_labels()      # the by-computation line's entry
+        handles, labels = handles + more[0][-1:], labels + more[1][-1:]
         fig.legend(dict(zip(labels, handles)).values(), dict(zip(labels, handles)).keys(),
                    loc="outside right center", frameon=False)
         fig.suptitle(_wrap(n_text(ns).replace("whiskers:", "bands:") + ", cut to the axis; "
                            "collapse: a cell of parameter-free operations only, its band the Wilson "
-                           "95% interval", 110), fontsize=7.5)
+                           "95% interval; dashed: a cell that computes what one does (its convolutions "
+                           "on no path from input to output), counted after the fact", 110), fontsize=7.5)
         return _save(fig, prefix)
 
 

@@ -22,6 +22,8 @@ from resultstore.experiment import Experiment
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
 POOL = "|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|avg_pool_3x3~0|avg_pool_3x3~1|avg_pool_3x3~2|"
+# its convolution leads nowhere (node 2 is read by a `none` only): it computes the identity
+DEAD_CONV = "|skip_connect~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
 
 
 def row(arch: str, seed: int, acc: float, dataset: str = "digits") -> dict:
@@ -898,8 +900,9 @@ def test_whether_the_searching_strategies_differ_at_all_is_tested(tmp_path):
 
 def test_each_search_epoch_s_cell_is_counted_for_collapse_and_drawn(tmp_path):
     """The lookup curves' rows: per search and epoch (from 1) the looked-up accuracy in %, the
-    derived cell's parameter-free edges and whether it collapsed; an epoch the table lacked keeps
-    its cell's numbers; the figure has the three panels' file."""
+    derived cell's parameter-free edges, whether it collapsed and whether it computes what a
+    collapse does; an epoch the table lacked keeps its cell's numbers; the figure has the three
+    panels' file."""
     import pandas as pd
 
     from analysis.lookups import epoch_cells, lookup_curves
@@ -913,15 +916,18 @@ def test_each_search_epoch_s_cell_is_counted_for_collapse_and_drawn(tmp_path):
     epochs = pd.DataFrame([{**key, "strategy": "first-order", "seed": seed, "epoch": ep, "genotype": g,
                             "lookup_acc": acc}
                            for seed, ep, g, acc in ((0, 0, BEST, 0.9), (0, 1, ALL_SKIP, 0.3),
-                                                    (1, 0, BEST, 0.9), (1, 1, POOL, None))]
+                                                    (1, 0, BEST, 0.9), (1, 1, POOL, None),
+                                                    (1, 2, DEAD_CONV, None))]
                           + [{**key, "strategy": "random", "seed": 0, "epoch": 0, "genotype": BEST,
                               "lookup_acc": 0.9}])   # a baseline: one cell, drawn across the epochs
     exp = Experiment(tmp_path / "e", pd.DataFrame(), epochs, pd.DataFrame(), space="nb201",
                      table_path=str(table.root))
     per = epoch_cells(exp).query("strategy == 'first-order'").sort_values(["seed", "epoch"])
-    assert per.epoch.tolist() == [1, 2, 1, 2]
+    assert per.epoch.tolist() == [1, 2, 1, 2, 3]
     assert per.lookup_acc.tolist()[:3] == pytest.approx([90.0, 30.0, 90.0])
     assert pd.isna(per.lookup_acc.iloc[3])
-    assert per.param_free_cell.tolist() == [1.0, 6.0, 1.0, 6.0]
-    assert per.collapsed.tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert per.param_free_cell.tolist() == [1.0, 6.0, 1.0, 6.0, 5.0]
+    assert per.collapsed.tolist() == [0.0, 1.0, 0.0, 1.0, 0.0]
+    # (its one convolution feeds a node the output never reads: the input passed on, counted apart)
+    assert per.collapsed_computation.tolist() == [0.0, 1.0, 0.0, 1.0, 1.0]
     assert [p.suffix for p in lookup_curves(exp, table, tmp_path / "curves")] == [".png", ".pdf"]
