@@ -12,6 +12,9 @@
   diagnostic batch: how much the final discretisation throws away.
 - the space's own statistics of the derived architecture (`Supernet.architecture_stats`; DARTS:
   parameter-free operations, skip and pooling, in the normal and the reduction cell).
+- `hypernetwork_share` (hyperDARTS only; not in `collapse_diagnostics`): how much of the
+  α-gradient passes through the hypernetwork's dependence on α, beside the direct term that its
+  noise control (first-order-smoothed) takes alone.
 
 Everything runs on one fixed validation batch, through the strategy's functional loss: no
 parameter, optimiser state, batch generator or global random state is touched, so a search with
@@ -24,7 +27,7 @@ import math
 
 import torch
 
-from nas.strategies.base import Batch, Strategy
+from nas.strategies.base import Batch, Strategy, global_norm, grad
 
 
 def alpha_entropy(probs: dict[str, torch.Tensor]) -> float:
@@ -112,3 +115,22 @@ def collapse_diagnostics(strategy: Strategy, batch: Batch, eigen_iterations: int
         out["discretisation_gap"] = gap
     out.update({k: float(v) for k, v in net.architecture_stats().items()})
     return out
+
+
+def hypernetwork_share(strategy: Strategy, batch: Batch) -> dict[str, float]:
+    """hyperDARTS's α-gradient on `batch`, ∂/∂α L_val(w_φ(α), α), split into its direct term (the
+    gradient at the weights w_φ(α) held fixed: what first-order DARTS takes at its weights) and the
+    hypernetwork's term (the rest, through w_φ(α)'s dependence on α): {"total_norm": ‖total‖,
+    "hypernet_share": ‖hypernetwork term‖ / ‖total‖, "cosine_to_direct": cos(total, direct)}.
+    0 and 1 while the hypernetwork's heads are zero (at the start). ValueError for a strategy
+    without a response model."""
+    if not hasattr(strategy, "response"):
+        raise ValueError(f"{strategy.name} has no hypernetwork: the share is hyperDARTS's only")
+    weights = strategy.response(strategy.alphas)
+    total = grad(strategy.loss(batch, weights=weights)[0], strategy.alphas)
+    direct = grad(strategy.loss(batch, weights=[w.detach() for w in weights])[0], strategy.alphas)
+    through = [t - d for t, d in zip(total, direct)]
+    t, d = torch.cat([x.flatten() for x in total]), torch.cat([x.flatten() for x in direct])
+    return {"total_norm": float(global_norm(total)),
+            "hypernet_share": float(global_norm(through) / global_norm(total).clamp_min(1e-30)),
+            "cosine_to_direct": float(torch.nn.functional.cosine_similarity(t, d, dim=0))}

@@ -107,3 +107,44 @@ def test_diagnostics_do_not_change_the_search(tiny_digits):
                                                  runs[1].supernet.arch_parameters()))
     assert "largest_eigenvalue" not in runs[0].history[-1]
     assert all("largest_eigenvalue" in r and r["diagnostics_s"] > 0 for r in runs[1].history)
+
+
+def test_the_hypernetwork_share_splits_hyperdarts_gradient_as_finite_differences_do():
+    """The total α-gradient and its direct term, each along a random direction, against central
+    differences of the validation loss in float64: the total moves α in the hypernetwork's input
+    too, the direct term only in the mixing; at the start (zero heads) the share is 0."""
+    from nas.diagnostics import hypernetwork_share
+
+    torch.manual_seed(0)
+    net = make_supernet("darts", space_config("darts", **TINY, alpha_init_std=0.5), 1, 10).double()
+    s = make_strategy("hyperdarts-mlp", net)
+    batch = (torch.randn(8, 1, 8, 8, dtype=torch.float64), torch.randint(0, 10, (8,)))
+    start = hypernetwork_share(s, batch)
+    assert start["hypernet_share"] == 0.0 and start["cosine_to_direct"] == pytest.approx(1.0)
+    with torch.no_grad():   # a response that depends on α, as one fitted for a while does
+        for p in (s.hyper.V, s.hyper.v):
+            p.normal_(0, 0.5)
+    weights = [w.detach() for w in s.response(s.alphas)]
+    u = [torch.randn_like(a) for a in s.alphas]
+    eps = 1e-7   # (the loss has kinks, ReLU and max pooling: a wider step crosses some)
+
+    def loss(sign: float, through: bool) -> float:
+        moved = [(a + sign * eps * d).detach() for a, d in zip(s.alphas, u)]
+        w = s.response(moved) if through else weights
+        return float(s.loss(batch, weights=w, alphas=moved)[0])
+
+    total_u = (loss(1, True) - loss(-1, True)) / (2 * eps)
+    direct_u = (loss(1, False) - loss(-1, False)) / (2 * eps)
+    response = s.response(s.alphas)
+    total = torch.autograd.grad(s.loss(batch, weights=response)[0], s.alphas)
+    direct = torch.autograd.grad(s.loss(batch, weights=weights)[0], s.alphas)
+    assert sum(float((g * d).sum()) for g, d in zip(total, u)) == pytest.approx(total_u, rel=1e-5)
+    assert sum(float((g * d).sum()) for g, d in zip(direct, u)) == pytest.approx(direct_u, rel=1e-5)
+    share = hypernetwork_share(s, batch)
+    norm = math.sqrt(sum(float((g ** 2).sum()) for g in total))
+    through = math.sqrt(sum(float(((g - d) ** 2).sum()) for g, d in zip(total, direct)))
+    assert share["total_norm"] == pytest.approx(norm, rel=1e-6)     # (global_norm sums in float32)
+    assert share["hypernet_share"] == pytest.approx(through / norm, rel=1e-6)
+    assert share["hypernet_share"] > 0.0 and share["cosine_to_direct"] < 1.0
+    with pytest.raises(ValueError, match="no hypernetwork"):
+        hypernetwork_share(make_strategy("first-order", net), batch)
