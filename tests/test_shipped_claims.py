@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "results" / "examples" / "nb201-cpu" / "claims.py"
@@ -34,3 +35,27 @@ def test_a_number_the_prose_does_not_give_is_named(tmp_path, capsys):
     missing = [line for line in out.splitlines() if line.startswith("MISSING")]
     assert len(missing) == 2 and all("Random search" in m or "reached" in m for m in missing)
     assert re.search(r"\n2 of \d+ claims missing from the prose", out)
+
+
+def test_the_answer_table_s_sds_give_back_the_report_s_detectable_differences():
+    """answer.py reads each comparison's sd back from its interval; at that sd and n the smallest
+    difference detectable after Holm is the report's own MDE, and the seeds it says 3 points need
+    detect 3 points (and one seed fewer does not)."""
+    from analysis.stats import ALPHA, minimum_detectable_difference
+
+    done = subprocess.run([sys.executable, str(SCRIPT.parent / "answer.py")], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(" | ") for line in done.stdout.splitlines()
+            if line.startswith("| ") and " − " in line]
+    acc = pd.read_csv(SCRIPT.parent / "tables" / "accuracy.csv")
+    assert len(rows) == 12      # 6 comparisons × 2 evaluation datasets, as the report makes
+    for cells in rows:
+        n, mde, sd, seeds = int(cells[2]), float(cells[5]), float(cells[6]), cells[7].rstrip(" |")
+        assert mde == pytest.approx(minimum_detectable_difference(sd, n, alpha=ALPHA / 12), abs=0.1)
+        three = int(seeds.split(" / ")[0])
+        assert minimum_detectable_difference(sd, three, alpha=ALPHA / 12) <= 3.05
+        assert minimum_detectable_difference(sd, three - 1, alpha=ALPHA / 12) > 2.95
+    hd = acc[(acc.strategy == "hyperdarts-mlp") & (acc.eval_dataset != "fashion-mnist")].iloc[0]
+    first = next(c for c in rows if c[0] == "| hyperdarts-mlp − first-order" and c[1] == "CIFAR-10")
+    assert first[3].startswith(f"{hd.vs_first_order_diff:+.2f}".replace("-", "−"))

@@ -4,7 +4,7 @@
 # finished trials' result parts and grid.json of each experiment that has them (nb201-cpu, and
 # nb201-cpu-tuned once it has run), the tunings' options, then the table's snapshot (after them, so that it holds every
 # cell those trials trained), then each shipped report regenerated with today's analysis code and
-# collapse-paths.txt (collapse_paths.py) written again. A
+# collapse-paths.txt (collapse_paths.py) and answer.md (answer.py) written again. A
 # running grid may go on meanwhile: only finished trials have parts.
 # Usage, from the project root: bash results/examples/nb201-cpu/ship.sh [RESULTS] (default results)
 set -euo pipefail
@@ -43,6 +43,8 @@ done
 python results/examples/tables/snapshot.py nb201-c8-n3-e2 --live "$results/tables/nb201-c8-n3-e2"
 [ ${#shipped[@]} -eq 0 ] || bash results/examples/regenerate.sh "${shipped[@]}"
 # what a collapse costs, by the paths it keeps, from the shipped trials and the new snapshot
+# and the issue's questions answered in one table, from the regenerated report
 if [ -d results/examples/nb201-cpu/parts ]; then
   python results/examples/nb201-cpu/collapse_paths.py > results/examples/nb201-cpu/collapse-paths.txt
+  python results/examples/nb201-cpu/answer.py > results/examples/nb201-cpu/answer.md
 fi
