@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.stats import proportion_ci
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 CIFAR = "imagefolder:~/.cache/cifar10-jpeg"
@@ -31,6 +33,12 @@ def signed(x: float) -> str:
 def p(x: float) -> str:
     """A p-value as the prose gives it: 0.0002 below 0.001, 1.0 at 1, else three decimals."""
     return "1.0" if x >= 0.9995 else f"{x:.4f}" if x < 0.001 else f"{x:.3f}"
+
+
+def wilson(k: int, n: int) -> str:
+    """A share's Wilson 95% interval in whole percent, as the prose gives it: 2–26%."""
+    _, lo, hi = proportion_ci(k, n)
+    return f"{100 * lo:.0f}–{100 * hi:.0f}%"
 
 
 def interval(row, prefix: str = "acc") -> str:
@@ -66,6 +74,8 @@ def claims(t: Path = HERE / "tables") -> list[tuple[str, str]]:
     computed = pd.read_csv(t / "collapse_by_computation.csv").set_index(["strategy", "baseline"])
     by = {s: f"{int(computed.loc[(s, b), 'collapsed'])} of {int(computed.loc[(s, b), 'searches'])}"
           for s, b in ((FO, RANDOM), (HD, FO), (FOS, FO))}
+    by_n = {s: (int(computed.loc[(s, b), "collapsed"]), int(computed.loc[(s, b), "searches"]))
+            for s, b in ((HD, FO), (FOS, FO))}
     by[RANDOM] = "{} of {}".format(*computed.loc[(FO, RANDOM), ["baseline_collapsed", "baseline_searches"]]
                                    .astype(int))
     hd_fo_by = computed.loc[(HD, FO)]
@@ -92,7 +102,12 @@ def claims(t: Path = HERE / "tables") -> list[tuple[str, str]]:
         (readme, f"(Fisher p = {p(fisher.p)}, {p(fisher.p_holm)} after Holm)"),
         (readme, f"hyperDARTS's searches ended at a parameter-free computation on {by[HD]} seeds and "
                  f"its noise control's on {by[FOS]}"),
-        (readme, f"(Fisher p = {p(hd_fo_by.p)} for hyperDARTS)"),
+        (readme, f"(Fisher p = {p(hd_fo_by.p)} for hyperDARTS, {p(hd_fo_by.p_holm)} after Holm)"),
+        (readme, f"(Wilson intervals {wilson(*by_n[HD])} and {wilson(*by_n[FOS])};"),
+        (readme, f"hypernetwork adds at most about {float(hd_fos['hi'].replace('−', '-')):.1f} of those points"),
+        (readme, f"own lead over first-order, {fos_fo['d']} [{fos_fo['lo']}, {fos_fo['hi']}]"),
+        (readme, "cells score {d} [{lo}, {hi}] above a uniformly drawn cell's (p = {p_holm} after "
+                 "Holm)".format(**vs_random[HD])),
         (readme, f"Random search at a first-order search's cost scores {interval(on['random-search'])}"),
         (findings, f"On CIFAR-10 the looked-up accuracies were {interval(on[FO])} (first-order), "
                    f"{interval(on[HD])} (hyperdarts-mlp), {interval(on[FOS])} (first-order-smoothed) "
