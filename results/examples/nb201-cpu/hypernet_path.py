@@ -15,7 +15,10 @@ are the grid's: each seed's last genotype is compared with the shipped trial's (
 
   python results/examples/nb201-cpu/hypernet_path.py SEED [SEED ...] [--epochs N] [--out CSV]
 
-Prints a line per epoch and a summary per seed; `--out` writes the per-epoch rows as CSV.
+Prints a line per epoch and a summary per seed; `--out` writes the per-epoch rows as CSV. A search
+ends at the grid trial's cell where that trial ran on the same machine at the same trial code (a
+search's end is reproducible on one machine, not across machines: docs/testing.md); `--experiment`
+names the results to compare with (default: this folder's).
 About a search's time per seed (8–25 minutes on this project's shared 2-core machine).
 """
 
@@ -66,8 +69,8 @@ def run(seed: int, epochs: int | None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def shipped_genotype(seed: int) -> str | None:
-    trials = load_experiment(here).trials
+def shipped_genotype(seed: int, experiment: Path) -> str | None:
+    trials = load_experiment(experiment).trials
     found = trials[(trials.strategy == "hyperdarts-mlp") & (trials.seed == seed)].genotype
     return str(found.iloc[0]) if len(found) else None
 
@@ -78,6 +81,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--epochs", type=int, default=None,
                         help="search epochs (default: the grid's; fewer ends elsewhere than the grid)")
     parser.add_argument("--out", type=Path, default=None, help="per-epoch rows as CSV")
+    parser.add_argument("--experiment", type=Path, default=here,
+                        help="the grid's results whose genotypes the searches are compared with "
+                             "(default: this folder's shipped trials; e.g. results/nb201-cpu)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)   # (as the grid's trials run: one CPU each)
     frames = []
@@ -85,7 +91,7 @@ def main(argv: list[str]) -> None:
         start = time.process_time()
         f = run(seed, args.epochs)
         frames.append(f)
-        last, shipped = f.genotype.iloc[-1], shipped_genotype(seed)
+        last, shipped = f.genotype.iloc[-1], shipped_genotype(seed, args.experiment)
         same = ("no shipped trial of this seed" if shipped is None else
                 "the shipped trial's" if last == shipped else f"NOT the shipped trial's ({shipped})")
         print(f"seed {seed}: {len(f)} epochs, {time.process_time() - start:.0f} CPU-s; the "
