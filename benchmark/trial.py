@@ -23,6 +23,7 @@ import torch
 from benchmark.fills import fill_cells
 from benchmark.grids import EVAL_SEED_STRIDE, FILL, GROUND_TRUTH, TrialSpec
 from benchmark.trial_state import TrialState, cpu_seconds, eval_key, git_commit
+from nas.checkpoint import preserved_rng
 from nas.data import ImageData, load_dataset, resized, train_subset
 from nas.files import json_ready
 from nas.search import Search
@@ -230,7 +231,11 @@ def fill_epoch_lookups(spec: TrialSpec, history: list[dict], device: torch.devic
                        state: TrialState, progress) -> None:
     """Look up the derived cell of every search epoch in `history` not looked up yet (a resumed
     trial's too), on the search dataset; a miss it may not train is left empty, and so is every
-    epoch where the table cannot serve this profile (the evaluation then says why)."""
+    epoch where the table cannot serve this profile (the evaluation then says why). The global
+    random states come back as they were (`preserved_rng`): before 2026-12-08 (commit after
+    c6a4155) a cell trained here left them seeded with the table's training seed, so a strategy
+    that draws noise from them (hyperDARTS, its noise control) went on from a state set by the
+    missing cell, and its steps depended on what the table held."""
     done = state.epoch_lookups
     todo = [r for r in history if str(r["epoch"]) not in done]
     if not todo:
@@ -243,8 +248,12 @@ def fill_epoch_lookups(spec: TrialSpec, history: list[dict], device: torch.devic
     for record in todo:
         found = None
         if table is not None:
-            found, _ = lookup_or_train(spec, table, space.parse(record["genotype"]), spec.search_dataset,
-                                       device, progress, state, spec.profile.on_miss == "train")
+            # (a training seeds the global generators, from which a strategy may draw its next
+            # steps' noise: the search goes on with them as they were, whatever the table held)
+            with preserved_rng():
+                found, _ = lookup_or_train(spec, table, space.parse(record["genotype"]),
+                                           spec.search_dataset, device, progress, state,
+                                           spec.profile.on_miss == "train")
         train = None if found is None or math.isnan(found.first_train_acc) else found.first_train_acc
         done[str(record["epoch"])] = ({"lookup_acc": None, "lookup_n": 0} if found is None
                                       else {"lookup_acc": found.mean, "lookup_n": found.n,

@@ -2,7 +2,8 @@
 
 A search or a training that resumes from a checkpoint must draw the same random numbers as the
 run that was not interrupted: the data's own generators are saved by their owners (`Batches`);
-`seed_everything` seeds the global ones and `rng_state` saves them. They draw drop-path masks,
+`seed_everything` seeds the global ones, `rng_state` saves them and `preserved_rng` puts them back
+after a block. They draw drop-path masks,
 initialisations and anything a library draws: Python's, NumPy's, torch's CPU generator and, where
 CUDA has been used, every CUDA device's generator (drop-path masks on a GPU come from CUDA's).
 `cpu_copy` makes a state that later steps cannot change (a model's `state_dict()` holds the live
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import pickle
 import random
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -63,6 +65,18 @@ def set_rng_state(state: dict) -> None:
     if cuda is not None and torch.cuda.is_available():
         for i, s in enumerate(cuda[:torch.cuda.device_count()]):
             torch.cuda.set_rng_state(s, i)
+
+
+@contextmanager
+def preserved_rng():
+    """Run the block with the global random states put back afterwards (`rng_state`,
+    `set_rng_state`): what it seeds or draws (a training of a cell, which seeds them with its own
+    training seed) leaves the caller's draws as they would have been without it."""
+    saved = rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(saved)
 
 
 def cpu_copy(obj):

@@ -174,15 +174,33 @@ def test_a_missing_api_is_named_in_one_sentence(monkeypatch, tmp_path):
 
 # ---------------------------------------------------------------- a trial that looks its cell up
 
-def lookup_spec(tmp_path, **profile):
+def lookup_spec(tmp_path, strategy: str = "first-order", **profile):
     from benchmark.grids import get_grid
 
     grid = get_grid("nb201-smoke")
     grid = dataclasses.replace(grid, profile=dataclasses.replace(
-        grid.profile, search_epochs=2, train=dataclasses.replace(grid.profile.train, epochs=1),
-        **profile))
-    (spec,) = [s for s in grid.trials("t", tables_root=tmp_path / "tables") if s.strategy == "first-order"]
+        grid.profile, **{"search_epochs": 2, "train": dataclasses.replace(grid.profile.train, epochs=1),
+                         **profile}))
+    (spec,) = [s for s in grid.trials("t", tables_root=tmp_path / "tables") if s.strategy == strategy]
     return spec
+
+
+def test_a_search_s_steps_do_not_depend_on_what_its_table_held(tmp_path, tiny_digits, monkeypatch):
+    """hyperDARTS draws its α-noise from the global random generator, which training a cell
+    seeds (with the table's training seed): an epoch's lookup that trains a missing cell between
+    two search epochs must leave that generator as it found it, so that the search takes the same
+    steps whether its table lacked every cell (trained mid-search) or held them all."""
+    from benchmark import trial
+
+    monkeypatch.setattr(trial, "load_for_trial", lambda name, spec, search=False: tiny_digits)
+    spec = lookup_spec(tmp_path, "hyperdarts-mlp", search_epochs=3)
+    empty = trial.run_trial(spec, "cpu")
+    trained = len(CellTable(spec.table_path).rows())
+    full = trial.run_trial(spec, "cpu")
+    assert trained > 2 and len(CellTable(spec.table_path).rows()) == trained   # (the second trained none)
+    keys = ("genotype", "train_loss", "val_loss", "response_change")
+    assert [[h[k] for k in keys] for h in empty.search_history] == \
+        [[h[k] for k in keys] for h in full.search_history]
 
 
 def test_a_trial_trains_its_missing_cells_into_the_table_and_then_looks_them_up(tmp_path, tiny_digits,
