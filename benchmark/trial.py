@@ -232,8 +232,8 @@ def fill_epoch_lookups(spec: TrialSpec, history: list[dict], device: torch.devic
     """Look up the derived cell of every search epoch in `history` not looked up yet (a resumed
     trial's too), on the search dataset; a miss it may not train is left empty, and so is every
     epoch where the table cannot serve this profile (the evaluation then says why). The global
-    random states come back as they were (`preserved_rng`): before 2026-12-08 (commit after
-    c6a4155) a cell trained here left them seeded with the table's training seed, so a strategy
+    random states come back as they were (`preserved_rng`): before cd3e4eb (2026-12-08) a
+    cell trained here left them seeded with the table's training seed, so a strategy
     that draws noise from them (hyperDARTS, its noise control) went on from a state set by the
     missing cell, and its steps depended on what the table held."""
     done = state.epoch_lookups
