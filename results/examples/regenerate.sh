@@ -26,11 +26,15 @@ declare -A keep=(
   [nb201-cpu-pilot]="lookup_curves accuracy"
   [nb201-cpu]="lookup_curves accuracy differences collapse"
   [nb201-cpu-tuned]="lookup_curves accuracy differences collapse"
+  [nb201-cpu-rng-defect]="lookup_curves accuracy differences collapse"
+  [nb201-cpu-tuned-rng-defect]="lookup_curves accuracy differences collapse"
 )
 # the report's own options for an example (its command line in the shipped report says the same)
 declare -A options=(
   [nb201-cpu]="--strategies first-order hyperdarts-mlp first-order-smoothed random"
   [nb201-cpu-tuned]="--strategies first-order hyperdarts-mlp first-order-smoothed random"
+  [nb201-cpu-rng-defect]="--strategies first-order hyperdarts-mlp first-order-smoothed random"
+  [nb201-cpu-tuned-rng-defect]="--strategies first-order hyperdarts-mlp first-order-smoothed random"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${!keep[@]}")

@@ -70,7 +70,7 @@ def accuracy_rows(acc: pd.DataFrame, family: int) -> list[str]:
             p_holm = r[f"{col}_p_holm"]
             rows.append(f"| {strategy} − {against.replace('_', '-')} | {name} | {n} | "
                         f"{minus(r[f'{col}_diff'])} [{minus(r[f'{col}_diff_lo'])}, "
-                        f"{minus(r[f'{col}_diff_hi'])}] | {'1.0' if p_holm >= 0.9995 else f'{p_holm:.3f}'} | "
+                        f"{minus(r[f'{col}_diff_hi'])}] | {p_text(p_holm)} | "
                         f"{r[f'{col}_mde_holm']:.1f} | {sd:.1f} | "
                         f"{' / '.join(needed(d, sd, family) for d in (3, 2, 1))} |")
     return rows
@@ -108,10 +108,11 @@ def transfer_rows(folder: Path) -> list[str]:
 def main(folder: Path) -> None:
     acc = pd.read_csv(folder / "tables" / "accuracy.csv")
     n = acc.groupby("strategy").n.max()
-    print("# The nb201-cpu grid's answer at this look\n")
+    print(f"# {folder.name}: the issue's questions at this look (its README says what it holds)\n")
     print(f"Made by `python results/examples/nb201-cpu/answer.py` from the report's tables beside it "
-          f"(n = {n.min()}–{n.max()} searches a strategy). An interim look, not corrected for the "
-          "looks: the test that counts is at 40 seeds (README.md, \"The analysis at 40 seeds\"). "
+          f"(n = {n.min() if n.min() == n.max() else f'{n.min()}–{n.max()}'} searches a strategy). An "
+          "interim look, not corrected for the looks: the tests that count are those of the analysis "
+          "fixed in advance, at all of the grid's seeds (its README says where). "
           "Differences are paired by seed, their intervals uncorrected; p_Holm is corrected over "
           "the report's 12 comparisons; \"detectable\" is the smallest difference the test finds "
           "with 80% power after Holm at this n; the seeds needed come from each comparison's own "
