@@ -40,7 +40,8 @@ def minus(x: float, digits: int = 2) -> str:
 
 def p_text(p: float) -> str:
     """As the prose gives a p-value: 1.0 at 1, 0.0002 below 0.001, else three decimals."""
-    return "1.0" if p >= 0.9995 else f"{p:.4f}" if p < 0.001 else f"{p:.3f}"
+    return ("1.0" if p >= 0.9995 else "< 0.0001" if p < 0.0001 else f"{p:.4f}" if p < 0.001
+            else f"{p:.3f}")
 
 
 def wilson(k: int, n: int) -> str:
