@@ -517,6 +517,23 @@ def _fit_axis(ax, seen: list[float], lines: list[float]) -> None:
         ax.set_ylim(max(0.0, min(values) - 3), min(100.0, max(values) + 3))
 
 
+def _computation_lines(ax, g: pd.DataFrame, strategies, colors, offsets, epochs: int) -> None:
+    """The collapse panel's dashed lines: per strategy, the share of searches whose derived cell
+    computes what a collapse does (`collapsed_computation`, counted after the fact; no band), a
+    baseline's as a grey line across the epochs, and one legend entry for them all."""
+    for name in strategies:
+        x = g[g.strategy == name].dropna(subset=["collapsed_computation"])
+        if x.empty:
+            continue
+        if x.epoch.nunique() == 1 and epochs > 1:    # a baseline's one cell
+            ax.axhline(100 * x.collapsed_computation.mean(), color="grey", ls="--", lw=1.0)
+            continue
+        share = 100 * x.groupby("epoch").collapsed_computation.mean()
+        ax.plot(share.index + offsets[name], share.values, color=colors[name], ls="--", lw=1.0, zorder=2.8)
+    ax.plot([], [], color="dimgrey", ls="--", lw=1.0,
+            label="the same, counted by computation\n(after the fact; no band)")
+
+
 def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
     """Per search dataset, over the search epochs, per strategy the mean over searches with its 95%
     interval of the derived cell's looked-up accuracy (the epochs table's lookup_acc), with the
@@ -557,17 +574,8 @@ def lookup_curves(exp: Experiment, table, prefix: Path) -> list[Path]:
                     if i == 0:
                         ns.append(n)
                     seen += list(x.groupby("epoch")[column].mean())
-                    if column == "collapsed":
-                        share = 100 * x.groupby("epoch").collapsed_computation.mean()
-                        ax.plot(share.index + offsets[name], share.values, color=colors[name], ls="--",
-                                lw=1.0, zorder=2.8)
                 if column == "collapsed":
-                    ax.plot([], [], color="dimgrey", ls="--", lw=1.0,
-                            label="the same, counted by computation\n(after the fact; no band)")
-                    for name in strategies:    # a baseline's cell, counted by computation
-                        x = g[g.strategy == name]
-                        if x.epoch.nunique() == 1 and epochs > 1:
-                            ax.axhline(100 * x.collapsed_computation.mean(), color="grey", ls="--", lw=1.0)
+                    _computation_lines(ax, g, strategies, colors, offsets, epochs)
                 if i == 0:
                     searched = sorted(g[g.epoch > 1].seed.unique())
                     rs = _random_searches(exp, table, ds, searched) if searched else None
