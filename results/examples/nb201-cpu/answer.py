@@ -66,6 +66,10 @@ def accuracy_rows(acc: pd.DataFrame, family: int) -> list[str]:
                 continue
             r = r.iloc[0]
             n = int(r[f"{col}_n"])
+            if pd.isna(r[f"{col}_diff_lo"]):    # (one seed, or the same difference on every seed)
+                rows.append(f"| {strategy} − {against.replace('_', '-')} | {name} | {n} | "
+                            f"{minus(r[f'{col}_diff'])} (no interval at this n) | — | — | — | — |")
+                continue
             half = (r[f"{col}_diff_hi"] - r[f"{col}_diff_lo"]) / 2
             sd = half * math.sqrt(n) / stats.t.ppf(0.975, n - 1)
             p_holm = r[f"{col}_p_holm"]
