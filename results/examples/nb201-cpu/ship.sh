@@ -52,3 +52,7 @@ if [ -d results/examples/nb201-cpu/parts ]; then
   python results/examples/nb201-cpu/collapse_paths.py > results/examples/nb201-cpu/collapse-paths.txt
   python results/examples/nb201-cpu/answer.py > results/examples/nb201-cpu/answer.md
 fi
+if [ -d results/examples/nb201-cpu-tuned/parts ]; then
+  python results/examples/nb201-cpu/answer.py results/examples/nb201-cpu-tuned \
+    > results/examples/nb201-cpu-tuned/answer.md
+fi
