@@ -24,29 +24,17 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from analysis.stats import ALPHA, proportion_ci, seeds_needed
+from analysis.stats import ALPHA, seeds_needed
 from nas.strategies import SEARCHING
+
+# (the prose's number formats live with its checker; run as a script, this folder is on the path)
+from claims import p as p_text, signed as minus, wilson
 
 HERE = Path(__file__).resolve().parent
 NAMES = {"imagefolder:~/.cache/cifar10-jpeg": "CIFAR-10", "fashion-mnist": "Fashion-MNIST"}
 COMPARISONS = (("hyperdarts-mlp", "first_order"), ("first-order-smoothed", "first_order"),
                ("hyperdarts-mlp", "first_order_smoothed"), ("first-order", "random"),
                ("hyperdarts-mlp", "random"), ("first-order-smoothed", "random"))
-
-
-def minus(x: float, digits: int = 2) -> str:
-    return f"{x:+.{digits}f}".replace("-", "−")
-
-
-def p_text(p: float) -> str:
-    """As the prose gives a p-value: 1.0 at 1, 0.0002 below 0.001, else three decimals."""
-    return ("1.0" if p >= 0.9995 else "< 0.0001" if p < 0.0001 else f"{p:.4f}" if p < 0.001
-            else f"{p:.3f}")
-
-
-def wilson(k: int, n: int) -> str:
-    _, lo, hi = proportion_ci(k, n)
-    return f"{100 * lo:.0f}–{100 * hi:.0f}%"
 
 
 def needed(diff: float, sd: float, family: int) -> str:

@@ -28,9 +28,9 @@ FMNIST = "fashion-mnist"
 FO, HD, FOS, RANDOM = "first-order", "hyperdarts-mlp", "first-order-smoothed", "random"
 
 
-def signed(x: float) -> str:
+def signed(x: float, digits: int = 2) -> str:
     """+5.40, −1.14 (the prose's minus sign)."""
-    return f"{x:+.2f}".replace("-", "−")
+    return f"{x:+.{digits}f}".replace("-", "−")
 
 
 def p(x: float) -> str:

@@ -41,7 +41,7 @@ here = Path(__file__).resolve().parent
 BATCHES = 4
 
 
-def fixed_batches(search: Search, spec) -> list:
+def fixed_batches(search: Search) -> list:
     """The first BATCHES × batch-size images of the search's validation half, not augmented."""
     d, config = search.data, search.config
     _, val_idx = search_split(len(d.train_y), config.seed, config.train_fraction)
@@ -55,7 +55,7 @@ def run(seed: int, epochs: int | None) -> pd.DataFrame:
                                           search_epochs=epochs)
     spec = grid.trials()[0]
     search = Search(spec.search, load_for_trial(spec.search_dataset, spec, search=True), "cpu")
-    batches = fixed_batches(search, spec)
+    batches = fixed_batches(search)
     rows = []
     while not search.done:
         record = search.run_epoch()
