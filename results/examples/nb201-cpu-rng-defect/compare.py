@@ -21,7 +21,7 @@ import pandas as pd
 
 from analysis.stats import mean_ci, paired_difference
 from nas.spaces.nb201 import cell_stats, parse_cell
-from resultstore.experiment import load_experiment
+from resultstore.experiment import ReportError, load_experiment
 
 HERE = Path(__file__).resolve().parent
 CIFAR = "imagefolder:~/.cache/cifar10-jpeg"
@@ -64,4 +64,7 @@ def main(fixed_root: Path, defect_root: Path) -> None:
 
 if __name__ == "__main__":
     args = [Path(a) for a in sys.argv[1:3]]
-    main(args[0] if args else HERE.parent / "nb201-cpu", args[1] if len(args) > 1 else HERE)
+    try:
+        main(args[0] if args else HERE.parent / "nb201-cpu", args[1] if len(args) > 1 else HERE)
+    except ReportError as e:   # (a folder that is no experiment: its one sentence)
+        sys.exit(f"error: {e}")

@@ -124,4 +124,7 @@ def main(folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
+    try:
+        main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
+    except FileNotFoundError as e:   # (a folder without a report: one sentence, not a traceback)
+        sys.exit(f"error: {e.filename} is missing: give a folder with a report (tables/*.csv)")

@@ -35,7 +35,7 @@ from benchmark.trial import load_for_trial
 from nas.data import Batches, search_split
 from nas.diagnostics import hypernetwork_share
 from nas.search import Search
-from resultstore.experiment import load_experiment
+from resultstore.experiment import ReportError, load_experiment
 
 here = Path(__file__).resolve().parent
 BATCHES = 4
@@ -104,4 +104,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except ReportError as e:   # (an --experiment that is no experiment: its one sentence)
+        sys.exit(f"error: {e}")
